@@ -1,0 +1,30 @@
+package dev.cioerasure.audit;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
+import dev.cioerasure.config.Settings;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/** The PostgreSQL connection pool (HikariCP), with its metrics bound to Micrometer. */
+public final class Databases {
+    private Databases() { }
+
+    public static HikariDataSource pool(Settings.Database db, String poolName, MeterRegistry meters) {
+        HikariConfig c = new HikariConfig();
+        c.setJdbcUrl(db.url());
+        c.setUsername(db.user());
+        c.setPassword(db.password().reveal());
+        c.setMaximumPoolSize(db.poolSize());
+        c.setPoolName(poolName);
+        c.setConnectionTimeout(5_000);
+        // Start even while PostgreSQL is down: the worker waits for it instead of failing.
+        c.setInitializationFailTimeout(-1);
+        c.addDataSourceProperty("reWriteBatchedInserts", "true");
+        c.addDataSourceProperty("ApplicationName", "cio-erasure");
+        if (meters != null) {
+            c.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
+        }
+        return new HikariDataSource(c);
+    }
+}

@@ -1,0 +1,48 @@
+package dev.cioerasure.audit;
+
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.request.Identifier;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.util.HexFormat;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * The only form in which a person's identifier is kept: HMAC-SHA256 keyed with
+ * {@code AUDIT_SUBJECT_KEY} over {@code type ":" normalised value}, hex-encoded. Without the key
+ * the hash cannot be reversed by guessing emails; with it, an auditor can find a subject's
+ * requests ({@code audit find}). Changing the key makes earlier rows unfindable: keep it stable.
+ */
+public final class SubjectHasher {
+    private static final String ALGORITHM = "HmacSHA256";
+    private final Secret key;
+    private final ThreadLocal<KeyedMac> macs = new ThreadLocal<>();
+
+    private record KeyedMac(String key, Mac mac) { }
+
+    public SubjectHasher(Secret key) {
+        this.key = key;
+    }
+
+    public String hash(Identifier identifier) {
+        String message = identifier.type().wireName() + ":" + identifier.type().normalise(identifier.value());
+        return HexFormat.of().formatHex(mac().doFinal(message.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private Mac mac() {
+        String k = key.reveal();
+        KeyedMac m = macs.get();
+        if (m == null || !m.key().equals(k)) {
+            try {
+                Mac mac = Mac.getInstance(ALGORITHM);
+                mac.init(new SecretKeySpec(k.getBytes(StandardCharsets.UTF_8), ALGORITHM));
+                m = new KeyedMac(k, mac);
+                macs.set(m);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("HmacSHA256 unavailable", e);
+            }
+        }
+        return m.mac();
+    }
+}

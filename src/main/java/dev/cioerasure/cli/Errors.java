@@ -1,0 +1,40 @@
+package dev.cioerasure.cli;
+
+import dev.cioerasure.config.ConfigException;
+import picocli.CommandLine;
+
+/** Prints configuration and usage errors plainly (no stack trace) with a meaningful exit code. */
+final class Errors implements CommandLine.IExecutionExceptionHandler {
+    /** sysexits.h EX_CONFIG. */
+    static final int CONFIG = 78;
+    /** sysexits.h EX_SOFTWARE. */
+    static final int SOFTWARE = 70;
+
+    @Override
+    public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
+        if (ex instanceof ConfigException) {
+            cmd.getErr().println("cio-erasure: " + ex.getMessage());
+            return CONFIG;
+        }
+        if (ex instanceof UserError) {
+            cmd.getErr().println("cio-erasure: " + ex.getMessage());
+            return ((UserError) ex).exitCode();
+        }
+        cmd.getErr().println("cio-erasure: failed: " + ex);
+        return SOFTWARE;
+    }
+
+    /** An error the user can fix, with the message to show and the exit code to use. */
+    static final class UserError extends RuntimeException {
+        private final int exitCode;
+
+        UserError(String message, int exitCode) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+
+        int exitCode() {
+            return exitCode;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package dev.cioerasure.config;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The whole effective configuration, immutable and validated once at start-up by
+ * {@link SettingsLoader}. A group a command does not need is {@code null}.
+ */
+public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Audit audit,
+                       Worker worker, List<Secret> webhookSecrets) {
+
+    public record Kafka(String bootstrapServers, String topic, String groupId) {
+        /** Invalid requests and requests that finally failed, with the reason in headers. */
+        public String dlqTopic() {
+            return topic + ".dlq";
+        }
+
+        /** Requests parked after a transient failure, replayed later. */
+        public String retryTopic() {
+            return topic + ".retry";
+        }
+    }
+
+    public record Database(String url, String user, Secret password, int poolSize) { }
+
+    public record CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl,
+                             int rateLimitPerSecond, int maxAttempts,
+                             Duration connectTimeout, Duration requestTimeout) {
+        /** The base URL calls go to: the override if set, else the region's. */
+        public URI baseUrl() {
+            return trackUrl != null ? trackUrl : region.trackUrl();
+        }
+    }
+
+    public record Audit(Secret subjectKey) { }
+
+    public record Worker(String instanceId, int maxInFlight, int metricsPort) { }
+
+    /** Customer.io data-centre regions and their Track API base URLs. */
+    public enum Region {
+        US("https://track.customer.io"),
+        EU("https://track-eu.customer.io");
+
+        private final URI trackUrl;
+
+        Region(String url) {
+            this.trackUrl = URI.create(url);
+        }
+
+        public URI trackUrl() {
+            return trackUrl;
+        }
+    }
+
+    /** One line per setting, secrets shown only as their source; for the start-up log. */
+    public String describe() {
+        StringBuilder b = new StringBuilder("effective configuration:");
+        if (kafka != null) {
+            b.append("\n  KAFKA_BOOTSTRAP_SERVERS=").append(kafka.bootstrapServers())
+             .append("\n  ERASURE_TOPIC=").append(kafka.topic())
+             .append(" (dlq ").append(kafka.dlqTopic()).append(", retry ").append(kafka.retryTopic()).append(')')
+             .append("\n  ERASURE_GROUP_ID=").append(kafka.groupId());
+        }
+        if (database != null) {
+            b.append("\n  DATABASE_URL=").append(database.url())
+             .append("\n  DATABASE_USER=").append(database.user())
+             .append("\n  DATABASE_PASSWORD=").append(database.password())
+             .append("\n  DATABASE_POOL_SIZE=").append(database.poolSize());
+        }
+        if (customerIo != null) {
+            b.append("\n  CUSTOMERIO_SITE_ID=").append(customerIo.siteId())
+             .append("\n  CUSTOMERIO_TRACK_API_KEY=").append(customerIo.apiKey())
+             .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase())
+             .append("\n  track base URL=").append(customerIo.baseUrl())
+             .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond())
+             .append("\n  CUSTOMERIO_MAX_ATTEMPTS=").append(customerIo.maxAttempts())
+             .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds());
+        }
+        if (audit != null) {
+            b.append("\n  AUDIT_SUBJECT_KEY=").append(audit.subjectKey());
+        }
+        if (worker != null) {
+            b.append("\n  WORKER_INSTANCE_ID=").append(worker.instanceId())
+             .append("\n  ERASURE_MAX_IN_FLIGHT=").append(worker.maxInFlight())
+             .append("\n  METRICS_PORT=").append(worker.metricsPort());
+        }
+        if (webhookSecrets != null && !webhookSecrets.isEmpty()) {
+            b.append("\n  ERASURE_WEBHOOK_SECRET=").append(webhookSecrets);
+        }
+        return b.toString();
+    }
+}

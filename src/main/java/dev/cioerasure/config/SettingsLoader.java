@@ -1,0 +1,234 @@
+package dev.cioerasure.config;
+
+import java.net.InetAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds {@link Settings} from the environment. Every secret may also be given as
+ * {@code <NAME>_FILE}. All problems are collected and reported together in one
+ * {@link ConfigException}, each naming the variable and what is wrong.
+ */
+public final class SettingsLoader {
+
+    /** The groups of settings a command needs; groups not asked for are not validated. */
+    public enum Part { KAFKA, DATABASE, CUSTOMERIO, AUDIT, WORKER, WEBHOOK }
+
+    private static final int MAX_PORT = 65535;
+
+    private final Map<String, String> env;
+    private final List<String> problems = new ArrayList<>();
+
+    private SettingsLoader(Map<String, String> env) {
+        this.env = env;
+    }
+
+    public static Settings fromEnvironment(Set<Part> parts) {
+        return load(System.getenv(), parts);
+    }
+
+    public static Settings load(Map<String, String> env, Set<Part> parts) {
+        SettingsLoader l = new SettingsLoader(env);
+        EnumSet<Part> p = parts.isEmpty() ? EnumSet.noneOf(Part.class) : EnumSet.copyOf(parts);
+        Settings s = new Settings(
+                p.contains(Part.KAFKA) ? l.kafka() : null,
+                p.contains(Part.DATABASE) ? l.database() : null,
+                p.contains(Part.CUSTOMERIO) ? l.customerIo() : null,
+                p.contains(Part.AUDIT) ? l.audit() : null,
+                p.contains(Part.WORKER) ? l.worker() : null,
+                p.contains(Part.WEBHOOK) ? l.webhook() : List.of());
+        if (!l.problems.isEmpty()) {
+            throw new ConfigException(l.problems);
+        }
+        return s;
+    }
+
+    private Settings.Kafka kafka() {
+        String servers = required("KAFKA_BOOTSTRAP_SERVERS", "a comma-separated list of host:port");
+        if (servers != null) {
+            for (String hp : servers.split(",")) {
+                String t = hp.trim();
+                int colon = t.lastIndexOf(':');
+                if (colon <= 0 || parsePort(t.substring(colon + 1)) < 0) {
+                    problems.add("KAFKA_BOOTSTRAP_SERVERS: '" + t + "' is not host:port");
+                }
+            }
+        }
+        String topic = topicName("ERASURE_TOPIC", "erasure.requests");
+        String group = optional("ERASURE_GROUP_ID", "cio-erasure");
+        return new Settings.Kafka(servers, topic, group);
+    }
+
+    private Settings.Database database() {
+        String url = required("DATABASE_URL", "a JDBC URL such as jdbc:postgresql://db:5432/erasure");
+        if (url != null && !url.startsWith("jdbc:postgresql://")) {
+            problems.add("DATABASE_URL: must start with jdbc:postgresql:// (got a URL with another scheme)");
+        }
+        String user = required("DATABASE_USER", "the database role the worker logs in as");
+        Secret password = secret("DATABASE_PASSWORD", true);
+        int pool = intInRange("DATABASE_POOL_SIZE", 8, 1, 100);
+        return new Settings.Database(url, user, password, pool);
+    }
+
+    private Settings.CustomerIo customerIo() {
+        String siteId = required("CUSTOMERIO_SITE_ID", "the Track API site id of the workspace");
+        Secret key = secret("CUSTOMERIO_TRACK_API_KEY", true);
+        String regionText = optional("CUSTOMERIO_REGION", "us").toUpperCase(Locale.ROOT);
+        Settings.Region region = Settings.Region.US;
+        try {
+            region = Settings.Region.valueOf(regionText);
+        } catch (IllegalArgumentException e) {
+            problems.add("CUSTOMERIO_REGION: must be 'us' or 'eu' (got '" + regionText.toLowerCase(Locale.ROOT) + "')");
+        }
+        URI trackUrl = null;
+        String trackUrlText = env.get("CUSTOMERIO_TRACK_URL");
+        if (trackUrlText != null && !trackUrlText.isBlank()) {
+            try {
+                trackUrl = URI.create(trackUrlText.trim().replaceAll("/+$", ""));
+                if (trackUrl.getScheme() == null || !(trackUrl.getScheme().equals("http") || trackUrl.getScheme().equals("https"))
+                        || trackUrl.getHost() == null) {
+                    problems.add("CUSTOMERIO_TRACK_URL: must be an absolute http(s) URL such as http://localhost:8080");
+                    trackUrl = null;
+                }
+            } catch (IllegalArgumentException e) {
+                problems.add("CUSTOMERIO_TRACK_URL: not a valid URL");
+            }
+        }
+        int rate = intInRange("CUSTOMERIO_RATE_LIMIT_PER_SECOND", 100, 1, 100_000);
+        int attempts = intInRange("CUSTOMERIO_MAX_ATTEMPTS", 5, 1, 20);
+        int timeout = intInRange("CUSTOMERIO_TIMEOUT_SECONDS", 10, 1, 300);
+        return new Settings.CustomerIo(siteId, key, region, trackUrl, rate, attempts,
+                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout));
+    }
+
+    private Settings.Audit audit() {
+        Secret key = secret("AUDIT_SUBJECT_KEY", true);
+        if (key != null && key.reveal().length() < 16) {
+            problems.add("AUDIT_SUBJECT_KEY: too short (at least 16 characters; use 32+ random bytes, e.g. openssl rand -hex 32)");
+        }
+        return new Settings.Audit(key);
+    }
+
+    private Settings.Worker worker() {
+        String instance = optional("WORKER_INSTANCE_ID", defaultInstanceId());
+        if (instance.length() > 64 || !instance.matches("[A-Za-z0-9._:-]+")) {
+            problems.add("WORKER_INSTANCE_ID: 1-64 characters of A-Z a-z 0-9 . _ : -");
+        }
+        int inFlight = intInRange("ERASURE_MAX_IN_FLIGHT", 128, 1, 4096);
+        int port = intInRange("METRICS_PORT", 9400, 0, MAX_PORT);
+        return new Settings.Worker(instance, inFlight, port);
+    }
+
+    private List<Secret> webhook() {
+        List<Secret> secrets = new ArrayList<>();
+        Secret current = secret("ERASURE_WEBHOOK_SECRET", true);
+        if (current != null) {
+            secrets.add(current);
+        }
+        Secret previous = secret("ERASURE_WEBHOOK_SECRET_PREVIOUS", false);
+        if (previous != null) {
+            secrets.add(previous);
+        }
+        return List.copyOf(secrets);
+    }
+
+    static String defaultInstanceId() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (Exception e) {
+            host = "worker";
+        }
+        String id = host.replaceAll("[^A-Za-z0-9._-]", "-") + "-" + ProcessHandle.current().pid();
+        return id.length() > 64 ? id.substring(id.length() - 64) : id;
+    }
+
+    private String optional(String name, String dflt) {
+        String v = env.get(name);
+        return v == null || v.isBlank() ? dflt : v.trim();
+    }
+
+    private String required(String name, String what) {
+        String v = env.get(name);
+        if (v == null || v.isBlank()) {
+            problems.add(name + ": missing (" + what + ")");
+            return null;
+        }
+        return v.trim();
+    }
+
+    private String topicName(String name, String dflt) {
+        String v = optional(name, dflt);
+        if (v.length() > 200 || !v.matches("[A-Za-z0-9._-]+")) {
+            problems.add(name + ": not a valid Kafka topic name (A-Z a-z 0-9 . _ -, at most 200)");
+        }
+        return v;
+    }
+
+    private int intInRange(String name, int dflt, int min, int max) {
+        String v = env.get(name);
+        if (v == null || v.isBlank()) {
+            return dflt;
+        }
+        try {
+            int i = Integer.parseInt(v.trim());
+            if (i < min || i > max) {
+                problems.add(name + ": " + i + " is out of range (" + min + ".." + max + ")");
+                return dflt;
+            }
+            return i;
+        } catch (NumberFormatException e) {
+            problems.add(name + ": not a whole number ('" + v.trim() + "')");
+            return dflt;
+        }
+    }
+
+    private static int parsePort(String s) {
+        try {
+            int p = Integer.parseInt(s);
+            return p > 0 && p <= MAX_PORT ? p : -1;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** A secret from NAME or NAME_FILE; never both. Problems never quote the value. */
+    private Secret secret(String name, boolean required) {
+        String direct = env.get(name);
+        String fileName = env.get(name + "_FILE");
+        boolean hasDirect = direct != null && !direct.isEmpty();
+        boolean hasFile = fileName != null && !fileName.isBlank();
+        if (hasDirect && hasFile) {
+            problems.add(name + ": set either " + name + " or " + name + "_FILE, not both");
+            return null;
+        }
+        if (hasFile) {
+            Path path = Path.of(fileName.trim());
+            if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+                problems.add(name + "_FILE: '" + path + "' is not a readable file");
+                return null;
+            }
+            Secret s = Secret.fromFile(name + "_FILE=" + path, path);
+            if (s.reveal().isEmpty()) {
+                problems.add(name + "_FILE: '" + path + "' is empty");
+                return null;
+            }
+            return s;
+        }
+        if (hasDirect) {
+            return Secret.of(name, direct);
+        }
+        if (required) {
+            problems.add(name + ": missing (set " + name + " or " + name + "_FILE)");
+        }
+        return null;
+    }
+}

@@ -1,0 +1,112 @@
+package dev.cioerasure.customerio;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cioerasure.request.Identifier;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Optional;
+
+/** Track API over the JDK HTTP client: Basic auth, percent-encoded identifiers, timeouts, classification. */
+final class HttpTrackClient implements TrackClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_BODY_READ = 4096;
+
+    private final TrackEndpoint endpoint;
+    private final Clock clock;
+    private final HttpClient http;
+    private final String base;
+
+    HttpTrackClient(TrackEndpoint endpoint, Clock clock) {
+        this.endpoint = endpoint;
+        this.clock = clock;
+        this.base = endpoint.baseUrl().toString().replaceAll("/+$", "") + "/api/v1";
+        // Plain-http sandboxes speak HTTP/1.1; TLS endpoints negotiate HTTP/2 (one connection, many streams).
+        boolean tls = "https".equalsIgnoreCase(endpoint.baseUrl().getScheme());
+        this.http = HttpClient.newBuilder()
+                .connectTimeout(endpoint.connectTimeout())
+                .version(tls ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+    }
+
+    @Override
+    public TrackResult suppress(Identifier identifier) {
+        URI uri = URI.create(base + "/customers/" + IdentifierPath.segment(identifier) + "/suppress");
+        return send(TrackOperation.SUPPRESS, request(uri).POST(HttpRequest.BodyPublishers.ofString("{}"))
+                .header("Content-Type", "application/json")).result;
+    }
+
+    @Override
+    public TrackResult destroy(Identifier identifier) {
+        URI uri = URI.create(base + "/customers/" + IdentifierPath.segment(identifier));
+        return send(TrackOperation.DESTROY, request(uri).DELETE()).result;
+    }
+
+    @Override
+    public RegionCheck region() {
+        Sent sent = send(TrackOperation.REGION, request(URI.create(base + "/accounts/region")).GET());
+        if (!sent.result.isSuccess() || sent.body == null) {
+            return new RegionCheck(sent.result, Optional.empty(), Optional.empty());
+        }
+        try {
+            JsonNode n = JSON.readTree(sent.body);
+            return new RegionCheck(sent.result, Optional.ofNullable(n.path("region").textValue()),
+                    Optional.ofNullable(n.path("url").textValue()));
+        } catch (IOException e) {
+            return new RegionCheck(sent.result, Optional.empty(), Optional.empty());
+        }
+    }
+
+    private HttpRequest.Builder request(URI uri) {
+        String credentials = endpoint.siteId() + ":" + endpoint.apiKey().reveal();
+        return HttpRequest.newBuilder(uri)
+                .timeout(endpoint.requestTimeout())
+                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8)))
+                .header("Accept", "application/json")
+                .header("User-Agent", "cio-erasure/0.1");
+    }
+
+    private record Sent(TrackResult result, byte[] body) { }
+
+    private Sent send(TrackOperation op, HttpRequest.Builder builder) {
+        long start = System.nanoTime();
+        try {
+            HttpResponse<byte[]> resp = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+            Duration latency = Duration.ofNanos(System.nanoTime() - start);
+            int status = resp.statusCode();
+            Optional<Duration> retryAfter = RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock);
+            byte[] body = resp.body();
+            if (body != null && body.length > MAX_BODY_READ) {
+                body = null;
+            }
+            return new Sent(new TrackResult(op, status, TrackResult.classify(status), retryAfter, "http " + status, latency), body);
+        } catch (HttpConnectTimeoutException e) {
+            return new Sent(failure(op, "connect_timeout", start), null);
+        } catch (HttpTimeoutException e) {
+            return new Sent(failure(op, "timeout", start), null);
+        } catch (ConnectException e) {
+            return new Sent(failure(op, "connect_refused", start), null);
+        } catch (IOException e) {
+            return new Sent(failure(op, "io_error", start), null);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Sent(failure(op, "interrupted", start), null);
+        }
+    }
+
+    private static TrackResult failure(TrackOperation op, String detail, long start) {
+        return new TrackResult(op, 0, TrackResult.Kind.RETRYABLE, Optional.empty(), detail,
+                Duration.ofNanos(System.nanoTime() - start));
+    }
+}

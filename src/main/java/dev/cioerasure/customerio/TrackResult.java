@@ -1,0 +1,55 @@
+package dev.cioerasure.customerio;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The classified outcome of one Track API call. Never carries the identifier or response body.
+ *
+ * @param status     HTTP status, or 0 when no response arrived (I/O error, timeout)
+ * @param kind       how the caller must treat it
+ * @param retryAfter the server's {@code Retry-After}, when it sent one
+ * @param detail     a short reason without personal data (e.g. {@code http 429}, {@code timeout})
+ * @param latency    time spent on the call
+ */
+public record TrackResult(TrackOperation operation, int status, Kind kind, Optional<Duration> retryAfter,
+                          String detail, Duration latency) {
+
+    public enum Kind {
+        /** 2xx. */
+        SUCCESS,
+        /** 408, 429, 5xx, I/O errors and timeouts: try again later. */
+        RETRYABLE,
+        /** 401/403: the credentials are wrong; retrying will not help, an operator must act. */
+        UNAUTHORIZED,
+        /** Any other 4xx: the request itself is wrong; do not retry. */
+        PERMANENT
+    }
+
+    public boolean isSuccess() {
+        return kind == Kind.SUCCESS;
+    }
+
+    public boolean isRetryable() {
+        return kind == Kind.RETRYABLE;
+    }
+
+    /** Classifies an HTTP status as the Track API documents it. */
+    public static Kind classify(int status) {
+        if (status >= 200 && status < 300) {
+            return Kind.SUCCESS;
+        }
+        if (status == 408 || status == 429 || status >= 500 && status < 600) {
+            return Kind.RETRYABLE;
+        }
+        if (status == 401 || status == 403) {
+            return Kind.UNAUTHORIZED;
+        }
+        return Kind.PERMANENT;
+    }
+
+    /** A metric-safe status tag: the code, or {@code io_error}/{@code timeout} when there was no response. */
+    public String statusTag() {
+        return status > 0 ? Integer.toString(status) : detail;
+    }
+}

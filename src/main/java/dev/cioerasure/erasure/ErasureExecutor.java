@@ -1,0 +1,31 @@
+package dev.cioerasure.erasure;
+
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackOperation;
+import dev.cioerasure.request.Identifier;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/**
+ * Erases one person in Customer.io: suppress (delete and block re-adding), then destroy (make
+ * sure the profile is gone). Both calls are idempotent, so running a request again after a
+ * crash is safe. Thread-safe; many requests run at once, sharing one rate limiter.
+ */
+public final class ErasureExecutor {
+    private final ResilientTrack track;
+
+    public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
+        this.track = new ResilientTrack(client, policy, meters);
+    }
+
+    /**
+     * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
+     */
+    public ErasureResult erase(Identifier identifier) {
+        StepResult suppress = track.call(TrackOperation.SUPPRESS, identifier);
+        if (!suppress.last().isSuccess()) {
+            return new ErasureResult(suppress, null);
+        }
+        StepResult destroy = track.call(TrackOperation.DESTROY, identifier);
+        return new ErasureResult(suppress, destroy);
+    }
+}

@@ -1,0 +1,35 @@
+package dev.cioerasure.metrics;
+
+/**
+ * Every metric this project defines, in one place. Micrometer names (dots) become Prometheus
+ * names with {@code _total}/{@code _seconds} suffixes. Tags are low-cardinality only: never an
+ * identifier, request id or anything from a message.
+ */
+public final class MetricNames {
+    private MetricNames() { }
+
+    /** Counter, tag {@code outcome}: final outcomes per request → {@code erasure_requests_total}. */
+    public static final String REQUESTS = "erasure.requests";
+    /** Timer, tags {@code operation}, {@code status}: every Track API attempt → {@code erasure_track_call_seconds}. */
+    public static final String TRACK_CALLS = "erasure.track.call";
+    /** Timer: time a Track call waited for the rate limiter → {@code erasure_ratelimiter_wait_seconds}. */
+    public static final String RATE_LIMITER_WAIT = "erasure.ratelimiter.wait";
+    /** Timer, tag {@code outcome}: from the record's arrival to its audit row being durable. */
+    public static final String PROCESSING = "erasure.processing";
+    /** Timer: from the record's Kafka timestamp to its audit row being durable. */
+    public static final String END_TO_END = "erasure.end.to.end";
+    /** Gauge: records taken from Kafka whose outcome is not yet durable. */
+    public static final String IN_FLIGHT = "erasure.in.flight";
+    /** Timer: one audit batch insert and commit → {@code erasure_audit_write_seconds}. */
+    public static final String AUDIT_WRITE = "erasure.audit.write";
+    /** Distribution summary: rows per audit batch. */
+    public static final String AUDIT_BATCH_ROWS = "erasure.audit.batch.rows";
+    /** Counter: audit batches that failed and are being retried (database unavailable). */
+    public static final String AUDIT_WRITE_FAILURES = "erasure.audit.write.failures";
+    /** Counter, tag {@code reason}: records sent to the dead-letter topic. */
+    public static final String DLQ = "erasure.dlq";
+    /** Gauge: 1 while the worker is ready (assigned, database reachable), else 0. */
+    public static final String READY = "erasure.ready";
+    /** Gauge: 1 while the Track credentials are being refused (401/403), else 0. Alert on it. */
+    public static final String CREDENTIALS_REJECTED = "erasure.credentials.rejected";
+}

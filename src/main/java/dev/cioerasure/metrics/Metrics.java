@@ -1,0 +1,27 @@
+package dev.cioerasure.metrics;
+
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+/** The Prometheus registry with JVM and process metrics bound. */
+public final class Metrics {
+    private Metrics() { }
+
+    public static PrometheusMeterRegistry prometheus(String instance) {
+        PrometheusMeterRegistry r = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        r.config().commonTags("application", "cio-erasure");
+        new ClassLoaderMetrics().bindTo(r);
+        new JvmMemoryMetrics().bindTo(r);
+        new JvmGcMetrics().bindTo(r);
+        new JvmThreadMetrics().bindTo(r);
+        new ProcessorMetrics().bindTo(r);
+        new UptimeMetrics().bindTo(r);
+        return r;
+    }
+}

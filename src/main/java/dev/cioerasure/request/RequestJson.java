@@ -1,0 +1,24 @@
+package dev.cioerasure.request;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
+
+/** Writes a request in the message format that {@link RequestParser} reads. */
+public final class RequestJson {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private RequestJson() { }
+
+    public static byte[] toBytes(ErasureRequest r) {
+        ObjectNode root = MAPPER.createObjectNode();
+        root.put("request_id", r.requestId());
+        ObjectNode id = root.putObject("identifier");
+        id.put("type", r.identifier().type().wireName());
+        id.put("value", r.identifier().value());
+        root.put("regulation", r.regulation().name());
+        root.put("requested_at", r.requestedAt().toString());
+        root.put("requested_by", r.requestedBy());
+        return root.toString().getBytes(StandardCharsets.UTF_8);
+    }
+}

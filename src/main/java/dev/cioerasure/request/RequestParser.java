@@ -1,0 +1,326 @@
+package dev.cioerasure.request;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.Iterator;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Parses and validates one request message against the contract (see
+ * {@code schema/erasure-request.schema.json}). Total: every input, however hostile, yields a
+ * {@link ParseResult}; nothing throws. Rejection details name fields and rules, never values.
+ */
+public final class RequestParser {
+
+    /** Larger messages are rejected unread: a request is ~300 bytes; 16 KiB leaves ample room. */
+    public static final int MAX_MESSAGE_BYTES = 16 * 1024;
+    static final int MAX_DEPTH = 8;
+    static final int MAX_REQUEST_ID = 128;
+    static final int MAX_EMAIL = 254;
+    /** Customer.io limits ids to 150 bytes. */
+    static final int MAX_ID_BYTES = 150;
+    static final int MAX_CIO_ID = 64;
+    static final int MAX_REQUESTED_BY = 200;
+    /** Tolerated clock skew for requested_at in the future. */
+    static final Duration FUTURE_TOLERANCE = Duration.ofHours(1);
+    static final Instant EARLIEST = Instant.parse("2000-01-01T00:00:00Z");
+
+    private static final Set<String> TOP_FIELDS =
+            Set.of("request_id", "identifier", "regulation", "requested_at", "requested_by");
+    private static final Set<String> IDENTIFIER_FIELDS = Set.of("type", "value");
+
+    private final ObjectMapper mapper;
+    private final Clock clock;
+
+    public RequestParser(Clock clock) {
+        this.clock = clock;
+        JsonFactory factory = JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder()
+                        .maxNestingDepth(MAX_DEPTH)
+                        .maxStringLength(MAX_MESSAGE_BYTES)
+                        .maxNumberLength(40)
+                        .build())
+                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .build();
+        this.mapper = JsonMapper.builder(factory)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .build();
+        this.mapper.getFactory().disable(JsonParser.Feature.ALLOW_COMMENTS);
+    }
+
+    public ParseResult parse(byte[] message) {
+        if (message == null || message.length == 0) {
+            return invalid(Rejection.Code.EMPTY, "message is empty", null);
+        }
+        if (message.length > MAX_MESSAGE_BYTES) {
+            return invalid(Rejection.Code.OVERSIZE, "message is " + message.length + " bytes; the limit is " + MAX_MESSAGE_BYTES, null);
+        }
+        if (!isUtf8(message)) {
+            return invalid(Rejection.Code.NOT_UTF8, "message is not valid UTF-8", null);
+        }
+        JsonNode root;
+        try {
+            root = mapper.readTree(message);
+        } catch (StreamConstraintsException e) {
+            return invalid(Rejection.Code.TOO_DEEP, "JSON nesting or size exceeds the limits (depth " + MAX_DEPTH + ")", null);
+        } catch (IOException | RuntimeException e) {
+            // Jackson's messages quote the input: only the location is kept.
+            return invalid(Rejection.Code.MALFORMED_JSON, "not valid JSON" + location(e), null);
+        }
+        if (root == null || !root.isObject()) {
+            return invalid(Rejection.Code.NOT_AN_OBJECT, "the message must be a JSON object", null);
+        }
+        return validate(root);
+    }
+
+    private ParseResult validate(JsonNode root) {
+        // The request id first, so that any later rejection can still name the ticket.
+        JsonNode idNode = root.get("request_id");
+        String requestId = null;
+        Rejection idProblem = null;
+        if (idNode == null || idNode.isNull()) {
+            idProblem = new Rejection(Rejection.Code.MISSING_FIELD, "request_id is required");
+        } else if (!idNode.isTextual()) {
+            idProblem = new Rejection(Rejection.Code.WRONG_TYPE, "request_id must be a string");
+        } else {
+            String s = idNode.textValue();
+            if (s.isEmpty() || s.length() > MAX_REQUEST_ID || !isPrintableAscii(s) || !s.strip().equals(s)) {
+                idProblem = new Rejection(Rejection.Code.INVALID_VALUE,
+                        "request_id must be 1-" + MAX_REQUEST_ID + " printable ASCII characters without leading or trailing spaces");
+            } else {
+                requestId = s;
+            }
+        }
+        Rejection unknown = unknownField(root, TOP_FIELDS, "the top level");
+        if (unknown != null) {
+            return new ParseResult.Invalid(unknown, Optional.ofNullable(requestId));
+        }
+        if (idProblem != null) {
+            return new ParseResult.Invalid(idProblem, Optional.empty());
+        }
+        Optional<String> rid = Optional.of(requestId);
+
+        JsonNode idf = root.get("identifier");
+        if (idf == null || idf.isNull()) {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.MISSING_FIELD, "identifier is required"), rid);
+        }
+        if (!idf.isObject()) {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.WRONG_TYPE, "identifier must be an object {type, value}"), rid);
+        }
+        Rejection unknownInIdentifier = unknownField(idf, IDENTIFIER_FIELDS, "identifier");
+        if (unknownInIdentifier != null) {
+            return new ParseResult.Invalid(unknownInIdentifier, rid);
+        }
+        Object type = requiredString(idf, "type", "identifier.type");
+        if (type instanceof Rejection r) {
+            return new ParseResult.Invalid(r, rid);
+        }
+        Optional<IdentifierType> idType = IdentifierType.fromWire((String) type);
+        if (idType.isEmpty()) {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
+                    "identifier.type must be one of id, email, cio_id"), rid);
+        }
+        Object value = requiredString(idf, "value", "identifier.value");
+        if (value instanceof Rejection r) {
+            return new ParseResult.Invalid(r, rid);
+        }
+        Rejection valueProblem = checkIdentifierValue(idType.get(), (String) value);
+        if (valueProblem != null) {
+            return new ParseResult.Invalid(valueProblem, rid);
+        }
+
+        Object reg = requiredString(root, "regulation", "regulation");
+        if (reg instanceof Rejection r) {
+            return new ParseResult.Invalid(r, rid);
+        }
+        Regulation regulation;
+        if ("GDPR".equals(reg)) {
+            regulation = Regulation.GDPR;
+        } else if ("CCPA".equals(reg)) {
+            regulation = Regulation.CCPA;
+        } else {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE, "regulation must be GDPR or CCPA"), rid);
+        }
+
+        Object at = requiredString(root, "requested_at", "requested_at");
+        if (at instanceof Rejection r) {
+            return new ParseResult.Invalid(r, rid);
+        }
+        Instant requestedAt;
+        try {
+            requestedAt = OffsetDateTime.parse((String) at).toInstant();
+        } catch (DateTimeParseException e) {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
+                    "requested_at must be an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z"), rid);
+        }
+        if (requestedAt.isBefore(EARLIEST) || requestedAt.isAfter(clock.instant().plus(FUTURE_TOLERANCE))) {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
+                    "requested_at must lie between 2000-01-01 and now (+1 h clock skew)"), rid);
+        }
+
+        Object by = requiredString(root, "requested_by", "requested_by");
+        if (by instanceof Rejection r) {
+            return new ParseResult.Invalid(r, rid);
+        }
+        String requestedBy = (String) by;
+        if (requestedBy.isBlank() || requestedBy.length() > MAX_REQUESTED_BY || hasControlOrInvisible(requestedBy)) {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
+                    "requested_by must be 1-" + MAX_REQUESTED_BY + " visible characters"), rid);
+        }
+        if (requestedBy.indexOf('@') >= 0) {
+            // It is stored in the audit table: a team or ticket reference, never someone's address.
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
+                    "requested_by must be a team or ticket reference, not an email address"), rid);
+        }
+        return new ParseResult.Valid(new ErasureRequest(requestId,
+                new Identifier(idType.get(), (String) value), regulation, requestedAt, requestedBy));
+    }
+
+    static Rejection checkIdentifierValue(IdentifierType type, String v) {
+        if (v.isEmpty() || v.isBlank()) {
+            return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value must not be empty");
+        }
+        if (hasControlOrInvisible(v)) {
+            return new Rejection(Rejection.Code.INVALID_VALUE,
+                    "identifier.value contains control, invisible or unpaired surrogate characters");
+        }
+        switch (type) {
+            case EMAIL -> {
+                int at = v.lastIndexOf('@');
+                if (v.length() > MAX_EMAIL || at <= 0 || at == v.length() - 1 || hasWhitespace(v)
+                        || v.substring(at + 1).indexOf('.') < 0 && !v.substring(at + 1).equals("localhost")) {
+                    return new Rejection(Rejection.Code.INVALID_VALUE,
+                            "identifier.value is not an email address (local@domain, no spaces, at most " + MAX_EMAIL + " characters)");
+                }
+            }
+            case ID -> {
+                if (v.getBytes(StandardCharsets.UTF_8).length > MAX_ID_BYTES) {
+                    return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value: an id is at most " + MAX_ID_BYTES + " bytes");
+                }
+                // Customer.io infers the identifier type from its shape: an id that looks like an
+                // email or a cio_id would erase someone else, so it is refused, not guessed.
+                if (v.indexOf('@') >= 0) {
+                    return new Rejection(Rejection.Code.INVALID_VALUE,
+                            "identifier.value: an id containing '@' is ambiguous (Customer.io would treat it as an email); send it as type email");
+                }
+                if (v.startsWith("cio_")) {
+                    return new Rejection(Rejection.Code.INVALID_VALUE,
+                            "identifier.value: an id starting with 'cio_' is ambiguous; send a cio_id as type cio_id without the prefix");
+                }
+                if (v.chars().allMatch(c -> c == '.')) {
+                    return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value: an id cannot consist of dots only");
+                }
+                if (!v.strip().equals(v)) {
+                    return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value: an id cannot start or end with whitespace");
+                }
+            }
+            case CIO_ID -> {
+                if (v.length() > MAX_CIO_ID || !v.chars().allMatch(c -> c < 128 && Character.isLetterOrDigit(c))) {
+                    return new Rejection(Rejection.Code.INVALID_VALUE,
+                            "identifier.value: a cio_id is 1-" + MAX_CIO_ID + " letters and digits, without the cio_ prefix");
+                }
+            }
+            default -> throw new IllegalStateException();
+        }
+        return null;
+    }
+
+    private static Object requiredString(JsonNode parent, String field, String path) {
+        JsonNode n = parent.get(field);
+        if (n == null || n.isNull()) {
+            return new Rejection(Rejection.Code.MISSING_FIELD, path + " is required");
+        }
+        if (!n.isTextual()) {
+            return new Rejection(Rejection.Code.WRONG_TYPE, path + " must be a string");
+        }
+        return n.textValue();
+    }
+
+    /** Names where the unknown field is and which are allowed, but not the field's own name: it is payload. */
+    private static Rejection unknownField(JsonNode obj, Set<String> allowed, String where) {
+        Iterator<String> names = obj.fieldNames();
+        int unknown = 0;
+        while (names.hasNext()) {
+            if (!allowed.contains(names.next())) {
+                unknown++;
+            }
+        }
+        if (unknown == 0) {
+            return null;
+        }
+        return new Rejection(Rejection.Code.UNKNOWN_FIELD, unknown + " unknown field" + (unknown == 1 ? "" : "s")
+                + " at " + where + " (allowed: " + String.join(", ", allowed.stream().sorted().toList()) + ")");
+    }
+
+    private static ParseResult invalid(Rejection.Code code, String detail, String requestId) {
+        return new ParseResult.Invalid(new Rejection(code, detail), Optional.ofNullable(requestId));
+    }
+
+    private static String location(Exception e) {
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe && jpe.getLocation() != null) {
+            return " (line " + jpe.getLocation().getLineNr() + ", column " + jpe.getLocation().getColumnNr() + ")";
+        }
+        return "";
+    }
+
+    static boolean isUtf8(byte[] bytes) {
+        try {
+            StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes));
+            return true;
+        } catch (CharacterCodingException e) {
+            return false;
+        }
+    }
+
+    private static boolean isPrintableAscii(String s) {
+        return s.chars().allMatch(c -> c >= 0x20 && c <= 0x7e);
+    }
+
+    private static boolean hasWhitespace(String s) {
+        return s.codePoints().anyMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c));
+    }
+
+    /** Control (Cc), format (Cf: zero-width, bidi overrides), line/paragraph separators, lone surrogates. */
+    static boolean hasControlOrInvisible(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) {
+                    return true;
+                }
+                i++;
+                continue;
+            }
+            if (Character.isLowSurrogate(c)) {
+                return true;
+            }
+            int t = Character.getType(c);
+            if (t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR
+                    || t == Character.PARAGRAPH_SEPARATOR || t == Character.UNASSIGNED && c >= 0xfff0) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

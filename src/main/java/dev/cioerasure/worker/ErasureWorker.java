@@ -1,0 +1,357 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.audit.AuditLog;
+import dev.cioerasure.audit.AuditWriter;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.RequestParser;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The consumer loop. One thread owns the {@link KafkaConsumer}; records are handed to a bounded
+ * pool so many erasures are in flight at once (throughput is set by the rate limit, not by
+ * Track latency). When {@code maxInFlight} records are unfinished the partitions are paused.
+ *
+ * <p>Offsets are committed only up to the first record whose outcome is not yet durable
+ * ({@link OffsetTracker}). On revocation, in-flight work of the revoked partitions is awaited
+ * and committed before the partitions go; on {@link #close()} (SIGTERM) the worker stops taking
+ * work, waits for what is in flight, commits, and leaves the group. Work that cannot finish in
+ * time is not committed and is redone by the next owner; duplicates are absorbed by the
+ * database (one outcome per Kafka record, one final outcome per request id).
+ */
+public final class ErasureWorker implements Runnable, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ErasureWorker.class);
+    private static final Duration COMMIT_INTERVAL = Duration.ofMillis(500);
+    private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(30);
+
+    private final Settings.Kafka kafka;
+    private final int maxInFlight;
+    private final Duration drainTimeout;
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final AuditWriter auditWriter;
+    private final AuditLog auditLog;
+    private final RecordProcessor processor;
+    private final ExecutorService pool;
+    private final OffsetTracker offsets = new OffsetTracker();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicLong finished = new AtomicLong();
+    private final List<AutoCloseable> meterBinders = new ArrayList<>();
+    private volatile boolean running = true;
+    private volatile boolean loopAlive;
+    private volatile boolean assigned;
+    private volatile Thread loopThread;
+
+    /** Everything the worker needs from outside; the worker owns the Kafka clients it creates. */
+    public record Dependencies(Settings.Kafka kafka, Settings.Worker worker, ErasureExecutor executor,
+                               DataSource dataSource, SubjectHasher hasher, MeterRegistry meters, Clock clock) { }
+
+    public ErasureWorker(Dependencies d) {
+        this.kafka = d.kafka();
+        this.maxInFlight = d.worker().maxInFlight();
+        this.drainTimeout = Duration.ofSeconds(30);
+        String instance = d.worker().instanceId();
+        this.consumer = new KafkaConsumer<>(consumerProps(d.kafka(), instance));
+        this.producer = new KafkaProducer<>(producerProps(d.kafka(), instance));
+        KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
+        consumerMetrics.bindTo(d.meters());
+        KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
+        producerMetrics.bindTo(d.meters());
+        meterBinders.add(consumerMetrics);
+        meterBinders.add(producerMetrics);
+        this.auditWriter = new AuditWriter(d.dataSource(), instance, d.meters());
+        this.auditLog = new AuditLog(d.dataSource());
+        this.pool = Executors.newFixedThreadPool(maxInFlight, named("erasure-"));
+        DeadLetters dlq = new DeadLetters(producer, d.kafka().dlqTopic(), instance, d.meters());
+        this.processor = new RecordProcessor(new RequestParser(d.clock()), d.hasher(), d.executor(), auditWriter,
+                auditLog, dlq, pool, d.meters(), d.clock());
+        Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
+                .description("Records taken whose outcome is not yet durable").register(d.meters());
+        Gauge.builder(MetricNames.READY, this, w -> w.isReady() ? 1 : 0)
+                .description("1 when the worker is ready").register(d.meters());
+    }
+
+    static Properties consumerProps(Settings.Kafka k, String instance) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, k.groupId());
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "cio-erasure-" + instance);
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return p;
+    }
+
+    static Properties producerProps(Settings.Kafka k, String instance) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapServers());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "cio-erasure-dlq-" + instance);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        return p;
+    }
+
+    @Override
+    public void run() {
+        loopThread = Thread.currentThread();
+        loopAlive = true;
+        long nextCommit = 0;
+        long nextProgress = System.nanoTime() + PROGRESS_INTERVAL.toNanos();
+        long lastFinished = 0;
+        try {
+            consumer.subscribe(List.of(kafka.topic()), new Rebalance());
+            log.info("worker consuming {} as group {} (max {} in flight)", kafka.topic(), kafka.groupId(), maxInFlight);
+            while (running) {
+                ConsumerRecords<byte[], byte[]> records;
+                try {
+                    records = consumer.poll(Duration.ofMillis(100));
+                } catch (WakeupException e) {
+                    break;
+                }
+                for (ConsumerRecord<byte[], byte[]> rec : records) {
+                    dispatch(rec);
+                }
+                applyBackpressure();
+                long now = System.nanoTime();
+                if (now >= nextCommit) {
+                    commitAsync();
+                    nextCommit = now + COMMIT_INTERVAL.toNanos();
+                }
+                if (now >= nextProgress) {
+                    long done = finished.get();
+                    log.info("progress: {} records finished in the last {} s, {} in flight, audit {}",
+                            done - lastFinished, PROGRESS_INTERVAL.toSeconds(), inFlight.get(),
+                            auditWriter.isHealthy() ? "ok" : "UNAVAILABLE (retrying)");
+                    lastFinished = done;
+                    nextProgress = now + PROGRESS_INTERVAL.toNanos();
+                }
+            }
+            shutdownGracefully();
+        } catch (RuntimeException e) {
+            log.error("worker loop stopped by an unexpected error: {}", e.toString());
+            throw e;
+        } finally {
+            loopAlive = false;
+            closeQuietly();
+        }
+    }
+
+    private void dispatch(ConsumerRecord<byte[], byte[]> rec) {
+        TopicPartition tp = new TopicPartition(rec.topic(), rec.partition());
+        OffsetTracker.Partition partition = offsets.taken(tp, rec.offset());
+        inFlight.incrementAndGet();
+        processor.process(rec).whenComplete((v, e) -> {
+            inFlight.decrementAndGet();
+            if (e == null) {
+                partition.done(rec.offset());
+                finished.incrementAndGet();
+            } else {
+                // Not marked done: the offset stays uncommitted and the record is redone.
+                log.debug("record {}-{}@{} handed back: {}", rec.topic(), rec.partition(), rec.offset(), e.toString());
+            }
+        });
+    }
+
+    private void applyBackpressure() {
+        Set<TopicPartition> assignment = consumer.assignment();
+        if (inFlight.get() >= maxInFlight || !auditWriter.isHealthy()) {
+            consumer.pause(assignment);
+        } else if (!consumer.paused().isEmpty()) {
+            consumer.resume(consumer.paused());
+        }
+    }
+
+    private void commitAsync() {
+        Map<TopicPartition, OffsetAndMetadata> due = offsets.toCommit(null);
+        if (due.isEmpty()) {
+            return;
+        }
+        consumer.commitAsync(due, (committed, error) -> {
+            if (error == null) {
+                offsets.markCommitted(committed);
+            } else {
+                log.warn("offset commit failed ({}); will retry", error.getClass().getSimpleName());
+            }
+        });
+    }
+
+    private void commitSync(Collection<TopicPartition> only) {
+        Map<TopicPartition, OffsetAndMetadata> due = offsets.toCommit(only);
+        if (due.isEmpty()) {
+            return;
+        }
+        try {
+            try {
+                consumer.commitSync(due, Duration.ofSeconds(10));
+            } catch (WakeupException e) {
+                consumer.commitSync(due, Duration.ofSeconds(10)); // the wakeup was meant for poll()
+            }
+            offsets.markCommitted(due);
+        } catch (RuntimeException e) {
+            log.warn("offset commit failed ({}); uncommitted records will be redone", e.getClass().getSimpleName());
+        }
+    }
+
+    /** Waits until the given partitions (all when null) have nothing in flight, or the timeout passes. */
+    private boolean awaitDrained(Collection<TopicPartition> only, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (offsets.pending(only) > 0) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void shutdownGracefully() {
+        consumer.pause(consumer.assignment());
+        int pending = offsets.pending(null);
+        log.info("stopping: no new work taken; waiting up to {} s for {} record(s) in flight", drainTimeout.toSeconds(), pending);
+        boolean drained = awaitDrained(null, drainTimeout);
+        commitSync(null);
+        if (!drained) {
+            log.warn("stopping with {} record(s) unfinished: not committed, they will be redone", offsets.pending(null));
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            if (partitions.isEmpty()) {
+                return;
+            }
+            // Finish (or give up on) what is in flight for these partitions, then commit them, so
+            // the next owner starts exactly after the last durable outcome.
+            boolean drained = awaitDrained(partitions, drainTimeout);
+            commitSync(partitions);
+            if (!drained) {
+                log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);
+            }
+            offsets.remove(partitions);
+            assigned = !consumer.assignment().isEmpty();
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            log.warn("partitions {} lost; uncommitted work will be redone by their new owner", partitions);
+            offsets.remove(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            assigned = true;
+            if (!partitions.isEmpty()) {
+                log.info("assigned {}", partitions);
+            }
+        }
+    }
+
+    /** The loop is running. */
+    public boolean isLive() {
+        return loopAlive;
+    }
+
+    /** Running, in the group, and the audit database is writable. */
+    public boolean isReady() {
+        return loopAlive && assigned && auditWriter.isHealthy();
+    }
+
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    /** Stops taking work and returns once in-flight work is finished (or handed back) and committed. */
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        Thread t = loopThread;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(drainTimeout.plusSeconds(30).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void closeQuietly() {
+        pool.shutdownNow();
+        try {
+            pool.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        auditWriter.close(Duration.ofSeconds(10));
+        for (AutoCloseable c : meterBinders) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // metrics only
+            }
+        }
+        try {
+            producer.close(Duration.ofSeconds(10));
+        } catch (RuntimeException ignored) {
+            // already closed
+        }
+        try {
+            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(10)));
+        } catch (RuntimeException ignored) {
+            // already closed
+        }
+    }
+
+    private static ThreadFactory named(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

@@ -1,0 +1,194 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
+import dev.cioerasure.audit.AuditLog;
+import dev.cioerasure.audit.AuditWriter;
+import dev.cioerasure.audit.Outcome;
+import dev.cioerasure.audit.Step;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.customerio.TrackResult;
+import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.erasure.ErasureResult;
+import dev.cioerasure.erasure.StepResult;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.RequestParser;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns one Kafka record into its audited outcome:
+ * parse+validate → (REJECTED → audit + DLQ) | dedupe → suppress → destroy → audit.
+ * The returned future completes only when everything the outcome needs is durable (audit rows
+ * committed, DLQ record acknowledged); it fails only with {@link CancellationException} on
+ * shutdown, in which case nothing about the record is committed and it is redone.
+ */
+final class RecordProcessor {
+    private static final Logger log = LoggerFactory.getLogger(RecordProcessor.class);
+
+    private final RequestParser parser;
+    private final SubjectHasher hasher;
+    private final ErasureExecutor executor;
+    private final AuditWriter audit;
+    private final AuditLog auditLog;
+    private final DeadLetters deadLetters;
+    private final ExecutorService pool;
+    private final MeterRegistry meters;
+    private final Clock clock;
+    private final SubjectLanes lanes = new SubjectLanes();
+    private final Timer endToEnd;
+
+    RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditWriter audit,
+                    AuditLog auditLog, DeadLetters deadLetters, ExecutorService pool, MeterRegistry meters, Clock clock) {
+        this.parser = parser;
+        this.hasher = hasher;
+        this.executor = executor;
+        this.audit = audit;
+        this.auditLog = auditLog;
+        this.deadLetters = deadLetters;
+        this.pool = pool;
+        this.meters = meters;
+        this.clock = clock;
+        this.endToEnd = Timer.builder(MetricNames.END_TO_END)
+                .description("From the record's Kafka timestamp to its outcome being durable")
+                .publishPercentileHistogram().register(meters);
+    }
+
+    CompletableFuture<Void> process(ConsumerRecord<byte[], byte[]> rec) {
+        KafkaCoordinates where = new KafkaCoordinates(rec.topic(), rec.partition(), rec.offset());
+        long startNanos = System.nanoTime();
+        ParseResult parsed = parser.parse(rec.value());
+        CompletableFuture<Outcome> outcome;
+        if (parsed instanceof ParseResult.Invalid invalid) {
+            outcome = reject(rec, where, invalid);
+        } else {
+            ErasureRequest request = ((ParseResult.Valid) parsed).request();
+            String subject = hasher.hash(request.identifier());
+            CompletableFuture<Outcome> result = new CompletableFuture<>();
+            lanes.submit(subject, () -> CompletableFuture
+                    .supplyAsync(() -> decide(request, subject, where), pool)
+                    .thenCompose(d -> persist(rec, d))
+                    .whenComplete((o, e) -> {
+                        if (e != null) {
+                            result.completeExceptionally(e);
+                        } else {
+                            result.complete(o);
+                        }
+                    })
+                    .thenApply(o -> null));
+            outcome = result;
+        }
+        return outcome.thenAccept(o -> {
+            Counter.builder(MetricNames.REQUESTS).description("Requests by outcome (one per Kafka record)")
+                    .tag("outcome", o.name()).register(meters).increment();
+            Timer.builder(MetricNames.PROCESSING).description("From taking the record to its outcome being durable")
+                    .tag("outcome", o.name()).publishPercentileHistogram().register(meters)
+                    .record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+            if (rec.timestamp() > 0) {
+                endToEnd.record(Duration.between(Instant.ofEpochMilli(rec.timestamp()), clock.instant()).abs());
+            }
+        });
+    }
+
+    /** What to record for a valid request, and whether it also goes to the DLQ. */
+    private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) { }
+
+    private CompletableFuture<Outcome> reject(ConsumerRecord<byte[], byte[]> rec, KafkaCoordinates where, ParseResult.Invalid invalid) {
+        String requestId = invalid.requestId().orElse(null);
+        String reason = invalid.rejection().describe();
+        log.warn("rejected {} (request {}): {}", where, requestId == null ? "unknown" : requestId, reason);
+        AuditEvent row = new AuditEvent(requestId, null, null, Step.OUTCOME, Outcome.REJECTED, null, null, reason,
+                null, null, null, null, where, clock.instant());
+        CompletableFuture<Void> dlq = deadLetters.send(rec, invalid.rejection().code().name(), reason, requestId);
+        return CompletableFuture.allOf(audit.append(List.of(row)), dlq).thenApply(v -> Outcome.REJECTED);
+    }
+
+    private Decision decide(ErasureRequest r, String subject, KafkaCoordinates where) {
+        Optional<Outcome> previous = untilDatabaseAnswers(r.requestId());
+        if (previous.isPresent()) {
+            log.info("request {} at {} already {}: recorded as DUPLICATE, nothing sent to Customer.io",
+                    r.requestId(), where, previous.get());
+            return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
+                    "request id already has final outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId());
+        }
+        ErasureResult result = executor.erase(r.identifier());
+        List<AuditEvent> rows = new ArrayList<>(3);
+        rows.add(stepRow(r, subject, result.suppress(), where));
+        if (result.destroy() != null) {
+            rows.add(stepRow(r, subject, result.destroy(), where));
+        }
+        ErasureResult.Verdict verdict = result.verdict();
+        if (verdict == ErasureResult.Verdict.COMPLETED) {
+            rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
+            log.debug("request {} at {} completed", r.requestId(), where);
+            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId());
+        }
+        String reason = result.reason();
+        StepResult failed = result.failedStep();
+        rows.add(row(r, subject, Step.OUTCOME, Outcome.FAILED, statusOrNull(failed.last()), failed.attempts(), reason, where));
+        log.warn("request {} at {} FAILED: {}", r.requestId(), where, reason);
+        return new Decision(rows, Outcome.FAILED, verdict.name(), reason, r.requestId());
+    }
+
+    private CompletableFuture<Outcome> persist(ConsumerRecord<byte[], byte[]> rec, Decision d) {
+        CompletableFuture<Void> written = audit.append(d.rows());
+        if (d.dlqReasonCode() == null) {
+            return written.thenApply(v -> d.outcome());
+        }
+        CompletableFuture<Void> dlq = deadLetters.send(rec, d.dlqReasonCode(), d.reason(), d.requestId());
+        return CompletableFuture.allOf(written, dlq).thenApply(v -> d.outcome());
+    }
+
+    /** The dedupe look-up; while the database is down it waits (the worker pauses, nothing is skipped). */
+    private Optional<Outcome> untilDatabaseAnswers(String requestId) {
+        long backoff = 100;
+        while (true) {
+            try {
+                return auditLog.finalOutcome(requestId);
+            } catch (SQLException e) {
+                log.warn("duplicate check for request {} failed (SQLState {}); retrying", requestId, e.getSQLState());
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new CancellationException("shutting down while the database is unavailable");
+                }
+                backoff = Math.min(backoff * 2, 5000);
+            }
+        }
+    }
+
+    private AuditEvent stepRow(ErasureRequest r, String subject, StepResult s, KafkaCoordinates where) {
+        TrackResult t = s.last();
+        Step step = Step.valueOf(t.operation().name());
+        return row(r, subject, step, t.isSuccess() ? Outcome.SUCCEEDED : Outcome.FAILED, statusOrNull(t), s.attempts(),
+                t.isSuccess() ? null : t.detail() + " (" + t.kind().name().toLowerCase() + ")", where);
+    }
+
+    private static Integer statusOrNull(TrackResult t) {
+        return t.status() > 0 ? t.status() : null;
+    }
+
+    private AuditEvent row(ErasureRequest r, String subject, Step step, Outcome outcome, Integer status, Integer attempts,
+                           String reason, KafkaCoordinates where) {
+        return new AuditEvent(r.requestId(), subject, r.identifier().type().wireName(), step, outcome, status, attempts,
+                reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where, clock.instant());
+    }
+}

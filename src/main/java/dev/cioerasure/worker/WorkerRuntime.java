@@ -1,0 +1,102 @@
+package dev.cioerasure.worker;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.cioerasure.audit.Databases;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackEndpoint;
+import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.erasure.TrackPolicy;
+import dev.cioerasure.metrics.Metrics;
+import dev.cioerasure.metrics.MetricsServer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A whole running worker assembled from {@link Settings}: connection pool, Track client with
+ * its rate limiter and retry, the consumer loop on its own thread, and the metrics/health
+ * endpoint. Used by the {@code worker} and {@code demo} commands and by integration tests.
+ */
+public final class WorkerRuntime implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WorkerRuntime.class);
+
+    private final PrometheusMeterRegistry meters;
+    private final HikariDataSource dataSource;
+    private final ErasureWorker worker;
+    private final MetricsServer metricsServer;
+    private final Thread thread;
+
+    private WorkerRuntime(Settings s, Clock clock) throws IOException {
+        this.meters = Metrics.prometheus(s.worker().instanceId());
+        this.dataSource = Databases.pool(s.database(), "audit", meters);
+        Settings.CustomerIo cio = s.customerIo();
+        TrackClient client = TrackClient.http(new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(),
+                cio.connectTimeout(), cio.requestTimeout()), clock);
+        ErasureExecutor executor = new ErasureExecutor(client,
+                TrackPolicy.defaults(cio.rateLimitPerSecond(), cio.maxAttempts()), meters);
+        this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(), executor, dataSource,
+                new SubjectHasher(s.audit().subjectKey()), meters, clock));
+        this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, worker::isLive, worker::isReady);
+        this.thread = new Thread(worker, "erasure-consumer");
+    }
+
+    /**
+     * Checks the audit schema, then starts consuming.
+     *
+     * @throws IllegalStateException when the audit table does not exist (run {@code migrate})
+     */
+    public static WorkerRuntime start(Settings s, Clock clock) throws IOException {
+        WorkerRuntime r = new WorkerRuntime(s, clock);
+        try {
+            r.checkSchema();
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
+        }
+        r.thread.start();
+        log.info("metrics and health on http://localhost:{}/metrics", r.metricsServer.port());
+        return r;
+    }
+
+    private void checkSchema() {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("SELECT 1 FROM audit_event LIMIT 0");
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                throw new IllegalStateException("the audit table does not exist in DATABASE_URL's database: run the 'migrate' command first");
+            }
+            log.warn("cannot check the audit schema yet (SQLState {}); the worker will wait for the database", e.getSQLState());
+        }
+    }
+
+    public int metricsPort() {
+        return metricsServer.port();
+    }
+
+    public PrometheusMeterRegistry meters() {
+        return meters;
+    }
+
+    public ErasureWorker worker() {
+        return worker;
+    }
+
+    /** Blocks until the consumer loop ends. */
+    public void join() throws InterruptedException {
+        thread.join();
+    }
+
+    @Override
+    public void close() {
+        worker.close();
+        metricsServer.close();
+        dataSource.close();
+    }
+}
