@@ -75,7 +75,7 @@ final class DemoCommand implements Callable<Integer> {
                             new Settings.CustomerIo(siteId, Secret.of("CUSTOMERIO_TRACK_API_KEY", apiKey), Settings.Region.US,
                                     sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10)),
                             new Settings.Audit(auditKey),
-                            new Settings.Worker("demo-worker", 64, metricsPort),
+                            new Settings.Worker("demo-worker", 64, freeOrAny(metricsPort)),
                             List.of());
                     try (WorkerRuntime worker = WorkerRuntime.start(settings, Clock.systemUTC())) {
                         int sent = submitSamples(kafka.bootstrapServers(), new SubjectHasher(auditKey));
@@ -185,6 +185,15 @@ final class DemoCommand implements Callable<Integer> {
             while (rs.next()) {
                 System.out.printf("  %-16s %4d  (on time: %d)%n", rs.getString(1), rs.getInt(2), rs.getInt(3));
             }
+        }
+    }
+
+    /** The asked-for port if it is free, else any free port (a second demo must not fail on it). */
+    private static int freeOrAny(int port) {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(port)) {
+            return port;
+        } catch (java.io.IOException e) {
+            return 0;
         }
     }
 

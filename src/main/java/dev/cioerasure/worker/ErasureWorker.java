@@ -84,7 +84,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.maxInFlight = d.worker().maxInFlight();
         this.drainTimeout = Duration.ofSeconds(30);
         String instance = d.worker().instanceId();
-        this.consumer = new KafkaConsumer<>(consumerProps(d.kafka(), instance));
+        this.consumer = new KafkaConsumer<>(consumerProps(d.kafka(), instance, maxInFlight));
         this.producer = new KafkaProducer<>(producerProps(d.kafka(), instance));
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
@@ -104,14 +104,16 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 .description("1 when the worker is ready").register(d.meters());
     }
 
-    static Properties consumerProps(Settings.Kafka k, String instance) {
+    static Properties consumerProps(Settings.Kafka k, String instance, int maxInFlight) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, k.groupId());
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "cio-erasure-" + instance);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500");
+        // One poll never takes more than the in-flight limit, so the limit bounds memory and the
+        // amount of work a stop or rebalance has to wait for.
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, maxInFlight)));
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         return p;

@@ -1,0 +1,80 @@
+package dev.cioerasure.testing;
+
+import dev.cioerasure.audit.Migrations;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.embedded.EmbeddedDatabase;
+import dev.cioerasure.embedded.EmbeddedKafka;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * One real Kafka broker and one real PostgreSQL server for the whole test run, started on first
+ * use and stopped when the JVM exits. Each test class gets its own database and topic names,
+ * so classes never see each other's data.
+ */
+public final class TestInfra {
+    private static EmbeddedKafka kafka;
+    private static EmbeddedDatabase postgres;
+    private static final AtomicInteger DATABASES = new AtomicInteger();
+
+    private TestInfra() { }
+
+    public static synchronized EmbeddedKafka kafka() {
+        if (kafka == null) {
+            try {
+                kafka = EmbeddedKafka.start();
+            } catch (Exception e) {
+                throw new IllegalStateException("embedded Kafka failed to start", e);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(kafka)));
+        }
+        return kafka;
+    }
+
+    public static synchronized EmbeddedDatabase postgres() {
+        if (postgres == null) {
+            try {
+                postgres = EmbeddedDatabase.start();
+            } catch (Exception e) {
+                throw new IllegalStateException("embedded PostgreSQL failed to start", e);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(postgres)));
+        }
+        return postgres;
+    }
+
+    /** A fresh, migrated database on the shared server. */
+    public static Settings.Database freshDatabase() {
+        String name = "test_" + DATABASES.incrementAndGet() + "_" + ProcessHandle.current().pid();
+        try (Connection c = postgres().superuserDataSource().getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + name);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        Settings.Database db = new Settings.Database("jdbc:postgresql://localhost:" + postgres().port() + "/" + name,
+                "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 4);
+        Migrations.migrate(dataSource(db));
+        return db;
+    }
+
+    public static DataSource dataSource(Settings.Database db) {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setUrl(db.url());
+        ds.setUser(db.user());
+        ds.setPassword(db.password().reveal());
+        return ds;
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // the JVM is exiting
+        }
+    }
+}
