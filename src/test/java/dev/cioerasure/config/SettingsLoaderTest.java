@@ -1,0 +1,103 @@
+package dev.cioerasure.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cioerasure.config.SettingsLoader.Part;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SettingsLoaderTest {
+    private static final EnumSet<Part> WORKER = EnumSet.of(Part.KAFKA, Part.DATABASE, Part.CUSTOMERIO, Part.AUDIT, Part.WORKER);
+
+    private static Map<String, String> valid() {
+        Map<String, String> env = new HashMap<>();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092");
+        env.put("DATABASE_URL", "jdbc:postgresql://db:5432/erasure");
+        env.put("DATABASE_USER", "erasure_writer");
+        env.put("DATABASE_PASSWORD", "db-password-value");
+        env.put("CUSTOMERIO_SITE_ID", "site-1");
+        env.put("CUSTOMERIO_TRACK_API_KEY", "track-key-value");
+        env.put("AUDIT_SUBJECT_KEY", "audit-key-value-0123456789");
+        return env;
+    }
+
+    @Test
+    void appliesTheDocumentedDefaults() {
+        Settings s = SettingsLoader.load(valid(), WORKER);
+        assertThat(s.kafka().topic()).isEqualTo("erasure.requests");
+        assertThat(s.kafka().dlqTopic()).isEqualTo("erasure.requests.dlq");
+        assertThat(s.kafka().groupId()).isEqualTo("cio-erasure");
+        assertThat(s.customerIo().region()).isEqualTo(Settings.Region.US);
+        assertThat(s.customerIo().baseUrl()).hasToString("https://track.customer.io");
+        assertThat(s.customerIo().rateLimitPerSecond()).isEqualTo(100);
+        assertThat(s.worker().metricsPort()).isEqualTo(9400);
+    }
+
+    @Test
+    void euRegionAndUrlOverride() {
+        Map<String, String> env = valid();
+        env.put("CUSTOMERIO_REGION", "EU");
+        assertThat(SettingsLoader.load(env, WORKER).customerIo().baseUrl()).hasToString("https://track-eu.customer.io");
+        env.put("CUSTOMERIO_TRACK_URL", "http://localhost:8089/");
+        assertThat(SettingsLoader.load(env, WORKER).customerIo().baseUrl()).hasToString("http://localhost:8089");
+    }
+
+    @Test
+    void reportsEveryProblemAtOnceNamingEachVariable() {
+        Map<String, String> env = new HashMap<>();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", "no-port");
+        env.put("DATABASE_URL", "mysql://x");
+        env.put("CUSTOMERIO_REGION", "mars");
+        env.put("CUSTOMERIO_RATE_LIMIT_PER_SECOND", "fast");
+        env.put("METRICS_PORT", "70000");
+        env.put("AUDIT_SUBJECT_KEY", "tiny-k3y");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER))
+                .isInstanceOf(ConfigException.class)
+                .satisfies(e -> {
+                    ConfigException c = (ConfigException) e;
+                    assertThat(c.problems()).hasSize(10);
+                    assertThat(c.getMessage()).contains("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "DATABASE_USER",
+                            "DATABASE_PASSWORD", "CUSTOMERIO_SITE_ID", "CUSTOMERIO_TRACK_API_KEY", "CUSTOMERIO_REGION",
+                            "CUSTOMERIO_RATE_LIMIT_PER_SECOND", "METRICS_PORT", "AUDIT_SUBJECT_KEY");
+                    assertThat(c.getMessage()).doesNotContain("tiny-k3y");
+                });
+    }
+
+    @Test
+    void secretsComeFromFilesAndAreNeverPrinted(@TempDir Path dir) throws Exception {
+        Path key = dir.resolve("track_key");
+        Files.writeString(key, "file-key-value\n");
+        Map<String, String> env = valid();
+        env.remove("CUSTOMERIO_TRACK_API_KEY");
+        env.put("CUSTOMERIO_TRACK_API_KEY_FILE", key.toString());
+        Settings s = SettingsLoader.load(env, WORKER);
+        assertThat(s.customerIo().apiKey().reveal()).isEqualTo("file-key-value");
+        String described = s.describe() + s + s.customerIo() + s.database();
+        assertThat(described).doesNotContain("file-key-value", "db-password-value", "audit-key-value").contains("[hidden]");
+    }
+
+    @Test
+    void aSecretGivenTwiceOrAsAMissingFileIsAnError(@TempDir Path dir) {
+        Map<String, String> env = valid();
+        env.put("CUSTOMERIO_TRACK_API_KEY_FILE", dir.resolve("nope").toString());
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER))
+                .hasMessageContaining("set either CUSTOMERIO_TRACK_API_KEY or CUSTOMERIO_TRACK_API_KEY_FILE");
+        env.remove("CUSTOMERIO_TRACK_API_KEY");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER))
+                .hasMessageContaining("CUSTOMERIO_TRACK_API_KEY_FILE").hasMessageContaining("not a readable file");
+    }
+
+    @Test
+    void onlyTheAskedForPartsAreValidated() {
+        Map<String, String> env = Map.of("DATABASE_URL", "jdbc:postgresql://db/x", "DATABASE_USER", "u", "DATABASE_PASSWORD", "p");
+        Settings s = SettingsLoader.load(env, EnumSet.of(Part.DATABASE));
+        assertThat(s.database().user()).isEqualTo("u");
+        assertThat(s.kafka()).isNull();
+    }
+}

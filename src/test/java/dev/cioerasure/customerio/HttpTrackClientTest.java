@@ -1,0 +1,127 @@
+package dev.cioerasure.customerio;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.delete;
+import static com.github.tomakehurst.wiremock.client.WireMock.deleteRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.request.Identifier;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class HttpTrackClientTest {
+    private static WireMockServer server;
+    private TrackClient client;
+
+    @BeforeAll
+    static void start() {
+        server = new WireMockServer(options().dynamicPort());
+        server.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.stop();
+    }
+
+    @BeforeEach
+    void reset() {
+        server.resetAll();
+        client = TrackClient.http(new TrackEndpoint(URI.create(server.baseUrl()), "site", Secret.of("K", "key"),
+                Duration.ofSeconds(1), Duration.ofMillis(500)), Clock.systemUTC());
+    }
+
+    @Test
+    void suppressPostsToTheEncodedPathWithBasicAuth() {
+        server.stubFor(post(urlPathEqualTo("/api/v1/customers/a%2Bb%40example.com/suppress")).willReturn(okJson("{}")));
+        TrackResult r = client.suppress(Identifier.email("a+b@example.com"));
+        assertThat(r.isSuccess()).isTrue();
+        assertThat(r.status()).isEqualTo(200);
+        server.verify(postRequestedFor(urlPathEqualTo("/api/v1/customers/a%2Bb%40example.com/suppress"))
+                .withHeader("Authorization", equalTo("Basic c2l0ZTprZXk=")));
+    }
+
+    @Test
+    void destroyDeletesTheCioIdWithItsPrefix() {
+        server.stubFor(delete(urlPathEqualTo("/api/v1/customers/cio_abc123")).willReturn(okJson("{}")));
+        assertThat(client.destroy(Identifier.cioId("abc123")).isSuccess()).isTrue();
+        server.verify(deleteRequestedFor(urlPathEqualTo("/api/v1/customers/cio_abc123")));
+    }
+
+    @Test
+    void a429CarriesItsRetryAfter() {
+        server.stubFor(delete(urlPathEqualTo("/api/v1/customers/x")).willReturn(aResponse().withStatus(429).withHeader("Retry-After", "3")));
+        TrackResult r = client.destroy(Identifier.id("x"));
+        assertThat(r.kind()).isEqualTo(TrackResult.Kind.RETRYABLE);
+        assertThat(r.retryAfter()).contains(Duration.ofSeconds(3));
+        assertThat(r.statusTag()).isEqualTo("429");
+    }
+
+    @Test
+    void aSlowResponseIsARetryableTimeout() {
+        server.stubFor(delete(urlPathEqualTo("/api/v1/customers/slow")).willReturn(okJson("{}").withFixedDelay(1500)));
+        TrackResult r = client.destroy(Identifier.id("slow"));
+        assertThat(r.kind()).isEqualTo(TrackResult.Kind.RETRYABLE);
+        assertThat(r.status()).isZero();
+        assertThat(r.detail()).isEqualTo("timeout");
+    }
+
+    @Test
+    void aRefusedConnectionIsRetryable() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        TrackClient closed = TrackClient.http(new TrackEndpoint(URI.create("http://127.0.0.1:" + port), "site", Secret.of("K", "key"),
+                Duration.ofSeconds(1), Duration.ofSeconds(1)), Clock.systemUTC());
+        TrackResult r = closed.suppress(Identifier.id("x"));
+        assertThat(r.kind()).isEqualTo(TrackResult.Kind.RETRYABLE);
+        assertThat(r.detail()).isIn("connect_refused", "io_error");
+    }
+
+    @Test
+    void regionCheckReadsTheRegion() {
+        server.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+                .willReturn(okJson("{\"url\":\"https://track-eu.customer.io\",\"region\":\"eu\",\"environment_id\":7}")));
+        RegionCheck c = client.region();
+        assertThat(c.result().isSuccess()).isTrue();
+        assertThat(c.region()).contains("eu");
+    }
+
+    @Test
+    void wrongCredentialsAreUnauthorized() {
+        server.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(aResponse().withStatus(401)));
+        assertThat(client.region().result().kind()).isEqualTo(TrackResult.Kind.UNAUTHORIZED);
+    }
+
+    @Test
+    void aRotatedKeyFileIsUsedOnTheNextCall() throws Exception {
+        java.nio.file.Path f = java.nio.file.Files.createTempFile("key", ".txt");
+        java.nio.file.Files.writeString(f, "old\n");
+        Secret key = Secret.fromFile("CUSTOMERIO_TRACK_API_KEY_FILE", f);
+        TrackClient c = TrackClient.http(new TrackEndpoint(URI.create(server.baseUrl()), "site", key,
+                Duration.ofSeconds(1), Duration.ofSeconds(1)), Clock.systemUTC());
+        server.stubFor(delete(urlPathEqualTo("/api/v1/customers/r")).willReturn(okJson("{}")));
+        c.destroy(Identifier.id("r"));
+        java.nio.file.Files.writeString(f, "new-key\n");
+        java.nio.file.Files.setLastModifiedTime(f, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        c.destroy(Identifier.id("r"));
+        server.verify(1, deleteRequestedFor(urlPathEqualTo("/api/v1/customers/r")).withHeader("Authorization", equalTo("Basic c2l0ZTpvbGQ=")));
+        server.verify(1, deleteRequestedFor(urlPathEqualTo("/api/v1/customers/r")).withHeader("Authorization", equalTo("Basic c2l0ZTpuZXcta2V5")));
+    }
+}

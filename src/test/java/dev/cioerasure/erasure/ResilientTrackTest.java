@@ -1,0 +1,106 @@
+package dev.cioerasure.erasure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.customerio.RegionCheck;
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackOperation;
+import dev.cioerasure.customerio.TrackResult;
+import dev.cioerasure.request.Identifier;
+import io.github.resilience4j.ratelimiter.RateLimiterConfig;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class ResilientTrackTest {
+
+    /** Answers with the scripted statuses in order, then 200; records what was called. */
+    static final class ScriptedTrack implements TrackClient {
+        final Deque<Integer> script;
+        final List<TrackOperation> calls = new ArrayList<>();
+
+        ScriptedTrack(Integer... statuses) {
+            script = new ArrayDeque<>(List.of(statuses));
+        }
+
+        private synchronized TrackResult answer(TrackOperation op) {
+            calls.add(op);
+            int status = script.isEmpty() ? 200 : script.poll();
+            return new TrackResult(op, status, TrackResult.classify(status), Optional.empty(), "http " + status, Duration.ofMillis(1));
+        }
+
+        @Override
+        public TrackResult suppress(Identifier identifier) {
+            return answer(TrackOperation.SUPPRESS);
+        }
+
+        @Override
+        public TrackResult destroy(Identifier identifier) {
+            return answer(TrackOperation.DESTROY);
+        }
+
+        @Override
+        public RegionCheck region() {
+            return new RegionCheck(answer(TrackOperation.REGION), Optional.of("us"), Optional.empty());
+        }
+    }
+
+    private static final TrackPolicy FAST = new TrackPolicy(1000, 4, Duration.ofMillis(1), Duration.ofMillis(5));
+
+    @Test
+    void suppressComesBeforeDestroy() {
+        ScriptedTrack t = new ScriptedTrack();
+        ErasureResult r = new ErasureExecutor(t, FAST, new SimpleMeterRegistry()).erase(Identifier.id("1"));
+        assertThat(r.verdict()).isEqualTo(ErasureResult.Verdict.COMPLETED);
+        assertThat(t.calls).containsExactly(TrackOperation.SUPPRESS, TrackOperation.DESTROY);
+    }
+
+    @Test
+    void retryableErrorsAreRetriedUpToTheLimit() {
+        ScriptedTrack t = new ScriptedTrack(503, 429, 500, 502, 503);
+        ErasureResult r = new ErasureExecutor(t, FAST, new SimpleMeterRegistry()).erase(Identifier.id("1"));
+        assertThat(r.verdict()).isEqualTo(ErasureResult.Verdict.RETRIES_EXHAUSTED);
+        assertThat(r.suppress().attempts()).isEqualTo(4);
+        assertThat(r.destroy()).isNull();
+        assertThat(r.reason()).isEqualTo("suppress: http 502 after 4 attempts (retryable)");
+    }
+
+    @Test
+    void permanentAndAuthErrorsAreNotRetried() {
+        ScriptedTrack bad = new ScriptedTrack(200, 400);
+        ErasureResult r = new ErasureExecutor(bad, FAST, new SimpleMeterRegistry()).erase(Identifier.id("1"));
+        assertThat(r.verdict()).isEqualTo(ErasureResult.Verdict.PERMANENT_FAILURE);
+        assertThat(r.destroy().attempts()).isEqualTo(1);
+
+        ScriptedTrack locked = new ScriptedTrack(401);
+        ErasureResult u = new ErasureExecutor(locked, FAST, new SimpleMeterRegistry()).erase(Identifier.id("1"));
+        assertThat(u.verdict()).isEqualTo(ErasureResult.Verdict.UNAUTHORIZED);
+        assertThat(locked.calls).containsExactly(TrackOperation.SUPPRESS);
+    }
+
+    @Test
+    void recoversAfterTransientErrors() {
+        ScriptedTrack t = new ScriptedTrack(503, 200, 429);
+        ErasureResult r = new ErasureExecutor(t, FAST, new SimpleMeterRegistry()).erase(Identifier.id("1"));
+        assertThat(r.verdict()).isEqualTo(ErasureResult.Verdict.COMPLETED);
+        assertThat(r.suppress().attempts()).isEqualTo(2);
+        assertThat(r.destroy().attempts()).isEqualTo(2);
+    }
+
+    @Test
+    void theRateIsSpreadOverShortPeriods() {
+        RateLimiterConfig c = ResilientTrack.rateLimiterConfig(1000);
+        assertThat(c.getLimitForPeriod()).isEqualTo(10);
+        assertThat(c.getLimitRefreshPeriod()).isEqualTo(Duration.ofMillis(10));
+        RateLimiterConfig odd = ResilientTrack.rateLimiterConfig(95);
+        assertThat(odd.getLimitForPeriod() * (1000 / odd.getLimitRefreshPeriod().toMillis())).isEqualTo(95);
+        RateLimiterConfig prime = ResilientTrack.rateLimiterConfig(7);
+        assertThat(prime.getLimitForPeriod()).isEqualTo(7);
+        assertThat(prime.getLimitRefreshPeriod()).isEqualTo(Duration.ofSeconds(1));
+    }
+}

@@ -1,0 +1,148 @@
+package dev.cioerasure.request;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.request.Rejection.Code;
+import dev.cioerasure.testing.Messages;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class RequestParserTest {
+    private final RequestParser parser = new RequestParser(Clock.fixed(Instant.parse("2026-11-29T00:00:00Z"), ZoneOffset.UTC));
+
+    private ParseResult parse(String json) {
+        return parser.parse(json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String msg(String identifier, String extra) {
+        return "{\"request_id\":\"r-1\",\"identifier\":" + identifier + ",\"regulation\":\"GDPR\","
+                + "\"requested_at\":\"2026-11-28T10:00:00Z\",\"requested_by\":\"privacy-desk/ticket-4711\"" + extra + "}";
+    }
+
+    private Rejection rejection(ParseResult r) {
+        assertThat(r).isInstanceOf(ParseResult.Invalid.class);
+        return ((ParseResult.Invalid) r).rejection();
+    }
+
+    @Test
+    void acceptsTheContractExample() {
+        ParseResult r = parser.parse(Messages.request("7d0c6a4e-1", "email", "jane@example.com"));
+        assertThat(r).isInstanceOf(ParseResult.Valid.class);
+        ErasureRequest req = ((ParseResult.Valid) r).request();
+        assertThat(req.requestId()).isEqualTo("7d0c6a4e-1");
+        assertThat(req.identifier()).isEqualTo(Identifier.email("jane@example.com"));
+        assertThat(req.regulation()).isEqualTo(Regulation.GDPR);
+        assertThat(req.requestedAt()).isEqualTo(Instant.parse("2026-11-28T10:00:00Z"));
+        assertThat(req.deadline()).isEqualTo(Instant.parse("2026-12-28T10:00:00Z"));
+        assertThat(req.requestedBy()).isEqualTo("privacy-desk/ticket-4711");
+    }
+
+    @Test
+    void acceptsAnOffsetTimestamp() {
+        ParseResult r = parser.parse(Messages.request("r", "id", "42", "CCPA", "2026-11-28T12:00:00+02:00"));
+        assertThat(((ParseResult.Valid) r).request().requestedAt()).isEqualTo(Instant.parse("2026-11-28T10:00:00Z"));
+    }
+
+    @Test
+    void unknownFieldsAreRejectedWithoutNamingThem() {
+        Rejection top = rejection(parse(msg("{\"type\":\"email\",\"value\":\"a@b.co\"}", ",\"jane@example.com\":1")));
+        assertThat(top.code()).isEqualTo(Code.UNKNOWN_FIELD);
+        assertThat(top.detail()).doesNotContain("jane");
+        Rejection nested = rejection(parse(msg("{\"type\":\"email\",\"value\":\"a@b.co\",\"name\":\"Jane\"}", "")));
+        assertThat(nested.code()).isEqualTo(Code.UNKNOWN_FIELD);
+        assertThat(nested.detail()).contains("identifier").doesNotContain("name\"");
+    }
+
+    @Test
+    void anUnknownFieldStillReportsTheRequestId() {
+        ParseResult r = parse(msg("{\"type\":\"email\",\"value\":\"a@b.co\"}", ",\"profile\":{}"));
+        assertThat(((ParseResult.Invalid) r).requestId()).contains("r-1");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "empty object                 | {}                                                                  | MISSING_FIELD",
+            "array                        | []                                                                  | NOT_AN_OBJECT",
+            "string                       | \"x\"                                                               | NOT_AN_OBJECT",
+            "broken                       | {\"request_id\":                                                    | MALFORMED_JSON",
+            "trailing garbage             | {\"request_id\":\"a\"} x                                            | MALFORMED_JSON",
+            "duplicate key                | {\"request_id\":\"a\",\"request_id\":\"b\"}                         | MALFORMED_JSON",
+            "numeric id                   | {\"request_id\":5}                                                  | WRONG_TYPE",
+            "deep nesting                 | {\"a\":[[[[[[[[[[[[1]]]]]]]]]]]]}                                   | TOO_DEEP",
+            "comment                      | {/*c*/\"request_id\":\"a\"}                                         | MALFORMED_JSON"
+    })
+    void structuralProblemsAreRejected(String name, String json, Code code) {
+        assertThat(rejection(parse(json)).code()).isEqualTo(code);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "type missing          | {\"value\":\"a@b.co\"}                          | MISSING_FIELD",
+            "type unknown          | {\"type\":\"phone\",\"value\":\"1\"}            | INVALID_VALUE",
+            "value number          | {\"type\":\"id\",\"value\":1}                   | WRONG_TYPE",
+            "value null            | {\"type\":\"id\",\"value\":null}                | MISSING_FIELD",
+            "value empty           | {\"type\":\"id\",\"value\":\"\"}                | INVALID_VALUE",
+            "email without at      | {\"type\":\"email\",\"value\":\"jane\"}         | INVALID_VALUE",
+            "email with space      | {\"type\":\"email\",\"value\":\"ja ne@b.co\"}   | INVALID_VALUE",
+            "email no domain dot   | {\"type\":\"email\",\"value\":\"jane@b\"}       | INVALID_VALUE",
+            "id looks like email   | {\"type\":\"id\",\"value\":\"jane@b.co\"}       | INVALID_VALUE",
+            "id looks like cio_id  | {\"type\":\"id\",\"value\":\"cio_abc\"}         | INVALID_VALUE",
+            "id of dots            | {\"type\":\"id\",\"value\":\"..\"}              | INVALID_VALUE",
+            "id with newline       | {\"type\":\"id\",\"value\":\"a\\nb\"}           | INVALID_VALUE",
+            "id with NUL           | {\"type\":\"id\",\"value\":\"a\\u0000b\"}       | INVALID_VALUE",
+            "id with bidi override | {\"type\":\"id\",\"value\":\"a\\u202eb\"}       | INVALID_VALUE",
+            "id lone surrogate     | {\"type\":\"id\",\"value\":\"a\\ud800b\"}       | INVALID_VALUE",
+            "cio_id with prefix    | {\"type\":\"cio_id\",\"value\":\"cio_abc\"}     | INVALID_VALUE",
+            "cio_id with slash     | {\"type\":\"cio_id\",\"value\":\"a/b\"}         | INVALID_VALUE",
+            "identifier string     | \"jane@b.co\"                                   | WRONG_TYPE"
+    })
+    void identifierProblemsAreRejected(String name, String identifier, Code code) {
+        Rejection r = rejection(parse(msg(identifier, "")));
+        assertThat(r.code()).isEqualTo(code);
+        assertThat(r.detail()).doesNotContain("jane");
+    }
+
+    @Test
+    void anIdLongerThan150BytesIsRejected() {
+        assertThat(rejection(parse(msg("{\"type\":\"id\",\"value\":\"" + "é".repeat(76) + "\"}", ""))).code()).isEqualTo(Code.INVALID_VALUE);
+        assertThat(parse(msg("{\"type\":\"id\",\"value\":\"" + "é".repeat(75) + "\"}", ""))).isInstanceOf(ParseResult.Valid.class);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "lower-case regulation | \"regulation\":\"GDPR\"                  | \"regulation\":\"gdpr\"",
+            "other regulation      | \"regulation\":\"GDPR\"                  | \"regulation\":\"LGPD\"",
+            "date without offset   | \"2026-11-28T10:00:00Z\"                 | \"2026-11-28T10:00:00\"",
+            "far future date       | \"2026-11-28T10:00:00Z\"                 | \"2027-01-01T00:00:00Z\"",
+            "ancient date          | \"2026-11-28T10:00:00Z\"                 | \"1999-01-01T00:00:00Z\"",
+            "requester is an email | \"privacy-desk/ticket-4711\"             | \"someone@company.com\"",
+            "requester blank       | \"privacy-desk/ticket-4711\"             | \"  \"",
+            "request id with tab   | \"r-1\"                                  | \"r\\t1\"",
+            "request id non-ascii  | \"r-1\"                                  | \"r-é\"",
+            "request id spaces     | \"r-1\"                                  | \" r-1\""
+    })
+    void fieldRulesAreEnforced(String name, String from, String to) {
+        String json = msg("{\"type\":\"email\",\"value\":\"a@b.co\"}", "").replace(from, to);
+        assertThat(json).isNotEqualTo(msg("{\"type\":\"email\",\"value\":\"a@b.co\"}", ""));
+        assertThat(rejection(parse(json)).code()).isEqualTo(Code.INVALID_VALUE);
+    }
+
+    @Test
+    void oversizeEmptyAndInvalidUtf8AreRejectedBeforeParsing() {
+        assertThat(rejection(parser.parse(new byte[RequestParser.MAX_MESSAGE_BYTES + 1])).code()).isEqualTo(Code.OVERSIZE);
+        assertThat(rejection(parser.parse(new byte[0])).code()).isEqualTo(Code.EMPTY);
+        assertThat(rejection(parser.parse(null)).code()).isEqualTo(Code.EMPTY);
+        assertThat(rejection(parser.parse(new byte[] {'{', (byte) 0xc3, '}'})).code()).isEqualTo(Code.NOT_UTF8);
+    }
+
+    @Test
+    void rejectionDetailsNeverQuoteTheInput() {
+        ParseResult r = parse("{\"request_id\": \"jane@example.com is here\" ");
+        assertThat(rejection(r).detail()).doesNotContain("jane");
+    }
+}
