@@ -1,0 +1,152 @@
+package dev.cioerasure.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.testing.TestInfra;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The guarantees the database itself gives, on a real PostgreSQL. */
+class AuditTableIT {
+    private DataSource db;
+
+    @BeforeEach
+    void freshDatabase() {
+        Settings.Database settings = TestInfra.freshDatabase();
+        db = TestInfra.dataSource(settings);
+    }
+
+    private static AuditEvent outcome(String requestId, Outcome outcome, long offset) {
+        Instant now = Instant.parse("2026-11-28T10:00:00.123456Z");
+        return new AuditEvent(requestId, "a".repeat(64), "email", Step.OUTCOME, outcome, null, null,
+                outcome == Outcome.COMPLETED ? null : "reason é ünïcode", "GDPR", now, now.plusSeconds(86_400 * 30),
+                "desk/1", new KafkaCoordinates("t", 0, offset), now.plusMillis(offset));
+    }
+
+    private void write(AuditEvent... rows) throws Exception {
+        try (AuditWriter w = new AuditWriter(db, "test-worker", new SimpleMeterRegistry())) {
+            w.append(List.of(rows)).get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private int count(String sql) throws SQLException {
+        try (Connection c = db.getConnection(); Statement st = c.createStatement(); var rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    private void exec(String sql) throws SQLException {
+        try (Connection c = db.getConnection(); Statement st = c.createStatement()) {
+            st.execute(sql);
+        }
+    }
+
+    /** Tampering as a superuser would: with the append-only triggers switched off for this session. */
+    private void tamper(String sql) throws SQLException {
+        try (Connection c = db.getConnection(); Statement st = c.createStatement()) {
+            st.execute("SET session_replication_role = replica");
+            st.execute(sql);
+        }
+    }
+
+    @Test
+    void updateDeleteAndTruncateAreRefusedEvenForTheOwner() throws Exception {
+        write(outcome("r1", Outcome.COMPLETED, 1));
+        assertThatThrownBy(() -> exec("UPDATE audit_event SET outcome = 'FAILED'")).hasMessageContaining("append-only");
+        assertThatThrownBy(() -> exec("DELETE FROM audit_event")).hasMessageContaining("append-only");
+        assertThatThrownBy(() -> exec("TRUNCATE audit_event")).hasMessageContaining("append-only");
+        assertThat(count("SELECT count(*) FROM audit_event")).isEqualTo(1);
+    }
+
+    @Test
+    void aSecondFinalOutcomeForARequestIsRecordedAsDuplicate() throws Exception {
+        write(outcome("r1", Outcome.COMPLETED, 1));
+        write(outcome("r1", Outcome.COMPLETED, 2));
+        assertThat(count("SELECT count(*) FROM audit_event WHERE outcome = 'COMPLETED'")).isEqualTo(1);
+        assertThat(count("SELECT count(*) FROM audit_event WHERE outcome = 'DUPLICATE' AND kafka_offset = 2")).isEqualTo(1);
+    }
+
+    @Test
+    void theSameKafkaRecordGetsOneOutcomeRowOnly() throws Exception {
+        write(outcome(null, Outcome.REJECTED, 7));
+        write(outcome(null, Outcome.REJECTED, 7));
+        assertThat(count("SELECT count(*) FROM audit_event")).isEqualTo(1);
+        assertThat(new ChainVerifier(db).verify().intact()).isTrue();
+    }
+
+    @Test
+    void concurrentWritersKeepOneIntactChain() throws Exception {
+        List<AuditWriter> writers = new ArrayList<>();
+        List<CompletableFuture<Void>> done = new ArrayList<>();
+        for (int w = 0; w < 4; w++) {
+            AuditWriter writer = new AuditWriter(db, "worker-" + w, new SimpleMeterRegistry());
+            writers.add(writer);
+            for (int i = 0; i < 250; i++) {
+                done.add(writer.append(List.of(outcome("w" + w + "-" + i, Outcome.COMPLETED, w * 1000L + i))));
+            }
+        }
+        CompletableFuture.allOf(done.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        writers.forEach(AuditWriter::close);
+        ChainVerifier.Result r = new ChainVerifier(db).verify();
+        assertThat(r.firstBreak()).isEmpty();
+        assertThat(r.rowsChecked()).isEqualTo(1000);
+    }
+
+    @Test
+    void anEditedRowIsDetected() throws Exception {
+        write(outcome("r1", Outcome.COMPLETED, 1), outcome("r2", Outcome.FAILED, 2), outcome("r3", Outcome.COMPLETED, 3));
+        assertThat(new ChainVerifier(db).verify().intact()).isTrue();
+        tamper("UPDATE audit_event SET outcome = 'COMPLETED', reason = NULL WHERE request_id = 'r2'");
+        ChainVerifier.Result r = new ChainVerifier(db).verify();
+        assertThat(r.firstBreak()).hasValueSatisfying(b -> {
+            assertThat(b.chainSeq()).isEqualTo(2);
+            assertThat(b.problem()).contains("edited");
+        });
+    }
+
+    @Test
+    void aDeletedRowIsDetected() throws Exception {
+        write(outcome("r1", Outcome.COMPLETED, 1), outcome("r2", Outcome.FAILED, 2), outcome("r3", Outcome.COMPLETED, 3));
+        tamper("DELETE FROM audit_event WHERE request_id = 'r2'");
+        assertThat(new ChainVerifier(db).verify().firstBreak()).hasValueSatisfying(b -> assertThat(b.problem()).contains("missing"));
+    }
+
+    @Test
+    void aDeletedLastRowIsDetected() throws Exception {
+        write(outcome("r1", Outcome.COMPLETED, 1), outcome("r2", Outcome.FAILED, 2));
+        tamper("DELETE FROM audit_event WHERE request_id = 'r2'");
+        assertThat(new ChainVerifier(db).verify().firstBreak()).hasValueSatisfying(b -> assertThat(b.problem()).contains("chain head"));
+    }
+
+    @Test
+    void anInsertedRowIsDetected() throws Exception {
+        write(outcome("r1", Outcome.COMPLETED, 1), outcome("r2", Outcome.COMPLETED, 2));
+        tamper("UPDATE audit_event SET chain_seq = chain_seq + 1 WHERE chain_seq = 2");
+        tamper("INSERT INTO audit_event (chain_seq, recorded_at, request_id, step, outcome, worker_instance, occurred_at, prev_hash, row_hash)"
+                + " SELECT 2, now(), 'forged', 'OUTCOME', 'COMPLETED', 'x', now(), row_hash, repeat('f', 64) FROM audit_event WHERE chain_seq = 1");
+        assertThat(new ChainVerifier(db).verify().firstBreak()).hasValueSatisfying(b -> assertThat(b.chainSeq()).isEqualTo(2));
+    }
+
+    @Test
+    void reorderedRowsAreDetected() throws Exception {
+        write(outcome("r1", Outcome.COMPLETED, 1), outcome("r2", Outcome.COMPLETED, 2), outcome("r3", Outcome.COMPLETED, 3));
+        tamper("UPDATE audit_event SET chain_seq = -chain_seq WHERE chain_seq IN (2, 3)");
+        tamper("UPDATE audit_event SET chain_seq = 5 + chain_seq WHERE chain_seq IN (-2, -3)");
+        ChainVerifier.Result r = new ChainVerifier(db).verify();
+        assertThat(r.firstBreak()).hasValueSatisfying(b -> assertThat(b.chainSeq()).isEqualTo(2));
+    }
+}
