@@ -274,7 +274,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);
             }
             offsets.remove(partitions);
-            assigned = !consumer.assignment().isEmpty();
         }
 
         @Override
@@ -297,7 +296,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         return loopAlive;
     }
 
-    /** Running, in the group, and the audit database is writable. */
+    /** Running, has joined the group (possibly with no partitions), and the audit database is writable. */
     public boolean isReady() {
         return loopAlive && assigned && auditWriter.isHealthy();
     }
