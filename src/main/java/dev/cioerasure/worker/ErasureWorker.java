@@ -73,6 +73,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private volatile boolean running = true;
     private volatile boolean loopAlive;
     private volatile boolean assigned;
+    private volatile int assignedPartitions;
     private volatile Thread loopThread;
 
     /** Everything the worker needs from outside; the worker owns the Kafka clients it creates. */
@@ -274,6 +275,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);
             }
             offsets.remove(partitions);
+            assignedPartitions = consumer.assignment().size() - partitions.size();
         }
 
         @Override
@@ -285,6 +287,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
             assigned = true;
+            assignedPartitions = consumer.assignment().size();
             if (!partitions.isEmpty()) {
                 log.info("assigned {}", partitions);
             }
@@ -299,6 +302,11 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     /** Running, has joined the group (possibly with no partitions), and the audit database is writable. */
     public boolean isReady() {
         return loopAlive && assigned && auditWriter.isHealthy();
+    }
+
+    /** Partitions currently assigned to this instance. */
+    public int assignedPartitions() {
+        return assignedPartitions;
     }
 
     public int inFlight() {

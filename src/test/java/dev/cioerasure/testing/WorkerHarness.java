@@ -75,6 +75,13 @@ public final class WorkerHarness implements AutoCloseable {
         return runtime;
     }
 
+    /** A further instance in the same consumer group, writing to the same audit table. */
+    public WorkerRuntime startAnother(String instanceId) throws Exception {
+        Settings other = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
+                new Settings.Worker(instanceId, settings.worker().maxInFlight(), 0), List.of());
+        return WorkerRuntime.start(other, Clock.systemUTC());
+    }
+
     public WorkerRuntime runtime() {
         return runtime;
     }

@@ -265,6 +265,31 @@ class ErasurePipelineIT {
     }
 
     @Test
+    void instancesJoiningAndLeavingTheGroupMidStreamLoseNothingAndRecordNoSecondOutcome() throws Exception {
+        int total = 600;
+        h.close();
+        h = new WorkerHarness(URI.create(track.baseUrl()), 300, 5, Duration.ofSeconds(5), 6);
+        for (int i = 0; i < total; i++) {
+            h.send(("k" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-rebalance-" + i, "id", "rebalance-" + i));
+        }
+        h.start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() >= 100);
+        try (var second = h.startAnother("it-second")) {
+            await().atMost(Duration.ofSeconds(60)).until(() -> second.worker().assignedPartitions() == 3
+                    && h.runtime().worker().assignedPartitions() == 3);
+            int atRebalance = h.outcomes();
+            assertThat(atRebalance).as("the rebalance happened mid-stream").isLessThan(total);
+            await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() >= atRebalance + 100);
+            h.stop(); // the first instance leaves: its partitions move to the second
+            await().atMost(Duration.ofSeconds(90)).until(() -> h.count(
+                    "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == total);
+        }
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED')")).isEqualTo(total);
+        assertThat(h.count("SELECT count(DISTINCT worker_instance) FROM audit_event")).isEqualTo(2);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome NOT IN ('COMPLETED', 'DUPLICATE')")).isZero();
+    }
+
+    @Test
     void noRawIdentifierReachesTheAuditTableOrTheLogs() throws Exception {
         List<String> emails = List.of("secret.person@example.com", "Another.One+tag@example.org");
         try (LogCapture logs = LogCapture.capture()) {
