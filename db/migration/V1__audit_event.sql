@@ -5,7 +5,8 @@
 --  * tamper-evident: every row carries row_hash = sha256(prev_hash || canonical(row)), chained in
 --    chain_seq order (see docs/auditing.md for the canonical form; `audit verify` re-computes it);
 --  * one Kafka record yields at most one OUTCOME row (a replay after a crash is skipped);
---  * one request id has at most one final COMPLETED/FAILED outcome (a second becomes DUPLICATE).
+--  * a request id is COMPLETED at most once: a later COMPLETED or FAILED for it becomes DUPLICATE.
+--    (FAILED may repeat: an operator can replay a failed request from the DLQ after fixing the cause.)
 -- No raw identifier is ever stored: subject_hash is HMAC-SHA256(AUDIT_SUBJECT_KEY, type ":" value).
 
 CREATE TABLE audit_event (
@@ -48,8 +49,8 @@ CREATE INDEX audit_event_subject_hash ON audit_event (subject_hash);
 CREATE INDEX audit_event_occurred_at ON audit_event (occurred_at);
 CREATE UNIQUE INDEX audit_event_one_outcome_per_record
     ON audit_event (kafka_topic, kafka_partition, kafka_offset) WHERE step = 'OUTCOME';
-CREATE UNIQUE INDEX audit_event_one_final_per_request
-    ON audit_event (request_id) WHERE step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED');
+CREATE UNIQUE INDEX audit_event_one_completion_per_request
+    ON audit_event (request_id) WHERE step = 'OUTCOME' AND outcome = 'COMPLETED';
 
 -- The head of the hash chain: one row, locked by every inserting transaction until it commits,
 -- so concurrent writers (several worker instances) append to one linear chain.
@@ -96,8 +97,8 @@ BEGIN
 
     IF NEW.step = 'OUTCOME' AND NEW.outcome IN ('COMPLETED', 'FAILED') AND EXISTS (
         SELECT 1 FROM audit_event
-         WHERE request_id = NEW.request_id AND step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED')) THEN
-        NEW.reason := 'request already had a final outcome; this one (' || NEW.outcome || ') recorded as duplicate';
+         WHERE request_id = NEW.request_id AND step = 'OUTCOME' AND outcome = 'COMPLETED') THEN
+        NEW.reason := 'request was already completed; this outcome (' || NEW.outcome || ') recorded as duplicate';
         NEW.outcome := 'DUPLICATE';
     END IF;
 
@@ -129,24 +130,25 @@ CREATE TRIGGER audit_chain_head_no_delete BEFORE DELETE OR TRUNCATE ON audit_cha
     FOR EACH STATEMENT EXECUTE FUNCTION audit_event_reject_change();
 
 -- What an auditor asks first: where does each request stand?
--- The final outcome (COMPLETED/FAILED) when there is one, else the latest outcome seen.
+-- COMPLETED when it ever completed, else the latest outcome (DUPLICATE rows say nothing new).
 CREATE VIEW erasure_request_status AS
 SELECT DISTINCT ON (request_id)
        request_id, subject_hash, identifier_type, regulation, requested_by,
        requested_at, deadline_at,
-       outcome      AS status,
-       occurred_at  AS status_at,
-       outcome IN ('COMPLETED', 'FAILED') AS closed,
+       outcome                  AS status,
+       occurred_at              AS status_at,
+       outcome = 'COMPLETED'    AS erased,
        CASE WHEN outcome = 'COMPLETED' THEN occurred_at <= deadline_at END AS on_time
   FROM audit_event
  WHERE step = 'OUTCOME' AND request_id IS NOT NULL AND outcome <> 'DUPLICATE'
- ORDER BY request_id, (outcome IN ('COMPLETED', 'FAILED')) DESC, chain_seq DESC;
+ ORDER BY request_id, (outcome = 'COMPLETED') DESC, chain_seq DESC;
 
--- Requests not yet closed (parked for retry, or rejected and awaiting a corrected resubmission), oldest first.
+-- Requests not (yet) erased: parked for retry, failed (needs a person), or rejected (awaiting a
+-- corrected resubmission); oldest first.
 CREATE VIEW erasure_open_requests AS
 SELECT request_id, regulation, requested_at, deadline_at, status, status_at,
        now() - requested_at AS age,
        now() > deadline_at  AS overdue
   FROM erasure_request_status
- WHERE NOT closed
- ORDER BY requested_at;
+ WHERE NOT erased
+ ORDER BY requested_at NULLS LAST;

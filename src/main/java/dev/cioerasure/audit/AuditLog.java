@@ -15,15 +15,29 @@ public final class AuditLog {
         this.dataSource = dataSource;
     }
 
-    /** The request's final outcome (COMPLETED or FAILED), if it has one. */
+    /** COMPLETED if the request was ever completed, else FAILED if it ever failed, else empty. */
     public Optional<Outcome> finalOutcome(String requestId) throws SQLException {
         try (Connection c = dataSource.getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT outcome FROM audit_event WHERE request_id = ?"
-                     + " AND step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED') LIMIT 1")) {
+                     + " AND step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED') ORDER BY outcome = 'COMPLETED' DESC LIMIT 1")) {
             ps.setString(1, requestId);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? Optional.of(Outcome.valueOf(rs.getString(1))) : Optional.empty();
             }
+        }
+    }
+
+    /** Requests not yet erased (parked, failed or rejected): how many, how many overdue, the oldest. */
+    public record OpenSummary(long open, long overdue, Optional<java.time.Instant> oldestRequestedAt) { }
+
+    public OpenSummary openSummary() throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT count(*), count(*) FILTER (WHERE overdue), min(requested_at)"
+                     + " FROM erasure_open_requests");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            java.time.OffsetDateTime oldest = rs.getObject(3, java.time.OffsetDateTime.class);
+            return new OpenSummary(rs.getLong(1), rs.getLong(2), Optional.ofNullable(oldest).map(java.time.OffsetDateTime::toInstant));
         }
     }
 

@@ -36,7 +36,25 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
 
     public record Audit(Secret subjectKey) { }
 
-    public record Worker(String instanceId, int maxInFlight, int metricsPort) { }
+    /**
+     * @param retryDelays delay before each retry round of a request whose in-line retries ran out
+     *                    (after the last round it is FAILED and dead-lettered)
+     * @param maxParked   retry-topic records held in memory until due; beyond it the retry topic pauses
+     */
+    public record Worker(String instanceId, int maxInFlight, int metricsPort, List<Duration> retryDelays, int maxParked) {
+        public static final List<Duration> DEFAULT_RETRY_DELAYS = List.of(Duration.ofMinutes(1), Duration.ofMinutes(5),
+                Duration.ofMinutes(15), Duration.ofHours(1), Duration.ofHours(2), Duration.ofHours(4), Duration.ofHours(8),
+                Duration.ofHours(8));
+
+        /** Defaults for everything but identity, concurrency and port. */
+        public Worker(String instanceId, int maxInFlight, int metricsPort) {
+            this(instanceId, maxInFlight, metricsPort, DEFAULT_RETRY_DELAYS, 10_000);
+        }
+
+        public Worker withRetryDelays(List<Duration> delays) {
+            return new Worker(instanceId, maxInFlight, metricsPort, delays, maxParked);
+        }
+    }
 
     /** Customer.io data-centre regions and their Track API base URLs. */
     public enum Region {
@@ -52,6 +70,16 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         public URI trackUrl() {
             return trackUrl;
         }
+    }
+
+    static String human(Duration d) {
+        if (d.toSeconds() % 3600 == 0) {
+            return d.toHours() + "h";
+        }
+        if (d.toSeconds() % 60 == 0) {
+            return d.toMinutes() + "m";
+        }
+        return d.toSeconds() + "s";
     }
 
     /** One line per setting, secrets shown only as their source; for the start-up log. */
@@ -84,7 +112,9 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         if (worker != null) {
             b.append("\n  WORKER_INSTANCE_ID=").append(worker.instanceId())
              .append("\n  ERASURE_MAX_IN_FLIGHT=").append(worker.maxInFlight())
-             .append("\n  METRICS_PORT=").append(worker.metricsPort());
+             .append("\n  METRICS_PORT=").append(worker.metricsPort())
+             .append("\n  ERASURE_RETRY_DELAYS=").append(worker.retryDelays().stream().map(Settings::human).toList())
+             .append("\n  ERASURE_MAX_PARKED=").append(worker.maxParked());
         }
         if (webhookSecrets != null && !webhookSecrets.isEmpty()) {
             b.append("\n  ERASURE_WEBHOOK_SECRET=").append(webhookSecrets);

@@ -124,7 +124,9 @@ public final class SettingsLoader {
         }
         int inFlight = intInRange("ERASURE_MAX_IN_FLIGHT", 128, 1, 4096);
         int port = intInRange("METRICS_PORT", 9400, 0, MAX_PORT);
-        return new Settings.Worker(instance, inFlight, port);
+        List<Duration> delays = durations("ERASURE_RETRY_DELAYS", Settings.Worker.DEFAULT_RETRY_DELAYS);
+        int parked = intInRange("ERASURE_MAX_PARKED", 10_000, 10, 1_000_000);
+        return new Settings.Worker(instance, inFlight, port, delays, parked);
     }
 
     private List<Secret> webhook() {
@@ -189,6 +191,42 @@ public final class SettingsLoader {
             problems.add(name + ": not a whole number ('" + v.trim() + "')");
             return dflt;
         }
+    }
+
+    /** A comma-separated list such as {@code 30s,5m,1h}; an empty list means no retry rounds. */
+    private List<Duration> durations(String name, List<Duration> dflt) {
+        String v = env.get(name);
+        if (v == null) {
+            return dflt;
+        }
+        List<Duration> out = new ArrayList<>();
+        for (String part : v.split(",")) {
+            String t = part.trim().toLowerCase(Locale.ROOT);
+            if (t.isEmpty()) {
+                continue;
+            }
+            try {
+                long n = Long.parseLong(t.substring(0, t.length() - 1));
+                Duration d = switch (t.charAt(t.length() - 1)) {
+                    case 's' -> Duration.ofSeconds(n);
+                    case 'm' -> Duration.ofMinutes(n);
+                    case 'h' -> Duration.ofHours(n);
+                    case 'd' -> Duration.ofDays(n);
+                    default -> null;
+                };
+                if (d == null || n <= 0) {
+                    throw new NumberFormatException();
+                }
+                out.add(d);
+            } catch (RuntimeException e) {
+                problems.add(name + ": '" + part.trim() + "' is not a duration like 30s, 5m, 1h or 1d");
+                return dflt;
+            }
+        }
+        if (out.size() > 50) {
+            problems.add(name + ": at most 50 retry rounds");
+        }
+        return List.copyOf(out);
     }
 
     private static int parsePort(String s) {

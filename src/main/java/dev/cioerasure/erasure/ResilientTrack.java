@@ -5,9 +5,13 @@ import dev.cioerasure.customerio.TrackOperation;
 import dev.cioerasure.customerio.TrackResult;
 import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.request.Identifier;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.core.IntervalBiFunction;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.core.functions.Either;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRateLimiterMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
 import io.github.resilience4j.ratelimiter.RateLimiter;
@@ -22,21 +26,36 @@ import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Every Track call passes through one shared resilience4j {@link RateLimiter} (so the whole
- * instance stays under the limit) and a {@link Retry} that retries only what is retryable,
- * with exponential backoff and jitter, honouring {@code Retry-After}. A 429 drains the current
- * rate-limit cycle, slowing every thread at once rather than one at a time.
+ * Every Track call passes, in this order, through:
+ * <ol>
+ *   <li>a resilience4j {@link CircuitBreaker}: when most recent calls failed with 5xx/IO/timeouts
+ *       (Customer.io is down) it opens and callers <em>wait</em> — they do not fail — until a
+ *       few probe calls show it is back, so an outage costs probes, not thousands of failed
+ *       requests, and the consumer pauses through back-pressure;</li>
+ *   <li>a worker-wide hold after a 429 with {@code Retry-After}: every thread waits, not only
+ *       the one that was told;</li>
+ *   <li>one shared {@link RateLimiter} (a 429 also drains its current period);</li>
+ *   <li>a {@link Retry} around all of it that retries only what is retryable, with exponential
+ *       backoff and jitter, never sooner than {@code Retry-After}.</li>
+ * </ol>
  */
 final class ResilientTrack {
+    private static final Logger log = LoggerFactory.getLogger(ResilientTrack.class);
     static final String NAME = "customerio-track";
 
     private final TrackClient client;
     private final RateLimiter limiter;
     private final Retry retry;
+    private final CircuitBreaker breaker;
     private final MeterRegistry meters;
     private final Timer limiterWait;
+    /** System.nanoTime() before which no call may start (set by 429 + Retry-After). */
+    private final AtomicLong holdUntilNanos = new AtomicLong(System.nanoTime());
 
     ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
         this.client = client;
@@ -60,12 +79,30 @@ final class ResilientTrack {
                 .intervalBiFunction(interval)
                 .build());
         this.retry = retries.retry(NAME);
+        CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
+                .slidingWindow(40, 20, CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .failureRateThreshold(50)
+                .recordResult(ResilientTrack::looksLikeOutage)
+                .waitDurationInOpenState(policy.breakerOpenFor())
+                .automaticTransitionFromOpenToHalfOpenEnabled(true)
+                .permittedNumberOfCallsInHalfOpenState(3)
+                .build());
+        this.breaker = breakers.circuitBreaker(NAME);
+        breaker.getEventPublisher().onStateTransition(e ->
+                log.warn("Customer.io circuit breaker {} (failure rate {} %)", e.getStateTransition(),
+                        breaker.getMetrics().getFailureRate()));
         TaggedRateLimiterMetrics.ofRateLimiterRegistry(limiters).bindTo(meters);
         TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
+        TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
         this.limiterWait = Timer.builder(MetricNames.RATE_LIMITER_WAIT)
-                .description("Time Track calls waited for a rate-limiter permit")
+                .description("Time Track calls waited for a rate-limit permit or a Retry-After hold")
                 .publishPercentileHistogram()
                 .register(meters);
+    }
+
+    /** 5xx, I/O errors and timeouts count towards opening the breaker; a 429 is pacing, not an outage. */
+    private static boolean looksLikeOutage(Object result) {
+        return result instanceof TrackResult r && r.isRetryable() && r.status() != 429;
     }
 
     /**
@@ -101,13 +138,20 @@ final class ResilientTrack {
     StepResult call(TrackOperation op, Identifier identifier) {
         AtomicInteger attempts = new AtomicInteger();
         TrackResult last = retry.executeSupplier(() -> {
-            if (Thread.currentThread().isInterrupted()) {
-                throw new CancellationException("shutting down between attempts");
+            awaitBreaker();
+            try {
+                awaitPermit();
+            } catch (CancellationException e) {
+                breaker.releasePermission();
+                throw e;
             }
-            acquirePermit();
             attempts.incrementAndGet();
             TrackResult r = op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
-            limiter.drainIfNeeded(Either.right(r));
+            breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
+            if (r.status() == 429) {
+                limiter.drainIfNeeded(Either.right(r));
+                r.retryAfter().ifPresent(this::holdFor);
+            }
             Timer.builder(MetricNames.TRACK_CALLS)
                     .description("Track API calls (each attempt) by operation and HTTP status")
                     .tag("operation", op.tag())
@@ -120,13 +164,42 @@ final class ResilientTrack {
         return new StepResult(last, attempts.get());
     }
 
-    private void acquirePermit() {
+    private void holdFor(Duration d) {
+        long until = System.nanoTime() + d.toNanos();
+        holdUntilNanos.accumulateAndGet(until, Math::max);
+    }
+
+    /** While the breaker is open, wait (a probe will close it again) instead of failing. */
+    private void awaitBreaker() {
+        while (!breaker.tryAcquirePermission()) {
+            sleep(Duration.ofMillis(100), "waiting for Customer.io to come back");
+        }
+    }
+
+    private void awaitPermit() {
         long start = System.nanoTime();
+        long hold;
+        while ((hold = holdUntilNanos.get() - System.nanoTime()) > 0) {
+            sleep(Duration.ofNanos(Math.min(hold, TimeUnit.MILLISECONDS.toNanos(200))), "holding for Retry-After");
+        }
         while (!limiter.acquirePermission()) {
             if (Thread.currentThread().isInterrupted()) {
                 throw new CancellationException("shutting down while waiting for a rate-limit permit");
             }
         }
         limiterWait.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+    }
+
+    private static void sleep(Duration d, String what) {
+        try {
+            Thread.sleep(Math.max(1, d.toMillis()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("shutting down while " + what);
+        }
+    }
+
+    CircuitBreaker.State breakerState() {
+        return breaker.getState();
     }
 }

@@ -3,14 +3,17 @@ package dev.cioerasure.erasure;
 import java.time.Duration;
 
 /**
- * How Track calls are paced and retried.
+ * How Track calls are paced, retried and cut off during an outage.
  *
- * @param callsPerSecond  the Track calls per second this instance may make
- * @param maxAttempts     in-line attempts per call (1 = no retry)
- * @param initialBackoff  first retry delay; doubles per attempt, with ±50 % jitter
- * @param maxBackoff      cap of one retry delay, also of an honoured {@code Retry-After}
+ * @param callsPerSecond   the Track calls per second this instance may make
+ * @param maxAttempts      in-line attempts per call (1 = no retry)
+ * @param initialBackoff   first retry delay; doubles per attempt, with ±50 % jitter
+ * @param maxBackoff       cap of one retry delay, also of an honoured {@code Retry-After}
+ * @param breakerOpenFor   how long the circuit breaker stays open after Customer.io looks down,
+ *                         before a few probe calls test it again
  */
-public record TrackPolicy(int callsPerSecond, int maxAttempts, Duration initialBackoff, Duration maxBackoff) {
+public record TrackPolicy(int callsPerSecond, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
+                          Duration breakerOpenFor) {
     public TrackPolicy {
         if (callsPerSecond < 1 || maxAttempts < 1) {
             throw new IllegalArgumentException("callsPerSecond and maxAttempts must be >= 1");
@@ -18,6 +21,6 @@ public record TrackPolicy(int callsPerSecond, int maxAttempts, Duration initialB
     }
 
     public static TrackPolicy defaults(int callsPerSecond, int maxAttempts) {
-        return new TrackPolicy(callsPerSecond, maxAttempts, Duration.ofMillis(250), Duration.ofSeconds(30));
+        return new TrackPolicy(callsPerSecond, maxAttempts, Duration.ofMillis(250), Duration.ofSeconds(30), Duration.ofSeconds(30));
     }
 }

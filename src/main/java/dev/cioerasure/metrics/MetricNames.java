@@ -28,6 +28,14 @@ public final class MetricNames {
     public static final String AUDIT_WRITE_FAILURES = "erasure.audit.write.failures";
     /** Counter, tag {@code reason}: records sent to the dead-letter topic. */
     public static final String DLQ = "erasure.dlq";
+    /** Gauge: retry-topic records held in memory until their retry round is due. */
+    public static final String RETRY_PARKED = "erasure.retry.parked";
+    /** Gauge: age in seconds of the oldest request not yet erased (parked, failed or rejected). */
+    public static final String OLDEST_OPEN_AGE = "erasure.open.oldest.age.seconds";
+    /** Gauge: requests not yet erased whose regulation deadline has passed. */
+    public static final String OVERDUE = "erasure.open.overdue";
+    /** Gauge: requests not yet erased. */
+    public static final String OPEN = "erasure.open";
     /** Gauge: 1 while the worker is ready (assigned, database reachable), else 0. */
     public static final String READY = "erasure.ready";
     /** Gauge: 1 while the Track credentials are being refused (401/403), else 0. Alert on it. */

@@ -14,12 +14,16 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -41,9 +45,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The consumer loop. One thread owns the {@link KafkaConsumer}; records are handed to a bounded
+ * The consumer loop, over the request topic and its retry topic. One thread owns the
+ * {@link KafkaConsumer}; records are handed to a bounded
  * pool so many erasures are in flight at once (throughput is set by the rate limit, not by
  * Track latency). When {@code maxInFlight} records are unfinished the partitions are paused.
+ * Retry-topic records are held (parked) until their not-before time without blocking anything
+ * else; when too many are parked only the retry topic pauses.
  *
  * <p>Offsets are committed only up to the first record whose outcome is not yet durable
  * ({@link OffsetTracker}). On revocation, in-flight work of the revoked partitions is awaited
@@ -70,6 +77,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong finished = new AtomicLong();
     private final List<AutoCloseable> meterBinders = new ArrayList<>();
+    private final Clock clock;
+    private final int maxParked;
+    private final ScheduledExecutorService scheduler;
+    /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
+    private final Map<ParkedKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
+
+    private record ParkedKey(TopicPartition partition, long offset) { }
     private volatile boolean running = true;
     private volatile boolean loopAlive;
     private volatile boolean assigned;
@@ -96,9 +110,15 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.auditWriter = new AuditWriter(d.dataSource(), instance, d.meters());
         this.auditLog = new AuditLog(d.dataSource());
         this.pool = Executors.newFixedThreadPool(maxInFlight, named("erasure-"));
-        DeadLetters dlq = new DeadLetters(producer, d.kafka().dlqTopic(), instance, d.meters());
+        Republisher republisher = new Republisher(producer, d.kafka().dlqTopic(), d.kafka().retryTopic(), instance, d.meters());
         this.processor = new RecordProcessor(new RequestParser(d.clock()), d.hasher(), d.executor(), auditWriter,
-                auditLog, dlq, pool, d.meters(), d.clock());
+                auditLog, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
+        this.clock = d.clock();
+        this.maxParked = d.worker().maxParked();
+        this.scheduler = Executors.newSingleThreadScheduledExecutor(named("retry-timer-"));
+        new DeadlineGauges(auditLog, d.clock(), d.meters()).schedule(scheduler);
+        Gauge.builder(MetricNames.RETRY_PARKED, parked, Map::size)
+                .description("Retry-topic records held until their retry round is due").register(d.meters());
         Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
                 .description("Records taken whose outcome is not yet durable").register(d.meters());
         Gauge.builder(MetricNames.READY, this, w -> w.isReady() ? 1 : 0)
@@ -140,8 +160,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         long nextProgress = System.nanoTime() + PROGRESS_INTERVAL.toNanos();
         long lastFinished = 0;
         try {
-            consumer.subscribe(List.of(kafka.topic()), new Rebalance());
-            log.info("worker consuming {} as group {} (max {} in flight)", kafka.topic(), kafka.groupId(), maxInFlight);
+            consumer.subscribe(List.of(kafka.topic(), kafka.retryTopic()), new Rebalance());
+            log.info("worker consuming {} and {} as group {} (max {} in flight)", kafka.topic(), kafka.retryTopic(),
+                    kafka.groupId(), maxInFlight);
             while (running) {
                 ConsumerRecords<byte[], byte[]> records;
                 try {
@@ -180,6 +201,24 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private void dispatch(ConsumerRecord<byte[], byte[]> rec) {
         TopicPartition tp = new TopicPartition(rec.topic(), rec.partition());
         OffsetTracker.Partition partition = offsets.taken(tp, rec.offset());
+        if (rec.topic().equals(kafka.retryTopic())) {
+            Duration wait = Duration.between(clock.instant(), Republisher.notBefore(rec));
+            if (!wait.isNegative() && !wait.isZero()) {
+                // Parked in memory until due: the retry topic's offsets stay uncommitted meanwhile,
+                // so a crash re-reads and re-parks it; nothing else waits for it.
+                ParkedKey key = new ParkedKey(tp, rec.offset());
+                parked.put(key, scheduler.schedule(() -> {
+                    if (parked.remove(key) != null) {
+                        start(rec, partition);
+                    }
+                }, wait.toMillis(), TimeUnit.MILLISECONDS));
+                return;
+            }
+        }
+        start(rec, partition);
+    }
+
+    private void start(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
         inFlight.incrementAndGet();
         processor.process(rec).whenComplete((v, e) -> {
             inFlight.decrementAndGet();
@@ -193,13 +232,41 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         });
     }
 
+    /** Pause everything while saturated or the audit database is down; pause only the retry topic while it holds too much. */
     private void applyBackpressure() {
         Set<TopicPartition> assignment = consumer.assignment();
+        Set<TopicPartition> toPause = new HashSet<>();
         if (inFlight.get() >= maxInFlight || !auditWriter.isHealthy()) {
-            consumer.pause(assignment);
-        } else if (!consumer.paused().isEmpty()) {
-            consumer.resume(consumer.paused());
+            toPause.addAll(assignment);
+        } else if (parked.size() >= maxParked) {
+            assignment.stream().filter(tp -> tp.topic().equals(kafka.retryTopic())).forEach(toPause::add);
         }
+        if (!toPause.isEmpty()) {
+            consumer.pause(toPause);
+        }
+        Set<TopicPartition> toResume = new HashSet<>(consumer.paused());
+        toResume.removeAll(toPause);
+        if (!toResume.isEmpty()) {
+            consumer.resume(toResume);
+        }
+    }
+
+    /** Hands parked records of these partitions (all when null) back to Kafka: they are not committed. */
+    private int unpark(Collection<TopicPartition> only) {
+        int n = 0;
+        for (var it = parked.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (only == null || only.contains(e.getKey().partition())) {
+                e.getValue().cancel(false);
+                it.remove();
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private int parkedIn(Collection<TopicPartition> only) {
+        return (int) parked.keySet().stream().filter(k -> only == null || only.contains(k.partition())).count();
     }
 
     private void commitAsync() {
@@ -236,7 +303,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     /** Waits until the given partitions (all when null) have nothing in flight, or the timeout passes. */
     private boolean awaitDrained(Collection<TopicPartition> only, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (offsets.pending(only) > 0) {
+        while (offsets.pending(only) - parkedIn(only) > 0) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -252,6 +319,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
 
     private void shutdownGracefully() {
         consumer.pause(consumer.assignment());
+        unpark(null);
         int pending = offsets.pending(null);
         log.info("stopping: no new work taken; waiting up to {} s for {} record(s) in flight", drainTimeout.toSeconds(), pending);
         boolean drained = awaitDrained(null, drainTimeout);
@@ -269,6 +337,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             }
             // Finish (or give up on) what is in flight for these partitions, then commit them, so
             // the next owner starts exactly after the last durable outcome.
+            unpark(partitions);
             boolean drained = awaitDrained(partitions, drainTimeout);
             commitSync(partitions);
             if (!drained) {
@@ -281,6 +350,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
             log.warn("partitions {} lost; uncommitted work will be redone by their new owner", partitions);
+            unpark(partitions);
             offsets.remove(partitions);
         }
 
@@ -329,6 +399,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     }
 
     private void closeQuietly() {
+        scheduler.shutdownNow();
         pool.shutdownNow();
         try {
             pool.awaitTermination(10, TimeUnit.SECONDS);

@@ -36,6 +36,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns one Kafka record into its audited outcome:
  * parse+validate → (REJECTED → audit + DLQ) | dedupe → suppress → destroy → audit.
+ * A transient failure that outlasts the in-line retries is parked on the retry topic for a
+ * later round ({@code RETRY_SCHEDULED}) so nothing behind it waits; after the last round it is
+ * {@code FAILED} and dead-lettered. A permanent failure fails at once.
  * The returned future completes only when everything the outcome needs is durable (audit rows
  * committed, DLQ record acknowledged); it fails only with {@link CancellationException} on
  * shutdown, in which case nothing about the record is committed and it is redone.
@@ -48,7 +51,8 @@ final class RecordProcessor {
     private final ErasureExecutor executor;
     private final AuditWriter audit;
     private final AuditLog auditLog;
-    private final DeadLetters deadLetters;
+    private final Republisher republisher;
+    private final List<Duration> retryDelays;
     private final ExecutorService pool;
     private final MeterRegistry meters;
     private final Clock clock;
@@ -56,13 +60,15 @@ final class RecordProcessor {
     private final Timer endToEnd;
 
     RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditWriter audit,
-                    AuditLog auditLog, DeadLetters deadLetters, ExecutorService pool, MeterRegistry meters, Clock clock) {
+                    AuditLog auditLog, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
+                    MeterRegistry meters, Clock clock) {
+        this.retryDelays = List.copyOf(retryDelays);
         this.parser = parser;
         this.hasher = hasher;
         this.executor = executor;
         this.audit = audit;
         this.auditLog = auditLog;
-        this.deadLetters = deadLetters;
+        this.republisher = republisher;
         this.pool = pool;
         this.meters = meters;
         this.clock = clock;
@@ -83,7 +89,7 @@ final class RecordProcessor {
             String subject = hasher.hash(request.identifier());
             CompletableFuture<Outcome> result = new CompletableFuture<>();
             lanes.submit(subject, () -> CompletableFuture
-                    .supplyAsync(() -> decide(request, subject, where), pool)
+                    .supplyAsync(() -> decide(rec, request, subject, where), pool)
                     .thenCompose(d -> persist(rec, d))
                     .whenComplete((o, e) -> {
                         if (e != null) {
@@ -107,8 +113,13 @@ final class RecordProcessor {
         });
     }
 
-    /** What to record for a valid request, and whether it also goes to the DLQ. */
-    private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) { }
+    /** What to record for a valid request, and whether it also goes to the DLQ or is parked for a retry round. */
+    private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
+                            int retryRound, Instant notBefore) {
+        Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) {
+            this(rows, outcome, dlqReasonCode, reason, requestId, 0, null);
+        }
+    }
 
     private CompletableFuture<Outcome> reject(ConsumerRecord<byte[], byte[]> rec, KafkaCoordinates where, ParseResult.Invalid invalid) {
         String requestId = invalid.requestId().orElse(null);
@@ -116,17 +127,18 @@ final class RecordProcessor {
         log.warn("rejected {} (request {}): {}", where, requestId == null ? "unknown" : requestId, reason);
         AuditEvent row = new AuditEvent(requestId, null, null, Step.OUTCOME, Outcome.REJECTED, null, null, reason,
                 null, null, null, null, where, clock.instant());
-        CompletableFuture<Void> dlq = deadLetters.send(rec, invalid.rejection().code().name(), reason, requestId);
+        CompletableFuture<Void> dlq = republisher.deadLetter(rec, invalid.rejection().code().name(), reason, requestId);
         return CompletableFuture.allOf(audit.append(List.of(row)), dlq).thenApply(v -> Outcome.REJECTED);
     }
 
-    private Decision decide(ErasureRequest r, String subject, KafkaCoordinates where) {
+    private Decision decide(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where) {
         Optional<Outcome> previous = untilDatabaseAnswers(r.requestId());
-        if (previous.isPresent()) {
+        // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
+        if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !Republisher.isReplay(rec))) {
             log.info("request {} at {} already {}: recorded as DUPLICATE, nothing sent to Customer.io",
                     r.requestId(), where, previous.get());
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
-                    "request id already has final outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId());
+                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId());
         }
         ErasureResult result = executor.erase(r.identifier());
         List<AuditEvent> rows = new ArrayList<>(3);
@@ -140,8 +152,18 @@ final class RecordProcessor {
             log.debug("request {} at {} completed", r.requestId(), where);
             return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId());
         }
-        String reason = result.reason();
         StepResult failed = result.failedStep();
+        int round = Republisher.round(rec);
+        if (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED && round < retryDelays.size()) {
+            Duration delay = retryDelays.get(round);
+            Instant notBefore = clock.instant().plus(delay);
+            String reason = result.reason() + "; retry round " + (round + 1) + " of " + retryDelays.size() + " after " + delay;
+            rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, statusOrNull(failed.last()), failed.attempts(), reason, where));
+            log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
+            return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), round + 1, notBefore);
+        }
+        String reason = result.reason() + (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED
+                ? "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s") : "");
         rows.add(row(r, subject, Step.OUTCOME, Outcome.FAILED, statusOrNull(failed.last()), failed.attempts(), reason, where));
         log.warn("request {} at {} FAILED: {}", r.requestId(), where, reason);
         return new Decision(rows, Outcome.FAILED, verdict.name(), reason, r.requestId());
@@ -149,11 +171,15 @@ final class RecordProcessor {
 
     private CompletableFuture<Outcome> persist(ConsumerRecord<byte[], byte[]> rec, Decision d) {
         CompletableFuture<Void> written = audit.append(d.rows());
-        if (d.dlqReasonCode() == null) {
+        CompletableFuture<Void> moved;
+        if (d.retryRound() > 0) {
+            moved = republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
+        } else if (d.dlqReasonCode() != null) {
+            moved = republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());
+        } else {
             return written.thenApply(v -> d.outcome());
         }
-        CompletableFuture<Void> dlq = deadLetters.send(rec, d.dlqReasonCode(), d.reason(), d.requestId());
-        return CompletableFuture.allOf(written, dlq).thenApply(v -> d.outcome());
+        return CompletableFuture.allOf(written, moved).thenApply(v -> d.outcome());
     }
 
     /** The dedupe look-up; while the database is down it waits (the worker pauses, nothing is skipped). */

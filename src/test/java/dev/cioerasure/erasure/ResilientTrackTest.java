@@ -50,7 +50,7 @@ class ResilientTrackTest {
         }
     }
 
-    private static final TrackPolicy FAST = new TrackPolicy(1000, 4, Duration.ofMillis(1), Duration.ofMillis(5));
+    private static final TrackPolicy FAST = new TrackPolicy(1000, 4, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30));
 
     @Test
     void suppressComesBeforeDestroy() {

@@ -39,7 +39,7 @@ public final class WorkerHarness implements AutoCloseable {
     public static final String AUDIT_KEY = "audit-subject-key-0123456789abcdef";
 
     public final String topic;
-    public final Settings settings;
+    public Settings settings;
     public final DataSource db;
     private final KafkaProducer<byte[], byte[]> producer;
     private WorkerRuntime runtime;
@@ -66,6 +66,13 @@ public final class WorkerHarness implements AutoCloseable {
         this.producer = new KafkaProducer<>(p);
     }
 
+    /** Retry rounds for this harness (before {@link #start()}). */
+    public WorkerHarness retryDelays(Duration... delays) {
+        settings = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
+                settings.worker().withRetryDelays(List.of(delays)), List.of());
+        return this;
+    }
+
     public static WorkerHarness forStub(URI trackUrl) throws Exception {
         return new WorkerHarness(trackUrl, 1000, 5, Duration.ofSeconds(5), 3);
     }
@@ -78,7 +85,8 @@ public final class WorkerHarness implements AutoCloseable {
     /** A further instance in the same consumer group, writing to the same audit table. */
     public WorkerRuntime startAnother(String instanceId) throws Exception {
         Settings other = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
-                new Settings.Worker(instanceId, settings.worker().maxInFlight(), 0), List.of());
+                new Settings.Worker(instanceId, settings.worker().maxInFlight(), 0, settings.worker().retryDelays(),
+                        settings.worker().maxParked()), List.of());
         return WorkerRuntime.start(other, Clock.systemUTC());
     }
 
@@ -136,6 +144,11 @@ public final class WorkerHarness implements AutoCloseable {
 
     /** Reads everything currently on the dead-letter topic. */
     public List<ConsumerRecord<byte[], byte[]>> deadLetters(int atLeast, Duration timeout) {
+        return read(topic + ".dlq", atLeast, timeout);
+    }
+
+    /** Reads at least {@code atLeast} records of a topic from its beginning (or what is there by the timeout). */
+    public List<ConsumerRecord<byte[], byte[]>> read(String name, int atLeast, Duration timeout) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "dlq-reader-" + UUID.randomUUID());
@@ -144,7 +157,7 @@ public final class WorkerHarness implements AutoCloseable {
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-            c.subscribe(List.of(topic + ".dlq"));
+            c.subscribe(List.of(name));
             long deadline = System.nanoTime() + timeout.toNanos();
             while (out.size() < atLeast && System.nanoTime() < deadline) {
                 c.poll(Duration.ofMillis(200)).forEach(out::add);

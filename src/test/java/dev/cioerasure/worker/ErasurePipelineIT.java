@@ -275,8 +275,9 @@ class ErasurePipelineIT {
         h.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() >= 100);
         try (var second = h.startAnother("it-second")) {
-            await().atMost(Duration.ofSeconds(60)).until(() -> second.worker().assignedPartitions() == 3
-                    && h.runtime().worker().assignedPartitions() == 3);
+            // 6 request partitions + 6 retry partitions, split between the two
+            await().atMost(Duration.ofSeconds(60)).until(() -> second.worker().assignedPartitions() == 6
+                    && h.runtime().worker().assignedPartitions() == 6);
             int atRebalance = h.outcomes();
             assertThat(atRebalance).as("the rebalance happened mid-stream").isLessThan(total);
             await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() >= atRebalance + 100);

@@ -1,0 +1,57 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.audit.AuditLog;
+import dev.cioerasure.metrics.MetricNames;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes where the regulation deadlines stand, from the audit table: how many requests are
+ * not yet erased, how many of those are overdue, and the age of the oldest. Refreshed
+ * periodically (a full pass over the open requests) rather than per scrape.
+ */
+final class DeadlineGauges {
+    private static final Logger log = LoggerFactory.getLogger(DeadlineGauges.class);
+    static final Duration REFRESH = Duration.ofSeconds(30);
+
+    private final AuditLog auditLog;
+    private final Clock clock;
+    private final AtomicReference<AuditLog.OpenSummary> last = new AtomicReference<>();
+
+    DeadlineGauges(AuditLog auditLog, Clock clock, MeterRegistry meters) {
+        this.auditLog = auditLog;
+        this.clock = clock;
+        Gauge.builder(MetricNames.OPEN, this, g -> g.value(s -> s.open()))
+                .description("Requests not yet erased (parked, failed or rejected)").register(meters);
+        Gauge.builder(MetricNames.OVERDUE, this, g -> g.value(s -> s.overdue()))
+                .description("Requests not yet erased whose regulation deadline has passed").register(meters);
+        Gauge.builder(MetricNames.OLDEST_OPEN_AGE, this, g -> g.value(s -> s.oldestRequestedAt()
+                        .map(t -> (double) Duration.between(t, clock.instant()).toSeconds()).orElse(0.0)))
+                .description("Age of the oldest request not yet erased").baseUnit("seconds").register(meters);
+    }
+
+    private double value(java.util.function.Function<AuditLog.OpenSummary, Number> f) {
+        AuditLog.OpenSummary s = last.get();
+        return s == null ? Double.NaN : f.apply(s).doubleValue();
+    }
+
+    void schedule(ScheduledExecutorService scheduler) {
+        scheduler.scheduleWithFixedDelay(this::refresh, 0, REFRESH.toSeconds(), TimeUnit.SECONDS);
+    }
+
+    void refresh() {
+        try {
+            last.set(auditLog.openSummary());
+        } catch (SQLException | RuntimeException e) {
+            log.debug("deadline summary unavailable: {}", e.toString());
+        }
+    }
+}
