@@ -25,9 +25,22 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
 
     public record Database(String url, String user, Secret password, int poolSize) { }
 
+    /**
+     * @param breakerOpenFor how long to stop calling after Customer.io looks down, before probing again
+     */
     public record CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl,
                              int rateLimitPerSecond, int maxAttempts,
-                             Duration connectTimeout, Duration requestTimeout) {
+                             Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor) {
+        public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
+                          Duration connectTimeout, Duration requestTimeout) {
+            this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout,
+                    Duration.ofSeconds(30));
+        }
+
+        public CustomerIo withBreakerOpenFor(Duration d) {
+            return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, d);
+        }
+
         /** The base URL calls go to: the override if set, else the region's. */
         public URI baseUrl() {
             return trackUrl != null ? trackUrl : region.trackUrl();
@@ -104,7 +117,8 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  track base URL=").append(customerIo.baseUrl())
              .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond())
              .append("\n  CUSTOMERIO_MAX_ATTEMPTS=").append(customerIo.maxAttempts())
-             .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds());
+             .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds())
+             .append("\n  CUSTOMERIO_OUTAGE_PAUSE_SECONDS=").append(customerIo.breakerOpenFor().toSeconds());
         }
         if (audit != null) {
             b.append("\n  AUDIT_SUBJECT_KEY=").append(audit.subjectKey());

@@ -105,8 +105,9 @@ public final class SettingsLoader {
         int rate = intInRange("CUSTOMERIO_RATE_LIMIT_PER_SECOND", 100, 1, 100_000);
         int attempts = intInRange("CUSTOMERIO_MAX_ATTEMPTS", 5, 1, 20);
         int timeout = intInRange("CUSTOMERIO_TIMEOUT_SECONDS", 10, 1, 300);
+        int outagePause = intInRange("CUSTOMERIO_OUTAGE_PAUSE_SECONDS", 30, 1, 3600);
         return new Settings.CustomerIo(siteId, key, region, trackUrl, rate, attempts,
-                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout));
+                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout), Duration.ofSeconds(outagePause));
     }
 
     private Settings.Audit audit() {

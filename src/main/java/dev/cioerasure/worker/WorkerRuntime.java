@@ -16,6 +16,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +41,8 @@ public final class WorkerRuntime implements AutoCloseable {
         TrackClient client = TrackClient.http(new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(),
                 cio.connectTimeout(), cio.requestTimeout()), clock);
         ErasureExecutor executor = new ErasureExecutor(client,
-                TrackPolicy.defaults(cio.rateLimitPerSecond(), cio.maxAttempts()), meters);
+                new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
+                        cio.breakerOpenFor()), meters);
         this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(), executor, dataSource,
                 new SubjectHasher(s.audit().subjectKey()), meters, clock));
         this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, worker::isLive, worker::isReady);

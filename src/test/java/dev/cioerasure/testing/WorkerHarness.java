@@ -66,6 +66,21 @@ public final class WorkerHarness implements AutoCloseable {
         this.producer = new KafkaProducer<>(p);
     }
 
+    /** How long the circuit breaker pauses calls during an outage (before {@link #start()}). */
+    public WorkerHarness outagePause(Duration d) {
+        settings = new Settings(settings.kafka(), settings.database(), settings.customerIo().withBreakerOpenFor(d), settings.audit(),
+                settings.worker(), List.of());
+        return this;
+    }
+
+    /** Points the worker at another database URL, e.g. through a proxy (before {@link #start()}). */
+    public WorkerHarness databaseUrl(String url) {
+        Settings.Database d = settings.database();
+        settings = new Settings(settings.kafka(), new Settings.Database(url, d.user(), d.password(), d.poolSize()),
+                settings.customerIo(), settings.audit(), settings.worker(), List.of());
+        return this;
+    }
+
     /** Retry rounds for this harness (before {@link #start()}). */
     public WorkerHarness retryDelays(Duration... delays) {
         settings = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
