@@ -37,6 +37,9 @@ final class WorkerCommand implements Callable<Integer> {
             log.info("shutdown requested");
             runtime.close();
             stopped.countDown();
+            log.info("stopped cleanly");
+            // A JVM ended by SIGTERM exits 143 after its hooks; a clean, complete stop is exit 0.
+            Runtime.getRuntime().halt(0);
         }, "shutdown"));
         runtime.join();
         if (!shutdownRequested.get()) {
@@ -45,7 +48,6 @@ final class WorkerCommand implements Callable<Integer> {
             return Errors.SOFTWARE;
         }
         stopped.await();
-        log.info("stopped cleanly");
         return 0;
     }
 }

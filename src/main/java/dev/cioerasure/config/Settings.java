@@ -53,19 +53,22 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
      * @param retryDelays delay before each retry round of a request whose in-line retries ran out
      *                    (after the last round it is FAILED and dead-lettered)
      * @param maxParked   retry-topic records held in memory until due; beyond it the retry topic pauses
+     * @param staticMembership join the consumer group as a static member named {@code instanceId}
+     *                    (when WORKER_INSTANCE_ID is set explicitly): a restart reclaims its partitions at once
      */
-    public record Worker(String instanceId, int maxInFlight, int metricsPort, List<Duration> retryDelays, int maxParked) {
+    public record Worker(String instanceId, int maxInFlight, int metricsPort, List<Duration> retryDelays, int maxParked,
+                         boolean staticMembership) {
         public static final List<Duration> DEFAULT_RETRY_DELAYS = List.of(Duration.ofMinutes(1), Duration.ofMinutes(5),
                 Duration.ofMinutes(15), Duration.ofHours(1), Duration.ofHours(2), Duration.ofHours(4), Duration.ofHours(8),
                 Duration.ofHours(8));
 
         /** Defaults for everything but identity, concurrency and port. */
         public Worker(String instanceId, int maxInFlight, int metricsPort) {
-            this(instanceId, maxInFlight, metricsPort, DEFAULT_RETRY_DELAYS, 10_000);
+            this(instanceId, maxInFlight, metricsPort, DEFAULT_RETRY_DELAYS, 10_000, false);
         }
 
         public Worker withRetryDelays(List<Duration> delays) {
-            return new Worker(instanceId, maxInFlight, metricsPort, delays, maxParked);
+            return new Worker(instanceId, maxInFlight, metricsPort, delays, maxParked, staticMembership);
         }
     }
 
@@ -125,6 +128,7 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         }
         if (worker != null) {
             b.append("\n  WORKER_INSTANCE_ID=").append(worker.instanceId())
+             .append(worker.staticMembership() ? " (static group member)" : "")
              .append("\n  ERASURE_MAX_IN_FLIGHT=").append(worker.maxInFlight())
              .append("\n  METRICS_PORT=").append(worker.metricsPort())
              .append("\n  ERASURE_RETRY_DELAYS=").append(worker.retryDelays().stream().map(Settings::human).toList())

@@ -127,7 +127,8 @@ public final class SettingsLoader {
         int port = intInRange("METRICS_PORT", 9400, 0, MAX_PORT);
         List<Duration> delays = durations("ERASURE_RETRY_DELAYS", Settings.Worker.DEFAULT_RETRY_DELAYS);
         int parked = intInRange("ERASURE_MAX_PARKED", 10_000, 10, 1_000_000);
-        return new Settings.Worker(instance, inFlight, port, delays, parked);
+        boolean explicitId = env.get("WORKER_INSTANCE_ID") != null && !env.get("WORKER_INSTANCE_ID").isBlank();
+        return new Settings.Worker(instance, inFlight, port, delays, parked, explicitId);
     }
 
     private List<Secret> webhook() {

@@ -99,7 +99,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.maxInFlight = d.worker().maxInFlight();
         this.drainTimeout = Duration.ofSeconds(30);
         String instance = d.worker().instanceId();
-        this.consumer = new KafkaConsumer<>(consumerProps(d.kafka(), instance, maxInFlight));
+        this.consumer = new KafkaConsumer<>(consumerProps(d.kafka(), instance, maxInFlight, d.worker().staticMembership()));
         this.producer = new KafkaProducer<>(producerProps(d.kafka(), instance));
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
@@ -125,7 +125,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 .description("1 when the worker is ready").register(d.meters());
     }
 
-    static Properties consumerProps(Settings.Kafka k, String instance, int maxInFlight) {
+    static Properties consumerProps(Settings.Kafka k, String instance, int maxInFlight, boolean staticMembership) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, k.groupId());
@@ -137,6 +137,11 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, maxInFlight)));
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        if (staticMembership) {
+            // A restarted instance with the same id (e.g. after a crash) takes its partitions back at
+            // once instead of waiting for the old member's session to time out.
+            p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
+        }
         return p;
     }
 
@@ -420,7 +425,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             // already closed
         }
         try {
-            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(10)));
+            // Leave the group explicitly (also as a static member) so the partitions move at once.
+            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(10))
+                    .withGroupMembershipOperation(org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         } catch (RuntimeException ignored) {
             // already closed
         }

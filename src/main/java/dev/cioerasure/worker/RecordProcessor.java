@@ -135,7 +135,7 @@ final class RecordProcessor {
         Optional<Outcome> previous = untilDatabaseAnswers(r.requestId());
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !Republisher.isReplay(rec))) {
-            log.info("request {} at {} already {}: recorded as DUPLICATE, nothing sent to Customer.io",
+            log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
                     r.requestId(), where, previous.get());
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
                     "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId());

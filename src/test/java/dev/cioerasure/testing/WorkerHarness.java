@@ -101,7 +101,7 @@ public final class WorkerHarness implements AutoCloseable {
     public WorkerRuntime startAnother(String instanceId) throws Exception {
         Settings other = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
                 new Settings.Worker(instanceId, settings.worker().maxInFlight(), 0, settings.worker().retryDelays(),
-                        settings.worker().maxParked()), List.of());
+                        settings.worker().maxParked(), false), List.of());
         return WorkerRuntime.start(other, Clock.systemUTC());
     }
 
