@@ -1,5 +1,6 @@
 package dev.cioerasure.cli;
 
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,17 +10,31 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Queue-driven GDPR/CCPA erasure worker for Customer.io.%n"
                 + "Configuration comes from the environment (see config/cio-erasure.env.example).",
-        subcommands = {WorkerCommand.class, DemoCommand.class, MigrateCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {WorkerCommand.class, DemoCommand.class, MigrateCommand.class, DlqCommand.class, ParkedCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
+    private static volatile Map<String, String> environment = System.getenv();
+
     public static int run(String... args) {
+        return run(System.getenv(), args);
+    }
+
+    /** Runs a command with the given environment instead of the process's (tests, embedding). */
+    public static int run(Map<String, String> env, String... args) {
+        environment = env;
         return new CommandLine(new Main())
                 .setExecutionExceptionHandler(new Errors())
                 .execute(args);
+    }
+
+    /** The environment commands read their settings from. */
+    static Map<String, String> environment() {
+        return environment;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

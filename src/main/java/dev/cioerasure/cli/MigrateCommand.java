@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 final class MigrateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        Settings s = SettingsLoader.fromEnvironment(EnumSet.of(SettingsLoader.Part.DATABASE));
+        Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE));
         try (HikariDataSource ds = Databases.pool(s.database(), "migrate", null)) {
             MigrateResult r = Migrations.migrate(ds);
             System.out.println("migrations applied: " + r.migrationsExecuted + "; schema version now "

@@ -21,7 +21,7 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Settings s = SettingsLoader.fromEnvironment(EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
+        Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
                 SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
         log.info(s.describe());
         WorkerRuntime runtime;

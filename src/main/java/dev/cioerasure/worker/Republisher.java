@@ -26,20 +26,17 @@ import org.slf4j.LoggerFactory;
 final class Republisher {
     private static final Logger log = LoggerFactory.getLogger(Republisher.class);
 
-    static final String REASON_CODE = "x-erasure-reason-code";
-    static final String REASON = "x-erasure-reason";
-    static final String REQUEST_ID = "x-erasure-request-id";
-    static final String ORIGINAL_TOPIC = "x-original-topic";
-    static final String ORIGINAL_PARTITION = "x-original-partition";
-    static final String ORIGINAL_OFFSET = "x-original-offset";
-    static final String ORIGINAL_TIMESTAMP = "x-original-timestamp";
-    static final String WORKER = "x-worker-instance";
-    /** On the retry topic: the round this record is for (1 = first retry round). */
-    static final String RETRY_ROUND = "x-erasure-retry-round";
-    /** On the retry topic: epoch milliseconds before which the record must not be processed. */
-    static final String NOT_BEFORE = "x-erasure-not-before";
-    /** Set by {@code dlq replay}: a FAILED request may be tried again. */
-    static final String REPLAY = "x-erasure-replay";
+    static final String REASON_CODE = TopicHeaders.REASON_CODE;
+    static final String REASON = TopicHeaders.REASON;
+    static final String REQUEST_ID = TopicHeaders.REQUEST_ID;
+    static final String ORIGINAL_TOPIC = TopicHeaders.ORIGINAL_TOPIC;
+    static final String ORIGINAL_PARTITION = TopicHeaders.ORIGINAL_PARTITION;
+    static final String ORIGINAL_OFFSET = TopicHeaders.ORIGINAL_OFFSET;
+    static final String ORIGINAL_TIMESTAMP = TopicHeaders.ORIGINAL_TIMESTAMP;
+    static final String WORKER = TopicHeaders.WORKER;
+    static final String RETRY_ROUND = TopicHeaders.RETRY_ROUND;
+    static final String NOT_BEFORE = TopicHeaders.NOT_BEFORE;
+    static final String REPLAY = TopicHeaders.REPLAY;
 
     private final Producer<byte[], byte[]> producer;
     private final String dlqTopic;

@@ -1,0 +1,140 @@
+package dev.cioerasure.cli;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.worker.TopicHeaders;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "dlq", mixinStandardHelpOptions = true,
+        description = {"Inspect and replay the dead-letter topic (<ERASURE_TOPIC>.dlq). Shows headers only: why, when,",
+                "which request, where it came from; never the message body (it holds personal data)."},
+        subcommands = {DlqCommand.List.class, DlqCommand.Replay.class})
+final class DlqCommand {
+
+    static Settings.Kafka kafka() {
+        return SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
+    }
+
+    static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+        Header h = r.headers().lastHeader(name);
+        return h == null ? "" : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    static boolean matches(ConsumerRecord<byte[], byte[]> r, Set<String> requestIds, String reason) {
+        return (requestIds.isEmpty() || requestIds.contains(header(r, TopicHeaders.REQUEST_ID)))
+                && (reason == null || reason.equalsIgnoreCase(header(r, TopicHeaders.REASON_CODE)));
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List dead-lettered records, oldest first per partition.")
+    static final class List implements Callable<Integer> {
+        @Option(names = "--reason", paramLabel = "CODE", description = "Only this reason code, e.g. UNKNOWN_FIELD, RETRIES_EXHAUSTED.")
+        String reason;
+
+        @Option(names = "--request-id", paramLabel = "ID", description = "Only these request ids (repeatable).")
+        Set<String> requestIds = Set.of();
+
+        @Override
+        public Integer call() {
+            Settings.Kafka k = kafka();
+            String fmt = "%-14s %-20s %-18s %-24s %-28s %s%n";
+            System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "original record", "reason");
+            int[] n = {0};
+            TopicReader.readAll(k.bootstrapServers(), k.dlqTopic(), r -> {
+                if (matches(r, requestIds, reason)) {
+                    n[0]++;
+                    System.out.printf(fmt, r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
+                            header(r, TopicHeaders.REASON_CODE), nz(header(r, TopicHeaders.REQUEST_ID)),
+                            header(r, TopicHeaders.ORIGINAL_TOPIC) + "-" + header(r, TopicHeaders.ORIGINAL_PARTITION) + "@"
+                                    + header(r, TopicHeaders.ORIGINAL_OFFSET),
+                            header(r, TopicHeaders.REASON));
+                }
+            });
+            System.out.println(n[0] + " record(s)");
+            return 0;
+        }
+    }
+
+    static final class Selection {
+        @Option(names = "--request-id", paramLabel = "ID", required = true, description = "Replay the records of these request ids (repeatable).")
+        Set<String> requestIds;
+
+        @Option(names = "--reason", paramLabel = "CODE", required = true, description = "Replay every record with this reason code.")
+        String reason;
+
+        @Option(names = "--all", required = true, description = "Replay every record on the DLQ.")
+        boolean all;
+    }
+
+    @Command(name = "replay", mixinStandardHelpOptions = true,
+            description = {"Publish dead-lettered records back to the request topic, unchanged, marked as a replay",
+                    "(a FAILED request may then be tried again; a COMPLETED one is recorded as DUPLICATE).",
+                    "Fix the cause first (credentials, a malformed message at its source)."})
+    static final class Replay implements Callable<Integer> {
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Selection selection;
+
+        @Option(names = "--dry-run", description = "Show what would be replayed, publish nothing.")
+        boolean dryRun;
+
+        @Override
+        public Integer call() throws Exception {
+            Settings.Kafka k = kafka();
+            Set<String> ids = selection.requestIds == null ? Set.of() : selection.requestIds;
+            java.util.List<ConsumerRecord<byte[], byte[]>> chosen = new ArrayList<>();
+            TopicReader.readAll(k.bootstrapServers(), k.dlqTopic(), r -> {
+                if (selection.all || matches(r, ids, selection.reason)) {
+                    chosen.add(r);
+                }
+            });
+            if (chosen.isEmpty()) {
+                System.err.println("cio-erasure: no dead-lettered record matches; nothing replayed");
+                return 1;
+            }
+            if (dryRun) {
+                chosen.forEach(r -> System.out.printf("would replay %d@%d (request %s, %s)%n", r.partition(), r.offset(),
+                        nz(header(r, TopicHeaders.REQUEST_ID)), header(r, TopicHeaders.REASON_CODE)));
+                System.out.println(chosen.size() + " record(s) would be replayed to " + k.topic());
+                return 0;
+            }
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapServers());
+            p.put(ProducerConfig.ACKS_CONFIG, "all");
+            p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+            p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+            p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+                java.util.List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+                for (ConsumerRecord<byte[], byte[]> r : chosen) {
+                    ProducerRecord<byte[], byte[]> out = new ProducerRecord<>(k.topic(), r.key(), r.value());
+                    out.headers().add(TopicHeaders.REPLAY, (k.dlqTopic() + "-" + r.partition() + "@" + r.offset()).getBytes(StandardCharsets.UTF_8));
+                    sent.add(producer.send(out));
+                }
+                for (var f : sent) {
+                    f.get();
+                }
+            }
+            System.out.println(chosen.size() + " record(s) replayed to " + k.topic());
+            return 0;
+        }
+    }
+
+    static String nz(String s) {
+        return s == null || s.isEmpty() ? "-" : s;
+    }
+}

@@ -1,0 +1,57 @@
+package dev.cioerasure.cli;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.worker.TopicHeaders;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "parked", mixinStandardHelpOptions = true,
+        description = {"Show requests parked for a later retry round (<ERASURE_TOPIC>.retry) that the worker group has",
+                "not finished yet: round, when it is due, and why it was parked."})
+final class ParkedCommand implements Callable<Integer> {
+    @Option(names = "--all", description = "Also show records the group has already processed.")
+    boolean all;
+
+    @Override
+    public Integer call() throws Exception {
+        Settings.Kafka k = DlqCommand.kafka();
+        Map<TopicPartition, Long> committed = new HashMap<>();
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapServers());
+        try (Admin admin = Admin.create(p)) {
+            Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(k.groupId())
+                    .partitionsToOffsetAndMetadata().get();
+            offsets.forEach((tp, om) -> {
+                if (om != null) {
+                    committed.put(tp, om.offset());
+                }
+            });
+        }
+        String fmt = "%-14s %-6s %-20s %-24s %s%n";
+        System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");
+        int[] n = {0};
+        Instant now = Instant.now();
+        TopicReader.readAll(k.bootstrapServers(), k.retryTopic(), r -> {
+            long done = committed.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L);
+            if (all || r.offset() >= done) {
+                n[0]++;
+                String due = DlqCommand.header(r, TopicHeaders.NOT_BEFORE);
+                Instant at = due.isEmpty() ? null : Instant.ofEpochMilli(Long.parseLong(due));
+                System.out.printf(fmt, r.partition() + "@" + r.offset(), DlqCommand.header(r, TopicHeaders.RETRY_ROUND),
+                        at == null ? "-" : at.isBefore(now) ? "now" : at.toString().substring(0, 19),
+                        DlqCommand.nz(DlqCommand.header(r, TopicHeaders.REQUEST_ID)), DlqCommand.header(r, TopicHeaders.REASON));
+            }
+        });
+        System.out.println(n[0] + " parked record(s)" + (all ? " (including processed ones)" : " not yet processed by group " + k.groupId()));
+        return 0;
+    }
+}

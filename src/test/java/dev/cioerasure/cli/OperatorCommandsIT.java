@@ -1,0 +1,129 @@
+package dev.cioerasure.cli;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.delete;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.WorkerHarness;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What an operator does when something is dead-lettered or parked, through the real commands. */
+class OperatorCommandsIT {
+    private WireMockServer track;
+    private WorkerHarness h;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        track = new WireMockServer(options().dynamicPort());
+        track.start();
+        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
+        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        h = WorkerHarness.forStub(URI.create(track.baseUrl()));
+    }
+
+    @AfterEach
+    void tearDown() {
+        h.close();
+        track.stop();
+    }
+
+    private Map<String, String> env() {
+        return Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(),
+                "ERASURE_TOPIC", h.topic, "ERASURE_GROUP_ID", h.settings.kafka().groupId());
+    }
+
+    private record Run(int exit, String out, String err) { }
+
+    private Run run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int exit = Main.run(env(), args);
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void aFailedRequestIsListedAndReplayedOnceTheCauseIsFixed() throws Exception {
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/fix-me/suppress")).atPriority(1)
+                .willReturn(aResponse().withStatus(404).withBody("{}")));
+        h.send(Messages.request("r-fix", "id", "fix-me"));
+        h.send("{\"request_id\":\"r-broken\"}".getBytes(StandardCharsets.UTF_8));
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 2);
+
+        Run list = run("dlq", "list");
+        assertThat(list.exit()).isZero();
+        assertThat(list.out()).contains("r-fix", "PERMANENT_FAILURE", "r-broken", "MISSING_FIELD", "2 record(s)");
+        assertThat(list.out()).doesNotContain("fix-me");
+        assertThat(run("dlq", "list", "--reason", "MISSING_FIELD").out()).contains("1 record(s)").doesNotContain("r-fix");
+
+        Run dry = run("dlq", "replay", "--request-id", "r-fix", "--dry-run");
+        assertThat(dry.out()).contains("1 record(s) would be replayed");
+        assertThat(h.outcomes()).isEqualTo(2);
+
+        track.resetMappings();
+        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
+        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        Run replay = run("dlq", "replay", "--request-id", "r-fix");
+        assertThat(replay.exit()).isZero();
+        assertThat(replay.out()).contains("1 record(s) replayed");
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix' AND outcome = 'COMPLETED'") == 1);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-fix' AND step = 'OUTCOME' AND outcome = 'FAILED'"))
+                .as("the failure stays on record").isEqualTo(1);
+        assertThat(h.count("SELECT count(*) FROM erasure_request_status WHERE request_id = 'r-fix' AND status = 'COMPLETED' AND erased"))
+                .isEqualTo(1);
+
+        // replaying again erases nobody twice
+        assertThat(run("dlq", "replay", "--request-id", "r-fix").exit()).isZero();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix' AND outcome = 'DUPLICATE'") == 1);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-fix' AND outcome = 'COMPLETED'")).isEqualTo(1);
+    }
+
+    @Test
+    void replayNeedsASelectionAndSaysWhenNothingMatches() {
+        Run none = run("dlq", "replay");
+        assertThat(none.exit()).isEqualTo(2);
+        assertThat(none.err()).contains("--request-id", "--reason", "--all");
+        Run nothing = run("dlq", "replay", "--request-id", "no-such-request");
+        assertThat(nothing.exit()).isEqualTo(1);
+        assertThat(nothing.err()).contains("no dead-lettered record matches");
+    }
+
+    @Test
+    void parkedShowsWhatWaitsForARetryRound() throws Exception {
+        h.retryDelays(Duration.ofHours(1));
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/later/suppress")).atPriority(1).willReturn(aResponse().withStatus(503)));
+        h.send(Messages.request("r-later", "id", "later"));
+        h.start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE outcome = 'RETRY_SCHEDULED'") == 1);
+        Run parked = run("parked");
+        assertThat(parked.exit()).isZero();
+        assertThat(parked.out()).contains("r-later", "http 503", "retry round 1 of 1", "1 parked record(s)");
+    }
+}
