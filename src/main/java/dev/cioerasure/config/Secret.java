@@ -72,7 +72,7 @@ public final class Secret {
         try {
             FileTime modified = Files.getLastModifiedTime(file);
             long size = Files.size(file);
-            if (value != null && modified.equals(lastModified) && size == lastSize) {
+            if (value != null && lastModified != null && modified.equals(lastModified) && size == lastSize) {
                 return false;
             }
             String read = stripTrailingNewlines(Files.readString(file, StandardCharsets.UTF_8));
@@ -87,6 +87,27 @@ public final class Secret {
                 throw new UncheckedIOException("cannot read secret file for " + source + ": " + e.getClass().getSimpleName(), e);
             }
             return false; // keep the last good value while the file is being swapped
+        }
+    }
+
+    /** Re-reads a file-backed secret now, whatever its modification time says. */
+    public synchronized void forceRefresh() {
+        if (file != null) {
+            lastModified = null;
+            refreshIfChanged();
+        }
+    }
+
+    /** When the file was last written (a proxy for when the secret was rotated); null for a fixed secret. */
+    public java.time.Instant lastWritten() {
+        if (file == null) {
+            return null;
+        }
+        try {
+            return Files.getLastModifiedTime(file).toInstant();
+        } catch (IOException e) {
+            FileTime known = lastModified;
+            return known == null ? null : known.toInstant();
         }
     }
 

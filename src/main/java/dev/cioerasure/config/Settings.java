@@ -26,7 +26,8 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
     public record Database(String url, String user, Secret password, int poolSize) { }
 
     /**
-     * @param breakerOpenFor how long to stop calling after Customer.io looks down, before probing again
+     * @param breakerOpenFor how long erasures pause before one probe call tests Customer.io again, when
+     *                       it looks down (5xx, timeouts) or refuses the credentials (401/403)
      */
     public record CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl,
                              int rateLimitPerSecond, int maxAttempts,

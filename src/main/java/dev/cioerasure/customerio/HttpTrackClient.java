@@ -68,6 +68,11 @@ final class HttpTrackClient implements TrackClient {
         }
     }
 
+    @Override
+    public void reloadCredentials() {
+        endpoint.apiKey().forceRefresh();
+    }
+
     private HttpRequest.Builder request(URI uri) {
         String credentials = endpoint.siteId() + ":" + endpoint.apiKey().reveal();
         return HttpRequest.newBuilder(uri)

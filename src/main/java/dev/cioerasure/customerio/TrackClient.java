@@ -16,6 +16,10 @@ public interface TrackClient {
     /** The credential/region check; no side effects. */
     RegionCheck region();
 
+    /** Re-reads the credentials from their source (e.g. a rotated secret file) before the next call. */
+    default void reloadCredentials() {
+    }
+
     /** The real client over HTTP (JDK {@code HttpClient}). */
     static TrackClient http(TrackEndpoint endpoint, Clock clock) {
         return new HttpTrackClient(endpoint, clock);

@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Every Track call passes, in this order, through:
  * <ol>
+ *   <li>the {@link CredentialGate}: refused credentials pause everything instead of failing requests;</li>
  *   <li>a resilience4j {@link CircuitBreaker}: when most recent calls failed with 5xx/IO/timeouts
  *       (Customer.io is down) it opens and callers <em>wait</em> — they do not fail — until a
  *       few probe calls show it is back, so an outage costs probes, not thousands of failed
@@ -54,6 +55,7 @@ final class ResilientTrack {
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
     private final Timer limiterWait;
+    private final CredentialGate credentials;
     /** System.nanoTime() before which no call may start (set by 429 + Retry-After). */
     private final AtomicLong holdUntilNanos = new AtomicLong(System.nanoTime());
 
@@ -94,6 +96,7 @@ final class ResilientTrack {
         TaggedRateLimiterMetrics.ofRateLimiterRegistry(limiters).bindTo(meters);
         TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+        this.credentials = new CredentialGate(client, policy.credentialProbeEvery(), meters);
         this.limiterWait = Timer.builder(MetricNames.RATE_LIMITER_WAIT)
                 .description("Time Track calls waited for a rate-limit permit or a Retry-After hold")
                 .publishPercentileHistogram()
@@ -138,30 +141,48 @@ final class ResilientTrack {
     StepResult call(TrackOperation op, Identifier identifier) {
         AtomicInteger attempts = new AtomicInteger();
         TrackResult last = retry.executeSupplier(() -> {
-            awaitBreaker();
-            try {
-                awaitPermit();
-            } catch (CancellationException e) {
-                breaker.releasePermission();
-                throw e;
+            boolean reloaded = false;
+            while (true) {
+                boolean probe = credentials.awaitTurn();
+                TrackResult r;
+                try {
+                    r = attempt(op, identifier);
+                } catch (CancellationException e) {
+                    credentials.abandonProbe(probe);
+                    throw e;
+                }
+                attempts.incrementAndGet();
+                if (!credentials.afterCall(r, probe, reloaded)) {
+                    return r;
+                }
+                reloaded = true; // refused credentials: never a failure of this request; wait and call again
             }
-            attempts.incrementAndGet();
-            TrackResult r = op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
-            breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
-            if (r.status() == 429) {
-                limiter.drainIfNeeded(Either.right(r));
-                r.retryAfter().ifPresent(this::holdFor);
-            }
-            Timer.builder(MetricNames.TRACK_CALLS)
-                    .description("Track API calls (each attempt) by operation and HTTP status")
-                    .tag("operation", op.tag())
-                    .tag("status", r.statusTag())
-                    .publishPercentileHistogram()
-                    .register(meters)
-                    .record(r.latency());
-            return r;
         });
         return new StepResult(last, attempts.get());
+    }
+
+    private TrackResult attempt(TrackOperation op, Identifier identifier) {
+        awaitBreaker();
+        try {
+            awaitPermit();
+        } catch (CancellationException e) {
+            breaker.releasePermission();
+            throw e;
+        }
+        TrackResult r = op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
+        breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
+        if (r.status() == 429) {
+            limiter.drainIfNeeded(Either.right(r));
+            r.retryAfter().ifPresent(this::holdFor);
+        }
+        Timer.builder(MetricNames.TRACK_CALLS)
+                .description("Track API calls (each attempt) by operation and HTTP status")
+                .tag("operation", op.tag())
+                .tag("status", r.statusTag())
+                .publishPercentileHistogram()
+                .register(meters)
+                .record(r.latency());
+        return r;
     }
 
     private void holdFor(Duration d) {

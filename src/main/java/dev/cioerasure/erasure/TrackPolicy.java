@@ -11,9 +11,10 @@ import java.time.Duration;
  * @param maxBackoff       cap of one retry delay, also of an honoured {@code Retry-After}
  * @param breakerOpenFor   how long the circuit breaker stays open after Customer.io looks down,
  *                         before a few probe calls test it again
+ * @param credentialProbeEvery while Customer.io refuses the credentials, how often one call probes them
  */
 public record TrackPolicy(int callsPerSecond, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
-                          Duration breakerOpenFor) {
+                          Duration breakerOpenFor, Duration credentialProbeEvery) {
     public TrackPolicy {
         if (callsPerSecond < 1 || maxAttempts < 1) {
             throw new IllegalArgumentException("callsPerSecond and maxAttempts must be >= 1");
@@ -21,6 +22,7 @@ public record TrackPolicy(int callsPerSecond, int maxAttempts, Duration initialB
     }
 
     public static TrackPolicy defaults(int callsPerSecond, int maxAttempts) {
-        return new TrackPolicy(callsPerSecond, maxAttempts, Duration.ofMillis(250), Duration.ofSeconds(30), Duration.ofSeconds(30));
+        return new TrackPolicy(callsPerSecond, maxAttempts, Duration.ofMillis(250), Duration.ofSeconds(30), Duration.ofSeconds(30),
+                Duration.ofSeconds(15));
     }
 }

@@ -42,7 +42,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 cio.connectTimeout(), cio.requestTimeout()), clock);
         ErasureExecutor executor = new ErasureExecutor(client,
                 new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
-                        cio.breakerOpenFor()), meters);
+                        cio.breakerOpenFor(), cio.breakerOpenFor()), meters);
         this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(), executor, dataSource,
                 new SubjectHasher(s.audit().subjectKey()), meters, clock));
         this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, worker::isLive, worker::isReady);

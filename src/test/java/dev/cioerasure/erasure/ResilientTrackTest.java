@@ -23,6 +23,12 @@ class ResilientTrackTest {
     static final class ScriptedTrack implements TrackClient {
         final Deque<Integer> script;
         final List<TrackOperation> calls = new ArrayList<>();
+        int reloads;
+
+        @Override
+        public synchronized void reloadCredentials() {
+            reloads++;
+        }
 
         ScriptedTrack(Integer... statuses) {
             script = new ArrayDeque<>(List.of(statuses));
@@ -50,7 +56,7 @@ class ResilientTrackTest {
         }
     }
 
-    private static final TrackPolicy FAST = new TrackPolicy(1000, 4, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30));
+    private static final TrackPolicy FAST = new TrackPolicy(1000, 4, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofMillis(50));
 
     @Test
     void suppressComesBeforeDestroy() {
@@ -77,10 +83,43 @@ class ResilientTrackTest {
         assertThat(r.verdict()).isEqualTo(ErasureResult.Verdict.PERMANENT_FAILURE);
         assertThat(r.destroy().attempts()).isEqualTo(1);
 
-        ScriptedTrack locked = new ScriptedTrack(401);
-        ErasureResult u = new ErasureExecutor(locked, FAST, new SimpleMeterRegistry()).erase(Identifier.id("1"));
-        assertThat(u.verdict()).isEqualTo(ErasureResult.Verdict.UNAUTHORIZED);
-        assertThat(locked.calls).containsExactly(TrackOperation.SUPPRESS);
+    }
+
+    @Test
+    void aRefusedKeyIsReloadedAndRetriedOnceWithoutFailing() {
+        ScriptedTrack rotated = new ScriptedTrack(401);
+        ErasureResult r = new ErasureExecutor(rotated, FAST, new SimpleMeterRegistry()).erase(Identifier.id("1"));
+        assertThat(r.verdict()).isEqualTo(ErasureResult.Verdict.COMPLETED);
+        assertThat(rotated.reloads).isEqualTo(1);
+        assertThat(rotated.calls).containsExactly(TrackOperation.SUPPRESS, TrackOperation.SUPPRESS, TrackOperation.DESTROY);
+    }
+
+    @Test
+    void persistentlyRefusedCredentialsPauseAndRaiseTheAlertUntilTheyWorkAgain() throws Exception {
+        ScriptedTrack locked = new ScriptedTrack(401, 401, 401, 403);
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        ErasureResult r = new ErasureExecutor(locked, FAST, meters).erase(Identifier.id("1"));
+        assertThat(r.verdict()).as("the request is not failed for a credentials problem").isEqualTo(ErasureResult.Verdict.COMPLETED);
+        assertThat(locked.calls).containsExactly(TrackOperation.SUPPRESS, TrackOperation.SUPPRESS, TrackOperation.SUPPRESS,
+                TrackOperation.SUPPRESS, TrackOperation.SUPPRESS, TrackOperation.DESTROY);
+        assertThat(meters.get("erasure.credentials.rejected").gauge().value()).isZero();
+    }
+
+    @Test
+    void theCredentialsAlertIsRaisedWhileRefused() throws Exception {
+        ScriptedTrack locked = new ScriptedTrack(401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401);
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        ErasureExecutor executor = new ErasureExecutor(locked, FAST, meters);
+        Thread t = new Thread(() -> executor.erase(Identifier.id("1")));
+        t.start();
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (meters.get("erasure.credentials.rejected").gauge().value() != 1.0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(meters.get("erasure.credentials.rejected").gauge().value()).isEqualTo(1.0);
+        t.join(10_000);
+        assertThat(t.isAlive()).isFalse();
+        assertThat(meters.get("erasure.credentials.rejected").gauge().value()).isZero();
     }
 
     @Test

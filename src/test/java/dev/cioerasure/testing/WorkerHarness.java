@@ -73,6 +73,15 @@ public final class WorkerHarness implements AutoCloseable {
         return this;
     }
 
+    /** Reads the Track API key from a file, as a mounted secret (before {@link #start()}). */
+    public WorkerHarness apiKeyFile(java.nio.file.Path file) {
+        Settings.CustomerIo c = settings.customerIo();
+        settings = new Settings(settings.kafka(), settings.database(), new Settings.CustomerIo(c.siteId(),
+                Secret.fromFile("CUSTOMERIO_TRACK_API_KEY_FILE", file), c.region(), c.trackUrl(), c.rateLimitPerSecond(),
+                c.maxAttempts(), c.connectTimeout(), c.requestTimeout(), c.breakerOpenFor()), settings.audit(), settings.worker(), List.of());
+        return this;
+    }
+
     /** Points the worker at another database URL, e.g. through a proxy (before {@link #start()}). */
     public WorkerHarness databaseUrl(String url) {
         Settings.Database d = settings.database();

@@ -158,19 +158,38 @@ class ErasurePipelineIT {
     }
 
     @Test
-    void unauthorizedFailsAtOnceWithoutRetriesAndIsDeadLettered() throws Exception {
-        track.stubFor(any(anyUrl()).atPriority(1).willReturn(aResponse().withStatus(401).withBody("{\"meta\":{\"error\":\"Unauthorized\"}}")));
-        h.send(Messages.request("r-401", "email", "locked@example.com"));
+    void refusedCredentialsPauseTheWorkerRaiseTheAlertAndARotatedKeyFileResumesIt() throws Exception {
+        java.nio.file.Path keyFile = java.nio.file.Files.createTempFile("track-key", ".secret");
+        java.nio.file.Files.writeString(keyFile, "revoked-key\n");
+        h.apiKeyFile(keyFile).outagePause(Duration.ofSeconds(1));
+        String newKey = "rotated-key-0123456789";
+        String newAuth = "Basic " + Base64.getEncoder().encodeToString(
+                (WorkerHarness.SITE_ID + ":" + newKey).getBytes(StandardCharsets.UTF_8));
+        track.resetMappings();
+        track.stubFor(any(anyUrl()).atPriority(10).willReturn(aResponse().withStatus(401).withBody("{\"meta\":{\"error\":\"Unauthorized\"}}")));
+        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).atPriority(1)
+                .withHeader("Authorization", com.github.tomakehurst.wiremock.client.WireMock.equalTo(newAuth)).willReturn(okJson("{}")));
+        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).atPriority(1)
+                .withHeader("Authorization", com.github.tomakehurst.wiremock.client.WireMock.equalTo(newAuth)).willReturn(okJson("{}")));
+        for (int i = 0; i < 10; i++) {
+            h.send(Messages.request("r-401-" + i, "email", "locked" + i + "@example.com"));
+        }
         h.start();
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+        var rejected = h.runtime().meters().get("erasure.credentials.rejected").gauge();
+        await().atMost(Duration.ofSeconds(20)).until(() -> rejected.value() == 1.0);
+        Thread.sleep(3000);
+        int refusedCalls = track.getAllServeEvents().size();
+        assertThat(h.outcomes()).as("nothing is failed for a credentials problem").isZero();
+        // each in-flight request tries once, re-reads the key and tries once more; then only probes (~1/s)
+        assertThat(refusedCalls).as("paused: probes, not calls per request and attempt").isLessThanOrEqualTo(2 * 10 + 6);
+        Thread.sleep(2000);
+        assertThat(track.getAllServeEvents().size() - refusedCalls).as("about one probe per second").isLessThanOrEqualTo(4);
 
-        track.verify(1, anyRequestedFor(anyUrl()));
-        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'FAILED' AND http_status = 401 AND attempts = 1")).isEqualTo(1);
-        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'DESTROY'")).as("no destroy after a failed suppress").isZero();
-        List<ConsumerRecord<byte[], byte[]>> dlq = h.deadLetters(1, Duration.ofSeconds(10));
-        assertThat(dlq).hasSize(1);
-        assertThat(header(dlq.get(0), "x-erasure-reason-code")).isEqualTo("UNAUTHORIZED");
-        assertThat(header(dlq.get(0), "x-erasure-request-id")).isEqualTo("r-401");
+        java.nio.file.Files.writeString(keyFile, newKey + "\n"); // rotate the mounted secret; no restart
+        await().atMost(Duration.ofSeconds(20)).until(() -> h.outcomes() == 10);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'")).isEqualTo(10);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome = 'FAILED'")).isZero();
+        assertThat(rejected.value()).isZero();
     }
 
     @Test
