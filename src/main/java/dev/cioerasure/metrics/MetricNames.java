@@ -38,6 +38,8 @@ public final class MetricNames {
     public static final String OPEN = "erasure.open";
     /** Gauge: 1 while the worker is ready (assigned, database reachable), else 0. */
     public static final String READY = "erasure.ready";
+    /** Gauge: seconds since the Track API key file was last written (rotated); NaN for a key from a variable. */
+    public static final String CREDENTIALS_AGE = "erasure.credentials.age";
     /** Gauge: 1 while the Track credentials are being refused (401/403), else 0. Alert on it. */
     public static final String CREDENTIALS_REJECTED = "erasure.credentials.rejected";
 }

@@ -3,13 +3,16 @@ package dev.cioerasure.worker;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.cioerasure.audit.Databases;
 import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.customerio.TrackClient;
 import dev.cioerasure.customerio.TrackEndpoint;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.TrackPolicy;
+import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.metrics.Metrics;
 import dev.cioerasure.metrics.MetricsServer;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.sql.Connection;
@@ -45,6 +48,10 @@ public final class WorkerRuntime implements AutoCloseable {
                         cio.breakerOpenFor(), cio.breakerOpenFor()), meters);
         this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(), executor, dataSource,
                 new SubjectHasher(s.audit().subjectKey()), meters, clock));
+        Secret key = cio.apiKey();
+        Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
+                        : Duration.between(k.lastWritten(), clock.instant()).toSeconds())
+                .description("Age of the Track API key file (time since it was last rotated)").baseUnit("seconds").register(meters);
         this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, worker::isLive, worker::isReady);
         this.thread = new Thread(worker, "erasure-consumer");
     }

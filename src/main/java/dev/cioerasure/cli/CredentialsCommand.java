@@ -1,0 +1,68 @@
+package dev.cioerasure.cli;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.customerio.RegionCheck;
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackEndpoint;
+import dev.cioerasure.customerio.TrackResult;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+
+@Command(name = "credentials", mixinStandardHelpOptions = true, description = "Check the Customer.io Track credentials.",
+        subcommands = CredentialsCommand.Verify.class)
+final class CredentialsCommand {
+
+    @Command(name = "verify", mixinStandardHelpOptions = true,
+            description = {"Check CUSTOMERIO_SITE_ID, CUSTOMERIO_TRACK_API_KEY and CUSTOMERIO_REGION against Customer.io",
+                    "(GET /api/v1/accounts/region: no side effects). Exit 0 when they work, 1 when not."})
+    static final class Verify implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            Settings.CustomerIo c = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO)).customerIo();
+            TrackClient client = TrackClient.http(new TrackEndpoint(c.baseUrl(), c.siteId(), c.apiKey(), c.connectTimeout(),
+                    c.requestTimeout()), Clock.systemUTC());
+            System.out.println("checking site id " + c.siteId() + " with the key from " + c.apiKey().source() + " at " + c.baseUrl());
+            if (c.apiKey().lastWritten() != null) {
+                long days = Duration.between(c.apiKey().lastWritten(), Instant.now()).toDays();
+                System.out.println("key file last written " + days + " day(s) ago" + (days >= 90 ? " — due for rotation (policy: 90 days)" : ""));
+            }
+            RegionCheck check = client.region();
+            TrackResult r = check.result();
+            switch (r.kind()) {
+                case SUCCESS -> {
+                    String region = check.region().orElse("?");
+                    String configured = c.region().name().toLowerCase(Locale.ROOT);
+                    if (check.region().isPresent() && !region.equalsIgnoreCase(configured)) {
+                        System.out.println("WRONG REGION: the credentials work, but the workspace is in region '" + region
+                                + "' and CUSTOMERIO_REGION is '" + configured + "': set CUSTOMERIO_REGION=" + region);
+                        return 1;
+                    }
+                    System.out.println("OK: Customer.io accepts the credentials; workspace region '" + region + "' matches CUSTOMERIO_REGION"
+                            + (c.trackUrl() == null ? "" : " (base URL overridden by CUSTOMERIO_TRACK_URL)"));
+                    return 0;
+                }
+                case UNAUTHORIZED -> {
+                    System.out.println("REJECTED: Customer.io refused the site id and key (HTTP " + r.status() + "). Check that"
+                            + " CUSTOMERIO_TRACK_API_KEY is a Track API key (not an App API key) of the workspace of CUSTOMERIO_SITE_ID,"
+                            + " and that it has not been deleted.");
+                    return 1;
+                }
+                case RETRYABLE -> {
+                    System.out.println("UNREACHABLE: no usable answer from " + c.baseUrl() + " (" + r.detail() + "). Check the"
+                            + " network, CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL; then try again.");
+                    return 1;
+                }
+                default -> {
+                    System.out.println("UNEXPECTED: Customer.io answered HTTP " + r.status() + " to the credential check.");
+                    return 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package dev.cioerasure.cli;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class CredentialsCommandTest {
+    private static WireMockServer track;
+
+    @BeforeAll
+    static void start() {
+        track = new WireMockServer(options().dynamicPort());
+        track.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        track.stop();
+    }
+
+    @BeforeEach
+    void reset() {
+        track.resetAll();
+    }
+
+    private record Run(int exit, String out) { }
+
+    private Run verify(String region) {
+        Map<String, String> env = new HashMap<>(Map.of("CUSTOMERIO_SITE_ID", "site-9", "CUSTOMERIO_TRACK_API_KEY", "key-secret-value",
+                "CUSTOMERIO_TRACK_URL", track.baseUrl()));
+        if (region != null) {
+            env.put("CUSTOMERIO_REGION", region);
+        }
+        PrintStream saved = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            int exit = Main.run(env, "credentials", "verify");
+            return new Run(exit, out.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(saved);
+        }
+    }
+
+    @Test
+    void workingCredentialsInTheConfiguredRegionPass() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).withHeader("Authorization", equalTo("Basic c2l0ZS05OmtleS1zZWNyZXQtdmFsdWU="))
+                .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
+        Run r = verify(null);
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("OK", "region 'us'").doesNotContain("key-secret-value");
+    }
+
+    @Test
+    void aWorkspaceInAnotherRegionIsNamed() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+                .willReturn(okJson("{\"url\":\"https://track-eu.customer.io\",\"region\":\"eu\",\"environment_id\":1}")));
+        Run r = verify("us");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("WRONG REGION", "set CUSTOMERIO_REGION=eu");
+    }
+
+    @Test
+    void rejectedCredentialsSaySo() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(aResponse().withStatus(401)));
+        Run r = verify(null);
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("REJECTED", "HTTP 401", "Track API key").doesNotContain("key-secret-value");
+    }
+
+    @Test
+    void missingSettingsAreNamedAndExit78() {
+        PrintStream saved = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int exit = Main.run(Map.of(), "credentials", "verify");
+            assertThat(exit).isEqualTo(78);
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("CUSTOMERIO_SITE_ID: missing", "CUSTOMERIO_TRACK_API_KEY: missing");
+    }
+}
