@@ -62,6 +62,25 @@ public final class TestInfra {
         return db;
     }
 
+    private static boolean writerCreated;
+
+    /**
+     * The same database, logged in as a member of the migration's least-privilege writer role —
+     * how the worker runs in the integration tests.
+     */
+    public static synchronized Settings.Database asWriter(Settings.Database owner) {
+        if (!writerCreated) {
+            try (Connection c = postgres().superuserDataSource().getConnection(); Statement st = c.createStatement()) {
+                st.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'it_worker') THEN"
+                        + " CREATE ROLE it_worker LOGIN PASSWORD 'it-worker-pw' IN ROLE cio_erasure_writer; END IF; END $$");
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+            writerCreated = true;
+        }
+        return new Settings.Database(owner.url(), "it_worker", Secret.of("DATABASE_PASSWORD", "it-worker-pw"), owner.poolSize());
+    }
+
     public static DataSource dataSource(Settings.Database db) {
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setUrl(db.url());

@@ -52,7 +52,7 @@ public final class WorkerHarness implements AutoCloseable {
         this.db = TestInfra.dataSource(database);
         this.settings = new Settings(
                 new Settings.Kafka(TestInfra.kafka().bootstrapServers(), topic, "group-" + topic),
-                database,
+                TestInfra.asWriter(database), // the worker runs with INSERT/SELECT only
                 new Settings.CustomerIo(SITE_ID, Secret.of("CUSTOMERIO_TRACK_API_KEY", API_KEY), Settings.Region.US, trackUrl,
                         ratePerSecond, maxAttempts, Duration.ofSeconds(2), requestTimeout),
                 new Settings.Audit(Secret.of("AUDIT_SUBJECT_KEY", AUDIT_KEY)),
