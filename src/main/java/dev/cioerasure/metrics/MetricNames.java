@@ -36,6 +36,8 @@ public final class MetricNames {
     public static final String OVERDUE = "erasure.open.overdue";
     /** Gauge: requests not yet erased. */
     public static final String OPEN = "erasure.open";
+    /** Counter, tags {@code endpoint}, {@code status}: HTTP intake requests. */
+    public static final String INTAKE = "erasure.intake.requests";
     /** Gauge: 1 while the worker is ready (assigned, database reachable), else 0. */
     public static final String READY = "erasure.ready";
     /** Gauge: seconds since the Track API key file was last written (rotated); NaN for a key from a variable. */

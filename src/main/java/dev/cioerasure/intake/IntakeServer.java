@@ -1,0 +1,200 @@
+package dev.cioerasure.intake;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.RequestJson;
+import dev.cioerasure.request.RequestParser;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The signed HTTP intake. {@code POST /v1/requests} takes one request in the topic's own format;
+ * {@code POST /v1/webhooks/customerio} takes the body of a Customer.io webhook action (see
+ * {@link WebhookPayload}). Both must carry a valid {@code X-CIO-Timestamp}/{@code X-CIO-Signature}
+ * ({@link SignatureVerifier}). A request is answered 202 only after Kafka has acknowledged it
+ * (acks=all); otherwise 400 (invalid, with the reason), 401 (signature), 413 (too large), 503
+ * (Kafka unavailable: retry). Nothing that is refused is published.
+ */
+public final class IntakeServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(IntakeServer.class);
+    /** Bodies larger than this are refused with 413 without being read further. */
+    public static final int MAX_BODY_BYTES = 64 * 1024;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpServer server;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final String topic;
+    private final SignatureVerifier verifier;
+    private final RequestParser parser;
+    private final SubjectHasher hasher;
+    private final Clock clock;
+    private final PrometheusMeterRegistry meters;
+
+    public IntakeServer(Settings s, int port, PrometheusMeterRegistry meters, Clock clock) throws IOException {
+        this.topic = s.kafka().topic();
+        this.verifier = new SignatureVerifier(s.webhookSecrets(), clock);
+        this.parser = new RequestParser(clock);
+        this.hasher = new SubjectHasher(s.audit().subjectKey());
+        this.clock = clock;
+        this.meters = meters;
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, s.kafka().bootstrapServers());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "15000");
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        this.producer = new KafkaProducer<>(p);
+        this.server = HttpServer.create(new InetSocketAddress(port), 128);
+        server.createContext("/v1/requests", ex -> handle(ex, "requests"));
+        server.createContext("/v1/webhooks/customerio", ex -> handle(ex, "webhook"));
+        server.createContext("/health/live", ex -> respond(ex, 200, "{\"status\":\"UP\"}"));
+        server.createContext("/health/ready", ex -> respond(ex, 200, "{\"status\":\"UP\"}"));
+        server.createContext("/metrics", ex -> {
+            byte[] b = meters.scrape().getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            ex.sendResponseHeaders(200, b.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(b);
+            }
+        });
+        server.setExecutor(Executors.newFixedThreadPool(16, r -> {
+            Thread t = new Thread(r, "intake-http");
+            t.setDaemon(true);
+            return t;
+        }));
+        server.start();
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange ex, String endpoint) throws IOException {
+        try (ex) {
+            if (!"POST".equals(ex.getRequestMethod())) {
+                ex.getResponseHeaders().set("Allow", "POST");
+                reply(ex, endpoint, 405, "method_not_allowed", "use POST");
+                return;
+            }
+            byte[] body = readLimited(ex.getRequestBody());
+            if (body == null) {
+                reply(ex, endpoint, 413, "too_large", "body exceeds " + MAX_BODY_BYTES + " bytes");
+                return;
+            }
+            SignatureVerifier.Verdict v = verifier.verify(ex.getRequestHeaders().getFirst("X-CIO-Timestamp"),
+                    ex.getRequestHeaders().getFirst("X-CIO-Signature"), body);
+            if (v != SignatureVerifier.Verdict.OK) {
+                reply(ex, endpoint, 401, "signature_" + v.name().toLowerCase(), switch (v) {
+                    case MISSING -> "X-CIO-Timestamp and X-CIO-Signature are required";
+                    case MALFORMED -> "X-CIO-Timestamp must be unix seconds and X-CIO-Signature 64 hex characters";
+                    case STALE -> "X-CIO-Timestamp is more than 5 minutes from now";
+                    case REPLAYED -> "this signed request was already accepted";
+                    default -> "X-CIO-Signature does not match the body";
+                });
+                return;
+            }
+            ErasureRequest request;
+            if (endpoint.equals("webhook")) {
+                try {
+                    request = WebhookPayload.toRequest(body, clock.instant(), hasher::hash);
+                } catch (IllegalArgumentException e) {
+                    reply(ex, endpoint, 400, "invalid", e.getMessage());
+                    return;
+                }
+                body = RequestJson.toBytes(request);
+            }
+            // Whatever came in must pass the same contract the worker enforces.
+            ParseResult parsed = parser.parse(body);
+            if (parsed instanceof ParseResult.Invalid invalid) {
+                reply(ex, endpoint, 400, "invalid", invalid.rejection().describe());
+                return;
+            }
+            request = ((ParseResult.Valid) parsed).request();
+            RecordMetadata meta;
+            try {
+                meta = producer.send(new ProducerRecord<>(topic,
+                        hasher.hash(request.identifier()).getBytes(StandardCharsets.UTF_8), body)).get(20, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException | RuntimeException e) {
+                log.warn("could not publish request {} ({}); the caller is told to retry", request.requestId(), e.getClass().getSimpleName());
+                reply(ex, endpoint, 503, "unavailable", "could not hand the request to Kafka; retry later");
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                reply(ex, endpoint, 503, "unavailable", "shutting down; retry later");
+                return;
+            }
+            log.info("accepted request {} via {} as {}-{}@{}", request.requestId(), endpoint, meta.topic(), meta.partition(), meta.offset());
+            ObjectNode ok = JSON.createObjectNode();
+            ok.put("status", "accepted");
+            ok.put("request_id", request.requestId());
+            ok.put("deadline", request.deadline().toString());
+            count(endpoint, 202);
+            respond(ex, 202, ok.toString());
+        }
+    }
+
+    private void reply(HttpExchange ex, String endpoint, int status, String error, String reason) throws IOException {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("error", error);
+        n.put("reason", reason);
+        if (status != 413) {
+            log.info("refused {} on {}: {} {}", ex.getRequestMethod(), endpoint, status, error);
+        }
+        count(endpoint, status);
+        respond(ex, status, n.toString());
+    }
+
+    private void count(String endpoint, int status) {
+        Counter.builder(MetricNames.INTAKE).description("HTTP intake requests by endpoint and status")
+                .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(meters).increment();
+    }
+
+    /** The body, or null when it is larger than the limit. */
+    private static byte[] readLimited(InputStream in) throws IOException {
+        byte[] b = in.readNBytes(MAX_BODY_BYTES + 1);
+        return b.length > MAX_BODY_BYTES ? null : b;
+    }
+
+    private static void respond(HttpExchange ex, int status, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(status, b.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(b);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(1);
+        producer.close();
+    }
+}
