@@ -122,7 +122,9 @@ public final class AuditWriter implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 failAll(batch, e);
                 return;
-            } catch (SQLException | RuntimeException e) {
+            } catch (Exception | AssertionError | LinkageError e) {
+                // Anything a broken connection can throw (the driver even throws AssertionError
+                // under -ea): this thread must never die, or every outcome after it would be lost.
                 if (healthy) {
                     log.error("audit write failed ({}), keeping {} pending batch(es) and retrying until the database is back",
                             describe(e), batch.size());
@@ -141,7 +143,7 @@ public final class AuditWriter implements AutoCloseable {
         }
     }
 
-    private static String describe(Exception e) {
+    private static String describe(Throwable e) {
         if (e instanceof SQLException s) {
             return "SQLState " + s.getSQLState() + ", " + s.getClass().getSimpleName();
         }
@@ -173,7 +175,7 @@ public final class AuditWriter implements AutoCloseable {
                 }
                 ps.executeBatch();
                 c.commit();
-            } catch (SQLException | RuntimeException e) {
+            } catch (SQLException | RuntimeException | AssertionError e) {
                 try {
                     c.rollback();
                 } catch (SQLException ignored) {

@@ -230,14 +230,29 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             if (e == null) {
                 partition.done(rec.offset());
                 finished.incrementAndGet();
-            } else {
-                // Not marked done: the offset stays uncommitted and the record is redone.
+            } else if (isCancellation(e) || !running) {
+                // Shutdown: not marked done, so the offset stays uncommitted and the record is redone.
                 log.debug("record {}-{}@{} handed back: {}", rec.topic(), rec.partition(), rec.offset(), e.toString());
+            } else {
+                // An unexpected error must neither lose the record nor hold its partition's commits
+                // forever: try the record again shortly.
+                log.error("record {}-{}@{} failed unexpectedly ({}); retrying it in 5 s", rec.topic(), rec.partition(),
+                        rec.offset(), e.getClass().getSimpleName());
+                scheduler.schedule(() -> start(rec, partition), 5, TimeUnit.SECONDS);
             }
         });
     }
 
     /** Pause everything while saturated or the audit database is down; pause only the retry topic while it holds too much. */
+    private static boolean isCancellation(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.util.concurrent.CancellationException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private void applyBackpressure() {
         Set<TopicPartition> assignment = consumer.assignment();
         Set<TopicPartition> toPause = new HashSet<>();

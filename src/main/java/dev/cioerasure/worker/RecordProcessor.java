@@ -188,8 +188,11 @@ final class RecordProcessor {
         while (true) {
             try {
                 return auditLog.finalOutcome(requestId);
-            } catch (SQLException e) {
-                log.warn("duplicate check for request {} failed (SQLState {}); retrying", requestId, e.getSQLState());
+            } catch (SQLException | RuntimeException | AssertionError e) {
+                if (backoff == 100) {
+                    log.warn("duplicate check for request {} failed ({}); retrying until the database answers", requestId,
+                            e.getClass().getSimpleName());
+                }
                 try {
                     Thread.sleep(backoff);
                 } catch (InterruptedException ie) {

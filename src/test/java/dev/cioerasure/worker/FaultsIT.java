@@ -105,7 +105,8 @@ class FaultsIT {
     @Test
     void customerIoDownForAWhileCostsProbesNotFailuresAndTheWorkerCatchesUp() throws Exception {
         h = new WorkerHarness(URI.create(track.baseUrl()), 400, 3, Duration.ofSeconds(2), 3);
-        h.outagePause(Duration.ofSeconds(2)).retryDelays(Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5));
+        // retry rounds that outlast the outage, as the production defaults (1 min … 8 h) do
+        h.outagePause(Duration.ofSeconds(2)).retryDelays(Duration.ofSeconds(3), Duration.ofSeconds(10), Duration.ofSeconds(20));
         int n = 300;
         sendRequests("r-down-", n);
         h.start();

@@ -1,0 +1,96 @@
+package dev.cioerasure.audit;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import javax.sql.DataSource;
+
+/** What auditors ask of the audit table; read-only (the auditor role is enough). */
+public final class AuditQueries {
+    private final DataSource dataSource;
+
+    public AuditQueries(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /** One audit row as an auditor reads it. */
+    public record Row(long seq, Instant recordedAt, Instant occurredAt, String requestId, String subjectHash, String identifierType,
+                      String step, String outcome, Integer httpStatus, Integer attempts, String reason, String regulation,
+                      Instant requestedAt, Instant deadlineAt, String requestedBy, String source, String workerInstance) { }
+
+    /** One request's standing (the view erasure_request_status), for reports. */
+    public record RequestLine(String requestId, String regulation, String identifierType, String requestedBy, Instant requestedAt,
+                              Instant deadlineAt, Instant firstSeenAt, String status, Instant statusAt, boolean erased,
+                              Boolean onTime) { }
+
+    private static final String ROW_COLUMNS = "chain_seq, recorded_at, occurred_at, request_id, subject_hash, identifier_type, step,"
+            + " outcome, http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
+            + " kafka_partition, kafka_offset, worker_instance";
+
+    /** Every row of one request, in chain order. */
+    public List<Row> history(String requestId) throws SQLException {
+        return rows("SELECT " + ROW_COLUMNS + " FROM audit_event WHERE request_id = ? ORDER BY chain_seq", requestId);
+    }
+
+    /** Every row about one subject (by its keyed hash), in chain order. */
+    public List<Row> bySubject(String subjectHash) throws SQLException {
+        return rows("SELECT " + ROW_COLUMNS + " FROM audit_event WHERE subject_hash = ? ORDER BY chain_seq", subjectHash);
+    }
+
+    private List<Row> rows(String sql, String arg) throws SQLException {
+        List<Row> out = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, arg);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String topic = rs.getString(16);
+                    out.add(new Row(rs.getLong(1), time(rs, 2), time(rs, 3), rs.getString(4), rs.getString(5), rs.getString(6),
+                            rs.getString(7), rs.getString(8), (Integer) rs.getObject(9), (Integer) rs.getObject(10), rs.getString(11),
+                            rs.getString(12), time(rs, 13), time(rs, 14), rs.getString(15),
+                            topic == null ? null : topic + "-" + rs.getInt(17) + "@" + rs.getLong(18), rs.getString(19)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * One line per request first seen in [from, to): its regulation, deadline, where it stands and
+     * whether it was erased on time. Streams, so a report of millions of requests needs no memory.
+     */
+    public void report(Instant from, Instant to, Consumer<RequestLine> each) throws SQLException {
+        String sql = "WITH first_seen AS (SELECT request_id, min(occurred_at) AS first_seen_at FROM audit_event"
+                + " WHERE request_id IS NOT NULL AND step = 'OUTCOME' GROUP BY request_id)"
+                + " SELECT s.request_id, s.regulation, s.identifier_type, s.requested_by, s.requested_at, s.deadline_at,"
+                + " f.first_seen_at, s.status, s.status_at, s.erased, s.on_time"
+                + " FROM erasure_request_status s JOIN first_seen f USING (request_id)"
+                + " WHERE coalesce(s.requested_at, f.first_seen_at) >= ? AND coalesce(s.requested_at, f.first_seen_at) < ?"
+                + " ORDER BY coalesce(s.requested_at, f.first_seen_at), s.request_id";
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                ps.setFetchSize(5000);
+                ps.setObject(1, OffsetDateTime.ofInstant(from, java.time.ZoneOffset.UTC));
+                ps.setObject(2, OffsetDateTime.ofInstant(to, java.time.ZoneOffset.UTC));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        each.accept(new RequestLine(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), time(rs, 5),
+                                time(rs, 6), time(rs, 7), rs.getString(8), time(rs, 9), rs.getBoolean(10), (Boolean) rs.getObject(11)));
+                    }
+                }
+            }
+            c.commit();
+        }
+    }
+
+    private static Instant time(ResultSet rs, int col) throws SQLException {
+        OffsetDateTime t = rs.getObject(col, OffsetDateTime.class);
+        return t == null ? null : t.toInstant();
+    }
+}

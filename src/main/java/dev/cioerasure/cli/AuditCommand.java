@@ -1,0 +1,310 @@
+package dev.cioerasure.cli;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.cioerasure.audit.AuditQueries;
+import dev.cioerasure.audit.ChainVerifier;
+import dev.cioerasure.audit.Databases;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.request.Identifier;
+import dev.cioerasure.request.IdentifierType;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "audit", mixinStandardHelpOptions = true,
+        description = {"Answer an auditor's questions from the audit table (read-only; the cio_erasure_auditor role is enough).",
+                "Needs DATABASE_URL, DATABASE_USER, DATABASE_PASSWORD; 'find' also AUDIT_SUBJECT_KEY."},
+        subcommands = {AuditCommand.Status.class, AuditCommand.Find.class, AuditCommand.Report.class, AuditCommand.Verify.class})
+final class AuditCommand {
+    /** Exit code when the answer is "not found" / "not intact". */
+    static final int NOT_FOUND = 1;
+    static final int TAMPERED = 3;
+
+    static HikariDataSource database() {
+        Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE));
+        return Databases.pool(s.database(), "audit-cli", null);
+    }
+
+    static void printHistory(List<AuditQueries.Row> rows, PrintStream out) {
+        String fmt = "%-6s %-20s %-24s %-9s %-16s %5s %5s  %-26s %s%n";
+        out.printf(fmt, "seq", "occurred (UTC)", "request", "step", "outcome", "http", "tries", "kafka record", "reason");
+        for (AuditQueries.Row r : rows) {
+            out.printf(fmt, r.seq(), ts(r.occurredAt()), nz(r.requestId()), r.step(), r.outcome(), r.httpStatus() == null ? "" : r.httpStatus(),
+                    r.attempts() == null ? "" : r.attempts(), nz(r.source()), r.reason() == null ? "" : r.reason());
+        }
+    }
+
+    static String ts(Instant t) {
+        return t == null ? "-" : t.toString().replace('T', ' ').replaceAll("\\.\\d+", "").replace("Z", "");
+    }
+
+    static String nz(String s) {
+        return s == null ? "-" : s;
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true, description = "The full history of one request, readable by a person.")
+    static final class Status implements Callable<Integer> {
+        @Parameters(paramLabel = "REQUEST_ID", description = "The request id.")
+        String requestId;
+
+        @Override
+        public Integer call() throws Exception {
+            try (HikariDataSource ds = database()) {
+                List<AuditQueries.Row> rows = new AuditQueries(ds).history(requestId);
+                if (rows.isEmpty()) {
+                    System.err.println("cio-erasure: no audit rows for request " + requestId);
+                    return NOT_FOUND;
+                }
+                AuditQueries.Row first = rows.stream().filter(r -> r.regulation() != null).findFirst().orElse(rows.get(0));
+                AuditQueries.Row completed = rows.stream().filter(r -> "COMPLETED".equals(r.outcome())).findFirst().orElse(null);
+                AuditQueries.Row last = rows.stream().filter(r -> "OUTCOME".equals(r.step()) && !"DUPLICATE".equals(r.outcome()))
+                        .reduce((a, b) -> b).orElse(rows.get(rows.size() - 1));
+                System.out.println("request     " + requestId);
+                if (first.regulation() != null) {
+                    System.out.println("regulation  " + first.regulation() + ", requested " + ts(first.requestedAt()) + " by "
+                            + nz(first.requestedBy()) + ", deadline " + ts(first.deadlineAt()));
+                    System.out.println("subject     " + first.identifierType() + " (keyed hash " + first.subjectHash().substring(0, 16) + "…)");
+                }
+                if (completed != null) {
+                    boolean onTime = completed.deadlineAt() == null || !completed.occurredAt().isAfter(completed.deadlineAt());
+                    System.out.println("status      ERASED at " + ts(completed.occurredAt()) + (onTime ? " — on time" : " — LATE"));
+                } else {
+                    System.out.println("status      NOT ERASED — latest outcome " + last.outcome()
+                            + (last.reason() == null ? "" : " (" + last.reason() + ")"));
+                }
+                System.out.println();
+                printHistory(rows, System.out);
+                return 0;
+            }
+        }
+    }
+
+    static final class Subject {
+        @Option(names = "--email", paramLabel = "E", required = true, description = "An email address.")
+        String email;
+
+        @Option(names = "--id", paramLabel = "I", required = true, description = "A customer id.")
+        String id;
+
+        @Option(names = "--cio-id", paramLabel = "C", required = true, description = "A Customer.io cio_id (without the cio_ prefix).")
+        String cioId;
+
+        Identifier identifier() {
+            return email != null ? new Identifier(IdentifierType.EMAIL, email)
+                    : id != null ? new Identifier(IdentifierType.ID, id) : new Identifier(IdentifierType.CIO_ID, cioId);
+        }
+    }
+
+    @Command(name = "find", mixinStandardHelpOptions = true,
+            description = {"Every request for one person. The identifier is hashed with AUDIT_SUBJECT_KEY and matched",
+                    "against the stored hashes; it is never stored, logged or printed."})
+    static final class Find implements Callable<Integer> {
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Subject subject;
+
+        @Override
+        public Integer call() throws Exception {
+            Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
+            String hash = new SubjectHasher(s.audit().subjectKey()).hash(subject.identifier());
+            try (HikariDataSource ds = Databases.pool(s.database(), "audit-cli", null)) {
+                List<AuditQueries.Row> rows = new AuditQueries(ds).bySubject(hash);
+                if (rows.isEmpty()) {
+                    System.out.println("no requests for this " + subject.identifier().type().wireName()
+                            + " (keyed hash " + hash.substring(0, 16) + "…)");
+                    return NOT_FOUND;
+                }
+                long requests = rows.stream().map(AuditQueries.Row::requestId).distinct().count();
+                boolean erased = rows.stream().anyMatch(r -> "COMPLETED".equals(r.outcome()));
+                System.out.println(requests + " request(s) for this " + subject.identifier().type().wireName() + "; "
+                        + (erased ? "ERASED" : "NOT ERASED") + " (keyed hash " + hash.substring(0, 16) + "…)");
+                System.out.println();
+                printHistory(rows, System.out);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "report", mixinStandardHelpOptions = true,
+            description = {"Proof-of-erasure report: one line per request requested in [--from, --to): regulation,",
+                    "requested, deadline, erased at, outcome, on time or late."})
+    static final class Report implements Callable<Integer> {
+        @Option(names = "--from", paramLabel = "DATE", required = true, description = "First day (YYYY-MM-DD, UTC), inclusive.")
+        String from;
+
+        @Option(names = "--to", paramLabel = "DATE", required = true, description = "Last day (YYYY-MM-DD, UTC), inclusive.")
+        String to;
+
+        @Option(names = "--format", paramLabel = "FMT", defaultValue = "table",
+                description = "table (default), csv or json.")
+        String format;
+
+        @Override
+        public Integer call() throws Exception {
+            Instant start;
+            Instant end;
+            try {
+                start = LocalDate.parse(from).atStartOfDay(ZoneOffset.UTC).toInstant();
+                end = LocalDate.parse(to).plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+            } catch (DateTimeParseException e) {
+                throw new Errors.UserError("--from and --to must be dates like 2026-11-01", 2);
+            }
+            if (!end.isAfter(start)) {
+                throw new Errors.UserError("--to must not be before --from", 2);
+            }
+            if (!List.of("table", "csv", "json").contains(format)) {
+                throw new Errors.UserError("--format must be table, csv or json", 2);
+            }
+            try (HikariDataSource ds = database()) {
+                int[] counts = new int[3];
+                ReportWriter w = ReportWriter.of(format, System.out);
+                new AuditQueries(ds).report(start, end, line -> {
+                    counts[0]++;
+                    if (line.erased()) {
+                        counts[1]++;
+                    }
+                    if (Boolean.FALSE.equals(line.onTime())) {
+                        counts[2]++;
+                    }
+                    w.line(line);
+                });
+                w.close();
+                if (format.equals("table")) {
+                    System.out.printf("%n%d request(s); %d erased (%d late); %d not erased%n", counts[0], counts[1], counts[2],
+                            counts[0] - counts[1]);
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "verify", mixinStandardHelpOptions = true,
+            description = {"Tamper check of the whole audit table: re-computes the hash chain and reports the first row",
+                    "where it breaks. Exit 0 when intact, 3 when not."})
+    static final class Verify implements Callable<Integer> {
+        @Override
+        public Integer call() throws Exception {
+            try (HikariDataSource ds = database()) {
+                long t0 = System.nanoTime();
+                ChainVerifier.Result r = new ChainVerifier(ds).verify();
+                double s = (System.nanoTime() - t0) / 1e9;
+                if (r.intact()) {
+                    System.out.printf("INTACT: %d rows verified, chain ends at row %d (%.1f s)%n", r.rowsChecked(), r.lastSeq(), s);
+                    return 0;
+                }
+                ChainVerifier.Break b = r.firstBreak().get();
+                System.out.printf("TAMPERED: the chain breaks at row %d%s: %s. %d rows before it verified.%n", b.chainSeq(),
+                        b.rowId() > 0 ? " (id " + b.rowId() + ")" : "", b.problem(), r.rowsChecked());
+                return TAMPERED;
+            }
+        }
+    }
+
+    /** Writes report lines as a table, CSV (RFC 4180) or a JSON array. */
+    abstract static class ReportWriter {
+        abstract void line(AuditQueries.RequestLine l);
+
+        void close() { }
+
+        static ReportWriter of(String format, PrintStream out) throws IOException {
+            return switch (format) {
+                case "csv" -> new ReportWriter() {
+                    {
+                        out.println("request_id,regulation,identifier_type,requested_by,requested_at,deadline_at,first_seen_at,status,status_at,erased,on_time");
+                    }
+
+                    @Override
+                    void line(AuditQueries.RequestLine l) {
+                        out.println(String.join(",", csv(l.requestId()), csv(l.regulation()), csv(l.identifierType()), csv(l.requestedBy()),
+                                csv(str(l.requestedAt())), csv(str(l.deadlineAt())), csv(str(l.firstSeenAt())), csv(l.status()),
+                                csv(str(l.statusAt())), Boolean.toString(l.erased()), l.onTime() == null ? "" : l.onTime().toString()));
+                    }
+                };
+                case "json" -> {
+                    JsonGenerator g = new ObjectMapper().getFactory().createGenerator(out);
+                    g.useDefaultPrettyPrinter();
+                    g.writeStartArray();
+                    yield new ReportWriter() {
+                        @Override
+                        void line(AuditQueries.RequestLine l) {
+                            try {
+                                g.writeStartObject();
+                                g.writeStringField("request_id", l.requestId());
+                                g.writeStringField("regulation", l.regulation());
+                                g.writeStringField("identifier_type", l.identifierType());
+                                g.writeStringField("requested_by", l.requestedBy());
+                                g.writeStringField("requested_at", str(l.requestedAt()));
+                                g.writeStringField("deadline_at", str(l.deadlineAt()));
+                                g.writeStringField("first_seen_at", str(l.firstSeenAt()));
+                                g.writeStringField("status", l.status());
+                                g.writeStringField("status_at", str(l.statusAt()));
+                                g.writeBooleanField("erased", l.erased());
+                                if (l.onTime() == null) {
+                                    g.writeNullField("on_time");
+                                } else {
+                                    g.writeBooleanField("on_time", l.onTime());
+                                }
+                                g.writeEndObject();
+                            } catch (IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        }
+
+                        @Override
+                        void close() {
+                            try {
+                                g.writeEndArray();
+                                g.flush();
+                                out.println();
+                            } catch (IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        }
+                    };
+                }
+                default -> new ReportWriter() {
+                    private final String fmt = "%-24s %-5s %-20s %-20s %-20s %-16s %s%n";
+
+                    {
+                        out.printf(fmt, "request", "reg", "requested (UTC)", "deadline (UTC)", "erased at (UTC)", "status", "on time");
+                    }
+
+                    @Override
+                    void line(AuditQueries.RequestLine l) {
+                        out.printf(fmt, l.requestId(), nz(l.regulation()), ts(l.requestedAt()), ts(l.deadlineAt()),
+                                l.erased() ? ts(l.statusAt()) : "-", l.status(),
+                                l.onTime() == null ? (l.erased() ? "" : "-") : l.onTime() ? "yes" : "LATE");
+                    }
+                };
+            };
+        }
+
+        static String str(Instant t) {
+            return t == null ? null : t.toString();
+        }
+
+        static String csv(String s) {
+            if (s == null) {
+                return "";
+            }
+            boolean quote = s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")
+                    || s.startsWith("=") || s.startsWith("+") || s.startsWith("-") || s.startsWith("@");
+            // a leading = + - @ is quoted and prefixed so spreadsheets do not run it as a formula
+            String v = s.startsWith("=") || s.startsWith("+") || s.startsWith("-") || s.startsWith("@") ? "'" + s : s;
+            return quote ? "\"" + v.replace("\"", "\"\"") + "\"" : v;
+        }
+    }
+}
