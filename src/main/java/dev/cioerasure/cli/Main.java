@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         description = "Queue-driven GDPR/CCPA erasure worker for Customer.io.%n"
                 + "Configuration comes from the environment (see config/cio-erasure.env.example).",
         subcommands = {WorkerCommand.class, DemoCommand.class, MigrateCommand.class, DlqCommand.class, ParkedCommand.class,
-                CredentialsCommand.class, IntakeCommand.class, AuditCommand.class,
+                CredentialsCommand.class, IntakeCommand.class, AuditCommand.class, SubmitCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

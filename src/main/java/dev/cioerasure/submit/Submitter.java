@@ -1,0 +1,112 @@
+package dev.cioerasure.submit;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.RequestParser;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Future;
+import java.util.function.IntConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Validates every row of a {@link RequestFile} before anything is sent, fills in missing request
+ * ids, then publishes. A missing request id is derived from the keyed subject hash and the
+ * regulation, so submitting the same file twice erases nobody twice (the worker records the
+ * second copy as DUPLICATE).
+ */
+public final class Submitter {
+    /** The outcome of validation: the messages ready to send, or the problems by line (no values). */
+    public record Checked(List<ObjectNode> messages, List<String> problems, int generatedIds) { }
+
+    private final RequestParser parser;
+    private final SubjectHasher hasher;
+    private final Clock clock;
+
+    public Submitter(SubjectHasher hasher, Clock clock) {
+        this.parser = new RequestParser(clock);
+        this.hasher = hasher;
+        this.clock = clock;
+    }
+
+    public Checked check(RequestFile file) {
+        List<ObjectNode> ok = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        Map<String, Integer> seenIds = new HashMap<>();
+        int generated = 0;
+        String now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
+        for (RequestFile.Row row : file.rows()) {
+            if (row.problem() != null) {
+                problems.add("line " + row.line() + ": " + row.problem());
+                continue;
+            }
+            ObjectNode m = row.message().deepCopy();
+            if (!m.has("requested_at")) {
+                m.put("requested_at", now);
+            }
+            boolean derive = !m.has("request_id");
+            if (derive) {
+                m.put("request_id", "placeholder");
+            }
+            ParseResult parsed = parser.parse(m.toString().getBytes(StandardCharsets.UTF_8));
+            if (parsed instanceof ParseResult.Invalid invalid) {
+                problems.add("line " + row.line() + ": " + invalid.rejection().describe());
+                continue;
+            }
+            ErasureRequest r = ((ParseResult.Valid) parsed).request();
+            if (derive) {
+                m.put("request_id", "sub-" + r.regulation().name().toLowerCase() + "-" + hasher.hash(r.identifier()).substring(0, 32));
+                generated++;
+            }
+            // keep the field order of the contract
+            ObjectNode ordered = m.objectNode();
+            for (String f : List.of("request_id", "identifier", "regulation", "requested_at", "requested_by")) {
+                ordered.set(f, m.get(f));
+            }
+            String id = ordered.get("request_id").asText();
+            Integer earlier = seenIds.putIfAbsent(id, row.line());
+            if (earlier != null) {
+                problems.add("line " + row.line() + ": request_id repeats the one on line " + earlier
+                        + (derive ? " (same person and regulation)" : ""));
+                continue;
+            }
+            ok.add(ordered);
+        }
+        return new Checked(ok, problems, generated);
+    }
+
+    /** Publishes (acks=all) and reports progress; returns when Kafka has acknowledged every message. */
+    public void publish(String bootstrap, String topic, List<ObjectNode> messages, IntConsumer progress) throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "20");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+            List<Future<RecordMetadata>> sent = new ArrayList<>(messages.size());
+            for (ObjectNode m : messages) {
+                byte[] value = m.toString().getBytes(StandardCharsets.UTF_8);
+                ErasureRequest r = ((ParseResult.Valid) parser.parse(value)).request();
+                sent.add(producer.send(new ProducerRecord<>(topic, hasher.hash(r.identifier()).getBytes(StandardCharsets.UTF_8), value)));
+            }
+            for (int i = 0; i < sent.size(); i++) {
+                sent.get(i).get();
+                progress.accept(i + 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package dev.cioerasure.cli;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.delete;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.testing.WorkerHarness;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A privacy person submits a file of requests; the worker erases them once, however often the file is submitted. */
+class SubmitIT {
+    private WireMockServer track;
+    private WorkerHarness h;
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        track = new WireMockServer(options().dynamicPort());
+        track.start();
+        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
+        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        h = WorkerHarness.forStub(URI.create(track.baseUrl()));
+    }
+
+    @AfterEach
+    void tearDown() {
+        h.close();
+        track.stop();
+    }
+
+    private record Run(int exit, String out, String err) { }
+
+    private Run submit(String... args) {
+        Map<String, String> env = Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(), "ERASURE_TOPIC", h.topic,
+                "AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            String[] all = new String[args.length + 1];
+            all[0] = "submit";
+            System.arraycopy(args, 0, all, 1, args.length);
+            int exit = Main.run(env, all);
+            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void aCsvIsSubmittedWithGeneratedIdsAndResubmittingItErasesNobodyTwice() throws Exception {
+        Path csv = dir.resolve("november.csv");
+        Files.writeString(csv, """
+                request_id,identifier_type,identifier,regulation,requested_at,requested_by
+                ticket-1,email,"alice@example.com",GDPR,2026-11-20T10:00:00Z,privacy-desk/4711
+                ,email,bob+news@example.com,CCPA,2026-11-21T10:00:00Z,privacy-desk/4712
+                ,id,customer-77,GDPR,,privacy-desk/4713
+                ,cio_id,a30001,GDPR,2026-11-22T10:00:00Z,privacy-desk/4714
+                """);
+        Run r = submit("--file", csv.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("submitted 4 request(s)", "3 request id(s) generated", "november.submitted.csv");
+        assertThat(r.err()).contains("4/4 acknowledged");
+        String written = Files.readString(dir.resolve("november.submitted.csv"));
+        assertThat(written).contains("ticket-1,", "sub-ccpa-", "sub-gdpr-");
+        assertThat(h.read(h.topic, 4, Duration.ofSeconds(10))).hasSize(4).allSatisfy(rec -> assertThat(rec.key()).hasSize(64));
+
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 4);
+        assertThat(submit("--file", csv.toString()).exit()).isZero();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 8);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome = 'COMPLETED'")).isEqualTo(4);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome = 'DUPLICATE'")).isEqualTo(4);
+        track.verify(4, postRequestedFor(urlPathMatching(".*/suppress")));
+    }
+
+    @Test
+    void badRowsAreReportedByLineAndNothingIsSent() throws Exception {
+        Path csv = dir.resolve("bad.csv");
+        Files.writeString(csv, """
+                request_id,identifier_type,identifier,regulation,requested_at,requested_by
+                r-1,email,ok@example.com,GDPR,2026-11-20T10:00:00Z,desk
+                r-2,email,not-an-email,GDPR,2026-11-20T10:00:00Z,desk
+                r-3,id,someone@example.com,GDPR,2026-11-20T10:00:00Z,desk
+                r-1,email,again@example.com,GDPR,2026-11-20T10:00:00Z,desk
+                r-5,email,x@example.com,LGPD,2026-11-20T10:00:00Z,desk
+                """);
+        Run r = submit("--file", csv.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("4 of 5 row(s)", "nothing was sent", "line 3:", "line 4:", "line 5: request_id repeats the one on line 2",
+                "line 6:").doesNotContain("not-an-email", "someone@example.com", "again@example.com");
+        assertThat(h.read(h.topic, 1, Duration.ofSeconds(3))).isEmpty();
+
+        Path noHeader = dir.resolve("noheader.csv");
+        Files.writeString(noHeader, "email,name\njane@example.com,Jane\n");
+        Run h2 = submit("--file", noHeader.toString());
+        assertThat(h2.exit()).isEqualTo(1);
+        assertThat(h2.err()).contains("the CSV header must name the columns", "missing: identifier, identifier_type, regulation, requested_by");
+    }
+
+    @Test
+    void ndjsonWorksAndDryRunSendsNothing() throws Exception {
+        Path nd = dir.resolve("requests.ndjson");
+        Files.writeString(nd, """
+                {"request_id":"n-1","identifier":{"type":"email","value":"n1@example.com"},"regulation":"GDPR","requested_at":"2026-11-20T10:00:00Z","requested_by":"desk"}
+
+                {"identifier":{"type":"id","value":"n-2"},"regulation":"CCPA","requested_by":"desk"}
+                """);
+        Run dry = submit("--file", nd.toString(), "--dry-run");
+        assertThat(dry.exit()).isZero();
+        assertThat(dry.out()).contains("2 request(s) valid; nothing sent");
+        assertThat(h.read(h.topic, 1, Duration.ofSeconds(3))).isEmpty();
+        Run r = submit("--file", nd.toString());
+        assertThat(r.exit()).isZero();
+        assertThat(h.read(h.topic, 2, Duration.ofSeconds(10))).hasSize(2);
+        assertThat(Files.readString(dir.resolve("requests.submitted.ndjson"))).contains("\"request_id\":\"n-1\"", "\"request_id\":\"sub-ccpa-");
+    }
+}
