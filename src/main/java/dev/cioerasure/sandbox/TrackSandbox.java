@@ -24,8 +24,15 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class TrackSandbox implements AutoCloseable {
 
-    /** Sandbox behaviour. {@code limitPerSecond} 0 means unlimited. */
-    public record Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate) {
+    /**
+     * Sandbox behaviour. {@code limitPerSecond} 0 means unlimited; {@code keepCalls} keeps every
+     * call in memory for {@link #calls()} (tests, demo), off for long-running sandboxes.
+     */
+    public record Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate, boolean keepCalls) {
+        public Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate) {
+            this(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, true);
+        }
+
         public static Options demo(String siteId, String apiKey) {
             return new Options(siteId, apiKey, 50, 100, 0.0);
         }
@@ -45,11 +52,16 @@ public final class TrackSandbox implements AutoCloseable {
     private final String expectedAuth;
 
     public TrackSandbox(Options options) throws IOException {
+        this(options, new InetSocketAddress("127.0.0.1", 0));
+    }
+
+    /** A sandbox listening on the given address (e.g. 0.0.0.0:8080 in a container). */
+    public TrackSandbox(Options options, InetSocketAddress address) throws IOException {
         this.options = options;
         this.bucket = options.limitPerSecond() > 0 ? new TokenBucket(options.limitPerSecond()) : null;
         this.expectedAuth = "Basic " + Base64.getEncoder().encodeToString(
                 (options.siteId() + ":" + options.apiKey()).getBytes(StandardCharsets.UTF_8));
-        this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);
+        this.server = HttpServer.create(address, 512);
         this.executor = Executors.newFixedThreadPool(256, r -> {
             Thread t = new Thread(r, "track-sandbox");
             t.setDaemon(true);
@@ -62,6 +74,10 @@ public final class TrackSandbox implements AutoCloseable {
 
     public URI baseUrl() {
         return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
     }
 
     private void handle(HttpExchange ex) throws IOException {
@@ -122,8 +138,12 @@ public final class TrackSandbox implements AutoCloseable {
         return URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
-    private synchronized void record(String op, String identifier, int status) {
-        calls.add(new Call(op, identifier, status, System.nanoTime()));
+    private void record(String op, String identifier, int status) {
+        if (options.keepCalls()) {
+            synchronized (this) {
+                calls.add(new Call(op, identifier, status, System.nanoTime()));
+            }
+        }
     }
 
     private static void send(HttpExchange ex, int status, String body) throws IOException {

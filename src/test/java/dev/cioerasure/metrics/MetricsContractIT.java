@@ -38,7 +38,7 @@ class MetricsContractIT {
     }
 
     @Test
-    void everyMetricInTheAlertRulesIsExported() throws Exception {
+    void everyMetricInTheAlertRulesAndTheDashboardIsExported() throws Exception {
         WireMockServer track = new WireMockServer(options().dynamicPort());
         track.start();
         track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
@@ -53,6 +53,9 @@ class MetricsContractIT {
                     HttpResponse.BodyHandlers.ofString()).body();
             Set<String> used = metricsUsedIn(Path.of("config", "prometheus", "alerts.yml"));
             assertThat(used).contains("erasure_open_overdue", "erasure_ready");
+            Set<String> dashboard = metricsUsedIn(Path.of("config", "grafana", "dashboards", "cio-erasure.json"));
+            assertThat(dashboard).contains("erasure_requests_total", "erasure_track_call_seconds_bucket", "erasure_retry_parked");
+            used.addAll(dashboard);
             for (String name : used) {
                 assertThat(scrape).as("metric %s used by an alert rule", name).containsPattern("(?m)^" + name + "[{ ]");
             }

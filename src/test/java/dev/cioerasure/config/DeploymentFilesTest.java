@@ -1,0 +1,96 @@
+package dev.cioerasure.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * docker-compose.yml cannot be run here (no Docker engine), so its structure is checked: the
+ * services exist, every secret is declared and its file present, every setting it passes to our
+ * services is one the documented configuration knows, and the image runs as a non-root user.
+ */
+class DeploymentFilesTest {
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    private static Set<String> documentedSettings() throws Exception {
+        Set<String> names = new HashSet<>();
+        Matcher m = Pattern.compile("(?m)^#?\\s*([A-Z][A-Z0-9_]+)=").matcher(Files.readString(Path.of("config", "cio-erasure.env.example")));
+        while (m.find()) {
+            names.add(m.group(1));
+        }
+        return names;
+    }
+
+    @Test
+    void composeWiresTheWholeStackWithSecretsAndKnownSettings() throws Exception {
+        JsonNode compose = YAML.readTree(Path.of("docker-compose.yml").toFile());
+        JsonNode services = compose.get("services");
+        for (String s : new String[] {"kafka", "postgres", "migrate", "worker", "intake", "sandbox", "prometheus", "grafana"}) {
+            assertThat(services.has(s)).as("service %s", s).isTrue();
+        }
+        assertThat(services.get("kafka").get("image").asText()).startsWith("apache/kafka:4.3.");
+        JsonNode secrets = compose.get("secrets");
+        secrets.fields().forEachRemaining(e -> assertThat(Path.of(e.getValue().get("file").asText())).as("secret file").exists());
+
+        Set<String> documented = documentedSettings();
+        assertThat(documented).contains("KAFKA_BOOTSTRAP_SERVERS", "CUSTOMERIO_TRACK_API_KEY", "AUDIT_SUBJECT_KEY");
+        for (String name : new String[] {"migrate", "worker", "intake", "sandbox"}) {
+            JsonNode svc = services.get(name);
+            assertThat(svc.get("build").asText()).isEqualTo(".");
+            Set<String> declared = new HashSet<>();
+            svc.path("secrets").forEach(n -> declared.add(n.asText()));
+            for (Iterator<Map.Entry<String, JsonNode>> it = svc.get("environment").fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                String key = e.getKey();
+                if (key.equals("<<")) {
+                    continue;
+                }
+                String base = key.endsWith("_FILE") ? key.substring(0, key.length() - 5) : key;
+                assertThat(documented).as("%s sets %s, which config/cio-erasure.env.example does not document", name, key).contains(base);
+                if (key.endsWith("_FILE")) {
+                    String secret = e.getValue().asText().replace("/run/secrets/", "");
+                    assertThat(declared).as("%s reads secret %s", name, secret).contains(secret);
+                    assertThat(secrets.has(secret)).isTrue();
+                }
+            }
+        }
+        // the anchor shared by worker and intake
+        JsonNode shared = services.get("worker").get("environment");
+        assertThat(shared.has("<<") || shared.has("KAFKA_BOOTSTRAP_SERVERS")).isTrue();
+    }
+
+    @Test
+    void theImageRunsAsANonRootUserWithAHealthCheck() throws Exception {
+        String dockerfile = Files.readString(Path.of("Dockerfile"));
+        assertThat(dockerfile).containsPattern("(?m)^USER (?!root)\\S+").contains("HEALTHCHECK").contains("/health/ready");
+    }
+
+    @Test
+    void prometheusLoadsTheShippedAlertRules() throws Exception {
+        JsonNode prom = YAML.readTree(Path.of("config", "prometheus", "prometheus.yml").toFile());
+        assertThat(prom.get("rule_files").get(0).asText()).endsWith("alerts.yml");
+        JsonNode alerts = YAML.readTree(Path.of("config", "prometheus", "alerts.yml").toFile());
+        Set<String> names = new HashSet<>();
+        alerts.get("groups").forEach(g -> g.get("rules").forEach(r -> {
+            names.add(r.get("alert").asText());
+            assertThat(r.get("expr").asText()).isNotBlank();
+            assertThat(r.get("annotations").get("runbook").asText()).startsWith("docs/operations.md#");
+        }));
+        assertThat(names).contains("ErasureRequestOverdue", "ErasureOldestOpenRequestAgeing", "ErasureCredentialsOld", "ErasureCredentialsRejected");
+        String ops = Files.readString(Path.of("docs", "operations.md")).toLowerCase();
+        for (String alert : names) {
+            assertThat(ops).as("docs/operations.md explains %s", alert).contains("### " + alert.toLowerCase());
+        }
+    }
+}
