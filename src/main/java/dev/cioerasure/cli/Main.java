@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
                 + "Configuration comes from the environment (see config/cio-erasure.env.example).",
         subcommands = {WorkerCommand.class, DemoCommand.class, MigrateCommand.class, DlqCommand.class, ParkedCommand.class,
                 CredentialsCommand.class, IntakeCommand.class, AuditCommand.class, SubmitCommand.class,
-                SandboxCommand.class,
+                SandboxCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

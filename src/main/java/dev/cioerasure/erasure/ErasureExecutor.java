@@ -18,6 +18,20 @@ public final class ErasureExecutor {
     }
 
     /**
+     * Sets this instance's share of the group-wide Track rate: {@code groupLimit × share},
+     * rounded down so that the instances' rates never add up to more than the limit.
+     */
+    public void setShareOfGroupLimit(int groupLimit, double share) {
+        double s = Math.max(0, Math.min(1, share));
+        track.changeRate((int) Math.floor(groupLimit * s));
+    }
+
+    /** Track calls per second this instance may make now. */
+    public int callsPerSecond() {
+        return track.callsPerSecond();
+    }
+
+    /**
      * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
      */
     public ErasureResult erase(Identifier identifier) {

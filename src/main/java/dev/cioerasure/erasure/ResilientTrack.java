@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *       requests, and the consumer pauses through back-pressure;</li>
  *   <li>a worker-wide hold after a 429 with {@code Retry-After}: every thread waits, not only
  *       the one that was told;</li>
- *   <li>one shared {@link RateLimiter} (a 429 also drains its current period);</li>
+ *   <li>one shared {@link RateLimiter} (a 429 also drains its current period), then a
+ *       {@link SlidingWindow} that caps the calls actually started in any second;</li>
  *   <li>a {@link Retry} around all of it that retries only what is retryable, with exponential
  *       backoff and jitter, never sooner than {@code Retry-After}.</li>
  * </ol>
@@ -50,7 +51,10 @@ final class ResilientTrack {
     static final String NAME = "customerio-track";
 
     private final TrackClient client;
-    private final RateLimiter limiter;
+    private final RateLimiterRegistry limiters;
+    private volatile RateLimiter limiter;
+    private volatile int callsPerSecond;
+    private volatile SlidingWindow window;
     private final Retry retry;
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
@@ -62,8 +66,10 @@ final class ResilientTrack {
     ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
         this.client = client;
         this.meters = meters;
-        RateLimiterRegistry limiters = RateLimiterRegistry.of(rateLimiterConfig(policy.callsPerSecond()));
+        this.limiters = RateLimiterRegistry.of(rateLimiterConfig(policy.callsPerSecond()));
         this.limiter = limiters.rateLimiter(NAME);
+        this.callsPerSecond = policy.callsPerSecond();
+        this.window = new SlidingWindow(policy.callsPerSecond());
         IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(
                 policy.initialBackoff(), 2.0, 0.5, policy.maxBackoff());
         long capMillis = policy.maxBackoff().toMillis();
@@ -111,6 +117,8 @@ final class ResilientTrack {
     /**
      * Spreads the limit over short periods so no burst of a whole second's permits goes out at
      * once: the largest number of periods per second (at least 10 ms each) that divides the rate.
+     * A rate of 20 or more with no divisor of 5 or more is rounded down to a multiple of 10 (at most
+     * 1 % lost for rates of 100 and more) so that it can be spread over 100 ms periods.
      */
     static RateLimiterConfig rateLimiterConfig(int perSecond) {
         int periods = 1;
@@ -120,12 +128,38 @@ final class ResilientTrack {
                 break;
             }
         }
+        int rate = perSecond;
+        if (periods < 5 && perSecond >= 20) {
+            rate = perSecond - perSecond % 10;
+            periods = 10;
+        }
         return RateLimiterConfig.custom()
-                .limitForPeriod(perSecond / periods)
+                .limitForPeriod(rate / periods)
                 .limitRefreshPeriod(Duration.ofMillis(1000L / periods))
-                .timeoutDuration(Duration.ofSeconds(5))
+                .timeoutDuration(Duration.ofMillis(500))
                 .drainPermissionsOnResult(ResilientTrack::isTooManyRequests)
                 .build();
+    }
+
+    /**
+     * Changes this instance's rate (e.g. its share of the group's limit after a rebalance). Calls
+     * waiting for a permit of the old limiter finish on it; new calls use the new one.
+     */
+    void changeRate(int perSecond) {
+        int rate = Math.max(1, perSecond);
+        if (rate == callsPerSecond) {
+            return;
+        }
+        RateLimiter next = RateLimiter.of(NAME, rateLimiterConfig(rate));
+        limiters.replace(NAME, next);
+        limiter = next;
+        window = window.resized(rate);
+        callsPerSecond = rate;
+        log.info("Track call rate of this instance set to {}/s", rate);
+    }
+
+    int callsPerSecond() {
+        return callsPerSecond;
     }
 
     private static boolean isTooManyRequests(Either<? extends Throwable, ?> either) {
@@ -203,10 +237,18 @@ final class ResilientTrack {
         while ((hold = holdUntilNanos.get() - System.nanoTime()) > 0) {
             sleep(Duration.ofNanos(Math.min(hold, TimeUnit.MILLISECONDS.toNanos(200))), "holding for Retry-After");
         }
-        while (!limiter.acquirePermission()) {
+        while (true) {
+            RateLimiter current = limiter;
+            if (current.acquirePermission() && current == limiter) {
+                break; // a permit from a limiter replaced meanwhile (rate changed) does not count
+            }
             if (Thread.currentThread().isInterrupted()) {
                 throw new CancellationException("shutting down while waiting for a rate-limit permit");
             }
+        }
+        long wait;
+        while ((wait = window.tryStart(System.nanoTime())) > 0) {
+            sleep(Duration.ofNanos(wait), "waiting for room in the one-second window");
         }
         limiterWait.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }

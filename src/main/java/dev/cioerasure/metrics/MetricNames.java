@@ -28,6 +28,8 @@ public final class MetricNames {
     public static final String AUDIT_WRITE_FAILURES = "erasure.audit.write.failures";
     /** Counter, tag {@code reason}: records sent to the dead-letter topic. */
     public static final String DLQ = "erasure.dlq";
+    /** Gauge: Track calls per second this instance may make (its share of the group's limit). */
+    public static final String RATE_LIMIT = "erasure.ratelimit.calls.per.second";
     /** Gauge: retry-topic records held in memory until their retry round is due. */
     public static final String RETRY_PARKED = "erasure.retry.parked";
     /** Gauge: age in seconds of the oldest request not yet erased (parked, failed or rejected). */

@@ -38,7 +38,7 @@ public final class TrackSandbox implements AutoCloseable {
         }
     }
 
-    /** One call the sandbox answered. */
+    /** One call the sandbox answered; {@code atNanos} is when it arrived. */
     public record Call(String operation, String identifier, int status, long atNanos) { }
 
     private final Options options;
@@ -81,6 +81,7 @@ public final class TrackSandbox implements AutoCloseable {
     }
 
     private void handle(HttpExchange ex) throws IOException {
+        long arrived = System.nanoTime();
         try (ex) {
             ex.getRequestBody().readAllBytes();
             String raw = ex.getRequestURI().getRawPath();
@@ -104,13 +105,13 @@ public final class TrackSandbox implements AutoCloseable {
                 return;
             }
             if (!expectedAuth.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
-                record(op, identifier, 401);
+                record(op, identifier, 401, arrived);
                 send(ex, 401, "{\"meta\":{\"error\":\"Unauthorized request\"}}");
                 return;
             }
             if (bucket != null && !bucket.tryTake()) {
                 throttled.incrementAndGet();
-                record(op, identifier, 429);
+                record(op, identifier, 429, arrived);
                 ex.getResponseHeaders().set("Retry-After", "1");
                 send(ex, 429, "{\"meta\":{\"error\":\"rate limit exceeded\"}}");
                 return;
@@ -120,12 +121,12 @@ public final class TrackSandbox implements AutoCloseable {
             }
             if (options.errorRate() > 0 && ThreadLocalRandom.current().nextDouble() < options.errorRate()) {
                 failed.incrementAndGet();
-                record(op, identifier, 503);
+                record(op, identifier, 503, arrived);
                 send(ex, 503, "{\"meta\":{\"error\":\"service unavailable\"}}");
                 return;
             }
             accepted.incrementAndGet();
-            record(op, identifier, 200);
+            record(op, identifier, 200, arrived);
             send(ex, 200, op.equals("region")
                     ? "{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}"
                     : "{}");
@@ -138,10 +139,10 @@ public final class TrackSandbox implements AutoCloseable {
         return URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
-    private void record(String op, String identifier, int status) {
+    private void record(String op, String identifier, int status, long arrivedNanos) {
         if (options.keepCalls()) {
             synchronized (this) {
-                calls.add(new Call(op, identifier, status, System.nanoTime()));
+                calls.add(new Call(op, identifier, status, arrivedNanos));
             }
         }
     }

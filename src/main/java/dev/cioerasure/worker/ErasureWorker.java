@@ -78,8 +78,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final AtomicLong finished = new AtomicLong();
     private final List<AutoCloseable> meterBinders = new ArrayList<>();
     private final Clock clock;
+    private final ErasureExecutor executor;
+    private final int groupCallsPerSecond;
     private final int maxParked;
     private final ScheduledExecutorService scheduler;
+    private final ScheduledExecutorService healthPinger;
+    private volatile boolean databaseReachable = true;
     /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
     private final Map<ParkedKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
 
@@ -91,7 +95,11 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private volatile Thread loopThread;
 
     /** Everything the worker needs from outside; the worker owns the Kafka clients it creates. */
-    public record Dependencies(Settings.Kafka kafka, Settings.Worker worker, ErasureExecutor executor,
+    /**
+     * @param groupCallsPerSecond the Track rate limit of the whole consumer group; this instance
+     *                            takes the share of it that its assigned partitions are of all
+     */
+    public record Dependencies(Settings.Kafka kafka, Settings.Worker worker, ErasureExecutor executor, int groupCallsPerSecond,
                                DataSource dataSource, SubjectHasher hasher, MeterRegistry meters, Clock clock) { }
 
     public ErasureWorker(Dependencies d) {
@@ -114,9 +122,18 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.processor = new RecordProcessor(new RequestParser(d.clock()), d.hasher(), d.executor(), auditWriter,
                 auditLog, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
         this.clock = d.clock();
+        this.executor = d.executor();
+        this.groupCallsPerSecond = d.groupCallsPerSecond();
+        // No share of the group's limit until partitions are assigned (set on every rebalance).
+        executor.setShareOfGroupLimit(groupCallsPerSecond, 0);
         this.maxParked = d.worker().maxParked();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(named("retry-timer-"));
         new DeadlineGauges(auditLog, d.clock(), d.meters()).schedule(scheduler);
+        // Readiness also reflects a database that is down while there happens to be nothing to write.
+        this.healthPinger = Executors.newSingleThreadScheduledExecutor(named("db-ping-"));
+        healthPinger.scheduleWithFixedDelay(() -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
+        Gauge.builder(MetricNames.RATE_LIMIT, executor, ErasureExecutor::callsPerSecond)
+                .description("Track calls per second this instance may make: its share of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
         Gauge.builder(MetricNames.RETRY_PARKED, parked, Map::size)
                 .description("Retry-topic records held until their retry round is due").register(d.meters());
         Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
@@ -365,6 +382,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             }
             offsets.remove(partitions);
             assignedPartitions = consumer.assignment().size() - partitions.size();
+            takeShareOfRateLimit(assignedPartitions);
         }
 
         @Override
@@ -378,9 +396,28 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
             assigned = true;
             assignedPartitions = consumer.assignment().size();
+            takeShareOfRateLimit(assignedPartitions);
             if (!partitions.isEmpty()) {
                 log.info("assigned {}", partitions);
             }
+        }
+    }
+
+    /**
+     * Customer.io's limit is per workspace, so the instances of the group split it: each takes
+     * the fraction of the group's limit that its partitions are of all partitions of the request
+     * and retry topics. The shares add up to the limit (rounded down), and are recomputed on
+     * every rebalance.
+     */
+    private void takeShareOfRateLimit(int mine) {
+        try {
+            int total = consumer.partitionsFor(kafka.topic()).size() + consumer.partitionsFor(kafka.retryTopic()).size();
+            if (total > 0) {
+                executor.setShareOfGroupLimit(groupCallsPerSecond, (double) mine / total);
+            }
+        } catch (RuntimeException e) {
+            log.warn("could not size this instance's share of the rate limit ({}); keeping {}/s", e.getClass().getSimpleName(),
+                    executor.callsPerSecond());
         }
     }
 
@@ -389,9 +426,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         return loopAlive;
     }
 
-    /** Running, has joined the group (possibly with no partitions), and the audit database is writable. */
+    /** Running, has joined the group (possibly with no partitions), and the audit database answers and is writable. */
     public boolean isReady() {
-        return loopAlive && assigned && auditWriter.isHealthy();
+        return loopAlive && assigned && auditWriter.isHealthy() && databaseReachable;
     }
 
     /** Partitions currently assigned to this instance. */
@@ -420,6 +457,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
 
     private void closeQuietly() {
         scheduler.shutdownNow();
+        healthPinger.shutdownNow();
         pool.shutdownNow();
         try {
             pool.awaitTermination(10, TimeUnit.SECONDS);

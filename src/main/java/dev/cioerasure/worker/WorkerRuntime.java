@@ -46,7 +46,7 @@ public final class WorkerRuntime implements AutoCloseable {
         ErasureExecutor executor = new ErasureExecutor(client,
                 new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
                         cio.breakerOpenFor(), cio.breakerOpenFor()), meters);
-        this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(), executor, dataSource,
+        this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(), executor, cio.rateLimitPerSecond(), dataSource,
                 new SubjectHasher(s.audit().subjectKey()), meters, clock));
         Secret key = cio.apiKey();
         Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN

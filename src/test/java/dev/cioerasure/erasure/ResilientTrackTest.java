@@ -138,6 +138,9 @@ class ResilientTrackTest {
         assertThat(c.getLimitRefreshPeriod()).isEqualTo(Duration.ofMillis(10));
         RateLimiterConfig odd = ResilientTrack.rateLimiterConfig(95);
         assertThat(odd.getLimitForPeriod() * (1000 / odd.getLimitRefreshPeriod().toMillis())).isEqualTo(95);
+        RateLimiterConfig share = ResilientTrack.rateLimiterConfig(333); // a third of 1000: no exact spread
+        assertThat(share.getLimitForPeriod()).isEqualTo(33);
+        assertThat(share.getLimitRefreshPeriod()).isEqualTo(Duration.ofMillis(100));
         RateLimiterConfig prime = ResilientTrack.rateLimiterConfig(7);
         assertThat(prime.getLimitForPeriod()).isEqualTo(7);
         assertThat(prime.getLimitRefreshPeriod()).isEqualTo(Duration.ofSeconds(1));
