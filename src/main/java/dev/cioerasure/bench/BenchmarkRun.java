@@ -23,6 +23,17 @@ public final class BenchmarkRun {
         this.backlog = backlog;
     }
 
+    /** Runs only the worker's-own-ceiling scenario (for profiling with BENCH_WORKER_JAVA_OPTS). */
+    public int runOverheadOnly() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+            Benchmark.Result r = b.overhead(20_000);
+            out.printf("unlimited, 0 ms: %.0f erasures/s, %.2f ms worker CPU per erasure, peak heap %s%n", r.erasuresPerSecond(),
+                    r.cpuMsPerErasure(), Benchmark.mb(r.peakHeap()));
+            return 0;
+        }
+    }
+
     public int run() throws Exception {
         long t0 = System.nanoTime();
         Path work = Files.createTempDirectory("cio-erasure-bench");

@@ -37,9 +37,15 @@ final class ChildWorker implements AutoCloseable {
 
     ChildWorker(Map<String, String> env, String heap, int metricsPort, Path log) throws IOException {
         this.metricsPort = metricsPort;
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("java.class.path");
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xmx" + heap, "-Xms" + heap, "-cp", cp, "dev.cioerasure.cli.Main", "worker");
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(javaBin, "-Xmx" + heap, "-Xms" + heap));
+        String extra = System.getenv("BENCH_WORKER_JAVA_OPTS"); // e.g. a JFR recording when profiling
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(java.util.List.of(extra.trim().split("\\s+")));
+        }
+        cmd.addAll(java.util.List.of("-cp", cp, "dev.cioerasure.cli.Main", "worker"));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
         pb.environment().put("METRICS_PORT", Integer.toString(metricsPort));
         pb.redirectErrorStream(true).redirectOutput(log.toFile());

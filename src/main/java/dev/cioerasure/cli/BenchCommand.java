@@ -20,8 +20,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--docs", defaultValue = "docs", description = "Where to write benchmarks.md and the plot (default: ${DEFAULT-VALUE}).")
     Path docs;
 
+    @Option(names = "--overhead-only", description = "Only measure the worker's own ceiling (for profiling).", hidden = true)
+    boolean overheadOnly;
+
     @Override
     public Integer call() throws Exception {
+        if (overheadOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runOverheadOnly();
+        }
         return new BenchmarkRun(System.out, docs, seconds, backlog).run();
     }
 }

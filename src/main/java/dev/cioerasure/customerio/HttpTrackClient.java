@@ -34,6 +34,9 @@ final class HttpTrackClient implements TrackClient {
         // Plain-http sandboxes speak HTTP/1.1; TLS endpoints negotiate HTTP/2 (one connection, many streams).
         boolean tls = "https".equalsIgnoreCase(endpoint.baseUrl().getScheme());
         this.http = HttpClient.newBuilder()
+                // Completions run on the client's selector thread instead of hopping to another pool:
+                // callers block in send(), so nothing slow runs there, and each call saves thread handoffs.
+                .executor(Runnable::run)
                 .connectTimeout(endpoint.connectTimeout())
                 .version(tls ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
                 .followRedirects(HttpClient.Redirect.NEVER)

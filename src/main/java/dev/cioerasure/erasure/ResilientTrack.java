@@ -60,6 +60,8 @@ final class ResilientTrack {
     private final MeterRegistry meters;
     private final Timer limiterWait;
     private final CredentialGate credentials;
+    /** Meters are looked up once per (operation, status), not built on every call. */
+    private final java.util.Map<String, Timer> callTimers = new java.util.concurrent.ConcurrentHashMap<>();
     /** System.nanoTime() before which no call may start (set by 429 + Retry-After). */
     private final AtomicLong holdUntilNanos = new AtomicLong(System.nanoTime());
 
@@ -209,13 +211,12 @@ final class ResilientTrack {
             limiter.drainIfNeeded(Either.right(r));
             r.retryAfter().ifPresent(this::holdFor);
         }
-        Timer.builder(MetricNames.TRACK_CALLS)
+        callTimers.computeIfAbsent(op.tag() + "|" + r.statusTag(), k -> Timer.builder(MetricNames.TRACK_CALLS)
                 .description("Track API calls (each attempt) by operation and HTTP status")
                 .tag("operation", op.tag())
                 .tag("status", r.statusTag())
                 .publishPercentileHistogram()
-                .register(meters)
-                .record(r.latency());
+                .register(meters)).record(r.latency());
         return r;
     }
 

@@ -2,6 +2,7 @@ package dev.cioerasure.worker;
 
 import dev.cioerasure.audit.AuditLog;
 import dev.cioerasure.audit.AuditWriter;
+import dev.cioerasure.audit.OutcomeLookup;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.erasure.ErasureExecutor;
@@ -71,6 +72,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final KafkaProducer<byte[], byte[]> producer;
     private final AuditWriter auditWriter;
     private final AuditLog auditLog;
+    private final OutcomeLookup outcomeLookup;
     private final RecordProcessor processor;
     private final ExecutorService pool;
     private final OffsetTracker offsets = new OffsetTracker();
@@ -119,8 +121,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.auditLog = new AuditLog(d.dataSource());
         this.pool = Executors.newFixedThreadPool(maxInFlight, named("erasure-"));
         Republisher republisher = new Republisher(producer, d.kafka().dlqTopic(), d.kafka().retryTopic(), instance, d.meters());
+        this.outcomeLookup = new OutcomeLookup(d.dataSource());
         this.processor = new RecordProcessor(new RequestParser(d.clock()), d.hasher(), d.executor(), auditWriter,
-                auditLog, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
+                outcomeLookup, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
         this.clock = d.clock();
         this.executor = d.executor();
         this.groupCallsPerSecond = d.groupCallsPerSecond();
@@ -458,6 +461,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private void closeQuietly() {
         scheduler.shutdownNow();
         healthPinger.shutdownNow();
+        outcomeLookup.close();
         pool.shutdownNow();
         try {
             pool.awaitTermination(10, TimeUnit.SECONDS);

@@ -2,7 +2,7 @@ package dev.cioerasure.worker;
 
 import dev.cioerasure.audit.AuditEvent;
 import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
-import dev.cioerasure.audit.AuditLog;
+import dev.cioerasure.audit.OutcomeLookup;
 import dev.cioerasure.audit.AuditWriter;
 import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.Step;
@@ -18,7 +18,6 @@ import dev.cioerasure.request.RequestParser;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -50,7 +49,7 @@ final class RecordProcessor {
     private final SubjectHasher hasher;
     private final ErasureExecutor executor;
     private final AuditWriter audit;
-    private final AuditLog auditLog;
+    private final OutcomeLookup outcomes;
     private final Republisher republisher;
     private final List<Duration> retryDelays;
     private final ExecutorService pool;
@@ -58,20 +57,32 @@ final class RecordProcessor {
     private final Clock clock;
     private final SubjectLanes lanes = new SubjectLanes();
     private final Timer endToEnd;
+    private final java.util.Map<Outcome, OutcomeMeters> outcomeMeters = new java.util.EnumMap<>(Outcome.class);
+
+    private record OutcomeMeters(Counter count, Timer time) { }
 
     RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditWriter audit,
-                    AuditLog auditLog, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
+                    OutcomeLookup outcomes, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
                     MeterRegistry meters, Clock clock) {
         this.retryDelays = List.copyOf(retryDelays);
         this.parser = parser;
         this.hasher = hasher;
         this.executor = executor;
         this.audit = audit;
-        this.auditLog = auditLog;
+        this.outcomes = outcomes;
         this.republisher = republisher;
         this.pool = pool;
         this.meters = meters;
         this.clock = clock;
+        for (Outcome o : Outcome.values()) {
+            if (o != Outcome.SUCCEEDED) {
+                outcomeMeters.put(o, new OutcomeMeters(
+                        Counter.builder(MetricNames.REQUESTS).description("Requests by outcome (one per Kafka record)")
+                                .tag("outcome", o.name()).register(meters),
+                        Timer.builder(MetricNames.PROCESSING).description("From taking the record to its outcome being durable")
+                                .tag("outcome", o.name()).publishPercentileHistogram().register(meters)));
+            }
+        }
         this.endToEnd = Timer.builder(MetricNames.END_TO_END)
                 .description("From the record's Kafka timestamp to its outcome being durable")
                 .publishPercentileHistogram().register(meters);
@@ -102,11 +113,8 @@ final class RecordProcessor {
             outcome = result;
         }
         return outcome.thenAccept(o -> {
-            Counter.builder(MetricNames.REQUESTS).description("Requests by outcome (one per Kafka record)")
-                    .tag("outcome", o.name()).register(meters).increment();
-            Timer.builder(MetricNames.PROCESSING).description("From taking the record to its outcome being durable")
-                    .tag("outcome", o.name()).publishPercentileHistogram().register(meters)
-                    .record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+            outcomeMeters.get(o).count().increment();
+            outcomeMeters.get(o).time().record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
             if (rec.timestamp() > 0) {
                 endToEnd.record(Duration.between(Instant.ofEpochMilli(rec.timestamp()), clock.instant()).abs());
             }
@@ -182,26 +190,9 @@ final class RecordProcessor {
         return CompletableFuture.allOf(written, moved).thenApply(v -> d.outcome());
     }
 
-    /** The dedupe look-up; while the database is down it waits (the worker pauses, nothing is skipped). */
+    /** The dedupe look-up, batched with others; while the database is down it waits (the worker pauses, nothing is skipped). */
     private Optional<Outcome> untilDatabaseAnswers(String requestId) {
-        long backoff = 100;
-        while (true) {
-            try {
-                return auditLog.finalOutcome(requestId);
-            } catch (SQLException | RuntimeException | AssertionError e) {
-                if (backoff == 100) {
-                    log.warn("duplicate check for request {} failed ({}); retrying until the database answers", requestId,
-                            e.getClass().getSimpleName());
-                }
-                try {
-                    Thread.sleep(backoff);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    throw new CancellationException("shutting down while the database is unavailable");
-                }
-                backoff = Math.min(backoff * 2, 5000);
-            }
-        }
+        return outcomes.finalOutcome(requestId);
     }
 
     private AuditEvent stepRow(ErasureRequest r, String subject, StepResult s, KafkaCoordinates where) {
