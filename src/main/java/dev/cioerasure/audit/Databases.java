@@ -21,6 +21,9 @@ public final class Databases {
         // Start even while PostgreSQL is down: the worker waits for it instead of failing.
         c.setInitializationFailTimeout(-1);
         c.addDataSourceProperty("reWriteBatchedInserts", "true");
+        // Plan each query for the table as it is now: a plan cached while the audit table was
+        // small (a sequential scan) would otherwise slow every look-up as the table grows.
+        c.addDataSourceProperty("options", "-c plan_cache_mode=force_custom_plan");
         c.addDataSourceProperty("ApplicationName", "cio-erasure");
         if (meters != null) {
             c.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
