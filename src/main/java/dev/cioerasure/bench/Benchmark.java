@@ -286,7 +286,8 @@ public final class Benchmark {
                 }
             }
             double[] sorted = lat.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            return new Result("steady " + perSecond + "/s at limit " + limit + "/s, " + latencyMs + " ms", limit, latencyMs, n,
+            return new Result("at a steady " + perSecond + "/s with a limit of " + limit + " calls/s and " + latencyMs + " ms latency",
+                    limit, latencyMs, n,
                     sustainedRate(completionTimes(ds)), limit / 2.0, sandbox.throttled(), Double.NaN, w.peakHeapBytes(), w.peakRssBytes(),
                     percentile(sorted, 0.50), percentile(sorted, 0.99), List.of());
         }

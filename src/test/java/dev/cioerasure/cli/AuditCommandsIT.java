@@ -11,10 +11,9 @@ import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.request.Identifier;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.TestInfra;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -62,53 +61,40 @@ class AuditCommandsIT {
                         : requestedAt.plusSeconds(45L * 86400), "desk/1", new KafkaCoordinates("erasure.requests", 0, offset), at);
     }
 
-    private record Run(int exit, String out, String err) { }
 
-    private Run run(boolean withKey, String... args) {
+    private Cli.Run run(boolean withKey, String... args) {
         Map<String, String> env = new HashMap<>(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", "x"));
         if (withKey) {
             env.put("AUDIT_SUBJECT_KEY", KEY);
         }
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int exit = Main.run(env, args);
-            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+        return Cli.run(env, args);
     }
 
     @Test
     void statusTellsWhetherAndWhenARequestWasErased() {
-        Run r = run(false, "audit", "status", "r-jane");
+        Cli.Run r = run(false, "audit", "status", "r-jane");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("ERASED at 2026-11-02 09:01:01 — on time", "GDPR", "deadline 2026-12-02 09:00:00", "SUPPRESS", "DESTROY");
-        Run open = run(false, "audit", "status", "r-bob");
+        Cli.Run open = run(false, "audit", "status", "r-bob");
         assertThat(open.out()).contains("NOT ERASED", "RETRY_SCHEDULED", "retry round 1 of 8");
         assertThat(run(false, "audit", "status", "nope").exit()).isEqualTo(1);
     }
 
     @Test
     void findLocatesEveryRequestOfAPersonThroughTheKeyedHash() {
-        Run r = run(true, "audit", "find", "--email", "  JANE@example.com ");
+        Cli.Run r = run(true, "audit", "find", "--email", "  JANE@example.com ");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("2 request(s)", "ERASED", "r-jane").doesNotContain("jane@example.com");
         assertThat(run(true, "audit", "find", "--id", "bob-42").out()).contains("r-bob", "r-late");
         assertThat(run(true, "audit", "find", "--email", "nobody@example.com").exit()).isEqualTo(1);
-        Run noKey = run(false, "audit", "find", "--email", "jane@example.com");
+        Cli.Run noKey = run(false, "audit", "find", "--email", "jane@example.com");
         assertThat(noKey.exit()).isEqualTo(78);
         assertThat(noKey.err()).contains("AUDIT_SUBJECT_KEY");
     }
 
     @Test
     void reportListsEachRequestOfThePeriodWithItsDeadlineVerdict() {
-        Run csv = run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv");
+        Cli.Run csv = run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv");
         assertThat(csv.exit()).isZero();
         List<String> lines = csv.out().lines().toList();
         assertThat(lines.get(0)).isEqualTo("request_id,regulation,identifier_type,requested_by,requested_at,deadline_at,first_seen_at,status,status_at,erased,on_time");
@@ -116,9 +102,9 @@ class AuditCommandsIT {
         assertThat(lines).anyMatch(l -> l.startsWith("r-jane,GDPR,email,desk/1,2026-11-02T09:00:00Z,2026-12-02T09:00:00Z,") && l.endsWith(",COMPLETED,2026-11-02T09:01:01Z,true,true"));
         assertThat(lines).anyMatch(l -> l.startsWith("r-bob,CCPA") && l.endsWith(",RETRY_SCHEDULED,2026-11-02T10:01:40Z,false,"));
 
-        Run sept = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-09-30", "--format", "json");
+        Cli.Run sept = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-09-30", "--format", "json");
         assertThat(sept.out()).contains("\"request_id\" : \"r-late\"", "\"on_time\" : false", "\"erased\" : true");
-        Run table = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-11-30");
+        Cli.Run table = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-11-30");
         assertThat(table.out()).contains("LATE", "3 request(s); 2 erased (1 late); 1 not erased");
         assertThat(run(false, "audit", "report", "--from", "yesterday", "--to", "2026-11-30").exit()).isEqualTo(2);
     }
@@ -131,14 +117,14 @@ class AuditCommandsIT {
 
     @Test
     void verifyReportsIntactThenTheFirstTamperedRow() throws Exception {
-        Run ok = run(false, "audit", "verify");
+        Cli.Run ok = run(false, "audit", "verify");
         assertThat(ok.exit()).isZero();
         assertThat(ok.out()).contains("INTACT: 6 rows verified");
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             st.execute("SET session_replication_role = replica");
             st.execute("UPDATE audit_event SET outcome = 'COMPLETED', reason = NULL WHERE request_id = 'r-bob'");
         }
-        Run bad = run(false, "audit", "verify");
+        Cli.Run bad = run(false, "audit", "verify");
         assertThat(bad.exit()).isEqualTo(3);
         assertThat(bad.out()).contains("TAMPERED: the chain breaks at row 4", "edited", "3 rows before it verified");
     }

@@ -12,9 +12,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.TrackStubs;
 import dev.cioerasure.testing.WorkerHarness;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -32,8 +32,7 @@ class OperatorCommandsIT {
     void setUp() throws Exception {
         track = new WireMockServer(options().dynamicPort());
         track.start();
-        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
-        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        TrackStubs.healthy(track);
         h = WorkerHarness.forStub(URI.create(track.baseUrl()));
     }
 
@@ -48,22 +47,9 @@ class OperatorCommandsIT {
                 "ERASURE_TOPIC", h.topic, "ERASURE_GROUP_ID", h.settings.kafka().groupId());
     }
 
-    private record Run(int exit, String out, String err) { }
 
-    private Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int exit = Main.run(env(), args);
-            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private Cli.Run run(String... args) {
+        return Cli.run(env(), args);
     }
 
     @Test
@@ -75,20 +61,19 @@ class OperatorCommandsIT {
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 2);
 
-        Run list = run("dlq", "list");
+        Cli.Run list = run("dlq", "list");
         assertThat(list.exit()).isZero();
         assertThat(list.out()).contains("r-fix", "PERMANENT_FAILURE", "r-broken", "MISSING_FIELD", "2 record(s)");
         assertThat(list.out()).doesNotContain("fix-me");
         assertThat(run("dlq", "list", "--reason", "MISSING_FIELD").out()).contains("1 record(s)").doesNotContain("r-fix");
 
-        Run dry = run("dlq", "replay", "--request-id", "r-fix", "--dry-run");
+        Cli.Run dry = run("dlq", "replay", "--request-id", "r-fix", "--dry-run");
         assertThat(dry.out()).contains("1 record(s) would be replayed");
         assertThat(h.outcomes()).isEqualTo(2);
 
         track.resetMappings();
-        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
-        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
-        Run replay = run("dlq", "replay", "--request-id", "r-fix");
+        TrackStubs.healthy(track);
+        Cli.Run replay = run("dlq", "replay", "--request-id", "r-fix");
         assertThat(replay.exit()).isZero();
         assertThat(replay.out()).contains("1 record(s) replayed");
         await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
@@ -107,10 +92,10 @@ class OperatorCommandsIT {
 
     @Test
     void replayNeedsASelectionAndSaysWhenNothingMatches() {
-        Run none = run("dlq", "replay");
+        Cli.Run none = run("dlq", "replay");
         assertThat(none.exit()).isEqualTo(2);
         assertThat(none.err()).contains("--request-id", "--reason", "--all");
-        Run nothing = run("dlq", "replay", "--request-id", "no-such-request");
+        Cli.Run nothing = run("dlq", "replay", "--request-id", "no-such-request");
         assertThat(nothing.exit()).isEqualTo(1);
         assertThat(nothing.err()).contains("no dead-lettered record matches");
     }
@@ -122,7 +107,7 @@ class OperatorCommandsIT {
         h.send(Messages.request("r-later", "id", "later"));
         h.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE outcome = 'RETRY_SCHEDULED'") == 1);
-        Run parked = run("parked");
+        Cli.Run parked = run("parked");
         assertThat(parked.exit()).isZero();
         assertThat(parked.out()).contains("r-later", "http 503", "retry round 1 of 1", "1 parked record(s)");
     }

@@ -10,9 +10,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.TrackStubs;
 import dev.cioerasure.testing.WorkerHarness;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,8 +35,7 @@ class SubmitIT {
     void setUp() throws Exception {
         track = new WireMockServer(options().dynamicPort());
         track.start();
-        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
-        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        TrackStubs.healthy(track);
         h = WorkerHarness.forStub(URI.create(track.baseUrl()));
     }
 
@@ -46,27 +45,14 @@ class SubmitIT {
         track.stop();
     }
 
-    private record Run(int exit, String out, String err) { }
 
-    private Run submit(String... args) {
+    private Cli.Run submit(String... args) {
         Map<String, String> env = Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(), "ERASURE_TOPIC", h.topic,
                 "AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            String[] all = new String[args.length + 1];
-            all[0] = "submit";
-            System.arraycopy(args, 0, all, 1, args.length);
-            int exit = Main.run(env, all);
-            return new Run(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+        String[] all = new String[args.length + 1];
+        all[0] = "submit";
+        System.arraycopy(args, 0, all, 1, args.length);
+        return Cli.run(env, all);
     }
 
     @Test
@@ -79,7 +65,7 @@ class SubmitIT {
                 ,id,customer-77,GDPR,,privacy-desk/4713
                 ,cio_id,a30001,GDPR,2026-11-22T10:00:00Z,privacy-desk/4714
                 """);
-        Run r = submit("--file", csv.toString());
+        Cli.Run r = submit("--file", csv.toString());
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("submitted 4 request(s)", "3 request id(s) generated", "november.submitted.csv");
         assertThat(r.err()).contains("4/4 acknowledged");
@@ -107,7 +93,7 @@ class SubmitIT {
                 r-1,email,again@example.com,GDPR,2026-11-20T10:00:00Z,desk
                 r-5,email,x@example.com,LGPD,2026-11-20T10:00:00Z,desk
                 """);
-        Run r = submit("--file", csv.toString());
+        Cli.Run r = submit("--file", csv.toString());
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("4 of 5 row(s)", "nothing was sent", "line 3:", "line 4:", "line 5: request_id repeats the one on line 2",
                 "line 6:").doesNotContain("not-an-email", "someone@example.com", "again@example.com");
@@ -115,7 +101,7 @@ class SubmitIT {
 
         Path noHeader = dir.resolve("noheader.csv");
         Files.writeString(noHeader, "email,name\njane@example.com,Jane\n");
-        Run h2 = submit("--file", noHeader.toString());
+        Cli.Run h2 = submit("--file", noHeader.toString());
         assertThat(h2.exit()).isEqualTo(1);
         assertThat(h2.err()).contains("the CSV header must name the columns", "missing: identifier, identifier_type, regulation, requested_by");
     }
@@ -128,11 +114,11 @@ class SubmitIT {
 
                 {"identifier":{"type":"id","value":"n-2"},"regulation":"CCPA","requested_by":"desk"}
                 """);
-        Run dry = submit("--file", nd.toString(), "--dry-run");
+        Cli.Run dry = submit("--file", nd.toString(), "--dry-run");
         assertThat(dry.exit()).isZero();
         assertThat(dry.out()).contains("2 request(s) valid; nothing sent");
         assertThat(h.read(h.topic, 1, Duration.ofSeconds(3))).isEmpty();
-        Run r = submit("--file", nd.toString());
+        Cli.Run r = submit("--file", nd.toString());
         assertThat(r.exit()).isZero();
         assertThat(h.read(h.topic, 2, Duration.ofSeconds(10))).hasSize(2);
         assertThat(Files.readString(dir.resolve("requests.submitted.ndjson"))).contains("\"request_id\":\"n-1\"", "\"request_id\":\"sub-ccpa-");

@@ -19,6 +19,7 @@ import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import com.github.tomakehurst.wiremock.stubbing.ServeEvent;
 import dev.cioerasure.testing.LogCapture;
 import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.TrackStubs;
 import dev.cioerasure.testing.WorkerHarness;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -59,8 +60,7 @@ class ErasurePipelineIT {
     @BeforeEach
     void setUp() throws Exception {
         track.resetAll();
-        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
-        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        TrackStubs.healthy(track);
         h = WorkerHarness.forStub(URI.create(track.baseUrl()));
     }
 

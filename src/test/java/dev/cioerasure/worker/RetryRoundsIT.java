@@ -14,6 +14,7 @@ import static org.awaitility.Awaitility.await;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.Scenario;
 import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.TrackStubs;
 import dev.cioerasure.testing.WorkerHarness;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -45,8 +46,7 @@ class RetryRoundsIT {
     @BeforeEach
     void setUp() throws Exception {
         track.resetAll();
-        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
-        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        TrackStubs.healthy(track);
         h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 2, Duration.ofSeconds(5), 1);
         h.retryDelays(Duration.ofSeconds(2), Duration.ofSeconds(2));
     }
