@@ -20,11 +20,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--docs", defaultValue = "docs", description = "Where to write benchmarks.md and the plot (default: ${DEFAULT-VALUE}).")
     Path docs;
 
+    @Option(names = "--backlog-only", description = "Only drain the --backlog (writes docs/benchmark-backlog.md).")
+    boolean backlogOnly;
+
     @Option(names = "--overhead-only", description = "Only measure the worker's own ceiling (for profiling).", hidden = true)
     boolean overheadOnly;
 
     @Override
     public Integer call() throws Exception {
+        if (backlogOnly) {
+            if (backlog <= 0) {
+                throw new Errors.UserError("--backlog-only needs --backlog N", 2);
+            }
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runBacklogOnly();
+        }
         if (overheadOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runOverheadOnly();
         }
