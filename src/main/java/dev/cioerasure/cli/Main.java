@@ -17,6 +17,16 @@ import picocli.CommandLine.Command;
 public final class Main {
 
     public static void main(String[] args) {
+        // The embedded broker (demo, bench) brings log4j2 along; it only needs to stay quiet,
+        // logging goes through SLF4J/Logback.
+        if (System.getProperty("log4j2.statusLoggerLevel") == null) {
+            System.setProperty("log4j2.statusLoggerLevel", "OFF");
+        }
+        // Drop pooled HTTP connections before servers commonly drop them (30 s idle), so a call
+        // is not sent on a connection the other side is closing.
+        if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
+            System.setProperty("jdk.httpclient.keepalive.timeout", "20");
+        }
         System.exit(run(args));
     }
 

@@ -90,7 +90,10 @@ final class ResilientTrack {
                 .build());
         this.retry = retries.retry(NAME);
         CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
-                .slidingWindow(40, 20, CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                // The last 10 s, at least 50 calls: a burst of reset connections at a high call rate is a
+                // few per cent of the window, not an outage; a real outage (most calls failing) still
+                // opens it within seconds.
+                .slidingWindow(10, 50, CircuitBreakerConfig.SlidingWindowType.TIME_BASED)
                 .failureRateThreshold(50)
                 .recordResult(ResilientTrack::looksLikeOutage)
                 .waitDurationInOpenState(policy.breakerOpenFor())
