@@ -31,8 +31,9 @@ public final class TestInfra {
             } catch (Exception e) {
                 throw new IllegalStateException("embedded Kafka failed to start", e);
             }
-            // Not closed at exit: the in-process broker dies with the JVM, and an orderly broker
-            // shutdown inside a shutdown hook can outlast the test fork's exit timeout.
+            // Closed by SharedInfraShutdown when the test session ends, before the JVM exits:
+            // Kafka's test utilities delete the broker's directories in a shutdown hook, and a
+            // broker still running then halts the JVM with exit code 1.
         }
         return kafka;
     }
@@ -88,6 +89,18 @@ public final class TestInfra {
         ds.setUser(db.user());
         ds.setPassword(db.password().reveal());
         return ds;
+    }
+
+    /** Stops the shared broker and database (at the end of the test session). */
+    public static synchronized void closeAll() {
+        if (kafka != null) {
+            closeQuietly(kafka);
+            kafka = null;
+        }
+        if (postgres != null) {
+            closeQuietly(postgres);
+            postgres = null;
+        }
     }
 
     private static void closeQuietly(AutoCloseable c) {
