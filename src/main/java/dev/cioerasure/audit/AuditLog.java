@@ -15,18 +15,6 @@ public final class AuditLog {
         this.dataSource = dataSource;
     }
 
-    /** COMPLETED if the request was ever completed, else FAILED if it ever failed, else empty. */
-    public Optional<Outcome> finalOutcome(String requestId) throws SQLException {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT outcome FROM audit_event WHERE request_id = ?"
-                     + " AND step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED') ORDER BY outcome = 'COMPLETED' DESC LIMIT 1")) {
-            ps.setString(1, requestId);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? Optional.of(Outcome.valueOf(rs.getString(1))) : Optional.empty();
-            }
-        }
-    }
-
     /** Requests not yet erased (parked, failed or rejected): how many, how many overdue, the oldest. */
     public record OpenSummary(long open, long overdue, Optional<java.time.Instant> oldestRequestedAt) { }
 

@@ -17,7 +17,6 @@ import dev.cioerasure.sandbox.TrackSandbox;
 import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -26,9 +25,7 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -395,17 +392,6 @@ public final class Benchmark {
         return Double.isNaN(v) ? "-" : String.format(pattern, v);
     }
 
-    /** Unused in figures; keeps the line counts of the timeline honest in the log. */
-    static String describe(List<double[]> timeline) {
-        return Arrays.toString(timeline.stream().mapToDouble(p -> p[1]).toArray());
-    }
 
-    OffsetDateTime now() {
-        return OffsetDateTime.now();
-    }
 
-    static void write(Path file, String text) throws Exception {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        Files.writeString(file, text);
-    }
 }

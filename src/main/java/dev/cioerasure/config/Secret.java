@@ -56,10 +56,6 @@ public final class Secret {
         return source;
     }
 
-    public boolean isFileBacked() {
-        return file != null;
-    }
-
     /**
      * Re-reads a file-backed secret if its modification time or size changed.
      *

@@ -266,7 +266,4 @@ final class ResilientTrack {
         }
     }
 
-    CircuitBreaker.State breakerState() {
-        return breaker.getState();
-    }
 }

@@ -439,10 +439,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         return assignedPartitions;
     }
 
-    public int inFlight() {
-        return inFlight.get();
-    }
-
     /** Stops taking work and returns once in-flight work is finished (or handed back) and committed. */
     @Override
     public void close() {

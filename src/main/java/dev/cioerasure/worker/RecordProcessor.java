@@ -140,7 +140,8 @@ final class RecordProcessor {
     }
 
     private Decision decide(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where) {
-        Optional<Outcome> previous = untilDatabaseAnswers(r.requestId());
+        // batched with other look-ups; while the database is down it waits (the worker pauses, nothing is skipped)
+        Optional<Outcome> previous = outcomes.finalOutcome(r.requestId());
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !Republisher.isReplay(rec))) {
             log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
@@ -188,11 +189,6 @@ final class RecordProcessor {
             return written.thenApply(v -> d.outcome());
         }
         return CompletableFuture.allOf(written, moved).thenApply(v -> d.outcome());
-    }
-
-    /** The dedupe look-up, batched with others; while the database is down it waits (the worker pauses, nothing is skipped). */
-    private Optional<Outcome> untilDatabaseAnswers(String requestId) {
-        return outcomes.finalOutcome(requestId);
     }
 
     private AuditEvent stepRow(ErasureRequest r, String subject, StepResult s, KafkaCoordinates where) {

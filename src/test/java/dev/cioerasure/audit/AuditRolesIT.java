@@ -54,7 +54,9 @@ class AuditRolesIT {
         try (AuditWriter w = new AuditWriter(writer, "w1", new SimpleMeterRegistry())) {
             w.append(List.of(row("r1", 1), row("r2", 2))).get(10, TimeUnit.SECONDS);
         }
-        assertThat(new AuditLog(writer).finalOutcome("r1")).contains(Outcome.COMPLETED);
+        try (OutcomeLookup lookup = new OutcomeLookup(writer)) {
+            assertThat(lookup.finalOutcome("r1")).contains(Outcome.COMPLETED);
+        }
         assertThatThrownBy(() -> exec(writer, "UPDATE audit_event SET outcome = 'FAILED'")).hasMessageContaining("permission denied");
         assertThatThrownBy(() -> exec(writer, "DELETE FROM audit_event")).hasMessageContaining("permission denied");
         assertThatThrownBy(() -> exec(writer, "TRUNCATE audit_event")).hasMessageContaining("permission denied");
