@@ -103,8 +103,8 @@ final class Republisher {
                     return;
                 }
                 log.warn("publish to {} for {}-{}@{} failed ({}); retrying", rec.topic(),
-                        header(rec.headers(), ORIGINAL_TOPIC), header(rec.headers(), ORIGINAL_PARTITION),
-                        header(rec.headers(), ORIGINAL_OFFSET), error.getClass().getSimpleName());
+                        TopicHeaders.value(rec.headers(), ORIGINAL_TOPIC), TopicHeaders.value(rec.headers(), ORIGINAL_PARTITION),
+                        TopicHeaders.value(rec.headers(), ORIGINAL_OFFSET), error.getClass().getSimpleName());
                 Executor later = CompletableFuture.delayedExecutor(Math.min(30, 1L << Math.min(attempt, 5)), TimeUnit.SECONDS);
                 later.execute(() -> sendUntilAcknowledged(rec, done, attempt + 1));
             });
@@ -125,14 +125,9 @@ final class Republisher {
         }
     }
 
-    static String header(Headers headers, String key) {
-        Header v = headers.lastHeader(key);
-        return v == null ? null : new String(v.value(), StandardCharsets.UTF_8);
-    }
-
     /** The retry round of a record: 0 for a record that was never parked. */
     static int round(ConsumerRecord<byte[], byte[]> rec) {
-        String v = header(rec.headers(), RETRY_ROUND);
+        String v = TopicHeaders.value(rec.headers(), RETRY_ROUND);
         try {
             return v == null ? 0 : Math.max(0, Integer.parseInt(v));
         } catch (NumberFormatException e) {
@@ -142,7 +137,7 @@ final class Republisher {
 
     /** When a parked record becomes due; {@link Instant#EPOCH} when it carries no time. */
     static Instant notBefore(ConsumerRecord<byte[], byte[]> rec) {
-        String v = header(rec.headers(), NOT_BEFORE);
+        String v = TopicHeaders.value(rec.headers(), NOT_BEFORE);
         try {
             return v == null ? Instant.EPOCH : Instant.ofEpochMilli(Long.parseLong(v));
         } catch (NumberFormatException e) {

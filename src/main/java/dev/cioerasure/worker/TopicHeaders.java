@@ -7,6 +7,12 @@ package dev.cioerasure.worker;
 public final class TopicHeaders {
     private TopicHeaders() { }
 
+    /** The last value of a header as UTF-8 text, or null when absent. */
+    public static String value(org.apache.kafka.common.header.Headers headers, String key) {
+        org.apache.kafka.common.header.Header h = headers.lastHeader(key);
+        return h == null ? null : new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** Stable reason code: a rejection code (e.g. {@code UNKNOWN_FIELD}) or a failure verdict. */
     public static final String REASON_CODE = "x-erasure-reason-code";
     /** Reason for people; names rules and HTTP statuses, never values. */
