@@ -1,12 +1,8 @@
 package dev.cioerasure.cli;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
-import static com.github.tomakehurst.wiremock.client.WireMock.delete;
-import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
-import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -30,9 +26,7 @@ class OperatorCommandsIT {
 
     @BeforeEach
     void setUp() throws Exception {
-        track = new WireMockServer(options().dynamicPort());
-        track.start();
-        TrackStubs.healthy(track);
+        track = TrackStubs.started();
         h = WorkerHarness.forStub(URI.create(track.baseUrl()));
     }
 

@@ -1,11 +1,7 @@
 package dev.cioerasure.intake;
 
-import static com.github.tomakehurst.wiremock.client.WireMock.delete;
 import static com.github.tomakehurst.wiremock.client.WireMock.deleteRequestedFor;
-import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
-import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -15,6 +11,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.metrics.Metrics;
 import dev.cioerasure.testing.LogCapture;
 import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.TrackStubs;
 import dev.cioerasure.testing.WorkerHarness;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -40,10 +37,7 @@ class IntakeIT {
 
     @BeforeEach
     void setUp() throws Exception {
-        track = new WireMockServer(options().dynamicPort());
-        track.start();
-        track.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
-        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        track = TrackStubs.started();
         h = WorkerHarness.forStub(URI.create(track.baseUrl()));
         Settings s = new Settings(h.settings.kafka(), null, null, h.settings.audit(), null,
                 List.of(Secret.of("ERASURE_WEBHOOK_SECRET", SECRET), Secret.of("ERASURE_WEBHOOK_SECRET_PREVIOUS", PREVIOUS)));

@@ -1,15 +1,11 @@
 package dev.cioerasure.metrics;
 
-import static com.github.tomakehurst.wiremock.client.WireMock.delete;
-import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
-import static com.github.tomakehurst.wiremock.client.WireMock.post;
-import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.TrackStubs;
 import dev.cioerasure.testing.WorkerHarness;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -39,10 +35,7 @@ class MetricsContractIT {
 
     @Test
     void everyMetricInTheAlertRulesAndTheDashboardIsExported() throws Exception {
-        WireMockServer track = new WireMockServer(options().dynamicPort());
-        track.start();
-        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}")));
-        track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}")));
+        WireMockServer track = TrackStubs.started();
         try (WorkerHarness h = WorkerHarness.forStub(URI.create(track.baseUrl()))) {
             h.send(Messages.request("r-contract", "id", "contract-1"));
             h.send("not json".getBytes());

@@ -12,9 +12,9 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 public final class TrackStubs {
     private TrackStubs() { }
 
-    /** A started stub with enough threads for a worker's concurrency, answering every call healthily. */
-    public static WireMockServer started(int threads) {
-        WireMockServer track = new WireMockServer(options().dynamicPort().containerThreads(threads));
+    /** A started stub on a free port, answering every suppress and destroy healthily. */
+    public static WireMockServer started() {
+        WireMockServer track = new WireMockServer(options().dynamicPort());
         track.start();
         healthy(track);
         return track;
