@@ -90,10 +90,10 @@ final class ResilientTrack {
                 .build());
         this.retry = retries.retry(NAME);
         CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
-                // The last 10 s, at least 50 calls: a burst of reset connections at a high call rate is a
-                // few per cent of the window, not an outage; a real outage (most calls failing) still
-                // opens it within seconds.
-                .slidingWindow(10, 50, CircuitBreakerConfig.SlidingWindowType.TIME_BASED)
+                // The last 100 calls, at least 50: a short burst of reset connections is not an outage,
+                // while a real one opens it after about 50 failing calls. (A time-based window would
+                // still hold the successes from before the outage and open seconds too late.)
+                .slidingWindow(100, 50, CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
                 .failureRateThreshold(50)
                 .recordResult(ResilientTrack::looksLikeOutage)
                 .waitDurationInOpenState(policy.breakerOpenFor())
