@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,8 +43,8 @@ public final class AuditWriter implements AutoCloseable {
 
     private static final String INSERT = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
             + " http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
-            + " kafka_partition, kafka_offset, worker_instance, occurred_at, chain_seq, recorded_at, prev_hash, row_hash)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, now(), '', '')";
+            + " kafka_partition, kafka_offset, worker_instance, occurred_at)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
     private record Pending(List<AuditEvent> rows, CompletableFuture<Void> done) { }
 
@@ -55,7 +56,8 @@ public final class AuditWriter implements AutoCloseable {
     private final Thread thread;
     private final Timer writeTimer;
     private final DistributionSummary batchRows;
-    private final Counter failures;
+    private final MeterRegistry meters;
+    private volatile String lastFailure;
     private volatile boolean healthy = true;
     private volatile boolean closing;
 
@@ -68,8 +70,8 @@ public final class AuditWriter implements AutoCloseable {
                 .register(meters);
         this.batchRows = DistributionSummary.builder(MetricNames.AUDIT_BATCH_ROWS)
                 .description("Rows per audit batch").register(meters);
-        this.failures = Counter.builder(MetricNames.AUDIT_WRITE_FAILURES)
-                .description("Audit batches that failed and will be retried").register(meters);
+        this.meters = meters;
+        failureCounter(new Failure("none", "none")); // present at 0 from the start
         this.thread = new Thread(this::run, "audit-writer");
         this.thread.setDaemon(true);
         this.thread.start();
@@ -125,12 +127,15 @@ public final class AuditWriter implements AutoCloseable {
             } catch (Exception | AssertionError | LinkageError e) {
                 // Anything a broken connection can throw (the driver even throws AssertionError
                 // under -ea): this thread must never die, or every outcome after it would be lost.
-                if (healthy) {
-                    log.error("audit write failed ({}), keeping {} pending batch(es) and retrying until the database is back",
-                            describe(e), batch.size());
+                Failure f = Failure.of(e);
+                String described = f.describe(e);
+                if (healthy || !described.equals(lastFailure)) {
+                    log.error("audit write failed ({}), keeping {} pending batch(es) and retrying until it succeeds",
+                            described, batch.size());
                 }
+                lastFailure = described;
                 healthy = false;
-                failures.increment();
+                failureCounter(f).increment();
                 try {
                     Thread.sleep(backoffMillis);
                 } catch (InterruptedException ie) {
@@ -143,11 +148,55 @@ public final class AuditWriter implements AutoCloseable {
         }
     }
 
-    private static String describe(Throwable e) {
-        if (e instanceof SQLException s) {
-            return "SQLState " + s.getSQLState() + ", " + s.getClass().getSimpleName();
+    /**
+     * Why a write failed, in terms that never carry row values: the SQLState and, when the
+     * server names one, the constraint (both come from the schema, a bounded set).
+     */
+    record Failure(String sqlState, String constraint) {
+        static Failure of(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof SQLException s && s.getSQLState() != null) {
+                    // a batch failure carries the server's error as its next exception
+                    String constraint = "none";
+                    for (SQLException n = s; n != null; n = n.getNextException()) {
+                        if (n instanceof PSQLException p && p.getServerErrorMessage() != null
+                                && p.getServerErrorMessage().getConstraint() != null) {
+                            constraint = p.getServerErrorMessage().getConstraint();
+                            break;
+                        }
+                    }
+                    return new Failure(s.getSQLState(), constraint);
+                }
+            }
+            return new Failure("none", "none");
         }
-        return e.getClass().getSimpleName();
+
+        String describe(Throwable e) {
+            if ("none".equals(sqlState)) {
+                return e.getClass().getSimpleName();
+            }
+            return "SQLState " + sqlState + (SQL_STATES.containsKey(sqlState) ? " " + SQL_STATES.get(sqlState) : "")
+                    + ("none".equals(constraint) ? "" : ", constraint " + constraint);
+        }
+    }
+
+    /** Names of the SQLStates an operator is most likely to meet here (PostgreSQL appendix A). */
+    private static final java.util.Map<String, String> SQL_STATES = java.util.Map.of(
+            "23505", "unique_violation", "23514", "check_violation", "23502", "not_null_violation",
+            "42501", "insufficient_privilege", "28P01", "invalid_password", "08001", "connection refused",
+            "08006", "connection failure", "57P01", "admin_shutdown", "40001", "serialization_failure",
+            "55P03", "lock_not_available");
+
+    private Counter failureCounter(Failure f) {
+        return Counter.builder(MetricNames.AUDIT_WRITE_FAILURES)
+                .description("Audit batches that failed and will be retried, by SQLState and constraint (never row values)")
+                .tag("sqlstate", f.sqlState()).tag("constraint", f.constraint())
+                .register(meters);
+    }
+
+    /** Why the last write failed (SQLState, constraint), or null after a success; never row values. */
+    public String lastFailure() {
+        return healthy ? null : lastFailure;
     }
 
     private void failAll(List<Pending> batch, Exception cause) {

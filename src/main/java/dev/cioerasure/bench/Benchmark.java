@@ -322,8 +322,8 @@ public final class Benchmark {
              KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p);
              Connection c = ds.getConnection();
              PreparedStatement insert = c.prepareStatement("INSERT INTO audit_event (request_id, step, outcome, kafka_topic,"
-                     + " kafka_partition, kafka_offset, worker_instance, occurred_at, chain_seq, recorded_at, prev_hash, row_hash)"
-                     + " VALUES (?, 'OUTCOME', 'COMPLETED', ?, ?, ?, 'seed', now(), 0, now(), '', '')")) {
+                     + " kafka_partition, kafka_offset, worker_instance, occurred_at)"
+                     + " VALUES (?, 'OUTCOME', 'COMPLETED', ?, ?, ?, 'seed', now())")) {
             TrackClient track = TrackClient.http(new TrackEndpoint(sandbox.baseUrl(), SITE, Secret.of("K", KEY), Duration.ofSeconds(5),
                     Duration.ofSeconds(10)), Clock.systemUTC());
             consumer.subscribe(List.of(topic));

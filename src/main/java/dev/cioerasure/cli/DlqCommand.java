@@ -30,9 +30,28 @@ final class DlqCommand {
         return SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
     }
 
+    /**
+     * A header as the worker wrote it, or {@code ?} when present but not in its format (null,
+     * binary, malformed, not the worker's), or empty when absent: nothing else is ever printed.
+     */
     static String header(ConsumerRecord<byte[], byte[]> r, String name) {
-        String v = TopicHeaders.value(r.headers(), name);
-        return v == null ? "" : v;
+        return TopicHeaders.valid(r.headers(), name).orElse(TopicHeaders.present(r.headers(), name) ? "?" : "");
+    }
+
+    /** The original coordinates, or {@code ?} when the headers are missing or malformed. */
+    static String origin(ConsumerRecord<byte[], byte[]> r) {
+        return TopicHeaders.Origin.of(r.headers()).map(TopicHeaders.Origin::toString).orElse("?");
+    }
+
+    /** The reason, with a note when the record on the DLQ is a cut copy. */
+    static String reasonOf(ConsumerRecord<byte[], byte[]> r) {
+        String reason = header(r, TopicHeaders.REASON);
+        String cut = header(r, TopicHeaders.CUT);
+        if (cut.isEmpty()) {
+            return reason;
+        }
+        return reason + " [cut copy: " + cut + " not kept; original value " + nz(header(r, TopicHeaders.ORIGINAL_VALUE_SIZE))
+                + " bytes, sha256 " + nz(header(r, TopicHeaders.ORIGINAL_VALUE_SHA256)) + "]";
     }
 
     static boolean matches(ConsumerRecord<byte[], byte[]> r, Set<String> requestIds, String reason) {
@@ -58,10 +77,8 @@ final class DlqCommand {
                 if (matches(r, requestIds, reason)) {
                     n[0]++;
                     System.out.printf(fmt, r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
-                            header(r, TopicHeaders.REASON_CODE), nz(header(r, TopicHeaders.REQUEST_ID)),
-                            header(r, TopicHeaders.ORIGINAL_TOPIC) + "-" + header(r, TopicHeaders.ORIGINAL_PARTITION) + "@"
-                                    + header(r, TopicHeaders.ORIGINAL_OFFSET),
-                            header(r, TopicHeaders.REASON));
+                            nz(header(r, TopicHeaders.REASON_CODE)), nz(header(r, TopicHeaders.REQUEST_ID)), origin(r),
+                            reasonOf(r));
                 }
             });
             System.out.println(n[0] + " record(s)");
@@ -81,9 +98,10 @@ final class DlqCommand {
     }
 
     @Command(name = "replay", mixinStandardHelpOptions = true,
-            description = {"Publish dead-lettered records back to the request topic, unchanged, marked as a replay",
-                    "(a FAILED request may then be tried again; a COMPLETED one is recorded as DUPLICATE).",
-                    "Fix the cause first (credentials, a malformed message at its source)."})
+            description = {"Publish dead-lettered records to the retry topic (<ERASURE_TOPIC>.retry), due at once, key and",
+                    "value unchanged, marked as a replay (a FAILED request may then be tried again; a COMPLETED one is",
+                    "recorded as DUPLICATE). Fix the cause first (credentials, a malformed message at its source).",
+                    "A cut copy (its value was too large to keep) cannot be replayed: resubmit it from its source."})
     static final class Replay implements Callable<Integer> {
         @ArgGroup(exclusive = true, multiplicity = "1")
         Selection selection;
@@ -96,11 +114,20 @@ final class DlqCommand {
             Settings.Kafka k = kafka();
             Set<String> ids = selection.requestIds == null ? Set.of() : selection.requestIds;
             java.util.List<ConsumerRecord<byte[], byte[]>> chosen = new ArrayList<>();
+            int[] cut = {0};
             TopicReader.readAll(k.bootstrapServers(), k.dlqTopic(), r -> {
                 if (selection.all || matches(r, ids, selection.reason)) {
-                    chosen.add(r);
+                    if (r.value() == null) {
+                        cut[0]++;
+                    } else {
+                        chosen.add(r);
+                    }
                 }
             });
+            if (cut[0] > 0) {
+                System.err.println("cio-erasure: " + cut[0] + " matching record(s) are cut copies without their value;"
+                        + " they cannot be replayed (resubmit them from their source)");
+            }
             if (chosen.isEmpty()) {
                 System.err.println("cio-erasure: no dead-lettered record matches; nothing replayed");
                 return 1;
@@ -108,7 +135,7 @@ final class DlqCommand {
             if (dryRun) {
                 chosen.forEach(r -> System.out.printf("would replay %d@%d (request %s, %s)%n", r.partition(), r.offset(),
                         nz(header(r, TopicHeaders.REQUEST_ID)), header(r, TopicHeaders.REASON_CODE)));
-                System.out.println(chosen.size() + " record(s) would be replayed to " + k.topic());
+                System.out.println(chosen.size() + " record(s) would be replayed to " + k.retryTopic());
                 return 0;
             }
             Properties p = new Properties();
@@ -120,15 +147,23 @@ final class DlqCommand {
             try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
                 java.util.List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : chosen) {
-                    ProducerRecord<byte[], byte[]> out = new ProducerRecord<>(k.topic(), r.key(), r.value());
+                    // The retry topic is the worker's (only it and this command may write there), so the
+                    // worker trusts the replay marker and the first origin carried over here.
+                    ProducerRecord<byte[], byte[]> out = new ProducerRecord<>(k.retryTopic(), r.key(), r.value());
                     out.headers().add(TopicHeaders.REPLAY, (k.dlqTopic() + "-" + r.partition() + "@" + r.offset()).getBytes(StandardCharsets.UTF_8));
+                    TopicHeaders.Origin.of(r.headers()).ifPresent(o -> {
+                        out.headers().add(TopicHeaders.ORIGINAL_TOPIC, o.topic().getBytes(StandardCharsets.UTF_8));
+                        out.headers().add(TopicHeaders.ORIGINAL_PARTITION, Integer.toString(o.partition()).getBytes(StandardCharsets.UTF_8));
+                        out.headers().add(TopicHeaders.ORIGINAL_OFFSET, Long.toString(o.offset()).getBytes(StandardCharsets.UTF_8));
+                        out.headers().add(TopicHeaders.ORIGINAL_TIMESTAMP, Long.toString(o.timestamp()).getBytes(StandardCharsets.UTF_8));
+                    });
                     sent.add(producer.send(out));
                 }
                 for (var f : sent) {
                     f.get();
                 }
             }
-            System.out.println(chosen.size() + " record(s) replayed to " + k.topic());
+            System.out.println(chosen.size() + " record(s) replayed to " + k.retryTopic());
             return 0;
         }
     }

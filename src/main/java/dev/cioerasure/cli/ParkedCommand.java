@@ -44,10 +44,12 @@ final class ParkedCommand implements Callable<Integer> {
             long done = committed.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L);
             if (all || r.offset() >= done) {
                 n[0]++;
-                String due = DlqCommand.header(r, TopicHeaders.NOT_BEFORE);
-                Instant at = due.isEmpty() ? null : Instant.ofEpochMilli(Long.parseLong(due));
-                System.out.printf(fmt, r.partition() + "@" + r.offset(), DlqCommand.header(r, TopicHeaders.RETRY_ROUND),
-                        at == null ? "-" : at.isBefore(now) ? "now" : at.toString().substring(0, 19),
+                Instant at = TopicHeaders.valid(r.headers(), TopicHeaders.NOT_BEFORE)
+                        .map(v -> Instant.ofEpochMilli(Long.parseLong(v))).orElse(null);
+                String round = DlqCommand.header(r, TopicHeaders.RETRY_ROUND);
+                boolean replay = TopicHeaders.valid(r.headers(), TopicHeaders.REPLAY).isPresent();
+                System.out.printf(fmt, r.partition() + "@" + r.offset(), replay && round.isEmpty() ? "replay" : DlqCommand.nz(round),
+                        at == null || at.isBefore(now) ? "now" : at.toString().substring(0, 19),
                         DlqCommand.nz(DlqCommand.header(r, TopicHeaders.REQUEST_ID)), DlqCommand.header(r, TopicHeaders.REASON));
             }
         });

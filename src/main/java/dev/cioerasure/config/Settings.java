@@ -56,9 +56,17 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
      * @param maxParked   retry-topic records held in memory until due; beyond it the retry topic pauses
      * @param staticMembership join the consumer group as a static member named {@code instanceId}
      *                    (when WORKER_INSTANCE_ID is set explicitly): a restart reclaims its partitions at once
+     * @param stallAfter  a record in flight longer than this makes the worker not ready (its partition is stuck)
      */
     public record Worker(String instanceId, int maxInFlight, int metricsPort, List<Duration> retryDelays, int maxParked,
-                         boolean staticMembership) {
+                         boolean staticMembership, Duration stallAfter) {
+        public static final Duration DEFAULT_STALL_AFTER = Duration.ofMinutes(10);
+
+        public Worker(String instanceId, int maxInFlight, int metricsPort, List<Duration> retryDelays, int maxParked,
+                      boolean staticMembership) {
+            this(instanceId, maxInFlight, metricsPort, retryDelays, maxParked, staticMembership, DEFAULT_STALL_AFTER);
+        }
+
         public static final List<Duration> DEFAULT_RETRY_DELAYS = List.of(Duration.ofMinutes(1), Duration.ofMinutes(5),
                 Duration.ofMinutes(15), Duration.ofHours(1), Duration.ofHours(2), Duration.ofHours(4), Duration.ofHours(8),
                 Duration.ofHours(8));
@@ -69,7 +77,11 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         }
 
         public Worker withRetryDelays(List<Duration> delays) {
-            return new Worker(instanceId, maxInFlight, metricsPort, delays, maxParked, staticMembership);
+            return new Worker(instanceId, maxInFlight, metricsPort, delays, maxParked, staticMembership, stallAfter);
+        }
+
+        public Worker withStallAfter(Duration d) {
+            return new Worker(instanceId, maxInFlight, metricsPort, retryDelays, maxParked, staticMembership, d);
         }
     }
 
@@ -133,7 +145,8 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  ERASURE_MAX_IN_FLIGHT=").append(worker.maxInFlight())
              .append("\n  METRICS_PORT=").append(worker.metricsPort())
              .append("\n  ERASURE_RETRY_DELAYS=").append(worker.retryDelays().stream().map(Settings::human).toList())
-             .append("\n  ERASURE_MAX_PARKED=").append(worker.maxParked());
+             .append("\n  ERASURE_MAX_PARKED=").append(worker.maxParked())
+             .append("\n  ERASURE_STALL_AFTER=").append(human(worker.stallAfter()));
         }
         if (webhookSecrets != null && !webhookSecrets.isEmpty()) {
             b.append("\n  ERASURE_WEBHOOK_SECRET=").append(webhookSecrets);

@@ -128,7 +128,16 @@ public final class SettingsLoader {
         List<Duration> delays = durations("ERASURE_RETRY_DELAYS", Settings.Worker.DEFAULT_RETRY_DELAYS);
         int parked = intInRange("ERASURE_MAX_PARKED", 10_000, 10, 1_000_000);
         boolean explicitId = env.get("WORKER_INSTANCE_ID") != null && !env.get("WORKER_INSTANCE_ID").isBlank();
-        return new Settings.Worker(instance, inFlight, port, delays, parked, explicitId);
+        Duration stallAfter = Settings.Worker.DEFAULT_STALL_AFTER;
+        if (env.get("ERASURE_STALL_AFTER") != null) {
+            List<Duration> one = durations("ERASURE_STALL_AFTER", List.of(stallAfter));
+            if (one.size() != 1) {
+                problems.add("ERASURE_STALL_AFTER: one duration like 10m");
+            } else {
+                stallAfter = one.get(0);
+            }
+        }
+        return new Settings.Worker(instance, inFlight, port, delays, parked, explicitId, stallAfter);
     }
 
     private List<Secret> webhook() {

@@ -28,6 +28,12 @@ public final class MetricNames {
     public static final String AUDIT_WRITE_FAILURES = "erasure.audit.write.failures";
     /** Counter, tag {@code reason}: records sent to the dead-letter topic. */
     public static final String DLQ = "erasure.dlq";
+    /** Counter, tag {@code topic} (dlq, retry): records moved as a cut copy because the whole one was refused for good. */
+    public static final String REPUBLISH_CUT = "erasure.republish.cut";
+    /** Counter, tags {@code topic}, {@code error}: records not copied at all (even the cut copy refused). Alert on it. */
+    public static final String REPUBLISH_GIVEN_UP = "erasure.republish.given.up";
+    /** Gauge: age in seconds of the oldest record taken whose outcome is not yet durable (0 when none). */
+    public static final String OLDEST_IN_FLIGHT_AGE = "erasure.in.flight.oldest.age.seconds";
     /** Gauge: Track calls per second this instance may make (its share of the group's limit). */
     public static final String RATE_LIMIT = "erasure.ratelimit.calls.per.second";
     /** Gauge: retry-topic records held in memory until their retry round is due. */

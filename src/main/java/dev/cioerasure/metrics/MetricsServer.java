@@ -8,7 +8,9 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executors;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * {@code GET /metrics} (Prometheus text format), {@code /health/live} and {@code /health/ready}
@@ -18,10 +20,24 @@ public final class MetricsServer implements AutoCloseable {
     private final HttpServer server;
 
     public MetricsServer(int port, PrometheusMeterRegistry registry, BooleanSupplier live, BooleanSupplier ready) throws IOException {
+        this(port, registry, live, () -> ready.getAsBoolean() ? Optional.empty() : Optional.of("not ready"));
+    }
+
+    /** @param notReady why the service is not ready (no personal data), empty when it is */
+    public MetricsServer(int port, PrometheusMeterRegistry registry, BooleanSupplier live, Supplier<Optional<String>> notReady)
+            throws IOException {
         server = HttpServer.create(new InetSocketAddress(port), 16);
-        server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape()));
-        server.createContext("/health/live", ex -> health(ex, live.getAsBoolean()));
-        server.createContext("/health/ready", ex -> health(ex, ready.getAsBoolean()));
+        // The JDK server matches contexts by prefix: serve the exact paths only.
+        server.createContext("/", ex -> {
+            try (ex) {
+                switch (ex.getRequestURI().getPath()) {
+                    case "/metrics" -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+                    case "/health/live" -> health(ex, live.getAsBoolean() ? Optional.empty() : Optional.of("consumer loop not running"));
+                    case "/health/ready" -> health(ex, notReady.get());
+                    default -> respond(ex, 404, "text/plain; charset=utf-8", "not found\n");
+                }
+            }
+        });
         server.setExecutor(Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "metrics-http");
             t.setDaemon(true);
@@ -34,8 +50,13 @@ public final class MetricsServer implements AutoCloseable {
         return server.getAddress().getPort();
     }
 
-    private static void health(HttpExchange ex, boolean ok) throws IOException {
-        respond(ex, ok ? 200 : 503, "application/json", ok ? "{\"status\":\"UP\"}\n" : "{\"status\":\"DOWN\"}\n");
+    private static void health(HttpExchange ex, Optional<String> problem) throws IOException {
+        if (problem.isEmpty()) {
+            respond(ex, 200, "application/json", "{\"status\":\"UP\"}\n");
+        } else {
+            String reason = problem.get().replace("\\", "\\\\").replace("\"", "\\\"");
+            respond(ex, 503, "application/json", "{\"status\":\"DOWN\",\"reason\":\"" + reason + "\"}\n");
+        }
     }
 
     private static void respond(HttpExchange ex, int status, String type, String body) throws IOException {

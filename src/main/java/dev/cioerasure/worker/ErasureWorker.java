@@ -74,6 +74,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final AuditLog auditLog;
     private final OutcomeLookup outcomeLookup;
     private final RecordProcessor processor;
+    private final Republisher republisher;
     private final ExecutorService pool;
     private final OffsetTracker offsets = new OffsetTracker();
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -90,6 +91,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final Map<ParkedKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
 
     private record ParkedKey(TopicPartition partition, long offset) { }
+
+    /** When each record in flight was first started (nanoTime); retries of the same record keep it. */
+    private final Map<ParkedKey, Long> startedAt = new ConcurrentHashMap<>();
+    private final Duration stallAfter;
     private volatile boolean running = true;
     private volatile boolean loopAlive;
     private volatile boolean assigned;
@@ -120,7 +125,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.auditWriter = new AuditWriter(d.dataSource(), instance, d.meters());
         this.auditLog = new AuditLog(d.dataSource());
         this.pool = Executors.newFixedThreadPool(maxInFlight, named("erasure-"));
-        Republisher republisher = new Republisher(producer, d.kafka().dlqTopic(), d.kafka().retryTopic(), instance, d.meters());
+        this.republisher = new Republisher(producer, d.kafka().dlqTopic(), d.kafka().retryTopic(), instance, d.meters());
         this.outcomeLookup = new OutcomeLookup(d.dataSource());
         this.processor = new RecordProcessor(new RequestParser(d.clock()), d.hasher(), d.executor(), auditWriter,
                 outcomeLookup, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
@@ -130,6 +135,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         // No share of the group's limit until partitions are assigned (set on every rebalance).
         executor.setShareOfGroupLimit(groupCallsPerSecond, 0);
         this.maxParked = d.worker().maxParked();
+        this.stallAfter = d.worker().stallAfter();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(named("retry-timer-"));
         new DeadlineGauges(auditLog, d.clock(), d.meters()).schedule(scheduler);
         // Readiness also reflects a database that is down while there happens to be nothing to write.
@@ -141,6 +147,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 .description("Retry-topic records held until their retry round is due").register(d.meters());
         Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
                 .description("Records taken whose outcome is not yet durable").register(d.meters());
+        Gauge.builder(MetricNames.OLDEST_IN_FLIGHT_AGE, this, w -> w.oldestInFlight().toMillis() / 1000.0)
+                .description("Age of the oldest record taken whose outcome is not yet durable (0 when none)")
+                .baseUnit("seconds").register(d.meters());
         Gauge.builder(MetricNames.READY, this, w -> w.isReady() ? 1 : 0)
                 .description("1 when the worker is ready").register(d.meters());
     }
@@ -227,7 +236,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         TopicPartition tp = new TopicPartition(rec.topic(), rec.partition());
         OffsetTracker.Partition partition = offsets.taken(tp, rec.offset());
         if (rec.topic().equals(kafka.retryTopic())) {
-            Duration wait = Duration.between(clock.instant(), Republisher.notBefore(rec));
+            Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
             if (!wait.isNegative() && !wait.isZero()) {
                 // Parked in memory until due: the retry topic's offsets stay uncommitted meanwhile,
                 // so a crash re-reads and re-parks it; nothing else waits for it.
@@ -244,9 +253,14 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     }
 
     private void start(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
+        ParkedKey key = new ParkedKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset());
+        startedAt.putIfAbsent(key, System.nanoTime());
         inFlight.incrementAndGet();
         processor.process(rec).whenComplete((v, e) -> {
             inFlight.decrementAndGet();
+            if (e == null || isCancellation(e) || !running) {
+                startedAt.remove(key);
+            }
             if (e == null) {
                 partition.done(rec.offset());
                 finished.incrementAndGet();
@@ -384,6 +398,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);
             }
             offsets.remove(partitions);
+            startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
             assignedPartitions = consumer.assignment().size() - partitions.size();
             takeShareOfRateLimit(assignedPartitions);
         }
@@ -393,6 +408,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             log.warn("partitions {} lost; uncommitted work will be redone by their new owner", partitions);
             unpark(partitions);
             offsets.remove(partitions);
+            startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
         }
 
         @Override
@@ -429,9 +445,43 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         return loopAlive;
     }
 
-    /** Running, has joined the group (possibly with no partitions), and the audit database answers and is writable. */
+    /** How long the oldest record in flight has been unfinished; zero when none is. */
+    public Duration oldestInFlight() {
+        long now = System.nanoTime();
+        return startedAt.values().stream().mapToLong(t -> now - t).max().stream()
+                .mapToObj(Duration::ofNanos).findFirst().orElse(Duration.ZERO);
+    }
+
+    /**
+     * Running, has joined the group (possibly with no partitions), the audit database answers and
+     * is writable, and no record has been in flight longer than {@code ERASURE_STALL_AFTER} (its
+     * partition's committed offset cannot move past it).
+     */
     public boolean isReady() {
-        return loopAlive && assigned && auditWriter.isHealthy() && databaseReachable;
+        return notReadyReason().isEmpty();
+    }
+
+    /** Why the worker is not ready, for operators (no personal data); empty when it is. */
+    public java.util.Optional<String> notReadyReason() {
+        if (!loopAlive) {
+            return java.util.Optional.of("consumer loop not running");
+        }
+        if (!assigned) {
+            return java.util.Optional.of("not yet a member of consumer group " + kafka.groupId());
+        }
+        if (!databaseReachable) {
+            return java.util.Optional.of("audit database unreachable");
+        }
+        if (!auditWriter.isHealthy()) {
+            String why = auditWriter.lastFailure();
+            return java.util.Optional.of("audit writes failing" + (why == null ? "" : " (" + why + ")"));
+        }
+        Duration oldest = oldestInFlight();
+        if (oldest.compareTo(stallAfter) > 0) {
+            return java.util.Optional.of("a record has been in flight for " + oldest.toSeconds() + " s (ERASURE_STALL_AFTER "
+                    + stallAfter.toSeconds() + " s): its partition makes no progress");
+        }
+        return java.util.Optional.empty();
     }
 
     /** Partitions currently assigned to this instance. */

@@ -143,7 +143,7 @@ final class RecordProcessor {
         // batched with other look-ups; while the database is down it waits (the worker pauses, nothing is skipped)
         Optional<Outcome> previous = outcomes.finalOutcome(r.requestId());
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
-        if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !Republisher.isReplay(rec))) {
+        if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
             log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
                     r.requestId(), where, previous.get());
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
@@ -162,7 +162,7 @@ final class RecordProcessor {
             return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId());
         }
         StepResult failed = result.failedStep();
-        int round = Republisher.round(rec);
+        int round = republisher.round(rec);
         if (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED && round < retryDelays.size()) {
             Duration delay = retryDelays.get(round);
             Instant notBefore = clock.instant().plus(delay);

@@ -1,42 +1,72 @@
 package dev.cioerasure.worker;
 
+import static dev.cioerasure.worker.TopicHeaders.CUT;
+import static dev.cioerasure.worker.TopicHeaders.NOT_BEFORE;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_KEY_SHA256;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_KEY_SIZE;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_OFFSET;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_PARTITION;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_TIMESTAMP;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_TOPIC;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_VALUE_SHA256;
+import static dev.cioerasure.worker.TopicHeaders.ORIGINAL_VALUE_SIZE;
+import static dev.cioerasure.worker.TopicHeaders.REASON;
+import static dev.cioerasure.worker.TopicHeaders.REASON_CODE;
+import static dev.cioerasure.worker.TopicHeaders.REPLAY;
+import static dev.cioerasure.worker.TopicHeaders.REQUEST_ID;
+import static dev.cioerasure.worker.TopicHeaders.RETRY_ROUND;
+import static dev.cioerasure.worker.TopicHeaders.WORKER;
+
 import dev.cioerasure.metrics.MetricNames;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.PolicyViolationException;
+import org.apache.kafka.common.errors.RecordBatchTooLargeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.header.Headers;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Moves a record, unchanged (key and value), to the dead-letter topic or to the retry topic, with
- * why and where it came from in headers. The future completes when Kafka has acknowledged it; a
- * failed send is retried until it succeeds, so a record is never dropped between two topics.
- * Headers carry no personal data.
+ * Moves a record to the dead-letter topic or to the retry topic, with why and where it came from
+ * in headers. The future completes when Kafka has acknowledged it, or when it can never be
+ * published; it never fails except on shutdown, so no record holds its partition for good.
+ *
+ * <ul>
+ *   <li>A transient failure (broker down, leader moving, timeout) is retried with backoff until it
+ *       succeeds: a record is never dropped between two topics because of an outage.</li>
+ *   <li>A permanent failure (too large for the producer or broker, invalid record, not authorised)
+ *       is never retried as is. A cut copy is sent instead: the provenance headers, the reason,
+ *       the original's sizes and SHA-256, the key replaced by its SHA-256 when over
+ *       {@value #KEEP_KEY_BYTES} bytes, and, on the dead-letter topic, the value dropped (a parked
+ *       record keeps its value, a request that passed validation, at most 16 KiB). If even that
+ *       fails permanently, the worker gives up on the copy, logs it and counts it in
+ *       {@code erasure_republish_given_up_total}; the audit row stands.</li>
+ * </ul>
+ *
+ * <p>Provenance is written by the worker only: on the request topic every incoming header is
+ * ignored and the true coordinates are written; on the retry topic (which only the worker and
+ * {@code dlq replay} may write) the first origin is carried over when its headers are valid.
  */
 final class Republisher {
     private static final Logger log = LoggerFactory.getLogger(Republisher.class);
-
-    static final String REASON_CODE = TopicHeaders.REASON_CODE;
-    static final String REASON = TopicHeaders.REASON;
-    static final String REQUEST_ID = TopicHeaders.REQUEST_ID;
-    static final String ORIGINAL_TOPIC = TopicHeaders.ORIGINAL_TOPIC;
-    static final String ORIGINAL_PARTITION = TopicHeaders.ORIGINAL_PARTITION;
-    static final String ORIGINAL_OFFSET = TopicHeaders.ORIGINAL_OFFSET;
-    static final String ORIGINAL_TIMESTAMP = TopicHeaders.ORIGINAL_TIMESTAMP;
-    static final String WORKER = TopicHeaders.WORKER;
-    static final String RETRY_ROUND = TopicHeaders.RETRY_ROUND;
-    static final String NOT_BEFORE = TopicHeaders.NOT_BEFORE;
-    static final String REPLAY = TopicHeaders.REPLAY;
+    static final int KEEP_KEY_BYTES = 1024;
 
     private final Producer<byte[], byte[]> producer;
     private final String dlqTopic;
@@ -50,63 +80,91 @@ final class Republisher {
         this.retryTopic = retryTopic;
         this.workerInstance = workerInstance;
         this.meters = meters;
+        for (String kind : List.of("dlq", "retry")) {
+            cutCounter(kind);
+        }
     }
 
     CompletableFuture<Void> deadLetter(ConsumerRecord<byte[], byte[]> original, String reasonCode, String reason, String requestId) {
-        Headers h = provenance(original, reasonCode, reason, requestId);
+        List<Header> h = provenance(original, reasonCode, reason, requestId);
         Counter.builder(MetricNames.DLQ).description("Records sent to the dead-letter topic")
                 .tag("reason", reasonCode).register(meters).increment();
-        return publish(new ProducerRecord<>(dlqTopic, null, original.key(), original.value(), h));
+        return publish(new Copy(dlqTopic, "dlq", original, h, false));
     }
 
     CompletableFuture<Void> park(ConsumerRecord<byte[], byte[]> original, int round, Instant notBefore, String reason, String requestId) {
-        Headers h = provenance(original, "RETRIES_EXHAUSTED", reason, requestId);
+        List<Header> h = provenance(original, "RETRIES_EXHAUSTED", reason, requestId);
         put(h, RETRY_ROUND, Integer.toString(round));
         put(h, NOT_BEFORE, Long.toString(notBefore.toEpochMilli()));
-        copy(original, h, REPLAY);
-        return publish(new ProducerRecord<>(retryTopic, null, original.key(), original.value(), h));
+        if (isReplay(original)) {
+            put(h, REPLAY, TopicHeaders.valid(original.headers(), REPLAY).orElseThrow());
+        }
+        return publish(new Copy(retryTopic, "retry", original, h, true));
     }
 
-    /** Provenance headers; a record that was already moved keeps its first origin. */
-    private Headers provenance(ConsumerRecord<byte[], byte[]> original, String reasonCode, String reason, String requestId) {
-        Headers h = new RecordHeaders();
+    /** Provenance headers, from the worker's own knowledge; only the retry topic's are carried over (validated). */
+    private List<Header> provenance(ConsumerRecord<byte[], byte[]> original, String reasonCode, String reason, String requestId) {
+        List<Header> h = new ArrayList<>();
         put(h, REASON_CODE, reasonCode);
         put(h, REASON, reason);
         if (requestId != null) {
             put(h, REQUEST_ID, requestId);
         }
-        if (original.headers().lastHeader(ORIGINAL_TOPIC) != null) {
-            for (String k : new String[] {ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET, ORIGINAL_TIMESTAMP}) {
-                copy(original, h, k);
-            }
-        } else {
-            put(h, ORIGINAL_TOPIC, original.topic());
-            put(h, ORIGINAL_PARTITION, Integer.toString(original.partition()));
-            put(h, ORIGINAL_OFFSET, Long.toString(original.offset()));
-            put(h, ORIGINAL_TIMESTAMP, Long.toString(original.timestamp()));
+        TopicHeaders.Origin first = fromRetryTopic(original)
+                ? TopicHeaders.Origin.of(original.headers()).orElse(null) : null;
+        if (first == null) {
+            first = new TopicHeaders.Origin(original.topic(), original.partition(), original.offset(), original.timestamp());
         }
+        put(h, ORIGINAL_TOPIC, first.topic());
+        put(h, ORIGINAL_PARTITION, Integer.toString(first.partition()));
+        put(h, ORIGINAL_OFFSET, Long.toString(first.offset()));
+        put(h, ORIGINAL_TIMESTAMP, Long.toString(first.timestamp()));
         put(h, WORKER, workerInstance);
         return h;
     }
 
-    private CompletableFuture<Void> publish(ProducerRecord<byte[], byte[]> rec) {
+    private boolean fromRetryTopic(ConsumerRecord<byte[], byte[]> rec) {
+        return retryTopic.equals(rec.topic());
+    }
+
+    /** One record to move: where, what, and whether its value must be kept even in a cut copy. */
+    private record Copy(String topic, String kind, ConsumerRecord<byte[], byte[]> original, List<Header> headers, boolean keepValue) {
+        String where() {
+            return original.topic() + "-" + original.partition() + "@" + original.offset();
+        }
+    }
+
+    private CompletableFuture<Void> publish(Copy copy) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        sendUntilAcknowledged(rec, done, 0);
+        ProducerRecord<byte[], byte[]> whole = new ProducerRecord<>(copy.topic(), null, copy.original().key(), copy.original().value(),
+                copy.headers());
+        send(copy, whole, false, done, 0);
         return done;
     }
 
-    private void sendUntilAcknowledged(ProducerRecord<byte[], byte[]> rec, CompletableFuture<Void> done, int attempt) {
+    private void send(Copy copy, ProducerRecord<byte[], byte[]> rec, boolean isCut, CompletableFuture<Void> done, int attempt) {
         try {
             producer.send(rec, (meta, error) -> {
                 if (error == null) {
                     done.complete(null);
-                    return;
+                } else if (!isPermanent(error)) {
+                    log.warn("publish to {} for {} failed ({}); retrying", rec.topic(), copy.where(), error.getClass().getSimpleName());
+                    Executor later = CompletableFuture.delayedExecutor(Math.min(30, 1L << Math.min(attempt, 5)), TimeUnit.SECONDS);
+                    later.execute(() -> send(copy, rec, isCut, done, attempt + 1));
+                } else if (!isCut) {
+                    log.warn("{} cannot take the copy of {} ({}: {}); sending a cut copy instead", rec.topic(), copy.where(),
+                            error.getClass().getSimpleName(), safeMessage(error));
+                    cutCounter(copy.kind()).increment();
+                    send(copy, cut(copy), true, done, 0);
+                } else {
+                    log.error("{} refuses even the cut copy of {} ({}: {}); giving up on it: the audit row stands,"
+                                    + " the record is not on {}", rec.topic(), copy.where(), error.getClass().getSimpleName(),
+                            safeMessage(error), rec.topic());
+                    Counter.builder(MetricNames.REPUBLISH_GIVEN_UP)
+                            .description("Records that could not be copied to the DLQ or retry topic at all (permanent error)")
+                            .tag("topic", copy.kind()).tag("error", error.getClass().getSimpleName()).register(meters).increment();
+                    done.complete(null);
                 }
-                log.warn("publish to {} for {}-{}@{} failed ({}); retrying", rec.topic(),
-                        TopicHeaders.value(rec.headers(), ORIGINAL_TOPIC), TopicHeaders.value(rec.headers(), ORIGINAL_PARTITION),
-                        TopicHeaders.value(rec.headers(), ORIGINAL_OFFSET), error.getClass().getSimpleName());
-                Executor later = CompletableFuture.delayedExecutor(Math.min(30, 1L << Math.min(attempt, 5)), TimeUnit.SECONDS);
-                later.execute(() -> sendUntilAcknowledged(rec, done, attempt + 1));
             });
         } catch (RuntimeException e) {
             // producer closed (shutdown): the offset is not committed and the record is redone
@@ -114,38 +172,96 @@ final class Republisher {
         }
     }
 
-    private static void put(Headers h, String key, String value) {
-        h.add(key, value.getBytes(StandardCharsets.UTF_8));
+    /** The copy that fits: key replaced by its hash when large, value dropped unless it must be kept. */
+    private static ProducerRecord<byte[], byte[]> cut(Copy copy) {
+        byte[] key = copy.original().key();
+        byte[] value = copy.original().value();
+        List<Header> h = new ArrayList<>(copy.headers());
+        List<String> cut = new ArrayList<>(2);
+        byte[] newKey = key;
+        if (key != null && key.length > KEEP_KEY_BYTES) {
+            newKey = sha256(key).getBytes(StandardCharsets.UTF_8);
+            cut.add("key");
+        }
+        byte[] newValue = value;
+        if (value != null && !copy.keepValue()) {
+            newValue = null;
+            cut.add("value");
+        }
+        if (!cut.isEmpty()) {
+            put(h, CUT, String.join(",", cut));
+        }
+        if (key != null) {
+            put(h, ORIGINAL_KEY_SIZE, Integer.toString(key.length));
+            put(h, ORIGINAL_KEY_SHA256, sha256(key));
+        }
+        if (value != null) {
+            put(h, ORIGINAL_VALUE_SIZE, Integer.toString(value.length));
+            put(h, ORIGINAL_VALUE_SHA256, sha256(value));
+        }
+        return new ProducerRecord<>(copy.topic(), null, newKey, newValue, h);
     }
 
-    private static void copy(ConsumerRecord<byte[], byte[]> from, Headers to, String key) {
-        Header v = from.headers().lastHeader(key);
-        if (v != null) {
-            to.add(key, v.value());
+    /**
+     * Errors that the same record will meet again however often it is sent. Everything else
+     * (timeouts, leader changes, a broker down) is transient and retried.
+     */
+    static boolean isPermanent(Throwable e) {
+        return e instanceof RecordTooLargeException || e instanceof RecordBatchTooLargeException
+                || e instanceof org.apache.kafka.common.InvalidRecordException
+                || e instanceof AuthorizationException || e instanceof InvalidTopicException
+                || e instanceof PolicyViolationException || e instanceof SerializationException;
+    }
+
+    private Counter cutCounter(String kind) {
+        return Counter.builder(MetricNames.REPUBLISH_CUT)
+                .description("Records copied to the DLQ or retry topic as a cut copy (too large or refused whole)")
+                .tag("topic", kind).register(meters);
+    }
+
+    /** Kafka's messages name sizes and limits, never record contents; cut to one line anyway. */
+    private static String safeMessage(Throwable e) {
+        String m = e.getMessage();
+        if (m == null) {
+            return "";
+        }
+        m = m.replaceAll("\\p{Cntrl}", " ");
+        return m.length() > 200 ? m.substring(0, 200) + "…" : m;
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
-    /** The retry round of a record: 0 for a record that was never parked. */
-    static int round(ConsumerRecord<byte[], byte[]> rec) {
-        String v = TopicHeaders.value(rec.headers(), RETRY_ROUND);
-        try {
-            return v == null ? 0 : Math.max(0, Integer.parseInt(v));
-        } catch (NumberFormatException e) {
+    private static void put(List<Header> h, String key, String value) {
+        h.add(new Written(key, value.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** A header this worker writes. */
+    private record Written(String key, byte[] value) implements Header { }
+
+    /** The retry round of a record: 0 unless it is a valid retry-topic record. */
+    int round(ConsumerRecord<byte[], byte[]> rec) {
+        if (!fromRetryTopic(rec)) {
             return 0;
         }
+        return TopicHeaders.valid(rec.headers(), RETRY_ROUND).map(Integer::parseInt).orElse(0);
     }
 
-    /** When a parked record becomes due; {@link Instant#EPOCH} when it carries no time. */
-    static Instant notBefore(ConsumerRecord<byte[], byte[]> rec) {
-        String v = TopicHeaders.value(rec.headers(), NOT_BEFORE);
-        try {
-            return v == null ? Instant.EPOCH : Instant.ofEpochMilli(Long.parseLong(v));
-        } catch (NumberFormatException e) {
+    /** When a parked record becomes due; {@link Instant#EPOCH} (now) when it carries no valid time or is not one. */
+    Instant notBefore(ConsumerRecord<byte[], byte[]> rec) {
+        if (!fromRetryTopic(rec)) {
             return Instant.EPOCH;
         }
+        return TopicHeaders.valid(rec.headers(), NOT_BEFORE).map(v -> Instant.ofEpochMilli(Long.parseLong(v))).orElse(Instant.EPOCH);
     }
 
-    static boolean isReplay(ConsumerRecord<byte[], byte[]> rec) {
-        return rec.headers().lastHeader(REPLAY) != null;
+    /** A replay by {@code dlq replay}: only on the retry topic, with a valid marker. */
+    boolean isReplay(ConsumerRecord<byte[], byte[]> rec) {
+        return fromRetryTopic(rec) && TopicHeaders.valid(rec.headers(), REPLAY).isPresent();
     }
 }

@@ -52,7 +52,7 @@ public final class WorkerRuntime implements AutoCloseable {
         Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
                         : Duration.between(k.lastWritten(), clock.instant()).toSeconds())
                 .description("Age of the Track API key file (time since it was last rotated)").baseUnit("seconds").register(meters);
-        this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, worker::isLive, worker::isReady);
+        this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, worker::isLive, worker::notReadyReason);
         this.thread = new Thread(worker, "erasure-consumer");
     }
 

@@ -97,6 +97,15 @@ public final class WorkerHarness implements AutoCloseable {
         return this;
     }
 
+    /** In-flight limit and stall threshold for this harness (before {@link #start()}). */
+    public WorkerHarness worker(int maxInFlight, Duration stallAfter) {
+        Settings.Worker w = settings.worker();
+        settings = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
+                new Settings.Worker(w.instanceId(), maxInFlight, w.metricsPort(), w.retryDelays(), w.maxParked(), w.staticMembership(),
+                        stallAfter), List.of());
+        return this;
+    }
+
     public static WorkerHarness forStub(URI trackUrl) throws Exception {
         return new WorkerHarness(trackUrl, 1000, 5, Duration.ofSeconds(5), 3);
     }
