@@ -56,6 +56,11 @@ public final class Secret {
         return source;
     }
 
+    /** Where the value comes from, for the start-up log: {@code env NAME} or {@code file /run/secrets/x}. */
+    public String origin() {
+        return file != null ? "file " + file : "env " + source;
+    }
+
     /**
      * Re-reads a file-backed secret if its modification time or size changed.
      *

@@ -111,6 +111,11 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         return d.toSeconds() + "s";
     }
 
+    /** A secret for the start-up log: hidden, with where it came from ({@code env NAME} or {@code file PATH}). */
+    static String shown(Secret s) {
+        return s == null ? "(not set)" : "[hidden] (" + s.origin() + ")";
+    }
+
     /** One line per setting, secrets shown only as their source; for the start-up log. */
     public String describe() {
         StringBuilder b = new StringBuilder("effective configuration:");
@@ -121,14 +126,14 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  ERASURE_GROUP_ID=").append(kafka.groupId());
         }
         if (database != null) {
-            b.append("\n  DATABASE_URL=").append(database.url())
+            b.append("\n  DATABASE_URL=").append(Redact.jdbcUrl(database.url()))
              .append("\n  DATABASE_USER=").append(database.user())
-             .append("\n  DATABASE_PASSWORD=").append(database.password())
+             .append("\n  DATABASE_PASSWORD=").append(shown(database.password()))
              .append("\n  DATABASE_POOL_SIZE=").append(database.poolSize());
         }
         if (customerIo != null) {
             b.append("\n  CUSTOMERIO_SITE_ID=").append(customerIo.siteId())
-             .append("\n  CUSTOMERIO_TRACK_API_KEY=").append(customerIo.apiKey())
+             .append("\n  CUSTOMERIO_TRACK_API_KEY=").append(shown(customerIo.apiKey()))
              .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase())
              .append("\n  track base URL=").append(customerIo.baseUrl())
              .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond())
@@ -137,7 +142,7 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  CUSTOMERIO_OUTAGE_PAUSE_SECONDS=").append(customerIo.breakerOpenFor().toSeconds());
         }
         if (audit != null) {
-            b.append("\n  AUDIT_SUBJECT_KEY=").append(audit.subjectKey());
+            b.append("\n  AUDIT_SUBJECT_KEY=").append(shown(audit.subjectKey()));
         }
         if (worker != null) {
             b.append("\n  WORKER_INSTANCE_ID=").append(worker.instanceId())
@@ -149,7 +154,7 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  ERASURE_STALL_AFTER=").append(human(worker.stallAfter()));
         }
         if (webhookSecrets != null && !webhookSecrets.isEmpty()) {
-            b.append("\n  ERASURE_WEBHOOK_SECRET=").append(webhookSecrets);
+            b.append("\n  ERASURE_WEBHOOK_SECRET=").append(webhookSecrets.stream().map(Settings::shown).toList());
         }
         return b.toString();
     }

@@ -260,9 +260,15 @@ public final class SettingsLoader {
             return null;
         }
         if (hasFile) {
-            Path path = Path.of(fileName.trim());
+            Path path;
+            try {
+                path = Path.of(fileName.trim());
+            } catch (RuntimeException e) {
+                problems.add(name + "_FILE: " + Redact.filePath(fileName.trim()) + " is not a readable file");
+                return null;
+            }
             if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
-                problems.add(name + "_FILE: '" + path + "' is not a readable file");
+                problems.add(name + "_FILE: " + Redact.filePath(fileName.trim()) + " is not a readable file");
                 return null;
             }
             Secret s = Secret.fromFile(name + "_FILE=" + path, path);

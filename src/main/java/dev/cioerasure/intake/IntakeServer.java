@@ -73,16 +73,26 @@ public final class IntakeServer implements AutoCloseable {
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         this.producer = new KafkaProducer<>(p);
         this.server = HttpServer.create(new InetSocketAddress(port), 128);
-        server.createContext("/v1/requests", ex -> handle(ex, "requests"));
-        server.createContext("/v1/webhooks/customerio", ex -> handle(ex, "webhook"));
-        server.createContext("/health/live", ex -> respond(ex, 200, "{\"status\":\"UP\"}"));
-        server.createContext("/health/ready", ex -> respond(ex, 200, "{\"status\":\"UP\"}"));
-        server.createContext("/metrics", ex -> {
-            byte[] b = meters.scrape().getBytes(StandardCharsets.UTF_8);
-            ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            ex.sendResponseHeaders(200, b.length);
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(b);
+        // The JDK server matches contexts by path prefix; route on the exact path instead, so
+        // /v1/requests/extra or /v1/requestsX are 404 and never reach a handler.
+        server.createContext("/", ex -> {
+            switch (ex.getRequestURI().getPath()) {
+                case "/v1/requests" -> handle(ex, "requests");
+                case "/v1/webhooks/customerio" -> handle(ex, "webhook");
+                case "/health/live", "/health/ready" -> respond(ex, 200, "{\"status\":\"UP\"}");
+                case "/metrics" -> {
+                    byte[] b = meters.scrape().getBytes(StandardCharsets.UTF_8);
+                    ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                    ex.sendResponseHeaders(200, b.length);
+                    try (OutputStream out = ex.getResponseBody()) {
+                        out.write(b);
+                    }
+                }
+                default -> {
+                    try (ex) {
+                        reply(ex, "unknown", 404, "not_found", "no such endpoint; POST to /v1/requests or /v1/webhooks/customerio");
+                    }
+                }
             }
         });
         server.setExecutor(Executors.newFixedThreadPool(16, r -> {
@@ -102,6 +112,10 @@ public final class IntakeServer implements AutoCloseable {
             if (!"POST".equals(ex.getRequestMethod())) {
                 ex.getResponseHeaders().set("Allow", "POST");
                 reply(ex, endpoint, 405, "method_not_allowed", "use POST");
+                return;
+            }
+            if (!isJson(ex.getRequestHeaders().getFirst("Content-Type"))) {
+                reply(ex, endpoint, 415, "unsupported_media_type", "Content-Type must be application/json (UTF-8)");
                 return;
             }
             byte[] body = readLimited(ex.getRequestBody());
@@ -181,6 +195,25 @@ public final class IntakeServer implements AutoCloseable {
     private static byte[] readLimited(InputStream in) throws IOException {
         byte[] b = in.readNBytes(MAX_BODY_BYTES + 1);
         return b.length > MAX_BODY_BYTES ? null : b;
+    }
+
+    /** {@code application/json}, optionally with {@code charset=utf-8}; nothing else. */
+    static boolean isJson(String contentType) {
+        if (contentType == null) {
+            return false;
+        }
+        String[] parts = contentType.split(";");
+        if (!parts[0].trim().equalsIgnoreCase("application/json")) {
+            return false;
+        }
+        for (int i = 1; i < parts.length; i++) {
+            String[] kv = parts[i].trim().split("=", 2);
+            if (kv.length != 2 || !kv[0].trim().equalsIgnoreCase("charset")
+                    || !kv[1].trim().replace("\"", "").equalsIgnoreCase("utf-8")) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static void respond(HttpExchange ex, int status, String body) throws IOException {

@@ -100,4 +100,43 @@ class SettingsLoaderTest {
         assertThat(s.database().user()).isEqualTo("u");
         assertThat(s.kafka()).isNull();
     }
+
+    @Test
+    void passwordsInsideDatabaseUrlNeverReachTheStartUpLine() {
+        Map<String, String> env = valid();
+        env.put("DATABASE_URL", "jdbc:postgresql://erasure:pw-in-userinfo@db:5432/erasure?ssl=true&password=pw-in-query&sslpassword=pw-ssl");
+        String described = SettingsLoader.load(env, WORKER).describe();
+        assertThat(described).doesNotContain("pw-in-userinfo", "pw-in-query", "pw-ssl", "db-password-value", "track-key-value",
+                "audit-key-value");
+        assertThat(described).contains("jdbc:postgresql://erasure:***@db:5432/erasure?ssl=true&password=***&sslpassword=***");
+    }
+
+    @Test
+    void theStartUpLineSaysWhereEachSecretCameFrom(@TempDir Path dir) throws Exception {
+        Path key = dir.resolve("track-key");
+        Files.writeString(key, "file-key-value\n");
+        Map<String, String> env = valid();
+        env.remove("CUSTOMERIO_TRACK_API_KEY");
+        env.put("CUSTOMERIO_TRACK_API_KEY_FILE", key.toString());
+        String described = SettingsLoader.load(env, WORKER).describe();
+        assertThat(described).contains("CUSTOMERIO_TRACK_API_KEY=[hidden] (file " + key + ")")
+                .contains("DATABASE_PASSWORD=[hidden] (env DATABASE_PASSWORD)")
+                .doesNotContain("file-key-value");
+    }
+
+    @Test
+    void aSecretPastedIntoAFileVariableIsNotEchoed(@TempDir Path dir) {
+        Map<String, String> env = valid();
+        env.remove("DATABASE_PASSWORD");
+        env.put("DATABASE_PASSWORD_FILE", "s3cr3t-Pasted+By/Mistake==");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER))
+                .hasMessageContaining("DATABASE_PASSWORD_FILE")
+                .hasMessageContaining("not shown")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("s3cr3t", "Pasted"));
+        env.put("DATABASE_PASSWORD_FILE", "plainsecretwithoutslash");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).satisfies(e -> assertThat(e.getMessage()).doesNotContain("plainsecret"));
+        // a real path that is missing is shown, so the operator can fix the mount
+        env.put("DATABASE_PASSWORD_FILE", dir.resolve("missing").toString());
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContaining(dir.resolve("missing").toString());
+    }
 }

@@ -111,6 +111,7 @@ class IntakeIT {
 
         HttpRequest signed = HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + "/v1/requests"))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .header("Content-Type", "application/json; charset=utf-8")
                 .header("X-CIO-Timestamp", Long.toString(now))
                 .header("X-CIO-Signature", SignatureVerifier.signHex(SECRET, Long.toString(now), body)).build();
         assertThat(http.send(signed, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(202);
@@ -134,5 +135,34 @@ class IntakeIT {
         Thread.sleep(1000);
         assertThat(h.outcomes()).as("only the one accepted request reached the topic").isEqualTo(1);
         assertThat(h.read(h.topic, 1, Duration.ofSeconds(5))).hasSize(1);
+    }
+
+    private HttpResponse<String> signedWithType(String path, byte[] body, String contentType) throws Exception {
+        String ts = Long.toString(Instant.now().getEpochSecond());
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + path))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .header("X-CIO-Timestamp", ts).header("X-CIO-Signature", SignatureVerifier.signHex(SECRET, ts, body));
+        if (contentType != null) {
+            b.header("Content-Type", contentType);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void onlyTheExactPathsAndJsonBodiesAreServed() throws Exception {
+        for (String path : List.of("/v1/requests/extra", "/v1/requestsX", "/v1/requests/", "/v1/webhooks/customerio/x",
+                "/v1/webhooks/customeriox", "/", "/metricsX", "/health/readyX")) {
+            HttpResponse<String> r = post(path, Messages.request("r-path", "id", "path-person"));
+            assertThat(r.statusCode()).as(path).isEqualTo(404);
+        }
+        for (String type : new String[] {"text/plain", "application/x-www-form-urlencoded", "application/jsonx",
+                "application/json; charset=latin1", null}) {
+            HttpResponse<String> r = signedWithType("/v1/requests", Messages.request("r-type", "id", "type-person"), type);
+            assertThat(r.statusCode()).as(String.valueOf(type)).isEqualTo(415);
+            assertThat(r.body()).contains("application/json");
+        }
+        assertThat(signedWithType("/v1/requests", Messages.request("r-json", "id", "json-person"), "Application/JSON;charset=UTF-8")
+                .statusCode()).isEqualTo(202);
+        assertThat(h.read(h.topic, 2, Duration.ofSeconds(3))).as("only the JSON request was published").hasSize(1);
     }
 }

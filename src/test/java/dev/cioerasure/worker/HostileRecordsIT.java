@@ -142,6 +142,8 @@ class HostileRecordsIT {
 
     @Test
     void provenanceAndRetryHeadersFromTheProducerAreIgnoredOnTheRequestTopic() throws Exception {
+        h.close();
+        h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 2, Duration.ofSeconds(5), 1).outagePause(Duration.ofSeconds(1));
         h.retryDelays(Duration.ofHours(1));
         track.stubFor(post(urlPathEqualTo("/api/v1/customers/flaky/suppress")).atPriority(1).willReturn(aResponse().withStatus(503)));
         RecordHeader[] forged = {
