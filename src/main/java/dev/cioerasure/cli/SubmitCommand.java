@@ -12,6 +12,12 @@ import java.time.Clock;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.time.temporal.ChronoUnit;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -20,7 +26,10 @@ import picocli.CommandLine.Option;
                 "(request_id,identifier_type,identifier,regulation,requested_at,requested_by; request_id and",
                 "requested_at optional) or NDJSON (one request message per line). Every row is validated first:",
                 "if any is bad, the bad lines are listed and nothing is sent. Missing request ids are generated",
-                "(stable per person and regulation, so a re-run erases nobody twice) and written back to --out.",
+                "(stable per person, regulation, requested_by and requested_at: the same row gets the same id, so a",
+                "re-run erases nobody twice; a new ticket or date is a new request). After Kafka has acknowledged",
+                "them, the requests with their ids are written to --out (default <file>.submitted.<ext>), which",
+                "also records what was sent: rows already in it are not sent again unless you say so.",
                 "Needs KAFKA_BOOTSTRAP_SERVERS and AUDIT_SUBJECT_KEY (the record key is the subject's keyed hash)."})
 final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--file", paramLabel = "F", required = true, description = "The CSV or NDJSON file.")
@@ -32,8 +41,14 @@ final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "F", description = "Where to write the requests with their ids (default: <file>.submitted.<ext>).")
     Path out;
 
-    @Option(names = "--dry-run", description = "Validate and report only; send nothing.")
+    @Option(names = "--dry-run", description = "Validate and report only; send and write nothing.")
     boolean dryRun;
+
+    @Option(names = "--resubmit", description = "Send rows already submitted (listed in --out) again; the worker records them as DUPLICATE.")
+    boolean resubmit;
+
+    @Option(names = "--skip-submitted", description = "Send only the rows not yet submitted (not listed in --out).")
+    boolean skipSubmitted;
 
     @Override
     public Integer call() throws Exception {
@@ -72,24 +87,84 @@ final class SubmitCommand implements Callable<Integer> {
         if (checked.messages().isEmpty()) {
             throw new Errors.UserError(file + " holds no requests", 1);
         }
-        Path target = out != null ? out : defaultOut(file, fmt);
-        if (checked.generatedIds() > 0 || out != null) {
-            RequestFile.write(target, fmt, checked.messages());
+        if (resubmit && skipSubmitted) {
+            throw new Errors.UserError("--resubmit and --skip-submitted exclude each other", 2);
         }
-        if (dryRun) {
-            System.out.println(checked.messages().size() + " request(s) valid; nothing sent (--dry-run)"
-                    + (checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) generated, written to " + target : ""));
+        Path target = out != null ? out : defaultOut(file, fmt);
+        Ledger ledger = Ledger.read(target, fmt);
+        List<ObjectNode> all = checked.messages();
+        List<ObjectNode> repeated = all.stream().filter(m -> ledger.ids().contains(m.get("request_id").asText())).toList();
+        List<ObjectNode> toSend = all;
+        if (!repeated.isEmpty()) {
+            String already = repeated.size() + " of " + all.size() + " row(s) were already submitted on " + ledger.writtenAt()
+                    + " (their request ids are in " + target + ")";
+            if (skipSubmitted) {
+                toSend = all.stream().filter(m -> !ledger.ids().contains(m.get("request_id").asText())).toList();
+                System.err.println("cio-erasure: " + already + "; skipping them (--skip-submitted)");
+            } else if (resubmit) {
+                System.err.println("cio-erasure: " + already + "; sending them again (--resubmit): the worker records them as"
+                        + " DUPLICATE and erases nobody twice");
+            } else {
+                System.err.println("cio-erasure: " + already + ". Nothing was sent. The worker would record them as DUPLICATE"
+                        + " and erase nobody twice; a new request for the same person needs a new ticket (requested_by),"
+                        + " date (requested_at) or request_id. Re-run with --skip-submitted to send only the "
+                        + (all.size() - repeated.size()) + " new row(s), or --resubmit to send all " + all.size() + " again.");
+                return 1;
+            }
+        }
+        if (toSend.isEmpty()) {
+            System.out.println("nothing new to send: every row of " + file + " was already submitted");
             return 0;
         }
-        int total = checked.messages().size();
+        if (dryRun) {
+            System.out.println(toSend.size() + " request(s) valid; nothing sent (--dry-run)"
+                    + (checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) would be generated" : ""));
+            return 0;
+        }
+        int total = toSend.size();
         Progress progress = new Progress(total);
         long t0 = System.nanoTime();
-        submitter.publish(s.kafka().bootstrapServers(), s.kafka().topic(), checked.messages(), progress::update);
+        submitter.publish(s.kafka().bootstrapServers(), s.kafka().topic(), toSend, progress::update);
         progress.done();
         double secs = (System.nanoTime() - t0) / 1e9;
-        System.out.printf("submitted %d request(s) to %s in %.1f s (%.0f/s)%s%n", total, s.kafka().topic(), secs, total / Math.max(secs, 1e-3),
-                checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) generated, written to " + target : "");
+        // Written only after Kafka acknowledged every request: the file records what was sent.
+        RequestFile.write(target, fmt, ledger.plus(toSend));
+        System.out.printf("submitted %d request(s) to %s in %.1f s (%.0f/s)%s; request ids written to %s%n", total, s.kafka().topic(),
+                secs, total / Math.max(secs, 1e-3),
+                checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) generated" : "", target);
         return 0;
+    }
+
+    /** What earlier runs sent, from the --out file they wrote. */
+    private record Ledger(List<ObjectNode> messages, Set<String> ids, String writtenAt) {
+        static Ledger read(Path target, RequestFile.Format fmt) throws IOException {
+            if (!Files.exists(target)) {
+                return new Ledger(List.of(), Set.of(), null);
+            }
+            RequestFile earlier;
+            try {
+                earlier = RequestFile.read(target, fmt);
+            } catch (IOException e) {
+                throw new Errors.UserError(target + " (the record of earlier submissions) cannot be read: " + e.getMessage()
+                        + "; move it away or name another with --out", 1);
+            }
+            List<ObjectNode> messages = new ArrayList<>();
+            Set<String> ids = new LinkedHashSet<>();
+            for (RequestFile.Row row : earlier.rows()) {
+                if (row.message() != null && row.message().hasNonNull("request_id")) {
+                    messages.add(row.message());
+                    ids.add(row.message().get("request_id").asText());
+                }
+            }
+            String at = Files.getLastModifiedTime(target).toInstant().truncatedTo(ChronoUnit.SECONDS).toString();
+            return new Ledger(messages, ids, at);
+        }
+
+        List<ObjectNode> plus(List<ObjectNode> sent) {
+            List<ObjectNode> merged = new ArrayList<>(messages);
+            sent.stream().filter(m -> !ids.contains(m.get("request_id").asText())).forEach(merged::add);
+            return merged;
+        }
     }
 
     private static Path defaultOut(Path file, RequestFile.Format fmt) {

@@ -30,7 +30,7 @@ public final class MetricNames {
     public static final String DLQ = "erasure.dlq";
     /** Counter, tag {@code topic} (dlq, retry): records moved as a cut copy because the whole one was refused for good. */
     public static final String REPUBLISH_CUT = "erasure.republish.cut";
-    /** Counter, tags {@code topic}, {@code error}: records not copied at all (even the cut copy refused). Alert on it. */
+    /** Counter, tag {@code topic}: records not copied at all (even the cut copy refused). Alert on it. */
     public static final String REPUBLISH_GIVEN_UP = "erasure.republish.given.up";
     /** Gauge: age in seconds of the oldest record taken whose outcome is not yet durable (0 when none). */
     public static final String OLDEST_IN_FLIGHT_AGE = "erasure.in.flight.oldest.age.seconds";

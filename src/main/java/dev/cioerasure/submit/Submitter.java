@@ -23,9 +23,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Validates every row of a {@link RequestFile} before anything is sent, fills in missing request
- * ids, then publishes. A missing request id is derived from the keyed subject hash and the
- * regulation, so submitting the same file twice erases nobody twice (the worker records the
- * second copy as DUPLICATE).
+ * ids ({@link #generatedId}), then publishes.
  */
 public final class Submitter {
     /** The outcome of validation: the messages ready to send, or the problems by line (no values). */
@@ -67,7 +65,7 @@ public final class Submitter {
             }
             ErasureRequest r = ((ParseResult.Valid) parsed).request();
             if (derive) {
-                m.put("request_id", "sub-" + r.regulation().name().toLowerCase() + "-" + hasher.hash(r.identifier()).substring(0, 32));
+                m.put("request_id", generatedId(r, row.message().has("requested_at")));
                 generated++;
             }
             // keep the field order of the contract
@@ -79,12 +77,32 @@ public final class Submitter {
             Integer earlier = seenIds.putIfAbsent(id, row.line());
             if (earlier != null) {
                 problems.add("line " + row.line() + ": request_id repeats the one on line " + earlier
-                        + (derive ? " (same person and regulation)" : ""));
+                        + (derive ? " (same person, regulation, requested_by and requested_at)" : ""));
                 continue;
             }
             ok.add(ordered);
         }
         return new Checked(ok, problems, generated);
+    }
+
+    /**
+     * A generated request id: {@code sub-<regulation>-} and 32 hex characters of SHA-256 over the
+     * keyed subject hash, the regulation, {@code requested_by} and {@code requested_at} when the
+     * file gives it (a time filled in as "now" is left out, or a re-run would get new ids). So the
+     * same row submitted again gets the same id (the worker records DUPLICATE, nobody is erased
+     * twice), while a new request for the same person, under a new ticket ({@code requested_by})
+     * or of a new date, gets a new id and is erased again. Without the audit key the id reveals
+     * nothing about the person.
+     */
+    String generatedId(ErasureRequest r, boolean requestedAtGiven) {
+        String material = String.join("\n", hasher.hash(r.identifier()), r.regulation().name(), r.requestedBy(),
+                requestedAtGiven ? r.requestedAt().toString() : "");
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(material.getBytes(StandardCharsets.UTF_8));
+            return "sub-" + r.regulation().name().toLowerCase() + "-" + java.util.HexFormat.of().formatHex(d).substring(0, 32);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Publishes (acks=all) and reports progress; returns when Kafka has acknowledged every message. */

@@ -373,13 +373,15 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
 
     private void shutdownGracefully() {
         consumer.pause(consumer.assignment());
-        unpark(null);
-        int pending = offsets.pending(null);
+        int pending = offsets.pending(null) - parkedIn(null);
         log.info("stopping: no new work taken; waiting up to {} s for {} record(s) in flight", drainTimeout.toSeconds(), pending);
+        // Parked records are not in flight: wait for the others, then hand the parked ones back
+        // (uncommitted, so they are read and parked again after a restart).
         boolean drained = awaitDrained(null, drainTimeout);
+        unpark(null);
         commitSync(null);
         if (!drained) {
-            log.warn("stopping with {} record(s) unfinished: not committed, they will be redone", offsets.pending(null));
+            log.warn("stopping with {} record(s) unfinished: not committed, they will be redone", inFlight.get());
         }
     }
 
@@ -391,8 +393,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             }
             // Finish (or give up on) what is in flight for these partitions, then commit them, so
             // the next owner starts exactly after the last durable outcome.
-            unpark(partitions);
             boolean drained = awaitDrained(partitions, drainTimeout);
+            unpark(partitions);
             commitSync(partitions);
             if (!drained) {
                 log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);

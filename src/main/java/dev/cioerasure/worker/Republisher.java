@@ -80,8 +80,10 @@ final class Republisher {
         this.retryTopic = retryTopic;
         this.workerInstance = workerInstance;
         this.meters = meters;
+        // present at 0 from the start, so increase() sees the first one
         for (String kind : List.of("dlq", "retry")) {
             cutCounter(kind);
+            givenUpCounter(kind);
         }
     }
 
@@ -160,9 +162,7 @@ final class Republisher {
                     log.error("{} refuses even the cut copy of {} ({}: {}); giving up on it: the audit row stands,"
                                     + " the record is not on {}", rec.topic(), copy.where(), error.getClass().getSimpleName(),
                             safeMessage(error), rec.topic());
-                    Counter.builder(MetricNames.REPUBLISH_GIVEN_UP)
-                            .description("Records that could not be copied to the DLQ or retry topic at all (permanent error)")
-                            .tag("topic", copy.kind()).tag("error", error.getClass().getSimpleName()).register(meters).increment();
+                    givenUpCounter(copy.kind()).increment();
                     done.complete(null);
                 }
             });
@@ -211,6 +211,12 @@ final class Republisher {
                 || e instanceof org.apache.kafka.common.InvalidRecordException
                 || e instanceof AuthorizationException || e instanceof InvalidTopicException
                 || e instanceof PolicyViolationException || e instanceof SerializationException;
+    }
+
+    private Counter givenUpCounter(String kind) {
+        return Counter.builder(MetricNames.REPUBLISH_GIVEN_UP)
+                .description("Records that could not be copied to the DLQ or retry topic at all (permanent error; the log names it)")
+                .tag("topic", kind).register(meters);
     }
 
     private Counter cutCounter(String kind) {

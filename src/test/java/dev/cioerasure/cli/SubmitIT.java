@@ -62,6 +62,8 @@ class SubmitIT {
         Cli.Run r = submit("--file", csv.toString());
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("submitted 4 request(s)", "3 request id(s) generated", "november.submitted.csv");
+        Files.setLastModifiedTime(dir.resolve("november.submitted.csv"),
+                java.nio.file.attribute.FileTime.from(java.time.Instant.parse("2026-11-25T09:30:00Z")));
         assertThat(r.err()).contains("4/4 acknowledged");
         String written = Files.readString(dir.resolve("november.submitted.csv"));
         assertThat(written).contains("ticket-1,", "sub-ccpa-", "sub-gdpr-");
@@ -69,7 +71,16 @@ class SubmitIT {
 
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 4);
-        assertThat(submit("--file", csv.toString()).exit()).isZero();
+        Cli.Run again = submit("--file", csv.toString());
+        assertThat(again.exit()).as("a repeat is stopped and explained").isEqualTo(1);
+        assertThat(again.err()).contains("4 of 4 row(s) were already submitted on 2026-11-25T09:30:00Z", "Nothing was sent",
+                "--skip-submitted", "--resubmit");
+        assertThat(submit("--file", csv.toString(), "--skip-submitted").out()).contains("nothing new to send");
+        Thread.sleep(1000);
+        assertThat(h.outcomes()).isEqualTo(4);
+        Cli.Run forced = submit("--file", csv.toString(), "--resubmit");
+        assertThat(forced.exit()).as(forced.err()).isZero();
+        assertThat(forced.err()).contains("sending them again");
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 8);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome = 'COMPLETED'")).isEqualTo(4);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome = 'DUPLICATE'")).isEqualTo(4);
@@ -111,10 +122,42 @@ class SubmitIT {
         Cli.Run dry = submit("--file", nd.toString(), "--dry-run");
         assertThat(dry.exit()).isZero();
         assertThat(dry.out()).contains("2 request(s) valid; nothing sent");
+        assertThat(dir.resolve("requests.submitted.ndjson")).as("a dry run writes nothing").doesNotExist();
         assertThat(h.read(h.topic, 1, Duration.ofSeconds(3))).isEmpty();
         Cli.Run r = submit("--file", nd.toString());
         assertThat(r.exit()).isZero();
         assertThat(h.read(h.topic, 2, Duration.ofSeconds(10))).hasSize(2);
         assertThat(Files.readString(dir.resolve("requests.submitted.ndjson"))).contains("\"request_id\":\"n-1\"", "\"request_id\":\"sub-ccpa-");
+    }
+
+    @Test
+    void aNewRequestForSomeoneErasedBeforeIsErasedAgainAndOnlyNewRowsAreSent() throws Exception {
+        Path first = dir.resolve("first.csv");
+        Files.writeString(first, """
+                identifier_type,identifier,regulation,requested_by
+                email,carol@example.com,GDPR,privacy-desk/5001
+                """);
+        assertThat(submit("--file", first.toString()).exit()).isZero();
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+
+        // Months later Carol signed up again and asks again: a new ticket, a new request.
+        Files.writeString(first, """
+                identifier_type,identifier,regulation,requested_by
+                email,carol@example.com,GDPR,privacy-desk/5001
+                email,carol@example.com,GDPR,privacy-desk/6002
+                """);
+        Cli.Run stopped = submit("--file", first.toString());
+        assertThat(stopped.exit()).isEqualTo(1);
+        assertThat(stopped.err()).contains("1 of 2 row(s) were already submitted", "--skip-submitted to send only the 1 new row(s)");
+        Cli.Run onlyNew = submit("--file", first.toString(), "--skip-submitted");
+        assertThat(onlyNew.exit()).as(onlyNew.err()).isZero();
+        assertThat(onlyNew.out()).contains("submitted 1 request(s)");
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 2);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'"))
+                .as("erased again for the new ticket").isEqualTo(2);
+        assertThat(h.count("SELECT count(DISTINCT request_id) FROM audit_event WHERE requested_by LIKE 'privacy-desk/%'")).isEqualTo(2);
+        track.verify(2, postRequestedFor(urlPathMatching(".*/suppress")));
+        assertThat(Files.readString(dir.resolve("first.submitted.csv")).lines().count()).as("header + both requests").isEqualTo(3);
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -92,5 +93,27 @@ class DeploymentFilesTest {
         for (String alert : names) {
             assertThat(ops).as("docs/operations.md explains %s", alert).contains("### " + alert.toLowerCase());
         }
+    }
+
+    @Test
+    void environmentFilesAndDemoSecretsStayOutOfGitAndTheImage() throws Exception {
+        List<String> git = Files.readAllLines(Path.of(".gitignore"));
+        assertThat(git).contains(".env", ".env.*", "*.env", "!config/cio-erasure.env.example");
+        List<String> docker = Files.readAllLines(Path.of(".dockerignore"));
+        assertThat(docker).contains(".env", ".env.*", "*.env", "config/compose-secrets");
+        assertThat(Files.readString(Path.of("Dockerfile"))).doesNotContain("COPY config").doesNotContain("COPY . ");
+    }
+
+    @Test
+    void composeCreatesTheAuditorLoginThatTheAuditingGuideNames() throws Exception {
+        String roles = Files.readString(Path.of("config", "postgres", "init-roles.sql"));
+        Matcher guide = Pattern.compile("CREATE ROLE (\\w+) LOGIN PASSWORD '…' IN ROLE cio_erasure_auditor")
+                .matcher(Files.readString(Path.of("docs", "auditing.md")));
+        assertThat(guide.find()).as("docs/auditing.md names an auditor login").isTrue();
+        assertThat(roles).containsPattern("CREATE ROLE " + guide.group(1) + " LOGIN PASSWORD \\S+ IN ROLE cio_erasure_auditor");
+        JsonNode postgres = YAML.readTree(Path.of("docker-compose.yml").toFile()).get("services").get("postgres");
+        Set<String> declared = new HashSet<>();
+        postgres.path("secrets").forEach(n -> declared.add(n.asText()));
+        assertThat(declared).contains("worker_password", "auditor_password");
     }
 }

@@ -212,4 +212,29 @@ class HostileRecordsIT {
     private long readTimestamp(String topic, long offset) {
         return h.read(topic, 1, Duration.ofSeconds(10)).stream().filter(r -> r.offset() == offset).findFirst().orElseThrow().timestamp();
     }
+
+    @Test
+    void aRecordStuckInFlightShowsInTheGaugeAndTurnsReadinessDown() throws Exception {
+        h.close();
+        h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 1, Duration.ofSeconds(20), 1).worker(2, Duration.ofSeconds(2));
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/slow/suppress")).atPriority(1)
+                .willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(8000)));
+        h.send(Messages.request("r-slow", "id", "slow"));
+        h.start();
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpRequest ready = java.net.http.HttpRequest.newBuilder(
+                URI.create("http://localhost:" + h.runtime().metricsPort() + "/health/ready")).build();
+        await().atMost(Duration.ofSeconds(20)).until(() -> h.runtime().worker().oldestInFlight().toSeconds() >= 3);
+        java.net.http.HttpResponse<String> down = http.send(ready, java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(down.statusCode()).isEqualTo(503);
+        assertThat(down.body()).contains("in flight for", "ERASURE_STALL_AFTER", "no progress");
+        String scrape = http.send(java.net.http.HttpRequest.newBuilder(URI.create("http://localhost:" + h.runtime().metricsPort()
+                + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(scrape).containsPattern("(?m)^erasure_in_flight_oldest_age_seconds\\{[^}]*\\} [3-9]");
+        assertThat(scrape).containsPattern("(?m)^erasure_ready\\{[^}]*\\} 0");
+        // once the record finishes, the worker is ready again
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> http.send(ready, java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+        assertThat(h.runtime().worker().oldestInFlight()).isEqualTo(Duration.ZERO);
+    }
 }
