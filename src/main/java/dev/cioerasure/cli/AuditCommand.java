@@ -9,6 +9,7 @@ import dev.cioerasure.audit.Databases;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.IdentifierType;
 import java.io.IOException;
@@ -36,7 +37,19 @@ final class AuditCommand {
 
     static HikariDataSource database() {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE));
-        return Databases.pool(s.database(), "audit-cli", null);
+        return connected(s.database());
+    }
+
+    /** A pool that has been seen to connect; otherwise one line naming the setting and the cause. */
+    static HikariDataSource connected(Settings.Database db) {
+        HikariDataSource ds = Databases.pool(db, "audit-cli", null);
+        try {
+            Preflight.database(ds, db);
+        } catch (RuntimeException e) {
+            ds.close();
+            throw e;
+        }
+        return ds;
     }
 
     static void printHistory(List<AuditQueries.Row> rows, PrintStream out) {
@@ -120,7 +133,7 @@ final class AuditCommand {
         public Integer call() throws Exception {
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
             String hash = new SubjectHasher(s.audit().subjectKey()).hash(subject.identifier());
-            try (HikariDataSource ds = Databases.pool(s.database(), "audit-cli", null)) {
+            try (HikariDataSource ds = connected(s.database())) {
                 List<AuditQueries.Row> rows = new AuditQueries(ds).bySubject(hash);
                 if (rows.isEmpty()) {
                     System.out.println("no requests for this " + subject.identifier().type().wireName()

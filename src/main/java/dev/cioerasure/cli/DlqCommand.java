@@ -73,7 +73,7 @@ final class DlqCommand {
             String fmt = "%-14s %-20s %-18s %-24s %-28s %s%n";
             System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "original record", "reason");
             int[] n = {0};
-            TopicReader.readAll(k.bootstrapServers(), k.dlqTopic(), r -> {
+            TopicReader.readAll(k, k.dlqTopic(), r -> {
                 if (matches(r, requestIds, reason)) {
                     n[0]++;
                     System.out.printf(fmt, r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
@@ -115,7 +115,7 @@ final class DlqCommand {
             Set<String> ids = selection.requestIds == null ? Set.of() : selection.requestIds;
             java.util.List<ConsumerRecord<byte[], byte[]>> chosen = new ArrayList<>();
             int[] cut = {0};
-            TopicReader.readAll(k.bootstrapServers(), k.dlqTopic(), r -> {
+            TopicReader.readAll(k, k.dlqTopic(), r -> {
                 if (selection.all || matches(r, ids, selection.reason)) {
                     if (r.value() == null) {
                         cut[0]++;

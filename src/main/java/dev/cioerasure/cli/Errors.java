@@ -1,12 +1,15 @@
 package dev.cioerasure.cli;
 
 import dev.cioerasure.config.ConfigException;
+import dev.cioerasure.preflight.ServiceProblem;
 import picocli.CommandLine;
 
 /** Prints configuration and usage errors plainly (no stack trace) with a meaningful exit code. */
 final class Errors implements CommandLine.IExecutionExceptionHandler {
     /** sysexits.h EX_CONFIG. */
     static final int CONFIG = 78;
+    /** sysexits.h EX_UNAVAILABLE: a service (Kafka, PostgreSQL) does not answer. */
+    static final int UNAVAILABLE = 69;
     /** sysexits.h EX_SOFTWARE. */
     static final int SOFTWARE = 70;
 
@@ -15,6 +18,10 @@ final class Errors implements CommandLine.IExecutionExceptionHandler {
         if (ex instanceof ConfigException) {
             cmd.getErr().println("cio-erasure: " + ex.getMessage());
             return CONFIG;
+        }
+        if (ex instanceof ServiceProblem p) {
+            cmd.getErr().println("cio-erasure: " + p.getMessage());
+            return p.kind() == ServiceProblem.Kind.CONFIGURATION ? CONFIG : UNAVAILABLE;
         }
         if (ex instanceof UserError) {
             cmd.getErr().println("cio-erasure: " + ex.getMessage());

@@ -2,6 +2,7 @@ package dev.cioerasure.cli;
 
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.intake.IntakeServer;
 import dev.cioerasure.metrics.Metrics;
 import java.time.Clock;
@@ -29,7 +30,13 @@ final class IntakeCommand implements Callable<Integer> {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
                 SettingsLoader.Part.WEBHOOK));
         log.info(s.describe());
-        IntakeServer server = new IntakeServer(s, port, Metrics.prometheus("intake"), Clock.systemUTC());
+        Preflight.kafka(s.kafka(), java.time.Duration.ofSeconds(15), java.util.List.of(s.kafka().topic()), "ERASURE_TOPIC");
+        IntakeServer server;
+        try {
+            server = new IntakeServer(s, port, Metrics.prometheus("intake"), Clock.systemUTC());
+        } catch (java.io.IOException e) {
+            throw Preflight.port("--port", port, e);
+        }
         log.info("intake listening on port {}", server.port());
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -31,6 +31,7 @@ public final class Main {
     }
 
     private static volatile Map<String, String> environment = System.getenv();
+    private static final java.util.List<String> LOG_LEVELS = java.util.List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF");
 
     public static int run(String... args) {
         return run(System.getenv(), args);
@@ -39,6 +40,13 @@ public final class Main {
     /** Runs a command with the given environment instead of the process's (tests, embedding). */
     public static int run(Map<String, String> env, String... args) {
         environment = env;
+        String level = env.get("LOG_LEVEL");
+        if (level != null && !LOG_LEVELS.contains(level.trim().toUpperCase(java.util.Locale.ROOT))) {
+            // logback would silently fall back to DEBUG for an unknown level
+            System.err.println("cio-erasure: LOG_LEVEL: must be one of " + String.join(", ", LOG_LEVELS)
+                    + " (got a value that is none of them)");
+            return Errors.CONFIG;
+        }
         return new CommandLine(new Main())
                 .setExecutionExceptionHandler(new Errors())
                 .execute(args);

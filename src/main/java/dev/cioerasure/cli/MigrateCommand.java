@@ -5,6 +5,7 @@ import dev.cioerasure.audit.Databases;
 import dev.cioerasure.audit.Migrations;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.preflight.Preflight;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -17,7 +18,14 @@ final class MigrateCommand implements Callable<Integer> {
     public Integer call() {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE));
         try (HikariDataSource ds = Databases.pool(s.database(), "migrate", null)) {
-            MigrateResult r = Migrations.migrate(ds);
+            Preflight.database(ds, s.database());
+            MigrateResult r;
+            try {
+                r = Migrations.migrate(ds);
+            } catch (org.flywaydb.core.api.FlywayException e) {
+                throw new Errors.UserError("migration failed: " + e.getMessage().lines().findFirst().orElse("")
+                        + " (run migrate as the database owner; see docs/operations.md)", Errors.SOFTWARE);
+            }
             System.out.println("migrations applied: " + r.migrationsExecuted + "; schema version now "
                     + (r.targetSchemaVersion == null ? r.initialSchemaVersion : r.targetSchemaVersion));
             return 0;

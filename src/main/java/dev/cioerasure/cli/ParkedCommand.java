@@ -1,6 +1,7 @@
 package dev.cioerasure.cli;
 
 import dev.cioerasure.config.Settings;
+import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.worker.TopicHeaders;
 import java.time.Instant;
 import java.util.HashMap;
@@ -24,6 +25,7 @@ final class ParkedCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Settings.Kafka k = DlqCommand.kafka();
+        Preflight.kafka(k, java.time.Duration.ofSeconds(15), java.util.List.of(k.retryTopic()), "ERASURE_TOPIC");
         Map<TopicPartition, Long> committed = new HashMap<>();
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapServers());
@@ -40,7 +42,7 @@ final class ParkedCommand implements Callable<Integer> {
         System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");
         int[] n = {0};
         Instant now = Instant.now();
-        TopicReader.readAll(k.bootstrapServers(), k.retryTopic(), r -> {
+        TopicReader.readAll(k, k.retryTopic(), r -> {
             long done = committed.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L);
             if (all || r.offset() >= done) {
                 n[0]++;

@@ -3,6 +3,8 @@ package dev.cioerasure.cli;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.preflight.Preflight;
+import java.time.Duration;
 import dev.cioerasure.submit.RequestFile;
 import dev.cioerasure.submit.Submitter;
 import java.io.IOException;
@@ -121,6 +123,7 @@ final class SubmitCommand implements Callable<Integer> {
                     + (checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) would be generated" : ""));
             return 0;
         }
+        Preflight.kafka(s.kafka(), Duration.ofSeconds(15), List.of(s.kafka().topic()), "ERASURE_TOPIC");
         int total = toSend.size();
         Progress progress = new Progress(total);
         long t0 = System.nanoTime();

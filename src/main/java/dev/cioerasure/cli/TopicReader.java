@@ -1,5 +1,7 @@
 package dev.cioerasure.cli;
 
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.preflight.Preflight;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -15,7 +17,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 final class TopicReader {
     private TopicReader() { }
 
-    static void readAll(String bootstrap, String topic, Consumer<ConsumerRecord<byte[], byte[]>> each) {
+    static void readAll(Settings.Kafka k, String topic, Consumer<ConsumerRecord<byte[], byte[]>> each) {
+        Preflight.kafka(k, Duration.ofSeconds(15), List.of(topic), "ERASURE_TOPIC");
+        String bootstrap = k.bootstrapServers();
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");

@@ -34,6 +34,12 @@ public final class MetricNames {
     public static final String REPUBLISH_GIVEN_UP = "erasure.republish.given.up";
     /** Gauge: age in seconds of the oldest record taken whose outcome is not yet durable (0 when none). */
     public static final String OLDEST_IN_FLIGHT_AGE = "erasure.in.flight.oldest.age.seconds";
+    /** Gauge, tags {@code topic}, {@code partition}: the group's backlog (log-end minus committed offset). */
+    public static final String BACKLOG = "erasure.backlog.records";
+    /** Gauge: age in seconds of the oldest request waiting in the request topic; 0 when none waits. */
+    public static final String BACKLOG_OLDEST_AGE = "erasure.backlog.oldest.age.seconds";
+    /** Gauge, tags {@code version}, {@code java}, {@code kafka_clients}: always 1. */
+    public static final String BUILD_INFO = "erasure.build.info";
     /** Gauge: Track calls per second this instance may make (its share of the group's limit). */
     public static final String RATE_LIMIT = "erasure.ratelimit.calls.per.second";
     /** Gauge: retry-topic records held in memory until their retry round is due. */

@@ -22,6 +22,13 @@ public final class Metrics {
         new JvmThreadMetrics().bindTo(r);
         new ProcessorMetrics().bindTo(r);
         new UptimeMetrics().bindTo(r);
+        String version = Metrics.class.getPackage().getImplementationVersion();
+        io.micrometer.core.instrument.Gauge.builder(MetricNames.BUILD_INFO, () -> 1)
+                .description("Always 1; the labels say which build runs")
+                .tag("version", version == null ? "dev" : version)
+                .tag("java", System.getProperty("java.version"))
+                .tag("kafka_clients", org.apache.kafka.common.utils.AppInfoParser.getVersion())
+                .register(r);
         return r;
     }
 }

@@ -77,7 +77,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final Republisher republisher;
     private final ExecutorService pool;
     private final OffsetTracker offsets = new OffsetTracker();
+    /** Records in flight: taken, started, outcome not yet durable; never more than {@code maxInFlight}. */
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Records ready to start (due parked records, retries) while every slot is taken. */
+    private final java.util.Queue<Waiting> waitingForSlot = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    private record Waiting(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) { }
     private final AtomicLong finished = new AtomicLong();
     private final List<AutoCloseable> meterBinders = new ArrayList<>();
     private final Clock clock;
@@ -86,6 +91,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final int maxParked;
     private final ScheduledExecutorService scheduler;
     private final ScheduledExecutorService healthPinger;
+    private final ScheduledExecutorService backlogTimer;
+    private final BacklogMonitor backlogMonitor;
     private volatile boolean databaseReachable = true;
     /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
     private final Map<ParkedKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
@@ -116,6 +123,14 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         String instance = d.worker().instanceId();
         this.consumer = new KafkaConsumer<>(consumerProps(d.kafka(), instance, maxInFlight, d.worker().staticMembership()));
         this.producer = new KafkaProducer<>(producerProps(d.kafka(), instance));
+        // Kafka's own per-partition lag/lead series are dropped: they appear twice (topic names with
+        // '.' and with '_'), read NaN between fetches and go stale; erasure_backlog_records replaces them.
+        d.meters().config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.deny(id ->
+                id.getName().startsWith("kafka.consumer.fetch.manager.records.lag")
+                        || id.getName().startsWith("kafka.consumer.fetch.manager.records.lead")
+                        || (id.getName().startsWith("kafka.") && id.getTag("topic") != null && id.getTag("topic").contains("_")
+                            && !List.of(d.kafka().topic(), d.kafka().retryTopic(), d.kafka().dlqTopic()).contains(id.getTag("topic")))));
+        this.backlogMonitor = new BacklogMonitor(d.kafka(), instance, d.meters(), d.clock());
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
         KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
@@ -141,6 +156,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(named("db-ping-"));
         healthPinger.scheduleWithFixedDelay(() -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
+        this.backlogTimer = Executors.newSingleThreadScheduledExecutor(named("backlog-"));
+        backlogTimer.scheduleWithFixedDelay(backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
         Gauge.builder(MetricNames.RATE_LIMIT, executor, ErasureExecutor::callsPerSecond)
                 .description("Track calls per second this instance may make: its share of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
         Gauge.builder(MetricNames.RETRY_PARKED, parked, Map::size)
@@ -161,9 +178,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "cio-erasure-" + instance);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        // One poll never takes more than the in-flight limit, so the limit bounds memory and the
-        // amount of work a stop or rebalance has to wait for.
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, maxInFlight)));
+        // A poll takes at most a quarter of the in-flight limit, and the loop polls only while that
+        // much room is left, so records in flight never exceed the limit (which bounds memory and
+        // what a stop or rebalance waits for).
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(pollSize(maxInFlight)));
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         if (staticMembership) {
@@ -172,6 +190,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, instance);
         }
         return p;
+    }
+
+    static int pollSize(int maxInFlight) {
+        return Math.max(1, Math.min(500, maxInFlight / 4));
     }
 
     static Properties producerProps(Settings.Kafka k, String instance) {
@@ -215,9 +237,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 }
                 if (now >= nextProgress) {
                     long done = finished.get();
-                    log.info("progress: {} records finished in the last {} s, {} in flight, audit {}",
+                    log.info("progress: {} records finished in the last {} s, {} in flight, {}",
                             done - lastFinished, PROGRESS_INTERVAL.toSeconds(), inFlight.get(),
-                            auditWriter.isHealthy() ? "ok" : "UNAVAILABLE (retrying)");
+                            notReadyReason().map(r -> "NOT READY: " + r).orElse("ready"));
                     lastFinished = done;
                     nextProgress = now + PROGRESS_INTERVAL.toNanos();
                 }
@@ -252,12 +274,43 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         start(rec, partition);
     }
 
+    /** Takes an in-flight slot if one is free. */
+    private boolean admit() {
+        while (true) {
+            int n = inFlight.get();
+            if (n >= maxInFlight) {
+                return false;
+            }
+            if (inFlight.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** Starts a record now if a slot is free, else when one is (parked records that became due, retries). */
     private void start(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
+        if (!admit()) {
+            waitingForSlot.add(new Waiting(rec, partition));
+            // a slot may have been freed between the check and the queueing
+            startWaiting();
+            return;
+        }
+        run(rec, partition);
+    }
+
+    private void startWaiting() {
+        Waiting next;
+        while (inFlight.get() < maxInFlight && (next = waitingForSlot.poll()) != null) {
+            start(next.rec(), next.partition());
+        }
+    }
+
+    private void run(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
         ParkedKey key = new ParkedKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset());
         startedAt.putIfAbsent(key, System.nanoTime());
-        inFlight.incrementAndGet();
         processor.process(rec).whenComplete((v, e) -> {
             inFlight.decrementAndGet();
+            startWaiting();
             if (e == null || isCancellation(e) || !running) {
                 startedAt.remove(key);
             }
@@ -290,7 +343,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private void applyBackpressure() {
         Set<TopicPartition> assignment = consumer.assignment();
         Set<TopicPartition> toPause = new HashSet<>();
-        if (inFlight.get() >= maxInFlight || !auditWriter.isHealthy()) {
+        if (inFlight.get() + waitingForSlot.size() + pollSize(maxInFlight) > maxInFlight || !auditWriter.isHealthy()) {
             toPause.addAll(assignment);
         } else if (parked.size() >= maxParked) {
             assignment.stream().filter(tp -> tp.topic().equals(kafka.retryTopic())).forEach(toPause::add);
@@ -401,6 +454,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             }
             offsets.remove(partitions);
             startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
+            waitingForSlot.removeIf(w -> partitions.contains(new TopicPartition(w.rec().topic(), w.rec().partition())));
             assignedPartitions = consumer.assignment().size() - partitions.size();
             takeShareOfRateLimit(assignedPartitions);
         }
@@ -411,6 +465,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             unpark(partitions);
             offsets.remove(partitions);
             startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
+            waitingForSlot.removeIf(w -> partitions.contains(new TopicPartition(w.rec().topic(), w.rec().partition())));
         }
 
         @Override
@@ -474,6 +529,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         if (!databaseReachable) {
             return java.util.Optional.of("audit database unreachable");
         }
+        if (!backlogMonitor.kafkaReachable()) {
+            return java.util.Optional.of("Kafka unreachable: " + backlogMonitor.problem());
+        }
         if (!auditWriter.isHealthy()) {
             String why = auditWriter.lastFailure();
             return java.util.Optional.of("audit writes failing" + (why == null ? "" : " (" + why + ")"));
@@ -489,6 +547,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     /** Partitions currently assigned to this instance. */
     public int assignedPartitions() {
         return assignedPartitions;
+    }
+
+    /** Releases the clients of a worker whose loop never ran (start-up refused). */
+    void discard() {
+        if (loopThread == null) {
+            closeQuietly();
+        }
     }
 
     /** Stops taking work and returns once in-flight work is finished (or handed back) and committed. */
@@ -509,6 +574,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private void closeQuietly() {
         scheduler.shutdownNow();
         healthPinger.shutdownNow();
+        backlogTimer.shutdownNow();
+        try {
+            backlogTimer.awaitTermination(15, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        backlogMonitor.close();
         outcomeLookup.close();
         pool.shutdownNow();
         try {

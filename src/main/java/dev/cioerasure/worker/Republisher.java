@@ -85,12 +85,17 @@ final class Republisher {
             cutCounter(kind);
             givenUpCounter(kind);
         }
+        for (dev.cioerasure.request.Rejection.Code c : dev.cioerasure.request.Rejection.Code.values()) {
+            dlqCounter(c.name());
+        }
+        for (String verdict : List.of("PERMANENT_FAILURE", "UNAUTHORIZED", "RETRIES_EXHAUSTED")) {
+            dlqCounter(verdict);
+        }
     }
 
     CompletableFuture<Void> deadLetter(ConsumerRecord<byte[], byte[]> original, String reasonCode, String reason, String requestId) {
         List<Header> h = provenance(original, reasonCode, reason, requestId);
-        Counter.builder(MetricNames.DLQ).description("Records sent to the dead-letter topic")
-                .tag("reason", reasonCode).register(meters).increment();
+        dlqCounter(reasonCode).increment();
         return publish(new Copy(dlqTopic, "dlq", original, h, false));
     }
 
@@ -211,6 +216,11 @@ final class Republisher {
                 || e instanceof org.apache.kafka.common.InvalidRecordException
                 || e instanceof AuthorizationException || e instanceof InvalidTopicException
                 || e instanceof PolicyViolationException || e instanceof SerializationException;
+    }
+
+    private Counter dlqCounter(String reasonCode) {
+        return Counter.builder(MetricNames.DLQ).description("Records sent to the dead-letter topic")
+                .tag("reason", reasonCode).register(meters);
     }
 
     private Counter givenUpCounter(String kind) {

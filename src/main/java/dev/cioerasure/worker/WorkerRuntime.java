@@ -12,6 +12,9 @@ import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.metrics.Metrics;
 import dev.cioerasure.metrics.MetricsServer;
+import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.preflight.ServiceProblem;
+import java.util.List;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -33,12 +36,21 @@ public final class WorkerRuntime implements AutoCloseable {
 
     private final PrometheusMeterRegistry meters;
     private final HikariDataSource dataSource;
-    private final ErasureWorker worker;
+    private volatile ErasureWorker worker;
     private final MetricsServer metricsServer;
     private final Thread thread;
+    private final Settings settings;
 
     private WorkerRuntime(Settings s, Clock clock) throws IOException {
+        this.settings = s;
         this.meters = Metrics.prometheus(s.worker().instanceId());
+        // The port first: a busy METRICS_PORT stops start-up before any client is created.
+        try {
+            this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, () -> worker != null && worker.isLive(),
+                    () -> worker == null ? java.util.Optional.of("starting") : worker.notReadyReason());
+        } catch (IOException e) {
+            throw Preflight.port("METRICS_PORT", s.worker().metricsPort(), e);
+        }
         this.dataSource = Databases.pool(s.database(), "audit", meters);
         Settings.CustomerIo cio = s.customerIo();
         TrackClient client = TrackClient.http(new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(),
@@ -52,7 +64,6 @@ public final class WorkerRuntime implements AutoCloseable {
         Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
                         : Duration.between(k.lastWritten(), clock.instant()).toSeconds())
                 .description("Age of the Track API key file (time since it was last rotated)").baseUnit("seconds").register(meters);
-        this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, worker::isLive, worker::notReadyReason);
         this.thread = new Thread(worker, "erasure-consumer");
     }
 
@@ -62,11 +73,22 @@ public final class WorkerRuntime implements AutoCloseable {
      * @throws IllegalStateException when the audit table does not exist (run {@code migrate})
      */
     public static WorkerRuntime start(Settings s, Clock clock) throws IOException {
+        // An unresolvable broker address or a missing topic stops start-up; a broker that does
+        // not answer yet is waited for (readiness and the log say so).
+        try {
+            Preflight.kafka(s.kafka(), Duration.ofSeconds(10), List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()),
+                    "ERASURE_TOPIC");
+        } catch (ServiceProblem p) {
+            if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
+                throw p;
+            }
+            log.warn("{}; the worker starts anyway and keeps trying", p.getMessage());
+        }
         WorkerRuntime r = new WorkerRuntime(s, clock);
         try {
             r.checkSchema();
         } catch (RuntimeException e) {
-            r.close();
+            r.discard();
             throw e;
         }
         r.thread.start();
@@ -81,7 +103,11 @@ public final class WorkerRuntime implements AutoCloseable {
             if ("42P01".equals(e.getSQLState())) {
                 throw new IllegalStateException("the audit table does not exist in DATABASE_URL's database: run the 'migrate' command first");
             }
-            log.warn("cannot check the audit schema yet (SQLState {}); the worker will wait for the database", e.getSQLState());
+            ServiceProblem p = Preflight.explain(e, settings.database());
+            if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
+                throw p;
+            }
+            log.warn("{}; the worker starts anyway and waits for the database (readiness is 503 meanwhile)", p.getMessage());
         }
     }
 
@@ -100,6 +126,13 @@ public final class WorkerRuntime implements AutoCloseable {
     /** Blocks until the consumer loop ends. */
     public void join() throws InterruptedException {
         thread.join();
+    }
+
+    /** Releases everything of a runtime that never started its loop. */
+    private void discard() {
+        worker.discard();
+        metricsServer.close();
+        dataSource.close();
     }
 
     @Override

@@ -81,14 +81,17 @@ class DeploymentFilesTest {
     void prometheusLoadsTheShippedAlertRules() throws Exception {
         JsonNode prom = YAML.readTree(Path.of("config", "prometheus", "prometheus.yml").toFile());
         assertThat(prom.get("rule_files").get(0).asText()).endsWith("alerts.yml");
+        assertThat(prom.get("global").get("external_labels").get("runbook_base").asText()).startsWith("https://");
         JsonNode alerts = YAML.readTree(Path.of("config", "prometheus", "alerts.yml").toFile());
         Set<String> names = new HashSet<>();
         alerts.get("groups").forEach(g -> g.get("rules").forEach(r -> {
             names.add(r.get("alert").asText());
             assertThat(r.get("expr").asText()).isNotBlank();
-            assertThat(r.get("annotations").get("runbook").asText()).startsWith("docs/operations.md#");
+            assertThat(r.get("annotations").get("runbook_url").asText())
+                    .isEqualTo("{{ $externalLabels.runbook_base }}/operations.md#" + r.get("alert").asText().toLowerCase());
         }));
-        assertThat(names).contains("ErasureRequestOverdue", "ErasureOldestOpenRequestAgeing", "ErasureCredentialsOld", "ErasureCredentialsRejected");
+        assertThat(names).contains("ErasureWorkerDown", "ErasureNoWorker", "ErasureIntakeDown", "ErasureMonitoringBlind",
+                "ErasureRequestOverdue", "ErasureOldestOpenRequestAgeing", "ErasureCredentialsOld", "ErasureCredentialsRejected");
         String ops = Files.readString(Path.of("docs", "operations.md")).toLowerCase();
         for (String alert : names) {
             assertThat(ops).as("docs/operations.md explains %s", alert).contains("### " + alert.toLowerCase());
@@ -115,5 +118,27 @@ class DeploymentFilesTest {
         Set<String> declared = new HashSet<>();
         postgres.path("secrets").forEach(n -> declared.add(n.asText()));
         assertThat(declared).contains("worker_password", "auditor_password");
+    }
+
+    @Test
+    void theDashboardPicksItsDataSourceAndFiltersByJobAndInstance() throws Exception {
+        JsonNode dash = new ObjectMapper().readTree(Path.of("config", "grafana", "dashboards", "cio-erasure.json").toFile());
+        Set<String> variables = new HashSet<>();
+        dash.get("templating").get("list").forEach(v -> variables.add(v.get("name").asText()));
+        assertThat(variables).contains("datasource", "job", "instance");
+        assertThat(dash.toString()).doesNotContain("\"uid\":\"prometheus\"");
+        int exprs = 0;
+        for (JsonNode panel : dash.get("panels")) {
+            assertThat(panel.get("datasource").get("uid").asText()).isEqualTo("${datasource}");
+            for (JsonNode t : panel.path("targets")) {
+                String expr = t.get("expr").asText();
+                Matcher m = Pattern.compile("\\b(?:erasure|resilience4j|kafka)_[a-z0-9_]+(\\{[^}]*\\})?").matcher(expr);
+                while (m.find()) {
+                    exprs++;
+                    assertThat(m.group()).as(expr).contains("job=~\"$job\"", "instance=~\"$instance\"");
+                }
+            }
+        }
+        assertThat(exprs).isGreaterThan(20);
     }
 }
