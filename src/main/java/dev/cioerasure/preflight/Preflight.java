@@ -154,6 +154,8 @@ public final class Preflight {
                     return n.getValue();
                 }
             }
+        }
+        for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof SQLException s && s.getSQLState() != null && s.getSQLState().startsWith("08")) {
                 return "SQLState " + s.getSQLState() + ", no connection";
             }

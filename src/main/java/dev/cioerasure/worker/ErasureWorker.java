@@ -523,14 +523,14 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         if (!loopAlive) {
             return java.util.Optional.of("consumer loop not running");
         }
+        if (!backlogMonitor.kafkaReachable()) {
+            return java.util.Optional.of("Kafka unreachable: " + backlogMonitor.problem());
+        }
         if (!assigned) {
             return java.util.Optional.of("not yet a member of consumer group " + kafka.groupId());
         }
         if (!databaseReachable) {
             return java.util.Optional.of("audit database unreachable");
-        }
-        if (!backlogMonitor.kafkaReachable()) {
-            return java.util.Optional.of("Kafka unreachable: " + backlogMonitor.problem());
         }
         if (!auditWriter.isHealthy()) {
             String why = auditWriter.lastFailure();

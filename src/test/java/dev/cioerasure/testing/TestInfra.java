@@ -42,6 +42,8 @@ public final class TestInfra {
         if (postgres == null) {
             try {
                 postgres = EmbeddedDatabase.start();
+                // as a real server: a wrong password is refused (ConnectionErrorsIT relies on it)
+                postgres.requirePasswords("postgres");
             } catch (Exception e) {
                 throw new IllegalStateException("embedded PostgreSQL failed to start", e);
             }

@@ -1,0 +1,148 @@
+package dev.cioerasure.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.LogCapture;
+import dev.cioerasure.testing.TestInfra;
+import dev.cioerasure.testing.WorkerHarness;
+import dev.cioerasure.worker.WorkerRuntime;
+import java.net.ServerSocket;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What an operator sees when a service cannot be used: one line naming the setting and the
+ * cause, the documented exit code (78 a setting, 69 a service that does not answer), no stack
+ * trace, no secret.
+ */
+class ConnectionErrorsIT {
+    private static final String WRONG_PASSWORD = "wrong-password-value-42";
+    private Settings.Database db;
+    private String topic;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        db = TestInfra.freshDatabase();
+        topic = "erasure.requests.conn-" + UUID.randomUUID().toString().substring(0, 8);
+        TestInfra.kafka().createTopics(1, topic, topic + ".dlq", topic + ".retry");
+    }
+
+    private Map<String, String> env() {
+        Map<String, String> env = new HashMap<>();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers());
+        env.put("ERASURE_TOPIC", topic);
+        env.put("DATABASE_URL", db.url());
+        env.put("DATABASE_USER", db.user());
+        env.put("DATABASE_PASSWORD", db.password().reveal());
+        env.put("CUSTOMERIO_SITE_ID", "site");
+        env.put("CUSTOMERIO_TRACK_API_KEY", "track-key-value");
+        env.put("CUSTOMERIO_TRACK_URL", "http://127.0.0.1:1");
+        env.put("AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
+        env.put("METRICS_PORT", "0");
+        return env;
+    }
+
+    private static int closedPort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void assertOneCleanLine(Cli.Run r, int exit, String... expected) {
+        assertThat(r.exit()).as(r.err()).isEqualTo(exit);
+        assertThat(r.err()).contains(expected);
+        assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).doesNotContain("\tat ", "Exception:", WRONG_PASSWORD, "SSL");
+    }
+
+    @Test
+    void aWrongDatabasePasswordIsAConfigurationErrorForEveryCommand() {
+        Map<String, String> env = env();
+        env.put("DATABASE_PASSWORD", WRONG_PASSWORD);
+        for (List<String> command : List.of(List.of("migrate"), List.of("audit", "verify"), List.of("audit", "status", "r-1"),
+                List.of("worker"))) {
+            Cli.Run r = Cli.run(env, command.toArray(String[]::new));
+            assertOneCleanLine(r, 78, "DATABASE_PASSWORD: PostgreSQL refused the password for user '" + db.user() + "'", "28P01");
+        }
+    }
+
+    @Test
+    void anUnknownHostOrDatabaseIsAConfigurationErrorAndARefusedConnectionIsUnavailability() throws Exception {
+        Map<String, String> env = env();
+        env.put("DATABASE_URL", "jdbc:postgresql://no-such-host.invalid:5432/erasure");
+        assertOneCleanLine(Cli.run(env, "migrate"), 78, "DATABASE_URL: unknown host in no-such-host.invalid:5432");
+        env.put("DATABASE_URL", db.url().replaceAll("/[^/]+$", "/no_such_db"));
+        assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "DATABASE_URL: database 'no_such_db' does not exist");
+        int port = closedPort();
+        env.put("DATABASE_URL", "jdbc:postgresql://127.0.0.1:" + port + "/erasure");
+        assertOneCleanLine(Cli.run(env, "migrate"), 69, "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:" + port,
+                "connection refused");
+        assertOneCleanLine(Cli.run(env, "audit", "verify"), 69, "connection refused");
+    }
+
+    @Test
+    void kafkaProblemsStopTheCommandsQuicklyWithOneLine() throws Exception {
+        Map<String, String> env = env();
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("requests", ".csv");
+        java.nio.file.Files.writeString(file, "identifier_type,identifier,regulation,requested_by\nid,conn-1,GDPR,desk\n");
+        int port = closedPort();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:" + port);
+        long t0 = System.nanoTime();
+        assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 69,
+                "KAFKA_BOOTSTRAP_SERVERS: no Kafka broker at 127.0.0.1:" + port + " answered within 15 s");
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(40));
+        assertOneCleanLine(Cli.run(env, "dlq", "list"), 69, "no Kafka broker");
+        env.put("KAFKA_BOOTSTRAP_SERVERS", "no-such-host.invalid:9092");
+        assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 78, "KAFKA_BOOTSTRAP_SERVERS: no resolvable broker address");
+        env.put("KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers());
+        env.put("ERASURE_TOPIC", "no.such.topic");
+        assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 78, "ERASURE_TOPIC: a topic of [no.such.topic] does not exist");
+    }
+
+    @Test
+    void aBusyMetricsPortAndABogusLogLevelAreConfigurationErrors() throws Exception {
+        Cli.Run ok = Cli.run(env(), "migrate");
+        assertThat(ok.exit()).as(ok.err()).isZero();
+        try (ServerSocket busy = new ServerSocket(0)) {
+            Map<String, String> env = env();
+            env.put("METRICS_PORT", Integer.toString(busy.getLocalPort()));
+            assertOneCleanLine(Cli.run(env, "worker"), 78, "METRICS_PORT: port " + busy.getLocalPort() + " is already in use");
+        }
+        Map<String, String> env = env();
+        env.put("LOG_LEVEL", "bogus");
+        assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "LOG_LEVEL: must be one of TRACE, DEBUG, INFO, WARN, ERROR, OFF");
+    }
+
+    @Test
+    void aWorkerThatCannotReachKafkaSaysSoInOneLineAndIsNotReady() throws Exception {
+        int port = closedPort();
+        try (WorkerHarness h = WorkerHarness.forStub(java.net.URI.create("http://127.0.0.1:1"))) {
+            Settings s = new Settings(new Settings.Kafka("127.0.0.1:" + port, h.topic, "g-" + h.topic), h.settings.database(),
+                    h.settings.customerIo(), h.settings.audit(), h.settings.worker(), List.of());
+            try (LogCapture logs = LogCapture.capture()) {
+                WorkerRuntime r = WorkerRuntime.start(s, Clock.systemUTC());
+                try {
+                    await().atMost(Duration.ofSeconds(45)).until(() -> r.worker().notReadyReason()
+                            .filter(why -> why.contains("Kafka unreachable")).isPresent());
+                    assertThat(r.worker().notReadyReason()).hasValueSatisfying(why ->
+                            assertThat(why).contains("KAFKA_BOOTSTRAP_SERVERS: no Kafka broker at 127.0.0.1:" + port));
+                    List<String> lines = logs.lines();
+                    assertThat(lines).anySatisfy(l -> assertThat(l).contains("no Kafka broker at 127.0.0.1:" + port));
+                    assertThat(lines.stream().filter(l -> l.startsWith("org.apache.kafka.clients.NetworkClient")).count())
+                            .as("the Kafka client's own connection warnings are not repeated in the log").isZero();
+                } finally {
+                    r.close();
+                }
+            }
+        }
+    }
+}
