@@ -1,5 +1,5 @@
 # Build: docker build -t cio-erasure .
-FROM maven:3.9-eclipse-temurin-17 AS build
+FROM maven:3.9.11-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml .
 RUN mvn -B -q dependency:go-offline
@@ -8,7 +8,7 @@ COPY db db
 COPY schema schema
 RUN mvn -B -q package -DskipTests
 
-FROM eclipse-temurin:17-jre
+FROM eclipse-temurin:17.0.16_8-jre
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 erasure && useradd --system --uid 10001 --gid erasure --no-create-home erasure
 COPY --from=build /src/target/cio-erasure.jar /app/cio-erasure.jar

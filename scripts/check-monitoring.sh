@@ -13,19 +13,14 @@ cd "$(dirname "$0")/.."
 TOOLS="$PWD/target/tools"
 mkdir -p "$TOOLS"
 
-fetch_prometheus() {
-    if [[ ! -x "$TOOLS/prometheus/usr/bin/promtool" ]]; then
-        (cd "$TOOLS" && apt-get download prometheus >/dev/null && dpkg -x prometheus_*.deb "$TOOLS/prometheus")
-    fi
-    echo "$TOOLS/prometheus/usr/bin"
-}
 PROMTOOL="${PROMTOOL:-$(command -v promtool || true)}"
 PROMETHEUS="${PROMETHEUS:-$(command -v prometheus || true)}"
 if [[ -z "$PROMTOOL" || -z "$PROMETHEUS" ]]; then
-    bin="$(fetch_prometheus)"
-    PROMTOOL="${PROMTOOL:-$bin/promtool}"
-    PROMETHEUS="${PROMETHEUS:-$bin/prometheus}"
+    scripts/fetch-tools.sh
+    PROMTOOL="${PROMTOOL:-$TOOLS/prometheus/usr/bin/promtool}"
+    PROMETHEUS="${PROMETHEUS:-$TOOLS/prometheus/usr/bin/prometheus}"
 fi
+[[ -x "$PROMTOOL" ]] || { echo "promtool not available"; exit 1; }
 
 echo "== promtool check rules / test rules"
 "$PROMTOOL" check rules config/prometheus/alerts.yml
@@ -71,14 +66,20 @@ done
 query 'up{job="cio-erasure-worker"}' | grep -q '"1"\]' || { echo "FAIL: Prometheus never scraped the worker"; exit 1; }
 echo "worker scraped: up == 1, erasure_ready = $(query 'erasure_ready' | grep -o '"[01]"\]' | head -1)"
 kill "$demo"; wait "$demo" 2>/dev/null || true; demo=
+firing() {
+    curl -fsS "http://127.0.0.1:$prom_port/api/v1/alerts" | python3 -c '
+import json, sys
+alerts = json.load(sys.stdin)["data"]["alerts"]
+print(" ".join(sorted(a["labels"]["alertname"] + "=" + a["state"] for a in alerts)))'
+}
 for _ in $(seq 1 60); do
-    if curl -fsS "http://127.0.0.1:$prom_port/api/v1/alerts" | grep -q '"alertname":"ErasureWorkerDown".*"state":"firing"'; then
+    now="$(firing)"
+    if [[ " $now " == *" ErasureWorkerDown=firing "* ]]; then
         echo "worker stopped: up == 0 and ErasureWorkerDown is firing"
-        curl -fsS "http://127.0.0.1:$prom_port/api/v1/alerts" | grep -o '"alertname":"[A-Za-z]*"[^}]*"state":"[a-z]*"' | sort -u
+        echo "alerts now: $now"
         exit 0
     fi
     sleep 1
 done
-echo "FAIL: ErasureWorkerDown did not fire within 60 s of the worker stopping"
-curl -fsS "http://127.0.0.1:$prom_port/api/v1/alerts" || true
+echo "FAIL: ErasureWorkerDown did not fire within 60 s of the worker stopping (alerts: $(firing))"
 exit 1

@@ -34,6 +34,25 @@ public final class AuditQueries {
             + " kafka_partition, kafka_offset, worker_instance";
 
     /** Every row of one request, in chain order. */
+    /** Where each of these requests stands (view erasure_request_status): its status, e.g. COMPLETED; absent when unknown. */
+    public java.util.Map<String, String> statusOf(java.util.Collection<String> requestIds) throws SQLException {
+        java.util.Map<String, String> out = new java.util.HashMap<>();
+        if (requestIds.isEmpty()) {
+            return out;
+        }
+        try (java.sql.Connection c = dataSource.getConnection();
+             java.sql.PreparedStatement ps = c.prepareStatement(
+                     "SELECT request_id, status FROM erasure_request_status WHERE request_id = ANY (?)")) {
+            ps.setArray(1, c.createArrayOf("text", requestIds.toArray()));
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), rs.getString(2));
+                }
+            }
+        }
+        return out;
+    }
+
     public List<Row> history(String requestId) throws SQLException {
         return rows("SELECT " + ROW_COLUMNS + " FROM audit_event WHERE request_id = ? ORDER BY chain_seq", requestId);
     }

@@ -12,6 +12,8 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.temporal.ChronoUnit;
 import java.util.HexFormat;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import javax.sql.DataSource;
 
@@ -32,10 +34,20 @@ public final class ChainVerifier {
             + " kafka_offset, worker_instance, occurred_at";
     private static final int[] TIME_COLUMNS = {2, 12, 13, 19};
 
-    /** The verdict; {@code firstBreak} empty when the chain is intact. */
-    public record Result(long rowsChecked, long lastSeq, Optional<Break> firstBreak) {
+    /** At most this many breaks are kept with their details; all are counted. */
+    public static final int MAX_LISTED = 1000;
+
+    /**
+     * The verdict: every break found (the first {@value #MAX_LISTED} listed, all counted), in
+     * chain order; none when the chain is intact.
+     */
+    public record Result(long rowsChecked, long lastSeq, List<Break> breaks, long breakCount) {
         public boolean intact() {
-            return firstBreak.isEmpty();
+            return breakCount == 0;
+        }
+
+        public Optional<Break> firstBreak() {
+            return breaks.isEmpty() ? Optional.empty() : Optional.of(breaks.get(0));
         }
     }
 
@@ -48,7 +60,17 @@ public final class ChainVerifier {
         this.dataSource = dataSource;
     }
 
+    /** Checks the whole table and reports every break. */
     public Result verify() throws SQLException {
+        return verify(false);
+    }
+
+    /**
+     * Checks the table row by row. After a break the check goes on from the row it found (its
+     * own link and content are still checked), so rows deleted, edited or inserted further on
+     * are reported too; {@code stopAtFirst} ends at the first break instead.
+     */
+    public Result verify(boolean stopAtFirst) throws SQLException {
         MessageDigest sha;
         try {
             sha = MessageDigest.getInstance("SHA-256");
@@ -59,6 +81,8 @@ public final class ChainVerifier {
         long checked = 0;
         long expectedSeq = 1;
         String expectedPrev = GENESIS;
+        List<Break> breaks = new ArrayList<>();
+        long[] count = {0};
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false); // lets the driver stream with a cursor instead of loading every row
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ); // rows and head from one snapshot
@@ -72,13 +96,15 @@ public final class ChainVerifier {
                         String prev = rs.getString(2);
                         String stored = rs.getString(3);
                         long seq = rs.getLong(4);
+                        boolean linked = true;
                         if (seq != expectedSeq) {
-                            return done(c, checked, seq, new Break(seq, id, seq > expectedSeq
+                            linked = false;
+                            add(breaks, count, new Break(seq, id, seq > expectedSeq
                                     ? "rows " + expectedSeq + ".." + (seq - 1) + " are missing (deleted)"
                                     : "chain_seq " + seq + " appears twice or out of order"));
                         }
-                        if (!expectedPrev.equals(prev)) {
-                            return done(c, checked, seq, new Break(seq, id,
+                        if (linked && !expectedPrev.equals(prev)) {
+                            add(breaks, count, new Break(seq, id,
                                     "prev_hash does not match the previous row's row_hash (row inserted, removed or reordered)"));
                         }
                         canonical.setLength(0);
@@ -87,10 +113,13 @@ public final class ChainVerifier {
                         }
                         String computed = hex.formatHex(sha.digest((prev + canonical).getBytes(StandardCharsets.UTF_8)));
                         if (!computed.equals(stored)) {
-                            return done(c, checked, seq, new Break(seq, id, "row content does not match its row_hash (row edited)"));
+                            add(breaks, count, new Break(seq, id, "row content does not match its row_hash (row edited)"));
+                        }
+                        if (stopAtFirst && count[0] > 0) {
+                            return done(c, checked, seq, breaks, count[0]);
                         }
                         checked++;
-                        expectedSeq++;
+                        expectedSeq = seq + 1;
                         expectedPrev = stored;
                     }
                 }
@@ -98,19 +127,26 @@ public final class ChainVerifier {
             try (Statement st = c.createStatement();
                  ResultSet head = st.executeQuery("SELECT last_seq, last_hash FROM audit_chain_head")) {
                 if (head.next() && (head.getLong(1) != expectedSeq - 1 || !head.getString(2).equals(expectedPrev))) {
-                    return done(c, checked, expectedSeq - 1, new Break(head.getLong(1), -1,
+                    add(breaks, count, new Break(head.getLong(1), -1,
                             "the chain head records row " + head.getLong(1) + " but the table ends at row " + (expectedSeq - 1)
                                     + " (rows removed from the end, or the head was altered)"));
                 }
             }
             c.commit();
         }
-        return new Result(checked, expectedSeq - 1, Optional.empty());
+        return new Result(checked, expectedSeq - 1, List.copyOf(breaks), count[0]);
     }
 
-    private static Result done(Connection c, long checked, long seq, Break b) throws SQLException {
+    private static void add(List<Break> breaks, long[] count, Break b) {
+        count[0]++;
+        if (breaks.size() < MAX_LISTED) {
+            breaks.add(b);
+        }
+    }
+
+    private static Result done(Connection c, long checked, long seq, List<Break> breaks, long count) throws SQLException {
         c.rollback();
-        return new Result(checked, seq, Optional.of(b));
+        return new Result(checked, seq, List.copyOf(breaks), count);
     }
 
     private static String text(ResultSet rs, int col) throws SQLException {

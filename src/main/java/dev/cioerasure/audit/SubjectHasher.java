@@ -30,6 +30,14 @@ public final class SubjectHasher {
         return HexFormat.of().formatHex(mac().doFinal(message.getBytes(StandardCharsets.UTF_8)));
     }
 
+    /**
+     * Identifies the key without revealing it: HMAC-SHA256 under the key of a fixed label, hex.
+     * Stored with the audit table, so a different key is noticed instead of finding nobody.
+     */
+    public String fingerprint() {
+        return HexFormat.of().formatHex(mac().doFinal("cio-erasure audit subject key fingerprint v1".getBytes(StandardCharsets.UTF_8)));
+    }
+
     private Mac mac() {
         String k = key.reveal();
         KeyedMac m = macs.get();

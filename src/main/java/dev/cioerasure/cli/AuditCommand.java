@@ -7,6 +7,7 @@ import dev.cioerasure.audit.AuditQueries;
 import dev.cioerasure.audit.ChainVerifier;
 import dev.cioerasure.audit.Databases;
 import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
@@ -134,6 +135,14 @@ final class AuditCommand {
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
             String hash = new SubjectHasher(s.audit().subjectKey()).hash(subject.identifier());
             try (HikariDataSource ds = connected(s.database())) {
+                SubjectKeyFingerprint key = new SubjectKeyFingerprint(ds, new SubjectHasher(s.audit().subjectKey()));
+                switch (key.compare()) {
+                    case DIFFERENT -> throw new Errors.UserError(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()), Errors.CONFIG);
+                    case NONE_RECORDED -> System.err.println("cio-erasure: warning: this audit table records no key fingerprint yet"
+                            + " (no worker has started since the upgrade), so a wrong AUDIT_SUBJECT_KEY cannot be detected:"
+                            + " \"no requests\" may mean a wrong key");
+                    default -> { }
+                }
                 List<AuditQueries.Row> rows = new AuditQueries(ds).bySubject(hash);
                 if (rows.isEmpty()) {
                     System.out.println("no requests for this " + subject.identifier().type().wireName()
@@ -208,19 +217,27 @@ final class AuditCommand {
             description = {"Tamper check of the whole audit table: re-computes the hash chain and reports the first row",
                     "where it breaks. Exit 0 when intact, 3 when not."})
     static final class Verify implements Callable<Integer> {
+        @Option(names = "--first", description = "Stop at the first break (default: check every row and report every break).")
+        boolean first;
+
         @Override
         public Integer call() throws Exception {
             try (HikariDataSource ds = database()) {
                 long t0 = System.nanoTime();
-                ChainVerifier.Result r = new ChainVerifier(ds).verify();
+                ChainVerifier.Result r = new ChainVerifier(ds).verify(first);
                 double s = (System.nanoTime() - t0) / 1e9;
                 if (r.intact()) {
                     System.out.printf("INTACT: %d rows verified, chain ends at row %d (%.1f s)%n", r.rowsChecked(), r.lastSeq(), s);
                     return 0;
                 }
-                ChainVerifier.Break b = r.firstBreak().get();
-                System.out.printf("TAMPERED: the chain breaks at row %d%s: %s. %d rows before it verified.%n", b.chainSeq(),
-                        b.rowId() > 0 ? " (id " + b.rowId() + ")" : "", b.problem(), r.rowsChecked());
+                System.out.printf("TAMPERED: %d break(s) in the chain%s; %d row(s) verified (%.1f s):%n", r.breakCount(),
+                        first ? " (stopped at the first, --first)" : "", r.rowsChecked(), s);
+                for (ChainVerifier.Break b : r.breaks()) {
+                    System.out.printf("  row %d%s: %s%n", b.chainSeq(), b.rowId() > 0 ? " (id " + b.rowId() + ")" : "", b.problem());
+                }
+                if (r.breakCount() > r.breaks().size()) {
+                    System.out.printf("  … and %d more%n", r.breakCount() - r.breaks().size());
+                }
                 return TAMPERED;
             }
         }

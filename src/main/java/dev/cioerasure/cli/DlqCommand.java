@@ -54,6 +54,54 @@ final class DlqCommand {
                 + " bytes, sha256 " + nz(header(r, TopicHeaders.ORIGINAL_VALUE_SHA256)) + "]";
     }
 
+    /**
+     * Where the requests behind dead letters or parked records stand now, from the audit table
+     * (view erasure_request_status), when DATABASE_URL is set; unknown otherwise.
+     */
+    static final class States {
+        private final java.util.Map<String, String> status;
+        private final boolean known;
+
+        private States(java.util.Map<String, String> status, boolean known) {
+            this.status = status;
+            this.known = known;
+        }
+
+        static States of(java.util.Collection<String> requestIds) throws java.sql.SQLException {
+            String url = Main.environment().get("DATABASE_URL");
+            if (url == null || url.isBlank()) {
+                return new States(java.util.Map.of(), false);
+            }
+            Settings.Database db = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE)).database();
+            try (com.zaxxer.hikari.HikariDataSource ds = AuditCommand.connected(db)) {
+                return new States(new dev.cioerasure.audit.AuditQueries(ds).statusOf(requestIds), true);
+            }
+        }
+
+        boolean known() {
+            return known;
+        }
+
+        boolean resolved(String requestId) {
+            return "COMPLETED".equals(status.get(requestId));
+        }
+
+        /** {@code resolved}, {@code open (STATUS)}, {@code ?} without the audit table, {@code -} without a request id. */
+        String describe(String requestId) {
+            if (!known) {
+                return "?";
+            }
+            if (requestId == null || requestId.isEmpty() || requestId.equals("?")) {
+                return "-";
+            }
+            String st = status.get(requestId);
+            return st == null ? "open (no outcome)" : resolved(requestId) ? "resolved" : "open (" + st + ")";
+        }
+
+        static final String NOTE = "(state unknown: set DATABASE_URL, DATABASE_USER and DATABASE_PASSWORD to see whether each"
+                + " request was resolved since)";
+    }
+
     static boolean matches(ConsumerRecord<byte[], byte[]> r, Set<String> requestIds, String reason) {
         return (requestIds.isEmpty() || requestIds.contains(header(r, TopicHeaders.REQUEST_ID)))
                 && (reason == null || reason.equalsIgnoreCase(header(r, TopicHeaders.REASON_CODE)));
@@ -68,20 +116,24 @@ final class DlqCommand {
         Set<String> requestIds = Set.of();
 
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
             Settings.Kafka k = kafka();
-            String fmt = "%-14s %-20s %-18s %-24s %-28s %s%n";
-            System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "original record", "reason");
-            int[] n = {0};
+            record Line(String at, String when, String code, String requestId, String origin, String reason) { }
+            java.util.List<Line> lines = new ArrayList<>();
             TopicReader.readAll(k, k.dlqTopic(), r -> {
                 if (matches(r, requestIds, reason)) {
-                    n[0]++;
-                    System.out.printf(fmt, r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
-                            nz(header(r, TopicHeaders.REASON_CODE)), nz(header(r, TopicHeaders.REQUEST_ID)), origin(r),
-                            reasonOf(r));
+                    lines.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
+                            nz(header(r, TopicHeaders.REASON_CODE)), header(r, TopicHeaders.REQUEST_ID), origin(r), reasonOf(r)));
                 }
             });
-            System.out.println(n[0] + " record(s)");
+            States states = States.of(lines.stream().map(Line::requestId).filter(id -> !id.isEmpty()).distinct().toList());
+            String fmt = "%-14s %-20s %-18s %-24s %-22s %-28s %s%n";
+            System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "state now", "original record", "reason");
+            for (Line l : lines) {
+                System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), states.describe(l.requestId()), l.origin(), l.reason());
+            }
+            long resolved = lines.stream().filter(l -> states.resolved(l.requestId())).count();
+            System.out.println(lines.size() + " record(s)" + (states.known() ? "; " + resolved + " resolved since (COMPLETED)" : " " + States.NOTE));
             return 0;
         }
     }
@@ -109,6 +161,9 @@ final class DlqCommand {
         @Option(names = "--dry-run", description = "Show what would be replayed, publish nothing.")
         boolean dryRun;
 
+        @Option(names = "--force", description = "Also replay records whose request is already resolved (COMPLETED); the worker records them as DUPLICATE.")
+        boolean force;
+
         @Override
         public Integer call() throws Exception {
             Settings.Kafka k = kafka();
@@ -124,6 +179,19 @@ final class DlqCommand {
                     }
                 }
             });
+            States states = States.of(chosen.stream().map(r -> header(r, TopicHeaders.REQUEST_ID)).filter(id -> !id.isEmpty())
+                    .distinct().toList());
+            if (!states.known() && !chosen.isEmpty()) {
+                System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
+                        + "; every matching record is replayed");
+            } else if (!force) {
+                int before = chosen.size();
+                chosen.removeIf(r -> states.resolved(header(r, TopicHeaders.REQUEST_ID)));
+                if (chosen.size() < before) {
+                    System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"
+                            + " resolved (COMPLETED); --force replays them anyway");
+                }
+            }
             if (cut[0] > 0) {
                 System.err.println("cio-erasure: " + cut[0] + " matching record(s) are cut copies without their value;"
                         + " they cannot be replayed (resubmit them from their source)");
@@ -151,6 +219,9 @@ final class DlqCommand {
                     // worker trusts the replay marker and the first origin carried over here.
                     ProducerRecord<byte[], byte[]> out = new ProducerRecord<>(k.retryTopic(), r.key(), r.value());
                     out.headers().add(TopicHeaders.REPLAY, (k.dlqTopic() + "-" + r.partition() + "@" + r.offset()).getBytes(StandardCharsets.UTF_8));
+                    for (String h : new String[] {TopicHeaders.REQUEST_ID, TopicHeaders.REASON_CODE, TopicHeaders.REASON}) {
+                        TopicHeaders.valid(r.headers(), h).ifPresent(v -> out.headers().add(h, v.getBytes(StandardCharsets.UTF_8)));
+                    }
                     TopicHeaders.Origin.of(r.headers()).ifPresent(o -> {
                         out.headers().add(TopicHeaders.ORIGINAL_TOPIC, o.topic().getBytes(StandardCharsets.UTF_8));
                         out.headers().add(TopicHeaders.ORIGINAL_PARTITION, Integer.toString(o.partition()).getBytes(StandardCharsets.UTF_8));

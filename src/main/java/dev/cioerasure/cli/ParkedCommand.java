@@ -38,24 +38,35 @@ final class ParkedCommand implements Callable<Integer> {
                 }
             });
         }
-        String fmt = "%-14s %-6s %-20s %-24s %s%n";
-        System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");
-        int[] n = {0};
-        Instant now = Instant.now();
+        record Line(String at, String round, Instant due, String requestId, String reason) { }
+        java.util.List<Line> lines = new java.util.ArrayList<>();
         TopicReader.readAll(k, k.retryTopic(), r -> {
             long done = committed.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L);
             if (all || r.offset() >= done) {
-                n[0]++;
                 Instant at = TopicHeaders.valid(r.headers(), TopicHeaders.NOT_BEFORE)
                         .map(v -> Instant.ofEpochMilli(Long.parseLong(v))).orElse(null);
                 String round = DlqCommand.header(r, TopicHeaders.RETRY_ROUND);
                 boolean replay = TopicHeaders.valid(r.headers(), TopicHeaders.REPLAY).isPresent();
-                System.out.printf(fmt, r.partition() + "@" + r.offset(), replay && round.isEmpty() ? "replay" : DlqCommand.nz(round),
-                        at == null || at.isBefore(now) ? "now" : at.toString().substring(0, 19),
-                        DlqCommand.nz(DlqCommand.header(r, TopicHeaders.REQUEST_ID)), DlqCommand.header(r, TopicHeaders.REASON));
+                lines.add(new Line(r.partition() + "@" + r.offset(), replay && round.isEmpty() ? "replay" : DlqCommand.nz(round), at,
+                        DlqCommand.header(r, TopicHeaders.REQUEST_ID), DlqCommand.header(r, TopicHeaders.REASON)));
             }
         });
-        System.out.println(n[0] + " parked record(s)" + (all ? " (including processed ones)" : " not yet processed by group " + k.groupId()));
+        DlqCommand.States states = DlqCommand.States.of(lines.stream().map(Line::requestId).filter(id -> !id.isEmpty()).distinct().toList());
+        Instant now = Instant.now();
+        String fmt = "%-14s %-6s %-20s %-24s %s%n";
+        System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");
+        int shown = 0;
+        for (Line l : lines) {
+            boolean finished = states.resolved(l.requestId());
+            if (finished && !all) {
+                continue; // the request is COMPLETED: nothing waits any more
+            }
+            shown++;
+            String due = finished ? "done (COMPLETED)" : l.due() == null || l.due().isBefore(now) ? "now" : l.due().toString().substring(0, 19);
+            System.out.printf(fmt, l.at(), l.round(), due, DlqCommand.nz(l.requestId()), l.reason());
+        }
+        System.out.println(shown + " parked record(s)" + (all ? " (including processed ones)" : " not yet processed by group " + k.groupId())
+                + (states.known() ? "" : " " + DlqCommand.States.NOTE));
         return 0;
     }
 }

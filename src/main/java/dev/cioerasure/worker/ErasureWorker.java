@@ -502,6 +502,16 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         return loopAlive;
     }
 
+    /** Measures the group's backlog now (normally every 15 s); for tests. */
+    void refreshBacklog() {
+        backlogMonitor.refresh();
+    }
+
+    /** Records in flight now. */
+    int inFlight() {
+        return inFlight.get();
+    }
+
     /** How long the oldest record in flight has been unfinished; zero when none is. */
     public Duration oldestInFlight() {
         long now = System.nanoTime();

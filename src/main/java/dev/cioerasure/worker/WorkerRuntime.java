@@ -3,6 +3,7 @@ package dev.cioerasure.worker;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.cioerasure.audit.Databases;
 import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.customerio.TrackClient;
@@ -99,6 +100,10 @@ public final class WorkerRuntime implements AutoCloseable {
     private void checkSchema() {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             st.execute("SELECT 1 FROM audit_event LIMIT 0");
+            SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
+            if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
+                throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
+            }
         } catch (SQLException e) {
             if ("42P01".equals(e.getSQLState())) {
                 throw new IllegalStateException("the audit table does not exist in DATABASE_URL's database: run the 'migrate' command first");

@@ -8,6 +8,7 @@ import dev.cioerasure.audit.AuditWriter;
 import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.Step;
 import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.request.Identifier;
@@ -63,7 +64,7 @@ class AuditCommandsIT {
 
 
     private Cli.Run run(boolean withKey, String... args) {
-        Map<String, String> env = new HashMap<>(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", "x"));
+        Map<String, String> env = new HashMap<>(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal()));
         if (withKey) {
             env.put("AUDIT_SUBJECT_KEY", KEY);
         }
@@ -87,9 +88,26 @@ class AuditCommandsIT {
         assertThat(r.out()).contains("2 request(s)", "ERASED", "r-jane").doesNotContain("jane@example.com");
         assertThat(run(true, "audit", "find", "--id", "bob-42").out()).contains("r-bob", "r-late");
         assertThat(run(true, "audit", "find", "--email", "nobody@example.com").exit()).isEqualTo(1);
+        assertThat(run(true, "audit", "find", "--email", "nobody@example.com").err())
+                .as("no fingerprint recorded yet: says that a wrong key cannot be told apart").contains("no key fingerprint");
         Cli.Run noKey = run(false, "audit", "find", "--email", "jane@example.com");
         assertThat(noKey.exit()).isEqualTo(78);
         assertThat(noKey.err()).contains("AUDIT_SUBJECT_KEY");
+    }
+
+    @Test
+    void findRefusesAKeyOtherThanTheTablesInsteadOfFindingNobody() throws Exception {
+        new SubjectKeyFingerprint(ds, hasher).recordIfNone();
+        Map<String, String> env = new HashMap<>(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(),
+                "DATABASE_PASSWORD", db.password().reveal(), "AUDIT_SUBJECT_KEY", "a-different-audit-key-0123456789"));
+        Cli.Run wrong = Cli.run(env, "audit", "find", "--email", "jane@example.com");
+        assertThat(wrong.exit()).isEqualTo(78);
+        assertThat(wrong.err()).contains("AUDIT_SUBJECT_KEY: not the key this audit table was written with", "Changing the subject key")
+                .doesNotContain("a-different-audit-key", KEY);
+        assertThat(wrong.out()).doesNotContain("no requests");
+        Cli.Run right = run(true, "audit", "find", "--email", "jane@example.com");
+        assertThat(right.exit()).isZero();
+        assertThat(right.err()).doesNotContain("fingerprint");
     }
 
     @Test
@@ -126,6 +144,18 @@ class AuditCommandsIT {
         }
         Cli.Run bad = run(false, "audit", "verify");
         assertThat(bad.exit()).isEqualTo(3);
-        assertThat(bad.out()).contains("TAMPERED: the chain breaks at row 4", "edited", "3 rows before it verified");
+        assertThat(bad.out()).contains("TAMPERED: 1 break(s)", "row 4", "edited");
+        // rows deleted further on are reported too, not hidden behind the first break
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("SET session_replication_role = replica");
+            st.execute("DELETE FROM audit_event WHERE chain_seq = 6");
+        }
+        Cli.Run all = run(false, "audit", "verify");
+        assertThat(all.exit()).isEqualTo(3);
+        assertThat(all.out()).contains("TAMPERED: 2 break(s)", "row 4", "edited", "the chain head records row 6 but the table ends at row 5");
+        Cli.Run first = run(false, "audit", "verify", "--first");
+        assertThat(first.exit()).isEqualTo(3);
+        assertThat(first.out()).contains("TAMPERED: 1 break(s) in the chain (stopped at the first, --first)", "row 4")
+                .doesNotContain("chain head");
     }
 }

@@ -145,4 +145,12 @@ class ConnectionErrorsIT {
             }
         }
     }
+
+    @Test
+    void aWorkerWithAnotherSubjectKeyThanTheTablesRefusesToStart() throws Exception {
+        assertThat(Cli.run(env(), "migrate").exit()).isZero();
+        new dev.cioerasure.audit.SubjectKeyFingerprint(TestInfra.dataSource(db),
+                new dev.cioerasure.audit.SubjectHasher(dev.cioerasure.config.Secret.of("K", "the-original-audit-key-0123456789"))).recordIfNone();
+        assertOneCleanLine(Cli.run(env(), "worker"), 78, "AUDIT_SUBJECT_KEY: not the key this audit table was written with");
+    }
 }

@@ -105,4 +105,43 @@ class OperatorCommandsIT {
         assertThat(parked.exit()).isZero();
         assertThat(parked.out()).contains("r-later", "http 503", "retry round 1 of 1", "1 parked record(s)");
     }
+
+    private Cli.Run runWithAudit(String... args) {
+        Map<String, String> env = new java.util.HashMap<>(env());
+        env.put("DATABASE_URL", h.settings.database().url());
+        env.put("DATABASE_USER", h.settings.database().user());
+        env.put("DATABASE_PASSWORD", h.settings.database().password().reveal());
+        return Cli.run(env, args);
+    }
+
+    @Test
+    void deadLettersShowWhetherTheyWereResolvedAndResolvedOnesAreNotReplayedAgain() throws Exception {
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/fix-later/suppress")).atPriority(1)
+                .willReturn(aResponse().withStatus(404).withBody("{}")));
+        h.send(Messages.request("r-fix-later", "id", "fix-later"));
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+        assertThat(runWithAudit("dlq", "list").out()).contains("r-fix-later", "open (FAILED)", "0 resolved since");
+        assertThat(run("dlq", "list").out()).contains("state unknown");
+
+        track.resetMappings();
+        TrackStubs.healthy(track);
+        assertThat(runWithAudit("dlq", "replay", "--request-id", "r-fix-later").exit()).isZero();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix-later' AND outcome = 'COMPLETED'") == 1);
+        Cli.Run list = runWithAudit("dlq", "list");
+        assertThat(list.out()).contains("resolved", "1 resolved since (COMPLETED)").doesNotContain("open (FAILED)");
+
+        Cli.Run again = runWithAudit("dlq", "replay", "--all");
+        assertThat(again.exit()).isEqualTo(1);
+        assertThat(again.err()).contains("skipped 1 record(s) whose request is already resolved", "--force");
+        assertThat(runWithAudit("dlq", "replay", "--all", "--force").exit()).isZero();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix-later' AND outcome = 'DUPLICATE'") == 1);
+
+        // the replays went through the retry topic; finished ones are not shown as waiting
+        Cli.Run parked = runWithAudit("parked", "--all");
+        assertThat(parked.out()).contains("done (COMPLETED)");
+        assertThat(runWithAudit("parked").out()).contains("0 parked record(s)");
+    }
 }

@@ -41,6 +41,18 @@ class DeploymentFilesTest {
             assertThat(services.has(s)).as("service %s", s).isTrue();
         }
         assertThat(services.get("kafka").get("image").asText()).startsWith("apache/kafka:4.3.");
+        // Kafka's data lives on the volume, or recreating the container loses offsets, the DLQ and the retry topic
+        JsonNode kafka = services.get("kafka");
+        String dataDir = kafka.get("environment").get("KAFKA_LOG_DIRS").asText();
+        assertThat(kafka.get("volumes").get(0).asText()).endsWith(":" + dataDir);
+        // every image is pinned to a full version: no floating major or minor tags
+        services.fields().forEachRemaining(e -> {
+            if (e.getValue().has("image")) {
+                assertThat(e.getValue().get("image").asText()).as(e.getKey()).matches("[\\w./-]+:v?\\d+\\.\\d+(\\.\\d+)?([_-][\\w.]+)?");
+            }
+        });
+        Files.readAllLines(Path.of("Dockerfile")).stream().filter(l -> l.startsWith("FROM ")).forEach(l ->
+                assertThat(l).as("Dockerfile base image pinned").matches("FROM [\\w./-]+:\\d+\\.\\d+\\.\\d+[\\w.-]*( AS \\w+)?"));
         JsonNode secrets = compose.get("secrets");
         secrets.fields().forEachRemaining(e -> assertThat(Path.of(e.getValue().get("file").asText())).as("secret file").exists());
 

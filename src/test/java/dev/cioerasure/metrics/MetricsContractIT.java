@@ -1,6 +1,7 @@
 package dev.cioerasure.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
@@ -54,6 +55,122 @@ class MetricsContractIT {
             }
         } finally {
             track.stop();
+        }
+    }
+
+    private static String scrape(int port) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/metrics"))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The value of one sample line, e.g. {@code erasure_ready{application="cio-erasure"} 1.0}. */
+    private static String sample(String scrape, String name) {
+        Matcher m = Pattern.compile("(?m)^" + name + "\\{[^}]*\\} (\\S+)$").matcher(scrape);
+        assertThat(m.find()).as("%s in the scrape", name).isTrue();
+        return m.group(1);
+    }
+
+    /** promtool from PATH, target/tools (scripts/check-monitoring.sh fetches it there) or PROMTOOL; null when absent. */
+    static Path promtool() {
+        for (String candidate : new String[] {System.getenv("PROMTOOL"), "target/tools/prometheus/usr/bin/promtool",
+                "/usr/bin/promtool", "/usr/local/bin/promtool"}) {
+            if (candidate != null && Files.isExecutable(Path.of(candidate))) {
+                return Path.of(candidate).toAbsolutePath();
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void aStoppedWorkerMakesTheDeadWorkerAlertsTrue() throws Exception {
+        WireMockServer track = TrackStubs.started();
+        String live;
+        int port;
+        try (WorkerHarness h = WorkerHarness.forStub(URI.create(track.baseUrl()))) {
+            h.start();
+            port = h.runtime().metricsPort();
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.runtime().worker().isReady());
+            live = scrape(port);
+            h.stop();
+        } finally {
+            track.stop();
+        }
+        // Running: everything an alert needs is there from the start, counters included.
+        assertThat(sample(live, "erasure_ready")).isEqualTo("1.0");
+        assertThat(live).containsPattern("(?m)^erasure_build_info\\{[^}]*version=\"[^\"]+\"[^}]*\\} 1(\\.0)?$");
+        assertThat(live).containsPattern("(?m)^erasure_dlq_total\\{[^}]*reason=\"UNKNOWN_FIELD\"[^}]*\\} 0\\.0$");
+        assertThat(live).containsPattern("(?m)^erasure_republish_given_up_total\\{[^}]*topic=\"dlq\"[^}]*\\} 0\\.0$");
+        String overdue = sample(live, "erasure_open_overdue");
+        // Stopped: the scrape fails, which Prometheus records as up == 0, and every erasure_* series is gone.
+        assertThatThrownBy(() -> scrape(port)).isInstanceOf(java.io.IOException.class);
+
+        Path promtool = promtool();
+        org.junit.jupiter.api.Assumptions.assumeTrue(promtool != null,
+                "promtool not installed (scripts/check-monitoring.sh fetches it); the rules' evaluation is skipped");
+        // The same scenario through the real rule engine: the samples scraped above for three
+        // minutes, then the failed scrapes.
+        Path dir = Files.createTempDirectory("promtool");
+        Files.copy(Path.of("config", "prometheus", "alerts.yml"), dir.resolve("alerts.yml"));
+        String labels = "job=\"cio-erasure-worker\", instance=\"localhost:" + port + "\", application=\"cio-erasure\"";
+        Files.writeString(dir.resolve("test.yml"), String.join("\n",
+                "rule_files: [alerts.yml]",
+                "evaluation_interval: 1m",
+                "tests:",
+                "  - interval: 1m",
+                "    external_labels: { runbook_base: https://docs.test }",
+                "    input_series:",
+                "      - series: 'up{job=\"cio-erasure-worker\", instance=\"localhost:" + port + "\"}'",
+                "        values: '1 1 1 0x30'",
+                "      - series: 'erasure_ready{" + labels + "}'",
+                "        values: '" + (int) Double.parseDouble(sample(live, "erasure_ready")) + "x2'",
+                "      - series: 'erasure_open_overdue{" + labels + "}'",
+                "        values: '" + (int) Double.parseDouble(overdue) + "x2'",
+                "    alert_rule_test:",
+                "      - eval_time: 1m",
+                "        alertname: ErasureWorkerDown",
+                "        exp_alerts: []",
+                "      - eval_time: 6m",
+                "        alertname: ErasureWorkerDown",
+                "        exp_alerts:",
+                "          - exp_labels: { severity: critical, job: cio-erasure-worker, instance: \"localhost:" + port + "\" }",
+                "            exp_annotations:",
+                "              summary: \"Worker localhost:" + port + " cannot be scraped: it is down or unreachable, and erasures on its"
+                        + " partitions wait\"",
+                "              runbook_url: https://docs.test/operations.md#erasureworkerdown",
+                "      - eval_time: 6m",
+                "        alertname: ErasureNoWorker",
+                "        exp_alerts:",
+                "          - exp_labels: { severity: critical }",
+                "            exp_annotations:",
+                "              summary: \"No cio-erasure worker is up: no erasure is being processed\"",
+                "              runbook_url: https://docs.test/operations.md#erasurenoworker",
+                "      - eval_time: 20m",
+                "        alertname: ErasureMonitoringBlind",
+                "        exp_alerts:",
+                "          - exp_labels: { severity: critical }",
+                "            exp_annotations:",
+                "              summary: \"No worker reports the deadline metrics: overdue requests would go unnoticed\"",
+                "              runbook_url: https://docs.test/operations.md#erasuremonitoringblind",
+                ""));
+        Process p = new ProcessBuilder(promtool.toString(), "test", "rules", "test.yml").directory(dir.toFile())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        assertThat(out).contains("SUCCESS");
+    }
+
+    @Test
+    void theShippedRulesPassPromtoolAndTheirUnitTests() throws Exception {
+        Path promtool = promtool();
+        org.junit.jupiter.api.Assumptions.assumeTrue(promtool != null,
+                "promtool not installed (scripts/fetch-tools.sh fetches it); skipped");
+        for (String[] args : new String[][] {{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}}) {
+            java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(promtool.toString()));
+            command.addAll(java.util.List.of(args));
+            Process p = new ProcessBuilder(command).directory(Path.of("config", "prometheus").toFile()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(p.waitFor()).as(out).isZero();
+            assertThat(out).contains("SUCCESS");
         }
     }
 }
