@@ -161,7 +161,7 @@ final class AuditCommand {
     }
 
     @Command(name = "report", mixinStandardHelpOptions = true,
-            description = {"Proof-of-erasure report: one line per request requested in [--from, --to): regulation,",
+            description = {"Proof-of-erasure report: one line per request requested from --from to --to (both days included): regulation,",
                     "requested, deadline, erased at, outcome, on time or late."})
     static final class Report implements Callable<Integer> {
         @Option(names = "--from", paramLabel = "DATE", required = true, description = "First day (YYYY-MM-DD, UTC), inclusive.")

@@ -83,10 +83,10 @@ final class DemoCommand implements Callable<Integer> {
                         waitForOutcomes(ds, sent, Duration.ofSeconds(120));
                         printAuditTrail(ds);
                         say("Customer.io sandbox answered %d calls (%d throttled with 429)", sandbox.accepted(), sandbox.throttled());
-                        say("metrics: http://localhost:%d/metrics  health: http://localhost:%d/health/ready",
-                                worker.metricsPort(), worker.metricsPort());
                         say("demo finished in %.1f s", (System.nanoTime() - t0) / 1e9);
                         if (keepRunning) {
+                            say("metrics: http://localhost:%d/metrics  health: http://localhost:%d/health/ready",
+                                    worker.metricsPort(), worker.metricsPort());
                             say("still running; press Ctrl-C to stop");
                             Thread.currentThread().join();
                         }
@@ -178,7 +178,14 @@ final class DemoCommand implements Callable<Integer> {
                         reason == null ? "" : reason.length() > 90 ? reason.substring(0, 90) + "…" : reason);
             }
         }
-        say("%nrequests by status (view erasure_request_status):");
+        say("%noutcomes, one per Kafka record:");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT outcome, count(*) FROM audit_event WHERE step = 'OUTCOME' GROUP BY outcome ORDER BY outcome")) {
+            while (rs.next()) {
+                System.out.printf("  %-16s %4d%n", rs.getString(1), rs.getInt(2));
+            }
+        }
+        say("%nrequests by status (view erasure_request_status; a message without a valid request_id is no request):");
         try (Connection c = ds.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT status, count(*), count(*) FILTER (WHERE on_time) FROM erasure_request_status"
                      + " GROUP BY status ORDER BY status")) {

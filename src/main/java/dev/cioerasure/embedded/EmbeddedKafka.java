@@ -34,8 +34,16 @@ public final class EmbeddedKafka implements AutoCloseable {
                 .setConfigProp("group.initial.rebalance.delay.ms", "0")
                 .setConfigProp("auto.create.topics.enable", "false")
                 .build();
-        cluster.format();
-        cluster.startup();
+        // The test kit narrates formatting on standard output ("Formatting metadata directory …");
+        // a command's output must stay its own.
+        java.io.PrintStream out = System.out;
+        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        try {
+            cluster.format();
+            cluster.startup();
+        } finally {
+            System.setOut(out);
+        }
         cluster.waitForReadyBrokers();
         return new EmbeddedKafka(cluster);
     }

@@ -14,8 +14,16 @@ public final class Metrics {
     private Metrics() { }
 
     public static PrometheusMeterRegistry prometheus(String instance) {
+        return prometheus();
+    }
+
+    /** A registry with these filters in place before any meter is registered. */
+    public static PrometheusMeterRegistry prometheus(io.micrometer.core.instrument.config.MeterFilter... filters) {
         PrometheusMeterRegistry r = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         r.config().commonTags("application", "cio-erasure");
+        for (var f : filters) {
+            r.config().meterFilter(f);
+        }
         new ClassLoaderMetrics().bindTo(r);
         new JvmMemoryMetrics().bindTo(r);
         new JvmGcMetrics().bindTo(r);

@@ -123,13 +123,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         String instance = d.worker().instanceId();
         this.consumer = new KafkaConsumer<>(consumerProps(d.kafka(), instance, maxInFlight, d.worker().staticMembership()));
         this.producer = new KafkaProducer<>(producerProps(d.kafka(), instance));
-        // Kafka's own per-partition lag/lead series are dropped: they appear twice (topic names with
-        // '.' and with '_'), read NaN between fetches and go stale; erasure_backlog_records replaces them.
-        d.meters().config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.deny(id ->
-                id.getName().startsWith("kafka.consumer.fetch.manager.records.lag")
-                        || id.getName().startsWith("kafka.consumer.fetch.manager.records.lead")
-                        || (id.getName().startsWith("kafka.") && id.getTag("topic") != null && id.getTag("topic").contains("_")
-                            && !List.of(d.kafka().topic(), d.kafka().retryTopic(), d.kafka().dlqTopic()).contains(id.getTag("topic")))));
         this.backlogMonitor = new BacklogMonitor(d.kafka(), instance, d.meters(), d.clock());
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
@@ -169,6 +162,20 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 .baseUnit("seconds").register(d.meters());
         Gauge.builder(MetricNames.READY, this, w -> w.isReady() ? 1 : 0)
                 .description("1 when the worker is ready").register(d.meters());
+    }
+
+    /**
+     * Kafka's own per-partition lag/lead series are left out: they appear twice (topic names with
+     * '.' and with '_'), read NaN between fetches and go stale; erasure_backlog_records replaces
+     * them. Configure it on the registry before any meter is registered.
+     */
+    public static io.micrometer.core.instrument.config.MeterFilter kafkaClientSeriesFilter(Settings.Kafka k) {
+        List<String> ours = List.of(k.topic(), k.retryTopic(), k.dlqTopic());
+        return io.micrometer.core.instrument.config.MeterFilter.deny(id ->
+                id.getName().startsWith("kafka.consumer.fetch.manager.records.lag")
+                        || id.getName().startsWith("kafka.consumer.fetch.manager.records.lead")
+                        || (id.getName().startsWith("kafka.") && id.getTag("topic") != null && id.getTag("topic").contains("_")
+                            && !ours.contains(id.getTag("topic"))));
     }
 
     static Properties consumerProps(Settings.Kafka k, String instance, int maxInFlight, boolean staticMembership) {

@@ -44,7 +44,7 @@ public final class WorkerRuntime implements AutoCloseable {
 
     private WorkerRuntime(Settings s, Clock clock) throws IOException {
         this.settings = s;
-        this.meters = Metrics.prometheus(s.worker().instanceId());
+        this.meters = Metrics.prometheus(ErasureWorker.kafkaClientSeriesFilter(s.kafka()));
         // The port first: a busy METRICS_PORT stops start-up before any client is created.
         try {
             this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, () -> worker != null && worker.isLive(),

@@ -350,7 +350,8 @@ class ErasurePipelineIT {
         assertThat(metrics).contains("erasure_track_call_seconds_count", "operation=\"suppress\"", "status=\"200\"");
         assertThat(metrics).contains("resilience4j_ratelimiter_available_permissions", "resilience4j_retry_calls_total");
         assertThat(metrics).contains("erasure_audit_write_seconds_count", "erasure_in_flight", "hikaricp_connections",
-                "kafka_consumer_fetch_manager_records_lag_max", "jvm_memory_used_bytes");
+                "kafka_consumer_fetch_manager_fetch_latency_avg", "erasure_backlog_records", "jvm_memory_used_bytes");
+        assertThat(metrics).doesNotContain("records_lag");
         assertThat(metrics).doesNotContain("metric.person").doesNotContain("r-metrics");
         await().atMost(Duration.ofSeconds(10)).until(() -> http.send(
                 java.net.http.HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/health/ready")).build(),
