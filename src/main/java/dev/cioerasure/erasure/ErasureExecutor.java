@@ -18,12 +18,21 @@ public final class ErasureExecutor {
     }
 
     /**
-     * Sets this instance's share of the group-wide Track rate: {@code groupLimit × share},
-     * rounded down so that the instances' rates never add up to more than the limit.
+     * Sets this instance's grant of the group's Track budget, valid until the given
+     * {@link System#nanoTime()}: after that no call starts until the grant is renewed.
      */
-    public void setShareOfGroupLimit(int groupLimit, double share) {
-        double s = Math.max(0, Math.min(1, share));
-        track.changeRate((int) Math.floor(groupLimit * s));
+    public void setGrant(int callsPerSecond, long validUntilNanos) {
+        track.changeRate(callsPerSecond, validUntilNanos);
+    }
+
+    /** Slots of the arrival window held now (calls in flight, or answered within the last second). */
+    public int occupied() {
+        return track.occupied();
+    }
+
+    /** Calls waiting for a permit now: demand beyond the current grant. */
+    public int waiting() {
+        return track.waiting();
     }
 
     /** Track calls per second this instance may make now. */

@@ -26,7 +26,6 @@ import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,10 +37,13 @@ import org.slf4j.LoggerFactory;
  *       (Customer.io is down) it opens and callers <em>wait</em> — they do not fail — until a
  *       few probe calls show it is back, so an outage costs probes, not thousands of failed
  *       requests, and the consumer pauses through back-pressure;</li>
- *   <li>a worker-wide hold after a 429 with {@code Retry-After}: every thread waits, not only
- *       the one that was told;</li>
- *   <li>one shared {@link RateLimiter} (a 429 also drains its current period), then a
- *       {@link SlidingWindow} that caps the calls actually started in any second;</li>
+ *   <li>one shared {@link RateLimiter} that spreads starts over short periods (a 429 also drains
+ *       its current period), then the {@link ArrivalWindow} that guarantees a server counting
+ *       arrivals in any one-second window never sees more than the limit;</li>
+ *   <li>on a 429 the limit is lowered by 10 % (at most once a second, down to half) and raised
+ *       back by 5 % every 5 s without one, so a server that counts differently (or traffic of
+ *       others on the same workspace) is met in proportion: the call told to wait honours its
+ *       {@code Retry-After}, the other threads go on at the lowered rate;</li>
  *   <li>a {@link Retry} around all of it that retries only what is retryable, with exponential
  *       backoff and jitter, never sooner than {@code Retry-After}.</li>
  * </ol>
@@ -54,7 +56,18 @@ final class ResilientTrack {
     private final RateLimiterRegistry limiters;
     private volatile RateLimiter limiter;
     private volatile int callsPerSecond;
-    private volatile SlidingWindow window;
+    private final ArrivalWindow arrivals;
+    /** The rate this instance was given (its grant from the group budget, or the configured limit). */
+    private volatile int granted;
+    private final int headroomPercent;
+    /** Multiplier after 429s (AIMD), 0.5..1. */
+    private double factor = 1.0;
+    private long last429Nanos = System.nanoTime() - TimeUnit.SECONDS.toNanos(60);
+    private long lastRaiseNanos = System.nanoTime();
+    private final AtomicInteger waiting = new AtomicInteger();
+    /** The grant may be used until this nanoTime (a lease of the group budget); unlimited without one. */
+    private volatile long grantValidUntil = Long.MAX_VALUE;
+    private final io.micrometer.core.instrument.Counter backoffs;
     private final Retry retry;
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
@@ -62,8 +75,6 @@ final class ResilientTrack {
     private final CredentialGate credentials;
     /** Meters are looked up once per (operation, status), not built on every call. */
     private final java.util.Map<String, Timer> callTimers = new java.util.concurrent.ConcurrentHashMap<>();
-    /** System.nanoTime() before which no call may start (set by 429 + Retry-After). */
-    private final AtomicLong holdUntilNanos = new AtomicLong(System.nanoTime());
 
     ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
         this.client = client;
@@ -71,7 +82,13 @@ final class ResilientTrack {
         this.limiters = RateLimiterRegistry.of(rateLimiterConfig(policy.callsPerSecond()));
         this.limiter = limiters.rateLimiter(NAME);
         this.callsPerSecond = policy.callsPerSecond();
-        this.window = new SlidingWindow(policy.callsPerSecond());
+        this.granted = policy.callsPerSecond();
+        this.headroomPercent = policy.headroomPercent();
+        this.arrivals = new ArrivalWindow(effective(policy.callsPerSecond(), policy.headroomPercent(), 1.0),
+                policy.unansweredGrace().toNanos(), System::nanoTime);
+        this.backoffs = io.micrometer.core.instrument.Counter.builder(MetricNames.RATE_BACKOFFS)
+                .description("Times a 429 lowered this instance's rate by 10 %").register(meters);
+        this.callsPerSecond = arrivals.limit();
         IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(
                 policy.initialBackoff(), 2.0, 0.5, policy.maxBackoff());
         long capMillis = policy.maxBackoff().toMillis();
@@ -146,21 +163,76 @@ final class ResilientTrack {
                 .build();
     }
 
+    /** The limit to pace to: the grant, less the configured headroom, times the 429 factor. */
+    static int effective(int granted, int headroomPercent, double factor) {
+        return (int) Math.floor(granted * (100 - headroomPercent) / 100.0 * factor);
+    }
+
     /**
-     * Changes this instance's rate (e.g. its share of the group's limit after a rebalance). Calls
-     * waiting for a permit of the old limiter finish on it; new calls use the new one.
+     * Changes the rate this instance was given (its grant of the group's budget). Calls waiting
+     * for a permit of the old limiter finish on it; new calls use the new one.
      */
     void changeRate(int perSecond) {
-        int rate = Math.max(1, perSecond);
+        granted = Math.max(0, perSecond);
+        apply();
+    }
+
+    /** As {@link #changeRate(int)}, valid until the given nanoTime (a lease that must be renewed). */
+    void changeRate(int perSecond, long validUntilNanos) {
+        grantValidUntil = validUntilNanos;
+        changeRate(perSecond);
+    }
+
+    private synchronized void apply() {
+        int rate = effective(granted, headroomPercent, factor);
         if (rate == callsPerSecond) {
             return;
         }
-        RateLimiter next = RateLimiter.of(NAME, rateLimiterConfig(rate));
+        arrivals.setLimit(rate);
+        RateLimiter next = RateLimiter.of(NAME, rateLimiterConfig(Math.max(1, rate)));
         limiters.replace(NAME, next);
         limiter = next;
-        window = window.resized(rate);
         callsPerSecond = rate;
-        log.info("Track call rate of this instance set to {}/s", rate);
+        log.debug("Track call rate of this instance set to {}/s", rate);
+    }
+
+    /** A 429: lower the rate by 10 %, at most once a second, to no less than half. */
+    private synchronized void tooManyRequests() {
+        long now = System.nanoTime();
+        if (now - last429Nanos > TimeUnit.SECONDS.toNanos(1) && factor > 0.5) {
+            factor = Math.max(0.5, factor * 0.9);
+            backoffs.increment();
+            log.warn("Customer.io answered 429: Track rate of this instance lowered to {} % ({}/s)", Math.round(factor * 100),
+                    effective(granted, headroomPercent, factor));
+            apply();
+        }
+        last429Nanos = now;
+        lastRaiseNanos = now;
+    }
+
+    /** Five seconds without a 429: raise the rate by 5 % again, up to the grant. */
+    private void maybeRaise() {
+        if (factor >= 1.0) {
+            return;
+        }
+        synchronized (this) {
+            long now = System.nanoTime();
+            if (factor < 1.0 && now - lastRaiseNanos > TimeUnit.SECONDS.toNanos(5)) {
+                factor = Math.min(1.0, factor + 0.05);
+                lastRaiseNanos = now;
+                apply();
+            }
+        }
+    }
+
+    /** Slots of the arrival window held now (calls in flight or answered within the last second). */
+    int occupied() {
+        return arrivals.occupied();
+    }
+
+    /** Calls waiting for a permit now: demand beyond the current rate. */
+    int waiting() {
+        return waiting.get();
     }
 
     int callsPerSecond() {
@@ -208,11 +280,19 @@ final class ResilientTrack {
             breaker.releasePermission();
             throw e;
         }
-        TrackResult r = op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
+        TrackResult r;
+        try {
+            r = op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
+        } catch (RuntimeException e) {
+            arrivals.finished(false);
+            throw e;
+        }
+        // the slot stays held for a second after the response (longer without one)
+        arrivals.finished(r.status() > 0);
         breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
         if (r.status() == 429) {
             limiter.drainIfNeeded(Either.right(r));
-            r.retryAfter().ifPresent(this::holdFor);
+            tooManyRequests();
         }
         callTimers.computeIfAbsent(op.tag() + "|" + r.statusTag(), k -> Timer.builder(MetricNames.TRACK_CALLS)
                 .description("Track API calls (each attempt) by operation and HTTP status")
@@ -223,10 +303,6 @@ final class ResilientTrack {
         return r;
     }
 
-    private void holdFor(Duration d) {
-        long until = System.nanoTime() + d.toNanos();
-        holdUntilNanos.accumulateAndGet(until, Math::max);
-    }
 
     /** While the breaker is open, wait (a probe will close it again) instead of failing. */
     private void awaitBreaker() {
@@ -237,22 +313,25 @@ final class ResilientTrack {
 
     private void awaitPermit() {
         long start = System.nanoTime();
-        long hold;
-        while ((hold = holdUntilNanos.get() - System.nanoTime()) > 0) {
-            sleep(Duration.ofNanos(Math.min(hold, TimeUnit.MILLISECONDS.toNanos(200))), "holding for Retry-After");
-        }
-        while (true) {
-            RateLimiter current = limiter;
-            if (current.acquirePermission() && current == limiter) {
-                break; // a permit from a limiter replaced meanwhile (rate changed) does not count
+        maybeRaise();
+        waiting.incrementAndGet();
+        try {
+            while (true) {
+                RateLimiter current = limiter;
+                boolean leased = grantValidUntil == Long.MAX_VALUE || System.nanoTime() < grantValidUntil;
+                if (callsPerSecond > 0 && leased && current.acquirePermission() && current == limiter) {
+                    break; // a permit from a limiter replaced meanwhile (rate changed) does not count
+                }
+                if (callsPerSecond <= 0 || !leased) {
+                    sleep(Duration.ofMillis(20), "waiting for a share of the group's rate");
+                }
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new CancellationException("shutting down while waiting for a rate-limit permit");
+                }
             }
-            if (Thread.currentThread().isInterrupted()) {
-                throw new CancellationException("shutting down while waiting for a rate-limit permit");
-            }
-        }
-        long wait;
-        while ((wait = window.tryStart(System.nanoTime())) > 0) {
-            sleep(Duration.ofNanos(wait), "waiting for room in the one-second window");
+            arrivals.acquire();
+        } finally {
+            waiting.decrementAndGet();
         }
         limiterWait.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }

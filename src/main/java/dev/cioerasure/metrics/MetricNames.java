@@ -40,6 +40,8 @@ public final class MetricNames {
     public static final String BACKLOG_OLDEST_AGE = "erasure.backlog.oldest.age.seconds";
     /** Gauge, tags {@code version}, {@code java}, {@code kafka_clients}: always 1. */
     public static final String BUILD_INFO = "erasure.build.info";
+    /** Counter: times a 429 lowered this instance's Track rate by 10 % (it recovers by 5 % per 5 s without one). */
+    public static final String RATE_BACKOFFS = "erasure.ratelimit.backoffs";
     /** Gauge: Track calls per second this instance may make (its share of the group's limit). */
     public static final String RATE_LIMIT = "erasure.ratelimit.calls.per.second";
     /** Gauge: retry-topic records held in memory until their retry round is due. */

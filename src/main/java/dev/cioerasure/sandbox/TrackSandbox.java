@@ -28,14 +28,35 @@ public final class TrackSandbox implements AutoCloseable {
      * Sandbox behaviour. {@code limitPerSecond} 0 means unlimited; {@code keepCalls} keeps every
      * call in memory for {@link #calls()} (tests, demo), off for long-running sandboxes.
      */
-    public record Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate, boolean keepCalls) {
+    public record Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate, boolean keepCalls,
+                          Limit limit) {
+        public Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate, boolean keepCalls) {
+            this(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, keepCalls, Limit.TOKEN_BUCKET);
+        }
+
         public Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate) {
             this(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, true);
+        }
+
+        /** The same sandbox counting its limit another way. */
+        public Options with(Limit l) {
+            return new Options(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, keepCalls, l);
         }
 
         public static Options demo(String siteId, String apiKey) {
             return new Options(siteId, apiKey, 50, 100, 0.0);
         }
+    }
+
+    /** How the sandbox counts its limit. */
+    public enum Limit {
+        /** Refills continuously and forgives a burst of up to a second's worth (lenient). */
+        TOKEN_BUCKET,
+        /**
+         * Counts accepted arrivals in the one second before each arrival, whatever window a
+         * server may draw; an arrival that finds the limit reached gets 429 (strict).
+         */
+        SLIDING_WINDOW
     }
 
     /** One call the sandbox answered; {@code atNanos} is when it arrived. */
@@ -45,6 +66,8 @@ public final class TrackSandbox implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor;
     private final TokenBucket bucket;
+    private final SlidingLog window;
+    private final AtomicLong overWindow = new AtomicLong();
     private final List<Call> calls = new ArrayList<>();
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong throttled = new AtomicLong();
@@ -58,7 +81,9 @@ public final class TrackSandbox implements AutoCloseable {
     /** A sandbox listening on the given address (e.g. 0.0.0.0:8080 in a container). */
     public TrackSandbox(Options options, InetSocketAddress address) throws IOException {
         this.options = options;
-        this.bucket = options.limitPerSecond() > 0 ? new TokenBucket(options.limitPerSecond()) : null;
+        boolean strict = options.limit() == Limit.SLIDING_WINDOW;
+        this.bucket = options.limitPerSecond() > 0 && !strict ? new TokenBucket(options.limitPerSecond()) : null;
+        this.window = options.limitPerSecond() > 0 && strict ? new SlidingLog(options.limitPerSecond()) : null;
         this.expectedAuth = "Basic " + Base64.getEncoder().encodeToString(
                 (options.siteId() + ":" + options.apiKey()).getBytes(StandardCharsets.UTF_8));
         this.server = HttpServer.create(address, 512);
@@ -109,7 +134,10 @@ public final class TrackSandbox implements AutoCloseable {
                 send(ex, 401, "{\"meta\":{\"error\":\"Unauthorized request\"}}");
                 return;
             }
-            if (bucket != null && !bucket.tryTake()) {
+            if (window != null && !window.tryAdmit(arrived)) {
+                overWindow.incrementAndGet();
+            }
+            if ((bucket != null && !bucket.tryTake()) || (window != null && window.lastRefused())) {
                 throttled.incrementAndGet();
                 record(op, identifier, 429, arrived);
                 ex.getResponseHeaders().set("Retry-After", "1");
@@ -179,6 +207,40 @@ public final class TrackSandbox implements AutoCloseable {
     }
 
     /** Customer.io-style limit: at most {@code perSecond} calls, refilled continuously. */
+    /** Calls that arrived while the sliding window already held the limit (strict mode); each got 429. */
+    public long overWindow() {
+        return overWindow.get();
+    }
+
+    /** Accepted arrival times of the last second; an arrival over the limit is refused. */
+    static final class SlidingLog {
+        private final long[] times;
+        private int next;
+        private int size;
+        private final ThreadLocal<Boolean> refused = ThreadLocal.withInitial(() -> false);
+
+        SlidingLog(int limit) {
+            this.times = new long[limit];
+        }
+
+        synchronized boolean tryAdmit(long now) {
+            if (size == times.length && now - times[next] < 1_000_000_000L) {
+                refused.set(true);
+                return false;
+            }
+            times[next] = now;
+            next = (next + 1) % times.length;
+            size = Math.min(size + 1, times.length);
+            refused.set(false);
+            return true;
+        }
+
+        /** Whether this thread's last arrival was refused. */
+        boolean lastRefused() {
+            return refused.get();
+        }
+    }
+
     static final class TokenBucket {
         private final double capacity;
         private final double perNano;

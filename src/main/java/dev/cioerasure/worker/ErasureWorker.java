@@ -92,6 +92,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final ScheduledExecutorService healthPinger;
     private final ScheduledExecutorService backlogTimer;
+    private final ScheduledExecutorService budgetTimer;
+    private final GroupRateBudget rateBudget;
     private final BacklogMonitor backlogMonitor;
     private volatile boolean databaseReachable = true;
     /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
@@ -140,8 +142,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.clock = d.clock();
         this.executor = d.executor();
         this.groupCallsPerSecond = d.groupCallsPerSecond();
-        // No share of the group's limit until partitions are assigned (set on every rebalance).
-        executor.setShareOfGroupLimit(groupCallsPerSecond, 0);
+        // The group's Track budget, leased from PostgreSQL and renewed every 250 ms.
+        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, groupCallsPerSecond, Duration.ofSeconds(2), executor);
+        this.budgetTimer = Executors.newSingleThreadScheduledExecutor(named("rate-budget-"));
+        budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         this.maxParked = d.worker().maxParked();
         this.stallAfter = d.worker().stallAfter();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(named("retry-timer-"));
@@ -463,7 +467,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
             waitingForSlot.removeIf(w -> partitions.contains(new TopicPartition(w.rec().topic(), w.rec().partition())));
             assignedPartitions = consumer.assignment().size() - partitions.size();
-            takeShareOfRateLimit(assignedPartitions);
         }
 
         @Override
@@ -479,28 +482,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
             assigned = true;
             assignedPartitions = consumer.assignment().size();
-            takeShareOfRateLimit(assignedPartitions);
             if (!partitions.isEmpty()) {
                 log.info("assigned {}", partitions);
             }
-        }
-    }
-
-    /**
-     * Customer.io's limit is per workspace, so the instances of the group split it: each takes
-     * the fraction of the group's limit that its partitions are of all partitions of the request
-     * and retry topics. The shares add up to the limit (rounded down), and are recomputed on
-     * every rebalance.
-     */
-    private void takeShareOfRateLimit(int mine) {
-        try {
-            int total = consumer.partitionsFor(kafka.topic()).size() + consumer.partitionsFor(kafka.retryTopic()).size();
-            if (total > 0) {
-                executor.setShareOfGroupLimit(groupCallsPerSecond, (double) mine / total);
-            }
-        } catch (RuntimeException e) {
-            log.warn("could not size this instance's share of the rate limit ({}); keeping {}/s", e.getClass().getSimpleName(),
-                    executor.callsPerSecond());
         }
     }
 
@@ -548,6 +532,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         }
         if (!databaseReachable) {
             return java.util.Optional.of("audit database unreachable");
+        }
+        if (!rateBudget.healthy()) {
+            return java.util.Optional.of("cannot renew this instance's lease of the group's Track rate (table rate_budget_lease)");
         }
         if (!auditWriter.isHealthy()) {
             String why = auditWriter.lastFailure();
@@ -598,6 +585,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             Thread.currentThread().interrupt();
         }
         backlogMonitor.close();
+        budgetTimer.shutdownNow();
+        try {
+            budgetTimer.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        rateBudget.close();
         outcomeLookup.close();
         pool.shutdownNow();
         try {

@@ -100,13 +100,14 @@ public final class WorkerRuntime implements AutoCloseable {
     private void checkSchema() {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             st.execute("SELECT 1 FROM audit_event LIMIT 0");
+            st.execute("SELECT 1 FROM rate_budget_lease LIMIT 0");
             SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
             if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
                 throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
             }
         } catch (SQLException e) {
             if ("42P01".equals(e.getSQLState())) {
-                throw new IllegalStateException("the audit table does not exist in DATABASE_URL's database: run the 'migrate' command first");
+                throw new IllegalStateException("the audit tables do not exist (or are older than this version) in DATABASE_URL's database: run the 'migrate' command first");
             }
             ServiceProblem p = Preflight.explain(e, settings.database());
             if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {

@@ -58,7 +58,7 @@ class GroupRateLimitIT {
                 System.out.printf("[group-limit] limit %d/s, shares %d+%d+%d=%d/s, most calls sent in any 1 s %d (as received by the"
                                 + " sandbox: %d), steady %.0f calls/s (%.0f %% of the limit), 429s %d%n", limit, rate(h.runtime()), rate(b),
                         rate(c), shares, maxSent, maxInAnySecond, steadyRate, 100 * steadyRate / limit, sandbox.throttled());
-                assertThat(shares).isBetween(limit - 3, limit);
+                assertThat(shares).as("grants of the group's budget").isLessThanOrEqualTo(limit);
                 assertThat(sandbox.throttled()).as("Customer.io (a token bucket of the limit) never had to say 429").isZero();
                 // sampled every 100 ms: a window may span up to 1.1 s of sending
                 assertThat(maxSent).as("calls the group sent in any one-second window").isLessThanOrEqualTo((int) (limit * 1.1) + 3);

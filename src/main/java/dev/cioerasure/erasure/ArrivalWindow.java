@@ -1,0 +1,112 @@
+package dev.cioerasure.erasure;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.CancellationException;
+import java.util.function.LongSupplier;
+
+/**
+ * Bounds what a server counting <em>arrivals</em> in any one-second window can see: a call holds
+ * a slot from the moment it starts until one second after its response arrived, and a call may
+ * start only while fewer than {@code limit} slots are held.
+ *
+ * <p>Why this is enough: take any window {@code [t, t+1s)} the server may draw, and the calls
+ * that arrived in it. The last of them to start, at {@code s}, started no later than its arrival,
+ * so {@code s < t+1s}. Every other one started before {@code s}, and, having arrived at or after
+ * {@code t}, got its response at or after {@code t}; so it still held its slot at {@code s}. When
+ * the last one started, the others held slots, hence they are fewer than {@code limit}: at most
+ * {@code limit} arrive in the window. A call that ends without a response (timeout, I/O error)
+ * keeps its slot for {@code unansweredGrace} longer, as its request may still be on its way.
+ *
+ * <p>The cost: a slot is busy for latency + 1 s per call, so one instance reaches
+ * {@code limit / (1 s + latency)} calls per second: 0.95 of the limit at 50 ms.
+ */
+final class ArrivalWindow {
+    static final long WINDOW_NANOS = 1_000_000_000L;
+
+    private final LongSupplier nanoClock;
+    private final long unansweredGraceNanos;
+    /** When each finished call stops counting, in the order they finished (so non-decreasing). */
+    private final ArrayDeque<Long> releases = new ArrayDeque<>();
+    private int inFlight;
+    private int limit;
+
+    ArrivalWindow(int limit, long unansweredGraceNanos, LongSupplier nanoClock) {
+        this.limit = Math.max(0, limit);
+        this.unansweredGraceNanos = unansweredGraceNanos;
+        this.nanoClock = nanoClock;
+    }
+
+    /** Slots held now: calls in flight plus calls answered less than a second ago. */
+    synchronized int occupied() {
+        purge(nanoClock.getAsLong());
+        return inFlight + releases.size();
+    }
+
+    synchronized int limit() {
+        return limit;
+    }
+
+    /** A new limit; calls already holding slots keep them (the window drains down to a lower limit). */
+    synchronized void setLimit(int newLimit) {
+        limit = Math.max(0, newLimit);
+        notifyAll();
+    }
+
+    /**
+     * Takes a slot now if one is free.
+     *
+     * @return 0 when taken; otherwise nanoseconds until one may be free (at the latest)
+     */
+    synchronized long tryAcquire() {
+        long now = nanoClock.getAsLong();
+        purge(now);
+        if (inFlight + releases.size() < limit) {
+            inFlight++;
+            return 0;
+        }
+        Long first = releases.peekFirst();
+        return first != null ? Math.max(1, first - now) : 50_000_000L; // else wait for a call to finish
+    }
+
+    /** Waits for a slot (woken when one frees up or the limit rises). */
+    synchronized void acquire() {
+        long wait;
+        while ((wait = tryAcquire()) > 0) {
+            try {
+                long millis = Math.max(1, wait / 1_000_000L);
+                wait(millis, 0);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("shutting down while waiting for room in the arrival window");
+            }
+        }
+    }
+
+    /** Gives back a slot taken by {@link #acquire()} but never used for a call. */
+    synchronized void cancel() {
+        inFlight--;
+        notifyAll();
+    }
+
+    /**
+     * The call's response arrived (or it ended without one): its slot stays held for one more
+     * second (plus the grace when unanswered).
+     */
+    synchronized void finished(boolean answered) {
+        inFlight--;
+        long until = nanoClock.getAsLong() + WINDOW_NANOS + (answered ? 0 : unansweredGraceNanos);
+        Long last = releases.peekLast();
+        releases.addLast(last == null ? until : Math.max(last, until)); // keep the queue ordered
+    }
+
+    private void purge(long now) {
+        boolean freed = false;
+        while (!releases.isEmpty() && releases.peekFirst() <= now) {
+            releases.pollFirst();
+            freed = true;
+        }
+        if (freed) {
+            notifyAll();
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.erasure.ErasureExecutor;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Track rate budget for the whole consumer group, leased from PostgreSQL (table
+ * {@code rate_budget_lease}): no new infrastructure, and the database is required anyway.
+ *
+ * <p>Every {@value #RENEW_MILLIS} ms each instance, under a transaction-scoped advisory lock,
+ * reads the other instances' rows and writes its own: {@code want} (what it could use now) and
+ * {@code held} (what it may use). Its grant is its fair part of the limit by want (all of its
+ * want when the group wants no more than the limit), but never more than the limit minus what
+ * the others hold. It writes {@code held = max(grant, slots it occupies now)}, so a shrinking
+ * grant never lets the rows claim less than is in use. Hence the rows never hold more than the
+ * limit together, and every instance starts calls only within its grant: the group's calls, as a
+ * server counting arrivals sees them, stay within the limit in every one-second window (each
+ * instance's {@code ArrivalWindow} bounds its own). Skewed keys cost little: an instance
+ * without work wants little and the others get the rest within a renewal or two.
+ *
+ * <p>A lease is valid for {@value #TTL_MILLIS} ms after its renewal. An instance that cannot
+ * renew (database down, paused) starts no call once its own lease has run out. The others
+ * count a row until {@code expires_at} plus one second plus the unanswered-call grace, by
+ * which time the arrivals of its last calls no longer count at the server. An instance that
+ * restarts under the same id takes its row back after the same time.
+ */
+final class GroupRateBudget implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(GroupRateBudget.class);
+    static final long RENEW_MILLIS = 250;
+    static final long TTL_MILLIS = 2_000;
+    /** Advisory lock key: "cio-erasure rate budget". */
+    private static final long LOCK_KEY = 0x63696f7261746562L;
+
+    private final DataSource dataSource;
+    private final String instance;
+    private final int limit;
+    private final long countGraceMillis;
+    private final ErasureExecutor executor;
+    private boolean firstRenewal = true;
+    private volatile int grant;
+    private volatile boolean healthy = true;
+
+    /**
+     * @param unansweredGrace how long after its response... see {@code TrackPolicy.unansweredGrace}: rows
+     *                        of stopped instances count that much longer (plus one second)
+     */
+    GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, ErasureExecutor executor) {
+        this.dataSource = dataSource;
+        this.instance = instance;
+        this.limit = limit;
+        this.countGraceMillis = 1_000 + unansweredGrace.toMillis();
+        this.executor = executor;
+        executor.setGrant(0, System.nanoTime());
+    }
+
+    int grant() {
+        return grant;
+    }
+
+    /** False while the lease cannot be renewed (no call starts once it has run out). */
+    boolean healthy() {
+        return healthy;
+    }
+
+    /** One renewal; called every {@value #RENEW_MILLIS} ms. */
+    void renew() {
+        long started = System.nanoTime();
+        int occupied = executor.occupied();
+        int want = executor.waiting() > 0 ? limit : Math.min(limit, occupied + Math.max(2, occupied / 4));
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                int g = renew(c, want, occupied);
+                c.commit();
+                grant = g;
+                executor.setGrant(g, started + Duration.ofMillis(TTL_MILLIS - RENEW_MILLIS).toNanos());
+                if (!healthy) {
+                    log.info("Track rate budget renewed again: {}/s of the group's {}/s", g, limit);
+                }
+                healthy = true;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        } catch (SQLException | RuntimeException e) {
+            if (healthy) {
+                log.warn("cannot renew this instance's share of the Track rate ({}); it starts no call once its lease"
+                        + " runs out", e instanceof SQLException s ? "SQLState " + s.getSQLState() : e.getClass().getSimpleName());
+            }
+            healthy = false;
+        }
+    }
+
+    private int renew(Connection c, int want, int occupied) throws SQLException {
+        try (Statement st = c.createStatement()) {
+            st.execute("SELECT pg_advisory_xact_lock(" + LOCK_KEY + ")");
+        }
+        try (PreparedStatement ps = c.prepareStatement(
+                "DELETE FROM rate_budget_lease WHERE expires_at < now() - make_interval(secs => ?)")) {
+            ps.setDouble(1, countGraceMillis / 1000.0);
+            ps.executeUpdate();
+        }
+        int othersHeld = 0;
+        int wanted = want;
+        try (PreparedStatement ps = c.prepareStatement("SELECT instance, held, want, expires_at >= now(),"
+                + " renewed_at > now() - make_interval(secs => ?) FROM rate_budget_lease")) {
+            ps.setDouble(1, (TTL_MILLIS + countGraceMillis) / 1000.0);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    boolean mine = rs.getString(1).equals(instance);
+                    if (mine && !(firstRenewal && rs.getBoolean(5))) {
+                        continue; // our own row (a previous process of ours is counted until its calls cannot count)
+                    }
+                    othersHeld += rs.getInt(2);
+                    if (rs.getBoolean(4) && !mine) {
+                        wanted += rs.getInt(3);
+                    }
+                }
+            }
+        }
+        int fair = wanted <= limit ? want : (int) Math.floor((double) limit * want / wanted);
+        int g = Math.max(0, Math.min(fair, limit - othersHeld));
+        int held = Math.max(g, occupied);
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO rate_budget_lease (instance, held, want, renewed_at, expires_at)"
+                + " VALUES (?, ?, ?, now(), now() + make_interval(secs => ?)) ON CONFLICT (instance) DO UPDATE"
+                + " SET held = EXCLUDED.held, want = EXCLUDED.want, renewed_at = EXCLUDED.renewed_at, expires_at = EXCLUDED.expires_at")) {
+            ps.setString(1, instance);
+            ps.setInt(2, held);
+            ps.setInt(3, want);
+            ps.setDouble(4, TTL_MILLIS / 1000.0);
+            ps.executeUpdate();
+        }
+        firstRenewal = false;
+        return g;
+    }
+
+    /** Gives the lease back (a clean stop), so the others may use it at once. */
+    @Override
+    public void close() {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE rate_budget_lease SET want = 0, held = ? WHERE instance = ?")) {
+            // what is still occupied counts until its second is over; the row then expires
+            ps.setInt(1, executor.occupied());
+            ps.setString(2, instance);
+            ps.executeUpdate();
+        } catch (SQLException | RuntimeException e) {
+            log.debug("could not give back the rate lease ({}); it expires by itself", e.getClass().getSimpleName());
+        }
+    }
+}
