@@ -56,7 +56,14 @@ public final class Benchmark {
 
     /** One measured scenario. */
     record Result(String name, int limit, int latencyMs, int requests, double erasuresPerSecond, double ceiling, long throttled,
-                  double cpuMsPerErasure, long peakHeap, long peakRss, double p50Ms, double p99Ms, List<double[]> timeline) { }
+                  double cpuMsPerErasure, long peakHeap, long peakRss, double p50Ms, double p99Ms, List<double[]> timeline,
+                  long overWindow, TrackSandbox.Limit model) {
+        Result(String name, int limit, int latencyMs, int requests, double erasuresPerSecond, double ceiling, long throttled,
+               double cpuMsPerErasure, long peakHeap, long peakRss, double p50Ms, double p99Ms, List<double[]> timeline) {
+            this(name, limit, latencyMs, requests, erasuresPerSecond, ceiling, throttled, cpuMsPerErasure, peakHeap, peakRss, p50Ms, p99Ms,
+                    timeline, 0, TrackSandbox.Limit.TOKEN_BUCKET);
+        }
+    }
 
     private final PrintStream out;
     private final Path workDir;
@@ -209,12 +216,17 @@ public final class Benchmark {
 
     /** Backlog first, then the worker drains it at the rate limit against a sandbox with the given latency. */
     Result ceiling(int limit, int latencyMs, int seconds) throws Exception {
+        return ceiling(limit, latencyMs, seconds, TrackSandbox.Limit.TOKEN_BUCKET);
+    }
+
+    /** The same against a sandbox that counts its limit the given way. */
+    Result ceiling(int limit, int latencyMs, int seconds, TrackSandbox.Limit model) throws Exception {
         int n = limit / 2 * seconds;
         String topic = freshTopic(6);
         String db = freshDatabase();
         DataSource ds = dataSource(db);
         produce(topic, "c" + limit, n);
-        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false))) {
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false).with(model))) {
             Duration cpu0;
             long t0 = System.nanoTime();
             try (ChildWorker w = startWorker(topic, db, sandbox, limit, 256)) {
@@ -224,8 +236,10 @@ public final class Benchmark {
                 double rate = sustainedRate(times);
                 double cpuMs = (w.cpu().minus(cpu0).toNanos() / 1e6) / n;
                 out.printf("    %d erasures in %.1f s wall%n", n, (System.nanoTime() - t0) / 1e9);
-                return new Result("limit " + limit + "/s, " + latencyMs + " ms latency", limit, latencyMs, n, rate, limit / 2.0,
-                        sandbox.throttled(), cpuMs, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times));
+                String server = model == TrackSandbox.Limit.SLIDING_WINDOW ? "strict sliding window" : "token bucket";
+                return new Result("limit " + limit + "/s, " + latencyMs + " ms latency, " + server, limit, latencyMs, n, rate, limit / 2.0,
+                        sandbox.throttled(), cpuMs, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times),
+                        sandbox.overWindow(), model);
             }
         }
     }

@@ -31,7 +31,12 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
      */
     public record CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl,
                              int rateLimitPerSecond, int maxAttempts,
-                             Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor) {
+                             Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent) {
+        public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
+                          Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor) {
+            this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, breakerOpenFor, 0);
+        }
+
         public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
                           Duration connectTimeout, Duration requestTimeout) {
             this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout,
@@ -39,7 +44,8 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         }
 
         public CustomerIo withBreakerOpenFor(Duration d) {
-            return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, d);
+            return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, d,
+                    rateHeadroomPercent);
         }
 
         /** The base URL calls go to: the override if set, else the region's. */
@@ -137,6 +143,7 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase())
              .append("\n  track base URL=").append(customerIo.baseUrl())
              .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond())
+             .append("\n  CUSTOMERIO_RATE_HEADROOM_PERCENT=").append(customerIo.rateHeadroomPercent())
              .append("\n  CUSTOMERIO_MAX_ATTEMPTS=").append(customerIo.maxAttempts())
              .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds())
              .append("\n  CUSTOMERIO_OUTAGE_PAUSE_SECONDS=").append(customerIo.breakerOpenFor().toSeconds());

@@ -106,8 +106,9 @@ public final class SettingsLoader {
         int attempts = intInRange("CUSTOMERIO_MAX_ATTEMPTS", 5, 1, 20);
         int timeout = intInRange("CUSTOMERIO_TIMEOUT_SECONDS", 10, 1, 300);
         int outagePause = intInRange("CUSTOMERIO_OUTAGE_PAUSE_SECONDS", 30, 1, 3600);
+        int headroom = intInRange("CUSTOMERIO_RATE_HEADROOM_PERCENT", 0, 0, 50);
         return new Settings.CustomerIo(siteId, key, region, trackUrl, rate, attempts,
-                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout), Duration.ofSeconds(outagePause));
+                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout), Duration.ofSeconds(outagePause), headroom);
     }
 
     private Settings.Audit audit() {

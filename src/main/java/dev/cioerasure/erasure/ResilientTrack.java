@@ -126,7 +126,7 @@ final class ResilientTrack {
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
         this.credentials = new CredentialGate(client, policy.credentialProbeEvery(), meters);
         this.limiterWait = Timer.builder(MetricNames.RATE_LIMITER_WAIT)
-                .description("Time Track calls waited for a rate-limit permit or a Retry-After hold")
+                .description("Time Track calls waited for a rate-limit permit and a slot of the arrival window")
                 .publishPercentileHistogram()
                 .register(meters);
     }

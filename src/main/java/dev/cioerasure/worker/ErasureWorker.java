@@ -143,7 +143,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.executor = d.executor();
         this.groupCallsPerSecond = d.groupCallsPerSecond();
         // The group's Track budget, leased from PostgreSQL and renewed every 250 ms.
-        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, groupCallsPerSecond, Duration.ofSeconds(2), executor);
+        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, groupCallsPerSecond, WorkerRuntime.UNANSWERED_GRACE, executor);
         this.budgetTimer = Executors.newSingleThreadScheduledExecutor(named("rate-budget-"));
         budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         this.maxParked = d.worker().maxParked();

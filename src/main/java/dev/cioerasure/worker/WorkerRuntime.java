@@ -35,6 +35,9 @@ import org.slf4j.LoggerFactory;
 public final class WorkerRuntime implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WorkerRuntime.class);
 
+    /** How much longer a Track call without a response holds its slot of the arrival window (its request may still arrive). */
+    static final Duration UNANSWERED_GRACE = Duration.ofSeconds(2);
+
     private final PrometheusMeterRegistry meters;
     private final HikariDataSource dataSource;
     private volatile ErasureWorker worker;
@@ -58,7 +61,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 cio.connectTimeout(), cio.requestTimeout()), clock);
         ErasureExecutor executor = new ErasureExecutor(client,
                 new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
-                        cio.breakerOpenFor(), cio.breakerOpenFor()), meters);
+                        cio.breakerOpenFor(), cio.breakerOpenFor(), cio.rateHeadroomPercent(), UNANSWERED_GRACE), meters);
         this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(), executor, cio.rateLimitPerSecond(), dataSource,
                 new SubjectHasher(s.audit().subjectKey()), meters, clock));
         Secret key = cio.apiKey();

@@ -37,7 +37,8 @@ class ResilientTrackTest {
         private synchronized TrackResult answer(TrackOperation op) {
             calls.add(op);
             int status = script.isEmpty() ? 200 : script.poll();
-            return new TrackResult(op, status, TrackResult.classify(status), Optional.empty(), "http " + status, Duration.ofMillis(1));
+            return new TrackResult(op, status, TrackResult.classify(status),
+                    status == 429 ? Optional.of(Duration.ofSeconds(1)) : Optional.empty(), "http " + status, Duration.ofMillis(1));
         }
 
         @Override
@@ -144,5 +145,27 @@ class ResilientTrackTest {
         RateLimiterConfig prime = ResilientTrack.rateLimiterConfig(7);
         assertThat(prime.getLimitForPeriod()).isEqualTo(7);
         assertThat(prime.getLimitRefreshPeriod()).isEqualTo(Duration.ofSeconds(1));
+    }
+
+    @Test
+    void aStray429LowersTheRateInProportionAndHoldsNoOtherCall() {
+        ScriptedTrack t = new ScriptedTrack(429, 200, 200, 200, 200, 200);
+        ResilientTrack track = new ResilientTrack(t, new TrackPolicy(100, 3, Duration.ofMillis(1), Duration.ofMillis(5),
+                Duration.ofSeconds(30), Duration.ofMillis(50)), new SimpleMeterRegistry());
+        long t0 = System.nanoTime();
+        StepResult first = track.call(dev.cioerasure.customerio.TrackOperation.SUPPRESS, Identifier.id("1"));
+        StepResult second = track.call(dev.cioerasure.customerio.TrackOperation.DESTROY, Identifier.id("1"));
+        assertThat(first.attempts()).isEqualTo(2);
+        assertThat(second.last().isSuccess()).isTrue();
+        assertThat(track.callsPerSecond()).as("10 %% lower after one 429").isEqualTo(90);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("no worker-wide hold of a whole Retry-After")
+                .isLessThan(Duration.ofMillis(900));
+    }
+
+    @Test
+    void headroomPacesBelowTheLimit() {
+        assertThat(ResilientTrack.effective(1000, 10, 1.0)).isEqualTo(900);
+        assertThat(ResilientTrack.effective(1000, 0, 0.9)).isEqualTo(900);
+        assertThat(ResilientTrack.effective(7, 0, 1.0)).isEqualTo(7);
     }
 }

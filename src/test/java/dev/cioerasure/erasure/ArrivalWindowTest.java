@@ -1,0 +1,96 @@
+package dev.cioerasure.erasure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class ArrivalWindowTest {
+    private static final long MS = 1_000_000L;
+    private static final long S = ArrivalWindow.WINDOW_NANOS;
+    private final AtomicLong now = new AtomicLong(1_000 * S);
+
+    @Test
+    void aSlotIsHeldFromTheStartUntilASecondAfterTheResponse() {
+        ArrivalWindow w = new ArrivalWindow(2, 2 * S, now::get);
+        assertThat(w.tryAcquire()).isZero();
+        assertThat(w.tryAcquire()).isZero();
+        assertThat(w.tryAcquire()).as("both slots held by calls in flight").isPositive();
+        now.addAndGet(50 * MS);
+        w.finished(true);
+        now.addAndGet(999 * MS);
+        assertThat(w.tryAcquire()).as("answered 999 ms ago: still counts").isEqualTo(1 * MS);
+        now.addAndGet(1 * MS);
+        assertThat(w.tryAcquire()).isZero();
+    }
+
+    @Test
+    void aCallWithoutAnAnswerHoldsItsSlotForTheGraceToo() {
+        ArrivalWindow w = new ArrivalWindow(1, 2 * S, now::get);
+        assertThat(w.tryAcquire()).isZero();
+        w.finished(false);
+        now.addAndGet(2 * S);
+        assertThat(w.tryAcquire()).isPositive();
+        now.addAndGet(S);
+        assertThat(w.tryAcquire()).isZero();
+    }
+
+    /**
+     * Simulated calls with random latencies and arrival points: however the server draws its
+     * one-second window, it never sees more arrivals than the limit.
+     */
+    @Test
+    void noOneSecondWindowOfArrivalsEverHoldsMoreThanTheLimit() {
+        int limit = 20;
+        ArrivalWindow w = new ArrivalWindow(limit, 2 * S, now::get);
+        Random random = new Random(42);
+        List<long[]> inFlight = new ArrayList<>(); // {end, arrival}
+        List<Long> arrivals = new ArrayList<>();
+        for (long step = 0; step < 200_000; step++) {
+            now.addAndGet(random.nextInt(3 * (int) MS));
+            for (int i = inFlight.size() - 1; i >= 0; i--) {
+                if (inFlight.get(i)[0] <= now.get()) {
+                    inFlight.remove(i);
+                    w.finished(true);
+                }
+            }
+            if (w.tryAcquire() == 0) {
+                long latency = random.nextInt(200) * MS;
+                long arrival = now.get() + (long) (random.nextDouble() * latency); // anywhere between start and response
+                inFlight.add(new long[] {now.get() + latency, arrival});
+                arrivals.add(arrival);
+            }
+        }
+        long[] t = arrivals.stream().mapToLong(Long::longValue).sorted().toArray();
+        int most = 0;
+        for (int end = 0, start = 0; end < t.length; end++) {
+            while (t[end] - t[start] >= S) {
+                start++;
+            }
+            most = Math.max(most, end - start + 1);
+        }
+        assertThat(t.length).isGreaterThan(3_000);
+        assertThat(most).isEqualTo(limit);
+    }
+
+    @Test
+    void aLowerLimitStopsNewStartsUntilTheWindowHasDrained() {
+        ArrivalWindow w = new ArrivalWindow(3, 0, now::get);
+        for (int i = 0; i < 3; i++) {
+            assertThat(w.tryAcquire()).isZero();
+        }
+        w.setLimit(1);
+        w.finished(true);
+        w.finished(true);
+        assertThat(w.occupied()).isEqualTo(3);
+        now.addAndGet(S);
+        assertThat(w.occupied()).isEqualTo(1);
+        assertThat(w.tryAcquire()).isPositive();
+        w.finished(true);
+        now.addAndGet(S);
+        assertThat(w.tryAcquire()).isZero();
+    }
+}
