@@ -578,27 +578,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private void closeQuietly() {
         scheduler.shutdownNow();
         healthPinger.shutdownNow();
-        backlogTimer.shutdownNow();
-        try {
-            backlogTimer.awaitTermination(15, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stop(backlogTimer, 15);
         backlogMonitor.close();
-        budgetTimer.shutdownNow();
-        try {
-            budgetTimer.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stop(budgetTimer, 5);
         rateBudget.close();
         outcomeLookup.close();
-        pool.shutdownNow();
-        try {
-            pool.awaitTermination(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stop(pool, 10);
         auditWriter.close(Duration.ofSeconds(10));
         for (AutoCloseable c : meterBinders) {
             try {
@@ -618,6 +603,16 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                     .withGroupMembershipOperation(org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
         } catch (RuntimeException ignored) {
             // already closed
+        }
+    }
+
+    /** Interrupts an executor's tasks and waits for them to end, at most the given seconds. */
+    private static void stop(ExecutorService executor, int seconds) {
+        executor.shutdownNow();
+        try {
+            executor.awaitTermination(seconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
