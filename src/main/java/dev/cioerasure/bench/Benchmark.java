@@ -138,7 +138,15 @@ public final class Benchmark {
     }
 
     ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight) throws Exception {
+        return startWorker(topic, dbUrl, sandbox, rate, inFlight, null);
+    }
+
+    /** A worker JVM; with an instance id it is a static member of the group and keeps its rate lease across restarts. */
+    ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight, String instanceId) throws Exception {
         Map<String, String> env = new HashMap<>();
+        if (instanceId != null) {
+            env.put("WORKER_INSTANCE_ID", instanceId);
+        }
         env.put("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
         env.put("ERASURE_TOPIC", topic);
         env.put("ERASURE_GROUP_ID", "bench-" + topic);
@@ -152,7 +160,7 @@ public final class Benchmark {
         env.put("AUDIT_SUBJECT_KEY", AUDIT_KEY);
         env.put("ERASURE_MAX_IN_FLIGHT", Integer.toString(inFlight));
         env.put("LOG_LEVEL", "WARN");
-        return new ChildWorker(env, "256m", freePort(), workDir.resolve("worker-" + topic + ".log"));
+        return new ChildWorker(env, "256m", freePort(), workDir.resolve("worker-" + topic + (instanceId == null ? "" : "-" + instanceId) + ".log"));
     }
 
     static int completed(DataSource ds) throws Exception {
@@ -241,6 +249,60 @@ public final class Benchmark {
                         sandbox.throttled(), cpuMs, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times),
                         sandbox.overWindow(), model);
             }
+        }
+    }
+
+    /**
+     * Three worker JVMs share one limit against the strict sliding-window sandbox; half of the
+     * requests have one key (one partition), and every {@code killEvery} seconds one of the
+     * instances is killed (kill -9) and started again under its id.
+     */
+    Result group(int limit, int latencyMs, int seconds, int killEvery) throws Exception {
+        int n = limit / 2 * seconds;
+        String topic = freshTopic(6);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        try (KafkaProducer<byte[], byte[]> p = producer()) {
+            for (int i = 0; i < n; i++) {
+                ProducerRecord<byte[], byte[]> r = request(topic, "g", i);
+                p.send(i % 2 == 0 ? new ProducerRecord<>(topic, "hot".getBytes(StandardCharsets.UTF_8), r.value()) : r);
+            }
+            p.flush();
+        }
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false)
+                .with(TrackSandbox.Limit.SLIDING_WINDOW))) {
+            ChildWorker[] workers = new ChildWorker[3];
+            for (int i = 0; i < 3; i++) {
+                workers[i] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + i);
+            }
+            int kills = 0;
+            try {
+                long nextKill = System.nanoTime() + killEvery * 1_000_000_000L;
+                long deadline = System.nanoTime() + Duration.ofSeconds(seconds * 6L + 120).toNanos();
+                while (completed(ds) < n) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("group: only " + completed(ds) + " of " + n + " completed in time");
+                    }
+                    if (killEvery > 0 && System.nanoTime() > nextKill) {
+                        int victim = kills % 3;
+                        workers[victim].kill();
+                        workers[victim] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + victim);
+                        kills++;
+                        nextKill = System.nanoTime() + killEvery * 1_000_000_000L;
+                    }
+                    Thread.sleep(200);
+                }
+            } finally {
+                for (ChildWorker w : workers) {
+                    w.close();
+                }
+            }
+            double[] times = completionTimes(ds);
+            out.printf("    %d erasures, %d kills, %d calls over the window, %d 429s%n", n, kills, sandbox.overWindow(), sandbox.throttled());
+            return new Result("3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, one killed every " + killEvery + " s ("
+                    + kills + " kills), strict sliding window", limit, latencyMs, n, sustainedRate(times), limit / 2.0,
+                    sandbox.throttled(), Double.NaN, 0, 0, Double.NaN, Double.NaN, timeline(times), sandbox.overWindow(),
+                    TrackSandbox.Limit.SLIDING_WINDOW);
         }
     }
 

@@ -42,6 +42,19 @@ public final class BenchmarkRun {
         }
     }
 
+    /** Runs only the group scenario and prints its row. */
+    public int runGroupOnly() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+            for (int kill : new int[] {0, 10}) {
+                Benchmark.Result r = b.group(1000, 50, seconds, kill);
+                out.printf("| %s | %d | %.1f | %.0f | **%.3f** | %d | %d |%n", r.name(), r.requests(), r.erasuresPerSecond(), r.ceiling(),
+                        r.erasuresPerSecond() / r.ceiling(), r.overWindow(), r.throttled());
+            }
+            return 0;
+        }
+    }
+
     /** Runs only the worker's-own-ceiling scenario (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runOverheadOnly() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {

@@ -92,6 +92,13 @@ final class ChildWorker implements AutoCloseable {
         return peakRssKb.get() * 1024;
     }
 
+    /** kill -9: no shutdown hook, no leaving the group, no giving back the rate lease. */
+    void kill() throws InterruptedException {
+        sampler.shutdownNow();
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
     @Override
     public void close() throws InterruptedException {
         sampler.shutdownNow();

@@ -26,6 +26,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--overhead-only", description = "Only measure the worker's own ceiling (for profiling).", hidden = true)
     boolean overheadOnly;
 
+    @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, one killed every 10 s.")
+    boolean groupOnly;
+
     @Override
     public Integer call() throws Exception {
         if (backlogOnly) {
@@ -33,6 +36,9 @@ final class BenchCommand implements Callable<Integer> {
                 throw new Errors.UserError("--backlog-only needs --backlog N", 2);
             }
             return new BenchmarkRun(System.out, docs, seconds, backlog).runBacklogOnly();
+        }
+        if (groupOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();
         }
         if (overheadOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runOverheadOnly();
