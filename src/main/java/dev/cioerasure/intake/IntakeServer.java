@@ -62,6 +62,12 @@ public final class IntakeServer implements AutoCloseable {
         this.hasher = new SubjectHasher(s.audit().subjectKey());
         this.clock = clock;
         this.meters = meters;
+        // every endpoint and answer at 0 from the start, so increase() sees the first one
+        for (String endpoint : new String[] {"requests", "webhook", "unknown"}) {
+            for (int status : new int[] {202, 400, 401, 404, 405, 413, 415, 503}) {
+                counter(endpoint, status);
+            }
+        }
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, s.kafka().bootstrapServers());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -187,8 +193,12 @@ public final class IntakeServer implements AutoCloseable {
     }
 
     private void count(String endpoint, int status) {
-        Counter.builder(MetricNames.INTAKE).description("HTTP intake requests by endpoint and status")
-                .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(meters).increment();
+        counter(endpoint, status).increment();
+    }
+
+    private Counter counter(String endpoint, int status) {
+        return Counter.builder(MetricNames.INTAKE).description("HTTP intake requests by endpoint and status")
+                .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(meters);
     }
 
     /** The body, or null when it is larger than the limit. */

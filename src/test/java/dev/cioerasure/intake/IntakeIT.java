@@ -164,5 +164,10 @@ class IntakeIT {
         assertThat(signedWithType("/v1/requests", Messages.request("r-json", "id", "json-person"), "Application/JSON;charset=UTF-8")
                 .statusCode()).isEqualTo(202);
         assertThat(h.read(h.topic, 2, Duration.ofSeconds(3))).as("only the JSON request was published").hasSize(1);
+        String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port()
+                + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"unknown\"[^}]*status=\"404\"[^}]*\\} 8\\.0")
+                .containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"requests\"[^}]*status=\"415\"[^}]*\\} 5\\.0")
+                .as("registered at 0 from the start").containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"webhook\"[^}]*status=\"413\"[^}]*\\} 0\\.0");
     }
 }
