@@ -8,7 +8,12 @@ dir=target/tools
 [[ -x "$dir/prometheus/usr/bin/promtool" ]] && exit 0
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || { echo "fetch-tools: no apt-get/dpkg; promtool checks will be skipped"; exit 0; }
 mkdir -p "$dir"
-if (cd "$dir" && timeout 120 apt-get download prometheus >/dev/null 2>&1) && dpkg -x "$dir"/prometheus_*.deb "$dir/prometheus"; then
+download() { (cd "$dir" && timeout 120 apt-get download prometheus >/dev/null 2>&1); }
+# a fresh machine may have no package lists yet
+if ! download; then
+    timeout 180 apt-get update -qq >/dev/null 2>&1 && download
+fi
+if ls "$dir"/prometheus_*.deb >/dev/null 2>&1 && dpkg -x "$dir"/prometheus_*.deb "$dir/prometheus"; then
     rm -f "$dir"/prometheus_*.deb
     echo "fetch-tools: promtool $("$dir/prometheus/usr/bin/promtool" --version 2>&1 | head -1)"
 else
