@@ -10,9 +10,8 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Queue-driven GDPR/CCPA erasure worker for Customer.io.%n"
                 + "Configuration comes from the environment (see config/cio-erasure.env.example).",
-        subcommands = {WorkerCommand.class, DemoCommand.class, MigrateCommand.class, DlqCommand.class, ParkedCommand.class,
+        subcommands = {WorkerCommand.class, MigrateCommand.class, DlqCommand.class, ParkedCommand.class,
                 CredentialsCommand.class, IntakeCommand.class, AuditCommand.class, SubmitCommand.class,
-                SandboxCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 
@@ -31,6 +30,9 @@ public final class Main {
     }
 
     private static volatile Map<String, String> environment = System.getenv();
+    /** Dev tools, present only in cio-erasure-tools.jar (and on the test classpath). */
+    private static final java.util.List<String> TOOLS = java.util.List.of("dev.cioerasure.cli.DemoCommand",
+            "dev.cioerasure.cli.SandboxCommand", "dev.cioerasure.cli.BenchCommand");
     private static final java.util.List<String> LOG_LEVELS = java.util.List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF");
 
     public static int run(String... args) {
@@ -47,9 +49,23 @@ public final class Main {
                     + " (got a value that is none of them)");
             return Errors.CONFIG;
         }
-        return new CommandLine(new Main())
-                .setExecutionExceptionHandler(new Errors())
-                .execute(args);
+        CommandLine cli = new CommandLine(new Main());
+        for (String tool : TOOLS) {
+            try {
+                cli.addSubcommand(CommandLine.defaultFactory().create(Class.forName(tool)));
+            } catch (ClassNotFoundException e) {
+                // the production jar: the dev tools live in cio-erasure-tools.jar
+                String name = tool.substring(tool.lastIndexOf('.') + 1).replace("Command", "").toLowerCase(java.util.Locale.ROOT);
+                if (args.length > 0 && args[0].equals(name)) {
+                    System.err.println("cio-erasure: '" + name + "' is a dev tool, not part of the production jar:"
+                            + " run it with java -jar cio-erasure-tools.jar " + name);
+                    return 2;
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot load " + tool, e);
+            }
+        }
+        return cli.setExecutionExceptionHandler(new Errors()).execute(args);
     }
 
     /** The environment commands read their settings from. */

@@ -1,0 +1,57 @@
+package dev.cioerasure.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.jar.JarFile;
+import org.junit.jupiter.api.Test;
+
+/** The jar a deployment runs carries what a deployment runs: no embedded servers, no dev tools (DESIGN §3.4: ≤ 35 MB). */
+class ProductionJarIT {
+    private static final Path JAR = Path.of("target", "cio-erasure.jar");
+
+    @Test
+    void theProductionJarIsSlimAndHoldsNoEmbeddedServerOrDevTool() throws Exception {
+        assertThat(Files.size(JAR)).as("bytes").isLessThanOrEqualTo(35L * 1024 * 1024);
+        try (JarFile jar = new JarFile(JAR.toFile())) {
+            List<String> names = jar.stream().map(e -> e.getName()).toList();
+            assertThat(names).contains("dev/cioerasure/cli/Main.class", "dev/cioerasure/worker/ErasureWorker.class",
+                    "org/apache/kafka/clients/consumer/KafkaConsumer.class", "db/migration/V6__group_rate_budget.sql");
+            assertThat(names).noneMatch(n -> n.startsWith("dev/cioerasure/bench/") || n.startsWith("dev/cioerasure/sandbox/")
+                    || n.startsWith("dev/cioerasure/embedded/") || n.startsWith("dev/cioerasure/cli/DemoCommand")
+                    || n.startsWith("kafka/server/") || n.startsWith("org/apache/kafka/server/") || n.startsWith("scala/")
+                    || n.startsWith("io/zonky/") || n.startsWith("org/apache/logging/log4j/") || n.startsWith("org/junit/")
+                    || n.endsWith(".txz"));
+        }
+    }
+
+    @Test
+    void theProductionJarRunsItsCommandsAndPointsToTheToolsJarForDevTools() throws Exception {
+        Run help = java("--help");
+        assertThat(help.exit()).isZero();
+        assertThat(help.out()).contains("worker", "migrate", "submit", "audit", "intake").doesNotContain("bench ", "sandbox ");
+        Run demo = java("demo");
+        assertThat(demo.exit()).isEqualTo(2);
+        assertThat(demo.out()).contains("'demo' is a dev tool", "cio-erasure-tools.jar demo");
+        Run tools = javaJar(Path.of("target", "cio-erasure-tools.jar"), "--help");
+        assertThat(tools.out()).contains("demo", "sandbox", "bench", "worker");
+    }
+
+    private record Run(int exit, String out) { }
+
+    private static Run java(String... args) throws Exception {
+        return javaJar(JAR, args);
+    }
+
+    private static Run javaJar(Path jar, String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", jar.toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return new Run(p.waitFor(), out);
+    }
+}
