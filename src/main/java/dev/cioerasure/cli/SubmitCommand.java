@@ -1,25 +1,25 @@
 package dev.cioerasure.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
-import java.time.Duration;
 import dev.cioerasure.submit.RequestFile;
 import dev.cioerasure.submit.Submitter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.EnumSet;
-import java.util.Locale;
-import java.util.concurrent.Callable;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
-import java.time.temporal.ChronoUnit;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -95,13 +95,15 @@ final class SubmitCommand implements Callable<Integer> {
         Path target = out != null ? out : defaultOut(file, fmt);
         Ledger ledger = Ledger.read(target, fmt);
         List<ObjectNode> all = checked.messages();
-        List<ObjectNode> repeated = all.stream().filter(m -> ledger.ids().contains(m.get("request_id").asText())).toList();
+        java.util.Map<Boolean, List<ObjectNode>> sentBefore = all.stream()
+                .collect(java.util.stream.Collectors.partitioningBy(m -> ledger.ids().contains(m.get("request_id").asText())));
+        List<ObjectNode> repeated = sentBefore.get(true);
         List<ObjectNode> toSend = all;
         if (!repeated.isEmpty()) {
             String already = repeated.size() + " of " + all.size() + " row(s) were already submitted on " + ledger.writtenAt()
                     + " (their request ids are in " + target + ")";
             if (skipSubmitted) {
-                toSend = all.stream().filter(m -> !ledger.ids().contains(m.get("request_id").asText())).toList();
+                toSend = sentBefore.get(false);
                 System.err.println("cio-erasure: " + already + "; skipping them (--skip-submitted)");
             } else if (resubmit) {
                 System.err.println("cio-erasure: " + already + "; sending them again (--resubmit): the worker records them as"

@@ -61,7 +61,7 @@ final class ResilientTrack {
     private volatile int granted;
     private final int headroomPercent;
     /** Multiplier after 429s (AIMD), 0.5..1. */
-    private double factor = 1.0;
+    private volatile double factor = 1.0;
     private long last429Nanos = System.nanoTime() - TimeUnit.SECONDS.toNanos(60);
     private long lastRaiseNanos = System.nanoTime();
     private final AtomicInteger waiting = new AtomicInteger();
@@ -81,7 +81,6 @@ final class ResilientTrack {
         this.meters = meters;
         this.limiters = RateLimiterRegistry.of(rateLimiterConfig(policy.callsPerSecond()));
         this.limiter = limiters.rateLimiter(NAME);
-        this.callsPerSecond = policy.callsPerSecond();
         this.granted = policy.callsPerSecond();
         this.headroomPercent = policy.headroomPercent();
         this.arrivals = new ArrivalWindow(effective(policy.callsPerSecond(), policy.headroomPercent(), 1.0),

@@ -87,7 +87,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final List<AutoCloseable> meterBinders = new ArrayList<>();
     private final Clock clock;
     private final ErasureExecutor executor;
-    private final int groupCallsPerSecond;
     private final int maxParked;
     private final ScheduledExecutorService scheduler;
     private final ScheduledExecutorService healthPinger;
@@ -97,12 +96,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final BacklogMonitor backlogMonitor;
     private volatile boolean databaseReachable = true;
     /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
-    private final Map<ParkedKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
+    private final Map<RecordKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
 
-    private record ParkedKey(TopicPartition partition, long offset) { }
+    private record RecordKey(TopicPartition partition, long offset) { }
 
     /** When each record in flight was first started (nanoTime); retries of the same record keep it. */
-    private final Map<ParkedKey, Long> startedAt = new ConcurrentHashMap<>();
+    private final Map<RecordKey, Long> startedAt = new ConcurrentHashMap<>();
     private final Duration stallAfter;
     private volatile boolean running = true;
     private volatile boolean loopAlive;
@@ -110,10 +109,11 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private volatile int assignedPartitions;
     private volatile Thread loopThread;
 
-    /** Everything the worker needs from outside; the worker owns the Kafka clients it creates. */
     /**
+     * Everything the worker needs from outside; the worker owns the Kafka clients it creates.
+     *
      * @param groupCallsPerSecond the Track rate limit of the whole consumer group; this instance
-     *                            takes the share of it that its assigned partitions are of all
+     *                            leases its part of it from the database ({@link GroupRateBudget})
      */
     public record Dependencies(Settings.Kafka kafka, Settings.Worker worker, ErasureExecutor executor, int groupCallsPerSecond,
                                DataSource dataSource, SubjectHasher hasher, MeterRegistry meters, Clock clock) { }
@@ -141,9 +141,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 outcomeLookup, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
         this.clock = d.clock();
         this.executor = d.executor();
-        this.groupCallsPerSecond = d.groupCallsPerSecond();
         // The group's Track budget, leased from PostgreSQL and renewed every 250 ms.
-        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, groupCallsPerSecond, WorkerRuntime.UNANSWERED_GRACE, executor);
+        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, d.groupCallsPerSecond(), WorkerRuntime.UNANSWERED_GRACE, executor);
         this.budgetTimer = Executors.newSingleThreadScheduledExecutor(named("rate-budget-"));
         budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         this.maxParked = d.worker().maxParked();
@@ -156,7 +155,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.backlogTimer = Executors.newSingleThreadScheduledExecutor(named("backlog-"));
         backlogTimer.scheduleWithFixedDelay(backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
         Gauge.builder(MetricNames.RATE_LIMIT, executor, ErasureExecutor::callsPerSecond)
-                .description("Track calls per second this instance may make: its share of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
+                .description("Track calls per second this instance may make: its grant of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
         Gauge.builder(MetricNames.RETRY_PARKED, parked, Map::size)
                 .description("Retry-topic records held until their retry round is due").register(d.meters());
         Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
@@ -273,7 +272,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             if (!wait.isNegative() && !wait.isZero()) {
                 // Parked in memory until due: the retry topic's offsets stay uncommitted meanwhile,
                 // so a crash re-reads and re-parks it; nothing else waits for it.
-                ParkedKey key = new ParkedKey(tp, rec.offset());
+                RecordKey key = new RecordKey(tp, rec.offset());
                 parked.put(key, scheduler.schedule(() -> {
                     if (parked.remove(key) != null) {
                         start(rec, partition);
@@ -317,7 +316,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     }
 
     private void run(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
-        ParkedKey key = new ParkedKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset());
+        RecordKey key = new RecordKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset());
         startedAt.putIfAbsent(key, System.nanoTime());
         processor.process(rec).whenComplete((v, e) -> {
             inFlight.decrementAndGet();

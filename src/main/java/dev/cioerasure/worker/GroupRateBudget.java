@@ -49,8 +49,9 @@ final class GroupRateBudget implements AutoCloseable {
     private volatile boolean healthy = true;
 
     /**
-     * @param unansweredGrace how long after its response... see {@code TrackPolicy.unansweredGrace}: rows
-     *                        of stopped instances count that much longer (plus one second)
+     * @param unansweredGrace how much longer a call without a response holds its slot
+     *                        ({@code TrackPolicy.unansweredGrace}); a stopped instance's row counts that
+     *                        much longer, plus one second
      */
     GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, ErasureExecutor executor) {
         this.dataSource = dataSource;
