@@ -6,11 +6,11 @@
 #   scripts/check-monitoring.sh --static   # only promtool and docker-compose checks
 #
 # Tools: promtool/prometheus and docker-compose from Debian's packages. If they are not on PATH
-# they are fetched into target/tools with apt-get (root, Debian), or set PROMTOOL, PROMETHEUS and
+# they are fetched into .tools with apt-get (root, Debian), or set PROMTOOL, PROMETHEUS and
 # DOCKER_COMPOSE to binaries you have. Traffic stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TOOLS="$PWD/target/tools"
+TOOLS="$PWD/.tools"
 mkdir -p "$TOOLS"
 
 PROMTOOL="${PROMTOOL:-$(command -v promtool || true)}"

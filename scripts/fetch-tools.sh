@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Fetches promtool and prometheus from Debian's "prometheus" package into target/tools, so the
+# Fetches promtool and prometheus from Debian's "prometheus" package into .tools, so the
 # integration tests also run the alert rules through the real rule engine (MetricsContractIT).
 # Best effort: without apt-get or the network the tests skip that part and say so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-dir=target/tools
+dir=.tools
 [[ -x "$dir/prometheus/usr/bin/promtool" ]] && exit 0
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || { echo "fetch-tools: no apt-get/dpkg; promtool checks will be skipped"; exit 0; }
 mkdir -p "$dir"

@@ -70,9 +70,9 @@ class MetricsContractIT {
         return m.group(1);
     }
 
-    /** promtool from PATH, target/tools (scripts/check-monitoring.sh fetches it there) or PROMTOOL; null when absent. */
+    /** promtool from PATH, .tools (scripts/check-monitoring.sh fetches it there) or PROMTOOL; null when absent. */
     static Path promtool() {
-        for (String candidate : new String[] {System.getenv("PROMTOOL"), "target/tools/prometheus/usr/bin/promtool",
+        for (String candidate : new String[] {System.getenv("PROMTOOL"), ".tools/prometheus/usr/bin/promtool",
                 "/usr/bin/promtool", "/usr/local/bin/promtool"}) {
             if (candidate != null && Files.isExecutable(Path.of(candidate))) {
                 return Path.of(candidate).toAbsolutePath();
