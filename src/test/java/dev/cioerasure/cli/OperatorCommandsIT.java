@@ -54,6 +54,8 @@ class OperatorCommandsIT {
         h.send("{\"request_id\":\"r-broken\"}".getBytes(StandardCharsets.UTF_8));
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 2);
+        // the audit row and the dead-letter copy are written in parallel: wait for both copies too
+        assertThat(h.deadLetters(2, Duration.ofSeconds(30))).hasSize(2);
 
         Cli.Run list = run("dlq", "list");
         assertThat(list.exit()).isZero();
@@ -121,6 +123,7 @@ class OperatorCommandsIT {
         h.send(Messages.request("r-fix-later", "id", "fix-later"));
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+        assertThat(h.deadLetters(1, Duration.ofSeconds(30))).hasSize(1);
         assertThat(runWithAudit("dlq", "list").out()).contains("r-fix-later", "open (FAILED)", "0 resolved since");
         assertThat(run("dlq", "list").out()).contains("state unknown");
 
