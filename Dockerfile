@@ -3,11 +3,13 @@
 FROM maven:3.9.11-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml .
-RUN mvn -B -q dependency:go-offline
-COPY src src
+COPY app app
+COPY test-kit test-kit
+COPY tools tools
 COPY db db
 COPY schema schema
-RUN mvn -B -q package -DskipTests
+# all three modules (the tools target needs the tools jar); the Maven cache outlives the build
+RUN --mount=type=cache,target=/root/.m2 mvn -B -q package -DskipTests
 
 FROM eclipse-temurin:17.0.16_8-jre AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/* \
@@ -23,8 +25,8 @@ CMD ["worker"]
 
 # The dev tools (the compose sandbox): the tools jar in place of the production one.
 FROM runtime AS tools
-COPY --from=build /src/target/cio-erasure-tools.jar /app/cio-erasure.jar
+COPY --from=build /src/tools/target/cio-erasure-tools.jar /app/cio-erasure.jar
 
 # The production image (the default, last target): the slim jar only.
 FROM runtime
-COPY --from=build /src/target/cio-erasure.jar /app/cio-erasure.jar
+COPY --from=build /src/app/target/cio-erasure.jar /app/cio-erasure.jar

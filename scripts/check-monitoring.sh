@@ -39,7 +39,7 @@ fi
 [[ "${1:-}" == "--static" ]] && exit 0
 
 echo "== a real Prometheus scrapes a running worker, then the worker stops"
-[[ -f target/cio-erasure-tools.jar ]] || mvn -q -B package -DskipTests
+[[ -f tools/target/cio-erasure-tools.jar ]] || mvn -q -B package -DskipTests
 work="$(mktemp -d)"
 port=19400
 prom_port=19090
@@ -53,7 +53,7 @@ scrape_configs:
   - job_name: cio-erasure-worker
     static_configs: [ { targets: [ "127.0.0.1:$port" ] } ]
 YML
-java -jar target/cio-erasure-tools.jar demo --keep-running --metrics-port "$port" > "$work/demo.log" 2>&1 &
+java -jar tools/target/cio-erasure-tools.jar demo --keep-running --metrics-port "$port" > "$work/demo.log" 2>&1 &
 demo=$!
 "$PROMETHEUS" --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
     --web.listen-address="127.0.0.1:$prom_port" > "$work/prometheus.log" 2>&1 &

@@ -1,0 +1,128 @@
+package dev.cioerasure.audit;
+
+import dev.cioerasure.threads.DaemonThreads;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The duplicate check ("has this request id already been completed or failed?") for many
+ * requests at once: callers ask one id each, one thread answers whatever is queued with a single
+ * query. While the database is unavailable the callers wait (the worker pauses); nothing is
+ * guessed.
+ */
+public final class OutcomeLookup implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(OutcomeLookup.class);
+    private static final int MAX_BATCH = 500;
+    private static final String QUERY = "SELECT request_id, bool_or(outcome = 'COMPLETED') FROM audit_event"
+            + " WHERE request_id = ANY(?) AND step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED') GROUP BY request_id";
+
+    private record Ask(String requestId, CompletableFuture<Optional<Outcome>> answer) { }
+
+    private final DataSource dataSource;
+    private final BlockingQueue<Ask> queue = new LinkedBlockingQueue<>();
+    private final Thread thread;
+    private volatile boolean closed;
+
+    public OutcomeLookup(DataSource dataSource) {
+        this.dataSource = dataSource;
+        this.thread = DaemonThreads.of(this::run, "outcome-lookup");
+        this.thread.start();
+    }
+
+    /**
+     * COMPLETED if the request was ever completed, else FAILED if it ever failed, else empty.
+     * Blocks until the database has answered.
+     *
+     * @throws CancellationException when interrupted or closed (shutdown)
+     */
+    public Optional<Outcome> finalOutcome(String requestId) {
+        Ask ask = new Ask(requestId, new CompletableFuture<>());
+        if (closed) {
+            throw new CancellationException("duplicate check closed");
+        }
+        queue.add(ask);
+        try {
+            return ask.answer().get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("shutting down during the duplicate check");
+        } catch (ExecutionException e) {
+            throw new CancellationException("duplicate check abandoned: " + e.getCause().getClass().getSimpleName());
+        }
+    }
+
+    private void run() {
+        List<Ask> batch = new ArrayList<>();
+        long backoff = 100;
+        while (!closed) {
+            try {
+                if (batch.isEmpty()) {
+                    Ask first = queue.poll(200, TimeUnit.MILLISECONDS);
+                    if (first == null) {
+                        continue;
+                    }
+                    batch.add(first);
+                    queue.drainTo(batch, MAX_BATCH - 1);
+                }
+                Map<String, Outcome> found = query(batch);
+                for (Ask a : batch) {
+                    a.answer().complete(Optional.ofNullable(found.get(a.requestId())));
+                }
+                batch.clear();
+                backoff = 100;
+            } catch (InterruptedException e) {
+                break;
+            } catch (Exception | AssertionError e) {
+                if (backoff == 100) {
+                    log.warn("duplicate check failed ({}); {} request(s) wait until the database answers", e.getClass().getSimpleName(),
+                            batch.size());
+                }
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException ie) {
+                    break;
+                }
+                backoff = Math.min(backoff * 2, 5000);
+            }
+        }
+        CancellationException stop = new CancellationException("duplicate check closed");
+        batch.forEach(a -> a.answer().completeExceptionally(stop));
+        queue.forEach(a -> a.answer().completeExceptionally(stop));
+    }
+
+    private Map<String, Outcome> query(List<Ask> batch) throws Exception {
+        Map<String, Outcome> found = new HashMap<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(QUERY)) {
+            Array ids = c.createArrayOf("text", batch.stream().map(Ask::requestId).distinct().toArray());
+            ps.setArray(1, ids);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    found.put(rs.getString(1), rs.getBoolean(2) ? Outcome.COMPLETED : Outcome.FAILED);
+                }
+            }
+        }
+        return found;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        thread.interrupt();
+    }
+}

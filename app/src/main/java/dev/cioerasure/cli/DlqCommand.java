@@ -1,0 +1,228 @@
+package dev.cioerasure.cli;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.kafka.KafkaClients;
+import dev.cioerasure.kafka.TopicHeaders;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "dlq", mixinStandardHelpOptions = true,
+        description = {"Inspect and replay the dead-letter topic (<ERASURE_TOPIC>.dlq). Shows headers only: why, when,",
+                "which request, where it came from; never the message body (it holds personal data)."},
+        subcommands = {DlqCommand.List.class, DlqCommand.Replay.class})
+final class DlqCommand {
+
+    static Settings.Kafka kafka() {
+        return SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
+    }
+
+    /**
+     * A header as the worker wrote it, or {@code ?} when present but not in its format (null,
+     * binary, malformed, not the worker's), or empty when absent: nothing else is ever printed.
+     */
+    static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+        return TopicHeaders.shown(r.headers(), name);
+    }
+
+    /** The original coordinates, or {@code ?} when the headers are missing or malformed. */
+    static String origin(ConsumerRecord<byte[], byte[]> r) {
+        return TopicHeaders.Origin.of(r.headers()).map(TopicHeaders.Origin::toString).orElse("?");
+    }
+
+    /** The reason, with a note when the record on the DLQ is a cut copy. */
+    static String reasonOf(ConsumerRecord<byte[], byte[]> r) {
+        String reason = header(r, TopicHeaders.REASON);
+        String cut = header(r, TopicHeaders.CUT);
+        if (cut.isEmpty()) {
+            return reason;
+        }
+        return reason + " [cut copy: " + cut + " not kept; original value " + nz(header(r, TopicHeaders.ORIGINAL_VALUE_SIZE))
+                + " bytes, sha256 " + nz(header(r, TopicHeaders.ORIGINAL_VALUE_SHA256)) + "]";
+    }
+
+    /**
+     * Where the requests behind dead letters or parked records stand now, from the audit table
+     * (view erasure_request_status), when DATABASE_URL is set; unknown otherwise.
+     */
+    static final class States {
+        private final java.util.Map<String, String> status;
+        private final boolean known;
+
+        private States(java.util.Map<String, String> status, boolean known) {
+            this.status = status;
+            this.known = known;
+        }
+
+        static States of(java.util.Collection<String> requestIds) throws java.sql.SQLException {
+            String url = Main.environment().get("DATABASE_URL");
+            if (url == null || url.isBlank()) {
+                return new States(java.util.Map.of(), false);
+            }
+            Settings.Database db = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE)).database();
+            try (com.zaxxer.hikari.HikariDataSource ds = AuditCommand.connected(db)) {
+                return new States(new dev.cioerasure.audit.AuditQueries(ds).statusOf(requestIds), true);
+            }
+        }
+
+        boolean known() {
+            return known;
+        }
+
+        boolean resolved(String requestId) {
+            return "COMPLETED".equals(status.get(requestId));
+        }
+
+        /** {@code resolved}, {@code open (STATUS)}, {@code ?} without the audit table, {@code -} without a request id. */
+        String describe(String requestId) {
+            if (!known) {
+                return "?";
+            }
+            if (requestId == null || requestId.isEmpty() || requestId.equals("?")) {
+                return "-";
+            }
+            String st = status.get(requestId);
+            return st == null ? "open (no outcome)" : resolved(requestId) ? "resolved" : "open (" + st + ")";
+        }
+
+        static final String NOTE = "(state unknown: set DATABASE_URL, DATABASE_USER and DATABASE_PASSWORD to see whether each"
+                + " request was resolved since)";
+    }
+
+    static boolean matches(ConsumerRecord<byte[], byte[]> r, Set<String> requestIds, String reason) {
+        return (requestIds.isEmpty() || requestIds.contains(header(r, TopicHeaders.REQUEST_ID)))
+                && (reason == null || reason.equalsIgnoreCase(header(r, TopicHeaders.REASON_CODE)));
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List dead-lettered records, oldest first per partition.")
+    static final class List implements Callable<Integer> {
+        @Option(names = "--reason", paramLabel = "CODE", description = "Only this reason code, e.g. UNKNOWN_FIELD, RETRIES_EXHAUSTED.")
+        String reason;
+
+        @Option(names = "--request-id", paramLabel = "ID", description = "Only these request ids (repeatable).")
+        Set<String> requestIds = Set.of();
+
+        @Override
+        public Integer call() throws Exception {
+            Settings.Kafka k = kafka();
+            record Line(String at, String when, String code, String requestId, String origin, String reason) { }
+            java.util.List<Line> lines = new ArrayList<>();
+            TopicReader.readAll(k, k.dlqTopic(), r -> {
+                if (matches(r, requestIds, reason)) {
+                    lines.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
+                            nz(header(r, TopicHeaders.REASON_CODE)), header(r, TopicHeaders.REQUEST_ID), origin(r), reasonOf(r)));
+                }
+            });
+            States states = States.of(lines.stream().map(Line::requestId).filter(id -> !id.isEmpty()).distinct().toList());
+            String fmt = "%-14s %-20s %-18s %-24s %-22s %-28s %s%n";
+            System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "state now", "original record", "reason");
+            for (Line l : lines) {
+                System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), states.describe(l.requestId()), l.origin(), l.reason());
+            }
+            long resolved = lines.stream().filter(l -> states.resolved(l.requestId())).count();
+            System.out.println(lines.size() + " record(s)" + (states.known() ? "; " + resolved + " resolved since (COMPLETED)" : " " + States.NOTE));
+            return 0;
+        }
+    }
+
+    static final class Selection {
+        @Option(names = "--request-id", paramLabel = "ID", required = true, description = "Replay the records of these request ids (repeatable).")
+        Set<String> requestIds;
+
+        @Option(names = "--reason", paramLabel = "CODE", required = true, description = "Replay every record with this reason code.")
+        String reason;
+
+        @Option(names = "--all", required = true, description = "Replay every record on the DLQ.")
+        boolean all;
+    }
+
+    @Command(name = "replay", mixinStandardHelpOptions = true,
+            description = {"Publish dead-lettered records to the retry topic (<ERASURE_TOPIC>.retry), due at once, key and",
+                    "value unchanged, marked as a replay (a FAILED request may then be tried again; a COMPLETED one is",
+                    "recorded as DUPLICATE). Fix the cause first (credentials, a malformed message at its source).",
+                    "A cut copy (its value was too large to keep) cannot be replayed: resubmit it from its source."})
+    static final class Replay implements Callable<Integer> {
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Selection selection;
+
+        @Option(names = "--dry-run", description = "Show what would be replayed, publish nothing.")
+        boolean dryRun;
+
+        @Option(names = "--force", description = "Also replay records whose request is already resolved (COMPLETED); the worker records them as DUPLICATE.")
+        boolean force;
+
+        @Override
+        public Integer call() throws Exception {
+            Settings.Kafka k = kafka();
+            Set<String> ids = selection.requestIds == null ? Set.of() : selection.requestIds;
+            java.util.List<ConsumerRecord<byte[], byte[]>> chosen = new ArrayList<>();
+            int[] cut = {0};
+            TopicReader.readAll(k, k.dlqTopic(), r -> {
+                if (selection.all || matches(r, ids, selection.reason)) {
+                    if (r.value() == null) {
+                        cut[0]++;
+                    } else {
+                        chosen.add(r);
+                    }
+                }
+            });
+            States states = States.of(chosen.stream().map(r -> header(r, TopicHeaders.REQUEST_ID)).filter(id -> !id.isEmpty())
+                    .distinct().toList());
+            if (!states.known() && !chosen.isEmpty()) {
+                System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
+                        + "; every matching record is replayed");
+            } else if (!force) {
+                int before = chosen.size();
+                chosen.removeIf(r -> states.resolved(header(r, TopicHeaders.REQUEST_ID)));
+                if (chosen.size() < before) {
+                    System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"
+                            + " resolved (COMPLETED); --force replays them anyway");
+                }
+            }
+            if (cut[0] > 0) {
+                System.err.println("cio-erasure: " + cut[0] + " matching record(s) are cut copies without their value;"
+                        + " they cannot be replayed (resubmit them from their source)");
+            }
+            if (chosen.isEmpty()) {
+                System.err.println("cio-erasure: no dead-lettered record matches; nothing replayed");
+                return 1;
+            }
+            if (dryRun) {
+                chosen.forEach(r -> System.out.printf("would replay %d@%d (request %s, %s)%n", r.partition(), r.offset(),
+                        nz(header(r, TopicHeaders.REQUEST_ID)), header(r, TopicHeaders.REASON_CODE)));
+                System.out.println(chosen.size() + " record(s) would be replayed to " + k.retryTopic());
+                return 0;
+            }
+            try (Producer<byte[], byte[]> producer = new KafkaClients(k).producer("cio-erasure-dlq-replay", Map.of())) {
+                java.util.List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+                for (ConsumerRecord<byte[], byte[]> r : chosen) {
+                    // The retry topic is the worker's (only it and this command may write there), so the
+                    // worker trusts the replay marker and the first origin carried over here.
+                    ProducerRecord<byte[], byte[]> out = new ProducerRecord<>(k.retryTopic(), null, r.key(), r.value(),
+                            TopicHeaders.forReplay(r.headers(), k.dlqTopic(), r.partition(), r.offset()));
+                    sent.add(producer.send(out));
+                }
+                for (var f : sent) {
+                    f.get();
+                }
+            }
+            System.out.println(chosen.size() + " record(s) replayed to " + k.retryTopic());
+            return 0;
+        }
+    }
+
+    static String nz(String s) {
+        return s == null || s.isEmpty() ? "-" : s;
+    }
+}

@@ -1,0 +1,47 @@
+package dev.cioerasure.cli;
+
+import dev.cioerasure.config.ConfigException;
+import dev.cioerasure.preflight.ServiceProblem;
+import picocli.CommandLine;
+
+/** Prints configuration and usage errors plainly (no stack trace) with a meaningful exit code. */
+public final class Errors implements CommandLine.IExecutionExceptionHandler {
+    /** sysexits.h EX_CONFIG. */
+    public static final int CONFIG = 78;
+    /** sysexits.h EX_UNAVAILABLE: a service (Kafka, PostgreSQL) does not answer. */
+    public static final int UNAVAILABLE = 69;
+    /** sysexits.h EX_SOFTWARE. */
+    public static final int SOFTWARE = 70;
+
+    @Override
+    public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
+        if (ex instanceof ConfigException) {
+            cmd.getErr().println("cio-erasure: " + ex.getMessage());
+            return CONFIG;
+        }
+        if (ex instanceof ServiceProblem p) {
+            cmd.getErr().println("cio-erasure: " + p.getMessage());
+            return p.kind() == ServiceProblem.Kind.CONFIGURATION ? CONFIG : UNAVAILABLE;
+        }
+        if (ex instanceof UserError) {
+            cmd.getErr().println("cio-erasure: " + ex.getMessage());
+            return ((UserError) ex).exitCode();
+        }
+        cmd.getErr().println("cio-erasure: failed: " + ex);
+        return SOFTWARE;
+    }
+
+    /** An error the user can fix, with the message to show and the exit code to use. */
+    public static final class UserError extends RuntimeException {
+        private final int exitCode;
+
+        public UserError(String message, int exitCode) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+
+        int exitCode() {
+            return exitCode;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package dev.cioerasure.cli;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.intake.IntakeServer;
+import dev.cioerasure.metrics.Metrics;
+import java.time.Clock;
+import java.util.EnumSet;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "intake", mixinStandardHelpOptions = true,
+        description = {"Run the signed HTTP intake: POST /v1/requests (the request message) and",
+                "POST /v1/webhooks/customerio (a Customer.io webhook action), verified with X-CIO-Timestamp and",
+                "X-CIO-Signature against ERASURE_WEBHOOK_SECRET (and ERASURE_WEBHOOK_SECRET_PREVIOUS during a",
+                "rotation), published to ERASURE_TOPIC. Also serves /metrics and /health/*."})
+final class IntakeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(IntakeCommand.class);
+
+    @Option(names = "--port", description = "HTTP port (default: ${DEFAULT-VALUE}).", defaultValue = "8080")
+    int port;
+
+    @Override
+    public Integer call() throws Exception {
+        Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
+                SettingsLoader.Part.WEBHOOK));
+        log.info(s.describe());
+        Preflight.kafka(s.kafka(), java.time.Duration.ofSeconds(15), java.util.List.of(s.kafka().topic()), "ERASURE_TOPIC");
+        IntakeServer server;
+        try {
+            server = new IntakeServer(s, port, Metrics.prometheus(), Clock.systemUTC());
+        } catch (java.io.IOException e) {
+            throw Preflight.port("--port", port, e);
+        }
+        log.info("intake listening on port {}", server.port());
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stop.countDown();
+            Runtime.getRuntime().halt(0);
+        }, "shutdown"));
+        stop.await();
+        return 0;
+    }
+}

@@ -1,0 +1,175 @@
+package dev.cioerasure.config;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The whole effective configuration, immutable and validated once at start-up by
+ * {@link SettingsLoader}. A group a command does not need is {@code null}.
+ */
+public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Audit audit,
+                       Worker worker, List<Secret> webhookSecrets) {
+
+    /** @param client TLS, SASL and any other client property every Kafka client of this program uses */
+    public record Kafka(String bootstrapServers, String topic, String groupId, KafkaClientConfig client) {
+        /** A plaintext cluster. */
+        public Kafka(String bootstrapServers, String topic, String groupId) {
+            this(bootstrapServers, topic, groupId, KafkaClientConfig.NONE);
+        }
+
+        /** Invalid requests and requests that finally failed, with the reason in headers. */
+        public String dlqTopic() {
+            return topic + ".dlq";
+        }
+
+        /** Requests parked after a transient failure, replayed later. */
+        public String retryTopic() {
+            return topic + ".retry";
+        }
+    }
+
+    public record Database(String url, String user, Secret password, int poolSize) { }
+
+    /**
+     * @param breakerOpenFor how long erasures pause before one probe call tests Customer.io again, when
+     *                       it looks down (5xx, timeouts) or refuses the credentials (401/403)
+     */
+    public record CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl,
+                             int rateLimitPerSecond, int maxAttempts,
+                             Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent) {
+        public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
+                          Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor) {
+            this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, breakerOpenFor, 0);
+        }
+
+        public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
+                          Duration connectTimeout, Duration requestTimeout) {
+            this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout,
+                    Duration.ofSeconds(30));
+        }
+
+        public CustomerIo withBreakerOpenFor(Duration d) {
+            return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, d,
+                    rateHeadroomPercent);
+        }
+
+        /** The base URL calls go to: the override if set, else the region's. */
+        public URI baseUrl() {
+            return trackUrl != null ? trackUrl : region.trackUrl();
+        }
+    }
+
+    public record Audit(Secret subjectKey) { }
+
+    /**
+     * @param retryDelays delay before each retry round of a request whose in-line retries ran out
+     *                    (after the last round it is FAILED and dead-lettered)
+     * @param maxParked   retry-topic records held in memory until due; beyond it the retry topic pauses
+     * @param staticMembership join the consumer group as a static member named {@code instanceId}
+     *                    (when WORKER_INSTANCE_ID is set explicitly): a restart reclaims its partitions at once
+     * @param stallAfter  a record in flight longer than this makes the worker not ready (its partition is stuck)
+     */
+    public record Worker(String instanceId, int maxInFlight, int metricsPort, List<Duration> retryDelays, int maxParked,
+                         boolean staticMembership, Duration stallAfter) {
+        public static final Duration DEFAULT_STALL_AFTER = Duration.ofMinutes(10);
+
+        public Worker(String instanceId, int maxInFlight, int metricsPort, List<Duration> retryDelays, int maxParked,
+                      boolean staticMembership) {
+            this(instanceId, maxInFlight, metricsPort, retryDelays, maxParked, staticMembership, DEFAULT_STALL_AFTER);
+        }
+
+        public static final List<Duration> DEFAULT_RETRY_DELAYS = List.of(Duration.ofMinutes(1), Duration.ofMinutes(5),
+                Duration.ofMinutes(15), Duration.ofHours(1), Duration.ofHours(2), Duration.ofHours(4), Duration.ofHours(8),
+                Duration.ofHours(8));
+
+        /** Defaults for everything but identity, concurrency and port. */
+        public Worker(String instanceId, int maxInFlight, int metricsPort) {
+            this(instanceId, maxInFlight, metricsPort, DEFAULT_RETRY_DELAYS, 10_000, false);
+        }
+
+        public Worker withRetryDelays(List<Duration> delays) {
+            return new Worker(instanceId, maxInFlight, metricsPort, delays, maxParked, staticMembership, stallAfter);
+        }
+
+        public Worker withStallAfter(Duration d) {
+            return new Worker(instanceId, maxInFlight, metricsPort, retryDelays, maxParked, staticMembership, d);
+        }
+    }
+
+    /** Customer.io data-centre regions and their Track API base URLs. */
+    public enum Region {
+        US("https://track.customer.io"),
+        EU("https://track-eu.customer.io");
+
+        private final URI trackUrl;
+
+        Region(String url) {
+            this.trackUrl = URI.create(url);
+        }
+
+        public URI trackUrl() {
+            return trackUrl;
+        }
+    }
+
+    static String human(Duration d) {
+        if (d.toSeconds() % 3600 == 0) {
+            return d.toHours() + "h";
+        }
+        if (d.toSeconds() % 60 == 0) {
+            return d.toMinutes() + "m";
+        }
+        return d.toSeconds() + "s";
+    }
+
+    /** A secret for the start-up log: hidden, with where it came from ({@code env NAME} or {@code file PATH}). */
+    static String shown(Secret s) {
+        return s == null ? "(not set)" : "[hidden] (" + s.origin() + ")";
+    }
+
+    /** One line per setting, secrets shown only as their source; for the start-up log. */
+    public String describe() {
+        StringBuilder b = new StringBuilder("effective configuration:");
+        if (kafka != null) {
+            b.append("\n  KAFKA_BOOTSTRAP_SERVERS=").append(kafka.bootstrapServers())
+             .append("\n  ERASURE_TOPIC=").append(kafka.topic())
+             .append(" (dlq ").append(kafka.dlqTopic()).append(", retry ").append(kafka.retryTopic()).append(')')
+             .append("\n  ERASURE_GROUP_ID=").append(kafka.groupId())
+             .append("\n  Kafka security=").append(kafka.client().describe());
+        }
+        if (database != null) {
+            b.append("\n  DATABASE_URL=").append(Redact.jdbcUrl(database.url()))
+             .append("\n  DATABASE_USER=").append(database.user())
+             .append("\n  DATABASE_PASSWORD=").append(shown(database.password()))
+             .append("\n  DATABASE_POOL_SIZE=").append(database.poolSize());
+        }
+        if (customerIo != null) {
+            b.append("\n  CUSTOMERIO_SITE_ID=").append(customerIo.siteId())
+             .append("\n  CUSTOMERIO_TRACK_API_KEY=").append(shown(customerIo.apiKey()))
+             .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase())
+             .append("\n  track base URL=").append(customerIo.baseUrl())
+             .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond())
+             .append("\n  CUSTOMERIO_RATE_HEADROOM_PERCENT=").append(customerIo.rateHeadroomPercent())
+             .append("\n  CUSTOMERIO_MAX_ATTEMPTS=").append(customerIo.maxAttempts())
+             .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds())
+             .append("\n  CUSTOMERIO_OUTAGE_PAUSE_SECONDS=").append(customerIo.breakerOpenFor().toSeconds());
+        }
+        if (audit != null) {
+            b.append("\n  AUDIT_SUBJECT_KEY=").append(shown(audit.subjectKey()));
+        }
+        if (worker != null) {
+            b.append("\n  WORKER_INSTANCE_ID=").append(worker.instanceId())
+             .append(worker.staticMembership() ? " (static group member)" : "")
+             .append("\n  ERASURE_MAX_IN_FLIGHT=").append(worker.maxInFlight())
+             .append("\n  METRICS_PORT=").append(worker.metricsPort())
+             .append("\n  ERASURE_RETRY_DELAYS=").append(worker.retryDelays().stream().map(Settings::human).toList())
+             .append("\n  ERASURE_MAX_PARKED=").append(worker.maxParked())
+             .append("\n  ERASURE_STALL_AFTER=").append(human(worker.stallAfter()));
+        }
+        if (webhookSecrets != null && !webhookSecrets.isEmpty()) {
+            b.append("\n  ERASURE_WEBHOOK_SECRET=").append(webhookSecrets.stream().map(Settings::shown).toList());
+        }
+        return b.toString();
+    }
+}

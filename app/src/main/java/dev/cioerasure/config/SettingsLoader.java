@@ -1,0 +1,415 @@
+package dev.cioerasure.config;
+
+import java.net.InetAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds {@link Settings} from the environment. Every secret may also be given as
+ * {@code <NAME>_FILE}. All problems are collected and reported together in one
+ * {@link ConfigException}, each naming the variable and what is wrong.
+ */
+public final class SettingsLoader {
+
+    /** The groups of settings a command needs; groups not asked for are not validated. */
+    public enum Part { KAFKA, DATABASE, CUSTOMERIO, AUDIT, WORKER, WEBHOOK }
+
+    private static final int MAX_PORT = 65535;
+
+    private final Map<String, String> env;
+    private final List<String> problems = new ArrayList<>();
+
+    private SettingsLoader(Map<String, String> env) {
+        this.env = env;
+    }
+
+    public static Settings load(Map<String, String> env, Set<Part> parts) {
+        SettingsLoader l = new SettingsLoader(env);
+        EnumSet<Part> p = parts.isEmpty() ? EnumSet.noneOf(Part.class) : EnumSet.copyOf(parts);
+        Settings s = new Settings(
+                p.contains(Part.KAFKA) ? l.kafka() : null,
+                p.contains(Part.DATABASE) ? l.database() : null,
+                p.contains(Part.CUSTOMERIO) ? l.customerIo() : null,
+                p.contains(Part.AUDIT) ? l.audit() : null,
+                p.contains(Part.WORKER) ? l.worker() : null,
+                p.contains(Part.WEBHOOK) ? l.webhook() : List.of());
+        if (!l.problems.isEmpty()) {
+            throw new ConfigException(l.problems);
+        }
+        return s;
+    }
+
+    private Settings.Kafka kafka() {
+        String servers = required("KAFKA_BOOTSTRAP_SERVERS", "a comma-separated list of host:port");
+        if (servers != null) {
+            for (String hp : servers.split(",")) {
+                String t = hp.trim();
+                int colon = t.lastIndexOf(':');
+                if (colon <= 0 || parsePort(t.substring(colon + 1)) < 0) {
+                    problems.add("KAFKA_BOOTSTRAP_SERVERS: '" + t + "' is not host:port");
+                }
+            }
+        }
+        String topic = topicName("ERASURE_TOPIC", "erasure.requests");
+        String group = optional("ERASURE_GROUP_ID", "cio-erasure");
+        return new Settings.Kafka(servers, topic, group, kafkaClient());
+    }
+
+    private static final List<String> SECURITY_PROTOCOLS = List.of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL");
+    /** Mechanisms KAFKA_SASL_USERNAME/PASSWORD can build a JAAS line for, with their login module. */
+    private static final Map<String, String> LOGIN_MODULES = Map.of(
+            "PLAIN", "org.apache.kafka.common.security.plain.PlainLoginModule",
+            "SCRAM-SHA-256", "org.apache.kafka.common.security.scram.ScramLoginModule",
+            "SCRAM-SHA-512", "org.apache.kafka.common.security.scram.ScramLoginModule");
+    /** Set by the program for each client; an operator's value would break a guarantee (offsets, ordering, acks). */
+    private static final Set<String> RESERVED_CLIENT_PROPERTIES = Set.of("bootstrap.servers", "group.id", "group.instance.id",
+            "client.id", "enable.auto.commit", "auto.offset.reset", "max.poll.records", "key.serializer", "value.serializer",
+            "key.deserializer", "value.deserializer", "acks", "enable.idempotence", "transactional.id");
+    private static final String CLIENT_PREFIX = "KAFKA_CLIENT_";
+    private static final String CLIENT_FILE = "KAFKA_CLIENT_CONFIG_FILE";
+
+    /**
+     * TLS and SASL from named variables, then any client property from KAFKA_CLIENT_CONFIG_FILE (a
+     * properties file) or KAFKA_CLIENT_&lt;NAME&gt; (NAME upper-cased, dots as underscores). A
+     * property given twice, or one the program sets itself, is a configuration error.
+     */
+    private KafkaClientConfig kafkaClient() {
+        Map<String, String> plain = new java.util.TreeMap<>();
+        Map<String, Secret> secret = new java.util.TreeMap<>();
+        Map<String, String> setBy = new java.util.HashMap<>();
+        java.util.function.BiPredicate<String, String> claim = (property, variable) -> {
+            String earlier = setBy.putIfAbsent(property, variable);
+            if (earlier != null) {
+                problems.add(variable + ": sets " + property + ", which " + earlier + " already sets; set it once");
+                return false;
+            }
+            if (RESERVED_CLIENT_PROPERTIES.contains(property)) {
+                problems.add(variable + ": " + property + " is set by cio-erasure itself and cannot be overridden");
+                return false;
+            }
+            return true;
+        };
+        String protocol = optional("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").toUpperCase(java.util.Locale.ROOT);
+        if (!SECURITY_PROTOCOLS.contains(protocol)) {
+            problems.add("KAFKA_SECURITY_PROTOCOL: must be one of " + String.join(", ", SECURITY_PROTOCOLS));
+        } else if (!protocol.equals("PLAINTEXT") && claim.test("security.protocol", "KAFKA_SECURITY_PROTOCOL")) {
+            plain.put("security.protocol", protocol);
+        }
+        boolean sasl = protocol.startsWith("SASL_");
+        String mechanism = optional("KAFKA_SASL_MECHANISM", null);
+        String user = optional("KAFKA_SASL_USERNAME", null);
+        Secret password = secret("KAFKA_SASL_PASSWORD", false);
+        Secret jaas = secret("KAFKA_SASL_JAAS_CONFIG", false);
+        if (!sasl && (mechanism != null || user != null || password != null || jaas != null)) {
+            problems.add("KAFKA_SASL_*: set, but KAFKA_SECURITY_PROTOCOL is " + protocol + " (use SASL_SSL or SASL_PLAINTEXT)");
+        } else if (sasl) {
+            if (mechanism == null) {
+                problems.add("KAFKA_SASL_MECHANISM: missing (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, ...), needed with "
+                        + protocol);
+            } else if (claim.test("sasl.mechanism", "KAFKA_SASL_MECHANISM")) {
+                mechanism = mechanism.toUpperCase(java.util.Locale.ROOT);
+                plain.put("sasl.mechanism", mechanism);
+            }
+            if (jaas != null && (user != null || password != null)) {
+                problems.add("KAFKA_SASL_JAAS_CONFIG: set either it or KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD, not both");
+            } else if (jaas != null) {
+                if (claim.test("sasl.jaas.config", "KAFKA_SASL_JAAS_CONFIG")) {
+                    secret.put("sasl.jaas.config", jaas);
+                }
+            } else if (user != null || password != null) {
+                if (user == null || password == null) {
+                    problems.add("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: set both (or KAFKA_SASL_JAAS_CONFIG)");
+                } else if (mechanism != null && !LOGIN_MODULES.containsKey(mechanism)) {
+                    problems.add("KAFKA_SASL_USERNAME: works with " + String.join(", ", new java.util.TreeSet<>(LOGIN_MODULES.keySet()))
+                            + "; for " + mechanism + " set KAFKA_SASL_JAAS_CONFIG");
+                } else if (mechanism != null && claim.test("sasl.jaas.config", "KAFKA_SASL_USERNAME")) {
+                    String module = LOGIN_MODULES.get(mechanism);
+                    String quotedUser = jaasQuoted(user);
+                    secret.put("sasl.jaas.config", password.derive(pw ->
+                            module + " required username=" + quotedUser + " password=" + jaasQuoted(pw) + ";"));
+                }
+            }
+        }
+        for (String store : List.of("TRUSTSTORE", "KEYSTORE")) {
+            String kafkaName = "ssl." + store.toLowerCase(java.util.Locale.ROOT);
+            String location = optional("KAFKA_SSL_" + store + "_LOCATION", null);
+            if (location != null) {
+                if (!Files.isRegularFile(Path.of(location)) || !Files.isReadable(Path.of(location))) {
+                    problems.add("KAFKA_SSL_" + store + "_LOCATION: " + Redact.filePath(location) + " is not a readable file");
+                } else if (claim.test(kafkaName + ".location", "KAFKA_SSL_" + store + "_LOCATION")) {
+                    plain.put(kafkaName + ".location", location);
+                }
+            }
+            String type = optional("KAFKA_SSL_" + store + "_TYPE", null);
+            if (type != null && claim.test(kafkaName + ".type", "KAFKA_SSL_" + store + "_TYPE")) {
+                plain.put(kafkaName + ".type", type);
+            }
+            Secret pw = secret("KAFKA_SSL_" + store + "_PASSWORD", false);
+            if (pw != null && claim.test(kafkaName + ".password", "KAFKA_SSL_" + store + "_PASSWORD")) {
+                secret.put(kafkaName + ".password", pw);
+            }
+        }
+        Secret keyPassword = secret("KAFKA_SSL_KEY_PASSWORD", false);
+        if (keyPassword != null && claim.test("ssl.key.password", "KAFKA_SSL_KEY_PASSWORD")) {
+            secret.put("ssl.key.password", keyPassword);
+        }
+        String file = optional(CLIENT_FILE, null);
+        if (file != null) {
+            Path path = Path.of(file);
+            java.util.Properties fromFile = new java.util.Properties();
+            try (java.io.Reader r = Files.newBufferedReader(path, java.nio.charset.StandardCharsets.UTF_8)) {
+                fromFile.load(r);
+                for (String name : new java.util.TreeSet<>(fromFile.stringPropertyNames())) {
+                    if (claim.test(name, CLIENT_FILE + " (" + name + ")")) {
+                        secret.put(name, Secret.of(CLIENT_FILE, fromFile.getProperty(name).trim()));
+                    }
+                }
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                problems.add(CLIENT_FILE + ": " + Redact.filePath(file) + " is not a readable properties file");
+            }
+        }
+        for (String variable : new java.util.TreeSet<>(env.keySet())) {
+            if (variable.startsWith(CLIENT_PREFIX) && !variable.equals(CLIENT_FILE) && variable.length() > CLIENT_PREFIX.length()) {
+                String name = variable.substring(CLIENT_PREFIX.length()).toLowerCase(java.util.Locale.ROOT).replace('_', '.');
+                if (claim.test(name, variable)) {
+                    secret.put(name, Secret.of(variable, env.get(variable)));
+                }
+            }
+        }
+        return new KafkaClientConfig(plain, secret);
+    }
+
+    /** A JAAS option value: double-quoted, with backslashes and quotes escaped. */
+    private static String jaasQuoted(String v) {
+        return '"' + v.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
+    }
+
+    private Settings.Database database() {
+        String url = required("DATABASE_URL", "a JDBC URL such as jdbc:postgresql://db:5432/erasure");
+        if (url != null && !url.startsWith("jdbc:postgresql://")) {
+            problems.add("DATABASE_URL: must start with jdbc:postgresql:// (got a URL with another scheme)");
+        }
+        String user = required("DATABASE_USER", "the database role the worker logs in as");
+        Secret password = secret("DATABASE_PASSWORD", true);
+        int pool = intInRange("DATABASE_POOL_SIZE", 8, 1, 100);
+        return new Settings.Database(url, user, password, pool);
+    }
+
+    private Settings.CustomerIo customerIo() {
+        String siteId = required("CUSTOMERIO_SITE_ID", "the Track API site id of the workspace");
+        Secret key = secret("CUSTOMERIO_TRACK_API_KEY", true);
+        String regionText = optional("CUSTOMERIO_REGION", "us").toUpperCase(Locale.ROOT);
+        Settings.Region region = Settings.Region.US;
+        try {
+            region = Settings.Region.valueOf(regionText);
+        } catch (IllegalArgumentException e) {
+            problems.add("CUSTOMERIO_REGION: must be 'us' or 'eu' (got '" + regionText.toLowerCase(Locale.ROOT) + "')");
+        }
+        URI trackUrl = null;
+        String trackUrlText = env.get("CUSTOMERIO_TRACK_URL");
+        if (trackUrlText != null && !trackUrlText.isBlank()) {
+            try {
+                trackUrl = URI.create(trackUrlText.trim().replaceAll("/+$", ""));
+                if (trackUrl.getScheme() == null || !(trackUrl.getScheme().equals("http") || trackUrl.getScheme().equals("https"))
+                        || trackUrl.getHost() == null) {
+                    problems.add("CUSTOMERIO_TRACK_URL: must be an absolute http(s) URL such as http://localhost:8080");
+                    trackUrl = null;
+                }
+            } catch (IllegalArgumentException e) {
+                problems.add("CUSTOMERIO_TRACK_URL: not a valid URL");
+            }
+        }
+        int rate = intInRange("CUSTOMERIO_RATE_LIMIT_PER_SECOND", 100, 1, 100_000);
+        int attempts = intInRange("CUSTOMERIO_MAX_ATTEMPTS", 5, 1, 20);
+        int timeout = intInRange("CUSTOMERIO_TIMEOUT_SECONDS", 10, 1, 300);
+        int outagePause = intInRange("CUSTOMERIO_OUTAGE_PAUSE_SECONDS", 30, 1, 3600);
+        int headroom = intInRange("CUSTOMERIO_RATE_HEADROOM_PERCENT", 0, 0, 50);
+        return new Settings.CustomerIo(siteId, key, region, trackUrl, rate, attempts,
+                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout), Duration.ofSeconds(outagePause), headroom);
+    }
+
+    private Settings.Audit audit() {
+        Secret key = secret("AUDIT_SUBJECT_KEY", true);
+        if (key != null && key.reveal().length() < 16) {
+            problems.add("AUDIT_SUBJECT_KEY: too short (at least 16 characters; use 32+ random bytes, e.g. openssl rand -hex 32)");
+        }
+        return new Settings.Audit(key);
+    }
+
+    private Settings.Worker worker() {
+        String instance = optional("WORKER_INSTANCE_ID", defaultInstanceId());
+        if (instance.length() > 64 || !instance.matches("[A-Za-z0-9._:-]+")) {
+            problems.add("WORKER_INSTANCE_ID: 1-64 characters of A-Z a-z 0-9 . _ : -");
+        }
+        int inFlight = intInRange("ERASURE_MAX_IN_FLIGHT", 128, 1, 4096);
+        int port = intInRange("METRICS_PORT", 9400, 0, MAX_PORT);
+        List<Duration> delays = durations("ERASURE_RETRY_DELAYS", Settings.Worker.DEFAULT_RETRY_DELAYS);
+        int parked = intInRange("ERASURE_MAX_PARKED", 10_000, 10, 1_000_000);
+        boolean explicitId = env.get("WORKER_INSTANCE_ID") != null && !env.get("WORKER_INSTANCE_ID").isBlank();
+        Duration stallAfter = Settings.Worker.DEFAULT_STALL_AFTER;
+        if (env.get("ERASURE_STALL_AFTER") != null) {
+            List<Duration> one = durations("ERASURE_STALL_AFTER", List.of(stallAfter));
+            if (one.size() != 1) {
+                problems.add("ERASURE_STALL_AFTER: one duration like 10m");
+            } else {
+                stallAfter = one.get(0);
+            }
+        }
+        return new Settings.Worker(instance, inFlight, port, delays, parked, explicitId, stallAfter);
+    }
+
+    private List<Secret> webhook() {
+        List<Secret> secrets = new ArrayList<>();
+        Secret current = secret("ERASURE_WEBHOOK_SECRET", true);
+        if (current != null) {
+            secrets.add(current);
+        }
+        Secret previous = secret("ERASURE_WEBHOOK_SECRET_PREVIOUS", false);
+        if (previous != null) {
+            secrets.add(previous);
+        }
+        return List.copyOf(secrets);
+    }
+
+    static String defaultInstanceId() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (Exception e) {
+            host = "worker";
+        }
+        String id = host.replaceAll("[^A-Za-z0-9._-]", "-") + "-" + ProcessHandle.current().pid();
+        return id.length() > 64 ? id.substring(id.length() - 64) : id;
+    }
+
+    private String optional(String name, String dflt) {
+        String v = env.get(name);
+        return v == null || v.isBlank() ? dflt : v.trim();
+    }
+
+    private String required(String name, String what) {
+        String v = env.get(name);
+        if (v == null || v.isBlank()) {
+            problems.add(name + ": missing (" + what + ")");
+            return null;
+        }
+        return v.trim();
+    }
+
+    private String topicName(String name, String dflt) {
+        String v = optional(name, dflt);
+        if (v.length() > 200 || !v.matches("[A-Za-z0-9._-]+")) {
+            problems.add(name + ": not a valid Kafka topic name (A-Z a-z 0-9 . _ -, at most 200)");
+        }
+        return v;
+    }
+
+    private int intInRange(String name, int dflt, int min, int max) {
+        String v = env.get(name);
+        if (v == null || v.isBlank()) {
+            return dflt;
+        }
+        try {
+            int i = Integer.parseInt(v.trim());
+            if (i < min || i > max) {
+                problems.add(name + ": " + i + " is out of range (" + min + ".." + max + ")");
+                return dflt;
+            }
+            return i;
+        } catch (NumberFormatException e) {
+            problems.add(name + ": not a whole number ('" + v.trim() + "')");
+            return dflt;
+        }
+    }
+
+    /** A comma-separated list such as {@code 30s,5m,1h}; an empty list means no retry rounds. */
+    private List<Duration> durations(String name, List<Duration> dflt) {
+        String v = env.get(name);
+        if (v == null) {
+            return dflt;
+        }
+        List<Duration> out = new ArrayList<>();
+        for (String part : v.split(",")) {
+            String t = part.trim().toLowerCase(Locale.ROOT);
+            if (t.isEmpty()) {
+                continue;
+            }
+            try {
+                long n = Long.parseLong(t.substring(0, t.length() - 1));
+                Duration d = switch (t.charAt(t.length() - 1)) {
+                    case 's' -> Duration.ofSeconds(n);
+                    case 'm' -> Duration.ofMinutes(n);
+                    case 'h' -> Duration.ofHours(n);
+                    case 'd' -> Duration.ofDays(n);
+                    default -> null;
+                };
+                if (d == null || n <= 0) {
+                    throw new NumberFormatException();
+                }
+                out.add(d);
+            } catch (RuntimeException e) {
+                problems.add(name + ": '" + part.trim() + "' is not a duration like 30s, 5m, 1h or 1d");
+                return dflt;
+            }
+        }
+        if (out.size() > 50) {
+            problems.add(name + ": at most 50 retry rounds");
+        }
+        return List.copyOf(out);
+    }
+
+    private static int parsePort(String s) {
+        try {
+            int p = Integer.parseInt(s);
+            return p > 0 && p <= MAX_PORT ? p : -1;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** A secret from NAME or NAME_FILE; never both. Problems never quote the value. */
+    private Secret secret(String name, boolean required) {
+        String direct = env.get(name);
+        String fileName = env.get(name + "_FILE");
+        boolean hasDirect = direct != null && !direct.isEmpty();
+        boolean hasFile = fileName != null && !fileName.isBlank();
+        if (hasDirect && hasFile) {
+            problems.add(name + ": set either " + name + " or " + name + "_FILE, not both");
+            return null;
+        }
+        if (hasFile) {
+            Path path;
+            try {
+                path = Path.of(fileName.trim());
+            } catch (RuntimeException e) {
+                problems.add(name + "_FILE: " + Redact.filePath(fileName.trim()) + " is not a readable file");
+                return null;
+            }
+            if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+                problems.add(name + "_FILE: " + Redact.filePath(fileName.trim()) + " is not a readable file");
+                return null;
+            }
+            Secret s = Secret.fromFile(name + "_FILE=" + path, path);
+            if (s.reveal().isEmpty()) {
+                problems.add(name + "_FILE: '" + path + "' is empty");
+                return null;
+            }
+            return s;
+        }
+        if (hasDirect) {
+            return Secret.of(name, direct);
+        }
+        if (required) {
+            problems.add(name + ": missing (set " + name + " or " + name + "_FILE)");
+        }
+        return null;
+    }
+}

@@ -1,0 +1,96 @@
+package dev.cioerasure.erasure;
+
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackResult;
+import dev.cioerasure.metrics.MetricNames;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What happens when Customer.io refuses the credentials (401/403). A rejected key is not the
+ * requests' fault, so they must not fail by the thousand: the gate first re-reads the secret
+ * once (a rotation may just have happened) and retries; if the refusal persists it closes, every
+ * Track call waits, {@code erasure_credentials_rejected} turns 1 for alerting, and one probe
+ * call is let through every {@code probeEvery} (or at once when the secret changes) until the
+ * credentials work again. The consumer meanwhile pauses through back-pressure.
+ */
+final class CredentialGate {
+    private static final Logger log = LoggerFactory.getLogger(CredentialGate.class);
+
+    private final TrackClient client;
+    private final Duration probeEvery;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicBoolean probing = new AtomicBoolean();
+    private final AtomicLong nextProbeNanos = new AtomicLong();
+
+    CredentialGate(TrackClient client, Duration probeEvery, MeterRegistry meters) {
+        this.client = client;
+        this.probeEvery = probeEvery;
+        Gauge.builder(MetricNames.CREDENTIALS_REJECTED, closed, c -> c.get() ? 1 : 0)
+                .description("1 while Customer.io rejects the Track credentials and erasures are paused").register(meters);
+    }
+
+    /**
+     * Waits while the gate is closed; returns when the caller may call (as the probe when closed).
+     *
+     * @return true when the caller is the probe and must report through {@link #afterCall}
+     */
+    boolean awaitTurn() {
+        while (closed.get()) {
+            long now = System.nanoTime();
+            if (now >= nextProbeNanos.get() && probing.compareAndSet(false, true)) {
+                client.reloadCredentials();
+                return true;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("shutting down while the Track credentials are rejected");
+            }
+        }
+        return false;
+    }
+
+    /** A probe that did not get to call (shutdown) frees the probe slot. */
+    void abandonProbe(boolean wasProbe) {
+        if (wasProbe) {
+            probing.set(false);
+        }
+    }
+
+    /**
+     * Reports a call's result. A refusal from an open gate re-reads the secret and asks for one
+     * immediate retry; a refusal after that (or from a probe) closes the gate.
+     *
+     * @return true when the caller should call again (after {@link #awaitTurn()})
+     */
+    boolean afterCall(TrackResult r, boolean wasProbe, boolean alreadyReloaded) {
+        if (wasProbe) {
+            probing.set(false);
+        }
+        if (r.kind() != TrackResult.Kind.UNAUTHORIZED) {
+            if (r.isSuccess() && closed.compareAndSet(true, false)) {
+                log.warn("Customer.io accepts the Track credentials again; erasures resume");
+            }
+            return false;
+        }
+        if (!alreadyReloaded && !closed.get()) {
+            client.reloadCredentials();
+            return true;
+        }
+        nextProbeNanos.set(System.nanoTime() + probeEvery.toNanos());
+        if (closed.compareAndSet(false, true)) {
+            log.error("Customer.io rejects the Track credentials (HTTP {}): all erasures are paused until they work."
+                    + " Check CUSTOMERIO_SITE_ID and CUSTOMERIO_TRACK_API_KEY (run `credentials verify`); probing every {} s",
+                    r.status(), probeEvery.toSeconds());
+        }
+        return true;
+    }
+}

@@ -1,0 +1,234 @@
+package dev.cioerasure.intake;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.kafka.KafkaClients;
+import dev.cioerasure.kafka.RecordKeys;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.RequestJson;
+import dev.cioerasure.request.RequestParser;
+import dev.cioerasure.threads.DaemonThreads;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The signed HTTP intake. {@code POST /v1/requests} takes one request in the topic's own format;
+ * {@code POST /v1/webhooks/customerio} takes the body of a Customer.io webhook action (see
+ * {@link WebhookPayload}). Both must carry a valid {@code X-CIO-Timestamp}/{@code X-CIO-Signature}
+ * ({@link SignatureVerifier}). A request is answered 202 only after Kafka has acknowledged it
+ * (acks=all); otherwise 400 (invalid, with the reason), 401 (signature), 413 (too large), 503
+ * (Kafka unavailable: retry). Nothing that is refused is published.
+ */
+public final class IntakeServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(IntakeServer.class);
+    /** Bodies larger than this are refused with 413 without being read further. */
+    public static final int MAX_BODY_BYTES = 64 * 1024;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpServer server;
+    private final Producer<byte[], byte[]> producer;
+    private final String topic;
+    private final SignatureVerifier verifier;
+    private final RequestParser parser;
+    private final SubjectHasher hasher;
+    private final Clock clock;
+    private final PrometheusMeterRegistry meters;
+
+    public IntakeServer(Settings s, int port, PrometheusMeterRegistry meters, Clock clock) throws IOException {
+        this.topic = s.kafka().topic();
+        this.verifier = new SignatureVerifier(s.webhookSecrets(), clock);
+        this.parser = new RequestParser(clock);
+        this.hasher = new SubjectHasher(s.audit().subjectKey());
+        this.clock = clock;
+        this.meters = meters;
+        // every endpoint and answer at 0 from the start, so increase() sees the first one
+        for (String endpoint : new String[] {"requests", "webhook", "unknown"}) {
+            for (int status : new int[] {202, 400, 401, 404, 405, 413, 415, 503}) {
+                counter(endpoint, status);
+            }
+        }
+        this.producer = new KafkaClients(s.kafka()).producer("cio-erasure-intake", Map.of(
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 15_000, ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000));
+        this.server = HttpServer.create(new InetSocketAddress(port), 128);
+        // The JDK server matches contexts by path prefix; route on the exact path instead, so
+        // /v1/requests/extra or /v1/requestsX are 404 and never reach a handler.
+        server.createContext("/", ex -> {
+            switch (ex.getRequestURI().getPath()) {
+                case "/v1/requests" -> handle(ex, "requests");
+                case "/v1/webhooks/customerio" -> handle(ex, "webhook");
+                case "/health/live", "/health/ready" -> respond(ex, 200, "{\"status\":\"UP\"}");
+                case "/metrics" -> {
+                    byte[] b = meters.scrape().getBytes(StandardCharsets.UTF_8);
+                    ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                    ex.sendResponseHeaders(200, b.length);
+                    try (OutputStream out = ex.getResponseBody()) {
+                        out.write(b);
+                    }
+                }
+                default -> {
+                    try (ex) {
+                        reply(ex, "unknown", 404, "not_found", "no such endpoint; POST to /v1/requests or /v1/webhooks/customerio");
+                    }
+                }
+            }
+        });
+        server.setExecutor(Executors.newFixedThreadPool(16, DaemonThreads.named("intake-http")));
+        server.start();
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange ex, String endpoint) throws IOException {
+        try (ex) {
+            if (!"POST".equals(ex.getRequestMethod())) {
+                ex.getResponseHeaders().set("Allow", "POST");
+                reply(ex, endpoint, 405, "method_not_allowed", "use POST");
+                return;
+            }
+            if (!isJson(ex.getRequestHeaders().getFirst("Content-Type"))) {
+                reply(ex, endpoint, 415, "unsupported_media_type", "Content-Type must be application/json (UTF-8)");
+                return;
+            }
+            byte[] body = readLimited(ex.getRequestBody());
+            if (body == null) {
+                reply(ex, endpoint, 413, "too_large", "body exceeds " + MAX_BODY_BYTES + " bytes");
+                return;
+            }
+            SignatureVerifier.Verdict v = verifier.verify(ex.getRequestHeaders().getFirst("X-CIO-Timestamp"),
+                    ex.getRequestHeaders().getFirst("X-CIO-Signature"), body);
+            if (v != SignatureVerifier.Verdict.OK) {
+                reply(ex, endpoint, 401, "signature_" + v.name().toLowerCase(), switch (v) {
+                    case MISSING -> "X-CIO-Timestamp and X-CIO-Signature are required";
+                    case MALFORMED -> "X-CIO-Timestamp must be unix seconds and X-CIO-Signature 64 hex characters";
+                    case STALE -> "X-CIO-Timestamp is more than 5 minutes from now";
+                    case REPLAYED -> "this signed request was already accepted";
+                    default -> "X-CIO-Signature does not match the body";
+                });
+                return;
+            }
+            ErasureRequest request;
+            if (endpoint.equals("webhook")) {
+                try {
+                    request = WebhookPayload.toRequest(body, clock.instant(), hasher::hash);
+                } catch (IllegalArgumentException e) {
+                    reply(ex, endpoint, 400, "invalid", e.getMessage());
+                    return;
+                }
+                body = RequestJson.toBytes(request);
+            }
+            // Whatever came in must pass the same contract the worker enforces.
+            ParseResult parsed = parser.parse(body);
+            if (parsed instanceof ParseResult.Invalid invalid) {
+                reply(ex, endpoint, 400, "invalid", invalid.rejection().describe());
+                return;
+            }
+            request = ((ParseResult.Valid) parsed).request();
+            RecordMetadata meta;
+            try {
+                meta = producer.send(new ProducerRecord<>(topic,
+                        RecordKeys.forSubject(hasher.hash(request.identifier())), body)).get(20, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException | RuntimeException e) {
+                log.warn("could not publish request {} ({}); the caller is told to retry", request.requestId(), e.getClass().getSimpleName());
+                reply(ex, endpoint, 503, "unavailable", "could not hand the request to Kafka; retry later");
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                reply(ex, endpoint, 503, "unavailable", "shutting down; retry later");
+                return;
+            }
+            log.info("accepted request {} via {} as {}-{}@{}", request.requestId(), endpoint, meta.topic(), meta.partition(), meta.offset());
+            ObjectNode ok = JSON.createObjectNode();
+            ok.put("status", "accepted");
+            ok.put("request_id", request.requestId());
+            ok.put("deadline", request.deadline().toString());
+            count(endpoint, 202);
+            respond(ex, 202, ok.toString());
+        }
+    }
+
+    private void reply(HttpExchange ex, String endpoint, int status, String error, String reason) throws IOException {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("error", error);
+        n.put("reason", reason);
+        if (status != 413) {
+            log.info("refused {} on {}: {} {}", ex.getRequestMethod(), endpoint, status, error);
+        }
+        count(endpoint, status);
+        respond(ex, status, n.toString());
+    }
+
+    private void count(String endpoint, int status) {
+        counter(endpoint, status).increment();
+    }
+
+    private Counter counter(String endpoint, int status) {
+        return Counter.builder(MetricNames.INTAKE).description("HTTP intake requests by endpoint and status")
+                .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(meters);
+    }
+
+    /** The body, or null when it is larger than the limit. */
+    private static byte[] readLimited(InputStream in) throws IOException {
+        byte[] b = in.readNBytes(MAX_BODY_BYTES + 1);
+        return b.length > MAX_BODY_BYTES ? null : b;
+    }
+
+    /** {@code application/json}, optionally with {@code charset=utf-8}; nothing else. */
+    static boolean isJson(String contentType) {
+        if (contentType == null) {
+            return false;
+        }
+        String[] parts = contentType.split(";");
+        if (!parts[0].trim().equalsIgnoreCase("application/json")) {
+            return false;
+        }
+        for (int i = 1; i < parts.length; i++) {
+            String[] kv = parts[i].trim().split("=", 2);
+            if (kv.length != 2 || !kv[0].trim().equalsIgnoreCase("charset")
+                    || !kv[1].trim().replace("\"", "").equalsIgnoreCase("utf-8")) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void respond(HttpExchange ex, int status, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(status, b.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(b);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(1);
+        producer.close();
+    }
+}

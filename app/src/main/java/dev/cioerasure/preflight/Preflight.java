@@ -1,0 +1,230 @@
+package dev.cioerasure.preflight;
+
+import dev.cioerasure.config.Redact;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.kafka.KafkaClients;
+import java.io.EOFException;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.AuthenticationException;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+
+/**
+ * Checks, before a command starts its work, that the services it needs answer, and turns
+ * every way they can fail into one {@link ServiceProblem} line that names the setting.
+ */
+public final class Preflight {
+    private Preflight() { }
+
+    private static final Pattern JDBC = Pattern.compile("jdbc:postgresql://(?:[^/@]*@)?([^/?;]*)(?:/([^?;]*))?.*");
+
+    /** Opens (and closes) one connection, or explains why it cannot. */
+    public static void database(DataSource ds, Settings.Database db) {
+        try (Connection c = ds.getConnection()) {
+            c.isValid(5);
+        } catch (SQLException | RuntimeException e) {
+            throw explain(e, db);
+        }
+    }
+
+    /** What a failure to connect to PostgreSQL means, for an operator. */
+    public static ServiceProblem explain(Throwable e, Settings.Database db) {
+        String where = hostAndPort(db.url());
+        String state = sqlState(e);
+        if ("28P01".equals(state)) {
+            return config("DATABASE_PASSWORD: PostgreSQL refused the password for user '" + db.user() + "' at " + where
+                    + " (SQLState 28P01 invalid_password)");
+        }
+        if ("28000".equals(state)) {
+            return config("DATABASE_USER: PostgreSQL does not let user '" + db.user() + "' log in at " + where
+                    + " (SQLState 28000: no such role, no LOGIN, or no pg_hba.conf entry)");
+        }
+        if ("3D000".equals(state)) {
+            return config("DATABASE_URL: database '" + database(db.url()) + "' does not exist at " + where + " (SQLState 3D000)");
+        }
+        if (has(e, UnknownHostException.class)) {
+            return config("DATABASE_URL: unknown host in " + where + " (the name does not resolve)");
+        }
+        String message = String.valueOf(rootMessage(e));
+        if (message.contains("SSL") || has(e, javax.net.ssl.SSLException.class)) {
+            // sslmode / sslrootcert in DATABASE_URL: the server offers no TLS, or its certificate does not check out
+            return config("DATABASE_URL: TLS to PostgreSQL at " + where + " failed (" + rootName(e) + ": " + message + ")");
+        }
+        String cause = networkCause(e);
+        if (cause != null) {
+            return unavailable("DATABASE_URL: cannot connect to PostgreSQL at " + where + " (" + cause + ")");
+        }
+        return unavailable("DATABASE_URL: cannot use PostgreSQL at " + where
+                + (state == null ? " (" + rootName(e) + ")" : " (SQLState " + state + ")"));
+    }
+
+    /**
+     * Asks the cluster for its brokers and the given topics, within the timeout, or explains why
+     * it cannot: an unresolvable bootstrap host or a missing topic is a configuration problem, a
+     * broker that does not answer is unavailability.
+     */
+    public static void kafka(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
+        Admin admin;
+        try {
+            admin = new KafkaClients(k).admin("cio-erasure-preflight", timeout);
+        } catch (KafkaException e) {
+            if (has(e, org.apache.kafka.common.config.ConfigException.class) && String.valueOf(rootMessage(e)).contains("bootstrap")) {
+                throw config("KAFKA_BOOTSTRAP_SERVERS: no resolvable broker address in '" + k.bootstrapServers() + "'");
+            }
+            throw config("KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*, KAFKA_CLIENT_*: cannot create a Kafka client with"
+                    + " these settings (" + rootName(e) + ": " + withoutSecrets(k, rootMessage(e)) + ")");
+        }
+        try (admin) {
+            try {
+                admin.describeCluster().nodes().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                throw kafkaProblem(k, e, timeout);
+            }
+            if (!topics.isEmpty()) {
+                try {
+                    admin.describeTopics(List.copyOf(topics)).allTopicNames().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+                        throw config(topicSetting + ": a topic of " + topics + " does not exist on the cluster at "
+                                + k.bootstrapServers() + " (create it first; docs/operations.md lists the topics)");
+                    }
+                    throw kafkaProblem(k, e, timeout);
+                } catch (TimeoutException e) {
+                    throw kafkaProblem(k, e, timeout);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw unavailable("interrupted while checking Kafka");
+        }
+    }
+
+    /** What a failure to reach Kafka means, for an operator. */
+    public static ServiceProblem kafkaProblem(Settings.Kafka k, Throwable e, Duration waited) {
+        Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+        if (cause instanceof AuthenticationException) {
+            return config("KAFKA_SASL_* / KAFKA_SSL_*: the cluster at " + k.bootstrapServers() + " refused this client's login ("
+                    + cause.getClass().getSimpleName() + ": " + withoutSecrets(k, cause.getMessage()) + ")");
+        }
+        if (cause instanceof AuthorizationException) {
+            return config("the cluster at " + k.bootstrapServers() + " does not allow this client what it needs ("
+                    + cause.getClass().getSimpleName() + "; docs/operations.md lists the ACLs)");
+        }
+        return unavailable("KAFKA_BOOTSTRAP_SERVERS: no Kafka broker at " + k.bootstrapServers() + " answered within "
+                + waited.toSeconds() + " s (is it running and reachable from here?)");
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage();
+    }
+
+    /** A client library's message, unless it quotes one of the configured secret values. */
+    private static String withoutSecrets(Settings.Kafka k, String message) {
+        if (message == null) {
+            return "no detail";
+        }
+        for (dev.cioerasure.config.Secret secret : k.client().secrets().values()) {
+            String v = secret.reveal();
+            if (v != null && !v.isEmpty() && message.contains(v)) {
+                return "detail withheld: it quotes a configured value";
+            }
+        }
+        return message;
+    }
+
+    /** A port that cannot be bound, named by its setting. */
+    public static ServiceProblem port(String setting, int port, Exception e) {
+        if (has(e, BindException.class)) {
+            return config(setting + ": port " + port + " is already in use (or not allowed); choose another");
+        }
+        return config(setting + ": cannot listen on port " + port + " (" + rootName(e) + ")");
+    }
+
+    private static ServiceProblem config(String m) {
+        return new ServiceProblem(ServiceProblem.Kind.CONFIGURATION, m);
+    }
+
+    private static ServiceProblem unavailable(String m) {
+        return new ServiceProblem(ServiceProblem.Kind.UNAVAILABLE, m);
+    }
+
+    private static final Map<Class<? extends Throwable>, String> NETWORK = Map.of(
+            ConnectException.class, "connection refused",
+            SocketTimeoutException.class, "timed out",
+            NoRouteToHostException.class, "no route to host",
+            EOFException.class, "the server closed the connection");
+
+    private static String networkCause(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            for (var n : NETWORK.entrySet()) {
+                if (n.getKey().isInstance(t)) {
+                    return n.getValue();
+                }
+            }
+        }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && s.getSQLState() != null && s.getSQLState().startsWith("08")) {
+                return "SQLState " + s.getSQLState() + ", no connection";
+            }
+        }
+        return null;
+    }
+
+    private static String sqlState(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && s.getSQLState() != null && !s.getSQLState().startsWith("08")) {
+                return s.getSQLState();
+            }
+        }
+        return null;
+    }
+
+    private static boolean has(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String rootName(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getClass().getSimpleName();
+    }
+
+    static String hostAndPort(String url) {
+        Matcher m = JDBC.matcher(url);
+        return m.matches() ? m.group(1) : Redact.jdbcUrl(url);
+    }
+
+    static String database(String url) {
+        Matcher m = JDBC.matcher(url);
+        return m.matches() && m.group(2) != null ? m.group(2) : "?";
+    }
+}

@@ -1,0 +1,167 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.kafka.KafkaClients;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.preflight.Preflight;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The consumer group's backlog, measured the way kafka-lag-exporter and
+ * {@code kafka-consumer-groups.sh --describe} do: per partition of the request and retry topics,
+ * the log-end offset minus the group's committed offset (or minus the log-start offset when the
+ * group has committed nothing there yet, as the worker then starts from the earliest record).
+ * Also the age of the oldest waiting request: the Kafka timestamp of the record at the committed
+ * offset of each request-topic partition with a backlog.
+ *
+ * <p>Every instance of the group exports the same group-wide figures; aggregate them with
+ * {@code max by (topic, partition)}. Each refresh also tells whether Kafka answers: a failure
+ * makes the worker not ready and is logged in one line naming the setting.
+ */
+final class BacklogMonitor implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BacklogMonitor.class);
+    private static final Duration TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration REPEAT_LOG = Duration.ofMinutes(1);
+
+    private final Settings.Kafka kafka;
+    private final Admin admin;
+    private final Consumer<byte[], byte[]> peek;
+    private final Clock clock;
+    private final MultiGauge backlog;
+    private volatile double oldestWaitingSeconds = Double.NaN;
+    private volatile boolean reachable = true;
+    private volatile String problem;
+    private long lastProblemLog;
+
+    BacklogMonitor(Settings.Kafka kafka, String instance, MeterRegistry meters, Clock clock) {
+        this.kafka = kafka;
+        this.clock = clock;
+        KafkaClients clients = new KafkaClients(kafka);
+        this.admin = clients.admin("cio-erasure-backlog-" + instance, TIMEOUT);
+        this.peek = clients.consumer("cio-erasure-backlog-peek-" + instance, Map.of(
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 100, ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 1 << 20));
+        this.backlog = MultiGauge.builder(MetricNames.BACKLOG)
+                .description("Records of the group not yet committed: log-end offset minus committed offset, per partition")
+                .register(meters);
+        Gauge.builder(MetricNames.BACKLOG_OLDEST_AGE, this, m -> m.oldestWaitingSeconds)
+                .description("Age of the oldest request waiting in the request topic (Kafka timestamp of the record at the"
+                        + " group's committed offset); 0 when none waits")
+                .baseUnit("seconds").register(meters);
+    }
+
+    /** False while the last refresh could not reach Kafka. */
+    boolean kafkaReachable() {
+        return reachable;
+    }
+
+    /** Why Kafka is unreachable, or null. */
+    String problem() {
+        return reachable ? null : problem;
+    }
+
+    /** One refresh; called on a schedule (about one Prometheus scrape interval). */
+    void refresh() {
+        try {
+            Map<String, TopicDescription> topics = admin.describeTopics(List.of(kafka.topic(), kafka.retryTopic()))
+                    .allTopicNames().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            List<TopicPartition> partitions = new ArrayList<>();
+            topics.values().forEach(t -> t.partitions().forEach(p -> partitions.add(new TopicPartition(t.name(), p.partition()))));
+            Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(kafka.groupId())
+                    .partitionsToOffsetAndMetadata().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            Map<TopicPartition, Long> end = offsets(partitions, OffsetSpec.latest());
+            Map<TopicPartition, Long> start = offsets(partitions, OffsetSpec.earliest());
+            List<MultiGauge.Row<?>> rows = new ArrayList<>();
+            Map<TopicPartition, Long> waitingFrom = new HashMap<>();
+            for (TopicPartition tp : partitions) {
+                OffsetAndMetadata c = committed.get(tp);
+                long from = Math.max(c == null ? start.getOrDefault(tp, 0L) : c.offset(), start.getOrDefault(tp, 0L));
+                long lag = Math.max(0, end.getOrDefault(tp, 0L) - from);
+                rows.add(MultiGauge.Row.of(Tags.of("topic", tp.topic(), "partition", Integer.toString(tp.partition())), lag));
+                if (lag > 0 && tp.topic().equals(kafka.topic())) {
+                    waitingFrom.put(tp, from);
+                }
+            }
+            backlog.register(rows, true);
+            oldestWaitingSeconds = oldestAge(waitingFrom);
+            if (!reachable) {
+                log.info("Kafka at {} answers again", kafka.bootstrapServers());
+            }
+            reachable = true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            problem = Preflight.kafkaProblem(kafka, e, TIMEOUT).getMessage();
+            long now = System.nanoTime();
+            if (reachable || now - lastProblemLog > REPEAT_LOG.toNanos()) {
+                log.warn("{}; the worker keeps trying (readiness is 503 meanwhile)", problem);
+                lastProblemLog = now;
+            }
+            reachable = false;
+        }
+    }
+
+    private Map<TopicPartition, Long> offsets(List<TopicPartition> partitions, OffsetSpec spec) throws Exception {
+        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+        partitions.forEach(tp -> request.put(tp, spec));
+        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> r = admin.listOffsets(request).all()
+                .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        Map<TopicPartition, Long> out = new HashMap<>();
+        r.forEach((tp, info) -> out.put(tp, info.offset()));
+        return out;
+    }
+
+    /** Seconds since the oldest timestamp among the records at these offsets; 0 when none waits, NaN when unread. */
+    private double oldestAge(Map<TopicPartition, Long> waitingFrom) {
+        if (waitingFrom.isEmpty()) {
+            return 0;
+        }
+        peek.assign(waitingFrom.keySet());
+        waitingFrom.forEach(peek::seek);
+        Map<TopicPartition, Long> first = new HashMap<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (first.size() < waitingFrom.size() && System.nanoTime() < deadline) {
+            for (ConsumerRecord<byte[], byte[]> r : peek.poll(Duration.ofMillis(200))) {
+                TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+                first.putIfAbsent(tp, r.timestamp());
+                peek.pause(List.of(tp));
+            }
+        }
+        peek.resume(peek.paused());
+        if (first.isEmpty()) {
+            return Double.NaN;
+        }
+        long oldest = first.values().stream().mapToLong(Long::longValue).min().orElseThrow();
+        return Math.max(0, clock.millis() - oldest) / 1000.0;
+    }
+
+    @Override
+    public void close() {
+        try {
+            peek.close(Duration.ofSeconds(5));
+        } catch (RuntimeException ignored) {
+            // closing
+        }
+        admin.close(Duration.ofSeconds(5));
+    }
+}

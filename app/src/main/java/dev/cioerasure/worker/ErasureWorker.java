@@ -1,0 +1,612 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.audit.AuditLog;
+import dev.cioerasure.audit.AuditWriter;
+import dev.cioerasure.audit.OutcomeLookup;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.kafka.KafkaClients;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.RequestParser;
+import dev.cioerasure.threads.DaemonThreads;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The consumer loop, over the request topic and its retry topic. One thread owns the
+ * Kafka {@link Consumer}; records are handed to a bounded
+ * pool so many erasures are in flight at once (throughput is set by the rate limit, not by
+ * Track latency). When {@code maxInFlight} records are unfinished the partitions are paused.
+ * Retry-topic records are held (parked) until their not-before time without blocking anything
+ * else; when too many are parked only the retry topic pauses.
+ *
+ * <p>Offsets are committed only up to the first record whose outcome is not yet durable
+ * ({@link OffsetTracker}). On revocation, in-flight work of the revoked partitions is awaited
+ * and committed before the partitions go; on {@link #close()} (SIGTERM) the worker stops taking
+ * work, waits for what is in flight, commits, and leaves the group. Work that cannot finish in
+ * time is not committed and is redone by the next owner; duplicates are absorbed by the
+ * database (one outcome per Kafka record, one final outcome per request id).
+ */
+public final class ErasureWorker implements Runnable, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ErasureWorker.class);
+    private static final Duration COMMIT_INTERVAL = Duration.ofMillis(500);
+    private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(30);
+
+    private final Settings.Kafka kafka;
+    private final int maxInFlight;
+    private final Duration drainTimeout;
+    private final Consumer<byte[], byte[]> consumer;
+    private final Producer<byte[], byte[]> producer;
+    private final AuditWriter auditWriter;
+    private final AuditLog auditLog;
+    private final OutcomeLookup outcomeLookup;
+    private final RecordProcessor processor;
+    private final Republisher republisher;
+    private final ExecutorService pool;
+    private final OffsetTracker offsets = new OffsetTracker();
+    /** Records in flight: taken, started, outcome not yet durable; never more than {@code maxInFlight}. */
+    private final AtomicInteger inFlight = new AtomicInteger();
+    /** Records ready to start (due parked records, retries) while every slot is taken. */
+    private final java.util.Queue<Waiting> waitingForSlot = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    private record Waiting(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) { }
+    private final AtomicLong finished = new AtomicLong();
+    private final List<AutoCloseable> meterBinders = new ArrayList<>();
+    private final Clock clock;
+    private final ErasureExecutor executor;
+    private final int maxParked;
+    private final ScheduledExecutorService scheduler;
+    private final ScheduledExecutorService healthPinger;
+    private final ScheduledExecutorService backlogTimer;
+    private final ScheduledExecutorService budgetTimer;
+    private final GroupRateBudget rateBudget;
+    private final BacklogMonitor backlogMonitor;
+    private volatile boolean databaseReachable = true;
+    /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
+    private final Map<RecordKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
+
+    private record RecordKey(TopicPartition partition, long offset) { }
+
+    /** When each record in flight was first started (nanoTime); retries of the same record keep it. */
+    private final Map<RecordKey, Long> startedAt = new ConcurrentHashMap<>();
+    private final Duration stallAfter;
+    private volatile boolean running = true;
+    private volatile boolean loopAlive;
+    private volatile boolean assigned;
+    private volatile int assignedPartitions;
+    private volatile Thread loopThread;
+
+    /**
+     * Everything the worker needs from outside ({@link WorkerRuntime} builds it). The worker owns
+     * and closes the consumer and producer it is given.
+     *
+     * @param groupCallsPerSecond the Track rate limit of the whole consumer group; this instance
+     *                            leases its part of it from the database ({@link GroupRateBudget})
+     */
+    public record Dependencies(Settings.Kafka kafka, Settings.Worker worker, Consumer<byte[], byte[]> consumer,
+                               Producer<byte[], byte[]> producer, ErasureExecutor executor, int groupCallsPerSecond,
+                               DataSource dataSource, SubjectHasher hasher, MeterRegistry meters, Clock clock) { }
+
+    public ErasureWorker(Dependencies d) {
+        this.kafka = d.kafka();
+        this.maxInFlight = d.worker().maxInFlight();
+        this.drainTimeout = Duration.ofSeconds(30);
+        String instance = d.worker().instanceId();
+        this.consumer = d.consumer();
+        this.producer = d.producer();
+        this.backlogMonitor = new BacklogMonitor(d.kafka(), instance, d.meters(), d.clock());
+        KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
+        consumerMetrics.bindTo(d.meters());
+        KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
+        producerMetrics.bindTo(d.meters());
+        meterBinders.add(consumerMetrics);
+        meterBinders.add(producerMetrics);
+        this.auditWriter = new AuditWriter(d.dataSource(), instance, d.meters());
+        this.auditLog = new AuditLog(d.dataSource());
+        this.pool = Executors.newFixedThreadPool(maxInFlight, DaemonThreads.numbered("erasure-"));
+        this.republisher = new Republisher(producer, d.kafka().dlqTopic(), d.kafka().retryTopic(), instance, d.meters());
+        this.outcomeLookup = new OutcomeLookup(d.dataSource());
+        this.processor = new RecordProcessor(new RequestParser(d.clock()), d.hasher(), d.executor(), auditWriter,
+                outcomeLookup, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
+        this.clock = d.clock();
+        this.executor = d.executor();
+        // The group's Track budget, leased from PostgreSQL and renewed every 250 ms.
+        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, d.groupCallsPerSecond(), WorkerRuntime.UNANSWERED_GRACE, executor);
+        this.budgetTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rate-budget-"));
+        budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
+        this.maxParked = d.worker().maxParked();
+        this.stallAfter = d.worker().stallAfter();
+        this.scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("retry-timer-"));
+        new DeadlineGauges(auditLog, d.clock(), d.meters()).schedule(scheduler);
+        // Readiness also reflects a database that is down while there happens to be nothing to write.
+        this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
+        healthPinger.scheduleWithFixedDelay(() -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
+        this.backlogTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("backlog-"));
+        backlogTimer.scheduleWithFixedDelay(backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
+        Gauge.builder(MetricNames.RATE_LIMIT, executor, ErasureExecutor::callsPerSecond)
+                .description("Track calls per second this instance may make: its grant of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
+        Gauge.builder(MetricNames.RETRY_PARKED, parked, Map::size)
+                .description("Retry-topic records held until their retry round is due").register(d.meters());
+        Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
+                .description("Records taken whose outcome is not yet durable").register(d.meters());
+        Gauge.builder(MetricNames.OLDEST_IN_FLIGHT_AGE, this, w -> w.oldestInFlight().toMillis() / 1000.0)
+                .description("Age of the oldest record taken whose outcome is not yet durable (0 when none)")
+                .baseUnit("seconds").register(d.meters());
+        Gauge.builder(MetricNames.READY, this, w -> w.isReady() ? 1 : 0)
+                .description("1 when the worker is ready").register(d.meters());
+    }
+
+    /**
+     * Kafka's own per-partition lag/lead series are left out: they appear twice (topic names with
+     * '.' and with '_'), read NaN between fetches and go stale; erasure_backlog_records replaces
+     * them. Configure it on the registry before any meter is registered.
+     */
+    public static io.micrometer.core.instrument.config.MeterFilter kafkaClientSeriesFilter(Settings.Kafka k) {
+        List<String> ours = List.of(k.topic(), k.retryTopic(), k.dlqTopic());
+        return io.micrometer.core.instrument.config.MeterFilter.deny(id ->
+                id.getName().startsWith("kafka.consumer.fetch.manager.records.lag")
+                        || id.getName().startsWith("kafka.consumer.fetch.manager.records.lead")
+                        || (id.getName().startsWith("kafka.") && id.getTag("topic") != null && id.getTag("topic").contains("_")
+                            && !ours.contains(id.getTag("topic"))));
+    }
+
+    /**
+     * The worker's consumer: in the group, from the earliest record, polls sized to the in-flight
+     * limit; with static membership when the instance id is stable.
+     */
+    public static Consumer<byte[], byte[]> consumer(KafkaClients clients, Settings.Worker w) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, clients.settings().groupId());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // A poll takes at most a quarter of the in-flight limit, and the loop polls only while that
+        // much room is left, so records in flight never exceed the limit (which bounds memory and
+        // what a stop or rebalance waits for).
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, pollSize(w.maxInFlight()));
+        if (w.staticMembership()) {
+            // A restarted instance with the same id (e.g. after a crash) takes its partitions back at
+            // once instead of waiting for the old member's session to time out.
+            p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, w.instanceId());
+        }
+        return clients.consumer("cio-erasure-" + w.instanceId(), p);
+    }
+
+    /** The worker's producer for dead letters and parked records. */
+    public static Producer<byte[], byte[]> producer(KafkaClients clients, Settings.Worker w) {
+        return clients.producer("cio-erasure-dlq-" + w.instanceId(), Map.of(ProducerConfig.LINGER_MS_CONFIG, 5));
+    }
+
+    static int pollSize(int maxInFlight) {
+        return Math.max(1, Math.min(500, maxInFlight / 4));
+    }
+
+
+    @Override
+    public void run() {
+        loopThread = Thread.currentThread();
+        loopAlive = true;
+        long nextCommit = 0;
+        long nextProgress = System.nanoTime() + PROGRESS_INTERVAL.toNanos();
+        long lastFinished = 0;
+        try {
+            consumer.subscribe(List.of(kafka.topic(), kafka.retryTopic()), new Rebalance());
+            log.info("worker consuming {} and {} as group {} (max {} in flight)", kafka.topic(), kafka.retryTopic(),
+                    kafka.groupId(), maxInFlight);
+            while (running) {
+                ConsumerRecords<byte[], byte[]> records;
+                try {
+                    records = consumer.poll(Duration.ofMillis(100));
+                } catch (WakeupException e) {
+                    break;
+                }
+                for (ConsumerRecord<byte[], byte[]> rec : records) {
+                    dispatch(rec);
+                }
+                applyBackpressure();
+                long now = System.nanoTime();
+                if (now >= nextCommit) {
+                    commitAsync();
+                    nextCommit = now + COMMIT_INTERVAL.toNanos();
+                }
+                if (now >= nextProgress) {
+                    long done = finished.get();
+                    log.info("progress: {} records finished in the last {} s, {} in flight, {}",
+                            done - lastFinished, PROGRESS_INTERVAL.toSeconds(), inFlight.get(),
+                            notReadyReason().map(r -> "NOT READY: " + r).orElse("ready"));
+                    lastFinished = done;
+                    nextProgress = now + PROGRESS_INTERVAL.toNanos();
+                }
+            }
+            shutdownGracefully();
+        } catch (RuntimeException e) {
+            log.error("worker loop stopped by an unexpected error: {}", e.toString());
+            throw e;
+        } finally {
+            loopAlive = false;
+            closeQuietly();
+        }
+    }
+
+    private void dispatch(ConsumerRecord<byte[], byte[]> rec) {
+        TopicPartition tp = new TopicPartition(rec.topic(), rec.partition());
+        OffsetTracker.Partition partition = offsets.taken(tp, rec.offset());
+        if (rec.topic().equals(kafka.retryTopic())) {
+            Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
+            if (!wait.isNegative() && !wait.isZero()) {
+                // Parked in memory until due: the retry topic's offsets stay uncommitted meanwhile,
+                // so a crash re-reads and re-parks it; nothing else waits for it.
+                RecordKey key = new RecordKey(tp, rec.offset());
+                parked.put(key, scheduler.schedule(() -> {
+                    if (parked.remove(key) != null) {
+                        start(rec, partition);
+                    }
+                }, wait.toMillis(), TimeUnit.MILLISECONDS));
+                return;
+            }
+        }
+        start(rec, partition);
+    }
+
+    /** Takes an in-flight slot if one is free. */
+    private boolean admit() {
+        while (true) {
+            int n = inFlight.get();
+            if (n >= maxInFlight) {
+                return false;
+            }
+            if (inFlight.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** Starts a record now if a slot is free, else when one is (parked records that became due, retries). */
+    private void start(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
+        if (!admit()) {
+            waitingForSlot.add(new Waiting(rec, partition));
+            // a slot may have been freed between the check and the queueing
+            startWaiting();
+            return;
+        }
+        run(rec, partition);
+    }
+
+    private void startWaiting() {
+        Waiting next;
+        while (inFlight.get() < maxInFlight && (next = waitingForSlot.poll()) != null) {
+            start(next.rec(), next.partition());
+        }
+    }
+
+    private void run(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
+        RecordKey key = new RecordKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset());
+        startedAt.putIfAbsent(key, System.nanoTime());
+        processor.process(rec).whenComplete((v, e) -> {
+            inFlight.decrementAndGet();
+            startWaiting();
+            if (e == null || isCancellation(e) || !running) {
+                startedAt.remove(key);
+            }
+            if (e == null) {
+                partition.done(rec.offset());
+                finished.incrementAndGet();
+            } else if (isCancellation(e) || !running) {
+                // Shutdown: not marked done, so the offset stays uncommitted and the record is redone.
+                log.debug("record {}-{}@{} handed back: {}", rec.topic(), rec.partition(), rec.offset(), e.toString());
+            } else {
+                // An unexpected error must neither lose the record nor hold its partition's commits
+                // forever: try the record again shortly.
+                log.error("record {}-{}@{} failed unexpectedly ({}); retrying it in 5 s", rec.topic(), rec.partition(),
+                        rec.offset(), e.getClass().getSimpleName());
+                scheduler.schedule(() -> start(rec, partition), 5, TimeUnit.SECONDS);
+            }
+        });
+    }
+
+    /** Pause everything while saturated or the audit database is down; pause only the retry topic while it holds too much. */
+    private static boolean isCancellation(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.util.concurrent.CancellationException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void applyBackpressure() {
+        Set<TopicPartition> assignment = consumer.assignment();
+        Set<TopicPartition> toPause = new HashSet<>();
+        if (inFlight.get() + waitingForSlot.size() + pollSize(maxInFlight) > maxInFlight || !auditWriter.isHealthy()) {
+            toPause.addAll(assignment);
+        } else if (parked.size() >= maxParked) {
+            assignment.stream().filter(tp -> tp.topic().equals(kafka.retryTopic())).forEach(toPause::add);
+        }
+        if (!toPause.isEmpty()) {
+            consumer.pause(toPause);
+        }
+        Set<TopicPartition> toResume = new HashSet<>(consumer.paused());
+        toResume.removeAll(toPause);
+        if (!toResume.isEmpty()) {
+            consumer.resume(toResume);
+        }
+    }
+
+    /** Hands parked records of these partitions (all when null) back to Kafka: they are not committed. */
+    private int unpark(Collection<TopicPartition> only) {
+        int n = 0;
+        for (var it = parked.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (only == null || only.contains(e.getKey().partition())) {
+                e.getValue().cancel(false);
+                it.remove();
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private int parkedIn(Collection<TopicPartition> only) {
+        return (int) parked.keySet().stream().filter(k -> only == null || only.contains(k.partition())).count();
+    }
+
+    private void commitAsync() {
+        Map<TopicPartition, OffsetAndMetadata> due = offsets.toCommit(null);
+        if (due.isEmpty()) {
+            return;
+        }
+        consumer.commitAsync(due, (committed, error) -> {
+            if (error == null) {
+                offsets.markCommitted(committed);
+            } else {
+                log.warn("offset commit failed ({}); will retry", error.getClass().getSimpleName());
+            }
+        });
+    }
+
+    private void commitSync(Collection<TopicPartition> only) {
+        Map<TopicPartition, OffsetAndMetadata> due = offsets.toCommit(only);
+        if (due.isEmpty()) {
+            return;
+        }
+        try {
+            try {
+                consumer.commitSync(due, Duration.ofSeconds(10));
+            } catch (WakeupException e) {
+                consumer.commitSync(due, Duration.ofSeconds(10)); // the wakeup was meant for poll()
+            }
+            offsets.markCommitted(due);
+        } catch (RuntimeException e) {
+            log.warn("offset commit failed ({}); uncommitted records will be redone", e.getClass().getSimpleName());
+        }
+    }
+
+    /** Waits until the given partitions (all when null) have nothing in flight, or the timeout passes. */
+    private boolean awaitDrained(Collection<TopicPartition> only, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (offsets.pending(only) - parkedIn(only) > 0) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void shutdownGracefully() {
+        consumer.pause(consumer.assignment());
+        int pending = offsets.pending(null) - parkedIn(null);
+        log.info("stopping: no new work taken; waiting up to {} s for {} record(s) in flight", drainTimeout.toSeconds(), pending);
+        // Parked records are not in flight: wait for the others, then hand the parked ones back
+        // (uncommitted, so they are read and parked again after a restart).
+        boolean drained = awaitDrained(null, drainTimeout);
+        unpark(null);
+        commitSync(null);
+        if (!drained) {
+            log.warn("stopping with {} record(s) unfinished: not committed, they will be redone", inFlight.get());
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            if (partitions.isEmpty()) {
+                return;
+            }
+            // Finish (or give up on) what is in flight for these partitions, then commit them, so
+            // the next owner starts exactly after the last durable outcome.
+            boolean drained = awaitDrained(partitions, drainTimeout);
+            unpark(partitions);
+            commitSync(partitions);
+            if (!drained) {
+                log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);
+            }
+            offsets.remove(partitions);
+            startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
+            waitingForSlot.removeIf(w -> partitions.contains(new TopicPartition(w.rec().topic(), w.rec().partition())));
+            assignedPartitions = consumer.assignment().size() - partitions.size();
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            log.warn("partitions {} lost; uncommitted work will be redone by their new owner", partitions);
+            unpark(partitions);
+            offsets.remove(partitions);
+            startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
+            waitingForSlot.removeIf(w -> partitions.contains(new TopicPartition(w.rec().topic(), w.rec().partition())));
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            assigned = true;
+            assignedPartitions = consumer.assignment().size();
+            if (!partitions.isEmpty()) {
+                log.info("assigned {}", partitions);
+            }
+        }
+    }
+
+    /** The loop is running. */
+    public boolean isLive() {
+        return loopAlive;
+    }
+
+    /** Measures the group's backlog now (normally every 15 s); for tests. */
+    void refreshBacklog() {
+        backlogMonitor.refresh();
+    }
+
+    /** Records in flight now. */
+    int inFlight() {
+        return inFlight.get();
+    }
+
+    /** How long the oldest record in flight has been unfinished; zero when none is. */
+    public Duration oldestInFlight() {
+        long now = System.nanoTime();
+        return startedAt.values().stream().mapToLong(t -> now - t).max().stream()
+                .mapToObj(Duration::ofNanos).findFirst().orElse(Duration.ZERO);
+    }
+
+    /**
+     * Running, has joined the group (possibly with no partitions), the audit database answers and
+     * is writable, and no record has been in flight longer than {@code ERASURE_STALL_AFTER} (its
+     * partition's committed offset cannot move past it).
+     */
+    public boolean isReady() {
+        return notReadyReason().isEmpty();
+    }
+
+    /** Why the worker is not ready, for operators (no personal data); empty when it is. */
+    public java.util.Optional<String> notReadyReason() {
+        if (!loopAlive) {
+            return java.util.Optional.of("consumer loop not running");
+        }
+        if (!backlogMonitor.kafkaReachable()) {
+            return java.util.Optional.of("Kafka unreachable: " + backlogMonitor.problem());
+        }
+        if (!assigned) {
+            return java.util.Optional.of("not yet a member of consumer group " + kafka.groupId());
+        }
+        if (!databaseReachable) {
+            return java.util.Optional.of("audit database unreachable");
+        }
+        if (!rateBudget.healthy()) {
+            return java.util.Optional.of("cannot renew this instance's lease of the group's Track rate (table rate_budget_lease)");
+        }
+        if (!auditWriter.isHealthy()) {
+            String why = auditWriter.lastFailure();
+            return java.util.Optional.of("audit writes failing" + (why == null ? "" : " (" + why + ")"));
+        }
+        Duration oldest = oldestInFlight();
+        if (oldest.compareTo(stallAfter) > 0) {
+            return java.util.Optional.of("a record has been in flight for " + oldest.toSeconds() + " s (ERASURE_STALL_AFTER "
+                    + stallAfter.toSeconds() + " s): its partition makes no progress");
+        }
+        return java.util.Optional.empty();
+    }
+
+    /** Partitions currently assigned to this instance. */
+    public int assignedPartitions() {
+        return assignedPartitions;
+    }
+
+    /** Releases the clients of a worker whose loop never ran (start-up refused). */
+    void discard() {
+        if (loopThread == null) {
+            closeQuietly();
+        }
+    }
+
+    /** Stops taking work and returns once in-flight work is finished (or handed back) and committed. */
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        Thread t = loopThread;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(drainTimeout.plusSeconds(30).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void closeQuietly() {
+        scheduler.shutdownNow();
+        healthPinger.shutdownNow();
+        stop(backlogTimer, 15);
+        backlogMonitor.close();
+        stop(budgetTimer, 5);
+        rateBudget.close();
+        outcomeLookup.close();
+        stop(pool, 10);
+        auditWriter.close(Duration.ofSeconds(10));
+        for (AutoCloseable c : meterBinders) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // metrics only
+            }
+        }
+        try {
+            producer.close(Duration.ofSeconds(10));
+        } catch (RuntimeException ignored) {
+            // already closed
+        }
+        try {
+            // Leave the group explicitly (also as a static member) so the partitions move at once.
+            consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(10))
+                    .withGroupMembershipOperation(org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
+        } catch (RuntimeException ignored) {
+            // already closed
+        }
+    }
+
+    /** Interrupts an executor's tasks and waits for them to end, at most the given seconds. */
+    private static void stop(ExecutorService executor, int seconds) {
+        executor.shutdownNow();
+        try {
+            executor.awaitTermination(seconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+}

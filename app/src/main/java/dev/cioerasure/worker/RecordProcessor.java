@@ -1,0 +1,224 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
+import dev.cioerasure.audit.OutcomeLookup;
+import dev.cioerasure.audit.AuditWriter;
+import dev.cioerasure.audit.Outcome;
+import dev.cioerasure.audit.Step;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.customerio.TrackResult;
+import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.erasure.ErasureResult;
+import dev.cioerasure.erasure.StepResult;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.RequestParser;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.MDC;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns one Kafka record into its audited outcome:
+ * parse+validate → (REJECTED → audit + DLQ) | dedupe → suppress → destroy → audit.
+ * A transient failure that outlasts the in-line retries is parked on the retry topic for a
+ * later round ({@code RETRY_SCHEDULED}) so nothing behind it waits; after the last round it is
+ * {@code FAILED} and dead-lettered. A permanent failure fails at once.
+ * The returned future completes only when everything the outcome needs is durable (audit rows
+ * committed, DLQ record acknowledged); it fails only with {@link CancellationException} on
+ * shutdown, in which case nothing about the record is committed and it is redone.
+ */
+final class RecordProcessor {
+    private static final Logger log = LoggerFactory.getLogger(RecordProcessor.class);
+
+    private final RequestParser parser;
+    private final SubjectHasher hasher;
+    private final ErasureExecutor executor;
+    private final AuditWriter audit;
+    private final OutcomeLookup outcomes;
+    private final Republisher republisher;
+    private final List<Duration> retryDelays;
+    private final ExecutorService pool;
+    private final MeterRegistry meters;
+    private final Clock clock;
+    private final SubjectLanes lanes = new SubjectLanes();
+    private final Timer endToEnd;
+    private final java.util.Map<Outcome, OutcomeMeters> outcomeMeters = new java.util.EnumMap<>(Outcome.class);
+
+    private record OutcomeMeters(Counter count, Timer time) { }
+
+    RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditWriter audit,
+                    OutcomeLookup outcomes, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
+                    MeterRegistry meters, Clock clock) {
+        this.retryDelays = List.copyOf(retryDelays);
+        this.parser = parser;
+        this.hasher = hasher;
+        this.executor = executor;
+        this.audit = audit;
+        this.outcomes = outcomes;
+        this.republisher = republisher;
+        this.pool = pool;
+        this.meters = meters;
+        this.clock = clock;
+        for (Outcome o : Outcome.values()) {
+            if (o != Outcome.SUCCEEDED) {
+                outcomeMeters.put(o, new OutcomeMeters(
+                        Counter.builder(MetricNames.REQUESTS).description("Requests by outcome (one per Kafka record)")
+                                .tag("outcome", o.name()).register(meters),
+                        Timer.builder(MetricNames.PROCESSING).description("From taking the record to its outcome being durable")
+                                .tag("outcome", o.name()).publishPercentileHistogram().register(meters)));
+            }
+        }
+        this.endToEnd = Timer.builder(MetricNames.END_TO_END)
+                .description("From the record's Kafka timestamp to its outcome being durable")
+                .publishPercentileHistogram().register(meters);
+    }
+
+    CompletableFuture<Void> process(ConsumerRecord<byte[], byte[]> rec) {
+        KafkaCoordinates where = new KafkaCoordinates(rec.topic(), rec.partition(), rec.offset());
+        long startNanos = System.nanoTime();
+        ParseResult parsed = parser.parse(rec.value());
+        CompletableFuture<Outcome> outcome;
+        if (parsed instanceof ParseResult.Invalid invalid) {
+            outcome = reject(rec, where, invalid);
+        } else {
+            ErasureRequest request = ((ParseResult.Valid) parsed).request();
+            String subject = hasher.hash(request.identifier());
+            CompletableFuture<Outcome> result = new CompletableFuture<>();
+            lanes.submit(subject, () -> CompletableFuture
+                    .supplyAsync(() -> inContext(request.requestId(), where, () -> decide(rec, request, subject, where)), pool)
+                    .thenCompose(d -> persist(rec, d))
+                    .whenComplete((o, e) -> {
+                        if (e != null) {
+                            result.completeExceptionally(e);
+                        } else {
+                            result.complete(o);
+                        }
+                    })
+                    .thenApply(o -> null));
+            outcome = result;
+        }
+        return outcome.thenAccept(o -> {
+            outcomeMeters.get(o).count().increment();
+            outcomeMeters.get(o).time().record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+            if (rec.timestamp() > 0) {
+                endToEnd.record(Duration.between(Instant.ofEpochMilli(rec.timestamp()), clock.instant()).abs());
+            }
+        });
+    }
+
+    /**
+     * Runs work with the record in the logging context (MDC {@code request_id}, {@code topic},
+     * {@code partition}, {@code offset}: a validated request id and coordinates, never an
+     * identifier), so every line it logs says which record it is about.
+     */
+    private static <T> T inContext(String requestId, KafkaCoordinates where, java.util.function.Supplier<T> work) {
+        try (var id = MDC.putCloseable("request_id", requestId); var topic = MDC.putCloseable("topic", where.topic());
+             var partition = MDC.putCloseable("partition", Integer.toString(where.partition()));
+             var offset = MDC.putCloseable("offset", Long.toString(where.offset()))) {
+            return work.get();
+        }
+    }
+
+    /** What to record for a valid request, and whether it also goes to the DLQ or is parked for a retry round. */
+    private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
+                            int retryRound, Instant notBefore) {
+        Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) {
+            this(rows, outcome, dlqReasonCode, reason, requestId, 0, null);
+        }
+    }
+
+    private CompletableFuture<Outcome> reject(ConsumerRecord<byte[], byte[]> rec, KafkaCoordinates where, ParseResult.Invalid invalid) {
+        String requestId = invalid.requestId().orElse(null);
+        String reason = invalid.rejection().describe();
+        log.warn("rejected {} (request {}): {}", where, requestId == null ? "unknown" : requestId, reason);
+        AuditEvent row = new AuditEvent(requestId, null, null, Step.OUTCOME, Outcome.REJECTED, null, null, reason,
+                null, null, null, null, where, clock.instant());
+        CompletableFuture<Void> dlq = republisher.deadLetter(rec, invalid.rejection().code().name(), reason, requestId);
+        return CompletableFuture.allOf(audit.append(List.of(row)), dlq).thenApply(v -> Outcome.REJECTED);
+    }
+
+    private Decision decide(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where) {
+        // batched with other look-ups; while the database is down it waits (the worker pauses, nothing is skipped)
+        Optional<Outcome> previous = outcomes.finalOutcome(r.requestId());
+        // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
+        if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
+            log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
+                    r.requestId(), where, previous.get());
+            return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
+                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId());
+        }
+        ErasureResult result = executor.erase(r.identifier());
+        List<AuditEvent> rows = new ArrayList<>(3);
+        rows.add(stepRow(r, subject, result.suppress(), where));
+        if (result.destroy() != null) {
+            rows.add(stepRow(r, subject, result.destroy(), where));
+        }
+        ErasureResult.Verdict verdict = result.verdict();
+        if (verdict == ErasureResult.Verdict.COMPLETED) {
+            rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
+            log.debug("request {} at {} completed", r.requestId(), where);
+            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId());
+        }
+        StepResult failed = result.failedStep();
+        int round = republisher.round(rec);
+        if (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED && round < retryDelays.size()) {
+            Duration delay = retryDelays.get(round);
+            Instant notBefore = clock.instant().plus(delay);
+            String reason = result.reason() + "; retry round " + (round + 1) + " of " + retryDelays.size() + " after " + delay;
+            rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, statusOrNull(failed.last()), failed.attempts(), reason, where));
+            log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
+            return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), round + 1, notBefore);
+        }
+        String reason = result.reason() + (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED
+                ? "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s") : "");
+        rows.add(row(r, subject, Step.OUTCOME, Outcome.FAILED, statusOrNull(failed.last()), failed.attempts(), reason, where));
+        log.warn("request {} at {} FAILED: {}", r.requestId(), where, reason);
+        return new Decision(rows, Outcome.FAILED, verdict.name(), reason, r.requestId());
+    }
+
+    private CompletableFuture<Outcome> persist(ConsumerRecord<byte[], byte[]> rec, Decision d) {
+        CompletableFuture<Void> written = audit.append(d.rows());
+        CompletableFuture<Void> moved;
+        if (d.retryRound() > 0) {
+            moved = republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
+        } else if (d.dlqReasonCode() != null) {
+            moved = republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());
+        } else {
+            return written.thenApply(v -> d.outcome());
+        }
+        return CompletableFuture.allOf(written, moved).thenApply(v -> d.outcome());
+    }
+
+    private AuditEvent stepRow(ErasureRequest r, String subject, StepResult s, KafkaCoordinates where) {
+        TrackResult t = s.last();
+        Step step = Step.valueOf(t.operation().name());
+        return row(r, subject, step, t.isSuccess() ? Outcome.SUCCEEDED : Outcome.FAILED, statusOrNull(t), s.attempts(),
+                t.isSuccess() ? null : t.detail() + " (" + t.kind().name().toLowerCase() + ")", where);
+    }
+
+    private static Integer statusOrNull(TrackResult t) {
+        return t.status() > 0 ? t.status() : null;
+    }
+
+    private AuditEvent row(ErasureRequest r, String subject, Step step, Outcome outcome, Integer status, Integer attempts,
+                           String reason, KafkaCoordinates where) {
+        return new AuditEvent(r.requestId(), subject, r.identifier().type().wireName(), step, outcome, status, attempts,
+                reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where, clock.instant());
+    }
+}

@@ -1,0 +1,157 @@
+package dev.cioerasure.worker;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.cioerasure.audit.Databases;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.audit.SubjectKeyFingerprint;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackEndpoint;
+import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.erasure.TrackPolicy;
+import dev.cioerasure.kafka.KafkaClients;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.metrics.Metrics;
+import dev.cioerasure.metrics.MetricsServer;
+import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.preflight.ServiceProblem;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A whole running worker assembled from {@link Settings}: connection pool, Track client with
+ * its rate limiter and retry, the consumer loop on its own thread, and the metrics/health
+ * endpoint. Used by the {@code worker} and {@code demo} commands and by integration tests.
+ */
+public final class WorkerRuntime implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WorkerRuntime.class);
+
+    /** How much longer a Track call without a response holds its slot of the arrival window (its request may still arrive). */
+    static final Duration UNANSWERED_GRACE = Duration.ofSeconds(2);
+
+    private final PrometheusMeterRegistry meters;
+    private final HikariDataSource dataSource;
+    private volatile ErasureWorker worker;
+    private final MetricsServer metricsServer;
+    private final Thread thread;
+    private final Settings settings;
+
+    private WorkerRuntime(Settings s, Clock clock) throws IOException {
+        this.settings = s;
+        this.meters = Metrics.prometheus(ErasureWorker.kafkaClientSeriesFilter(s.kafka()));
+        // The port first: a busy METRICS_PORT stops start-up before any client is created.
+        try {
+            this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, () -> worker != null && worker.isLive(),
+                    () -> worker == null ? java.util.Optional.of("starting") : worker.notReadyReason());
+        } catch (IOException e) {
+            throw Preflight.port("METRICS_PORT", s.worker().metricsPort(), e);
+        }
+        this.dataSource = Databases.pool(s.database(), "audit", meters);
+        Settings.CustomerIo cio = s.customerIo();
+        TrackClient client = TrackClient.http(new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(),
+                cio.connectTimeout(), cio.requestTimeout()), clock);
+        ErasureExecutor executor = new ErasureExecutor(client,
+                new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
+                        cio.breakerOpenFor(), cio.breakerOpenFor(), cio.rateHeadroomPercent(), UNANSWERED_GRACE), meters);
+        KafkaClients kafka = new KafkaClients(s.kafka());
+        this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(),
+                ErasureWorker.consumer(kafka, s.worker()), ErasureWorker.producer(kafka, s.worker()),
+                executor, cio.rateLimitPerSecond(), dataSource,
+                new SubjectHasher(s.audit().subjectKey()), meters, clock));
+        Secret key = cio.apiKey();
+        Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
+                        : Duration.between(k.lastWritten(), clock.instant()).toSeconds())
+                .description("Age of the Track API key file (time since it was last rotated)").baseUnit("seconds").register(meters);
+        this.thread = new Thread(worker, "erasure-consumer");
+    }
+
+    /**
+     * Checks the audit schema, then starts consuming.
+     *
+     * @throws IllegalStateException when the audit table does not exist (run {@code migrate})
+     */
+    public static WorkerRuntime start(Settings s, Clock clock) throws IOException {
+        // An unresolvable broker address or a missing topic stops start-up; a broker that does
+        // not answer yet is waited for (readiness and the log say so).
+        try {
+            Preflight.kafka(s.kafka(), Duration.ofSeconds(10), List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()),
+                    "ERASURE_TOPIC");
+        } catch (ServiceProblem p) {
+            if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
+                throw p;
+            }
+            log.warn("{}; the worker starts anyway and keeps trying", p.getMessage());
+        }
+        WorkerRuntime r = new WorkerRuntime(s, clock);
+        try {
+            r.checkSchema();
+        } catch (RuntimeException e) {
+            r.discard();
+            throw e;
+        }
+        r.thread.start();
+        log.info("metrics and health on http://localhost:{}/metrics", r.metricsServer.port());
+        return r;
+    }
+
+    private void checkSchema() {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.execute("SELECT 1 FROM audit_event LIMIT 0");
+            st.execute("SELECT 1 FROM rate_budget_lease LIMIT 0");
+            SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
+            if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
+                throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
+            }
+        } catch (SQLException e) {
+            if ("42P01".equals(e.getSQLState())) {
+                throw new IllegalStateException("the audit tables do not exist (or are older than this version) in DATABASE_URL's database: run the 'migrate' command first");
+            }
+            ServiceProblem p = Preflight.explain(e, settings.database());
+            if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
+                throw p;
+            }
+            log.warn("{}; the worker starts anyway and waits for the database (readiness is 503 meanwhile)", p.getMessage());
+        }
+    }
+
+    public int metricsPort() {
+        return metricsServer.port();
+    }
+
+    public PrometheusMeterRegistry meters() {
+        return meters;
+    }
+
+    public ErasureWorker worker() {
+        return worker;
+    }
+
+    /** Blocks until the consumer loop ends. */
+    public void join() throws InterruptedException {
+        thread.join();
+    }
+
+    /** Releases everything of a runtime that never started its loop. */
+    private void discard() {
+        worker.discard();
+        metricsServer.close();
+        dataSource.close();
+    }
+
+    @Override
+    public void close() {
+        worker.close();
+        metricsServer.close();
+        dataSource.close();
+    }
+}

@@ -1,0 +1,37 @@
+package dev.cioerasure.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.TestInfra;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** DATABASE_URL's parameters reach the PostgreSQL driver as written (TLS settings among them). */
+class DatabaseUrlIT {
+    @Test
+    void urlParametersReachTheDriver() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        Settings.Database named = new Settings.Database(db.url() + (db.url().contains("?") ? "&" : "?") + "ApplicationName=cio-erasure-url-it",
+                db.user(), db.password(), 2);
+        try (var pool = Databases.pool(named, "url-it", null);
+             Connection c = pool.getConnection();
+             ResultSet rs = c.createStatement().executeQuery("SHOW application_name")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo("cio-erasure-url-it");
+        }
+    }
+
+    @Test
+    void sslmodeRequireAgainstAServerWithoutTlsIsRefusedWithTheDriversReason() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        String url = db.url() + (db.url().contains("?") ? "&" : "?") + "sslmode=require&sslpassword=never-shown-0123";
+        Cli.Run run = Cli.run(Map.of("DATABASE_URL", url, "DATABASE_USER", db.user(),
+                "DATABASE_PASSWORD", db.password().reveal()), "audit", "verify");
+        assertThat(run.exit()).isEqualTo(78);
+        assertThat(run.err()).contains("DATABASE_URL: TLS to PostgreSQL", "does not support SSL").doesNotContain("never-shown-0123");
+    }
+}

@@ -1,0 +1,66 @@
+package dev.cioerasure.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.jar.JarFile;
+import org.junit.jupiter.api.Test;
+
+/** The jar a deployment runs carries what a deployment runs: no embedded servers, no dev tools (DESIGN §3.4: ≤ 35 MB). */
+public class ProductionJarIT {
+    private static final Path JAR = Path.of("app", "target", "cio-erasure.jar");
+
+    @Test
+    void theProductionJarIsSlimAndHoldsNoEmbeddedServerOrDevTool() throws Exception {
+        assertThat(Files.size(JAR)).as("bytes").isLessThanOrEqualTo(35L * 1024 * 1024);
+        List<String> production = entries(JAR);
+        assertThat(production).contains("dev/cioerasure/cli/Main.class", "dev/cioerasure/worker/ErasureWorker.class",
+                "org/apache/kafka/clients/consumer/KafkaConsumer.class", "db/migration/V6__group_rate_budget.sql");
+        assertThat(production).noneMatch(ProductionJarIT::toolOrEmbeddedServer);
+    }
+
+    /**
+     * The broker (Scala package kafka.*, raft, controller), embedded PostgreSQL, log4j, JUnit and
+     * the dev tools. The tools module's ToolsJarIT shows this check finds them in its jar.
+     */
+    public static boolean toolOrEmbeddedServer(String n) {
+        return n.startsWith("dev/cioerasure/tools/") || n.startsWith("dev/cioerasure/testkit/")
+                || (n.startsWith("kafka/") && n.endsWith(".class")) || n.startsWith("org/apache/kafka/raft/") || n.startsWith("org/apache/kafka/controller/")
+                || n.startsWith("scala/") || n.startsWith("io/zonky/") || n.startsWith("org/apache/logging/log4j/")
+                || n.startsWith("org/junit/") || n.endsWith(".txz");
+    }
+
+    public static List<String> entries(Path jar) throws Exception {
+        try (JarFile j = new JarFile(jar.toFile())) {
+            return j.stream().map(e -> e.getName()).toList();
+        }
+    }
+
+    @Test
+    void theProductionJarRunsItsCommandsAndPointsToTheToolsJarForDevTools() throws Exception {
+        Run help = java("--help");
+        assertThat(help.exit()).isZero();
+        assertThat(help.out()).contains("worker", "migrate", "submit", "audit", "intake").doesNotContain("bench ", "sandbox ");
+        Run demo = java("demo");
+        assertThat(demo.exit()).isEqualTo(2);
+        assertThat(demo.out()).contains("'demo' is a dev tool", "cio-erasure-tools.jar demo");
+    }
+
+    public record Run(int exit, String out) { }
+
+    private static Run java(String... args) throws Exception {
+        return javaJar(JAR, args);
+    }
+
+    public static Run javaJar(Path jar, String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", jar.toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return new Run(p.waitFor(), out);
+    }
+}

@@ -1,0 +1,173 @@
+package dev.cioerasure.intake;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.deleteRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.metrics.Metrics;
+import dev.cioerasure.testing.LogCapture;
+import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.TrackStubs;
+import dev.cioerasure.testing.WorkerHarness;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The signed HTTP intake in front of a real broker and worker. */
+class IntakeIT {
+    private static final String SECRET = "webhook-secret-current";
+    private static final String PREVIOUS = "webhook-secret-previous";
+    private WireMockServer track;
+    private WorkerHarness h;
+    private IntakeServer intake;
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    @BeforeEach
+    void setUp() throws Exception {
+        track = TrackStubs.started();
+        h = WorkerHarness.forStub(URI.create(track.baseUrl()));
+        Settings s = new Settings(h.settings.kafka(), null, null, h.settings.audit(), null,
+                List.of(Secret.of("ERASURE_WEBHOOK_SECRET", SECRET), Secret.of("ERASURE_WEBHOOK_SECRET_PREVIOUS", PREVIOUS)));
+        intake = new IntakeServer(s, 0, Metrics.prometheus(), Clock.systemUTC());
+    }
+
+    @AfterEach
+    void tearDown() {
+        intake.close();
+        h.close();
+        track.stop();
+    }
+
+    private HttpResponse<String> post(String path, byte[] body, String secret, long timestamp) throws Exception {
+        String ts = Long.toString(timestamp);
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + path))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).header("Content-Type", "application/json");
+        if (secret != null) {
+            b.header("X-CIO-Timestamp", ts).header("X-CIO-Signature", SignatureVerifier.signHex(secret, ts, body));
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> post(String path, byte[] body) throws Exception {
+        return post(path, body, SECRET, Instant.now().getEpochSecond());
+    }
+
+    @Test
+    void signedRequestsArePublishedOnlyAfterKafkaAcknowledgesAndThenErased() throws Exception {
+        try (LogCapture logs = LogCapture.capture()) {
+            HttpResponse<String> own = post("/v1/requests", Messages.request("r-http-1", "email", "http.person@example.com"));
+            assertThat(own.statusCode()).isEqualTo(202);
+            assertThat(own.body()).contains("\"request_id\":\"r-http-1\"", "\"status\":\"accepted\"", "deadline");
+
+            HttpResponse<String> hook = post("/v1/webhooks/customerio",
+                    "{\"cio_id\":\"d9c1060001\",\"email\":\"hook.person@example.com\",\"regulation\":\"CCPA\"}".getBytes(StandardCharsets.UTF_8),
+                    PREVIOUS, Instant.now().getEpochSecond());
+            assertThat(hook.statusCode()).as("the previous secret still works during a rotation").isEqualTo(202);
+            assertThat(hook.body()).contains("cio-webhook-ccpa-");
+
+            h.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                    "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'") == 2);
+            track.verify(deleteRequestedFor(urlPathEqualTo("/api/v1/customers/http.person%40example.com")));
+            track.verify(deleteRequestedFor(urlPathEqualTo("/api/v1/customers/cio_d9c1060001")));
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE regulation = 'CCPA' AND requested_by = 'customerio-webhook'"
+                    + " AND request_id LIKE 'cio-webhook-ccpa-%'")).isEqualTo(3);
+
+            // Customer.io retrying the same webhook later does not erase twice
+            HttpResponse<String> again = post("/v1/webhooks/customerio",
+                    "{\"cio_id\":\"d9c1060001\",\"email\":\"hook.person@example.com\",\"regulation\":\"CCPA\"}".getBytes(StandardCharsets.UTF_8),
+                    SECRET, Instant.now().getEpochSecond() + 1);
+            assertThat(again.statusCode()).isEqualTo(202);
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 3);
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome = 'DUPLICATE'")).isEqualTo(1);
+
+            String all = String.join("\n", logs.lines()) + h.rows();
+            assertThat(all).doesNotContain("http.person", "hook.person", "d9c1060001", SECRET, PREVIOUS);
+        }
+    }
+
+    @Test
+    void forgedStaleReplayedInvalidAndOversizeRequestsAreRefusedAndNotPublished() throws Exception {
+        byte[] body = Messages.request("r-refused", "id", "someone-1");
+        long now = Instant.now().getEpochSecond();
+        assertThat(post("/v1/requests", body, "guessed-secret", now).statusCode()).isEqualTo(401);
+        HttpResponse<String> stale = post("/v1/requests", body, SECRET, now - 600);
+        assertThat(stale.statusCode()).isEqualTo(401);
+        assertThat(stale.body()).contains("signature_stale");
+        assertThat(post("/v1/requests", body, null, now).statusCode()).isEqualTo(401);
+
+        HttpRequest signed = HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + "/v1/requests"))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .header("Content-Type", "application/json; charset=utf-8")
+                .header("X-CIO-Timestamp", Long.toString(now))
+                .header("X-CIO-Signature", SignatureVerifier.signHex(SECRET, Long.toString(now), body)).build();
+        assertThat(http.send(signed, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(202);
+        HttpResponse<String> replay = http.send(signed, HttpResponse.BodyHandlers.ofString());
+        assertThat(replay.statusCode()).isEqualTo(401);
+        assertThat(replay.body()).contains("signature_replayed");
+
+        HttpResponse<String> invalid = post("/v1/requests", ("{\"request_id\":\"r-x\",\"identifier\":{\"type\":\"email\","
+                + "\"value\":\"a@example.com\"},\"regulation\":\"GDPR\",\"requested_at\":\"2026-11-28T10:00:00Z\","
+                + "\"requested_by\":\"desk\",\"name\":\"Jane\"}").getBytes(StandardCharsets.UTF_8));
+        assertThat(invalid.statusCode()).isEqualTo(400);
+        assertThat(invalid.body()).contains("UNKNOWN_FIELD").doesNotContain("Jane");
+        assertThat(post("/v1/webhooks/customerio", "{\"phone\":\"1\"}".getBytes(StandardCharsets.UTF_8)).statusCode()).isEqualTo(400);
+        assertThat(post("/v1/webhooks/customerio", "{\"id\":\"x@example.com\"}".getBytes(StandardCharsets.UTF_8)).statusCode())
+                .as("an id that looks like an email is ambiguous").isEqualTo(400);
+        HttpResponse<String> big = post("/v1/requests", new byte[IntakeServer.MAX_BODY_BYTES + 1]);
+        assertThat(big.statusCode()).isEqualTo(413);
+
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+        Thread.sleep(1000);
+        assertThat(h.outcomes()).as("only the one accepted request reached the topic").isEqualTo(1);
+        assertThat(h.read(h.topic, 1, Duration.ofSeconds(5))).hasSize(1);
+    }
+
+    private HttpResponse<String> signedWithType(String path, byte[] body, String contentType) throws Exception {
+        String ts = Long.toString(Instant.now().getEpochSecond());
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + path))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .header("X-CIO-Timestamp", ts).header("X-CIO-Signature", SignatureVerifier.signHex(SECRET, ts, body));
+        if (contentType != null) {
+            b.header("Content-Type", contentType);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void onlyTheExactPathsAndJsonBodiesAreServed() throws Exception {
+        for (String path : List.of("/v1/requests/extra", "/v1/requestsX", "/v1/requests/", "/v1/webhooks/customerio/x",
+                "/v1/webhooks/customeriox", "/", "/metricsX", "/health/readyX")) {
+            HttpResponse<String> r = post(path, Messages.request("r-path", "id", "path-person"));
+            assertThat(r.statusCode()).as(path).isEqualTo(404);
+        }
+        for (String type : new String[] {"text/plain", "application/x-www-form-urlencoded", "application/jsonx",
+                "application/json; charset=latin1", null}) {
+            HttpResponse<String> r = signedWithType("/v1/requests", Messages.request("r-type", "id", "type-person"), type);
+            assertThat(r.statusCode()).as(String.valueOf(type)).isEqualTo(415);
+            assertThat(r.body()).contains("application/json");
+        }
+        assertThat(signedWithType("/v1/requests", Messages.request("r-json", "id", "json-person"), "Application/JSON;charset=UTF-8")
+                .statusCode()).isEqualTo(202);
+        assertThat(h.read(h.topic, 2, Duration.ofSeconds(3))).as("only the JSON request was published").hasSize(1);
+        String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port()
+                + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"unknown\"[^}]*status=\"404\"[^}]*\\} 8\\.0")
+                .containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"requests\"[^}]*status=\"415\"[^}]*\\} 5\\.0")
+                .as("registered at 0 from the start").containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"webhook\"[^}]*status=\"413\"[^}]*\\} 0\\.0");
+    }
+}

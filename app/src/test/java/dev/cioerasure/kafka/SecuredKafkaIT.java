@@ -1,0 +1,128 @@
+package dev.cioerasure.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.intake.IntakeServer;
+import dev.cioerasure.intake.Signatures;
+import dev.cioerasure.metrics.Metrics;
+import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.TrackStubs;
+import dev.cioerasure.testing.WorkerHarness;
+import dev.cioerasure.testkit.embedded.EmbeddedKafka;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A broker whose only listener requires SASL/PLAIN and whose authorizer refuses anyone else:
+ * the worker, submit, the intake and dlq reach it through the documented KAFKA_SASL_* settings,
+ * and a wrong password is a clear configuration error that never shows the password.
+ */
+class SecuredKafkaIT {
+    private static final String WEBHOOK_SECRET = "sasl-it-webhook-secret-0123456789";
+    private static EmbeddedKafka sasl;
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void startBroker() throws Exception {
+        sasl = EmbeddedKafka.startSasl();
+    }
+
+    @AfterAll
+    static void stopBroker() throws Exception {
+        sasl.close();
+    }
+
+    private static Map<String, String> env(String topic, String password) throws Exception {
+        Path pw = Files.writeString(Files.createTempFile(dir, "kafka-password", ""), password + "\n");
+        Map<String, String> env = new HashMap<>();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", sasl.bootstrapServers());
+        env.put("ERASURE_TOPIC", topic);
+        env.put("ERASURE_GROUP_ID", "group-" + topic);
+        env.put("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT");
+        env.put("KAFKA_SASL_MECHANISM", "PLAIN");
+        env.put("KAFKA_SASL_USERNAME", EmbeddedKafka.SASL_USER);
+        env.put("KAFKA_SASL_PASSWORD_FILE", pw.toString());
+        env.put("AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
+        return env;
+    }
+
+    @Test
+    void theWorkerSubmitIntakeAndDlqWorkAgainstASaslBroker() throws Exception {
+        WireMockServer track = TrackStubs.started();
+        // the topic name is only known once the harness exists; the client settings do not depend on it
+        Settings.Kafka fromEnv = SettingsLoader.load(env("erasure.requests", EmbeddedKafka.SASL_PASSWORD),
+                EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
+        assertThat(fromEnv.client().describe()).contains("SASL_PLAINTEXT (PLAIN)", "sasl.jaas.config=[hidden] (file ")
+                .doesNotContain(EmbeddedKafka.SASL_PASSWORD);
+        try (WorkerHarness h = new WorkerHarness(sasl, fromEnv.client(), URI.create(track.baseUrl()), 1000, 5, Duration.ofSeconds(5), 2)) {
+            Map<String, String> env = env(h.topic, EmbeddedKafka.SASL_PASSWORD);
+
+            // submit
+            Path csv = dir.resolve("sasl.csv");
+            Files.writeString(csv, "request_id,identifier_type,identifier,regulation,requested_by\nr-submit,id,sasl-1,GDPR,desk/1\n");
+            Cli.Run submitted = Cli.run(env, "submit", "--file", csv.toString());
+            assertThat(submitted.exit()).as(submitted.err()).isZero();
+
+            // the intake
+            Settings intakeSettings = new Settings(h.settings.kafka(), null, null, h.settings.audit(), null,
+                    List.of(Secret.of("ERASURE_WEBHOOK_SECRET", WEBHOOK_SECRET)));
+            try (IntakeServer intake = new IntakeServer(intakeSettings, 0, Metrics.prometheus(), Clock.systemUTC())) {
+                byte[] body = Messages.request("r-intake", "id", "sasl-2");
+                String ts = Long.toString(Instant.now().getEpochSecond());
+                HttpResponse<String> accepted = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                                URI.create("http://localhost:" + intake.port() + "/v1/requests"))
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).header("Content-Type", "application/json")
+                        .header("X-CIO-Timestamp", ts).header("X-CIO-Signature", Signatures.signHex(WEBHOOK_SECRET, ts, body))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+            }
+
+            // a malformed record for the dead-letter topic, then the worker
+            h.send("{\"request_id\":\"r-broken\"}".getBytes(StandardCharsets.UTF_8));
+            h.start();
+            await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() == 3);
+            assertThat(h.count("SELECT count(*) FROM erasure_request_status WHERE status = 'COMPLETED'")).isEqualTo(2);
+            assertThat(h.deadLetters(1, Duration.ofSeconds(30))).hasSize(1);
+
+            // dlq
+            Cli.Run list = Cli.run(env, "dlq", "list");
+            assertThat(list.exit()).as(list.err()).isZero();
+            assertThat(list.out()).contains("r-broken", "MISSING_FIELD", "1 record(s)");
+            Cli.Run replay = Cli.run(env, "dlq", "replay", "--request-id", "r-broken");
+            assertThat(replay.exit()).as(replay.err()).isZero();
+            assertThat(replay.out()).contains("1 record(s) replayed");
+            assertThat(h.read(h.topic + ".retry", 1, Duration.ofSeconds(20))).hasSize(1);
+
+            // a wrong password: a configuration error naming the settings, never a password
+            Cli.Run refused = Cli.run(env(h.topic, "not-the-password"), "dlq", "list");
+            assertThat(refused.exit()).isEqualTo(78);
+            assertThat(refused.err()).contains("KAFKA_SASL_", "refused this client's login")
+                    .doesNotContain("not-the-password", EmbeddedKafka.SASL_PASSWORD);
+        } finally {
+            track.stop();
+        }
+    }
+}

@@ -1,0 +1,241 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.kafka.TopicHeaders;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.TestInfra;
+import dev.cioerasure.testing.TrackStubs;
+import dev.cioerasure.testing.WorkerHarness;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+
+/**
+ * Records a careless or hostile producer can put on the topics: values and keys at the size
+ * limit, headers in the worker's namespace, null and binary headers. None may stall a
+ * partition, steer provenance, or break an operator command.
+ */
+class HostileRecordsIT {
+    private static final String EMAIL = "jane.hostile@example.com";
+    private WireMockServer track;
+    private WorkerHarness h;
+    private KafkaProducer<byte[], byte[]> bigProducer;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        track = TrackStubs.started();
+        h = WorkerHarness.forStub(URI.create(track.baseUrl()));
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(8 * 1024 * 1024));
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        bigProducer = new KafkaProducer<>(p);
+    }
+
+    @AfterEach
+    void tearDown() {
+        bigProducer.close();
+        h.close();
+        track.stop();
+    }
+
+    private Map<String, String> env() {
+        return Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(),
+                "ERASURE_TOPIC", h.topic, "ERASURE_GROUP_ID", h.settings.kafka().groupId());
+    }
+
+    private void sendRaw(String topic, byte[] key, byte[] value, RecordHeader... headers) throws Exception {
+        bigProducer.send(new ProducerRecord<>(topic, 0, key, value, Arrays.asList(headers))).get();
+    }
+
+    private static byte[] filled(int size, char c) {
+        byte[] b = new byte[size];
+        Arrays.fill(b, (byte) c);
+        return b;
+    }
+
+    @Test
+    void recordsTooLargeToDeadLetterWholeAreCutAndNothingBehindThemWaits() throws Exception {
+        // The request topic takes records larger than the worker's producer may send (1 MiB):
+        // a producer max.request.size below the broker's limit.
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
+            admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, h.topic), List.of(
+                    new AlterConfigOp(new ConfigEntry(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, "3000000"), AlterConfigOp.OpType.SET))))
+                    .all().get();
+        }
+        h.worker(2, Duration.ofMinutes(10));
+        // A value just under the broker's default limit: the copy plus headers is over it.
+        sendRaw(h.topic, "k1".getBytes(StandardCharsets.UTF_8), filled(1_048_576 - 120, 'x'));
+        // A key at the limit with a small, malformed value.
+        sendRaw(h.topic, filled(1_048_426, 'k'), "{}".getBytes(StandardCharsets.UTF_8));
+        // A 2 MB value: the broker's topic takes it, the worker's producer cannot send it whole.
+        sendRaw(h.topic, "k3".getBytes(StandardCharsets.UTF_8), filled(2_000_000, 'y'));
+        // ...and a valid request behind them on the same partition.
+        sendRaw(h.topic, "k4".getBytes(StandardCharsets.UTF_8), Messages.request("r-behind", "id", "behind"));
+        h.start();
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() == 4);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'REJECTED'")).isEqualTo(3);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-behind' AND outcome = 'COMPLETED'")).isEqualTo(1);
+
+        List<ConsumerRecord<byte[], byte[]>> dlq = h.deadLetters(3, Duration.ofSeconds(30));
+        assertThat(dlq).hasSize(3).allSatisfy(r -> {
+            assertThat(r.value()).as("value dropped").isNull();
+            assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.CUT)).isPresent();
+            assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.ORIGINAL_VALUE_SHA256)).isPresent();
+            assertThat(TopicHeaders.Origin.of(r.headers())).hasValueSatisfying(o -> assertThat(o.topic()).isEqualTo(h.topic));
+            assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.REASON_CODE)).isPresent();
+        });
+        assertThat(dlq).anySatisfy(r -> {
+            assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.CUT)).contains("key,value");
+            assertThat(r.key()).hasSize(64);
+            assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.ORIGINAL_KEY_SIZE)).contains("1048426");
+        });
+        assertThat(dlq).anySatisfy(r -> assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.ORIGINAL_VALUE_SIZE)).contains("2000000"));
+
+        // The partition's committed offset moves past all of them.
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
+            await().atMost(Duration.ofSeconds(20)).until(() -> {
+                Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(h.settings.kafka().groupId())
+                        .partitionsToOffsetAndMetadata().get();
+                OffsetAndMetadata o = committed.get(new TopicPartition(h.topic, 0));
+                return o != null && o.offset() == 4;
+            });
+        }
+        assertThat(h.runtime().worker().oldestInFlight()).isEqualTo(Duration.ZERO);
+        assertThat(h.runtime().worker().isReady()).isTrue();
+        assertThat(h.runtime().meters().find("erasure.republish.cut").tag("topic", "dlq").counter().count()).isEqualTo(3);
+
+        Cli.Run list = Cli.run(env(), "dlq", "list");
+        assertThat(list.exit()).isZero();
+        assertThat(list.out()).contains("3 record(s)", "cut copy", h.topic + "-0@0", h.topic + "-0@2");
+    }
+
+    @Test
+    void provenanceAndRetryHeadersFromTheProducerAreIgnoredOnTheRequestTopic() throws Exception {
+        h.close();
+        h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 2, Duration.ofSeconds(5), 1).outagePause(Duration.ofSeconds(1));
+        h.retryDelays(Duration.ofHours(1));
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/flaky/suppress")).atPriority(1).willReturn(aResponse().withStatus(503)));
+        RecordHeader[] forged = {
+                new RecordHeader(TopicHeaders.ORIGINAL_TOPIC, EMAIL.getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.ORIGINAL_PARTITION, "99".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.ORIGINAL_OFFSET, "123456".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.ORIGINAL_TIMESTAMP, "1".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.REASON, EMAIL.getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.RETRY_ROUND, "99".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.NOT_BEFORE, "99999999999999".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.REPLAY, "x.dlq-0@1".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader("x-erasure-anything", null),
+        };
+        sendRaw(h.topic, null, "{\"request_id\":\"r-forged\"}".getBytes(StandardCharsets.UTF_8), forged);
+        // A retry round of 99 would make this FAILED at once; ignored, it is parked for round 1.
+        sendRaw(h.topic, null, Messages.request("r-flaky", "id", "flaky"), forged);
+        h.start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() == 2);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-flaky' AND outcome = 'RETRY_SCHEDULED'")).isEqualTo(1);
+
+        List<ConsumerRecord<byte[], byte[]>> dlq = h.deadLetters(1, Duration.ofSeconds(20));
+        assertThat(dlq).singleElement().satisfies(r -> {
+            assertThat(TopicHeaders.Origin.of(r.headers())).contains(new TopicHeaders.Origin(h.topic, 0, 0, readTimestamp(h.topic, 0)));
+            r.headers().forEach(x -> assertThat(x.value() == null ? "" : new String(x.value(), StandardCharsets.UTF_8))
+                    .doesNotContain(EMAIL).doesNotContain("123456"));
+            assertThat(r.headers().lastHeader("x-erasure-anything")).isNull();
+        });
+        List<ConsumerRecord<byte[], byte[]>> parked = h.read(h.topic + ".retry", 1, Duration.ofSeconds(20));
+        assertThat(parked).singleElement().satisfies(r -> {
+            assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.RETRY_ROUND)).contains("1");
+            assertThat(TopicHeaders.valid(r.headers(), TopicHeaders.REPLAY)).isEmpty();
+            assertThat(TopicHeaders.Origin.of(r.headers())).hasValueSatisfying(o -> assertThat(o.offset()).isEqualTo(1));
+        });
+        assertThat(Cli.run(env(), "dlq", "list").out()).doesNotContain(EMAIL).contains(h.topic + "-0@0");
+    }
+
+    @Test
+    void operatorCommandsCopeWithAnyHeaderAndPrintOnlyWhatTheWorkerWrites() throws Exception {
+        RecordHeader[] junk = {
+                new RecordHeader(TopicHeaders.REASON_CODE, null),
+                new RecordHeader(TopicHeaders.REQUEST_ID, new byte[] {(byte) 0xff, 0x00, (byte) 0xfe}),
+                new RecordHeader(TopicHeaders.REASON, ("\u001b[31m" + EMAIL).getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.ORIGINAL_TOPIC, EMAIL.getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.ORIGINAL_PARTITION, new byte[0]),
+                new RecordHeader(TopicHeaders.ORIGINAL_OFFSET, "1".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.ORIGINAL_OFFSET, "not-a-number".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.NOT_BEFORE, "soon".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.RETRY_ROUND, null),
+                new RecordHeader(TopicHeaders.CUT, null),
+        };
+        sendRaw(h.topic + ".dlq", null, "{}".getBytes(StandardCharsets.UTF_8), junk);
+        sendRaw(h.topic + ".dlq", null, null);
+        sendRaw(h.topic + ".retry", null, "{}".getBytes(StandardCharsets.UTF_8), junk);
+
+        Cli.Run list = Cli.run(env(), "dlq", "list");
+        assertThat(list.exit()).as(list.err()).isZero();
+        assertThat(list.out()).contains("2 record(s)").doesNotContain(EMAIL).doesNotContain("\u001b").doesNotContain("not-a-number");
+        Cli.Run parked = Cli.run(env(), "parked", "--all");
+        assertThat(parked.exit()).as(parked.err()).isZero();
+        assertThat(parked.out()).contains("1 parked record(s)").doesNotContain(EMAIL).doesNotContain("\u001b");
+        Cli.Run dry = Cli.run(env(), "dlq", "replay", "--all", "--dry-run");
+        assertThat(dry.exit()).as(dry.err()).isZero();
+        assertThat(dry.out() + dry.err()).doesNotContain(EMAIL);
+    }
+
+    private long readTimestamp(String topic, long offset) {
+        return h.read(topic, 1, Duration.ofSeconds(10)).stream().filter(r -> r.offset() == offset).findFirst().orElseThrow().timestamp();
+    }
+
+    @Test
+    void aRecordStuckInFlightShowsInTheGaugeAndTurnsReadinessDown() throws Exception {
+        h.close();
+        h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 1, Duration.ofSeconds(20), 1).worker(2, Duration.ofSeconds(2));
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/slow/suppress")).atPriority(1)
+                .willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(8000)));
+        h.send(Messages.request("r-slow", "id", "slow"));
+        h.start();
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpRequest ready = java.net.http.HttpRequest.newBuilder(
+                URI.create("http://localhost:" + h.runtime().metricsPort() + "/health/ready")).build();
+        await().atMost(Duration.ofSeconds(20)).until(() -> h.runtime().worker().oldestInFlight().toSeconds() >= 3);
+        java.net.http.HttpResponse<String> down = http.send(ready, java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(down.statusCode()).isEqualTo(503);
+        assertThat(down.body()).contains("in flight for", "ERASURE_STALL_AFTER", "no progress");
+        String scrape = http.send(java.net.http.HttpRequest.newBuilder(URI.create("http://localhost:" + h.runtime().metricsPort()
+                + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(scrape).containsPattern("(?m)^erasure_in_flight_oldest_age_seconds\\{[^}]*\\} [3-9]");
+        assertThat(scrape).containsPattern("(?m)^erasure_ready\\{[^}]*\\} 0");
+        // once the record finishes, the worker is ready again
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> http.send(ready, java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+        assertThat(h.runtime().worker().oldestInFlight()).isEqualTo(Duration.ZERO);
+    }
+}

@@ -1,0 +1,267 @@
+package dev.cioerasure.testkit.sandbox;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A local stand-in for Customer.io's Track API, for {@code demo} and benchmarks (tests use
+ * WireMock): suppress, destroy and the region check, Basic auth, a realistic latency, a token
+ * bucket that answers 429 with {@code Retry-After} past its limit, and an optional error rate.
+ * It keeps only counters and the order of calls; identifiers stay in memory, never in logs.
+ */
+public final class TrackSandbox implements AutoCloseable {
+
+    /**
+     * Sandbox behaviour. {@code limitPerSecond} 0 means unlimited; {@code keepCalls} keeps every
+     * call in memory for {@link #calls()} (tests, demo), off for long-running sandboxes.
+     */
+    public record Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate, boolean keepCalls,
+                          Limit limit) {
+        public Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate, boolean keepCalls) {
+            this(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, keepCalls, Limit.TOKEN_BUCKET);
+        }
+
+        public Options(String siteId, String apiKey, int latencyMillis, int limitPerSecond, double errorRate) {
+            this(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, true);
+        }
+
+        /** The same sandbox counting its limit another way. */
+        public Options with(Limit l) {
+            return new Options(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, keepCalls, l);
+        }
+
+        public static Options demo(String siteId, String apiKey) {
+            return new Options(siteId, apiKey, 50, 100, 0.0);
+        }
+    }
+
+    /** How the sandbox counts its limit. */
+    public enum Limit {
+        /** Refills continuously and forgives a burst of up to a second's worth (lenient). */
+        TOKEN_BUCKET,
+        /**
+         * Counts accepted arrivals in the one second before each arrival, whatever window a
+         * server may draw; an arrival that finds the limit reached gets 429 (strict).
+         */
+        SLIDING_WINDOW
+    }
+
+    /** One call the sandbox answered; {@code atNanos} is when it arrived. */
+    public record Call(String operation, String identifier, int status, long atNanos) { }
+
+    private final Options options;
+    private final HttpServer server;
+    private final ExecutorService executor;
+    private final TokenBucket bucket;
+    private final SlidingLog window;
+    private final AtomicLong overWindow = new AtomicLong();
+    private final List<Call> calls = new ArrayList<>();
+    private final AtomicLong accepted = new AtomicLong();
+    private final AtomicLong throttled = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
+    private final String expectedAuth;
+
+    public TrackSandbox(Options options) throws IOException {
+        this(options, new InetSocketAddress("127.0.0.1", 0));
+    }
+
+    /** A sandbox listening on the given address (e.g. 0.0.0.0:8080 in a container). */
+    public TrackSandbox(Options options, InetSocketAddress address) throws IOException {
+        this.options = options;
+        boolean strict = options.limit() == Limit.SLIDING_WINDOW;
+        this.bucket = options.limitPerSecond() > 0 && !strict ? new TokenBucket(options.limitPerSecond()) : null;
+        this.window = options.limitPerSecond() > 0 && strict ? new SlidingLog(options.limitPerSecond()) : null;
+        this.expectedAuth = "Basic " + Base64.getEncoder().encodeToString(
+                (options.siteId() + ":" + options.apiKey()).getBytes(StandardCharsets.UTF_8));
+        this.server = HttpServer.create(address, 512);
+        this.executor = Executors.newFixedThreadPool(256, r -> {
+            Thread t = new Thread(r, "track-sandbox");
+            t.setDaemon(true);
+            return t;
+        });
+        server.setExecutor(executor);
+        server.createContext("/api/v1/", this::handle);
+        server.start();
+    }
+
+    public URI baseUrl() {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        long arrived = System.nanoTime();
+        try (ex) {
+            ex.getRequestBody().readAllBytes();
+            String raw = ex.getRequestURI().getRawPath();
+            String method = ex.getRequestMethod();
+            String op;
+            String identifier = null;
+            if (raw.equals("/api/v1/accounts/region") && method.equals("GET")) {
+                op = "region";
+            } else if (raw.startsWith("/api/v1/customers/") && raw.endsWith("/suppress") && method.equals("POST")) {
+                op = "suppress";
+                identifier = decode(raw.substring("/api/v1/customers/".length(), raw.length() - "/suppress".length()));
+            } else if (raw.startsWith("/api/v1/customers/") && method.equals("DELETE")) {
+                op = "destroy";
+                identifier = decode(raw.substring("/api/v1/customers/".length()));
+            } else {
+                send(ex, 404, "{\"meta\":{\"error\":\"not found\"}}");
+                return;
+            }
+            if (identifier != null && identifier.contains("/")) {
+                send(ex, 404, "{\"meta\":{\"error\":\"not found\"}}");
+                return;
+            }
+            if (!expectedAuth.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                record(op, identifier, 401, arrived);
+                send(ex, 401, "{\"meta\":{\"error\":\"Unauthorized request\"}}");
+                return;
+            }
+            if (window != null && !window.tryAdmit(arrived)) {
+                overWindow.incrementAndGet();
+            }
+            if ((bucket != null && !bucket.tryTake()) || (window != null && window.lastRefused())) {
+                throttled.incrementAndGet();
+                record(op, identifier, 429, arrived);
+                ex.getResponseHeaders().set("Retry-After", "1");
+                send(ex, 429, "{\"meta\":{\"error\":\"rate limit exceeded\"}}");
+                return;
+            }
+            if (options.latencyMillis() > 0) {
+                Thread.sleep(options.latencyMillis());
+            }
+            if (options.errorRate() > 0 && ThreadLocalRandom.current().nextDouble() < options.errorRate()) {
+                failed.incrementAndGet();
+                record(op, identifier, 503, arrived);
+                send(ex, 503, "{\"meta\":{\"error\":\"service unavailable\"}}");
+                return;
+            }
+            accepted.incrementAndGet();
+            record(op, identifier, 200, arrived);
+            send(ex, 200, op.equals("region")
+                    ? "{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}"
+                    : "{}");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static String decode(String segment) {
+        return URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
+    }
+
+    private void record(String op, String identifier, int status, long arrivedNanos) {
+        if (options.keepCalls()) {
+            synchronized (this) {
+                calls.add(new Call(op, identifier, status, arrivedNanos));
+            }
+        }
+    }
+
+    private static void send(HttpExchange ex, int status, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(status, b.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(b);
+        }
+    }
+
+    public synchronized List<Call> calls() {
+        return List.copyOf(calls);
+    }
+
+    public long accepted() {
+        return accepted.get();
+    }
+
+    public long throttled() {
+        return throttled.get();
+    }
+
+    public long failed() {
+        return failed.get();
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+        executor.shutdownNow();
+    }
+
+    /** Customer.io-style limit: at most {@code perSecond} calls, refilled continuously. */
+    /** Calls that arrived while the sliding window already held the limit (strict mode); each got 429. */
+    public long overWindow() {
+        return overWindow.get();
+    }
+
+    /** Accepted arrival times of the last second; an arrival over the limit is refused. */
+    static final class SlidingLog {
+        private final long[] times;
+        private int next;
+        private int size;
+        private final ThreadLocal<Boolean> refused = ThreadLocal.withInitial(() -> false);
+
+        SlidingLog(int limit) {
+            this.times = new long[limit];
+        }
+
+        synchronized boolean tryAdmit(long now) {
+            if (size == times.length && now - times[next] < 1_000_000_000L) {
+                refused.set(true);
+                return false;
+            }
+            times[next] = now;
+            next = (next + 1) % times.length;
+            size = Math.min(size + 1, times.length);
+            refused.set(false);
+            return true;
+        }
+
+        /** Whether this thread's last arrival was refused. */
+        boolean lastRefused() {
+            return refused.get();
+        }
+    }
+
+    static final class TokenBucket {
+        private final double capacity;
+        private final double perNano;
+        private double tokens;
+        private long last = System.nanoTime();
+
+        TokenBucket(int perSecond) {
+            this.capacity = perSecond;
+            this.perNano = perSecond / 1e9;
+            this.tokens = perSecond;
+        }
+
+        synchronized boolean tryTake() {
+            long now = System.nanoTime();
+            tokens = Math.min(capacity, tokens + (now - last) * perNano);
+            last = now;
+            if (tokens >= 1) {
+                tokens -= 1;
+                return true;
+            }
+            return false;
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package dev.cioerasure.tools;
+
+import dev.cioerasure.cli.Errors;
+import dev.cioerasure.tools.bench.BenchmarkRun;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measure the worker against its ceiling on this machine: a real broker, a real PostgreSQL, the",
+                "Customer.io sandbox with 50 ms latency and an enforced limit, and the worker as its own JVM with a",
+                "256 MB heap. Prints the figures and writes them to docs/benchmarks.md (and a throughput plot)."})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--seconds", defaultValue = "40", description = "Length of each ceiling run at the limit (default: ${DEFAULT-VALUE}).")
+    int seconds;
+
+    @Option(names = "--backlog", defaultValue = "0", description = "Also drain a backlog of this many requests (e.g. 1000000) with a 256 MB heap.")
+    int backlog;
+
+    @Option(names = "--docs", defaultValue = "docs", description = "Where to write benchmarks.md and the plot (default: ${DEFAULT-VALUE}).")
+    Path docs;
+
+    @Option(names = "--backlog-only", description = "Only drain the --backlog (writes docs/benchmark-backlog.md).")
+    boolean backlogOnly;
+
+    @Option(names = "--overhead-only", description = "Only measure the worker's own ceiling (for profiling).", hidden = true)
+    boolean overheadOnly;
+
+    @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, one killed every 10 s.")
+    boolean groupOnly;
+
+    @Override
+    public Integer call() throws Exception {
+        if (backlogOnly) {
+            if (backlog <= 0) {
+                throw new Errors.UserError("--backlog-only needs --backlog N", 2);
+            }
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runBacklogOnly();
+        }
+        if (groupOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();
+        }
+        if (overheadOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runOverheadOnly();
+        }
+        return new BenchmarkRun(System.out, docs, seconds, backlog).run();
+    }
+}

@@ -1,0 +1,230 @@
+package dev.cioerasure.tools;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.cioerasure.audit.Databases;
+import dev.cioerasure.audit.Migrations;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.cli.Errors;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.kafka.KafkaClients;
+import dev.cioerasure.kafka.RecordKeys;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.Identifier;
+import dev.cioerasure.request.Regulation;
+import dev.cioerasure.request.RequestJson;
+import dev.cioerasure.testkit.embedded.EmbeddedDatabase;
+import dev.cioerasure.testkit.embedded.EmbeddedKafka;
+import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import dev.cioerasure.worker.WorkerRuntime;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Run the whole system on embedded defaults: a real single-node Kafka (KRaft), a real",
+                "embedded PostgreSQL and a local Customer.io sandbox. Submits sample requests (valid ones, a",
+                "duplicate and malformed ones), processes them, prints the audit trail, and exits."})
+final class DemoCommand implements Callable<Integer> {
+    private static final String TOPIC = "erasure.requests";
+
+    @Option(names = "--requests", description = "Number of valid sample requests (default: ${DEFAULT-VALUE}).", defaultValue = "20")
+    int requests;
+
+    @Option(names = "--keep-running", description = "Keep everything running after the demo (Ctrl-C to stop), to browse /metrics.")
+    boolean keepRunning;
+
+    @Option(names = "--metrics-port", description = "Port for /metrics and health (default: ${DEFAULT-VALUE}; 0 = any free port).", defaultValue = "9400")
+    int metricsPort;
+
+    @Override
+    public Integer call() throws Exception {
+        long t0 = System.nanoTime();
+        say("starting embedded PostgreSQL and Kafka (KRaft) ...");
+        CompletableFuture<EmbeddedDatabase> dbStart = CompletableFuture.supplyAsync(() -> unchecked(EmbeddedDatabase::start));
+        try (EmbeddedKafka kafka = EmbeddedKafka.start();
+             EmbeddedDatabase db = dbStart.join()) {
+            kafka.createTopics(3, TOPIC, TOPIC + ".dlq", TOPIC + ".retry");
+            String siteId = "demo-site";
+            String apiKey = randomHex(16);
+            try (TrackSandbox sandbox = new TrackSandbox(TrackSandbox.Options.demo(siteId, apiKey))) {
+                say("Kafka at %s, PostgreSQL on port %d, Customer.io sandbox at %s (50 ms latency, 429 past 100 calls/s)",
+                        kafka.bootstrapServers(), db.port(), sandbox.baseUrl());
+                Settings.Database dbSettings = new Settings.Database(db.jdbcUrl(), "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 4);
+                try (HikariDataSource ds = Databases.pool(dbSettings, "demo", null)) {
+                    Migrations.migrate(ds);
+                    Secret auditKey = Secret.of("AUDIT_SUBJECT_KEY", randomHex(32));
+                    Settings settings = new Settings(
+                            new Settings.Kafka(kafka.bootstrapServers(), TOPIC, "cio-erasure-demo"),
+                            dbSettings,
+                            new Settings.CustomerIo(siteId, Secret.of("CUSTOMERIO_TRACK_API_KEY", apiKey), Settings.Region.US,
+                                    sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10)),
+                            new Settings.Audit(auditKey),
+                            new Settings.Worker("demo-worker", 64, freeOrAny(metricsPort)),
+                            List.of());
+                    try (WorkerRuntime worker = WorkerRuntime.start(settings, Clock.systemUTC())) {
+                        int sent = submitSamples(kafka.bootstrapServers(), new SubjectHasher(auditKey));
+                        say("submitted %d messages (%d valid, 1 duplicate, 3 malformed); processing ...", sent, requests);
+                        waitForOutcomes(ds, sent, Duration.ofSeconds(120));
+                        printAuditTrail(ds);
+                        say("Customer.io sandbox answered %d calls (%d throttled with 429)", sandbox.accepted(), sandbox.throttled());
+                        say("demo finished in %.1f s", (System.nanoTime() - t0) / 1e9);
+                        if (keepRunning) {
+                            say("metrics: http://localhost:%d/metrics  health: http://localhost:%d/health/ready",
+                                    worker.metricsPort(), worker.metricsPort());
+                            say("still running; press Ctrl-C to stop");
+                            Thread.currentThread().join();
+                        }
+                    }
+                }
+            }
+        }
+        return 0;
+    }
+
+    private int submitSamples(String bootstrap, SubjectHasher hasher) throws Exception {
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        Instant now = Instant.now();
+        ErasureRequest first = null;
+        for (int i = 0; i < requests; i++) {
+            Identifier id = switch (i % 4) {
+                case 0 -> Identifier.email("jane.doe+" + i + "@example.com");
+                case 1 -> Identifier.id("customer-" + (1000 + i));
+                case 2 -> Identifier.cioId("a3000" + (100 + i));
+                default -> Identifier.email("zoë" + i + "@exämple.org");
+            };
+            ErasureRequest r = new ErasureRequest(String.format("demo-%04d", i), id, i % 3 == 0 ? Regulation.CCPA : Regulation.GDPR,
+                    now.minus(Duration.ofDays(i)), "privacy-desk/ticket-" + (4700 + i));
+            first = first == null ? r : first;
+            out.add(new ProducerRecord<>(TOPIC, RecordKeys.forSubject(hasher.hash(id)), RequestJson.toBytes(r)));
+        }
+        // The same request again: recorded as DUPLICATE, nothing sent to Customer.io.
+        out.add(new ProducerRecord<>(TOPIC, RecordKeys.forSubject(hasher.hash(first.identifier())), RequestJson.toBytes(first)));
+        // Malformed: broken JSON, an unknown field carrying personal data, an id that looks like an email.
+        out.add(new ProducerRecord<>(TOPIC, null, "{\"request_id\": \"demo-bad-1\", \"identifier\": ".getBytes(StandardCharsets.UTF_8)));
+        out.add(new ProducerRecord<>(TOPIC, null, ("{\"request_id\":\"demo-bad-2\",\"identifier\":{\"type\":\"email\",\"value\":\"x@example.com\"},"
+                + "\"regulation\":\"GDPR\",\"requested_at\":\"2026-11-28T10:00:00Z\",\"requested_by\":\"desk\","
+                + "\"profile\":{\"name\":\"X\",\"phone\":\"+1 555 0100\"}}").getBytes(StandardCharsets.UTF_8)));
+        out.add(new ProducerRecord<>(TOPIC, null, ("{\"request_id\":\"demo-bad-3\",\"identifier\":{\"type\":\"id\",\"value\":\"x@example.com\"},"
+                + "\"regulation\":\"GDPR\",\"requested_at\":\"2026-11-28T10:00:00Z\",\"requested_by\":\"desk\"}").getBytes(StandardCharsets.UTF_8)));
+        try (Producer<byte[], byte[]> producer = new KafkaClients(new Settings.Kafka(bootstrap, TOPIC, "demo"))
+                .producer("demo-submit", Map.of())) {
+            // The duplicate must come after the original: same key, same partition, sent in order.
+            for (ProducerRecord<byte[], byte[]> r : out) {
+                producer.send(r).get();
+            }
+        }
+        return out.size();
+    }
+
+    private static void waitForOutcomes(HikariDataSource ds, int expected, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int last = -1;
+        while (true) {
+            int n = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME'");
+            if (n != last) {
+                say("  %d/%d outcomes recorded", n, expected);
+                last = n;
+            }
+            if (n >= expected) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new Errors.UserError("demo timed out waiting for outcomes (" + n + "/" + expected + ")", Errors.SOFTWARE);
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    private static int count(HikariDataSource ds, String sql) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    private static void printAuditTrail(HikariDataSource ds) throws SQLException {
+        say("%naudit trail (audit_event, in chain order; subjects only as keyed hashes):");
+        String fmt = "%4s  %-12s %-8s %-9s %-16s %5s %4s  %-14s %s%n";
+        System.out.printf(fmt, "seq", "request_id", "type", "step", "outcome", "http", "tries", "subject", "reason");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT chain_seq, request_id, identifier_type, step, outcome, http_status, attempts,"
+                     + " subject_hash, reason FROM audit_event ORDER BY chain_seq")) {
+            while (rs.next()) {
+                String subject = rs.getString(8);
+                String reason = rs.getString(9);
+                System.out.printf(fmt, rs.getLong(1), nz(rs.getString(2)), nz(rs.getString(3)), rs.getString(4), rs.getString(5),
+                        rs.getObject(6) == null ? "" : rs.getInt(6), rs.getObject(7) == null ? "" : rs.getInt(7),
+                        subject == null ? "" : subject.substring(0, 12) + "…",
+                        reason == null ? "" : reason.length() > 90 ? reason.substring(0, 90) + "…" : reason);
+            }
+        }
+        say("%noutcomes, one per Kafka record:");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT outcome, count(*) FROM audit_event WHERE step = 'OUTCOME' GROUP BY outcome ORDER BY outcome")) {
+            while (rs.next()) {
+                System.out.printf("  %-16s %4d%n", rs.getString(1), rs.getInt(2));
+            }
+        }
+        say("%nrequests by status (view erasure_request_status; a message without a valid request_id is no request):");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT status, count(*), count(*) FILTER (WHERE on_time) FROM erasure_request_status"
+                     + " GROUP BY status ORDER BY status")) {
+            while (rs.next()) {
+                System.out.printf("  %-16s %4d  (on time: %d)%n", rs.getString(1), rs.getInt(2), rs.getInt(3));
+            }
+        }
+    }
+
+    /** The asked-for port if it is free, else any free port (a second demo must not fail on it). */
+    private static int freeOrAny(int port) {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(port)) {
+            return port;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    private static String nz(String s) {
+        return s == null ? "-" : s;
+    }
+
+    private static void say(String fmt, Object... args) {
+        System.out.printf(fmt + "%n", args);
+        System.out.flush();
+    }
+
+    private static String randomHex(int bytes) {
+        byte[] b = new byte[bytes];
+        new SecureRandom().nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    private interface ThrowingSupplier<T> {
+        T get() throws Exception;
+    }
+
+    private static <T> T unchecked(ThrowingSupplier<T> s) {
+        try {
+            return s.get();
+        } catch (Exception e) {
+            throw new IllegalStateException("embedded PostgreSQL failed to start: " + e.getMessage(), e);
+        }
+    }
+}

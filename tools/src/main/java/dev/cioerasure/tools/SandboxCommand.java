@@ -1,0 +1,54 @@
+package dev.cioerasure.tools;
+
+import dev.cioerasure.cli.Errors;
+import dev.cioerasure.cli.Main;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import java.net.InetSocketAddress;
+import java.util.EnumSet;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "sandbox", mixinStandardHelpOptions = true,
+        description = {"Run a local stand-in for Customer.io's Track API (suppress, destroy, region) for trying the worker",
+                "without a real workspace (docker compose uses it). Accepts CUSTOMERIO_SITE_ID/CUSTOMERIO_TRACK_API_KEY",
+                "as its only valid credentials; answers 429 with Retry-After past --limit calls per second."})
+final class SandboxCommand implements Callable<Integer> {
+    @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--bind", defaultValue = "0.0.0.0", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String bind;
+
+    @Option(names = "--latency-ms", defaultValue = "50", description = "Latency of every call (default: ${DEFAULT-VALUE}).")
+    int latencyMs;
+
+    @Option(names = "--limit", defaultValue = "100", description = "Calls per second before 429 (0 = unlimited; default: ${DEFAULT-VALUE}).")
+    int limit;
+
+    @Option(names = "--error-rate", defaultValue = "0", description = "Share of calls answered 503, 0..1 (default: ${DEFAULT-VALUE}).")
+    double errorRate;
+
+    @Override
+    public Integer call() throws Exception {
+        if (errorRate < 0 || errorRate > 1 || limit < 0 || latencyMs < 0) {
+            throw new Errors.UserError("--error-rate must be 0..1; --limit and --latency-ms must not be negative", 2);
+        }
+        Settings.CustomerIo c = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO)).customerIo();
+        TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(c.siteId(), c.apiKey().reveal(), latencyMs, limit, errorRate, false),
+                new InetSocketAddress(bind, port));
+        System.out.printf("Customer.io sandbox on %s:%d (latency %d ms, limit %s calls/s, error rate %.2f)%n", bind, sandbox.port(),
+                latencyMs, limit == 0 ? "no" : Integer.toString(limit), errorRate);
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            sandbox.close();
+            stop.countDown();
+            Runtime.getRuntime().halt(0);
+        }));
+        stop.await();
+        return 0;
+    }
+}

@@ -1,0 +1,463 @@
+package dev.cioerasure.tools.bench;
+
+import dev.cioerasure.audit.Migrations;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackEndpoint;
+import dev.cioerasure.kafka.KafkaClients;
+import dev.cioerasure.kafka.RecordKeys;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.Identifier;
+import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.Regulation;
+import dev.cioerasure.request.RequestJson;
+import dev.cioerasure.request.RequestParser;
+import dev.cioerasure.testkit.embedded.EmbeddedDatabase;
+import dev.cioerasure.testkit.embedded.EmbeddedKafka;
+import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The benchmark behind docs/benchmarks.md: a real broker, a real PostgreSQL and the Customer.io
+ * sandbox on this machine, the worker as a separate JVM with a 256 MB heap. Every figure comes
+ * from one run; ratios are against the ceiling (limit ÷ 2 calls per erasure) and against the
+ * seed approach measured in the same run.
+ */
+public final class Benchmark {
+    static final String SITE = "bench-site";
+    static final String KEY = "bench-track-key";
+    static final String AUDIT_KEY = "bench-audit-subject-key-0123456789";
+
+    /** One measured scenario. */
+    record Result(String name, int limit, int latencyMs, int requests, double erasuresPerSecond, double ceiling, long throttled,
+                  double cpuMsPerErasure, long peakHeap, long peakRss, double p50Ms, double p99Ms, List<double[]> timeline,
+                  long overWindow, TrackSandbox.Limit model) {
+        Result(String name, int limit, int latencyMs, int requests, double erasuresPerSecond, double ceiling, long throttled,
+               double cpuMsPerErasure, long peakHeap, long peakRss, double p50Ms, double p99Ms, List<double[]> timeline) {
+            this(name, limit, latencyMs, requests, erasuresPerSecond, ceiling, throttled, cpuMsPerErasure, peakHeap, peakRss, p50Ms, p99Ms,
+                    timeline, 0, TrackSandbox.Limit.TOKEN_BUCKET);
+        }
+    }
+
+    private final PrintStream out;
+    private final Path workDir;
+    private final EmbeddedKafka kafka;
+    private final EmbeddedDatabase postgres;
+    private final AtomicInteger seq = new AtomicInteger();
+    private final SubjectHasher hasher = new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", AUDIT_KEY));
+    /** Set by {@link #backlog}: how long the chain verification of the large table took. */
+    String verifyReport = "";
+
+    public Benchmark(PrintStream out, Path workDir, EmbeddedKafka kafka, EmbeddedDatabase postgres) {
+        this.out = out;
+        this.workDir = workDir;
+        this.kafka = kafka;
+        this.postgres = postgres;
+    }
+
+    String freshTopic(int partitions) throws Exception {
+        String topic = "bench." + seq.incrementAndGet();
+        kafka.createTopics(partitions, topic, topic + ".dlq", topic + ".retry");
+        return topic;
+    }
+
+    String freshDatabase() throws Exception {
+        String name = "bench_" + seq.incrementAndGet();
+        try (Connection c = postgres.superuserDataSource().getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + name);
+        }
+        String url = "jdbc:postgresql://localhost:" + postgres.port() + "/" + name;
+        Migrations.migrate(dataSource(url));
+        return url;
+    }
+
+    static DataSource dataSource(String url) {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setUrl(url);
+        ds.setUser("postgres");
+        ds.setPassword("postgres");
+        return ds;
+    }
+
+    private KafkaClients clients() {
+        return new KafkaClients(new Settings.Kafka(kafka.bootstrapServers(), "bench", "bench"));
+    }
+
+    Producer<byte[], byte[]> producer() {
+        return clients().producer("bench-producer", Map.of(ProducerConfig.LINGER_MS_CONFIG, 20, ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024));
+    }
+
+    ProducerRecord<byte[], byte[]> request(String topic, String prefix, int i) {
+        Identifier id = i % 2 == 0 ? Identifier.email(prefix + "-person-" + i + "@example.com") : Identifier.id(prefix + "-customer-" + i);
+        ErasureRequest r = new ErasureRequest(prefix + "-" + i, id, Regulation.GDPR, Instant.now().minusSeconds(60), "bench");
+        return new ProducerRecord<>(topic, RecordKeys.forSubject(hasher.hash(id)), RequestJson.toBytes(r));
+    }
+
+    void produce(String topic, String prefix, int n) throws Exception {
+        try (Producer<byte[], byte[]> p = producer()) {
+            for (int i = 0; i < n; i++) {
+                p.send(request(topic, prefix, i));
+            }
+            p.flush();
+        }
+    }
+
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight) throws Exception {
+        return startWorker(topic, dbUrl, sandbox, rate, inFlight, null);
+    }
+
+    /** A worker JVM; with an instance id it is a static member of the group and keeps its rate lease across restarts. */
+    ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight, String instanceId) throws Exception {
+        Map<String, String> env = new HashMap<>();
+        if (instanceId != null) {
+            env.put("WORKER_INSTANCE_ID", instanceId);
+        }
+        env.put("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
+        env.put("ERASURE_TOPIC", topic);
+        env.put("ERASURE_GROUP_ID", "bench-" + topic);
+        env.put("DATABASE_URL", dbUrl);
+        env.put("DATABASE_USER", "postgres");
+        env.put("DATABASE_PASSWORD", "postgres");
+        env.put("CUSTOMERIO_SITE_ID", SITE);
+        env.put("CUSTOMERIO_TRACK_API_KEY", KEY);
+        env.put("CUSTOMERIO_TRACK_URL", sandbox.baseUrl().toString());
+        env.put("CUSTOMERIO_RATE_LIMIT_PER_SECOND", Integer.toString(rate));
+        env.put("AUDIT_SUBJECT_KEY", AUDIT_KEY);
+        env.put("ERASURE_MAX_IN_FLIGHT", Integer.toString(inFlight));
+        env.put("LOG_LEVEL", "WARN");
+        return new ChildWorker(env, "256m", freePort(), workDir.resolve("worker-" + topic + (instanceId == null ? "" : "-" + instanceId) + ".log"));
+    }
+
+    static int completed(DataSource ds) throws Exception {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    /** Completion times (epoch seconds, fractional) of every COMPLETED outcome, sorted. */
+    static double[] completionTimes(DataSource ds) throws Exception {
+        List<Double> t = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT extract(epoch FROM recorded_at) FROM audit_event"
+                     + " WHERE step = 'OUTCOME' AND outcome = 'COMPLETED' ORDER BY recorded_at")) {
+            while (rs.next()) {
+                t.add(rs.getDouble(1));
+            }
+        }
+        return t.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    /** Erasures/s between the 10 % and 90 % completion marks: the sustained rate, without ramp-up and tail. */
+    static double sustainedRate(double[] times) {
+        int a = times.length / 10;
+        int b = times.length * 9 / 10;
+        return (b - a) / Math.max(1e-9, times[b] - times[a]);
+    }
+
+    static List<double[]> timeline(double[] times) {
+        List<double[]> perSecond = new ArrayList<>();
+        if (times.length == 0) {
+            return perSecond;
+        }
+        double start = Math.floor(times[0]);
+        int[] counts = new int[(int) (times[times.length - 1] - start) + 1];
+        for (double t : times) {
+            counts[(int) (t - start)]++;
+        }
+        for (int i = 0; i < counts.length; i++) {
+            perSecond.add(new double[] {i, counts[i]});
+        }
+        return perSecond;
+    }
+
+    void awaitCompleted(DataSource ds, int n, Duration timeout, String what) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long nextReport = System.nanoTime() + 10_000_000_000L;
+        while (completed(ds) < n) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(what + ": only " + completed(ds) + " of " + n + " completed within " + timeout);
+            }
+            if (System.nanoTime() > nextReport) {
+                out.printf("    … %d/%d%n", completed(ds), n);
+                nextReport = System.nanoTime() + 10_000_000_000L;
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** Backlog first, then the worker drains it at the rate limit against a sandbox with the given latency. */
+    Result ceiling(int limit, int latencyMs, int seconds) throws Exception {
+        return ceiling(limit, latencyMs, seconds, TrackSandbox.Limit.TOKEN_BUCKET);
+    }
+
+    /** The same against a sandbox that counts its limit the given way. */
+    Result ceiling(int limit, int latencyMs, int seconds, TrackSandbox.Limit model) throws Exception {
+        int n = limit / 2 * seconds;
+        String topic = freshTopic(6);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        produce(topic, "c" + limit, n);
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false).with(model))) {
+            Duration cpu0;
+            long t0 = System.nanoTime();
+            try (ChildWorker w = startWorker(topic, db, sandbox, limit, 256)) {
+                cpu0 = w.cpu();
+                awaitCompleted(ds, n, Duration.ofSeconds(seconds * 4L + 60), "ceiling " + limit);
+                double[] times = completionTimes(ds);
+                double rate = sustainedRate(times);
+                double cpuMs = (w.cpu().minus(cpu0).toNanos() / 1e6) / n;
+                out.printf("    %d erasures in %.1f s wall%n", n, (System.nanoTime() - t0) / 1e9);
+                String server = model == TrackSandbox.Limit.SLIDING_WINDOW ? "strict sliding window" : "token bucket";
+                return new Result("limit " + limit + "/s, " + latencyMs + " ms latency, " + server, limit, latencyMs, n, rate, limit / 2.0,
+                        sandbox.throttled(), cpuMs, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times),
+                        sandbox.overWindow(), model);
+            }
+        }
+    }
+
+    /**
+     * Three worker JVMs share one limit against the strict sliding-window sandbox; half of the
+     * requests have one key (one partition), and every {@code killEvery} seconds one of the
+     * instances is killed (kill -9) and started again under its id.
+     */
+    Result group(int limit, int latencyMs, int seconds, int killEvery) throws Exception {
+        int n = limit / 2 * seconds;
+        String topic = freshTopic(6);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        try (Producer<byte[], byte[]> p = producer()) {
+            for (int i = 0; i < n; i++) {
+                ProducerRecord<byte[], byte[]> r = request(topic, "g", i);
+                p.send(i % 2 == 0 ? new ProducerRecord<>(topic, "hot".getBytes(StandardCharsets.UTF_8), r.value()) : r);
+            }
+            p.flush();
+        }
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false)
+                .with(TrackSandbox.Limit.SLIDING_WINDOW))) {
+            ChildWorker[] workers = new ChildWorker[3];
+            for (int i = 0; i < 3; i++) {
+                workers[i] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + i);
+            }
+            int kills = 0;
+            try {
+                long nextKill = System.nanoTime() + killEvery * 1_000_000_000L;
+                long deadline = System.nanoTime() + Duration.ofSeconds(seconds * 6L + 120).toNanos();
+                while (completed(ds) < n) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("group: only " + completed(ds) + " of " + n + " completed in time");
+                    }
+                    if (killEvery > 0 && System.nanoTime() > nextKill) {
+                        int victim = kills % 3;
+                        workers[victim].kill();
+                        workers[victim] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + victim);
+                        kills++;
+                        nextKill = System.nanoTime() + killEvery * 1_000_000_000L;
+                    }
+                    Thread.sleep(200);
+                }
+            } finally {
+                for (ChildWorker w : workers) {
+                    w.close();
+                }
+            }
+            double[] times = completionTimes(ds);
+            out.printf("    %d erasures, %d kills, %d calls over the window, %d 429s%n", n, kills, sandbox.overWindow(), sandbox.throttled());
+            return new Result("3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, one killed every " + killEvery + " s ("
+                    + kills + " kills), strict sliding window", limit, latencyMs, n, sustainedRate(times), limit / 2.0,
+                    sandbox.throttled(), Double.NaN, 0, 0, Double.NaN, Double.NaN, timeline(times), sandbox.overWindow(),
+                    TrackSandbox.Limit.SLIDING_WINDOW);
+        }
+    }
+
+    /** Unlimited, zero-latency sandbox: the worker's own ceiling and CPU per erasure. */
+    Result overhead(int n) throws Exception {
+        String topic = freshTopic(6);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        produce(topic, "o", n);
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, 0, 0, 0, false))) {
+            try (ChildWorker w = startWorker(topic, db, sandbox, 100_000, 256)) {
+                awaitCompleted(ds, n, Duration.ofMinutes(10), "overhead");
+                double[] times = completionTimes(ds);
+                Duration cpu = w.cpu();
+                return new Result("unlimited, 0 ms latency", 0, 0, n, sustainedRate(times), Double.NaN, 0,
+                        cpu.toNanos() / 1e6 / n, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times));
+            }
+        }
+    }
+
+    /** Requests produced at a steady pace below the ceiling; produce → audit row latency per request. */
+    Result latency(int limit, int latencyMs, double loadFactor, int seconds) throws Exception {
+        String topic = freshTopic(6);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        int perSecond = (int) (limit / 2 * loadFactor);
+        int n = perSecond * seconds;
+        Map<String, Long> sentAtMicros = new ConcurrentHashMap<>();
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false));
+             ChildWorker w = startWorker(topic, db, sandbox, limit, 256);
+             Producer<byte[], byte[]> p = producer()) {
+            Thread.sleep(8000); // let the worker join the group first
+            long start = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                long due = start + (long) (i * 1e9 / perSecond);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                }
+                ProducerRecord<byte[], byte[]> r = request(topic, "l", i);
+                Instant now = Instant.now();
+                sentAtMicros.put("l-" + i, now.getEpochSecond() * 1_000_000 + now.getNano() / 1000);
+                p.send(r);
+            }
+            p.flush();
+            awaitCompleted(ds, n, Duration.ofSeconds(seconds * 3L + 60), "latency");
+            List<Double> lat = new ArrayList<>();
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT request_id, (extract(epoch FROM recorded_at) * 1000000)::bigint FROM audit_event"
+                         + " WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'")) {
+                while (rs.next()) {
+                    Long sent = sentAtMicros.get(rs.getString(1));
+                    if (sent != null) {
+                        lat.add((rs.getLong(2) - sent) / 1000.0);
+                    }
+                }
+            }
+            double[] sorted = lat.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            return new Result("at a steady " + perSecond + "/s with a limit of " + limit + " calls/s and " + latencyMs + " ms latency",
+                    limit, latencyMs, n,
+                    sustainedRate(completionTimes(ds)), limit / 2.0, sandbox.throttled(), Double.NaN, w.peakHeapBytes(), w.peakRssBytes(),
+                    percentile(sorted, 0.50), percentile(sorted, 0.99), List.of());
+        }
+    }
+
+    static double percentile(double[] sorted, double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
+    }
+
+    /**
+     * The seed approach, as a baseline in the same run: one request at a time — poll one record,
+     * suppress, destroy, insert its audit row, commit — with a 100 ms sleep between requests.
+     */
+    Result seedBaseline(int latencyMs, int seconds) throws Exception {
+        String topic = freshTopic(1);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        produce(topic, "s", 20 * seconds);
+        RequestParser parser = new RequestParser(Clock.systemUTC());
+        int done = 0;
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, 1000, 0, false));
+             Consumer<byte[], byte[]> consumer = clients().consumer("bench-seed", Map.of(ConsumerConfig.GROUP_ID_CONFIG, "seed-" + topic,
+                     ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest", ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1));
+             Connection c = ds.getConnection();
+             PreparedStatement insert = c.prepareStatement("INSERT INTO audit_event (request_id, step, outcome, kafka_topic,"
+                     + " kafka_partition, kafka_offset, worker_instance, occurred_at)"
+                     + " VALUES (?, 'OUTCOME', 'COMPLETED', ?, ?, ?, 'seed', now())")) {
+            TrackClient track = TrackClient.http(new TrackEndpoint(sandbox.baseUrl(), SITE, Secret.of("K", KEY), Duration.ofSeconds(5),
+                    Duration.ofSeconds(10)), Clock.systemUTC());
+            consumer.subscribe(List.of(topic));
+            long end = 0;
+            long start = 0;
+            while (end == 0 || System.nanoTime() < end) {
+                for (ConsumerRecord<byte[], byte[]> rec : consumer.poll(Duration.ofMillis(200))) {
+                    if (start == 0) {
+                        start = System.nanoTime();
+                        end = start + seconds * 1_000_000_000L;
+                    }
+                    ErasureRequest r = ((ParseResult.Valid) parser.parse(rec.value())).request();
+                    track.suppress(r.identifier());
+                    track.destroy(r.identifier());
+                    insert.setString(1, r.requestId());
+                    insert.setString(2, rec.topic());
+                    insert.setInt(3, rec.partition());
+                    insert.setLong(4, rec.offset());
+                    insert.executeUpdate();
+                    consumer.commitSync();
+                    done++;
+                    Thread.sleep(100);
+                }
+            }
+            double rate = done / ((System.nanoTime() - start) / 1e9);
+            return new Result("seed: one at a time, 100 ms sleep", 1000, latencyMs, done, rate, 500, sandbox.throttled(), Double.NaN,
+                    0, 0, Double.NaN, Double.NaN, List.of());
+        }
+    }
+
+    /** 1,000,000 (or n) requests through a 256 MB worker; memory sampled throughout. */
+    Result backlog(int n) throws Exception {
+        String topic = freshTopic(12);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        long t0 = System.nanoTime();
+        produce(topic, "b", n);
+        out.printf("    produced %d requests in %.0f s%n", n, (System.nanoTime() - t0) / 1e9);
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, 0, 0, 0, false));
+             ChildWorker w = startWorker(topic, db, sandbox, 100_000, 256)) {
+            awaitCompleted(ds, n, Duration.ofHours(3), "backlog");
+            double[] times = completionTimes(ds);
+            Result r = new Result("backlog of " + n + ", unlimited sandbox", 0, 0, n, sustainedRate(times), Double.NaN, 0,
+                    w.cpu().toNanos() / 1e6 / n, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times));
+            long v0 = System.nanoTime();
+            dev.cioerasure.audit.ChainVerifier.Result chain = new dev.cioerasure.audit.ChainVerifier(ds).verify();
+            double vs = (System.nanoTime() - v0) / 1e9;
+            verifyReport = String.format("`audit verify` over the resulting %d audit rows: %s in %.1f s (%.0f rows/s, streaming,"
+                    + " constant memory).", chain.rowsChecked(), chain.intact() ? "intact" : "BROKEN", vs, chain.rowsChecked() / vs);
+            out.println("    " + verifyReport);
+            return r;
+        }
+    }
+
+    static String machine() {
+        return System.getProperty("os.name") + " " + System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors()
+                + " cores, Java " + System.getProperty("java.version") + "; Kafka (KRaft, in-process), PostgreSQL 14 (embedded),"
+                + " sandbox and worker JVM all on this machine";
+    }
+
+    static String mb(long bytes) {
+        return bytes <= 0 ? "-" : String.format("%.0f MB", bytes / 1048576.0);
+    }
+
+    static String fmt(double v, String pattern) {
+        return Double.isNaN(v) ? "-" : String.format(pattern, v);
+    }
+
+
+
+}

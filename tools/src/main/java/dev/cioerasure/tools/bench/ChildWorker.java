@@ -1,0 +1,110 @@
+package dev.cioerasure.tools.bench;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The worker as it runs in production: its own JVM with a small fixed heap, started from the
+ * same jar. Sampled every 500 ms for heap (from its /metrics) and RSS (from /proc), so peak
+ * memory and CPU time can be reported for the worker alone.
+ */
+final class ChildWorker implements AutoCloseable {
+    private static final Pattern HEAP = Pattern.compile("(?m)^jvm_memory_used_bytes\\{[^}]*area=\"heap\"[^}]*} ([0-9.eE+-]+)");
+
+    private final Process process;
+    private final int metricsPort;
+    private final AtomicLong peakHeap = new AtomicLong();
+    private final AtomicLong peakRssKb = new AtomicLong();
+    private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "bench-sampler");
+        t.setDaemon(true);
+        return t;
+    });
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    ChildWorker(Map<String, String> env, String heap, int metricsPort, Path log) throws IOException {
+        this.metricsPort = metricsPort;
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String cp = System.getProperty("java.class.path");
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(javaBin, "-Xmx" + heap, "-Xms" + heap));
+        String extra = System.getenv("BENCH_WORKER_JAVA_OPTS"); // e.g. a JFR recording when profiling
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(java.util.List.of(extra.trim().split("\\s+")));
+        }
+        cmd.addAll(java.util.List.of("-cp", cp, "dev.cioerasure.cli.Main", "worker"));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putAll(env);
+        pb.environment().put("METRICS_PORT", Integer.toString(metricsPort));
+        pb.redirectErrorStream(true).redirectOutput(log.toFile());
+        this.process = pb.start();
+        sampler.scheduleAtFixedRate(this::sample, 500, 500, TimeUnit.MILLISECONDS);
+    }
+
+    private void sample() {
+        try {
+            String status = Files.readString(Path.of("/proc", Long.toString(process.pid()), "status"));
+            Matcher m = Pattern.compile("VmRSS:\\s+(\\d+) kB").matcher(status);
+            if (m.find()) {
+                peakRssKb.accumulateAndGet(Long.parseLong(m.group(1)), Math::max);
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not on Linux, or the process is gone
+        }
+        try {
+            String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString()).body();
+            Matcher m = HEAP.matcher(body);
+            double heap = 0;
+            while (m.find()) {
+                heap += Double.parseDouble(m.group(1));
+            }
+            peakHeap.accumulateAndGet((long) heap, Math::max);
+        } catch (IOException | RuntimeException ignored) {
+            // not up yet
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** CPU time the worker JVM has used so far (user + system). */
+    Duration cpu() {
+        return process.info().totalCpuDuration().orElse(Duration.ZERO);
+    }
+
+    long peakHeapBytes() {
+        return peakHeap.get();
+    }
+
+    long peakRssBytes() {
+        return peakRssKb.get() * 1024;
+    }
+
+    /** kill -9: no shutdown hook, no leaving the group, no giving back the rate lease. */
+    void kill() throws InterruptedException {
+        sampler.shutdownNow();
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        sampler.shutdownNow();
+        process.destroy();
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+        }
+    }
+}

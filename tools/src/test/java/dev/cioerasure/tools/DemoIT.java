@@ -1,0 +1,25 @@
+package dev.cioerasure.tools;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.testing.Cli;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The README's first command, as a newcomer runs it: its own output only, and a summary that adds up. */
+class DemoIT {
+    @Test
+    void theDemoErasesTheSamplesAndItsSummaryCountsEveryMessage() {
+        Cli.Run run = Cli.run(ToolsMain::run, Map.of(), "demo", "--metrics-port", "0");
+        assertThat(run.exit()).as(run.err()).isZero();
+        // what the demo itself prints (tests send log lines to standard output too)
+        String out = run.out().lines().filter(l -> !l.matches("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}.*")).reduce("", (a, b) -> a + b + "\n");
+        Cli.Run r = new Cli.Run(run.exit(), out, run.err());
+        assertThat(r.out()).doesNotContain("Formatting metadata", "Bootstrap metadata")
+                .as("the metrics URL is printed only with --keep-running, while it is alive").doesNotContain("/metrics");
+        assertThat(r.out()).contains("submitted 24 messages (20 valid, 1 duplicate, 3 malformed)");
+        assertThat(r.out()).containsPattern("(?m)^  COMPLETED\\s+20$").containsPattern("(?m)^  DUPLICATE\\s+1$")
+                .containsPattern("(?m)^  REJECTED\\s+3$");
+        assertThat(r.out()).contains("demo finished in");
+    }
+}
