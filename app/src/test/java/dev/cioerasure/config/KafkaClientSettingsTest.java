@@ -1,0 +1,93 @@
+package dev.cioerasure.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cioerasure.kafka.KafkaClients;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The KAFKA_* security settings as docs/operations.md ("Connecting to a secured Kafka") states them. */
+class KafkaClientSettingsTest {
+    @TempDir
+    Path dir;
+
+    private static Map<String, String> env(String... pairs) {
+        Map<String, String> env = new HashMap<>(Map.of("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092"));
+        for (int i = 0; i < pairs.length; i += 2) {
+            env.put(pairs[i], pairs[i + 1]);
+        }
+        return env;
+    }
+
+    private static Settings.Kafka load(Map<String, String> env) {
+        return SettingsLoader.load(env, EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
+    }
+
+    @Test
+    void scramOverTlsBuildsTheJaasLineFromAPasswordFileAndFollowsItsRotation() throws Exception {
+        Path pw = Files.writeString(dir.resolve("pw"), "s3cr\"et\\pw\n");
+        Path ca = Files.writeString(dir.resolve("ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+        Settings.Kafka k = load(env("KAFKA_SECURITY_PROTOCOL", "sasl_ssl", "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                "KAFKA_SASL_USERNAME", "cio-erasure", "KAFKA_SASL_PASSWORD_FILE", pw.toString(),
+                "KAFKA_SSL_TRUSTSTORE_LOCATION", ca.toString(), "KAFKA_SSL_TRUSTSTORE_TYPE", "PEM"));
+        Map<String, Object> props = new KafkaClients(k).producerConfig("p", Map.of());
+        assertThat(props).containsEntry("security.protocol", "SASL_SSL").containsEntry("sasl.mechanism", "SCRAM-SHA-512")
+                .containsEntry("ssl.truststore.location", ca.toString()).containsEntry("ssl.truststore.type", "PEM")
+                .containsEntry("bootstrap.servers", "kafka:9092").containsEntry("acks", "all");
+        assertThat(props.get("sasl.jaas.config")).isEqualTo("org.apache.kafka.common.security.scram.ScramLoginModule required"
+                + " username=\"cio-erasure\" password=\"s3cr\\\"et\\\\pw\";");
+        String shown = k.client().describe() + new Settings(k, null, null, null, null, java.util.List.of()).describe();
+        assertThat(shown).contains("SASL_SSL (SCRAM-SHA-512)", "sasl.jaas.config=[hidden] (file " + pw).doesNotContain("s3cr");
+
+        Files.writeString(pw, "rotated\n");
+        Files.setLastModifiedTime(pw, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        assertThat(new KafkaClients(k).consumerConfig("c", Map.of()).get("sasl.jaas.config").toString()).contains("password=\"rotated\"");
+    }
+
+    @Test
+    void anyOtherClientPropertyComesFromAFileOrAPrefixedVariableAndIsShownHidden() throws Exception {
+        Path file = Files.writeString(dir.resolve("client.properties"), "ssl.cipher.suites=TLS_AES_256_GCM_SHA384\n");
+        Settings.Kafka k = load(env("KAFKA_CLIENT_CONFIG_FILE", file.toString(),
+                "KAFKA_CLIENT_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", "https"));
+        assertThat(new KafkaClients(k).common("x")).containsEntry("ssl.cipher.suites", "TLS_AES_256_GCM_SHA384")
+                .containsEntry("ssl.endpoint.identification.algorithm", "https");
+        assertThat(k.client().describe()).startsWith("PLAINTEXT").contains("ssl.cipher.suites=[hidden]")
+                .doesNotContain("TLS_AES_256_GCM_SHA384", "=https");
+    }
+
+    @Test
+    void everyRuleBreachIsNamedInOneMessage() throws Exception {
+        Path file = Files.writeString(dir.resolve("client.properties"), "enable.auto.commit=true\nsasl.mechanism=PLAIN\n");
+        assertThatThrownBy(() -> load(env("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "KAFKA_SASL_MECHANISM", "PLAIN",
+                "KAFKA_SASL_USERNAME", "u", "KAFKA_CLIENT_CONFIG_FILE", file.toString(), "KAFKA_CLIENT_ACKS", "1",
+                "KAFKA_SSL_KEYSTORE_LOCATION", dir.resolve("missing.p12").toString())))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: set both")
+                .hasMessageContaining("enable.auto.commit is set by cio-erasure itself")
+                .hasMessageContaining("sets sasl.mechanism, which KAFKA_SASL_MECHANISM already sets")
+                .hasMessageContaining("KAFKA_CLIENT_ACKS: acks is set by cio-erasure itself")
+                .hasMessageContaining("KAFKA_SSL_KEYSTORE_LOCATION:");
+        assertThatThrownBy(() -> load(env("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")))
+                .hasMessageContaining("KAFKA_SASL_MECHANISM: missing");
+        assertThatThrownBy(() -> load(env("KAFKA_SASL_MECHANISM", "PLAIN")))
+                .hasMessageContaining("KAFKA_SECURITY_PROTOCOL is PLAINTEXT");
+        assertThatThrownBy(() -> load(env("KAFKA_SECURITY_PROTOCOL", "TLS")))
+                .hasMessageContaining("KAFKA_SECURITY_PROTOCOL: must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL");
+        assertThatThrownBy(() -> load(env("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "KAFKA_SASL_MECHANISM", "OAUTHBEARER",
+                "KAFKA_SASL_USERNAME", "u", "KAFKA_SASL_PASSWORD", "p")))
+                .hasMessageContaining("for OAUTHBEARER set KAFKA_SASL_JAAS_CONFIG").hasMessageNotContaining("=p");
+    }
+
+    @Test
+    void aPlaintextClusterNeedsNothingMore() {
+        Settings.Kafka k = load(env());
+        assertThat(k.client()).isEqualTo(KafkaClientConfig.NONE);
+        assertThat(new KafkaClients(k).common("x")).containsOnlyKeys("bootstrap.servers", "client.id");
+    }
+}
