@@ -33,7 +33,9 @@ final class CredentialGate {
         this.client = client;
         this.probeEvery = probeEvery;
         Gauge.builder(MetricNames.CREDENTIALS_REJECTED, closed, c -> c.get() ? 1 : 0)
-                .description("1 while Customer.io rejects the Track credentials and erasures are paused").register(meters);
+                .description("1 while Customer.io rejects the Track credentials and erasures are paused")
+                // held strongly: the gauge must read 0 or 1, never NaN once nothing else holds the gate
+                .strongReference(true).register(meters);
     }
 
     /**
