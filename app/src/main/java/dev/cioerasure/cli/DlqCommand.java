@@ -1,5 +1,7 @@
 package dev.cioerasure.cli;
 
+import static dev.cioerasure.kafka.TopicHeaders.shown;
+
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.kafka.KafkaClients;
@@ -28,14 +30,6 @@ final class DlqCommand {
         return SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
     }
 
-    /**
-     * A header as the worker wrote it, or {@code ?} when present but not in its format (null,
-     * binary, malformed, not the worker's), or empty when absent: nothing else is ever printed.
-     */
-    static String header(ConsumerRecord<byte[], byte[]> r, String name) {
-        return TopicHeaders.shown(r.headers(), name);
-    }
-
     /** The original coordinates, or {@code ?} when the headers are missing or malformed. */
     static String origin(ConsumerRecord<byte[], byte[]> r) {
         return TopicHeaders.Origin.of(r.headers()).map(TopicHeaders.Origin::toString).orElse("?");
@@ -43,13 +37,13 @@ final class DlqCommand {
 
     /** The reason, with a note when the record on the DLQ is a cut copy. */
     static String reasonOf(ConsumerRecord<byte[], byte[]> r) {
-        String reason = header(r, TopicHeaders.REASON);
-        String cut = header(r, TopicHeaders.CUT);
+        String reason = shown(r.headers(), TopicHeaders.REASON);
+        String cut = shown(r.headers(), TopicHeaders.CUT);
         if (cut.isEmpty()) {
             return reason;
         }
-        return reason + " [cut copy: " + cut + " not kept; original value " + nz(header(r, TopicHeaders.ORIGINAL_VALUE_SIZE))
-                + " bytes, sha256 " + nz(header(r, TopicHeaders.ORIGINAL_VALUE_SHA256)) + "]";
+        return reason + " [cut copy: " + cut + " not kept; original value " + nz(shown(r.headers(), TopicHeaders.ORIGINAL_VALUE_SIZE))
+                + " bytes, sha256 " + nz(shown(r.headers(), TopicHeaders.ORIGINAL_VALUE_SHA256)) + "]";
     }
 
     /**
@@ -57,10 +51,10 @@ final class DlqCommand {
      * (view erasure_request_status), when DATABASE_URL is set; unknown otherwise.
      */
     static final class States {
-        private final java.util.Map<String, String> status;
+        private final Map<String, String> status;
         private final boolean known;
 
-        private States(java.util.Map<String, String> status, boolean known) {
+        private States(Map<String, String> status, boolean known) {
             this.status = status;
             this.known = known;
         }
@@ -68,7 +62,7 @@ final class DlqCommand {
         static States of(java.util.Collection<String> requestIds) throws java.sql.SQLException {
             String url = Main.environment().get("DATABASE_URL");
             if (url == null || url.isBlank()) {
-                return new States(java.util.Map.of(), false);
+                return new States(Map.of(), false);
             }
             Settings.Database db = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE)).database();
             try (com.zaxxer.hikari.HikariDataSource ds = AuditCommand.connected(db)) {
@@ -101,8 +95,8 @@ final class DlqCommand {
     }
 
     static boolean matches(ConsumerRecord<byte[], byte[]> r, Set<String> requestIds, String reason) {
-        return (requestIds.isEmpty() || requestIds.contains(header(r, TopicHeaders.REQUEST_ID)))
-                && (reason == null || reason.equalsIgnoreCase(header(r, TopicHeaders.REASON_CODE)));
+        return (requestIds.isEmpty() || requestIds.contains(shown(r.headers(), TopicHeaders.REQUEST_ID)))
+                && (reason == null || reason.equalsIgnoreCase(shown(r.headers(), TopicHeaders.REASON_CODE)));
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List dead-lettered records, oldest first per partition.")
@@ -121,7 +115,7 @@ final class DlqCommand {
             TopicReader.readAll(k, k.dlqTopic(), r -> {
                 if (matches(r, requestIds, reason)) {
                     lines.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
-                            nz(header(r, TopicHeaders.REASON_CODE)), header(r, TopicHeaders.REQUEST_ID), origin(r), reasonOf(r)));
+                            nz(shown(r.headers(), TopicHeaders.REASON_CODE)), shown(r.headers(), TopicHeaders.REQUEST_ID), origin(r), reasonOf(r)));
                 }
             });
             States states = States.of(lines.stream().map(Line::requestId).filter(id -> !id.isEmpty()).distinct().toList());
@@ -177,14 +171,14 @@ final class DlqCommand {
                     }
                 }
             });
-            States states = States.of(chosen.stream().map(r -> header(r, TopicHeaders.REQUEST_ID)).filter(id -> !id.isEmpty())
+            States states = States.of(chosen.stream().map(r -> shown(r.headers(), TopicHeaders.REQUEST_ID)).filter(id -> !id.isEmpty())
                     .distinct().toList());
             if (!states.known() && !chosen.isEmpty()) {
                 System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
                         + "; every matching record is replayed");
             } else if (!force) {
                 int before = chosen.size();
-                chosen.removeIf(r -> states.resolved(header(r, TopicHeaders.REQUEST_ID)));
+                chosen.removeIf(r -> states.resolved(shown(r.headers(), TopicHeaders.REQUEST_ID)));
                 if (chosen.size() < before) {
                     System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"
                             + " resolved (COMPLETED); --force replays them anyway");
@@ -200,7 +194,7 @@ final class DlqCommand {
             }
             if (dryRun) {
                 chosen.forEach(r -> System.out.printf("would replay %d@%d (request %s, %s)%n", r.partition(), r.offset(),
-                        nz(header(r, TopicHeaders.REQUEST_ID)), header(r, TopicHeaders.REASON_CODE)));
+                        nz(shown(r.headers(), TopicHeaders.REQUEST_ID)), shown(r.headers(), TopicHeaders.REASON_CODE)));
                 System.out.println(chosen.size() + " record(s) would be replayed to " + k.retryTopic());
                 return 0;
             }

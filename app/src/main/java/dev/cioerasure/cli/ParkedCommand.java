@@ -1,5 +1,7 @@
 package dev.cioerasure.cli;
 
+import static dev.cioerasure.kafka.TopicHeaders.shown;
+
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.kafka.TopicHeaders;
@@ -42,10 +44,10 @@ final class ParkedCommand implements Callable<Integer> {
             if (all || r.offset() >= done) {
                 Instant at = TopicHeaders.valid(r.headers(), TopicHeaders.NOT_BEFORE)
                         .map(v -> Instant.ofEpochMilli(Long.parseLong(v))).orElse(null);
-                String round = DlqCommand.header(r, TopicHeaders.RETRY_ROUND);
+                String round = shown(r.headers(), TopicHeaders.RETRY_ROUND);
                 boolean replay = TopicHeaders.valid(r.headers(), TopicHeaders.REPLAY).isPresent();
                 lines.add(new Line(r.partition() + "@" + r.offset(), replay && round.isEmpty() ? "replay" : DlqCommand.nz(round), at,
-                        DlqCommand.header(r, TopicHeaders.REQUEST_ID), DlqCommand.header(r, TopicHeaders.REASON)));
+                        shown(r.headers(), TopicHeaders.REQUEST_ID), shown(r.headers(), TopicHeaders.REASON)));
             }
         });
         DlqCommand.States states = DlqCommand.States.of(lines.stream().map(Line::requestId).filter(id -> !id.isEmpty()).distinct().toList());
