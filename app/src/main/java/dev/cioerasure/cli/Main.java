@@ -54,18 +54,14 @@ public final class Main {
      */
     public static int run(Map<String, String> env, List<Object> extraCommands, String... args) {
         environment = env;
-        String level = env.get("LOG_LEVEL");
-        if (level != null && !LOG_LEVELS.contains(level.trim().toUpperCase(Locale.ROOT))) {
-            // logback would silently fall back to DEBUG for an unknown level
-            System.err.println("cio-erasure: LOG_LEVEL: must be one of " + String.join(", ", LOG_LEVELS)
-                    + " (got a value that is none of them)");
-            return Errors.CONFIG;
-        }
-        String format = env.get("LOG_FORMAT");
-        if (format != null && !LOG_FORMATS.contains(format.trim())) {
-            System.err.println("cio-erasure: LOG_FORMAT: must be one of " + String.join(", ", LOG_FORMATS)
-                    + " (got a value that is none of them)");
-            return Errors.CONFIG;
+        // logback would silently fall back to DEBUG for an unknown level, and find no appender for an unknown format
+        for (String problem : new String[] {
+                notOneOf("LOG_LEVEL", env.get("LOG_LEVEL"), LOG_LEVELS, v -> v.toUpperCase(Locale.ROOT)),
+                notOneOf("LOG_FORMAT", env.get("LOG_FORMAT"), LOG_FORMATS, v -> v)}) {
+            if (problem != null) {
+                System.err.println("cio-erasure: " + problem);
+                return Errors.CONFIG;
+            }
         }
         CommandLine cli = new CommandLine(new Main());
         extraCommands.forEach(cli::addSubcommand);
@@ -75,6 +71,14 @@ public final class Main {
             return 2;
         }
         return cli.setExecutionExceptionHandler(new Errors()).execute(args);
+    }
+
+    /** Why a set value is not one of the choices (after normalising), or null when it is fine or unset. */
+    private static String notOneOf(String name, String value, List<String> choices, java.util.function.UnaryOperator<String> normal) {
+        if (value == null || choices.contains(normal.apply(value.trim()))) {
+            return null;
+        }
+        return name + ": must be one of " + String.join(", ", choices) + " (got a value that is none of them)";
     }
 
     /** The environment commands read their settings from. */

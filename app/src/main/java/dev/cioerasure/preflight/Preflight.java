@@ -133,11 +133,7 @@ public final class Preflight {
     }
 
     private static String rootMessage(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        return t.getMessage();
+        return root(e).getMessage();
     }
 
     /** A client library's message, unless it quotes one of the configured secret values. */
@@ -211,11 +207,16 @@ public final class Preflight {
     }
 
     private static String rootName(Throwable e) {
+        return root(e).getClass().getSimpleName();
+    }
+
+    /** The innermost cause. */
+    private static Throwable root(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
         }
-        return t.getClass().getSimpleName();
+        return t;
     }
 
     static String hostAndPort(String url) {
