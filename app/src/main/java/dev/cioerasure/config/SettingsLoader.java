@@ -1,16 +1,24 @@
 package dev.cioerasure.config;
 
+import java.io.IOException;
+import java.io.Reader;
 import java.net.InetAddress;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.BiPredicate;
 
 /**
  * Builds {@link Settings} from the environment. Every secret may also be given as
@@ -82,10 +90,10 @@ public final class SettingsLoader {
      * property given twice, or one the program sets itself, is a configuration error.
      */
     private KafkaClientConfig kafkaClient() {
-        Map<String, String> plain = new java.util.TreeMap<>();
-        Map<String, Secret> secret = new java.util.TreeMap<>();
-        Map<String, String> setBy = new java.util.HashMap<>();
-        java.util.function.BiPredicate<String, String> claim = (property, variable) -> {
+        Map<String, String> plain = new TreeMap<>();
+        Map<String, Secret> secret = new TreeMap<>();
+        Map<String, String> setBy = new HashMap<>();
+        BiPredicate<String, String> claim = (property, variable) -> {
             String earlier = setBy.putIfAbsent(property, variable);
             if (earlier != null) {
                 problems.add(variable + ": sets " + property + ", which " + earlier + " already sets; set it once");
@@ -97,7 +105,7 @@ public final class SettingsLoader {
             }
             return true;
         };
-        String protocol = optional("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").toUpperCase(java.util.Locale.ROOT);
+        String protocol = optional("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").toUpperCase(Locale.ROOT);
         if (!SECURITY_PROTOCOLS.contains(protocol)) {
             problems.add("KAFKA_SECURITY_PROTOCOL: must be one of " + String.join(", ", SECURITY_PROTOCOLS));
         } else if (!protocol.equals("PLAINTEXT") && claim.test("security.protocol", "KAFKA_SECURITY_PROTOCOL")) {
@@ -115,7 +123,7 @@ public final class SettingsLoader {
                 problems.add("KAFKA_SASL_MECHANISM: missing (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, ...), needed with "
                         + protocol);
             } else if (claim.test("sasl.mechanism", "KAFKA_SASL_MECHANISM")) {
-                mechanism = mechanism.toUpperCase(java.util.Locale.ROOT);
+                mechanism = mechanism.toUpperCase(Locale.ROOT);
                 plain.put("sasl.mechanism", mechanism);
             }
             if (jaas != null && (user != null || password != null)) {
@@ -128,7 +136,7 @@ public final class SettingsLoader {
                 if (user == null || password == null) {
                     problems.add("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: set both (or KAFKA_SASL_JAAS_CONFIG)");
                 } else if (mechanism != null && !LOGIN_MODULES.containsKey(mechanism)) {
-                    problems.add("KAFKA_SASL_USERNAME: works with " + String.join(", ", new java.util.TreeSet<>(LOGIN_MODULES.keySet()))
+                    problems.add("KAFKA_SASL_USERNAME: works with " + String.join(", ", new TreeSet<>(LOGIN_MODULES.keySet()))
                             + "; for " + mechanism + " set KAFKA_SASL_JAAS_CONFIG");
                 } else if (mechanism != null && claim.test("sasl.jaas.config", "KAFKA_SASL_USERNAME")) {
                     String module = LOGIN_MODULES.get(mechanism);
@@ -139,7 +147,7 @@ public final class SettingsLoader {
             }
         }
         for (String store : List.of("TRUSTSTORE", "KEYSTORE")) {
-            String kafkaName = "ssl." + store.toLowerCase(java.util.Locale.ROOT);
+            String kafkaName = "ssl." + store.toLowerCase(Locale.ROOT);
             String location = optional("KAFKA_SSL_" + store + "_LOCATION", null);
             if (location != null) {
                 if (!Files.isRegularFile(Path.of(location)) || !Files.isReadable(Path.of(location))) {
@@ -164,21 +172,21 @@ public final class SettingsLoader {
         String file = optional(CLIENT_FILE, null);
         if (file != null) {
             Path path = Path.of(file);
-            java.util.Properties fromFile = new java.util.Properties();
-            try (java.io.Reader r = Files.newBufferedReader(path, java.nio.charset.StandardCharsets.UTF_8)) {
+            Properties fromFile = new Properties();
+            try (Reader r = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
                 fromFile.load(r);
-                for (String name : new java.util.TreeSet<>(fromFile.stringPropertyNames())) {
+                for (String name : new TreeSet<>(fromFile.stringPropertyNames())) {
                     if (claim.test(name, CLIENT_FILE + " (" + name + ")")) {
                         secret.put(name, Secret.of(CLIENT_FILE, fromFile.getProperty(name).trim()));
                     }
                 }
-            } catch (java.io.IOException | IllegalArgumentException e) {
+            } catch (IOException | IllegalArgumentException e) {
                 problems.add(CLIENT_FILE + ": " + Redact.filePath(file) + " is not a readable properties file");
             }
         }
-        for (String variable : new java.util.TreeSet<>(env.keySet())) {
+        for (String variable : new TreeSet<>(env.keySet())) {
             if (variable.startsWith(CLIENT_PREFIX) && !variable.equals(CLIENT_FILE) && variable.length() > CLIENT_PREFIX.length()) {
-                String name = variable.substring(CLIENT_PREFIX.length()).toLowerCase(java.util.Locale.ROOT).replace('_', '.');
+                String name = variable.substring(CLIENT_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.');
                 if (claim.test(name, variable)) {
                     secret.put(name, Secret.of(variable, env.get(variable)));
                 }

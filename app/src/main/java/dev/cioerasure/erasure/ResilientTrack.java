@@ -75,7 +75,7 @@ final class ResilientTrack {
     private final Timer limiterWait;
     private final CredentialGate credentials;
     /** Meters are looked up once per (operation, status), not built on every call. */
-    private final java.util.Map<String, Timer> callTimers = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Timer> callTimers = new java.util.concurrent.ConcurrentHashMap<>();
 
     ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
         this.client = client;

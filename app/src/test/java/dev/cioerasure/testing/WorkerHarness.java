@@ -17,17 +17,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * A worker under test on the shared broker and a fresh database, with its own topics, talking to
@@ -43,7 +40,7 @@ public final class WorkerHarness implements AutoCloseable {
     public final String topic;
     public Settings settings;
     public final DataSource db;
-    private final KafkaProducer<byte[], byte[]> producer;
+    private final Producer<byte[], byte[]> producer;
     private WorkerRuntime runtime;
 
     public WorkerHarness(URI trackUrl, int ratePerSecond, int maxAttempts, Duration requestTimeout, int partitions) throws Exception {
@@ -66,13 +63,7 @@ public final class WorkerHarness implements AutoCloseable {
                 new Settings.Audit(Secret.of("AUDIT_SUBJECT_KEY", AUDIT_KEY)),
                 new Settings.Worker("it-worker-" + n, 32, 0),
                 List.of());
-        Properties p = new Properties();
-        p.putAll(kafka.clientProperties());
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        this.producer = new KafkaProducer<>(p);
+        this.producer = new KafkaClients(settings.kafka()).producer("it-producer", Map.of());
     }
 
     /** How long the circuit breaker pauses calls during an outage (before {@link #start()}). */
@@ -192,7 +183,7 @@ public final class WorkerHarness implements AutoCloseable {
     /** Reads at least {@code atLeast} records of a topic from its beginning (or what is there by the timeout). */
     public List<ConsumerRecord<byte[], byte[]>> read(String name, int atLeast, Duration timeout) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> c = new KafkaClients(settings.kafka()).consumer("it-reader",
+        try (Consumer<byte[], byte[]> c = new KafkaClients(settings.kafka()).consumer("it-reader",
                 Map.of(ConsumerConfig.GROUP_ID_CONFIG, "dlq-reader-" + UUID.randomUUID(), ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"))) {
             c.subscribe(List.of(name));
             long deadline = System.nanoTime() + timeout.toNanos();
