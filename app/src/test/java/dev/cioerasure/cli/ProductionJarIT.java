@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.jar.JarFile;
 import org.junit.jupiter.api.Test;
 
@@ -49,6 +50,48 @@ public class ProductionJarIT {
         assertThat(demo.out()).contains("'demo' is a dev tool", "cio-erasure-tools.jar demo");
     }
 
+    /**
+     * What an operator sees on start-up: the product's own lines, not logback's status report
+     * (which logback prints in full as soon as its configuration raises a warning).
+     */
+    @Test
+    void startingPrintsNoLogbackStatusInEitherLogFormat() throws Exception {
+        for (String format : List.of("text", "json")) {
+            List<String> lines = firstLinesOfAWorker(Map.of("LOG_FORMAT", format));
+            assertThat(lines).as(format).noneMatch(l -> l.contains("ch.qos.logback") || l.contains("|-INFO") || l.contains("|-WARN"));
+            String configuration = lines.get(lines.size() - 1);
+            if (format.equals("json")) {
+                assertThat(configuration).startsWith("{").contains("\"level\":\"INFO\"");
+            } else {
+                assertThat(configuration).matches("\\d{4}-\\d\\d-\\d\\dT.* INFO .*effective configuration:.*");
+            }
+        }
+    }
+
+    /** Starts a worker (against nothing: it would keep trying) and returns its output up to its configuration line. */
+    private static List<String> firstLinesOfAWorker(Map<String, String> extraEnv) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                JAR.toString(), "worker").redirectErrorStream(true);
+        builder.environment().putAll(Map.of("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1", "DATABASE_URL", "jdbc:postgresql://127.0.0.1:1/none",
+                "DATABASE_USER", "u", "DATABASE_PASSWORD", "p", "CUSTOMERIO_SITE_ID", "site", "CUSTOMERIO_TRACK_API_KEY", "key",
+                "AUDIT_SUBJECT_KEY", "k".repeat(32), "METRICS_PORT", "0"));
+        builder.environment().putAll(extraEnv);
+        Process p = builder.start();
+        List<String> lines = new java.util.ArrayList<>();
+        try (java.io.BufferedReader out = p.inputReader(StandardCharsets.UTF_8)) {
+            String line;
+            while ((line = out.readLine()) != null) {
+                lines.add(line);
+                if (line.contains("effective configuration")) {
+                    return lines;
+                }
+            }
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+        throw new AssertionError("the worker printed no configuration line: " + lines);
+    }
+
     public record Run(int exit, String out) { }
 
     private static Run java(String... args) throws Exception {
@@ -56,10 +99,16 @@ public class ProductionJarIT {
     }
 
     public static Run javaJar(Path jar, String... args) throws Exception {
+        return javaJar(jar, Map.of(), args);
+    }
+
+    public static Run javaJar(Path jar, Map<String, String> env, String... args) throws Exception {
         List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-jar", jar.toString()));
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putAll(env);
+        Process p = builder.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         return new Run(p.waitFor(), out);
     }
