@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -107,6 +108,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private volatile boolean assigned;
     private volatile int assignedPartitions;
     private volatile Thread loopThread;
+    /** Records this instance has yet to finish: lag of its request partitions plus records taken; -1 until known. */
+    private volatile long backlogRecords = -1;
 
     /**
      * Everything the worker needs from outside ({@link WorkerRuntime} builds it). The worker owns
@@ -142,8 +145,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 outcomeLookup, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
         this.clock = d.clock();
         this.executor = d.executor();
-        // The group's Track budget, leased from PostgreSQL and renewed every 250 ms.
-        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, d.groupCallsPerSecond(), WorkerRuntime.UNANSWERED_GRACE, executor);
+        // The group's Track budget, leased from PostgreSQL and shared by backlog.
+        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, d.groupCallsPerSecond(), WorkerRuntime.UNANSWERED_GRACE, executor,
+                () -> backlogRecords);
         this.budgetTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rate-budget-"));
         budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         this.maxParked = d.worker().maxParked();
@@ -234,6 +238,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                     dispatch(rec);
                 }
                 applyBackpressure();
+                backlogRecords = backlog();
                 long now = System.nanoTime();
                 if (now >= nextCommit) {
                     commitAsync();
@@ -342,6 +347,25 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             }
         }
         return false;
+    }
+
+    /**
+     * What this instance has yet to do, in records: the lag of its request-topic partitions (known
+     * locally from the last fetch, no broker call) plus the records it has taken and not finished.
+     * -1 while the lag of a partition is not known yet.
+     */
+    private long backlog() {
+        long total = inFlight.get() + waitingForSlot.size();
+        for (TopicPartition tp : consumer.assignment()) {
+            if (tp.topic().equals(kafka.topic())) {
+                OptionalLong lag = consumer.currentLag(tp);
+                if (lag.isEmpty()) {
+                    return -1;
+                }
+                total += lag.getAsLong();
+            }
+        }
+        return total;
     }
 
     private void applyBackpressure() {

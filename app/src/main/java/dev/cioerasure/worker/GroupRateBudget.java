@@ -7,6 +7,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.function.LongSupplier;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,15 +17,21 @@ import org.slf4j.LoggerFactory;
  * {@code rate_budget_lease}): no new infrastructure, and the database is required anyway.
  *
  * <p>Every {@value #RENEW_MILLIS} ms each instance, under a transaction-scoped advisory lock,
- * reads the other instances' rows and writes its own: {@code want} (what it could use now) and
- * {@code held} (what it may use). Its grant is its fair part of the limit by want (all of its
- * want when the group wants no more than the limit), but never more than the limit minus what
- * the others hold. It writes {@code held = max(grant, slots it occupies now)}, so a shrinking
- * grant never lets the rows claim less than is in use. Hence the rows never hold more than the
- * limit together, and every instance starts calls only within its grant: the group's calls, as a
+ * reads the other instances' rows and writes its own: {@code want} (how many slots of the
+ * arrival window it could use: see {@link #want}) and {@code held} (what it may use). Its grant
+ * is all of its want when the group wants no more than the limit, else its part of the limit in
+ * proportion to its want (see {@link #share}); but never more than the limit minus what the
+ * others hold. It writes {@code held = max(grant, slots it occupies now)}, so a shrinking grant
+ * never lets the rows claim less than is in use. Hence the rows never hold more than the limit
+ * together, and every instance starts calls only within its grant: the group's calls, as a
  * server counting arrivals sees them, stay within the limit in every one-second window (each
- * instance's {@code ArrivalWindow} bounds its own). Skewed keys cost little: an instance
- * without work wants little and the others get the rest within a renewal or two.
+ * instance's {@code ArrivalWindow} bounds its own).
+ *
+ * <p>Why in proportion to the backlog: the group then drains as one queue. With skewed keys the
+ * instance that owns the busy partitions gets the larger part, every instance runs out of work
+ * at about the same time, and no budget waits on an instance that has nothing left to do. A
+ * request waits about as long whichever partition it landed in (what deadlines need), rather
+ * than a quiet partition's requests jumping the queue of a busy one.
  *
  * <p>A lease is valid for {@value #TTL_MILLIS} ms after its renewal. An instance that cannot
  * renew (database down, paused) starts no call once its own lease has run out. The others
@@ -34,8 +41,10 @@ import org.slf4j.LoggerFactory;
  */
 final class GroupRateBudget implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GroupRateBudget.class);
-    static final long RENEW_MILLIS = 250;
-    static final long TTL_MILLIS = 2_000;
+    static final long RENEW_MILLIS = 200;
+    static final long TTL_MILLIS = 1_000;
+    /** Track calls per request: suppress, then destroy. */
+    private static final int CALLS_PER_RECORD = 2;
     /** Advisory lock key: "cio-erasure rate budget". */
     private static final long LOCK_KEY = 0x63696f7261746562L;
 
@@ -44,6 +53,7 @@ final class GroupRateBudget implements AutoCloseable {
     private final int limit;
     private final long countGraceMillis;
     private final ErasureExecutor executor;
+    private final LongSupplier backlog;
     private boolean firstRenewal = true;
     private volatile int grant;
     private volatile boolean healthy = true;
@@ -52,13 +62,16 @@ final class GroupRateBudget implements AutoCloseable {
      * @param unansweredGrace how much longer a call without a response holds its slot
      *                        ({@code TrackPolicy.unansweredGrace}); a stopped instance's row counts that
      *                        much longer, plus one second
+     * @param backlog         records this instance has yet to finish, or -1 when not known
      */
-    GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, ErasureExecutor executor) {
+    GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, ErasureExecutor executor,
+                    LongSupplier backlog) {
         this.dataSource = dataSource;
         this.instance = instance;
         this.limit = limit;
         this.countGraceMillis = 1_000 + unansweredGrace.toMillis();
         this.executor = executor;
+        this.backlog = backlog;
         executor.setGrant(0, System.nanoTime());
     }
 
@@ -75,7 +88,7 @@ final class GroupRateBudget implements AutoCloseable {
     void renew() {
         long started = System.nanoTime();
         int occupied = executor.occupied();
-        int want = executor.waiting() > 0 ? limit : Math.min(limit, occupied + Math.max(2, occupied / 4));
+        int want = want(limit, occupied, executor.waiting(), backlog.getAsLong());
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -110,7 +123,7 @@ final class GroupRateBudget implements AutoCloseable {
             ps.executeUpdate();
         }
         int othersHeld = 0;
-        int wanted = want;
+        long wanted = want;
         try (PreparedStatement ps = c.prepareStatement("SELECT instance, held, want, expires_at >= now(),"
                 + " renewed_at > now() - make_interval(secs => ?) FROM rate_budget_lease")) {
             ps.setDouble(1, (TTL_MILLIS + countGraceMillis) / 1000.0);
@@ -127,8 +140,7 @@ final class GroupRateBudget implements AutoCloseable {
                 }
             }
         }
-        int fair = wanted <= limit ? want : (int) Math.floor((double) limit * want / wanted);
-        int g = Math.max(0, Math.min(fair, limit - othersHeld));
+        int g = Math.max(0, Math.min(share(limit, want, wanted), limit - othersHeld));
         int held = Math.max(g, occupied);
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO rate_budget_lease (instance, held, want, renewed_at, expires_at)"
                 + " VALUES (?, ?, ?, now(), now() + make_interval(secs => ?)) ON CONFLICT (instance) DO UPDATE"
@@ -141,6 +153,33 @@ final class GroupRateBudget implements AutoCloseable {
         }
         firstRenewal = false;
         return g;
+    }
+
+    /**
+     * Slots of the arrival window this instance could use: what it occupies now, a quarter more
+     * (at least two) to grow into, and two calls for every record of its backlog. Without a
+     * known backlog, calls waiting for a slot ask for the whole limit.
+     */
+    static int want(int limit, int occupied, int waiting, long backlogRecords) {
+        long headroom = occupied + Math.max(2, occupied / 4);
+        if (backlogRecords < 0) {
+            return (int) (waiting > 0 ? Math.max(limit, headroom) : Math.min(limit, headroom));
+        }
+        return (int) Math.min(Integer.MAX_VALUE / 2, headroom + CALLS_PER_RECORD * backlogRecords);
+    }
+
+    /**
+     * This instance's part of the limit: its whole want when the group's wants fit, else the
+     * limit divided in proportion to the wants (at least one slot for any want).
+     *
+     * @param groupWant the wants of every live instance, this one's included
+     */
+    static int share(int limit, int want, long groupWant) {
+        if (groupWant <= limit) {
+            return want;
+        }
+        int proportional = (int) Math.floor((double) limit * want / groupWant);
+        return want > 0 ? Math.max(1, proportional) : 0;
     }
 
     /** Gives the lease back (a clean stop), so the others may use it at once. */

@@ -33,14 +33,19 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
@@ -252,25 +257,28 @@ public final class Benchmark {
     /**
      * Three worker JVMs share one limit against the strict sliding-window sandbox; half of the
      * requests have one key (one partition), and every {@code killEvery} seconds one of the
-     * instances is killed (kill -9) and started again under its id.
+     * instances is killed (kill -9) and started again under its id. The group forms first and
+     * the backlog is produced once all three own partitions: this measures how the group shares
+     * its budget, not how fast JVMs start and join.
      */
     Result group(int limit, int latencyMs, int seconds, int killEvery) throws Exception {
         int n = limit / 2 * seconds;
         String topic = freshTopic(6);
         String db = freshDatabase();
         DataSource ds = dataSource(db);
-        try (Producer<byte[], byte[]> p = producer()) {
-            for (int i = 0; i < n; i++) {
-                ProducerRecord<byte[], byte[]> r = request(topic, "g", i);
-                p.send(i % 2 == 0 ? new ProducerRecord<>(topic, "hot".getBytes(StandardCharsets.UTF_8), r.value()) : r);
-            }
-            p.flush();
-        }
         try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false)
                 .with(TrackSandbox.Limit.SLIDING_WINDOW))) {
             ChildWorker[] workers = new ChildWorker[3];
             for (int i = 0; i < 3; i++) {
                 workers[i] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + i);
+            }
+            awaitGroupFormed("bench-" + topic, 3, Duration.ofSeconds(90));
+            try (Producer<byte[], byte[]> p = producer()) {
+                for (int i = 0; i < n; i++) {
+                    ProducerRecord<byte[], byte[]> r = request(topic, "g", i);
+                    p.send(i % 2 == 0 ? new ProducerRecord<>(topic, "hot".getBytes(StandardCharsets.UTF_8), r.value()) : r);
+                }
+                p.flush();
             }
             int kills = 0;
             try {
@@ -295,11 +303,44 @@ public final class Benchmark {
                 }
             }
             double[] times = completionTimes(ds);
+            if (System.getenv("BENCH_TIMELINE") != null) {
+                StringBuilder line = new StringBuilder("    per second:");
+                for (double[] point : timeline(times)) {
+                    line.append(' ').append((int) point[1]);
+                }
+                out.println(line);
+            }
             out.printf("    %d erasures, %d kills, %d calls over the window, %d 429s%n", n, kills, sandbox.overWindow(), sandbox.throttled());
             return new Result("3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, one killed every " + killEvery + " s ("
                     + kills + " kills), strict sliding window", limit, latencyMs, n, sustainedRate(times), limit / 2.0,
                     sandbox.throttled(), Double.NaN, 0, 0, Double.NaN, Double.NaN, timeline(times), sandbox.overWindow(),
                     TrackSandbox.Limit.SLIDING_WINDOW);
+        }
+    }
+
+    /** Waits until the consumer group has {@code members} members that each own a partition. */
+    private void awaitGroupFormed(String groupId, int members, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try (Admin admin = clients().admin("bench-group-watch", Duration.ofSeconds(10))) {
+            while (true) {
+                long owning = 0;
+                try {
+                    ConsumerGroupDescription g = admin.describeConsumerGroups(List.of(groupId)).all().get().get(groupId);
+                    owning = g.members().stream().filter(m -> !m.assignment().topicPartitions().isEmpty()).count();
+                    if (g.groupState() == GroupState.STABLE && owning >= members) {
+                        return;
+                    }
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof GroupIdNotFoundException)) {
+                        throw e;
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("group " + groupId + ": " + owning + " of " + members + " members own partitions after "
+                            + timeout);
+                }
+                Thread.sleep(200);
+            }
         }
     }
 
