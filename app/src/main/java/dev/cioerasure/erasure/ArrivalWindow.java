@@ -2,6 +2,8 @@ package dev.cioerasure.erasure;
 
 import java.util.ArrayDeque;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
 /**
@@ -25,6 +27,13 @@ final class ArrivalWindow {
 
     private final LongSupplier nanoClock;
     private final long unansweredGraceNanos;
+    private final ReentrantLock lock = new ReentrantLock();
+    /**
+     * Callers of {@link #acquire()} waiting for a slot, first come first served. Only the first
+     * waits for time to pass; the others sleep until the one before them got its slot, so a
+     * freed slot wakes one thread, not all of them (hundreds wait at the limit).
+     */
+    private final ArrayDeque<Condition> waiters = new ArrayDeque<>();
     /** When each finished call stops counting, in the order they finished (so non-decreasing). */
     private final ArrayDeque<Long> releases = new ArrayDeque<>();
     private int inFlight;
@@ -37,19 +46,34 @@ final class ArrivalWindow {
     }
 
     /** Slots held now: calls in flight plus calls answered less than a second ago. */
-    synchronized int occupied() {
-        purge(nanoClock.getAsLong());
-        return inFlight + releases.size();
+    int occupied() {
+        lock.lock();
+        try {
+            purge(nanoClock.getAsLong());
+            return inFlight + releases.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
-    synchronized int limit() {
-        return limit;
+    int limit() {
+        lock.lock();
+        try {
+            return limit;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** A new limit; calls already holding slots keep them (the window drains down to a lower limit). */
-    synchronized void setLimit(int newLimit) {
-        limit = Math.max(0, newLimit);
-        notifyAll();
+    void setLimit(int newLimit) {
+        lock.lock();
+        try {
+            limit = Math.max(0, newLimit);
+            wakeFirst();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -57,56 +81,103 @@ final class ArrivalWindow {
      *
      * @return 0 when taken; otherwise nanoseconds until one may be free (at the latest)
      */
-    synchronized long tryAcquire() {
-        long now = nanoClock.getAsLong();
-        purge(now);
-        if (inFlight + releases.size() < limit) {
-            inFlight++;
-            return 0;
+    long tryAcquire() {
+        lock.lock();
+        try {
+            long now = nanoClock.getAsLong();
+            purge(now);
+            if (inFlight + releases.size() < limit) {
+                inFlight++;
+                return 0;
+            }
+            Long first = releases.peekFirst();
+            return first != null ? Math.max(1, first - now) : 50_000_000L; // else wait for a call to finish
+        } finally {
+            lock.unlock();
         }
-        Long first = releases.peekFirst();
-        return first != null ? Math.max(1, first - now) : 50_000_000L; // else wait for a call to finish
     }
 
-    /** Waits for a slot (woken when one frees up or the limit rises). */
-    synchronized void acquire() {
-        long wait;
-        while ((wait = tryAcquire()) > 0) {
+    /** Waits for a slot, in turn with the other callers. */
+    void acquire() {
+        lock.lock();
+        try {
+            if (waiters.isEmpty() && tryAcquire() == 0) {
+                return;
+            }
+            Condition mine = lock.newCondition();
+            waiters.addLast(mine);
             try {
-                long millis = Math.max(1, wait / 1_000_000L);
-                wait(millis, 0);
+                while (true) {
+                    if (waiters.peekFirst() == mine) {
+                        long wait = tryAcquire();
+                        if (wait == 0) {
+                            return;
+                        }
+                        mine.awaitNanos(wait);
+                    } else {
+                        mine.await();
+                    }
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new CancellationException("shutting down while waiting for room in the arrival window");
+            } finally {
+                waiters.remove(mine);
+                wakeFirst(); // the next in line now waits for the next free slot
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Callers of {@link #acquire()} waiting now. */
+    int queued() {
+        lock.lock();
+        try {
+            return waiters.size();
+        } finally {
+            lock.unlock();
         }
     }
 
     /** Gives back a slot taken by {@link #acquire()} but never used for a call. */
-    synchronized void cancel() {
-        inFlight--;
-        notifyAll();
+    void cancel() {
+        lock.lock();
+        try {
+            inFlight--;
+            wakeFirst();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
      * The call's response arrived (or it ended without one): its slot stays held for one more
      * second (plus the grace when unanswered).
      */
-    synchronized void finished(boolean answered) {
-        inFlight--;
-        long until = nanoClock.getAsLong() + WINDOW_NANOS + (answered ? 0 : unansweredGraceNanos);
-        Long last = releases.peekLast();
-        releases.addLast(last == null ? until : Math.max(last, until)); // keep the queue ordered
+    void finished(boolean answered) {
+        lock.lock();
+        try {
+            inFlight--;
+            long until = nanoClock.getAsLong() + WINDOW_NANOS + (answered ? 0 : unansweredGraceNanos);
+            Long last = releases.peekLast();
+            releases.addLast(last == null ? until : Math.max(last, until)); // keep the queue ordered
+            wakeFirst(); // the first waiter's deadline may have been "until a call finishes"
+        } finally {
+            lock.unlock();
+        }
     }
 
     private void purge(long now) {
-        boolean freed = false;
         while (!releases.isEmpty() && releases.peekFirst() <= now) {
             releases.pollFirst();
-            freed = true;
         }
-        if (freed) {
-            notifyAll();
+    }
+
+    private void wakeFirst() {
+        Condition first = waiters.peekFirst();
+        if (first != null) {
+            first.signal();
         }
     }
 }

@@ -2,10 +2,15 @@ package dev.cioerasure.erasure;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 class ArrivalWindowTest {
@@ -92,5 +97,59 @@ class ArrivalWindowTest {
         w.finished(true);
         now.addAndGet(S);
         assertThat(w.tryAcquire()).isZero();
+    }
+
+    @Test
+    void waitersGetFreedSlotsFirstComeFirstServedOneWakeUpAtATime() throws Exception {
+        ArrivalWindow w = new ArrivalWindow(1, 0, System::nanoTime);
+        w.acquire();
+        List<Integer> order = new CopyOnWriteArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            int n = i;
+            Thread t = new Thread(() -> {
+                w.acquire();
+                order.add(n);
+                w.cancel(); // hands the slot to the next in line
+            });
+            t.start();
+            threads.add(t);
+            int queuedBefore = i + 1;
+            Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> w.queued() == queuedBefore);
+        }
+        assertThat(order).as("no one gets the held slot").isEmpty();
+        w.cancel();
+        for (Thread t : threads) {
+            t.join(5_000);
+        }
+        assertThat(order).containsExactly(0, 1, 2, 3, 4);
+        assertThat(w.queued()).isZero();
+        assertThat(w.occupied()).isZero();
+    }
+
+    @Test
+    void anInterruptedWaiterLeavesTheQueueAndTheNextOneMovesUp() throws Exception {
+        ArrivalWindow w = new ArrivalWindow(1, 0, System::nanoTime);
+        w.acquire();
+        AtomicReference<Throwable> first = new AtomicReference<>();
+        Thread a = new Thread(() -> {
+            try {
+                w.acquire();
+            } catch (RuntimeException e) {
+                first.set(e);
+            }
+        });
+        a.start();
+        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> w.queued() == 1);
+        Thread b = new Thread(w::acquire);
+        b.start();
+        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> w.queued() == 2);
+        a.interrupt();
+        a.join(5_000);
+        assertThat(first.get()).isInstanceOf(CancellationException.class);
+        w.cancel();
+        b.join(5_000);
+        assertThat(b.isAlive()).isFalse();
+        assertThat(w.occupied()).isEqualTo(1);
     }
 }
