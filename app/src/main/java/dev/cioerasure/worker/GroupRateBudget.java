@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * renew (database down, paused) starts no call once its own lease has run out. The others
  * count a row until {@code expires_at} plus one second plus the unanswered-call grace, by
  * which time the arrivals of its last calls no longer count at the server. An instance that
- * restarts under the same id takes its row back after the same time.
+ * restarts under the same id finds its predecessor's row: it keeps those slots in its own row,
+ * on top of its own, and unused, for the same time.
  */
 final class GroupRateBudget implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GroupRateBudget.class);
@@ -55,6 +56,9 @@ final class GroupRateBudget implements AutoCloseable {
     private final ErasureExecutor executor;
     private final LongSupplier backlog;
     private boolean firstRenewal = true;
+    /** Slots a previous process under our instance id held, and until when they count (nanoTime). */
+    private int predecessorHeld;
+    private long predecessorUntilNanos;
     private volatile int grant;
     private volatile boolean healthy = true;
 
@@ -125,23 +129,33 @@ final class GroupRateBudget implements AutoCloseable {
         int othersHeld = 0;
         long wanted = want;
         try (PreparedStatement ps = c.prepareStatement("SELECT instance, held, want, expires_at >= now(),"
-                + " renewed_at > now() - make_interval(secs => ?) FROM rate_budget_lease")) {
-            ps.setDouble(1, (TTL_MILLIS + countGraceMillis) / 1000.0);
+                + " extract(epoch FROM (expires_at - now())) FROM rate_budget_lease")) {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    boolean mine = rs.getString(1).equals(instance);
-                    if (mine && !(firstRenewal && rs.getBoolean(5))) {
-                        continue; // our own row (a previous process of ours is counted until its calls cannot count)
+                    if (rs.getString(1).equals(instance)) {
+                        if (firstRenewal) {
+                            // A previous process of ours (killed, or stopped a moment ago): its slots
+                            // count until its last calls cannot count at the server any more.
+                            long countsFor = Math.round(rs.getDouble(5) * 1000) + countGraceMillis;
+                            if (countsFor > 0) {
+                                predecessorHeld = rs.getInt(2);
+                                predecessorUntilNanos = System.nanoTime() + Duration.ofMillis(countsFor).toNanos();
+                            }
+                        }
+                        continue;
                     }
                     othersHeld += rs.getInt(2);
-                    if (rs.getBoolean(4) && !mine) {
+                    if (rs.getBoolean(4)) {
                         wanted += rs.getInt(3);
                     }
                 }
             }
         }
-        int g = Math.max(0, Math.min(share(limit, want, wanted), limit - othersHeld));
-        int held = Math.max(g, occupied);
+        // Our row keeps showing the predecessor's slots on top of ours while they count, so
+        // the others do not take them either.
+        int predecessor = System.nanoTime() < predecessorUntilNanos ? predecessorHeld : 0;
+        int g = Math.max(0, Math.min(share(limit, want, wanted), limit - othersHeld - predecessor));
+        int held = Math.max(g, occupied) + predecessor;
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO rate_budget_lease (instance, held, want, renewed_at, expires_at)"
                 + " VALUES (?, ?, ?, now(), now() + make_interval(secs => ?)) ON CONFLICT (instance) DO UPDATE"
                 + " SET held = EXCLUDED.held, want = EXCLUDED.want, renewed_at = EXCLUDED.renewed_at, expires_at = EXCLUDED.expires_at")) {
