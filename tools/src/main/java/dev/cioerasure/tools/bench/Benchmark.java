@@ -161,7 +161,7 @@ public final class Benchmark {
         env.put("CUSTOMERIO_RATE_LIMIT_PER_SECOND", Integer.toString(rate));
         env.put("AUDIT_SUBJECT_KEY", AUDIT_KEY);
         env.put("ERASURE_MAX_IN_FLIGHT", Integer.toString(inFlight));
-        env.put("LOG_LEVEL", "WARN");
+        env.put("LOG_LEVEL", System.getenv().getOrDefault("BENCH_WORKER_LOG_LEVEL", "WARN"));
         return new ChildWorker(env, "256m", freePort(), workDir.resolve("worker-" + topic + (instanceId == null ? "" : "-" + instanceId) + ".log"));
     }
 

@@ -48,7 +48,7 @@ final class ChildWorker implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
         pb.environment().put("METRICS_PORT", Integer.toString(metricsPort));
-        pb.redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())); // a restart under the same id adds to its log
         this.process = pb.start();
         sampler.scheduleAtFixedRate(this::sample, 500, 500, TimeUnit.MILLISECONDS);
     }
