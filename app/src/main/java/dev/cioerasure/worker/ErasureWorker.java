@@ -3,12 +3,10 @@ package dev.cioerasure.worker;
 import dev.cioerasure.audit.AuditLog;
 import dev.cioerasure.audit.AuditWriter;
 import dev.cioerasure.audit.OutcomeLookup;
-import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.metrics.MetricNames;
-import dev.cioerasure.request.RequestParser;
 import dev.cioerasure.threads.DaemonThreads;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -27,11 +25,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -96,9 +92,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final BacklogMonitor backlogMonitor;
     private volatile boolean databaseReachable = true;
     /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
-    private final Map<RecordKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
-
-    private record RecordKey(TopicPartition partition, long offset) { }
+    private final ParkedRecords parked;
 
     /** When each record in flight was first started (nanoTime); retries of the same record keep it. */
     private final Map<RecordKey, Long> startedAt = new ConcurrentHashMap<>();
@@ -109,50 +103,50 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private volatile int assignedPartitions;
     private volatile Thread loopThread;
     /** Records this instance has yet to finish: lag of its request partitions plus records taken; -1 until known. */
-    private volatile long backlogRecords = -1;
+    private final AtomicLong backlogRecords;
 
     /**
-     * Everything the worker needs from outside ({@link WorkerRuntime} builds it). The worker owns
-     * and closes the consumer and producer it is given.
+     * Everything the worker works with, assembled by {@link WorkerRuntime} (the one place the
+     * object graph is built). The worker owns these from then on: it starts the timers and closes
+     * every part when its loop ends.
      *
-     * @param groupCallsPerSecond the Track rate limit of the whole consumer group; this instance
-     *                            leases its part of it from the database ({@link GroupRateBudget})
+     * @param backlogRecords  where the loop publishes its backlog (for the rate budget); -1 until known
      */
-    public record Dependencies(Settings.Kafka kafka, Settings.Worker worker, Consumer<byte[], byte[]> consumer,
-                               Producer<byte[], byte[]> producer, ErasureExecutor executor, int groupCallsPerSecond,
-                               DataSource dataSource, SubjectHasher hasher, MeterRegistry meters, Clock clock) { }
+    record Parts(Settings.Kafka kafka, Settings.Worker worker, Consumer<byte[], byte[]> consumer,
+                 Producer<byte[], byte[]> producer, ErasureExecutor executor, AuditWriter auditWriter, AuditLog auditLog,
+                 OutcomeLookup outcomeLookup, Republisher republisher, RecordProcessor processor, ExecutorService pool,
+                 GroupRateBudget rateBudget, BacklogMonitor backlogMonitor, AtomicLong backlogRecords, MeterRegistry meters,
+                 Clock clock) { }
 
-    public ErasureWorker(Dependencies d) {
+    ErasureWorker(Parts d) {
         this.kafka = d.kafka();
         this.maxInFlight = d.worker().maxInFlight();
         this.drainTimeout = Duration.ofSeconds(30);
-        String instance = d.worker().instanceId();
         this.consumer = d.consumer();
         this.producer = d.producer();
-        this.backlogMonitor = new BacklogMonitor(d.kafka(), instance, d.meters(), d.clock());
+        this.backlogMonitor = d.backlogMonitor();
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
         KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
         producerMetrics.bindTo(d.meters());
         meterBinders.add(consumerMetrics);
         meterBinders.add(producerMetrics);
-        this.auditWriter = new AuditWriter(d.dataSource(), instance, d.meters());
-        this.auditLog = new AuditLog(d.dataSource());
-        this.pool = Executors.newFixedThreadPool(maxInFlight, DaemonThreads.numbered("erasure-"));
-        this.republisher = new Republisher(producer, d.kafka().dlqTopic(), d.kafka().retryTopic(), instance, d.meters());
-        this.outcomeLookup = new OutcomeLookup(d.dataSource());
-        this.processor = new RecordProcessor(new RequestParser(d.clock()), d.hasher(), d.executor(), auditWriter,
-                outcomeLookup, republisher, d.worker().retryDelays(), pool, d.meters(), d.clock());
+        this.auditWriter = d.auditWriter();
+        this.auditLog = d.auditLog();
+        this.pool = d.pool();
+        this.republisher = d.republisher();
+        this.outcomeLookup = d.outcomeLookup();
+        this.processor = d.processor();
         this.clock = d.clock();
         this.executor = d.executor();
-        // The group's Track budget, leased from PostgreSQL and shared by backlog.
-        this.rateBudget = new GroupRateBudget(d.dataSource(), instance, d.groupCallsPerSecond(), WorkerRuntime.UNANSWERED_GRACE, executor,
-                () -> backlogRecords);
+        this.backlogRecords = d.backlogRecords();
+        this.rateBudget = d.rateBudget();
         this.budgetTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rate-budget-"));
         budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         this.maxParked = d.worker().maxParked();
         this.stallAfter = d.worker().stallAfter();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("retry-timer-"));
+        this.parked = new ParkedRecords(scheduler);
         new DeadlineGauges(auditLog, d.clock(), d.meters()).schedule(scheduler);
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
@@ -161,7 +155,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         backlogTimer.scheduleWithFixedDelay(backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
         Gauge.builder(MetricNames.RATE_LIMIT, executor, ErasureExecutor::callsPerSecond)
                 .description("Track calls per second this instance may make: its grant of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
-        Gauge.builder(MetricNames.RETRY_PARKED, parked, Map::size)
+        Gauge.builder(MetricNames.RETRY_PARKED, parked, ParkedRecords::size)
                 .description("Retry-topic records held until their retry round is due").register(d.meters());
         Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
                 .description("Records taken whose outcome is not yet durable").register(d.meters());
@@ -238,7 +232,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                     dispatch(rec);
                 }
                 applyBackpressure();
-                backlogRecords = backlog();
+                backlogRecords.set(backlog());
                 long now = System.nanoTime();
                 if (now >= nextCommit) {
                     commitAsync();
@@ -271,12 +265,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             if (!wait.isNegative() && !wait.isZero()) {
                 // Parked in memory until due: the retry topic's offsets stay uncommitted meanwhile,
                 // so a crash re-reads and re-parks it; nothing else waits for it.
-                RecordKey key = new RecordKey(tp, rec.offset());
-                parked.put(key, scheduler.schedule(() -> {
-                    if (parked.remove(key) != null) {
-                        start(rec, partition);
-                    }
-                }, wait.toMillis(), TimeUnit.MILLISECONDS));
+                parked.park(new RecordKey(tp, rec.offset()), wait, () -> start(rec, partition));
                 return;
             }
         }
@@ -386,24 +375,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         }
     }
 
-    /** Hands parked records of these partitions (all when null) back to Kafka: they are not committed. */
-    private int unpark(Collection<TopicPartition> only) {
-        int n = 0;
-        for (var it = parked.entrySet().iterator(); it.hasNext(); ) {
-            var e = it.next();
-            if (only == null || only.contains(e.getKey().partition())) {
-                e.getValue().cancel(false);
-                it.remove();
-                n++;
-            }
-        }
-        return n;
-    }
-
-    private int parkedIn(Collection<TopicPartition> only) {
-        return (int) parked.keySet().stream().filter(k -> only == null || only.contains(k.partition())).count();
-    }
-
     private void commitAsync() {
         Map<TopicPartition, OffsetAndMetadata> due = offsets.toCommit(null);
         if (due.isEmpty()) {
@@ -438,7 +409,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     /** Waits until the given partitions (all when null) have nothing in flight, or the timeout passes. */
     private boolean awaitDrained(Collection<TopicPartition> only, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (offsets.pending(only) - parkedIn(only) > 0) {
+        while (offsets.pending(only) - parked.count(only) > 0) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -454,12 +425,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
 
     private void shutdownGracefully() {
         consumer.pause(consumer.assignment());
-        int pending = offsets.pending(null) - parkedIn(null);
+        int pending = offsets.pending(null) - parked.count(null);
         log.info("stopping: no new work taken; waiting up to {} s for {} record(s) in flight", drainTimeout.toSeconds(), pending);
         // Parked records are not in flight: wait for the others, then hand the parked ones back
         // (uncommitted, so they are read and parked again after a restart).
         boolean drained = awaitDrained(null, drainTimeout);
-        unpark(null);
+        parked.handBack(null);
         commitSync(null);
         if (!drained) {
             log.warn("stopping with {} record(s) unfinished: not committed, they will be redone", inFlight.get());
@@ -475,7 +446,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             // Finish (or give up on) what is in flight for these partitions, then commit them, so
             // the next owner starts exactly after the last durable outcome.
             boolean drained = awaitDrained(partitions, drainTimeout);
-            unpark(partitions);
+            parked.handBack(partitions);
             commitSync(partitions);
             if (!drained) {
                 log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);
@@ -489,7 +460,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
             log.warn("partitions {} lost; uncommitted work will be redone by their new owner", partitions);
-            unpark(partitions);
+            parked.handBack(partitions);
             offsets.remove(partitions);
             startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
             waitingForSlot.removeIf(w -> partitions.contains(new TopicPartition(w.rec().topic(), w.rec().partition())));

@@ -1,7 +1,10 @@
 package dev.cioerasure.worker;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.cioerasure.audit.AuditLog;
+import dev.cioerasure.audit.AuditWriter;
 import dev.cioerasure.audit.Databases;
+import dev.cioerasure.audit.OutcomeLookup;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Secret;
@@ -16,7 +19,10 @@ import dev.cioerasure.metrics.Metrics;
 import dev.cioerasure.metrics.MetricsServer;
 import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.preflight.ServiceProblem;
+import dev.cioerasure.request.RequestParser;
+import dev.cioerasure.threads.DaemonThreads;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.sql.Connection;
@@ -25,6 +31,12 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,16 +75,41 @@ public final class WorkerRuntime implements AutoCloseable {
         ErasureExecutor executor = new ErasureExecutor(client,
                 new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
                         cio.breakerOpenFor(), cio.breakerOpenFor(), cio.rateHeadroomPercent(), UNANSWERED_GRACE), meters);
-        KafkaClients kafka = new KafkaClients(s.kafka());
-        this.worker = new ErasureWorker(new ErasureWorker.Dependencies(s.kafka(), s.worker(),
-                ErasureWorker.consumer(kafka, s.worker()), ErasureWorker.producer(kafka, s.worker()),
-                executor, cio.rateLimitPerSecond(), dataSource,
-                new SubjectHasher(s.audit().subjectKey()), meters, clock));
+        this.worker = assemble(s, executor, dataSource, meters, clock);
         Secret key = cio.apiKey();
         Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
                         : Duration.between(k.lastWritten(), clock.instant()).toSeconds())
                 .description("Age of the Track API key file (time since it was last rotated)").baseUnit("seconds").register(meters);
         this.thread = new Thread(worker, "erasure-consumer");
+    }
+
+    /**
+     * The consumer loop and everything it works with: the one place the worker's object graph is
+     * built. The worker owns the parts from here on.
+     */
+    static ErasureWorker assemble(Settings s, ErasureExecutor executor, DataSource dataSource, MeterRegistry meters, Clock clock) {
+        KafkaClients kafka = new KafkaClients(s.kafka());
+        return assemble(s, ErasureWorker.consumer(kafka, s.worker()), ErasureWorker.producer(kafka, s.worker()), executor, dataSource,
+                meters, clock);
+    }
+
+    /** The same with the given Kafka clients (tests hand in Kafka's mock clients: the loop without a broker). */
+    static ErasureWorker assemble(Settings s, Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer,
+                                  ErasureExecutor executor, DataSource dataSource, MeterRegistry meters, Clock clock) {
+        String instance = s.worker().instanceId();
+        AuditWriter auditWriter = new AuditWriter(dataSource, instance, meters);
+        OutcomeLookup outcomeLookup = new OutcomeLookup(dataSource);
+        Republisher republisher = new Republisher(producer, s.kafka().dlqTopic(), s.kafka().retryTopic(), instance, meters);
+        ExecutorService pool = Executors.newFixedThreadPool(s.worker().maxInFlight(), DaemonThreads.numbered("erasure-"));
+        RecordProcessor processor = new RecordProcessor(new RequestParser(clock), new SubjectHasher(s.audit().subjectKey()), executor,
+                auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), pool, meters, clock);
+        // The group's Track budget, leased from PostgreSQL and shared by backlog.
+        AtomicLong backlog = new AtomicLong(-1);
+        GroupRateBudget budget = new GroupRateBudget(dataSource, instance, s.customerIo().rateLimitPerSecond(), UNANSWERED_GRACE,
+                executor, backlog::get);
+        return new ErasureWorker(new ErasureWorker.Parts(s.kafka(), s.worker(), consumer, producer,
+                executor, auditWriter, new AuditLog(dataSource), outcomeLookup, republisher, processor, pool, budget,
+                new BacklogMonitor(s.kafka(), instance, meters, clock), backlog, meters, clock));
     }
 
     /**
