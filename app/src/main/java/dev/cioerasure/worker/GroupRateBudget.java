@@ -19,9 +19,9 @@ import org.slf4j.LoggerFactory;
  * <p>Every {@value #RENEW_MILLIS} ms each instance, under a transaction-scoped advisory lock,
  * reads the other instances' rows and writes its own: {@code want} (how many slots of the
  * arrival window it could use: see {@link #want}) and {@code held} (what it may use). Its grant
- * is all of its want when the group wants no more than the limit, else its part of the limit in
- * proportion to its want (see {@link #share}); but never more than the limit minus what the
- * others hold. It writes {@code held = max(grant, slots it occupies now)}, so a shrinking grant
+ * is all of its want plus an equal part of the unwanted rest when the group wants no more than
+ * the limit, else its part of the limit in proportion to its want (see {@link #share}); but
+ * never more than the limit minus what the others hold. It writes {@code held = max(grant, slots it occupies now)}, so a shrinking grant
  * never lets the rows claim less than is in use. Hence the rows never hold more than the limit
  * together, and every instance starts calls only within its grant: the group's calls, as a
  * server counting arrivals sees them, stay within the limit in every one-second window (each
@@ -128,6 +128,7 @@ final class GroupRateBudget implements AutoCloseable {
         }
         int othersHeld = 0;
         long wanted = want;
+        int live = 1;
         try (PreparedStatement ps = c.prepareStatement("SELECT instance, held, want, expires_at >= now(),"
                 + " extract(epoch FROM (expires_at - now())) FROM rate_budget_lease")) {
             try (ResultSet rs = ps.executeQuery()) {
@@ -147,6 +148,7 @@ final class GroupRateBudget implements AutoCloseable {
                     othersHeld += rs.getInt(2);
                     if (rs.getBoolean(4)) {
                         wanted += rs.getInt(3);
+                        live++;
                     }
                 }
             }
@@ -154,7 +156,7 @@ final class GroupRateBudget implements AutoCloseable {
         // Our row keeps showing the predecessor's slots on top of ours while they count, so
         // the others do not take them either.
         int predecessor = System.nanoTime() < predecessorUntilNanos ? predecessorHeld : 0;
-        int g = Math.max(0, Math.min(share(limit, want, wanted), limit - othersHeld - predecessor));
+        int g = Math.max(0, Math.min(share(limit, want, wanted, live), limit - othersHeld - predecessor));
         int held = Math.max(g, occupied) + predecessor;
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO rate_budget_lease (instance, held, want, renewed_at, expires_at)"
                 + " VALUES (?, ?, ?, now(), now() + make_interval(secs => ?)) ON CONFLICT (instance) DO UPDATE"
@@ -183,14 +185,17 @@ final class GroupRateBudget implements AutoCloseable {
     }
 
     /**
-     * This instance's part of the limit: its whole want when the group's wants fit, else the
-     * limit divided in proportion to the wants (at least one slot for any want).
+     * This instance's part of the limit. When the group's wants fit, its whole want plus an
+     * equal part of what nobody wants (so a burst need not wait for the next renewal, and a lone
+     * instance has the whole limit); else the limit divided in proportion to the wants (at least
+     * one slot for any want).
      *
      * @param groupWant the wants of every live instance, this one's included
+     * @param live      live instances, this one included
      */
-    static int share(int limit, int want, long groupWant) {
+    static int share(int limit, int want, long groupWant, int live) {
         if (groupWant <= limit) {
-            return want;
+            return (int) (want + (limit - groupWant) / Math.max(1, live));
         }
         int proportional = (int) Math.floor((double) limit * want / groupWant);
         return want > 0 ? Math.max(1, proportional) : 0;

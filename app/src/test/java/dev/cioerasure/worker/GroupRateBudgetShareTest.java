@@ -9,9 +9,11 @@ import org.junit.jupiter.api.Test;
 class GroupRateBudgetShareTest {
 
     @Test
-    void aWantThatFitsIsGrantedWhole() {
-        assertThat(GroupRateBudget.share(1000, 300, 900)).isEqualTo(300);
-        assertThat(GroupRateBudget.share(1000, 0, 900)).isZero();
+    void aWantThatFitsIsGrantedWholeWithAnEqualPartOfWhatNobodyWants() {
+        assertThat(GroupRateBudget.share(1000, 300, 900, 2)).isEqualTo(350);
+        assertThat(GroupRateBudget.share(1000, 600, 900, 2)).isEqualTo(650);
+        assertThat(GroupRateBudget.share(1000, 0, 900, 3)).isEqualTo(33);
+        assertThat(GroupRateBudget.share(1000, 40, 40, 1)).as("alone: the whole limit").isEqualTo(1000);
     }
 
     @Test
@@ -20,8 +22,8 @@ class GroupRateBudgetShareTest {
         int hot = GroupRateBudget.want(1000, 300, 40, 9_000);
         int cold = GroupRateBudget.want(1000, 300, 40, 3_000);
         long group = (long) hot + cold + cold;
-        int hotShare = GroupRateBudget.share(1000, hot, group);
-        int coldShare = GroupRateBudget.share(1000, cold, group);
+        int hotShare = GroupRateBudget.share(1000, hot, group, 3);
+        int coldShare = GroupRateBudget.share(1000, cold, group, 3);
         assertThat(hotShare + 2 * coldShare).isLessThanOrEqualTo(1000).isGreaterThan(990);
         assertThat((double) hotShare / coldShare).isBetween(2.8, 3.0);
     }
@@ -36,7 +38,7 @@ class GroupRateBudgetShareTest {
             }
             int sum = 0;
             for (int w : wants) {
-                sum += GroupRateBudget.share(1000, w, group);
+                sum += GroupRateBudget.share(1000, w, group, wants.length);
             }
             // a share is at least one slot, so tiny wants can round up; the lease itself then caps
             // each grant at the limit minus what the others hold
@@ -48,7 +50,7 @@ class GroupRateBudgetShareTest {
     void anInstanceWithLittleBacklogStillGetsSlotsNextToAHugeOne() {
         int small = GroupRateBudget.want(1000, 4, 0, 3);
         int huge = GroupRateBudget.want(1000, 800, 500, 1_000_000);
-        assertThat(GroupRateBudget.share(1000, small, (long) small + huge)).isPositive();
+        assertThat(GroupRateBudget.share(1000, small, (long) small + huge, 2)).isPositive();
     }
 
     @Test
