@@ -60,6 +60,8 @@ final class GroupRateBudget implements AutoCloseable {
     private int predecessorHeld;
     private long predecessorUntilNanos;
     private volatile int grant;
+    /** Until when (nanoTime) the grant may be used without another renewal. */
+    private long validUntilNanos = System.nanoTime();
     private volatile boolean healthy = true;
 
     /**
@@ -96,10 +98,11 @@ final class GroupRateBudget implements AutoCloseable {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
-                int g = renew(c, want, occupied);
+                int g = renew(c, want);
                 c.commit();
                 grant = g;
-                executor.setGrant(g, started + Duration.ofMillis(TTL_MILLIS - RENEW_MILLIS).toNanos());
+                validUntilNanos = started + Duration.ofMillis(TTL_MILLIS - RENEW_MILLIS).toNanos();
+                executor.setGrant(g, validUntilNanos);
                 if (!healthy) {
                     log.info("Track rate budget renewed again: {}/s of the group's {}/s", g, limit);
                 }
@@ -117,7 +120,7 @@ final class GroupRateBudget implements AutoCloseable {
         }
     }
 
-    private int renew(Connection c, int want, int occupied) throws SQLException {
+    private int renew(Connection c, int want) throws SQLException {
         try (Statement st = c.createStatement()) {
             st.execute("SELECT pg_advisory_xact_lock(" + LOCK_KEY + ")");
         }
@@ -157,7 +160,14 @@ final class GroupRateBudget implements AutoCloseable {
         // the others do not take them either.
         int predecessor = System.nanoTime() < predecessorUntilNanos ? predecessorHeld : 0;
         int g = Math.max(0, Math.min(share(limit, want, wanted, live), limit - othersHeld - predecessor));
-        int held = Math.max(g, occupied) + predecessor;
+        if (g < grant) {
+            // Lower first, then count what is in use: no call can start above the new grant
+            // between the count and the commit, so the row never shows less than is in use.
+            // (The old lease's validity stays as it was, in case this renewal fails.)
+            grant = g;
+            executor.setGrant(g, validUntilNanos);
+        }
+        int held = Math.max(g, executor.occupied()) + predecessor;
         try (PreparedStatement ps = c.prepareStatement("INSERT INTO rate_budget_lease (instance, held, want, renewed_at, expires_at)"
                 + " VALUES (?, ?, ?, now(), now() + make_interval(secs => ?)) ON CONFLICT (instance) DO UPDATE"
                 + " SET held = EXCLUDED.held, want = EXCLUDED.want, renewed_at = EXCLUDED.renewed_at, expires_at = EXCLUDED.expires_at")) {
