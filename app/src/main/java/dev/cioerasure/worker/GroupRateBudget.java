@@ -214,10 +214,15 @@ final class GroupRateBudget implements AutoCloseable {
     /** Gives the lease back (a clean stop), so the others may use it at once. */
     @Override
     public void close() {
+        // No call starts from here on, so what is counted below stays an upper bound.
+        executor.setGrant(0, System.nanoTime());
+        grant = 0;
         try (Connection c = dataSource.getConnection();
              PreparedStatement ps = c.prepareStatement("UPDATE rate_budget_lease SET want = 0, held = ? WHERE instance = ?")) {
-            // what is still occupied counts until its second is over; the row then expires
-            ps.setInt(1, executor.occupied());
+            // what is still occupied (and a predecessor's slots that still count) counts until
+            // its second is over; the row then expires
+            int predecessor = System.nanoTime() < predecessorUntilNanos ? predecessorHeld : 0;
+            ps.setInt(1, executor.occupied() + predecessor);
             ps.setString(2, instance);
             ps.executeUpdate();
         } catch (SQLException | RuntimeException e) {
