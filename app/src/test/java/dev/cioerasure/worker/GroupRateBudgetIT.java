@@ -2,12 +2,9 @@ package dev.cioerasure.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.cioerasure.customerio.RegionCheck;
-import dev.cioerasure.customerio.TrackClient;
-import dev.cioerasure.customerio.TrackResult;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.TrackPolicy;
-import dev.cioerasure.request.Identifier;
+import dev.cioerasure.testing.StatusTrack;
 import dev.cioerasure.testing.TestInfra;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
@@ -60,25 +57,8 @@ class GroupRateBudgetIT {
     }
 
     private GroupRateBudget budget(String instance, long backlog) {
-        ErasureExecutor executor = new ErasureExecutor(new NoCalls(), new TrackPolicy(LIMIT, 1, Duration.ofMillis(10), Duration.ofMillis(10),
+        ErasureExecutor executor = new ErasureExecutor(new StatusTrack(), new TrackPolicy(LIMIT, 1, Duration.ofMillis(10), Duration.ofMillis(10),
                 Duration.ofSeconds(1), Duration.ofSeconds(1), 0, GRACE), new SimpleMeterRegistry());
         return new GroupRateBudget(db, instance, LIMIT, GRACE, executor, () -> backlog);
-    }
-
-    private static final class NoCalls implements TrackClient {
-        @Override
-        public TrackResult suppress(Identifier identifier) {
-            throw new AssertionError("no call expected");
-        }
-
-        @Override
-        public TrackResult destroy(Identifier identifier) {
-            throw new AssertionError("no call expected");
-        }
-
-        @Override
-        public RegionCheck region() {
-            throw new AssertionError("no call expected");
-        }
     }
 }

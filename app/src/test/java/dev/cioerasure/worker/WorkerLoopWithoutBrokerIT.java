@@ -6,15 +6,11 @@ import static org.awaitility.Awaitility.await;
 import dev.cioerasure.config.KafkaClientConfig;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
-import dev.cioerasure.customerio.RegionCheck;
-import dev.cioerasure.customerio.TrackClient;
-import dev.cioerasure.customerio.TrackOperation;
-import dev.cioerasure.customerio.TrackResult;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.kafka.TopicHeaders;
-import dev.cioerasure.request.Identifier;
 import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.StatusTrack;
 import dev.cioerasure.testing.TestInfra;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
@@ -26,9 +22,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.MockConsumer;
@@ -53,7 +47,7 @@ class WorkerLoopWithoutBrokerIT {
     private final DataSource db = TestInfra.dataSource(database);
     private final MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
     private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
-    private final Track track = new Track();
+    private final StatusTrack track = new StatusTrack();
     private ErasureWorker worker;
     private Thread loop;
 
@@ -140,33 +134,6 @@ class WorkerLoopWithoutBrokerIT {
         try (Connection c = db.getConnection(); ResultSet rs = c.createStatement().executeQuery(sql)) {
             rs.next();
             return rs.getInt(1);
-        }
-    }
-
-    /** Customer.io answering every call with one status. */
-    private static final class Track implements TrackClient {
-        final AtomicInteger status = new AtomicInteger(200);
-        final AtomicInteger calls = new AtomicInteger();
-
-        private TrackResult answer(TrackOperation op) {
-            calls.incrementAndGet();
-            int s = status.get();
-            return new TrackResult(op, s, TrackResult.classify(s), Optional.empty(), "http " + s, Duration.ofMillis(1));
-        }
-
-        @Override
-        public TrackResult suppress(Identifier identifier) {
-            return answer(TrackOperation.SUPPRESS);
-        }
-
-        @Override
-        public TrackResult destroy(Identifier identifier) {
-            return answer(TrackOperation.DESTROY);
-        }
-
-        @Override
-        public RegionCheck region() {
-            return new RegionCheck(answer(TrackOperation.SUPPRESS), Optional.empty(), Optional.empty());
         }
     }
 }

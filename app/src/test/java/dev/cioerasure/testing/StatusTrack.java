@@ -1,0 +1,37 @@
+package dev.cioerasure.testing;
+
+import dev.cioerasure.customerio.RegionCheck;
+import dev.cioerasure.customerio.TrackClient;
+import dev.cioerasure.customerio.TrackOperation;
+import dev.cioerasure.customerio.TrackResult;
+import dev.cioerasure.request.Identifier;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Customer.io answering every Track call with one (changeable) HTTP status, counting the calls. */
+public final class StatusTrack implements TrackClient {
+    public final AtomicInteger status = new AtomicInteger(200);
+    public final AtomicInteger calls = new AtomicInteger();
+
+    private TrackResult answer(TrackOperation op) {
+        calls.incrementAndGet();
+        int s = status.get();
+        return new TrackResult(op, s, TrackResult.classify(s), Optional.empty(), "http " + s, Duration.ofMillis(1));
+    }
+
+    @Override
+    public TrackResult suppress(Identifier identifier) {
+        return answer(TrackOperation.SUPPRESS);
+    }
+
+    @Override
+    public TrackResult destroy(Identifier identifier) {
+        return answer(TrackOperation.DESTROY);
+    }
+
+    @Override
+    public RegionCheck region() {
+        return new RegionCheck(answer(TrackOperation.REGION), Optional.empty(), Optional.empty());
+    }
+}
