@@ -27,6 +27,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--overhead-only", description = "Only measure the worker's own ceiling (for profiling).", hidden = true)
     boolean overheadOnly;
 
+    @Option(names = "--latency-only", description = "Only the end-to-end latency at 80 % of the ceiling (for profiling).", hidden = true)
+    boolean latencyOnly;
+
     @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, one killed every 10 s.")
     boolean groupOnly;
 
@@ -40,6 +43,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (groupOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();
+        }
+        if (latencyOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runLatencyOnly();
         }
         if (overheadOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runOverheadOnly();

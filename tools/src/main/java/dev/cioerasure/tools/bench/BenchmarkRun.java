@@ -55,6 +55,19 @@ public final class BenchmarkRun {
         }
     }
 
+    /** Runs only the end-to-end latency scenario, three times (for profiling). */
+    public int runLatencyOnly() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+            for (int i = 0; i < 3; i++) {
+                Benchmark.Result r = b.latency(1000, 50, 0.8, 20);
+                out.printf("latency at 80 %% of the ceiling: p50 %.0f ms, p99 %.0f ms over %d requests (%d 429s)%n", r.p50Ms(), r.p99Ms(),
+                        r.requests(), r.throttled());
+            }
+            return 0;
+        }
+    }
+
     /** Runs only the worker's-own-ceiling scenario (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runOverheadOnly() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
