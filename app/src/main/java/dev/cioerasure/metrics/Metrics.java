@@ -31,8 +31,21 @@ public final class Metrics {
                 .description("Always 1; the labels say which build runs")
                 .tag("version", version == null ? "dev" : version)
                 .tag("java", System.getProperty("java.version"))
-                .tag("kafka_clients", org.apache.kafka.common.utils.AppInfoParser.getVersion())
+                .tag("kafka_clients", kafkaClientsVersion())
                 .register(r);
         return r;
+    }
+
+    /** The kafka-clients version from the properties file its jar carries (its AppInfoParser is not public API). */
+    static String kafkaClientsVersion() {
+        try (java.io.InputStream in = org.apache.kafka.clients.consumer.Consumer.class.getResourceAsStream("/kafka/kafka-version.properties")) {
+            java.util.Properties p = new java.util.Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
     }
 }

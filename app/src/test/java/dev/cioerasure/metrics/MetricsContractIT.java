@@ -98,6 +98,7 @@ class MetricsContractIT {
         // Running: everything an alert needs is there from the start, counters included.
         assertThat(sample(live, "erasure_ready")).isEqualTo("1.0");
         assertThat(live).containsPattern("(?m)^erasure_build_info\\{[^}]*version=\"[^\"]+\"[^}]*\\} 1(\\.0)?$");
+        assertThat(live).as("the kafka-clients version, read from its jar").containsPattern("(?m)^erasure_build_info\\{[^}]*kafka_clients=\"\\d+\\.\\d+\\.\\d+\"");
         assertThat(live).containsPattern("(?m)^erasure_dlq_total\\{[^}]*reason=\"UNKNOWN_FIELD\"[^}]*\\} 0\\.0$");
         assertThat(live).containsPattern("(?m)^erasure_republish_given_up_total\\{[^}]*topic=\"dlq\"[^}]*\\} 0\\.0$");
         String overdue = sample(live, "erasure_open_overdue");
