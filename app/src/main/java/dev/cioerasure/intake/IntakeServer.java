@@ -8,7 +8,9 @@ import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.kafka.RecordKeys;
+import dev.cioerasure.metrics.HealthEndpoints;
 import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.preflight.KafkaWatch;
 import dev.cioerasure.request.ErasureRequest;
 import dev.cioerasure.request.ParseResult;
 import dev.cioerasure.request.RequestJson;
@@ -22,7 +24,9 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -56,6 +60,7 @@ public final class IntakeServer implements AutoCloseable {
     private final SubjectHasher hasher;
     private final Clock clock;
     private final PrometheusMeterRegistry meters;
+    private final KafkaWatch kafkaWatch;
 
     public IntakeServer(Settings s, int port, PrometheusMeterRegistry meters, Clock clock) throws IOException {
         this.topic = s.kafka().topic();
@@ -73,6 +78,10 @@ public final class IntakeServer implements AutoCloseable {
         this.producer = new KafkaClients(s.kafka()).producer("cio-erasure-intake", Map.of(
                 ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 15_000, ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
                 ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000));
+        // Ready while Kafka answers and the topic exists: a load balancer then sends requests only
+        // to an intake that can publish them.
+        this.kafkaWatch = new KafkaWatch(s.kafka(), Duration.ofSeconds(10), Duration.ofSeconds(5));
+        HealthEndpoints endpoints = new HealthEndpoints(meters, Optional::empty, kafkaWatch::problem);
         this.server = HttpServer.create(new InetSocketAddress(port), 128);
         // The JDK server matches contexts by path prefix; route on the exact path instead, so
         // /v1/requests/extra or /v1/requestsX are 404 and never reach a handler.
@@ -80,18 +89,11 @@ public final class IntakeServer implements AutoCloseable {
             switch (ex.getRequestURI().getPath()) {
                 case "/v1/requests" -> handle(ex, "requests");
                 case "/v1/webhooks/customerio" -> handle(ex, "webhook");
-                case "/health/live", "/health/ready" -> respond(ex, 200, "{\"status\":\"UP\"}");
-                case "/metrics" -> {
-                    byte[] b = meters.scrape().getBytes(StandardCharsets.UTF_8);
-                    ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-                    ex.sendResponseHeaders(200, b.length);
-                    try (OutputStream out = ex.getResponseBody()) {
-                        out.write(b);
-                    }
-                }
                 default -> {
                     try (ex) {
-                        reply(ex, "unknown", 404, "not_found", "no such endpoint; POST to /v1/requests or /v1/webhooks/customerio");
+                        if (!endpoints.serve(ex)) {
+                            reply(ex, "unknown", 404, "not_found", "no such endpoint; POST to /v1/requests or /v1/webhooks/customerio");
+                        }
                     }
                 }
             }
@@ -229,6 +231,7 @@ public final class IntakeServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(1);
+        kafkaWatch.close();
         producer.close();
     }
 }

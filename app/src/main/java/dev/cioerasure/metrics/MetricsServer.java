@@ -1,13 +1,10 @@
 package dev.cioerasure.metrics;
 
-import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.cioerasure.threads.DaemonThreads;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
@@ -28,14 +25,13 @@ public final class MetricsServer implements AutoCloseable {
     public MetricsServer(int port, PrometheusMeterRegistry registry, BooleanSupplier live, Supplier<Optional<String>> notReady)
             throws IOException {
         server = HttpServer.create(new InetSocketAddress(port), 16);
+        HealthEndpoints endpoints = new HealthEndpoints(registry,
+                () -> live.getAsBoolean() ? Optional.empty() : Optional.of("consumer loop not running"), notReady);
         // The JDK server matches contexts by prefix: serve the exact paths only.
         server.createContext("/", ex -> {
             try (ex) {
-                switch (ex.getRequestURI().getPath()) {
-                    case "/metrics" -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
-                    case "/health/live" -> health(ex, live.getAsBoolean() ? Optional.empty() : Optional.of("consumer loop not running"));
-                    case "/health/ready" -> health(ex, notReady.get());
-                    default -> respond(ex, 404, "text/plain; charset=utf-8", "not found\n");
+                if (!endpoints.serve(ex)) {
+                    HealthEndpoints.respond(ex, 404, "text/plain; charset=utf-8", "not found\n");
                 }
             }
         });
@@ -45,24 +41,6 @@ public final class MetricsServer implements AutoCloseable {
 
     public int port() {
         return server.getAddress().getPort();
-    }
-
-    private static void health(HttpExchange ex, Optional<String> problem) throws IOException {
-        if (problem.isEmpty()) {
-            respond(ex, 200, "application/json", "{\"status\":\"UP\"}\n");
-        } else {
-            String reason = problem.get().replace("\\", "\\\\").replace("\"", "\\\"");
-            respond(ex, 503, "application/json", "{\"status\":\"DOWN\",\"reason\":\"" + reason + "\"}\n");
-        }
-    }
-
-    private static void respond(HttpExchange ex, int status, String type, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", type);
-        ex.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(bytes);
-        }
     }
 
     @Override

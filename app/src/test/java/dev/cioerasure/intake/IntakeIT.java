@@ -170,4 +170,26 @@ class IntakeIT {
                 .containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"requests\"[^}]*status=\"415\"[^}]*\\} 5\\.0")
                 .as("registered at 0 from the start").containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"webhook\"[^}]*status=\"413\"[^}]*\\} 0\\.0");
     }
+
+    @Test
+    void readyOnlyWhileKafkaAnswers() throws Exception {
+        await().atMost(Duration.ofSeconds(15)).until(() -> get(intake, "/health/ready").statusCode() == 200);
+        assertThat(get(intake, "/health/ready").body()).contains("\"status\":\"UP\"");
+        assertThat(get(intake, "/health/live").statusCode()).isEqualTo(200);
+        // the same intake in front of a broker that is not there
+        Settings nowhere = new Settings(new Settings.Kafka("127.0.0.1:1", h.topic, "unused"), null, null, h.settings.audit(), null,
+                List.of(Secret.of("ERASURE_WEBHOOK_SECRET", SECRET)));
+        try (IntakeServer orphan = new IntakeServer(nowhere, 0, Metrics.prometheus(), Clock.systemUTC())) {
+            HttpResponse<String> first = get(orphan, "/health/ready");
+            assertThat(first.statusCode()).isEqualTo(503);
+            await().atMost(Duration.ofSeconds(20)).until(() -> get(orphan, "/health/ready").body().contains("KAFKA_BOOTSTRAP_SERVERS"));
+            assertThat(get(orphan, "/health/ready").statusCode()).isEqualTo(503);
+            assertThat(get(orphan, "/health/live").statusCode()).as("alive: it answers, it only cannot publish").isEqualTo(200);
+        }
+    }
+
+    private HttpResponse<String> get(IntakeServer server, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + server.port() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
 }

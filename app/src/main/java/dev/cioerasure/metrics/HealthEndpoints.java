@@ -1,0 +1,52 @@
+package dev.cioerasure.metrics;
+
+import com.sun.net.httpserver.HttpExchange;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * {@code GET /metrics} (Prometheus text format), {@code /health/live} and {@code /health/ready}
+ * (200 {@code {"status":"UP"}}, or 503 {@code {"status":"DOWN","reason":…}}), served the same way
+ * by the worker's metrics port and by the intake.
+ *
+ * @param notLive  why the process is not live (no personal data), empty when it is
+ * @param notReady why it is not ready (no personal data), empty when it is
+ */
+public record HealthEndpoints(PrometheusMeterRegistry registry, Supplier<Optional<String>> notLive,
+                              Supplier<Optional<String>> notReady) {
+
+    /** Serves the exchange if its path is one of these endpoints; returns false (nothing sent) otherwise. */
+    public boolean serve(HttpExchange ex) throws IOException {
+        switch (ex.getRequestURI().getPath()) {
+            case "/metrics" -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+            case "/health/live" -> health(ex, notLive.get());
+            case "/health/ready" -> health(ex, notReady.get());
+            default -> {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void health(HttpExchange ex, Optional<String> problem) throws IOException {
+        if (problem.isEmpty()) {
+            respond(ex, 200, "application/json", "{\"status\":\"UP\"}\n");
+        } else {
+            String reason = problem.get().replace("\\", "\\\\").replace("\"", "\\\"");
+            respond(ex, 503, "application/json", "{\"status\":\"DOWN\",\"reason\":\"" + reason + "\"}\n");
+        }
+    }
+
+    static void respond(HttpExchange ex, int status, String type, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+}
