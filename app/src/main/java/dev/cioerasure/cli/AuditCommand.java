@@ -2,6 +2,9 @@ package dev.cioerasure.cli;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SequenceWriter;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.cioerasure.audit.AuditQueries;
 import dev.cioerasure.audit.ChainVerifier;
@@ -22,6 +25,7 @@ import java.time.format.DateTimeParseException;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -245,24 +249,42 @@ final class AuditCommand {
 
     /** Writes report lines as a table, CSV (RFC 4180) or a JSON array. */
     abstract static class ReportWriter {
+        static final List<String> CSV_COLUMNS = List.of("request_id", "regulation", "identifier_type", "requested_by", "requested_at",
+                "deadline_at", "first_seen_at", "status", "status_at", "erased", "on_time");
+
         abstract void line(AuditQueries.RequestLine l);
 
         void close() { }
 
         static ReportWriter of(String format, PrintStream out) throws IOException {
             return switch (format) {
-                case "csv" -> new ReportWriter() {
-                    {
-                        out.println("request_id,regulation,identifier_type,requested_by,requested_at,deadline_at,first_seen_at,status,status_at,erased,on_time");
-                    }
+                case "csv" -> {
+                    CsvSchema.Builder columns = CsvSchema.builder();
+                    CSV_COLUMNS.forEach(columns::addColumn);
+                    SequenceWriter rows = new CsvMapper().writer(columns.build().withHeader()).writeValues(out);
+                    yield new ReportWriter() {
+                        @Override
+                        void line(AuditQueries.RequestLine l) {
+                            try {
+                                rows.write(Stream.of(l.requestId(), l.regulation(), l.identifierType(), l.requestedBy(),
+                                                str(l.requestedAt()), str(l.deadlineAt()), str(l.firstSeenAt()), l.status(), str(l.statusAt()),
+                                                Boolean.toString(l.erased()), l.onTime() == null ? "" : l.onTime().toString())
+                                        .map(ReportWriter::spreadsheetSafe).toList());
+                            } catch (IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        }
 
-                    @Override
-                    void line(AuditQueries.RequestLine l) {
-                        out.println(String.join(",", csv(l.requestId()), csv(l.regulation()), csv(l.identifierType()), csv(l.requestedBy()),
-                                csv(str(l.requestedAt())), csv(str(l.deadlineAt())), csv(str(l.firstSeenAt())), csv(l.status()),
-                                csv(str(l.statusAt())), Boolean.toString(l.erased()), l.onTime() == null ? "" : l.onTime().toString()));
-                    }
-                };
+                        @Override
+                        void close() {
+                            try {
+                                rows.flush();
+                            } catch (IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        }
+                    };
+                }
                 case "json" -> {
                     JsonGenerator g = new ObjectMapper().getFactory().createGenerator(out);
                     g.useDefaultPrettyPrinter();
@@ -326,15 +348,15 @@ final class AuditCommand {
             return t == null ? null : t.toString();
         }
 
-        static String csv(String s) {
+        /**
+         * A cell that a spreadsheet will not run: a leading = + - @ gets a ' in front (OWASP's
+         * advice against CSV injection). Quoting is the CSV writer's (RFC 4180).
+         */
+        static String spreadsheetSafe(String s) {
             if (s == null) {
                 return "";
             }
-            boolean quote = s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")
-                    || s.startsWith("=") || s.startsWith("+") || s.startsWith("-") || s.startsWith("@");
-            // a leading = + - @ is quoted and prefixed so spreadsheets do not run it as a formula
-            String v = s.startsWith("=") || s.startsWith("+") || s.startsWith("-") || s.startsWith("@") ? "'" + s : s;
-            return quote ? "\"" + v.replace("\"", "\"\"") + "\"" : v;
+            return s.startsWith("=") || s.startsWith("+") || s.startsWith("-") || s.startsWith("@") ? "'" + s : s;
         }
     }
 }

@@ -2,6 +2,8 @@ package dev.cioerasure.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.cioerasure.audit.AuditQueries;
+
 import dev.cioerasure.audit.AuditEvent;
 import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
 import dev.cioerasure.audit.AuditWriter;
@@ -128,9 +130,17 @@ class AuditCommandsIT {
     }
 
     @Test
-    void csvCellsCannotBecomeSpreadsheetFormulas() {
-        assertThat(AuditCommand.ReportWriter.csv("=HYPERLINK(\"x\")")).isEqualTo("\"'=HYPERLINK(\"\"x\"\")\"");
-        assertThat(AuditCommand.ReportWriter.csv("a,b")).isEqualTo("\"a,b\"");
+    void csvCellsCannotBecomeSpreadsheetFormulas() throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream out = new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
+        AuditCommand.ReportWriter w = AuditCommand.ReportWriter.of("csv", out);
+        w.line(new AuditQueries.RequestLine("r-1", "GDPR", "email", "=HYPERLINK(\"x\")", null, null, null, "COMPLETED", null, true, null));
+        w.line(new AuditQueries.RequestLine("r-2", "CCPA", "id", "desk,2\nline", null, null, null, "-1+1", null, false, false));
+        w.close();
+        List<String> lines = bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        assertThat(lines.get(1)).isEqualTo("r-1,GDPR,email,\"'=HYPERLINK(\"\"x\"\")\",,,,COMPLETED,,true,");
+        assertThat(lines.get(2)).as("a quoted cell may span lines (RFC 4180)").isEqualTo("r-2,CCPA,id,\"desk,2");
+        assertThat(lines.get(3)).isEqualTo("line\",,,,\"'-1+1\",,false,false");
     }
 
     @Test
