@@ -64,6 +64,15 @@ class AuditTableIT {
     }
 
     @Test
+    void theTestsRunOnPostgreSql17LikeTheComposeStack() throws Exception {
+        try (Connection c = db.getConnection(); Statement st = c.createStatement();
+             java.sql.ResultSet rs = st.executeQuery("SHOW server_version_num")) {
+            rs.next();
+            assertThat(rs.getInt(1)).isBetween(170000, 179999);
+        }
+    }
+
+    @Test
     void updateDeleteAndTruncateAreRefusedEvenForTheOwner() throws Exception {
         write(outcome("r1", Outcome.COMPLETED, 1));
         assertThatThrownBy(() -> exec("UPDATE audit_event SET outcome = 'FAILED'")).hasMessageContaining("append-only");

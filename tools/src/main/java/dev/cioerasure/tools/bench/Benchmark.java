@@ -485,10 +485,16 @@ public final class Benchmark {
         }
     }
 
-    static String machine() {
+    String machine() throws Exception {
+        String pgVersion;
+        try (Connection c = postgres.superuserDataSource().getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SHOW server_version")) {
+            rs.next();
+            pgVersion = rs.getString(1);
+        }
         return System.getProperty("os.name") + " " + System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors()
-                + " cores, Java " + System.getProperty("java.version") + "; Kafka (KRaft, in-process), PostgreSQL 14 (embedded),"
-                + " sandbox and worker JVM all on this machine";
+                + " cores, Java " + System.getProperty("java.version") + "; Kafka (KRaft, in-process), PostgreSQL " + pgVersion
+                + " (embedded), sandbox and worker JVM all on this machine";
     }
 
     static String mb(long bytes) {
