@@ -1,7 +1,6 @@
 package dev.cioerasure.audit;
 
 import dev.cioerasure.metrics.MetricNames;
-import dev.cioerasure.threads.DaemonThreads;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -15,21 +14,16 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Appends audit rows in batches: one thread gathers whatever is queued (up to
- * {@value #MAX_BATCH_ROWS} rows), inserts it in one transaction and only then completes each
+ * Appends audit rows in batches ({@link BatchingLoop}): one thread gathers whatever is queued (up
+ * to {@value #MAX_BATCH_ROWS} rows), inserts it in one transaction and only then completes each
  * caller's future. A caller may therefore treat a completed future as "durable" — the worker
  * commits a Kafka offset only after that.
  *
@@ -50,12 +44,9 @@ public final class AuditWriter implements AutoCloseable {
 
     private record Pending(List<AuditEvent> rows, CompletableFuture<Void> done) { }
 
-    private static final Pending POISON = new Pending(List.of(), new CompletableFuture<>());
-
     private final DataSource dataSource;
     private final String workerInstance;
-    private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
-    private final Thread thread;
+    private final BatchingLoop<Pending> loop;
     private final Timer writeTimer;
     private final DistributionSummary batchRows;
     private final MeterRegistry meters;
@@ -74,8 +65,22 @@ public final class AuditWriter implements AutoCloseable {
                 .description("Rows per audit batch").register(meters);
         this.meters = meters;
         failureCounter(new Failure("none", "none")); // present at 0 from the start
-        this.thread = DaemonThreads.of(this::run, "audit-writer");
-        this.thread.start();
+        this.loop = new BatchingLoop<>("audit-writer", MAX_BATCH_ROWS, p -> p.rows().size(), MAX_BACKOFF, batch -> {
+            write(batch);
+            healthy = true;
+            for (Pending p : batch) {
+                p.done().complete(null);
+            }
+        }, (error, batches, first) -> {
+            Failure f = Failure.of(error);
+            String described = f.describe(error);
+            if (first || !described.equals(lastFailure)) {
+                log.error("audit write failed ({}), keeping {} pending batch(es) and retrying until it succeeds", described, batches);
+            }
+            lastFailure = described;
+            healthy = false;
+            failureCounter(f).increment();
+        }, (p, why) -> p.done().completeExceptionally(why));
     }
 
     /** Queues rows; the future completes once they are committed (in order with all rows queued before). */
@@ -84,69 +89,13 @@ public final class AuditWriter implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException("audit writer is closed"));
         }
         Pending p = new Pending(List.copyOf(rows), new CompletableFuture<>());
-        queue.add(p);
+        loop.submit(p);
         return p.done();
     }
 
     /** False while the last write failed (database unreachable); true again after a successful write. */
     public boolean isHealthy() {
         return healthy;
-    }
-
-    private void run() {
-        List<Pending> batch = new ArrayList<>();
-        long backoffMillis = 100;
-        while (true) {
-            try {
-                if (batch.isEmpty()) {
-                    Pending first = queue.poll(200, TimeUnit.MILLISECONDS);
-                    if (first == null) {
-                        continue;
-                    }
-                    if (first == POISON) {
-                        return;
-                    }
-                    batch.add(first);
-                    int rows = first.rows().size();
-                    Pending next;
-                    while (rows < MAX_BATCH_ROWS && (next = queue.peek()) != null && next != POISON) {
-                        batch.add(queue.poll());
-                        rows += next.rows().size();
-                    }
-                }
-                write(batch);
-                for (Pending p : batch) {
-                    p.done().complete(null);
-                }
-                batch.clear();
-                backoffMillis = 100;
-                healthy = true;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                failAll(batch, e);
-                return;
-            } catch (Exception | AssertionError | LinkageError e) {
-                // Anything a broken connection can throw (the driver even throws AssertionError
-                // under -ea): this thread must never die, or every outcome after it would be lost.
-                Failure f = Failure.of(e);
-                String described = f.describe(e);
-                if (healthy || !described.equals(lastFailure)) {
-                    log.error("audit write failed ({}), keeping {} pending batch(es) and retrying until it succeeds",
-                            described, batch.size());
-                }
-                lastFailure = described;
-                healthy = false;
-                failureCounter(f).increment();
-                try {
-                    Thread.sleep(backoffMillis);
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    failAll(batch, ie);
-                    return;
-                }
-                backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF.toMillis());
-            }
-        }
     }
 
     /**
@@ -198,16 +147,6 @@ public final class AuditWriter implements AutoCloseable {
     /** Why the last write failed (SQLState, constraint), or null after a success; never row values. */
     public String lastFailure() {
         return healthy ? null : lastFailure;
-    }
-
-    private void failAll(List<Pending> batch, Exception cause) {
-        for (Pending p : batch) {
-            p.done().completeExceptionally(cause);
-        }
-        Pending p;
-        while ((p = queue.poll()) != null) {
-            p.done().completeExceptionally(cause);
-        }
     }
 
     private void write(List<Pending> batch) throws SQLException {
@@ -287,13 +226,9 @@ public final class AuditWriter implements AutoCloseable {
      */
     public void close(Duration timeout) {
         closing = true;
-        queue.add(POISON);
         try {
-            thread.join(timeout.toMillis());
-            if (thread.isAlive()) {
+            if (!loop.stopAfterDraining(timeout)) {
                 log.warn("audit writer did not finish within {}; unwritten rows will be redone from Kafka", timeout);
-                thread.interrupt();
-                thread.join(1000);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

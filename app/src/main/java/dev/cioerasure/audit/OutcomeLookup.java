@@ -1,21 +1,17 @@
 package dev.cioerasure.audit;
 
-import dev.cioerasure.threads.DaemonThreads;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,7 +19,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The duplicate check ("has this request id already been completed or failed?") for many
  * requests at once: callers ask one id each, one thread answers whatever is queued with a single
- * query. While the database is unavailable the callers wait (the worker pauses); nothing is
+ * query ({@link BatchingLoop}). While the database is unavailable the callers wait (the worker pauses); nothing is
  * guessed.
  */
 public final class OutcomeLookup implements AutoCloseable {
@@ -35,14 +31,21 @@ public final class OutcomeLookup implements AutoCloseable {
     private record Ask(String requestId, CompletableFuture<Optional<Outcome>> answer) { }
 
     private final DataSource dataSource;
-    private final BlockingQueue<Ask> queue = new LinkedBlockingQueue<>();
-    private final Thread thread;
+    private final BatchingLoop<Ask> loop;
     private volatile boolean closed;
 
     public OutcomeLookup(DataSource dataSource) {
         this.dataSource = dataSource;
-        this.thread = DaemonThreads.of(this::run, "outcome-lookup");
-        this.thread.start();
+        this.loop = new BatchingLoop<>("outcome-lookup", MAX_BATCH, a -> 1, Duration.ofSeconds(5), batch -> {
+            Map<String, Outcome> found = query(batch);
+            for (Ask a : batch) {
+                a.answer().complete(Optional.ofNullable(found.get(a.requestId())));
+            }
+        }, (error, asks, first) -> {
+            if (first) {
+                log.warn("duplicate check failed ({}); {} request(s) wait until the database answers", error.getClass().getSimpleName(), asks);
+            }
+        }, (a, why) -> a.answer().completeExceptionally(why));
     }
 
     /**
@@ -56,7 +59,7 @@ public final class OutcomeLookup implements AutoCloseable {
         if (closed) {
             throw new CancellationException("duplicate check closed");
         }
-        queue.add(ask);
+        loop.submit(ask);
         try {
             return ask.answer().get();
         } catch (InterruptedException e) {
@@ -65,45 +68,6 @@ public final class OutcomeLookup implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new CancellationException("duplicate check abandoned: " + e.getCause().getClass().getSimpleName());
         }
-    }
-
-    private void run() {
-        List<Ask> batch = new ArrayList<>();
-        long backoff = 100;
-        while (!closed) {
-            try {
-                if (batch.isEmpty()) {
-                    Ask first = queue.poll(200, TimeUnit.MILLISECONDS);
-                    if (first == null) {
-                        continue;
-                    }
-                    batch.add(first);
-                    queue.drainTo(batch, MAX_BATCH - 1);
-                }
-                Map<String, Outcome> found = query(batch);
-                for (Ask a : batch) {
-                    a.answer().complete(Optional.ofNullable(found.get(a.requestId())));
-                }
-                batch.clear();
-                backoff = 100;
-            } catch (InterruptedException e) {
-                break;
-            } catch (Exception | AssertionError e) {
-                if (backoff == 100) {
-                    log.warn("duplicate check failed ({}); {} request(s) wait until the database answers", e.getClass().getSimpleName(),
-                            batch.size());
-                }
-                try {
-                    Thread.sleep(backoff);
-                } catch (InterruptedException ie) {
-                    break;
-                }
-                backoff = Math.min(backoff * 2, 5000);
-            }
-        }
-        CancellationException stop = new CancellationException("duplicate check closed");
-        batch.forEach(a -> a.answer().completeExceptionally(stop));
-        queue.forEach(a -> a.answer().completeExceptionally(stop));
     }
 
     private Map<String, Outcome> query(List<Ask> batch) throws Exception {
@@ -123,6 +87,6 @@ public final class OutcomeLookup implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        thread.interrupt();
+        loop.stopNow();
     }
 }
