@@ -33,7 +33,6 @@ public final class AuditQueries {
             + " outcome, http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
             + " kafka_partition, kafka_offset, worker_instance";
 
-    /** Every row of one request, in chain order. */
     /** Where each of these requests stands (view erasure_request_status): its status, e.g. COMPLETED; absent when unknown. */
     public java.util.Map<String, String> statusOf(java.util.Collection<String> requestIds) throws SQLException {
         java.util.Map<String, String> out = new java.util.HashMap<>();
@@ -53,6 +52,7 @@ public final class AuditQueries {
         return out;
     }
 
+    /** Every row of one request, in chain order. */
     public List<Row> history(String requestId) throws SQLException {
         return rows("SELECT " + ROW_COLUMNS + " FROM audit_event WHERE request_id = ? ORDER BY chain_seq", requestId);
     }
@@ -60,6 +60,21 @@ public final class AuditQueries {
     /** Every row about one subject (by its keyed hash), in chain order. */
     public List<Row> bySubject(String subjectHash) throws SQLException {
         return rows("SELECT " + ROW_COLUMNS + " FROM audit_event WHERE subject_hash = ? ORDER BY chain_seq", subjectHash);
+    }
+
+    /** The chain link (row hash) of each of one request's rows, by chain position. */
+    public java.util.Map<Long, String> rowHashes(String requestId) throws SQLException {
+        java.util.Map<Long, String> out = new java.util.TreeMap<>();
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT chain_seq, row_hash FROM audit_event WHERE request_id = ?")) {
+            ps.setString(1, requestId);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getLong(1), rs.getString(2));
+                }
+            }
+        }
+        return out;
     }
 
     private List<Row> rows(String sql, String arg) throws SQLException {

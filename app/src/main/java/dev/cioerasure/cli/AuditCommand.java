@@ -14,10 +14,14 @@ import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.receipt.Receipt;
+import dev.cioerasure.receipt.SigningKey;
 import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.IdentifierType;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
@@ -34,7 +38,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "audit", mixinStandardHelpOptions = true,
         description = {"Answer an auditor's questions from the audit table (read-only; the cio_erasure_auditor role is enough).",
                 "Needs DATABASE_URL, DATABASE_USER, DATABASE_PASSWORD; 'find' also AUDIT_SUBJECT_KEY."},
-        subcommands = {AuditCommand.Status.class, AuditCommand.Find.class, AuditCommand.Report.class, AuditCommand.Verify.class})
+        subcommands = {AuditCommand.Status.class, AuditCommand.Find.class, AuditCommand.Report.class, AuditCommand.Verify.class,
+                AuditCommand.ReceiptCommand.class, AuditCommand.PublicKey.class})
 final class AuditCommand {
     /** Exit code when the answer is "not found" / "not intact". */
     static final int NOT_FOUND = 1;
@@ -244,6 +249,90 @@ final class AuditCommand {
                 }
                 return TAMPERED;
             }
+        }
+    }
+
+    /** The receipt signing key from AUDIT_SIGNING_KEY_FILE, or a configuration error that says what is missing. */
+    static SigningKey signingKey() {
+        String file = Main.environment().get("AUDIT_SIGNING_KEY_FILE");
+        if (file == null || file.isBlank()) {
+            throw new Errors.UserError("AUDIT_SIGNING_KEY_FILE: not set (an Ed25519 private key in PEM; make one with:"
+                    + " openssl genpkey -algorithm ed25519 -out audit-signing.pem)", Errors.CONFIG);
+        }
+        try {
+            return SigningKey.read(Path.of(file));
+        } catch (IOException e) {
+            throw new Errors.UserError("AUDIT_SIGNING_KEY_FILE: cannot read " + file + " (" + e.getClass().getSimpleName() + ")", Errors.CONFIG);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UserError("AUDIT_SIGNING_KEY_FILE: " + e.getMessage(), Errors.CONFIG);
+        }
+    }
+
+    @Command(name = "receipt", mixinStandardHelpOptions = true,
+            description = {"A signed erasure receipt of one request (JSON, one line; Ed25519 with AUDIT_SIGNING_KEY_FILE), or",
+                    "with --verify, check one offline: exit 0 when it is exactly as issued, 3 when not."})
+    static final class ReceiptCommand implements Callable<Integer> {
+        @Parameters(paramLabel = "REQUEST_ID", arity = "0..1", description = "The request to issue a receipt for.")
+        String requestId;
+
+        @Option(names = "--out", paramLabel = "FILE", description = "Write the receipt here instead of to standard output.")
+        Path out;
+
+        @Option(names = "--verify", paramLabel = "FILE", description = "Check this receipt file (needs --public-key; no database).")
+        Path verify;
+
+        @Option(names = "--public-key", paramLabel = "PEM", description = "The public key to check against (from 'audit public-key').")
+        Path publicKey;
+
+        @Override
+        public Integer call() throws Exception {
+            if (verify != null) {
+                if (publicKey == null || requestId != null) {
+                    throw new Errors.UserError("--verify FILE needs --public-key PEM and no REQUEST_ID", 2);
+                }
+                java.security.PublicKey key;
+                try {
+                    key = SigningKey.readPublic(publicKey);
+                } catch (IllegalArgumentException e) {
+                    throw new Errors.UserError("--public-key: " + e.getMessage(), 2);
+                }
+                Receipt.Verdict v = Receipt.verify(Files.readAllBytes(verify), key);
+                System.out.println((v == Receipt.Verdict.VALID ? "VALID: " : "NOT VALID: ") + v.meaning);
+                return v == Receipt.Verdict.VALID ? 0 : TAMPERED;
+            }
+            if (requestId == null) {
+                throw new Errors.UserError("give a REQUEST_ID, or --verify FILE --public-key PEM", 2);
+            }
+            SigningKey key = signingKey();
+            try (HikariDataSource ds = database()) {
+                AuditQueries q = new AuditQueries(ds);
+                List<AuditQueries.Row> rows = q.history(requestId);
+                if (rows.isEmpty()) {
+                    System.err.println("cio-erasure: no audit rows for request " + requestId);
+                    return NOT_FOUND;
+                }
+                byte[] receipt = Receipt.issue(requestId, rows, q.rowHashes(requestId), key, Instant.now());
+                if (out == null) {
+                    System.out.write(receipt);
+                    System.out.flush();
+                } else {
+                    Files.write(out, receipt);
+                    System.err.println("receipt of " + requestId + " written to " + out);
+                }
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "public-key", mixinStandardHelpOptions = true,
+            description = "Prints the public key of AUDIT_SIGNING_KEY_FILE (PEM), for auditors to check receipts with.")
+    static final class PublicKey implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            java.security.PublicKey key = signingKey().publicKey();
+            System.out.print(SigningKey.publicKeyPem(key));
+            System.err.println("sha256 of the key (receipts name it as public_key_sha256): " + SigningKey.fingerprint(key));
+            return 0;
         }
     }
 

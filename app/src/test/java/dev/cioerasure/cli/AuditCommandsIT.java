@@ -168,4 +168,47 @@ class AuditCommandsIT {
         assertThat(first.out()).contains("TAMPERED: 1 break(s) in the chain (stopped at the first, --first)", "row 4")
                 .doesNotContain("chain head");
     }
+
+    @Test
+    void aSignedReceiptIsIssuedFromTheTableAndCheckedOffline(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path key = dir.resolve("signing.pem");
+        java.nio.file.Files.writeString(key, dev.cioerasure.receipt.SigningKey.generate().privateKeyPem());
+        Cli.Run noKey = run(false, "audit", "receipt", "r-jane");
+        assertThat(noKey.exit()).isEqualTo(78);
+        assertThat(noKey.err()).contains("AUDIT_SIGNING_KEY_FILE: not set", "openssl genpkey -algorithm ed25519");
+
+        Map<String, String> env = new HashMap<>(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(),
+                "DATABASE_PASSWORD", db.password().reveal(), "AUDIT_SIGNING_KEY_FILE", key.toString()));
+        java.nio.file.Path receipt = dir.resolve("r-jane.receipt.json");
+        Cli.Run issued = Cli.run(env, "audit", "receipt", "r-jane", "--out", receipt.toString());
+        assertThat(issued.exit()).as(issued.err()).isZero();
+        String json = java.nio.file.Files.readString(receipt);
+        try (java.sql.Connection c = ds.getConnection(); java.sql.ResultSet rs = c.createStatement().executeQuery(
+                "SELECT chain_seq, row_hash FROM audit_event WHERE request_id = 'r-jane' ORDER BY chain_seq")) {
+            int n = 0;
+            while (rs.next()) {
+                assertThat(json).contains("\"chain_seq\":" + rs.getLong(1) + ",").contains("\"row_hash\":\"" + rs.getString(2) + "\"");
+                n++;
+            }
+            assertThat(n).isEqualTo(3);
+        }
+        assertThat(json).contains("\"status\":\"COMPLETED\"", "\"on_time\":true").doesNotContain("jane@example.com");
+
+        Cli.Run pub = Cli.run(env, "audit", "public-key");
+        assertThat(pub.exit()).isZero();
+        assertThat(pub.out()).startsWith("-----BEGIN PUBLIC KEY-----");
+        assertThat(pub.err()).containsPattern("sha256 of the key .*: [0-9a-f]{64}");
+        assertThat(json).contains("\"public_key_sha256\":\"" + pub.err().replaceAll("(?s).*: ([0-9a-f]{64}).*", "$1") + "\"");
+        java.nio.file.Path pem = dir.resolve("public.pem");
+        java.nio.file.Files.writeString(pem, pub.out());
+        Cli.Run valid = Cli.run(Map.of(), "audit", "receipt", "--verify", receipt.toString(), "--public-key", pem.toString());
+        assertThat(valid.exit()).isZero();
+        assertThat(valid.out()).startsWith("VALID");
+
+        java.nio.file.Files.writeString(receipt, json.replace("\"attempts\":1", "\"attempts\":2"));
+        Cli.Run changed = Cli.run(Map.of(), "audit", "receipt", "--verify", receipt.toString(), "--public-key", pem.toString());
+        assertThat(changed.exit()).isEqualTo(3);
+        assertThat(changed.out()).startsWith("NOT VALID: the signature does not match");
+        assertThat(Cli.run(env, "audit", "receipt", "r-nobody").exit()).isEqualTo(1);
+    }
 }

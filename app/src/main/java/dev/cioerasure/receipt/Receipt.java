@@ -1,0 +1,137 @@
+package dev.cioerasure.receipt;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cioerasure.audit.AuditQueries;
+import java.security.PublicKey;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A signed erasure receipt: what the audit table says about one request, in a file an auditor
+ * keeps and checks offline without trusting the database or this program.
+ *
+ * <p>The file is one line: the canonical JSON ({@link CanonicalJson}) of the receipt object,
+ * whose {@code signature} member is the Ed25519 signature (base64) of the canonical JSON of the
+ * same object without {@code signature}, then a newline. {@link #verify} accepts only that exact
+ * form, so any changed byte fails: content by the signature, layout by the form.
+ */
+public final class Receipt {
+    public static final String FORMAT = "cio-erasure-receipt/1";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Receipt() { }
+
+    /**
+     * The receipt of one request's audit rows (chain order), signed.
+     *
+     * @param rowHashes each row's chain link by chain position
+     */
+    public static byte[] issue(String requestId, List<AuditQueries.Row> rows, Map<Long, String> rowHashes, SigningKey key,
+                               Instant issuedAt) {
+        ObjectNode r = JsonNodeFactory.instance.objectNode();
+        r.put("format", FORMAT);
+        r.put("request_id", requestId);
+        AuditQueries.Row first = rows.stream().filter(x -> x.regulation() != null).findFirst().orElse(rows.get(0));
+        r.put("regulation", first.regulation());
+        r.put("requested_at", str(first.requestedAt()));
+        r.put("deadline_at", str(first.deadlineAt()));
+        r.put("subject_hash", first.subjectHash());
+        r.put("identifier_type", first.identifierType());
+        AuditQueries.Row completed = rows.stream().filter(x -> "COMPLETED".equals(x.outcome())).findFirst().orElse(null);
+        AuditQueries.Row last = rows.stream().filter(x -> "OUTCOME".equals(x.step()) && !"DUPLICATE".equals(x.outcome()))
+                .reduce((a, b) -> b).orElse(rows.get(rows.size() - 1));
+        r.put("status", completed != null ? "COMPLETED" : last.outcome());
+        r.put("erased", completed != null);
+        r.put("erased_at", completed == null ? null : str(completed.occurredAt()));
+        if (completed == null || completed.deadlineAt() == null) {
+            r.putNull("on_time");
+        } else {
+            r.put("on_time", !completed.occurredAt().isAfter(completed.deadlineAt()));
+        }
+        // Checking with Customer.io's App API that the person is gone is not built yet.
+        r.put("verification", "NOT_CHECKED");
+        ArrayNode steps = r.putArray("rows");
+        for (AuditQueries.Row row : rows) {
+            ObjectNode s = steps.addObject();
+            s.put("chain_seq", row.seq());
+            s.put("row_hash", rowHashes.get(row.seq()));
+            s.put("step", row.step());
+            s.put("outcome", row.outcome());
+            if (row.httpStatus() == null) {
+                s.putNull("http_status");
+            } else {
+                s.put("http_status", row.httpStatus());
+            }
+            if (row.attempts() == null) {
+                s.putNull("attempts");
+            } else {
+                s.put("attempts", row.attempts());
+            }
+            s.put("occurred_at", str(row.occurredAt()));
+            s.put("recorded_at", str(row.recordedAt()));
+        }
+        r.put("issued_at", issuedAt.toString());
+        r.put("public_key_sha256", SigningKey.fingerprint(key.publicKey()));
+        r.put("signature", Base64.getEncoder().encodeToString(key.sign(CanonicalJson.bytes(r.deepCopy().without("signature")))));
+        return withNewline(CanonicalJson.bytes(r));
+    }
+
+    /** What checking a receipt file found. */
+    public enum Verdict {
+        VALID("signature valid: the receipt is as issued"),
+        NOT_A_RECEIPT("not a receipt (not JSON, or no format " + FORMAT + ", or no signature)"),
+        NOT_AS_ISSUED("the file is not byte for byte as issued (changed, reformatted, or re-encoded)"),
+        OTHER_KEY("signed with another key than the one given (public_key_sha256 differs)"),
+        BAD_SIGNATURE("the signature does not match the content: the receipt was changed");
+
+        public final String meaning;
+
+        Verdict(String meaning) {
+            this.meaning = meaning;
+        }
+    }
+
+    public static Verdict verify(byte[] file, PublicKey key) {
+        JsonNode r;
+        try {
+            r = JSON.readTree(file);
+        } catch (java.io.IOException e) {
+            return Verdict.NOT_A_RECEIPT;
+        }
+        if (r == null || !r.isObject() || !FORMAT.equals(r.path("format").asText()) || !r.path("signature").isTextual()) {
+            return Verdict.NOT_A_RECEIPT;
+        }
+        byte[] canonical;
+        byte[] signature;
+        try {
+            canonical = CanonicalJson.bytes(((ObjectNode) r).deepCopy().without("signature"));
+            if (!Arrays.equals(file, withNewline(CanonicalJson.bytes(r)))) {
+                return Verdict.NOT_AS_ISSUED;
+            }
+            signature = Base64.getDecoder().decode(r.get("signature").textValue());
+        } catch (IllegalArgumentException e) {
+            return Verdict.NOT_AS_ISSUED;
+        }
+        if (!SigningKey.fingerprint(key).equals(r.path("public_key_sha256").asText())) {
+            return Verdict.OTHER_KEY;
+        }
+        return SigningKey.verify(key, canonical, signature) ? Verdict.VALID : Verdict.BAD_SIGNATURE;
+    }
+
+    private static byte[] withNewline(byte[] b) {
+        byte[] out = Arrays.copyOf(b, b.length + 1);
+        out[b.length] = '\n';
+        return out;
+    }
+
+    private static String str(Instant t) {
+        return t == null ? null : t.toString();
+    }
+}

@@ -1,0 +1,109 @@
+package dev.cioerasure.receipt;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cioerasure.audit.AuditQueries;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Signed receipts: issued from audit rows, checked offline, by this program and by openssl. */
+class ReceiptTest {
+    private static final Instant T = Instant.parse("2026-11-02T09:00:00Z");
+
+    @TempDir
+    Path dir;
+
+    static List<AuditQueries.Row> rows() {
+        return List.of(
+                new AuditQueries.Row(7, T.plusSeconds(60), T.plusSeconds(60), "r-jane", "ab".repeat(32), "email", "SUPPRESS", "SUCCEEDED",
+                        200, 1, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"),
+                new AuditQueries.Row(8, T.plusSeconds(61), T.plusSeconds(61), "r-jane", "ab".repeat(32), "email", "DESTROY", "SUCCEEDED",
+                        200, 2, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"),
+                new AuditQueries.Row(9, T.plusSeconds(61), T.plusSeconds(61), "r-jane", "ab".repeat(32), "email", "OUTCOME", "COMPLETED",
+                        null, null, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"));
+    }
+
+    static Map<Long, String> hashes() {
+        return Map.of(7L, "1".repeat(64), 8L, "2".repeat(64), 9L, "3".repeat(64));
+    }
+
+    @Test
+    void aReceiptSaysWhatTheRowsSayAndVerifiesAsIssued() throws Exception {
+        SigningKey key = SigningKey.generate();
+        byte[] receipt = Receipt.issue("r-jane", rows(), hashes(), key, T.plusSeconds(3600));
+        String text = new String(receipt, StandardCharsets.UTF_8);
+        assertThat(text).endsWith("}\n").doesNotContain("\n{").contains("\"request_id\":\"r-jane\"", "\"status\":\"COMPLETED\"",
+                "\"erased\":true", "\"on_time\":true", "\"erased_at\":\"2026-11-02T09:01:01Z\"", "\"chain_seq\":8", "\"row_hash\":\"" + "2".repeat(64),
+                "\"attempts\":2", "\"verification\":\"NOT_CHECKED\"", "\"deadline_at\":\"2026-12-02T09:00:00Z\"");
+        assertThat(text).as("no requester, Kafka coordinates or worker: only what proves the erasure").doesNotContain("desk/1", "w-1");
+        assertThat(Receipt.verify(receipt, key.publicKey())).isEqualTo(Receipt.Verdict.VALID);
+        assertThat(Receipt.verify(receipt, SigningKey.generate().publicKey())).isEqualTo(Receipt.Verdict.OTHER_KEY);
+    }
+
+    @Test
+    void everyOneByteChangeFails() throws Exception {
+        SigningKey key = SigningKey.generate();
+        byte[] receipt = Receipt.issue("r-jane", rows(), hashes(), key, T.plusSeconds(3600));
+        for (int i = 0; i < receipt.length; i++) {
+            for (int flip : new int[] {0x01, 0x20}) {
+                byte[] changed = receipt.clone();
+                changed[i] ^= (byte) flip;
+                assertThat(Receipt.verify(changed, key.publicKey())).as("byte %d ^ %d", i, flip).isNotEqualTo(Receipt.Verdict.VALID);
+            }
+        }
+        byte[] longer = java.util.Arrays.copyOf(receipt, receipt.length + 1);
+        longer[receipt.length] = ' ';
+        assertThat(Receipt.verify(longer, key.publicKey())).isEqualTo(Receipt.Verdict.NOT_AS_ISSUED);
+        assertThat(Receipt.verify("not json".getBytes(StandardCharsets.UTF_8), key.publicKey())).isEqualTo(Receipt.Verdict.NOT_A_RECEIPT);
+    }
+
+    @Test
+    void anOpensslKeyIsReadItsPublicKeyDerivedAndTheDocumentedOpensslCheckAgrees() throws Exception {
+        Path pem = dir.resolve("audit-signing.pem");
+        sh("openssl genpkey -algorithm ed25519 -out " + pem);
+        SigningKey key = SigningKey.read(pem);
+        String opensslPublic = sh("openssl pkey -in " + pem + " -pubout");
+        assertThat(SigningKey.publicKeyPem(key.publicKey())).isEqualTo(opensslPublic);
+        Path pub = dir.resolve("audit-signing.pub.pem");
+        Files.writeString(pub, opensslPublic);
+
+        Path receipt = dir.resolve("r-jane.receipt.json");
+        Files.write(receipt, Receipt.issue("r-jane", rows(), hashes(), key, T.plusSeconds(3600)));
+        // docs/auditing.md, "Signed receipts": the check without this program
+        String check = "cd " + dir + " && jq -cjS 'del(.signature)' r-jane.receipt.json > r-jane.signed"
+                + " && jq -r .signature r-jane.receipt.json | base64 -d > r-jane.sig"
+                + " && openssl pkeyutl -verify -pubin -inkey audit-signing.pub.pem -rawin -in r-jane.signed -sigfile r-jane.sig";
+        assertThat(sh(check)).contains("Signature Verified Successfully");
+        Files.writeString(receipt, Files.readString(receipt).replace("\"on_time\":true", "\"on_time\":false"));
+        assertThatThrownBy(() -> sh(check)).hasMessageContaining("Signature Verification Failure");
+        assertThat(Receipt.verify(Files.readAllBytes(receipt), key.publicKey())).isEqualTo(Receipt.Verdict.BAD_SIGNATURE);
+    }
+
+    @Test
+    void aFileThatIsNoEd25519KeyIsRefusedWithoutShowingIt() throws Exception {
+        Path rsa = dir.resolve("rsa.pem");
+        sh("openssl genpkey -algorithm rsa -pkeyopt rsa_keygen_bits:1024 -out " + rsa);
+        assertThatThrownBy(() -> SigningKey.read(rsa)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not an Ed25519 private key").hasMessageNotContaining("MII");
+        Path none = dir.resolve("none.pem");
+        Files.writeString(none, "hello");
+        assertThatThrownBy(() -> SigningKey.read(none)).hasMessageContaining("holds no PEM block \"PRIVATE KEY\"");
+    }
+
+    private static String sh(String command) throws Exception {
+        Process p = new ProcessBuilder("sh", "-c", command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IllegalStateException("exit " + p.exitValue() + ": " + out);
+        }
+        return out;
+    }
+}
