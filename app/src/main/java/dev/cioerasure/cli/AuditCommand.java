@@ -183,8 +183,16 @@ final class AuditCommand {
                 description = "table (default), csv or json.")
         String format;
 
+        @Option(names = "--receipts", paramLabel = "DIR",
+                description = "Also write a signed receipt of each request of the period into DIR (needs AUDIT_SIGNING_KEY_FILE).")
+        Path receipts;
+
         @Override
         public Integer call() throws Exception {
+            SigningKey key = receipts == null ? null : signingKey();
+            if (receipts != null) {
+                Files.createDirectories(receipts);
+            }
             Instant start;
             Instant end;
             try {
@@ -202,7 +210,9 @@ final class AuditCommand {
             try (HikariDataSource ds = database()) {
                 int[] counts = new int[3];
                 ReportWriter w = ReportWriter.of(format, System.out);
+                List<String> requestIds = new java.util.ArrayList<>();
                 new AuditQueries(ds).report(start, end, line -> {
+                    requestIds.add(line.requestId());
                     counts[0]++;
                     if (line.erased()) {
                         counts[1]++;
@@ -217,7 +227,41 @@ final class AuditCommand {
                     System.out.printf("%n%d request(s); %d erased (%d late); %d not erased%n", counts[0], counts[1], counts[2],
                             counts[0] - counts[1]);
                 }
+                if (key != null) {
+                    writeReceipts(new AuditQueries(ds), requestIds, key);
+                }
                 return 0;
+            }
+        }
+
+        /** One receipt file per request; a name that is not a plain request id is replaced by a hash of it. */
+        private void writeReceipts(AuditQueries q, List<String> requestIds, SigningKey key) throws Exception {
+            Instant issuedAt = Instant.now();
+            int written = 0;
+            for (String id : requestIds) {
+                List<AuditQueries.Row> rows = q.history(id);
+                if (rows.isEmpty()) {
+                    continue;
+                }
+                Files.write(receipts.resolve(fileName(id)), Receipt.issue(id, rows, q.rowHashes(id), key, issuedAt));
+                if (++written % 1000 == 0) {
+                    System.err.println("… " + written + " of " + requestIds.size() + " receipts written");
+                }
+            }
+            System.err.println(written + " receipt(s) written to " + receipts);
+        }
+
+        static String fileName(String requestId) {
+            boolean plain = requestId.matches("[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}");
+            return (plain ? requestId : "request-" + java.util.HexFormat.of().formatHex(
+                    sha256(requestId.getBytes(java.nio.charset.StandardCharsets.UTF_8))).substring(0, 32)) + ".receipt.json";
+        }
+
+        private static byte[] sha256(byte[] b) {
+            try {
+                return java.security.MessageDigest.getInstance("SHA-256").digest(b);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
             }
         }
     }

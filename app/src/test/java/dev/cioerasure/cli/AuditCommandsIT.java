@@ -210,5 +210,21 @@ class AuditCommandsIT {
         assertThat(changed.exit()).isEqualTo(3);
         assertThat(changed.out()).startsWith("NOT VALID: the signature does not match");
         assertThat(Cli.run(env, "audit", "receipt", "r-nobody").exit()).isEqualTo(1);
+
+        java.nio.file.Path bulk = dir.resolve("november");
+        Cli.Run report = Cli.run(env, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--receipts", bulk.toString());
+        assertThat(report.exit()).as(report.err()).isZero();
+        assertThat(report.err()).contains("2 receipt(s) written to " + bulk);
+        try (var files = java.nio.file.Files.list(bulk)) {
+            assertThat(files.map(f -> f.getFileName().toString()).sorted().toList()).containsExactly("r-bob.receipt.json", "r-jane.receipt.json");
+        }
+        for (String r : List.of("r-bob", "r-jane")) {
+            Cli.Run check = Cli.run(Map.of(), "audit", "receipt", "--verify", bulk.resolve(r + ".receipt.json").toString(), "--public-key",
+                    pem.toString());
+            assertThat(check.exit()).as(r).isZero();
+        }
+        assertThat(AuditCommand.Report.fileName("../../etc/x")).matches("request-[0-9a-f]{32}\\.receipt\\.json");
+        assertThat(AuditCommand.Report.fileName("..")).startsWith("request-");
+        assertThat(AuditCommand.Report.fileName("r-1.a:b")).isEqualTo("r-1.a:b.receipt.json");
     }
 }
