@@ -14,8 +14,10 @@ import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
-import dev.cioerasure.receipt.Receipt;
-import dev.cioerasure.receipt.SigningKey;
+import dev.cioerasure.evidence.Checkpoint;
+import dev.cioerasure.evidence.CheckpointCheck;
+import dev.cioerasure.evidence.Receipt;
+import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.IdentifierType;
 import java.io.IOException;
@@ -273,26 +275,106 @@ final class AuditCommand {
         @Option(names = "--first", description = "Stop at the first break (default: check every row and report every break).")
         boolean first;
 
+        @Option(names = "--checkpoint-dir", paramLabel = "DIR",
+                description = "Also compare the table with the signed checkpoints in DIR (AUDIT_CHECKPOINT_DIR of the workers).")
+        Path checkpointDir;
+
+        @Option(names = "--checkpoint-topic", paramLabel = "TOPIC",
+                description = "Also compare with the signed checkpoints on this Kafka topic (needs KAFKA_BOOTSTRAP_SERVERS and the"
+                        + " other KAFKA_* settings).")
+        String checkpointTopic;
+
+        @Option(names = "--public-key", paramLabel = "PEM", description = "The key the checkpoints must be signed with (from 'audit public-key').")
+        Path publicKey;
+
         @Override
         public Integer call() throws Exception {
+            List<byte[]> files = checkpointFiles();
             try (HikariDataSource ds = database()) {
                 long t0 = System.nanoTime();
                 ChainVerifier.Result r = new ChainVerifier(ds).verify(first);
                 double s = (System.nanoTime() - t0) / 1e9;
+                boolean intact = r.intact();
                 if (r.intact()) {
                     System.out.printf("INTACT: %d rows verified, chain ends at row %d (%.1f s)%n", r.rowsChecked(), r.lastSeq(), s);
-                    return 0;
+                } else {
+                    System.out.printf("TAMPERED: %d break(s) in the chain%s; %d row(s) verified (%.1f s):%n", r.breakCount(),
+                            first ? " (stopped at the first, --first)" : "", r.rowsChecked(), s);
+                    for (ChainVerifier.Break b : r.breaks()) {
+                        System.out.printf("  row %d%s: %s%n", b.chainSeq(), b.rowId() > 0 ? " (id " + b.rowId() + ")" : "", b.problem());
+                    }
+                    if (r.breakCount() > r.breaks().size()) {
+                        System.out.printf("  … and %d more%n", r.breakCount() - r.breaks().size());
+                    }
                 }
-                System.out.printf("TAMPERED: %d break(s) in the chain%s; %d row(s) verified (%.1f s):%n", r.breakCount(),
-                        first ? " (stopped at the first, --first)" : "", r.rowsChecked(), s);
-                for (ChainVerifier.Break b : r.breaks()) {
-                    System.out.printf("  row %d%s: %s%n", b.chainSeq(), b.rowId() > 0 ? " (id " + b.rowId() + ")" : "", b.problem());
+                if (files != null) {
+                    intact &= compareWithCheckpoints(ds, files);
                 }
-                if (r.breakCount() > r.breaks().size()) {
-                    System.out.printf("  … and %d more%n", r.breakCount() - r.breaks().size());
-                }
-                return TAMPERED;
+                return intact ? 0 : TAMPERED;
             }
+        }
+
+        /** The raw checkpoints named by the options; null when none was asked for. */
+        private List<byte[]> checkpointFiles() throws IOException {
+            if (checkpointDir == null && checkpointTopic == null) {
+                return null;
+            }
+            if (publicKey == null) {
+                throw new Errors.UserError("--checkpoint-dir / --checkpoint-topic need --public-key PEM", 2);
+            }
+            List<byte[]> raw = new java.util.ArrayList<>();
+            if (checkpointDir != null) {
+                if (!Files.isDirectory(checkpointDir)) {
+                    throw new Errors.UserError("--checkpoint-dir: " + checkpointDir + " is not a directory", 2);
+                }
+                try (var listing = Files.list(checkpointDir)) {
+                    for (Path f : listing.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList()) {
+                        raw.add(Files.readAllBytes(f));
+                    }
+                }
+            }
+            if (checkpointTopic != null) {
+                Settings k = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA));
+                TopicReader.readAll(k.kafka(), checkpointTopic, rec -> raw.add(rec.value() == null ? new byte[0] : rec.value()));
+            }
+            return raw;
+        }
+
+        private boolean compareWithCheckpoints(HikariDataSource ds, List<byte[]> raw) throws Exception {
+            java.security.PublicKey key;
+            try {
+                key = SigningKey.readPublic(publicKey);
+            } catch (IllegalArgumentException e) {
+                throw new Errors.UserError("--public-key: " + e.getMessage(), 2);
+            }
+            List<Checkpoint> valid = new java.util.ArrayList<>();
+            int unsigned = 0;
+            for (byte[] b : raw) {
+                java.util.Optional<Checkpoint> c = Checkpoint.read(b, key);
+                if (c.isPresent()) {
+                    valid.add(c.get());
+                } else {
+                    unsigned++;
+                }
+            }
+            CheckpointCheck.Result r = CheckpointCheck.check(ds, valid);
+            if (unsigned > 0) {
+                System.out.printf("note: %d checkpoint(s) ignored: not a checkpoint, or not signed by this key%n", unsigned);
+            }
+            if (r.checkpoints() == 0) {
+                System.out.println("NO CHECKPOINTS: none signed by this key was found; the table could not be compared");
+                return false;
+            }
+            if (r.consistent()) {
+                System.out.printf("CHECKPOINTS AGREE: %d checkpoint(s) up to row %d match the table%s%n", r.checkpoints(), r.lastCovered(),
+                        r.tableEnd() > r.lastCovered() ? "; rows " + (r.lastCovered() + 1) + ".." + r.tableEnd() + " are newer than the last" : "");
+                return true;
+            }
+            System.out.printf("CHECKPOINTS CONTRADICT THE TABLE: %d finding(s):%n", r.findings().size());
+            for (CheckpointCheck.Finding f : r.findings()) {
+                System.out.printf("  %s: %s%n", f.kind(), f.problem());
+            }
+            return false;
         }
     }
 

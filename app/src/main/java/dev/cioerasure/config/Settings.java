@@ -60,7 +60,28 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         }
     }
 
-    public record Audit(Secret subjectKey) { }
+    /** @param checkpoints where and how often the worker publishes signed checkpoints of the audit chain */
+    public record Audit(Secret subjectKey, Checkpoints checkpoints) {
+        public Audit(Secret subjectKey) {
+            this(subjectKey, Checkpoints.OFF);
+        }
+    }
+
+    /**
+     * Signed checkpoints of the audit chain, published outside the database.
+     *
+     * @param signingKey Ed25519 private key (PEM); null: no checkpoints
+     * @param topic      compacted Kafka topic, or null for none
+     * @param directory  a directory (e.g. a WORM bucket mount), or null for none
+     */
+    public record Checkpoints(java.nio.file.Path signingKey, String topic, java.nio.file.Path directory, Duration every) {
+        public static final String DEFAULT_TOPIC = "erasure.audit.checkpoints";
+        public static final Checkpoints OFF = new Checkpoints(null, null, null, Duration.ofMinutes(1));
+
+        public boolean enabled() {
+            return signingKey != null && (topic != null || directory != null);
+        }
+    }
 
     /**
      * @param retryDelays delay before each retry round of a request whose in-line retries ran out
@@ -157,6 +178,10 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         }
         if (audit != null) {
             b.append("\n  AUDIT_SUBJECT_KEY=").append(shown(audit.subjectKey()));
+            Checkpoints c = audit.checkpoints();
+            b.append("\n  audit checkpoints=").append(!c.enabled() ? "off (no AUDIT_SIGNING_KEY_FILE)"
+                    : "every " + c.every().toSeconds() + " s to " + (c.topic() == null ? "" : "topic " + c.topic())
+                    + (c.topic() != null && c.directory() != null ? " and " : "") + (c.directory() == null ? "" : "AUDIT_CHECKPOINT_DIR"));
         }
         if (worker != null) {
             b.append("\n  WORKER_INSTANCE_ID=").append(worker.instanceId())

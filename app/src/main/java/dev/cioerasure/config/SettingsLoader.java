@@ -249,7 +249,40 @@ public final class SettingsLoader {
         if (key != null && key.reveal().length() < 16) {
             problems.add("AUDIT_SUBJECT_KEY: too short (at least 16 characters; use 32+ random bytes, e.g. openssl rand -hex 32)");
         }
-        return new Settings.Audit(key);
+        return new Settings.Audit(key, checkpoints());
+    }
+
+    /** AUDIT_SIGNING_KEY_FILE turns checkpoints on; the key itself is read (and checked) where it is used. */
+    private Settings.Checkpoints checkpoints() {
+        String keyFile = optional("AUDIT_SIGNING_KEY_FILE", null);
+        Path key = null;
+        if (keyFile != null) {
+            key = Path.of(keyFile);
+            if (!Files.isReadable(key)) {
+                problems.add("AUDIT_SIGNING_KEY_FILE: " + Redact.filePath(keyFile) + " is not a readable file");
+            }
+        }
+        String topic = optional("AUDIT_CHECKPOINT_TOPIC", Settings.Checkpoints.DEFAULT_TOPIC);
+        if (topic.equals("none")) {
+            topic = null;
+        } else if (!topic.matches("[A-Za-z0-9._-]{1,249}")) {
+            problems.add("AUDIT_CHECKPOINT_TOPIC: a Kafka topic name (A-Z a-z 0-9 . _ -), or none");
+        }
+        String dir = optional("AUDIT_CHECKPOINT_DIR", null);
+        Path directory = dir == null ? null : Path.of(dir);
+        if (directory != null && !Files.isDirectory(directory)) {
+            problems.add("AUDIT_CHECKPOINT_DIR: " + Redact.filePath(dir) + " is not a directory");
+        }
+        Duration every = Duration.ofMinutes(1);
+        if (env.get("AUDIT_CHECKPOINT_EVERY") != null) {
+            List<Duration> one = durations("AUDIT_CHECKPOINT_EVERY", List.of(every));
+            if (one.size() != 1 || one.get(0).compareTo(Duration.ofSeconds(1)) < 0) {
+                problems.add("AUDIT_CHECKPOINT_EVERY: one duration of at least 1s, like 1m");
+            } else {
+                every = one.get(0);
+            }
+        }
+        return new Settings.Checkpoints(key, topic, directory, every);
     }
 
     private Settings.Worker worker() {

@@ -26,6 +26,8 @@ public final class MetricNames {
     public static final String AUDIT_BATCH_ROWS = "erasure.audit.batch.rows";
     /** Counter: audit batches that failed and are being retried (database unavailable). */
     public static final String AUDIT_WRITE_FAILURES = "erasure.audit.write.failures";
+    /** Signed checkpoints of the audit chain published, by where and result (ok, failed). */
+    public static final String AUDIT_CHECKPOINTS = "erasure.audit.checkpoints";
     /** Counter, tag {@code reason}: records sent to the dead-letter topic. */
     public static final String DLQ = "erasure.dlq";
     /** Counter, tag {@code topic} (dlq, retry): records moved as a cut copy because the whole one was refused for good. */

@@ -158,7 +158,7 @@ public final class Preflight {
         return config(setting + ": cannot listen on port " + port + " (" + rootName(e) + ")");
     }
 
-    private static ServiceProblem config(String m) {
+    public static ServiceProblem config(String m) {
         return new ServiceProblem(ServiceProblem.Kind.CONFIGURATION, m);
     }
 

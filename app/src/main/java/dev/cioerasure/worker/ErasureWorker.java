@@ -90,6 +90,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final ScheduledExecutorService budgetTimer;
     private final GroupRateBudget rateBudget;
     private final BacklogMonitor backlogMonitor;
+    private final ChainCheckpoints checkpoints;
+    private final ScheduledExecutorService checkpointTimer;
     private volatile boolean databaseReachable = true;
     /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
     private final ParkedRecords parked;
@@ -110,13 +112,14 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
      * object graph is built). The worker owns these from then on: it starts the timers and closes
      * every part when its loop ends.
      *
+     * @param checkpoints     signed checkpoints of the audit chain, or null when not configured
      * @param backlogRecords  where the loop publishes its backlog (for the rate budget); -1 until known
      */
     record Parts(Settings.Kafka kafka, Settings.Worker worker, Consumer<byte[], byte[]> consumer,
                  Producer<byte[], byte[]> producer, ErasureExecutor executor, AuditWriter auditWriter, AuditLog auditLog,
                  OutcomeLookup outcomeLookup, Republisher republisher, RecordProcessor processor, ExecutorService pool,
-                 GroupRateBudget rateBudget, BacklogMonitor backlogMonitor, AtomicLong backlogRecords, MeterRegistry meters,
-                 Clock clock) { }
+                 GroupRateBudget rateBudget, BacklogMonitor backlogMonitor, ChainCheckpoints checkpoints, AtomicLong backlogRecords,
+                 MeterRegistry meters, Clock clock) { }
 
     ErasureWorker(Parts d) {
         this.kafka = d.kafka();
@@ -153,6 +156,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         healthPinger.scheduleWithFixedDelay(() -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
         this.backlogTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("backlog-"));
         backlogTimer.scheduleWithFixedDelay(backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
+        this.checkpoints = d.checkpoints();
+        this.checkpointTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("checkpoint-"));
+        if (checkpoints != null) {
+            long every = checkpoints.every().toMillis();
+            checkpointTimer.scheduleWithFixedDelay(checkpoints::publish, every, every, TimeUnit.MILLISECONDS);
+        }
         Gauge.builder(MetricNames.RATE_LIMIT, executor, ErasureExecutor::callsPerSecond)
                 .description("Track calls per second this instance may make: its grant of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
         Gauge.builder(MetricNames.RETRY_PARKED, parked, ParkedRecords::size)
@@ -573,6 +582,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         outcomeLookup.close();
         stop(pool, 10);
         auditWriter.close(Duration.ofSeconds(10));
+        stop(checkpointTimer, 15);
+        if (checkpoints != null) {
+            checkpoints.publish(); // the head after the last rows of this instance
+        }
         for (AutoCloseable c : meterBinders) {
             try {
                 c.close();

@@ -12,6 +12,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.customerio.TrackClient;
 import dev.cioerasure.customerio.TrackEndpoint;
 import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.metrics.MetricNames;
@@ -109,7 +110,24 @@ public final class WorkerRuntime implements AutoCloseable {
                 executor, backlog::get);
         return new ErasureWorker(new ErasureWorker.Parts(s.kafka(), s.worker(), consumer, producer,
                 executor, auditWriter, new AuditLog(dataSource), outcomeLookup, republisher, processor, pool, budget,
-                new BacklogMonitor(s.kafka(), instance, meters, clock), backlog, meters, clock));
+                new BacklogMonitor(s.kafka(), instance, meters, clock), checkpoints(s, dataSource, producer, meters, clock), backlog,
+                meters, clock));
+    }
+
+    /** Signed checkpoints of the audit chain when AUDIT_SIGNING_KEY_FILE is set; null otherwise. */
+    private static ChainCheckpoints checkpoints(Settings s, DataSource dataSource, Producer<byte[], byte[]> producer, MeterRegistry meters,
+                                                Clock clock) {
+        Settings.Checkpoints c = s.audit().checkpoints();
+        if (!c.enabled()) {
+            return null;
+        }
+        SigningKey key;
+        try {
+            key = SigningKey.read(c.signingKey());
+        } catch (IOException | IllegalArgumentException e) {
+            throw Preflight.config("AUDIT_SIGNING_KEY_FILE: " + (e instanceof IOException ? "cannot read it" : e.getMessage()));
+        }
+        return new ChainCheckpoints(c, key, dataSource, producer, s.worker().instanceId(), meters, clock);
     }
 
     /**
@@ -121,8 +139,11 @@ public final class WorkerRuntime implements AutoCloseable {
         // An unresolvable broker address or a missing topic stops start-up; a broker that does
         // not answer yet is waited for (readiness and the log say so).
         try {
-            Preflight.kafka(s.kafka(), Duration.ofSeconds(10), List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()),
-                    "ERASURE_TOPIC");
+            List<String> topics = new java.util.ArrayList<>(List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()));
+            if (s.audit().checkpoints().enabled() && s.audit().checkpoints().topic() != null) {
+                topics.add(s.audit().checkpoints().topic());
+            }
+            Preflight.kafka(s.kafka(), Duration.ofSeconds(10), topics, "ERASURE_TOPIC (or AUDIT_CHECKPOINT_TOPIC)");
         } catch (ServiceProblem p) {
             if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
                 throw p;

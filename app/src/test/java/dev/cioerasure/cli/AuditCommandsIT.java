@@ -172,7 +172,7 @@ class AuditCommandsIT {
     @Test
     void aSignedReceiptIsIssuedFromTheTableAndCheckedOffline(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         java.nio.file.Path key = dir.resolve("signing.pem");
-        java.nio.file.Files.writeString(key, dev.cioerasure.receipt.SigningKey.generate().privateKeyPem());
+        java.nio.file.Files.writeString(key, dev.cioerasure.evidence.SigningKey.generate().privateKeyPem());
         Cli.Run noKey = run(false, "audit", "receipt", "r-jane");
         assertThat(noKey.exit()).isEqualTo(78);
         assertThat(noKey.err()).contains("AUDIT_SIGNING_KEY_FILE: not set", "openssl genpkey -algorithm ed25519");

@@ -40,6 +40,28 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void checkpointsAreOffWithoutASigningKeyAndCheckedWhenAsked(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        assertThat(SettingsLoader.load(valid(), WORKER).audit().checkpoints().enabled()).isFalse();
+        java.nio.file.Path key = java.nio.file.Files.writeString(dir.resolve("k.pem"), "pem");
+        Map<String, String> env = valid();
+        env.put("AUDIT_SIGNING_KEY_FILE", key.toString());
+        env.put("AUDIT_CHECKPOINT_DIR", dir.toString());
+        env.put("AUDIT_CHECKPOINT_EVERY", "30s");
+        Settings.Checkpoints c = SettingsLoader.load(env, WORKER).audit().checkpoints();
+        assertThat(c.enabled()).isTrue();
+        assertThat(c.topic()).isEqualTo("erasure.audit.checkpoints");
+        assertThat(c.every()).isEqualTo(java.time.Duration.ofSeconds(30));
+        env.put("AUDIT_CHECKPOINT_TOPIC", "none");
+        assertThat(SettingsLoader.load(env, WORKER).audit().checkpoints().topic()).isNull();
+        env.put("AUDIT_SIGNING_KEY_FILE", dir.resolve("missing.pem").toString());
+        env.put("AUDIT_CHECKPOINT_DIR", dir.resolve("nowhere").toString());
+        env.put("AUDIT_CHECKPOINT_EVERY", "0s");
+        env.put("AUDIT_CHECKPOINT_TOPIC", "bad topic!");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll("AUDIT_SIGNING_KEY_FILE", "is not a readable file",
+                "AUDIT_CHECKPOINT_DIR", "is not a directory", "AUDIT_CHECKPOINT_EVERY", "AUDIT_CHECKPOINT_TOPIC");
+    }
+
+    @Test
     void euRegionAndUrlOverride() {
         Map<String, String> env = valid();
         env.put("CUSTOMERIO_REGION", "EU");

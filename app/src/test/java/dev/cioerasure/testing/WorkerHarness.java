@@ -39,7 +39,9 @@ public final class WorkerHarness implements AutoCloseable {
 
     public final String topic;
     public Settings settings;
+    /** The audit database as its owner (a superuser in the tests); the worker logs in as the writer. */
     public final DataSource db;
+    private final Settings.Database owner;
     private final Producer<byte[], byte[]> producer;
     private WorkerRuntime runtime;
 
@@ -54,6 +56,7 @@ public final class WorkerHarness implements AutoCloseable {
         this.topic = "erasure.requests.t" + n + "-" + UUID.randomUUID().toString().substring(0, 8);
         kafka.createTopics(partitions, topic, topic + ".dlq", topic + ".retry");
         Settings.Database database = TestInfra.freshDatabase();
+        this.owner = database;
         this.db = TestInfra.dataSource(database);
         this.settings = new Settings(
                 new Settings.Kafka(kafka.bootstrapServers(), topic, "group-" + topic, client),
@@ -121,6 +124,10 @@ public final class WorkerHarness implements AutoCloseable {
                 new Settings.Worker(instanceId, settings.worker().maxInFlight(), 0, settings.worker().retryDelays(),
                         settings.worker().maxParked(), false), List.of());
         return WorkerRuntime.start(other, Clock.systemUTC());
+    }
+
+    public Settings.Database ownerDatabase() {
+        return owner;
     }
 
     public WorkerRuntime runtime() {

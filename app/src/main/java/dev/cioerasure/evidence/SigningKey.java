@@ -1,4 +1,4 @@
-package dev.cioerasure.receipt;
+package dev.cioerasure.evidence;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.cioerasure.receipt;
+package dev.cioerasure.evidence;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

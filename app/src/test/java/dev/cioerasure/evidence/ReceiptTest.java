@@ -1,4 +1,4 @@
-package dev.cioerasure.receipt;
+package dev.cioerasure.evidence;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
