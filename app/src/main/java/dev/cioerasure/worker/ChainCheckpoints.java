@@ -50,9 +50,14 @@ final class ChainCheckpoints {
         this.worker = worker;
         this.meters = meters;
         this.clock = clock;
+        registerMeters(meters);
+    }
+
+    /** The counters at 0 from the start, also when checkpoints are off (so alert rules see the series). */
+    static void registerMeters(MeterRegistry meters) {
         for (String where : new String[] {"kafka", "directory"}) {
             for (String result : new String[] {"ok", "failed"}) {
-                counter(where, result);
+                counter(meters, where, result);
             }
         }
     }
@@ -131,6 +136,10 @@ final class ChainCheckpoints {
     }
 
     private Counter counter(String where, String result) {
+        return counter(meters, where, result);
+    }
+
+    private static Counter counter(MeterRegistry meters, String where, String result) {
         return Counter.builder(MetricNames.AUDIT_CHECKPOINTS)
                 .description("Signed checkpoints of the audit chain published, by where and result")
                 .tag("where", where).tag("result", result).register(meters);

@@ -118,6 +118,7 @@ public final class WorkerRuntime implements AutoCloseable {
     private static ChainCheckpoints checkpoints(Settings s, DataSource dataSource, Producer<byte[], byte[]> producer, MeterRegistry meters,
                                                 Clock clock) {
         Settings.Checkpoints c = s.audit().checkpoints();
+        ChainCheckpoints.registerMeters(meters);
         if (!c.enabled()) {
             return null;
         }
