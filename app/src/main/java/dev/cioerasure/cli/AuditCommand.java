@@ -341,12 +341,7 @@ final class AuditCommand {
         }
 
         private boolean compareWithCheckpoints(HikariDataSource ds, List<byte[]> raw) throws Exception {
-            java.security.PublicKey key;
-            try {
-                key = SigningKey.readPublic(publicKey);
-            } catch (IllegalArgumentException e) {
-                throw new Errors.UserError("--public-key: " + e.getMessage(), 2);
-            }
+            java.security.PublicKey key = publicKey(publicKey);
             List<Checkpoint> valid = new java.util.ArrayList<>();
             int unsigned = 0;
             for (byte[] b : raw) {
@@ -375,6 +370,17 @@ final class AuditCommand {
                 System.out.printf("  %s: %s%n", f.kind(), f.problem());
             }
             return false;
+        }
+    }
+
+    /** The public key named by --public-key, or a usage error that says what is wrong with the file. */
+    static java.security.PublicKey publicKey(Path pem) throws IOException {
+        try {
+            return SigningKey.readPublic(pem);
+        } catch (IllegalArgumentException e) {
+            throw new Errors.UserError("--public-key: " + e.getMessage(), 2);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new Errors.UserError("--public-key: " + pem + " does not exist", 2);
         }
     }
 
@@ -416,12 +422,7 @@ final class AuditCommand {
                 if (publicKey == null || requestId != null) {
                     throw new Errors.UserError("--verify FILE needs --public-key PEM and no REQUEST_ID", 2);
                 }
-                java.security.PublicKey key;
-                try {
-                    key = SigningKey.readPublic(publicKey);
-                } catch (IllegalArgumentException e) {
-                    throw new Errors.UserError("--public-key: " + e.getMessage(), 2);
-                }
+                java.security.PublicKey key = publicKey(publicKey);
                 Receipt.Verdict v = Receipt.verify(Files.readAllBytes(verify), key);
                 System.out.println((v == Receipt.Verdict.VALID ? "VALID: " : "NOT VALID: ") + v.meaning);
                 return v == Receipt.Verdict.VALID ? 0 : TAMPERED;
