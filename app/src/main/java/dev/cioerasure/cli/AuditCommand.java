@@ -394,7 +394,8 @@ final class AuditCommand {
         try {
             return SigningKey.read(Path.of(file));
         } catch (IOException e) {
-            throw new Errors.UserError("AUDIT_SIGNING_KEY_FILE: cannot read " + file + " (" + e.getClass().getSimpleName() + ")", Errors.CONFIG);
+            throw new Errors.UserError("AUDIT_SIGNING_KEY_FILE: cannot read " + dev.cioerasure.config.Redact.filePath(file) + " ("
+                    + e.getClass().getSimpleName() + ")", Errors.CONFIG);
         } catch (IllegalArgumentException e) {
             throw new Errors.UserError("AUDIT_SIGNING_KEY_FILE: " + e.getMessage(), Errors.CONFIG);
         }

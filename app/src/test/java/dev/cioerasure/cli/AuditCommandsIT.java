@@ -176,6 +176,10 @@ class AuditCommandsIT {
         Cli.Run noKey = run(false, "audit", "receipt", "r-jane");
         assertThat(noKey.exit()).isEqualTo(78);
         assertThat(noKey.err()).contains("AUDIT_SIGNING_KEY_FILE: not set", "openssl genpkey -algorithm ed25519");
+        String pasted = "-----BEGIN PRIVATE KEY-----MC4CAQAwBQYDK2VwBCIEIPasted-----END PRIVATE KEY-----";
+        Cli.Run keyInsteadOfPath = Cli.run(Map.of("AUDIT_SIGNING_KEY_FILE", pasted), "audit", "public-key");
+        assertThat(keyInsteadOfPath.exit()).isEqualTo(78);
+        assertThat(keyInsteadOfPath.err()).contains("AUDIT_SIGNING_KEY_FILE: cannot read", "not shown").doesNotContain("MC4CAQ");
 
         Map<String, String> env = new HashMap<>(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(),
                 "DATABASE_PASSWORD", db.password().reveal(), "AUDIT_SIGNING_KEY_FILE", key.toString()));
