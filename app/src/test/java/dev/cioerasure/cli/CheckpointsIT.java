@@ -50,7 +50,8 @@ class CheckpointsIT {
             TestInfra.kafka().createTopics(1, topic);
             Settings s = h.settings;
             h.settings = new Settings(s.kafka(), s.database(), s.customerIo(),
-                    new Settings.Audit(s.audit().subjectKey(), new Settings.Checkpoints(key, topic, checkpoints, Duration.ofSeconds(1))),
+                    // checked every hour: within this test only the checkpoint published on shutdown appears
+                    new Settings.Audit(s.audit().subjectKey(), new Settings.Checkpoints(key, topic, checkpoints, Duration.ofHours(1))),
                     s.worker(), List.of());
             for (int i = 0; i < 4; i++) {
                 h.send(Messages.request("r-cp-" + i, "id", "cp-person-" + i));
@@ -64,6 +65,18 @@ class CheckpointsIT {
             h.start();
             assertThat(h.runtime().meters().scrape()).contains("erasure_audit_checkpoints_total");
             await().atMost(Duration.ofSeconds(30)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE outcome = 'COMPLETED'") == 4);
+            int first = h.count("SELECT count(*) FROM audit_event");
+            assertThat(checkpoints).isEmptyDirectory();
+            h.stop();
+            assertThat(checkpoints.resolve("checkpoint-" + s.worker().instanceId() + "-" + first + ".json")).as("published on shutdown")
+                    .exists();
+            // checked every second: a checkpoint follows the chain while the worker runs
+            h.settings = new Settings(s.kafka(), s.database(), s.customerIo(),
+                    new Settings.Audit(s.audit().subjectKey(), new Settings.Checkpoints(key, topic, checkpoints, Duration.ofSeconds(1))),
+                    s.worker(), List.of());
+            h.send(Messages.request("r-cp-4", "id", "cp-person-4"));
+            h.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE outcome = 'COMPLETED'") == 5);
             int rows = h.count("SELECT count(*) FROM audit_event");
             await().atMost(Duration.ofSeconds(15)).until(() -> Files.exists(checkpoints.resolve("checkpoint-" + s.worker().instanceId() + "-"
                     + rows + ".json")));
