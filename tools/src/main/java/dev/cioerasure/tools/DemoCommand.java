@@ -1,12 +1,17 @@
 package dev.cioerasure.tools;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.cioerasure.audit.AuditQueries;
 import dev.cioerasure.audit.Databases;
 import dev.cioerasure.audit.Migrations;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.cli.Errors;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
+import dev.cioerasure.evidence.Checkpoint;
+import dev.cioerasure.evidence.CheckpointCheck;
+import dev.cioerasure.evidence.Receipt;
+import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.kafka.RecordKeys;
 import dev.cioerasure.request.ErasureRequest;
@@ -18,6 +23,8 @@ import dev.cioerasure.testkit.embedded.EmbeddedKafka;
 import dev.cioerasure.testkit.sandbox.TrackSandbox;
 import dev.cioerasure.worker.WorkerRuntime;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -70,12 +77,18 @@ final class DemoCommand implements Callable<Integer> {
                 try (HikariDataSource ds = Databases.pool(dbSettings, "demo", null)) {
                     Migrations.migrate(ds);
                     Secret auditKey = Secret.of("AUDIT_SUBJECT_KEY", randomHex(32));
+                    // evidence outside the database: a signing key and a checkpoint directory of the demo's own
+                    Path evidence = Files.createTempDirectory("cio-erasure-demo-evidence");
+                    SigningKey signing = SigningKey.generate();
+                    Path keyFile = Files.writeString(evidence.resolve("audit-signing.pem"), signing.privateKeyPem());
+                    Path checkpointDir = Files.createDirectory(evidence.resolve("checkpoints"));
+                    Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(evidence), "demo-cleanup")); // a private key, if a throwaway one
                     Settings settings = new Settings(
                             new Settings.Kafka(kafka.bootstrapServers(), TOPIC, "cio-erasure-demo"),
                             dbSettings,
                             new Settings.CustomerIo(siteId, Secret.of("CUSTOMERIO_TRACK_API_KEY", apiKey), Settings.Region.US,
                                     sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10)),
-                            new Settings.Audit(auditKey),
+                            new Settings.Audit(auditKey, new Settings.Checkpoints(keyFile, null, checkpointDir, Duration.ofSeconds(1))),
                             new Settings.Worker("demo-worker", 64, freeOrAny(metricsPort)),
                             List.of());
                     try (WorkerRuntime worker = WorkerRuntime.start(settings, Clock.systemUTC())) {
@@ -83,6 +96,7 @@ final class DemoCommand implements Callable<Integer> {
                         say("submitted %d messages (%d valid, 1 duplicate, 3 malformed); processing ...", sent, requests);
                         waitForOutcomes(ds, sent, Duration.ofSeconds(120));
                         printAuditTrail(ds);
+                        showEvidence(ds, signing, checkpointDir);
                         say("Customer.io sandbox answered %d calls (%d throttled with 429)", sandbox.accepted(), sandbox.throttled());
                         say("demo finished in %.1f s", (System.nanoTime() - t0) / 1e9);
                         if (keepRunning) {
@@ -149,6 +163,38 @@ final class DemoCommand implements Callable<Integer> {
                 throw new Errors.UserError("demo timed out waiting for outcomes (" + n + "/" + expected + ")", Errors.SOFTWARE);
             }
             Thread.sleep(250);
+        }
+    }
+
+    /** A signed receipt of the first request, checked; then the chain against its signed checkpoint. */
+    private static void showEvidence(HikariDataSource ds, SigningKey signing, Path checkpointDir) throws Exception {
+        AuditQueries q = new AuditQueries(ds);
+        byte[] receipt = Receipt.issue("demo-0000", q.history("demo-0000"), q.rowHashes("demo-0000"), signing, Instant.now());
+        String text = new String(receipt, StandardCharsets.UTF_8).strip();
+        say("%nsigned receipt of demo-0000 (audit receipt; Ed25519, %d bytes): %s…", receipt.length, text.substring(0, Math.min(150, text.length())));
+        say("  receipt check (audit receipt --verify): %s", Receipt.verify(receipt, signing.publicKey()).meaning);
+        int rows = count(ds, "SELECT count(*) FROM audit_event");
+        Path latest = checkpointDir.resolve("checkpoint-demo-worker-" + rows + ".json");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!Files.exists(latest) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        List<Checkpoint> checkpoints = new ArrayList<>();
+        try (var files = Files.list(checkpointDir)) {
+            for (Path f : files.filter(f -> f.toString().endsWith(".json")).toList()) {
+                Checkpoint.read(Files.readAllBytes(f), signing.publicKey()).ifPresent(checkpoints::add);
+            }
+        }
+        CheckpointCheck.Result r = CheckpointCheck.check(ds, checkpoints);
+        say("  chain checkpoints (audit verify --checkpoint-dir): %d signed, up to row %d of %d: %s", r.checkpoints(), r.lastCovered(),
+                r.tableEnd(), r.consistent() && r.lastCovered() == rows ? "checkpoints agree with the table" : "NOT AGREEING: " + r.findings());
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var all = Files.walk(dir)) {
+            all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException e) {
+            // a temporary directory: the OS cleans it up eventually
         }
     }
 

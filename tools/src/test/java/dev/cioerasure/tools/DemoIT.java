@@ -21,5 +21,7 @@ class DemoIT {
         assertThat(r.out()).containsPattern("(?m)^  COMPLETED\\s+20$").containsPattern("(?m)^  DUPLICATE\\s+1$")
                 .containsPattern("(?m)^  REJECTED\\s+3$");
         assertThat(r.out()).contains("demo finished in");
+        assertThat(r.out()).contains("signed receipt of demo-0000", "receipt check (audit receipt --verify): signature valid",
+                "checkpoints agree with the table");
     }
 }
