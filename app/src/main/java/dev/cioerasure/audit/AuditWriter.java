@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * {@link #isHealthy()} is false and the queue grows only as far as the worker's in-flight
  * limit lets it.
  */
-public final class AuditWriter implements AutoCloseable {
+public final class AuditWriter implements AuditSink, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AuditWriter.class);
     static final int MAX_BATCH_ROWS = 1000;
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
@@ -84,6 +84,7 @@ public final class AuditWriter implements AutoCloseable {
     }
 
     /** Queues rows; the future completes once they are committed (in order with all rows queued before). */
+    @Override
     public CompletableFuture<Void> append(List<AuditEvent> rows) {
         if (closing) {
             return CompletableFuture.failedFuture(new IllegalStateException("audit writer is closed"));

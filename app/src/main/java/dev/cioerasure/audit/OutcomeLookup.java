@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * query ({@link BatchingLoop}). While the database is unavailable the callers wait (the worker pauses); nothing is
  * guessed.
  */
-public final class OutcomeLookup implements AutoCloseable {
+public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(OutcomeLookup.class);
     private static final int MAX_BATCH = 500;
     private static final String QUERY = "SELECT request_id, bool_or(outcome = 'COMPLETED') FROM audit_event"
@@ -54,6 +54,7 @@ public final class OutcomeLookup implements AutoCloseable {
      *
      * @throws CancellationException when interrupted or closed (shutdown)
      */
+    @Override
     public Optional<Outcome> finalOutcome(String requestId) {
         Ask ask = new Ask(requestId, new CompletableFuture<>());
         if (closed) {

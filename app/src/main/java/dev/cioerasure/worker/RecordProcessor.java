@@ -2,8 +2,8 @@ package dev.cioerasure.worker;
 
 import dev.cioerasure.audit.AuditEvent;
 import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
-import dev.cioerasure.audit.OutcomeLookup;
-import dev.cioerasure.audit.AuditWriter;
+import dev.cioerasure.audit.AuditSink;
+import dev.cioerasure.audit.FinalOutcomes;
 import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.Step;
 import dev.cioerasure.audit.SubjectHasher;
@@ -49,8 +49,8 @@ final class RecordProcessor {
     private final RequestParser parser;
     private final SubjectHasher hasher;
     private final ErasureExecutor executor;
-    private final AuditWriter audit;
-    private final OutcomeLookup outcomes;
+    private final AuditSink audit;
+    private final FinalOutcomes outcomes;
     private final Republisher republisher;
     private final List<Duration> retryDelays;
     private final ExecutorService pool;
@@ -62,8 +62,8 @@ final class RecordProcessor {
 
     private record OutcomeMeters(Counter count, Timer time) { }
 
-    RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditWriter audit,
-                    OutcomeLookup outcomes, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
+    RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditSink audit,
+                    FinalOutcomes outcomes, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
                     MeterRegistry meters, Clock clock) {
         this.retryDelays = List.copyOf(retryDelays);
         this.parser = parser;
