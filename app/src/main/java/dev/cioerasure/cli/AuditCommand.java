@@ -14,8 +14,8 @@ import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
-import dev.cioerasure.evidence.Checkpoint;
 import dev.cioerasure.evidence.CheckpointCheck;
+import dev.cioerasure.evidence.Digests;
 import dev.cioerasure.evidence.Receipt;
 import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.request.Identifier;
@@ -255,16 +255,8 @@ final class AuditCommand {
 
         static String fileName(String requestId) {
             boolean plain = requestId.matches("[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}");
-            return (plain ? requestId : "request-" + java.util.HexFormat.of().formatHex(
-                    sha256(requestId.getBytes(java.nio.charset.StandardCharsets.UTF_8))).substring(0, 32)) + ".receipt.json";
-        }
-
-        private static byte[] sha256(byte[] b) {
-            try {
-                return java.security.MessageDigest.getInstance("SHA-256").digest(b);
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
+            return (plain ? requestId : "request-" + Digests.sha256Hex(requestId.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                    .substring(0, 32)) + ".receipt.json";
         }
     }
 
@@ -327,11 +319,7 @@ final class AuditCommand {
                 if (!Files.isDirectory(checkpointDir)) {
                     throw new Errors.UserError("--checkpoint-dir: " + checkpointDir + " is not a directory", 2);
                 }
-                try (var listing = Files.list(checkpointDir)) {
-                    for (Path f : listing.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList()) {
-                        raw.add(Files.readAllBytes(f));
-                    }
-                }
+                raw.addAll(CheckpointCheck.filesIn(checkpointDir));
             }
             if (checkpointTopic != null) {
                 Settings k = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA));
@@ -341,20 +329,9 @@ final class AuditCommand {
         }
 
         private boolean compareWithCheckpoints(HikariDataSource ds, List<byte[]> raw) throws Exception {
-            java.security.PublicKey key = publicKey(publicKey);
-            List<Checkpoint> valid = new java.util.ArrayList<>();
-            int unsigned = 0;
-            for (byte[] b : raw) {
-                java.util.Optional<Checkpoint> c = Checkpoint.read(b, key);
-                if (c.isPresent()) {
-                    valid.add(c.get());
-                } else {
-                    unsigned++;
-                }
-            }
-            CheckpointCheck.Result r = CheckpointCheck.check(ds, valid);
-            if (unsigned > 0) {
-                System.out.printf("note: %d checkpoint(s) ignored: not a checkpoint, or not signed by this key%n", unsigned);
+            CheckpointCheck.Result r = CheckpointCheck.check(ds, raw, publicKey(publicKey));
+            if (r.ignored() > 0) {
+                System.out.printf("note: %d checkpoint(s) ignored: not a checkpoint, or not signed by this key%n", r.ignored());
             }
             if (r.checkpoints() == 0) {
                 System.out.println("NO CHECKPOINTS: none signed by this key was found; the table could not be compared");

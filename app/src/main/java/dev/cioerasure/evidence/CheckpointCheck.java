@@ -1,5 +1,9 @@
 package dev.cioerasure.evidence;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.PublicKey;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -26,8 +30,11 @@ public final class CheckpointCheck {
     /** One contradiction between the table and a checkpoint. */
     public record Finding(String kind, Checkpoint checkpoint, String problem) { }
 
-    /** @param lastCovered the newest checkpointed row (0 when none); rows after it are not covered yet */
-    public record Result(int checkpoints, long lastCovered, long tableEnd, List<Finding> findings) {
+    /**
+     * @param lastCovered the newest checkpointed row (0 when none); rows after it are not covered yet
+     * @param ignored     inputs that are not checkpoints signed by the given key
+     */
+    public record Result(int checkpoints, int ignored, long lastCovered, long tableEnd, List<Finding> findings) {
         public boolean consistent() {
             return findings.isEmpty();
         }
@@ -35,7 +42,27 @@ public final class CheckpointCheck {
 
     private CheckpointCheck() { }
 
-    public static Result check(DataSource db, List<Checkpoint> checkpoints) throws SQLException {
+    /** Checkpoint files ({@code *.json}) in a directory, as published by the workers, in name order. */
+    public static List<byte[]> filesIn(Path dir) throws IOException {
+        List<byte[]> raw = new ArrayList<>();
+        try (var listing = Files.list(dir)) {
+            for (Path f : listing.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList()) {
+                raw.add(Files.readAllBytes(f));
+            }
+        }
+        return raw;
+    }
+
+    /** Compares the table with those of the raw checkpoints that are signed by {@code key}; the others are counted as ignored. */
+    public static Result check(DataSource db, List<byte[]> raw, PublicKey key) throws SQLException {
+        List<Checkpoint> valid = new ArrayList<>();
+        for (byte[] b : raw) {
+            Checkpoint.read(b, key).ifPresent(valid::add);
+        }
+        return check(db, valid, raw.size() - valid.size());
+    }
+
+    private static Result check(DataSource db, List<Checkpoint> checkpoints, int ignored) throws SQLException {
         // one per row: two instances may checkpoint the same head
         Map<Long, Checkpoint> bySeq = new TreeMap<>();
         checkpoints.stream().sorted(Comparator.comparing(Checkpoint::takenAt)).forEach(c -> bySeq.putIfAbsent(c.chainSeq(), c));
@@ -67,6 +94,6 @@ public final class CheckpointCheck {
             }
         }
         long lastCovered = bySeq.isEmpty() ? 0 : ((TreeMap<Long, Checkpoint>) bySeq).lastKey();
-        return new Result(bySeq.size(), lastCovered, end, findings);
+        return new Result(bySeq.size(), ignored, lastCovered, end, findings);
     }
 }

@@ -1,30 +1,25 @@
 package dev.cioerasure.evidence;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cioerasure.audit.AuditQueries;
 import java.security.PublicKey;
 import java.time.Instant;
-import java.util.Arrays;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A signed erasure receipt: what the audit table says about one request, in a file an auditor
  * keeps and checks offline without trusting the database or this program.
  *
- * <p>The file is one line: the canonical JSON ({@link CanonicalJson}) of the receipt object,
- * whose {@code signature} member is the Ed25519 signature (base64) of the canonical JSON of the
- * same object without {@code signature}, then a newline. {@link #verify} accepts only that exact
+ * <p>The file is the signed form ({@link SignedJson}): one line of canonical JSON whose
+ * {@code signature} member is the Ed25519 signature of the same object without it. {@link #verify} accepts only that exact
  * form, so any changed byte fails: content by the signature, layout by the form.
  */
 public final class Receipt {
     public static final String FORMAT = "cio-erasure-receipt/1";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private Receipt() { }
 
@@ -78,9 +73,7 @@ public final class Receipt {
             s.put("recorded_at", str(row.recordedAt()));
         }
         r.put("issued_at", issuedAt.toString());
-        r.put("public_key_sha256", SigningKey.fingerprint(key.publicKey()));
-        r.put("signature", Base64.getEncoder().encodeToString(key.sign(CanonicalJson.bytes(r.deepCopy().without("signature")))));
-        return withNewline(CanonicalJson.bytes(r));
+        return SignedJson.sign(r, key);
     }
 
     /** What checking a receipt file found. */
@@ -99,36 +92,18 @@ public final class Receipt {
     }
 
     public static Verdict verify(byte[] file, PublicKey key) {
-        JsonNode r;
-        try {
-            r = JSON.readTree(file);
-        } catch (java.io.IOException e) {
+        Optional<ObjectNode> parsed = SignedJson.parse(file, FORMAT);
+        if (parsed.isEmpty()) {
             return Verdict.NOT_A_RECEIPT;
         }
-        if (r == null || !r.isObject() || !FORMAT.equals(r.path("format").asText()) || !r.path("signature").isTextual()) {
-            return Verdict.NOT_A_RECEIPT;
-        }
-        byte[] canonical;
-        byte[] signature;
-        try {
-            canonical = CanonicalJson.bytes(((ObjectNode) r).deepCopy().without("signature"));
-            if (!Arrays.equals(file, withNewline(CanonicalJson.bytes(r)))) {
-                return Verdict.NOT_AS_ISSUED;
-            }
-            signature = Base64.getDecoder().decode(r.get("signature").textValue());
-        } catch (IllegalArgumentException e) {
+        ObjectNode r = parsed.get();
+        if (!SignedJson.isFileForm(file, r)) {
             return Verdict.NOT_AS_ISSUED;
         }
         if (!SigningKey.fingerprint(key).equals(r.path("public_key_sha256").asText())) {
             return Verdict.OTHER_KEY;
         }
-        return SigningKey.verify(key, canonical, signature) ? Verdict.VALID : Verdict.BAD_SIGNATURE;
-    }
-
-    private static byte[] withNewline(byte[] b) {
-        byte[] out = Arrays.copyOf(b, b.length + 1);
-        out[b.length] = '\n';
-        return out;
+        return SignedJson.signatureHolds(r, key) ? Verdict.VALID : Verdict.BAD_SIGNATURE;
     }
 
     private static String str(Instant t) {

@@ -8,7 +8,6 @@ import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
@@ -137,11 +136,7 @@ public final class SigningKey {
 
     /** SHA-256 of the public key's DER (SPKI) encoding, hex: names the key in a receipt. */
     public static String fingerprint(PublicKey key) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getEncoded()));
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digests.sha256Hex(key.getEncoded());
     }
 
     private static String pemOf(String type, byte[] der) {

@@ -206,7 +206,8 @@ public final class Preflight {
         return false;
     }
 
-    private static String rootName(Throwable e) {
+    /** The simple class name of the innermost cause (no message: it may carry values). */
+    public static String rootName(Throwable e) {
         return root(e).getClass().getSimpleName();
     }
 

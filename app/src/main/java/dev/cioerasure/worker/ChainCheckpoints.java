@@ -4,6 +4,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.evidence.Checkpoint;
 import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.preflight.Preflight;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -50,10 +51,12 @@ final class ChainCheckpoints {
         this.worker = worker;
         this.meters = meters;
         this.clock = clock;
-        registerMeters(meters);
     }
 
-    /** The counters at 0 from the start, also when checkpoints are off (so alert rules see the series). */
+    /**
+     * The counters at 0 from the start, also when checkpoints are off (so alert rules see the
+     * series); the assembly calls it for every worker.
+     */
     static void registerMeters(MeterRegistry meters) {
         for (String where : new String[] {"kafka", "directory"}) {
             for (String result : new String[] {"ok", "failed"}) {
@@ -122,17 +125,9 @@ final class ChainCheckpoints {
             String target = where.equals("kafka") ? "topic " + settings.topic() + " (AUDIT_CHECKPOINT_TOPIC)"
                     : where.equals("directory") ? "AUDIT_CHECKPOINT_DIR" : "the audit table";
             log.warn("cannot publish an audit chain checkpoint to {} ({}); retrying every {}", target,
-                    e instanceof IOException ? "I/O error" : rootName(e), settings.every());
+                    e instanceof IOException ? "I/O error" : Preflight.rootName(e), settings.every());
         }
         failing = true;
-    }
-
-    private static String rootName(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        return t.getClass().getSimpleName();
     }
 
     private Counter counter(String where, String result) {

@@ -13,16 +13,14 @@ import static dev.cioerasure.kafka.TopicHeaders.REQUEST_ID;
 import static dev.cioerasure.kafka.TopicHeaders.RETRY_ROUND;
 import static dev.cioerasure.kafka.TopicHeaders.WORKER;
 
+import dev.cioerasure.evidence.Digests;
 import dev.cioerasure.kafka.TopicHeaders;
 import dev.cioerasure.metrics.MetricNames;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -179,7 +177,7 @@ final class Republisher {
         List<String> cut = new ArrayList<>(2);
         byte[] newKey = key;
         if (key != null && key.length > KEEP_KEY_BYTES) {
-            newKey = sha256(key).getBytes(StandardCharsets.UTF_8);
+            newKey = Digests.sha256Hex(key).getBytes(StandardCharsets.UTF_8);
             cut.add("key");
         }
         byte[] newValue = value;
@@ -192,11 +190,11 @@ final class Republisher {
         }
         if (key != null) {
             put(h, ORIGINAL_KEY_SIZE, Integer.toString(key.length));
-            put(h, ORIGINAL_KEY_SHA256, sha256(key));
+            put(h, ORIGINAL_KEY_SHA256, Digests.sha256Hex(key));
         }
         if (value != null) {
             put(h, ORIGINAL_VALUE_SIZE, Integer.toString(value.length));
-            put(h, ORIGINAL_VALUE_SHA256, sha256(value));
+            put(h, ORIGINAL_VALUE_SHA256, Digests.sha256Hex(value));
         }
         return new ProducerRecord<>(copy.topic(), null, newKey, newValue, h);
     }
@@ -237,14 +235,6 @@ final class Republisher {
         }
         m = m.replaceAll("\\p{Cntrl}", " ");
         return m.length() > 200 ? m.substring(0, 200) + "…" : m;
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void put(List<Header> h, String key, String value) {

@@ -8,7 +8,6 @@ import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.cli.Errors;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
-import dev.cioerasure.evidence.Checkpoint;
 import dev.cioerasure.evidence.CheckpointCheck;
 import dev.cioerasure.evidence.Receipt;
 import dev.cioerasure.evidence.SigningKey;
@@ -179,13 +178,7 @@ final class DemoCommand implements Callable<Integer> {
         while (!Files.exists(latest) && System.nanoTime() < deadline) {
             Thread.sleep(100);
         }
-        List<Checkpoint> checkpoints = new ArrayList<>();
-        try (var files = Files.list(checkpointDir)) {
-            for (Path f : files.filter(f -> f.toString().endsWith(".json")).toList()) {
-                Checkpoint.read(Files.readAllBytes(f), signing.publicKey()).ifPresent(checkpoints::add);
-            }
-        }
-        CheckpointCheck.Result r = CheckpointCheck.check(ds, checkpoints);
+        CheckpointCheck.Result r = CheckpointCheck.check(ds, CheckpointCheck.filesIn(checkpointDir), signing.publicKey());
         say("  chain checkpoints (audit verify --checkpoint-dir): %d signed, up to row %d of %d: %s", r.checkpoints(), r.lastCovered(),
                 r.tableEnd(), r.consistent() && r.lastCovered() == rows ? "checkpoints agree with the table" : "NOT AGREEING: " + r.findings());
     }
