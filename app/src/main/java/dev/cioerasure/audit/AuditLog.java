@@ -29,6 +29,17 @@ public final class AuditLog {
         }
     }
 
+    /** True when the request already has its VERIFY row (its verification is finished). */
+    public boolean isVerified(String requestId) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'VERIFY'")) {
+            ps.setString(1, requestId);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     /** True when the database answers. */
     public boolean isReachable() {
         try (Connection c = dataSource.getConnection()) {

@@ -27,6 +27,11 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         public String retryTopic() {
             return topic + ".retry";
         }
+
+        /** Completed requests waiting for their next check that the person is gone (App API). */
+        public String verifyTopic() {
+            return topic + ".verify";
+        }
     }
 
     public record Database(String url, String user, Secret password, int poolSize) { }
@@ -37,7 +42,14 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
      */
     public record CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl,
                              int rateLimitPerSecond, int maxAttempts,
-                             Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent) {
+                             Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent,
+                             Verification verification) {
+        public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
+                          Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent) {
+            this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, breakerOpenFor,
+                    rateHeadroomPercent, Verification.OFF);
+        }
+
         public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
                           Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor) {
             this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, breakerOpenFor, 0);
@@ -51,12 +63,43 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
 
         public CustomerIo withBreakerOpenFor(Duration d) {
             return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, d,
-                    rateHeadroomPercent);
+                    rateHeadroomPercent, verification);
+        }
+
+        public CustomerIo withVerification(Verification v) {
+            return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout,
+                    breakerOpenFor, rateHeadroomPercent, v);
+        }
+
+        /** The App API base URL: the override if set, else the region's. */
+        public URI appBaseUrl() {
+            return verification.appUrl() != null ? verification.appUrl() : region.appUrl();
         }
 
         /** The base URL calls go to: the override if set, else the region's. */
         public URI baseUrl() {
             return trackUrl != null ? trackUrl : region.trackUrl();
+        }
+    }
+
+    /**
+     * Verification through the App API that a person is gone after a COMPLETED erasure.
+     *
+     * @param appKey          the App API key (Bearer; not the Track key); null: no verification, each
+     *                        completed request gets an UNVERIFIABLE row saying so
+     * @param appUrl          overrides the region's App API base URL, or null
+     * @param rateLimitPerSecond App API look-ups per second for the whole consumer group
+     * @param firstCheckAfter the first check comes this long after the erasure; each later one
+     *                        twice as long after the one before (at most {@link #MAX_INTERVAL})
+     * @param deadline        how long after the erasure the person may still be present; then
+     *                        STILL_PRESENT (or UNVERIFIABLE when no check got an answer)
+     */
+    public record Verification(Secret appKey, URI appUrl, int rateLimitPerSecond, Duration firstCheckAfter, Duration deadline) {
+        public static final Duration MAX_INTERVAL = Duration.ofHours(1);
+        public static final Verification OFF = new Verification(null, null, 10, Duration.ofMinutes(1), Duration.ofHours(24));
+
+        public boolean enabled() {
+            return appKey != null;
         }
     }
 
@@ -120,17 +163,24 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
 
     /** Customer.io data-centre regions and their Track API base URLs. */
     public enum Region {
-        US("https://track.customer.io"),
-        EU("https://track-eu.customer.io");
+        US("https://track.customer.io", "https://api.customer.io"),
+        EU("https://track-eu.customer.io", "https://api-eu.customer.io");
 
         private final URI trackUrl;
+        private final URI appUrl;
 
-        Region(String url) {
-            this.trackUrl = URI.create(url);
+        Region(String track, String app) {
+            this.trackUrl = URI.create(track);
+            this.appUrl = URI.create(app);
         }
 
         public URI trackUrl() {
             return trackUrl;
+        }
+
+        /** The App API (verification) base URL. */
+        public URI appUrl() {
+            return appUrl;
         }
     }
 
@@ -175,6 +225,14 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  CUSTOMERIO_MAX_ATTEMPTS=").append(customerIo.maxAttempts())
              .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds())
              .append("\n  CUSTOMERIO_OUTAGE_PAUSE_SECONDS=").append(customerIo.breakerOpenFor().toSeconds());
+            Verification v = customerIo.verification();
+            b.append("\n  CUSTOMERIO_APP_API_KEY=").append(v.enabled() ? shown(v.appKey()) : "(not set: no verification, UNVERIFIABLE rows)");
+            if (v.enabled()) {
+                b.append("\n  App API base URL=").append(customerIo.appBaseUrl())
+                 .append("\n  CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND=").append(v.rateLimitPerSecond())
+                 .append("\n  ERASURE_VERIFY_FIRST_AFTER=").append(human(v.firstCheckAfter()))
+                 .append("\n  ERASURE_VERIFY_DEADLINE=").append(human(v.deadline()));
+            }
         }
         if (audit != null) {
             b.append("\n  AUDIT_SUBJECT_KEY=").append(shown(audit.subjectKey()));

@@ -221,27 +221,60 @@ public final class SettingsLoader {
         } catch (IllegalArgumentException e) {
             problems.add("CUSTOMERIO_REGION: must be 'us' or 'eu' (got '" + regionText.toLowerCase(Locale.ROOT) + "')");
         }
-        URI trackUrl = null;
-        String trackUrlText = env.get("CUSTOMERIO_TRACK_URL");
-        if (trackUrlText != null && !trackUrlText.isBlank()) {
-            try {
-                trackUrl = URI.create(trackUrlText.trim().replaceAll("/+$", ""));
-                if (trackUrl.getScheme() == null || !(trackUrl.getScheme().equals("http") || trackUrl.getScheme().equals("https"))
-                        || trackUrl.getHost() == null) {
-                    problems.add("CUSTOMERIO_TRACK_URL: must be an absolute http(s) URL such as http://localhost:8080");
-                    trackUrl = null;
-                }
-            } catch (IllegalArgumentException e) {
-                problems.add("CUSTOMERIO_TRACK_URL: not a valid URL");
-            }
-        }
+        URI trackUrl = httpUrl("CUSTOMERIO_TRACK_URL");
         int rate = intInRange("CUSTOMERIO_RATE_LIMIT_PER_SECOND", 100, 1, 100_000);
         int attempts = intInRange("CUSTOMERIO_MAX_ATTEMPTS", 5, 1, 20);
         int timeout = intInRange("CUSTOMERIO_TIMEOUT_SECONDS", 10, 1, 300);
         int outagePause = intInRange("CUSTOMERIO_OUTAGE_PAUSE_SECONDS", 30, 1, 3600);
         int headroom = intInRange("CUSTOMERIO_RATE_HEADROOM_PERCENT", 0, 0, 50);
         return new Settings.CustomerIo(siteId, key, region, trackUrl, rate, attempts,
-                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout), Duration.ofSeconds(outagePause), headroom);
+                Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout), Duration.ofSeconds(outagePause), headroom,
+                verification());
+    }
+
+    /** The App API settings; without CUSTOMERIO_APP_API_KEY verification is off and the rest is not needed. */
+    private Settings.Verification verification() {
+        Secret key = secret("CUSTOMERIO_APP_API_KEY", false);
+        URI url = httpUrl("CUSTOMERIO_APP_URL");
+        int rate = intInRange("CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND", 10, 1, 1000);
+        Duration first = oneDuration("ERASURE_VERIFY_FIRST_AFTER", Settings.Verification.OFF.firstCheckAfter());
+        Duration deadline = oneDuration("ERASURE_VERIFY_DEADLINE", Settings.Verification.OFF.deadline());
+        if (first.compareTo(deadline) > 0) {
+            problems.add("ERASURE_VERIFY_FIRST_AFTER: " + Settings.human(first) + " is after ERASURE_VERIFY_DEADLINE ("
+                    + Settings.human(deadline) + ")");
+        }
+        return new Settings.Verification(key, url, rate, first, deadline);
+    }
+
+    /** An optional absolute http(s) base URL, trailing slashes removed. */
+    private URI httpUrl(String name) {
+        String text = env.get(name);
+        if (text == null || text.isBlank()) {
+            return null;
+        }
+        try {
+            URI u = URI.create(text.trim().replaceAll("/+$", ""));
+            if (u.getScheme() != null && (u.getScheme().equals("http") || u.getScheme().equals("https")) && u.getHost() != null) {
+                return u;
+            }
+        } catch (IllegalArgumentException e) {
+            // reported below
+        }
+        problems.add(name + ": must be an absolute http(s) URL such as http://localhost:8080");
+        return null;
+    }
+
+    /** One duration like 30s, 5m, 1h or 1d. */
+    private Duration oneDuration(String name, Duration dflt) {
+        if (env.get(name) == null) {
+            return dflt;
+        }
+        List<Duration> one = durations(name, List.of(dflt));
+        if (one.size() != 1) {
+            problems.add(name + ": one duration like 30s, 5m, 1h or 1d");
+            return dflt;
+        }
+        return one.get(0);
     }
 
     private Settings.Audit audit() {
@@ -295,15 +328,7 @@ public final class SettingsLoader {
         List<Duration> delays = durations("ERASURE_RETRY_DELAYS", Settings.Worker.DEFAULT_RETRY_DELAYS);
         int parked = intInRange("ERASURE_MAX_PARKED", 10_000, 10, 1_000_000);
         boolean explicitId = env.get("WORKER_INSTANCE_ID") != null && !env.get("WORKER_INSTANCE_ID").isBlank();
-        Duration stallAfter = Settings.Worker.DEFAULT_STALL_AFTER;
-        if (env.get("ERASURE_STALL_AFTER") != null) {
-            List<Duration> one = durations("ERASURE_STALL_AFTER", List.of(stallAfter));
-            if (one.size() != 1) {
-                problems.add("ERASURE_STALL_AFTER: one duration like 10m");
-            } else {
-                stallAfter = one.get(0);
-            }
-        }
+        Duration stallAfter = oneDuration("ERASURE_STALL_AFTER", Settings.Worker.DEFAULT_STALL_AFTER);
         return new Settings.Worker(instance, inFlight, port, delays, parked, explicitId, stallAfter);
     }
 

@@ -10,7 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
  * sure the profile is gone). Both calls are idempotent, so running a request again after a
  * crash is safe. Thread-safe; many requests run at once, sharing one rate limiter.
  */
-public final class ErasureExecutor {
+public final class ErasureExecutor implements Paced {
     private final ResilientTrack track;
 
     public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
@@ -21,16 +21,19 @@ public final class ErasureExecutor {
      * Sets this instance's grant of the group's Track budget, valid until the given
      * {@link System#nanoTime()}: after that no call starts until the grant is renewed.
      */
+    @Override
     public void setGrant(int callsPerSecond, long validUntilNanos) {
         track.changeRate(callsPerSecond, validUntilNanos);
     }
 
     /** Slots of the arrival window held now (calls in flight, or answered within the last second). */
+    @Override
     public int occupied() {
         return track.occupied();
     }
 
     /** Calls waiting for a permit now: demand beyond the current grant. */
+    @Override
     public int waiting() {
         return track.waiting();
     }

@@ -47,6 +47,14 @@ public final class TopicHeaders {
     public static final String NOT_BEFORE = "x-erasure-not-before";
     /** Set by {@code dlq replay} on the retry topic (value: the DLQ coordinates): a FAILED request may be tried again. */
     public static final String REPLAY = "x-erasure-replay";
+    /** On the verification topic: checks of the person made so far (0 before the first). */
+    public static final String VERIFY_CHECKS = "x-erasure-verify-checks";
+    /** On the verification topic: epoch milliseconds after which a person still present is STILL_PRESENT. */
+    public static final String VERIFY_DEADLINE = "x-erasure-verify-deadline";
+    /** On the verification topic: what the last check learnt: {@code present}, {@code error} or {@code none} (no check yet). */
+    public static final String VERIFY_LAST = "x-erasure-verify-last";
+    /** On the verification topic: the last check's HTTP status, or the kind of failure ({@code timeout}, …). */
+    public static final String VERIFY_LAST_STATUS = "x-erasure-verify-last-status";
     /**
      * Present when the record could not be copied whole (too large for the producer or broker):
      * what was cut, {@code value} (dropped) and/or {@code key} (replaced by its SHA-256 in hex).
@@ -85,7 +93,11 @@ public final class TopicHeaders {
             Map.entry(ORIGINAL_VALUE_SIZE, OFFSET),
             Map.entry(ORIGINAL_VALUE_SHA256, SHA256),
             Map.entry(ORIGINAL_KEY_SIZE, OFFSET),
-            Map.entry(ORIGINAL_KEY_SHA256, SHA256));
+            Map.entry(ORIGINAL_KEY_SHA256, SHA256),
+            Map.entry(VERIFY_CHECKS, v -> Pattern.matches("0|[1-9][0-9]{0,5}", v)),
+            Map.entry(VERIFY_DEADLINE, LONG),
+            Map.entry(VERIFY_LAST, v -> Pattern.matches("present|error|none", v)),
+            Map.entry(VERIFY_LAST_STATUS, v -> Pattern.matches("[a-z0-9_ ]{1,40}", v)));
 
     /**
      * The last value of one of this class's headers, if it is well-formed UTF-8 text in that

@@ -62,4 +62,15 @@ public final class MetricNames {
     public static final String CREDENTIALS_AGE = "erasure.credentials.age";
     /** Gauge: 1 while the Track credentials are being refused (401/403), else 0. Alert on it. */
     public static final String CREDENTIALS_REJECTED = "erasure.credentials.rejected";
+
+    /** Timer, tag {@code status}: every App API look-up attempt → {@code erasure_app_call_seconds}. */
+    public static final String APP_CALLS = "erasure.app.call";
+    /** Counter, tag {@code outcome} (VERIFIED, STILL_PRESENT, UNVERIFIABLE): verification results → {@code erasure_verifications_total}. */
+    public static final String VERIFICATIONS = "erasure.verifications";
+    /** Counter, tag {@code result} (gone, present, error): checks made, each possibly several App API attempts. */
+    public static final String VERIFICATION_CHECKS = "erasure.verification.checks";
+    /** Gauge: verification records this instance holds until their next check is due, or is checking. */
+    public static final String VERIFICATION_PENDING = "erasure.verification.pending";
+    /** Gauge: App API look-ups per second this instance may make (its share of the group's App API limit). */
+    public static final String APP_RATE_LIMIT = "erasure.app.ratelimit.calls.per.second";
 }

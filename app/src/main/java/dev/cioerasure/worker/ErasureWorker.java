@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -95,6 +96,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private volatile boolean databaseReachable = true;
     /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
     private final ParkedRecords parked;
+    /** Checks that the person is gone (App API), or null when verification is off. */
+    private final VerificationProcessor verifier;
+    private final GroupRateBudget appBudget;
+    /** Verification-topic records waiting for their next check; taken (uncommitted) but not in flight. */
+    private final ParkedRecords verifyParked;
+    /** Verification records being checked now (they take no erasure slot). */
+    private final AtomicInteger verifying = new AtomicInteger();
 
     /** When each record in flight was first started (nanoTime); retries of the same record keep it. */
     private final Map<RecordKey, Long> startedAt = new ConcurrentHashMap<>();
@@ -114,12 +122,14 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
      *
      * @param checkpoints     signed checkpoints of the audit chain, or null when not configured
      * @param backlogRecords  where the loop publishes its backlog (for the rate budget); -1 until known
+     * @param verifier        checks of the verification topic, or null when verification is off
+     * @param appBudget       the group's App API budget (with {@code verifier}), or null
      */
     record Parts(Settings.Kafka kafka, Settings.Worker worker, Consumer<byte[], byte[]> consumer,
                  Producer<byte[], byte[]> producer, ErasureExecutor executor, AuditWriter auditWriter, AuditLog auditLog,
                  OutcomeLookup outcomeLookup, Republisher republisher, RecordProcessor processor, ExecutorService pool,
                  GroupRateBudget rateBudget, BacklogMonitor backlogMonitor, ChainCheckpoints checkpoints, AtomicLong backlogRecords,
-                 MeterRegistry meters, Clock clock) { }
+                 VerificationProcessor verifier, GroupRateBudget appBudget, MeterRegistry meters, Clock clock) { }
 
     ErasureWorker(Parts d) {
         this.kafka = d.kafka();
@@ -146,10 +156,18 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.rateBudget = d.rateBudget();
         this.budgetTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rate-budget-"));
         budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
+        this.verifier = d.verifier();
+        this.appBudget = d.appBudget();
+        if (appBudget != null) {
+            budgetTimer.scheduleWithFixedDelay(appBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
+        }
         this.maxParked = d.worker().maxParked();
         this.stallAfter = d.worker().stallAfter();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("retry-timer-"));
         this.parked = new ParkedRecords(scheduler);
+        this.verifyParked = new ParkedRecords(scheduler);
+        Gauge.builder(MetricNames.VERIFICATION_PENDING, this, w -> w.verifyParked.size() + w.verifying.get())
+                .description("Verification records this instance holds until their next check, or is checking").register(d.meters());
         new DeadlineGauges(auditLog, d.clock(), d.meters()).schedule(scheduler);
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
@@ -181,7 +199,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
      * them. Configure it on the registry before any meter is registered.
      */
     public static io.micrometer.core.instrument.config.MeterFilter kafkaClientSeriesFilter(Settings.Kafka k) {
-        List<String> ours = List.of(k.topic(), k.retryTopic(), k.dlqTopic());
+        List<String> ours = List.of(k.topic(), k.retryTopic(), k.dlqTopic(), k.verifyTopic());
         return io.micrometer.core.instrument.config.MeterFilter.deny(id ->
                 id.getName().startsWith("kafka.consumer.fetch.manager.records.lag")
                         || id.getName().startsWith("kafka.consumer.fetch.manager.records.lead")
@@ -227,9 +245,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         long nextProgress = System.nanoTime() + PROGRESS_INTERVAL.toNanos();
         long lastFinished = 0;
         try {
-            consumer.subscribe(List.of(kafka.topic(), kafka.retryTopic()), new Rebalance());
-            log.info("worker consuming {} and {} as group {} (max {} in flight)", kafka.topic(), kafka.retryTopic(),
-                    kafka.groupId(), maxInFlight);
+            List<String> topics = verifier == null ? List.of(kafka.topic(), kafka.retryTopic())
+                    : List.of(kafka.topic(), kafka.retryTopic(), kafka.verifyTopic());
+            consumer.subscribe(topics, new Rebalance());
+            log.info("worker consuming {} as group {} (max {} in flight)", topics, kafka.groupId(), maxInFlight);
             while (running) {
                 ConsumerRecords<byte[], byte[]> records;
                 try {
@@ -269,6 +288,15 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private void dispatch(ConsumerRecord<byte[], byte[]> rec) {
         TopicPartition tp = new TopicPartition(rec.topic(), rec.partition());
         OffsetTracker.Partition partition = offsets.taken(tp, rec.offset());
+        if (verifier != null && rec.topic().equals(kafka.verifyTopic())) {
+            Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
+            if (wait.isNegative() || wait.isZero()) {
+                verify(rec, partition);
+            } else {
+                verifyParked.park(new RecordKey(tp, rec.offset()), wait, () -> verify(rec, partition));
+            }
+            return;
+        }
         if (rec.topic().equals(kafka.retryTopic())) {
             Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
             if (!wait.isNegative() && !wait.isZero()) {
@@ -279,6 +307,32 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             }
         }
         start(rec, partition);
+    }
+
+    /**
+     * One check of the verification topic, on the verifier's own pool and limit: it takes no
+     * erasure slot, so verification never slows erasures.
+     */
+    private void verify(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
+        verifying.incrementAndGet();
+        CompletableFuture<Void> check;
+        try {
+            check = verifier.process(rec);
+        } catch (RuntimeException e) {
+            check = CompletableFuture.failedFuture(e);
+        }
+        check.whenComplete((v, e) -> {
+            verifying.decrementAndGet();
+            if (e == null) {
+                partition.done(rec.offset());
+            } else if (isCancellation(e) || !running) {
+                log.debug("verification record {}-{}@{} handed back: {}", rec.topic(), rec.partition(), rec.offset(), e.toString());
+            } else {
+                log.error("verification record {}-{}@{} failed unexpectedly ({}); retrying it in 5 s", rec.topic(), rec.partition(),
+                        rec.offset(), e.getClass().getSimpleName());
+                scheduler.schedule(() -> verify(rec, partition), 5, TimeUnit.SECONDS);
+            }
+        });
     }
 
     /** Takes an in-flight slot if one is free. */
@@ -371,8 +425,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         Set<TopicPartition> toPause = new HashSet<>();
         if (inFlight.get() + waitingForSlot.size() + pollSize(maxInFlight) > maxInFlight || !auditWriter.isHealthy()) {
             toPause.addAll(assignment);
-        } else if (parked.size() >= maxParked) {
-            assignment.stream().filter(tp -> tp.topic().equals(kafka.retryTopic())).forEach(toPause::add);
+        } else {
+            if (parked.size() >= maxParked) {
+                assignment.stream().filter(tp -> tp.topic().equals(kafka.retryTopic())).forEach(toPause::add);
+            }
+            if (verifyParked.size() + verifying.get() >= maxParked) {
+                assignment.stream().filter(tp -> tp.topic().equals(kafka.verifyTopic())).forEach(toPause::add);
+            }
         }
         if (!toPause.isEmpty()) {
             consumer.pause(toPause);
@@ -418,7 +477,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     /** Waits until the given partitions (all when null) have nothing in flight, or the timeout passes. */
     private boolean awaitDrained(Collection<TopicPartition> only, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (offsets.pending(only) - parked.count(only) > 0) {
+        while (offsets.pending(only) - parked.count(only) - verifyParked.count(only) > 0) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -434,12 +493,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
 
     private void shutdownGracefully() {
         consumer.pause(consumer.assignment());
-        int pending = offsets.pending(null) - parked.count(null);
+        int pending = offsets.pending(null) - parked.count(null) - verifyParked.count(null);
         log.info("stopping: no new work taken; waiting up to {} s for {} record(s) in flight", drainTimeout.toSeconds(), pending);
         // Parked records are not in flight: wait for the others, then hand the parked ones back
         // (uncommitted, so they are read and parked again after a restart).
         boolean drained = awaitDrained(null, drainTimeout);
         parked.handBack(null);
+        verifyParked.handBack(null);
         commitSync(null);
         if (!drained) {
             log.warn("stopping with {} record(s) unfinished: not committed, they will be redone", inFlight.get());
@@ -456,6 +516,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             // the next owner starts exactly after the last durable outcome.
             boolean drained = awaitDrained(partitions, drainTimeout);
             parked.handBack(partitions);
+            verifyParked.handBack(partitions);
             commitSync(partitions);
             if (!drained) {
                 log.warn("partitions {} revoked with work in flight; the new owner redoes it", partitions);
@@ -470,6 +531,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
             log.warn("partitions {} lost; uncommitted work will be redone by their new owner", partitions);
             parked.handBack(partitions);
+            verifyParked.handBack(partitions);
             offsets.remove(partitions);
             startedAt.keySet().removeIf(k -> partitions.contains(k.partition()));
             waitingForSlot.removeIf(w -> partitions.contains(new TopicPartition(w.rec().topic(), w.rec().partition())));
@@ -530,8 +592,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         if (!databaseReachable) {
             return java.util.Optional.of("audit database unreachable");
         }
-        if (!rateBudget.healthy()) {
-            return java.util.Optional.of("cannot renew this instance's lease of the group's Track rate (table rate_budget_lease)");
+        if (!rateBudget.healthy() || (appBudget != null && !appBudget.healthy())) {
+            return java.util.Optional.of("cannot renew this instance's lease of the group's Track or App API rate (table rate_budget_lease)");
         }
         if (!auditWriter.isHealthy()) {
             String why = auditWriter.lastFailure();
@@ -579,7 +641,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         backlogMonitor.close();
         stop(budgetTimer, 5);
         rateBudget.close();
+        if (appBudget != null) {
+            appBudget.close();
+        }
         outcomeLookup.close();
+        if (verifier != null) {
+            verifier.close();
+        }
         stop(pool, 10);
         auditWriter.close(Duration.ofSeconds(10));
         stop(checkpointTimer, 15);

@@ -1,6 +1,6 @@
 package dev.cioerasure.worker;
 
-import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.erasure.Paced;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -13,8 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Track rate budget for the whole consumer group, leased from PostgreSQL (table
- * {@code rate_budget_lease}): no new infrastructure, and the database is required anyway.
+ * One rate budget for the whole consumer group, leased from PostgreSQL (table
+ * {@code rate_budget_lease}, one set of rows per budget: {@code track} for the Track API,
+ * {@code app} for the App API's look-ups): no new infrastructure, and the database is required
+ * anyway.
  *
  * <p>Every {@value #RENEW_MILLIS} ms each instance, under a transaction-scoped advisory lock,
  * reads the other instances' rows and writes its own: {@code want} (how many slots of the
@@ -44,16 +46,20 @@ final class GroupRateBudget implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GroupRateBudget.class);
     static final long RENEW_MILLIS = 200;
     static final long TTL_MILLIS = 1_000;
-    /** Track calls per request: suppress, then destroy. */
-    private static final int CALLS_PER_RECORD = 2;
-    /** Advisory lock key: "cio-erasure rate budget". */
+    /** The Track API's budget: two calls per request (suppress, then destroy). */
+    static final String TRACK = "track";
+    /** The App API's budget (verification): one look-up per check. */
+    static final String APP = "app";
+    /** Advisory lock key: "cio-erasure rate budget", plus one per budget. */
     private static final long LOCK_KEY = 0x63696f7261746562L;
 
     private final DataSource dataSource;
+    private final String budget;
+    private final int callsPerRecord;
     private final String instance;
     private final int limit;
     private final long countGraceMillis;
-    private final ErasureExecutor executor;
+    private final Paced executor;
     private final LongSupplier backlog;
     private boolean firstRenewal = true;
     /** Slots a previous process under our instance id held, and until when they count (nanoTime). */
@@ -70,9 +76,20 @@ final class GroupRateBudget implements AutoCloseable {
      *                        much longer, plus one second
      * @param backlog         records this instance has yet to finish, or -1 when not known
      */
-    GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, ErasureExecutor executor,
+    GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, Paced executor,
                     LongSupplier backlog) {
+        this(dataSource, TRACK, 2, instance, limit, unansweredGrace, executor, backlog);
+    }
+
+    /**
+     * @param budget         which budget: {@link #TRACK} or {@link #APP}
+     * @param callsPerRecord calls one record of the backlog needs
+     */
+    GroupRateBudget(DataSource dataSource, String budget, int callsPerRecord, String instance, int limit, Duration unansweredGrace,
+                    Paced executor, LongSupplier backlog) {
         this.dataSource = dataSource;
+        this.budget = budget;
+        this.callsPerRecord = callsPerRecord;
         this.instance = instance;
         this.limit = limit;
         this.countGraceMillis = 1_000 + unansweredGrace.toMillis();
@@ -94,7 +111,7 @@ final class GroupRateBudget implements AutoCloseable {
     void renew() {
         long started = System.nanoTime();
         int occupied = executor.occupied();
-        int want = want(limit, occupied, executor.waiting(), backlog.getAsLong());
+        int want = want(limit, occupied, executor.waiting(), backlog.getAsLong(), callsPerRecord);
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -104,7 +121,7 @@ final class GroupRateBudget implements AutoCloseable {
                 validUntilNanos = started + Duration.ofMillis(TTL_MILLIS - RENEW_MILLIS).toNanos();
                 executor.setGrant(g, validUntilNanos);
                 if (!healthy) {
-                    log.info("Track rate budget renewed again: {}/s of the group's {}/s", g, limit);
+                    log.info("{} rate budget renewed again: {}/s of the group's {}/s", budget, g, limit);
                 }
                 healthy = true;
             } catch (SQLException | RuntimeException e) {
@@ -113,8 +130,8 @@ final class GroupRateBudget implements AutoCloseable {
             }
         } catch (SQLException | RuntimeException e) {
             if (healthy) {
-                log.warn("cannot renew this instance's share of the Track rate ({}); it starts no call once its lease"
-                        + " runs out", e instanceof SQLException s ? "SQLState " + s.getSQLState() : e.getClass().getSimpleName());
+                log.warn("cannot renew this instance's share of the {} rate ({}); it starts no call once its lease"
+                        + " runs out", budget, e instanceof SQLException s ? "SQLState " + s.getSQLState() : e.getClass().getSimpleName());
             }
             healthy = false;
         }
@@ -122,18 +139,20 @@ final class GroupRateBudget implements AutoCloseable {
 
     private int renew(Connection c, int want) throws SQLException {
         try (Statement st = c.createStatement()) {
-            st.execute("SELECT pg_advisory_xact_lock(" + LOCK_KEY + ")");
+            st.execute("SELECT pg_advisory_xact_lock(" + (LOCK_KEY + budget.hashCode()) + ")");
         }
         try (PreparedStatement ps = c.prepareStatement(
-                "DELETE FROM rate_budget_lease WHERE expires_at < now() - make_interval(secs => ?)")) {
-            ps.setDouble(1, countGraceMillis / 1000.0);
+                "DELETE FROM rate_budget_lease WHERE budget = ? AND expires_at < now() - make_interval(secs => ?)")) {
+            ps.setString(1, budget);
+            ps.setDouble(2, countGraceMillis / 1000.0);
             ps.executeUpdate();
         }
         int othersHeld = 0;
         long wanted = want;
         int live = 1;
         try (PreparedStatement ps = c.prepareStatement("SELECT instance, held, want, expires_at >= now(),"
-                + " extract(epoch FROM (expires_at - now())) FROM rate_budget_lease")) {
+                + " extract(epoch FROM (expires_at - now())) FROM rate_budget_lease WHERE budget = ?")) {
+            ps.setString(1, budget);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     if (rs.getString(1).equals(instance)) {
@@ -168,13 +187,14 @@ final class GroupRateBudget implements AutoCloseable {
             executor.setGrant(g, validUntilNanos);
         }
         int held = Math.max(g, executor.occupied()) + predecessor;
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO rate_budget_lease (instance, held, want, renewed_at, expires_at)"
-                + " VALUES (?, ?, ?, now(), now() + make_interval(secs => ?)) ON CONFLICT (instance) DO UPDATE"
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO rate_budget_lease (instance, held, want, renewed_at, expires_at, budget)"
+                + " VALUES (?, ?, ?, now(), now() + make_interval(secs => ?), ?) ON CONFLICT (budget, instance) DO UPDATE"
                 + " SET held = EXCLUDED.held, want = EXCLUDED.want, renewed_at = EXCLUDED.renewed_at, expires_at = EXCLUDED.expires_at")) {
             ps.setString(1, instance);
             ps.setInt(2, held);
             ps.setInt(3, want);
             ps.setDouble(4, TTL_MILLIS / 1000.0);
+            ps.setString(5, budget);
             ps.executeUpdate();
         }
         firstRenewal = false;
@@ -187,11 +207,16 @@ final class GroupRateBudget implements AutoCloseable {
      * known backlog, calls waiting for a slot ask for the whole limit.
      */
     static int want(int limit, int occupied, int waiting, long backlogRecords) {
+        return want(limit, occupied, waiting, backlogRecords, 2);
+    }
+
+    /** As {@link #want(int, int, int, long)} with {@code callsPerRecord} calls per record of the backlog. */
+    static int want(int limit, int occupied, int waiting, long backlogRecords, int callsPerRecord) {
         long headroom = occupied + Math.max(2, occupied / 4);
         if (backlogRecords < 0) {
             return (int) (waiting > 0 ? Math.max(limit, headroom) : Math.min(limit, headroom));
         }
-        return (int) Math.min(Integer.MAX_VALUE / 2, headroom + CALLS_PER_RECORD * backlogRecords);
+        return (int) Math.min(Integer.MAX_VALUE / 2, headroom + callsPerRecord * backlogRecords);
     }
 
     /**
@@ -218,12 +243,13 @@ final class GroupRateBudget implements AutoCloseable {
         executor.setGrant(0, System.nanoTime());
         grant = 0;
         try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE rate_budget_lease SET want = 0, held = ? WHERE instance = ?")) {
+             PreparedStatement ps = c.prepareStatement("UPDATE rate_budget_lease SET want = 0, held = ? WHERE budget = ? AND instance = ?")) {
             // what is still occupied (and a predecessor's slots that still count) counts until
             // its second is over; the row then expires
             int predecessor = System.nanoTime() < predecessorUntilNanos ? predecessorHeld : 0;
             ps.setInt(1, executor.occupied() + predecessor);
-            ps.setString(2, instance);
+            ps.setString(2, budget);
+            ps.setString(3, instance);
             ps.executeUpdate();
         } catch (SQLException | RuntimeException e) {
             log.debug("could not give back the rate lease ({}); it expires by itself", e.getClass().getSimpleName());

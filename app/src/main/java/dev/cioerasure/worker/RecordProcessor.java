@@ -53,6 +53,7 @@ final class RecordProcessor {
     private final FinalOutcomes outcomes;
     private final Republisher republisher;
     private final List<Duration> retryDelays;
+    private final dev.cioerasure.config.Settings.Verification verification;
     private final ExecutorService pool;
     private final MeterRegistry meters;
     private final Clock clock;
@@ -65,7 +66,20 @@ final class RecordProcessor {
     RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditSink audit,
                     FinalOutcomes outcomes, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
                     MeterRegistry meters, Clock clock) {
+        this(parser, hasher, executor, audit, outcomes, republisher, retryDelays,
+                dev.cioerasure.config.Settings.Verification.OFF, pool, meters, clock);
+    }
+
+    /**
+     * @param verification with an App API key, each COMPLETED request goes to the verification
+     *                     topic for its checks; without one it gets an UNVERIFIABLE row at once
+     */
+    RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditSink audit,
+                    FinalOutcomes outcomes, Republisher republisher, List<Duration> retryDelays,
+                    dev.cioerasure.config.Settings.Verification verification, ExecutorService pool,
+                    MeterRegistry meters, Clock clock) {
         this.retryDelays = List.copyOf(retryDelays);
+        this.verification = verification;
         this.parser = parser;
         this.hasher = hasher;
         this.executor = executor;
@@ -75,14 +89,12 @@ final class RecordProcessor {
         this.pool = pool;
         this.meters = meters;
         this.clock = clock;
-        for (Outcome o : Outcome.values()) {
-            if (o != Outcome.SUCCEEDED) {
-                outcomeMeters.put(o, new OutcomeMeters(
-                        Counter.builder(MetricNames.REQUESTS).description("Requests by outcome (one per Kafka record)")
-                                .tag("outcome", o.name()).register(meters),
-                        Timer.builder(MetricNames.PROCESSING).description("From taking the record to its outcome being durable")
-                                .tag("outcome", o.name()).publishPercentileHistogram().register(meters)));
-            }
+        for (Outcome o : Outcome.RECORD_OUTCOMES) {
+            outcomeMeters.put(o, new OutcomeMeters(
+                    Counter.builder(MetricNames.REQUESTS).description("Requests by outcome (one per Kafka record)")
+                            .tag("outcome", o.name()).register(meters),
+                    Timer.builder(MetricNames.PROCESSING).description("From taking the record to its outcome being durable")
+                            .tag("outcome", o.name()).publishPercentileHistogram().register(meters)));
         }
         this.endToEnd = Timer.builder(MetricNames.END_TO_END)
                 .description("From the record's Kafka timestamp to its outcome being durable")
@@ -135,11 +147,14 @@ final class RecordProcessor {
         }
     }
 
-    /** What to record for a valid request, and whether it also goes to the DLQ or is parked for a retry round. */
+    /**
+     * What to record for a valid request, and whether it also goes to the DLQ, is parked for a
+     * retry round, or goes to the verification topic ({@code verify}).
+     */
     private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
-                            int retryRound, Instant notBefore) {
+                            int retryRound, Instant notBefore, boolean verify) {
         Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) {
-            this(rows, outcome, dlqReasonCode, reason, requestId, 0, null);
+            this(rows, outcome, dlqReasonCode, reason, requestId, 0, null, false);
         }
     }
 
@@ -160,8 +175,11 @@ final class RecordProcessor {
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
             log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
                     r.requestId(), where, previous.get());
+            // A completed request is verified again if its verification may be missing (a crash
+            // between its rows and its verification record); a finished one is skipped.
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
-                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId());
+                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), 0, null,
+                    previous.get() == Outcome.COMPLETED && verification.enabled());
         }
         ErasureResult result = executor.erase(r.identifier());
         List<AuditEvent> rows = new ArrayList<>(3);
@@ -172,8 +190,11 @@ final class RecordProcessor {
         ErasureResult.Verdict verdict = result.verdict();
         if (verdict == ErasureResult.Verdict.COMPLETED) {
             rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
+            if (!verification.enabled()) {
+                rows.add(row(r, subject, Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason(), where));
+            }
             log.debug("request {} at {} completed", r.requestId(), where);
-            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId());
+            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), 0, null, verification.enabled());
         }
         StepResult failed = result.failedStep();
         int round = republisher.round(rec);
@@ -183,7 +204,7 @@ final class RecordProcessor {
             String reason = result.reason() + "; retry round " + (round + 1) + " of " + retryDelays.size() + " after " + delay;
             rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, statusOrNull(failed.last()), failed.attempts(), reason, where));
             log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
-            return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), round + 1, notBefore);
+            return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), round + 1, notBefore, false);
         }
         String reason = result.reason() + (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED
                 ? "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s") : "");
@@ -199,6 +220,11 @@ final class RecordProcessor {
             moved = republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
         } else if (d.dlqReasonCode() != null) {
             moved = republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());
+        } else if (d.verify()) {
+            Instant completed = clock.instant();
+            // after the rows: the verification record is only sent once the COMPLETED row is durable
+            moved = written.thenCompose(v -> republisher.verifyLater(rec, d.requestId(), 0,
+                    VerificationProcessor.firstCheck(verification, completed), completed.plus(verification.deadline()), "none", null));
         } else {
             return written.thenApply(v -> d.outcome());
         }

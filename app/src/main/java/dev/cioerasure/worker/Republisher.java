@@ -66,17 +66,25 @@ final class Republisher {
     private final Producer<byte[], byte[]> producer;
     private final String dlqTopic;
     private final String retryTopic;
+    private final String verifyTopic;
     private final String workerInstance;
     private final MeterRegistry meters;
 
     Republisher(Producer<byte[], byte[]> producer, String dlqTopic, String retryTopic, String workerInstance, MeterRegistry meters) {
+        this(producer, dlqTopic, retryTopic, null, workerInstance, meters);
+    }
+
+    /** @param verifyTopic the verification topic, or null when verification is off */
+    Republisher(Producer<byte[], byte[]> producer, String dlqTopic, String retryTopic, String verifyTopic, String workerInstance,
+                MeterRegistry meters) {
         this.producer = producer;
         this.dlqTopic = dlqTopic;
         this.retryTopic = retryTopic;
+        this.verifyTopic = verifyTopic;
         this.workerInstance = workerInstance;
         this.meters = meters;
         // present at 0 from the start, so increase() sees the first one
-        for (String kind : List.of("dlq", "retry")) {
+        for (String kind : List.of("dlq", "retry", "verify")) {
             cutCounter(kind);
             givenUpCounter(kind);
         }
@@ -104,7 +112,29 @@ final class Republisher {
         return publish(new Copy(retryTopic, "retry", original, h, true));
     }
 
-    /** Provenance headers, from the worker's own knowledge; only the retry topic's are carried over (validated). */
+    /**
+     * Puts a completed request on the verification topic for its next check (the first one, or
+     * the next after a check that found the person still there or got no answer). The record
+     * keeps its value (the validated request: the check needs the identifier).
+     *
+     * @param checks     checks made so far
+     * @param last       what the last check learnt: present, error, or none
+     * @param lastStatus the last check's status tag, or null
+     */
+    CompletableFuture<Void> verifyLater(ConsumerRecord<byte[], byte[]> original, String requestId, int checks, Instant notBefore,
+                                        Instant deadline, String last, String lastStatus) {
+        List<Header> h = provenance(original, "VERIFY", "verify that the person is gone", requestId);
+        put(h, NOT_BEFORE, Long.toString(notBefore.toEpochMilli()));
+        put(h, TopicHeaders.VERIFY_CHECKS, Integer.toString(checks));
+        put(h, TopicHeaders.VERIFY_DEADLINE, Long.toString(deadline.toEpochMilli()));
+        put(h, TopicHeaders.VERIFY_LAST, last);
+        if (lastStatus != null) {
+            put(h, TopicHeaders.VERIFY_LAST_STATUS, lastStatus);
+        }
+        return publish(new Copy(verifyTopic, "verify", original, h, true));
+    }
+
+    /** Provenance headers, from the worker's own knowledge; only the retry and verification topics' are carried over (validated). */
     private List<Header> provenance(ConsumerRecord<byte[], byte[]> original, String reasonCode, String reason, String requestId) {
         List<Header> h = new ArrayList<>();
         put(h, REASON_CODE, reasonCode);
@@ -112,7 +142,7 @@ final class Republisher {
         if (requestId != null) {
             put(h, REQUEST_ID, requestId);
         }
-        TopicHeaders.Origin first = fromRetryTopic(original)
+        TopicHeaders.Origin first = fromRetryTopic(original) || fromVerifyTopic(original)
                 ? TopicHeaders.Origin.of(original.headers()).orElse(null) : null;
         if (first == null) {
             first = new TopicHeaders.Origin(original.topic(), original.partition(), original.offset(), original.timestamp());
@@ -124,6 +154,10 @@ final class Republisher {
 
     private boolean fromRetryTopic(ConsumerRecord<byte[], byte[]> rec) {
         return retryTopic.equals(rec.topic());
+    }
+
+    private boolean fromVerifyTopic(ConsumerRecord<byte[], byte[]> rec) {
+        return verifyTopic != null && verifyTopic.equals(rec.topic());
     }
 
     /** One record to move: where, what, and whether its value must be kept even in a cut copy. */
@@ -252,7 +286,7 @@ final class Republisher {
 
     /** When a parked record becomes due; {@link Instant#EPOCH} (now) when it carries no valid time or is not one. */
     Instant notBefore(ConsumerRecord<byte[], byte[]> rec) {
-        if (!fromRetryTopic(rec)) {
+        if (!fromRetryTopic(rec) && !fromVerifyTopic(rec)) {
             return Instant.EPOCH;
         }
         return TopicHeaders.valid(rec.headers(), NOT_BEFORE).map(v -> Instant.ofEpochMilli(Long.parseLong(v))).orElse(Instant.EPOCH);

@@ -9,9 +9,12 @@ import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
+import dev.cioerasure.customerio.AppClient;
+import dev.cioerasure.customerio.AppEndpoint;
 import dev.cioerasure.customerio.TrackClient;
 import dev.cioerasure.customerio.TrackEndpoint;
 import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.erasure.VerificationExecutor;
 import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.kafka.KafkaClients;
@@ -100,18 +103,43 @@ public final class WorkerRuntime implements AutoCloseable {
         String instance = s.worker().instanceId();
         AuditWriter auditWriter = new AuditWriter(dataSource, instance, meters);
         OutcomeLookup outcomeLookup = new OutcomeLookup(dataSource);
-        Republisher republisher = new Republisher(producer, s.kafka().dlqTopic(), s.kafka().retryTopic(), instance, meters);
+        Settings.Verification verification = s.customerIo().verification();
+        Republisher republisher = new Republisher(producer, s.kafka().dlqTopic(), s.kafka().retryTopic(),
+                verification.enabled() ? s.kafka().verifyTopic() : null, instance, meters);
         ExecutorService pool = Executors.newFixedThreadPool(s.worker().maxInFlight(), DaemonThreads.numbered("erasure-"));
-        RecordProcessor processor = new RecordProcessor(new RequestParser(clock), new SubjectHasher(s.audit().subjectKey()), executor,
-                auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), pool, meters, clock);
+        SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
+        RecordProcessor processor = new RecordProcessor(new RequestParser(clock), hasher, executor,
+                auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, pool, meters, clock);
+        AuditLog auditLog = new AuditLog(dataSource);
+        VerificationProcessor verifier = null;
+        GroupRateBudget appBudget = null;
+        if (verification.enabled()) {
+            // Its own client, limit, retry and breaker, and its own threads: never an erasure's.
+            VerificationExecutor checks = new VerificationExecutor(AppClient.http(new AppEndpoint(s.customerIo().appBaseUrl(),
+                    verification.appKey(), s.customerIo().connectTimeout(), s.customerIo().requestTimeout()), clock),
+                    verification.rateLimitPerSecond(), s.customerIo().maxAttempts(), Duration.ofMillis(500), Duration.ofSeconds(30),
+                    s.customerIo().breakerOpenFor(), UNANSWERED_GRACE, meters);
+            appBudget = new GroupRateBudget(dataSource, GroupRateBudget.APP, 1, instance, verification.rateLimitPerSecond(),
+                    UNANSWERED_GRACE, checks, () -> -1);
+            Gauge.builder(MetricNames.APP_RATE_LIMIT, checks, VerificationExecutor::callsPerSecond)
+                    .description("App API look-ups per second this instance may make: its grant of CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND")
+                    .register(meters);
+            verifier = new VerificationProcessor(new RequestParser(clock), hasher, checks, auditWriter, id -> {
+                try {
+                    return auditLog.isVerified(id);
+                } catch (SQLException e) {
+                    return false; // check anyway: a second VERIFY row would be skipped by the database
+                }
+            }, republisher, verification, Executors.newFixedThreadPool(4, DaemonThreads.numbered("verify-")), meters, clock);
+        }
         // The group's Track budget, leased from PostgreSQL and shared by backlog.
         AtomicLong backlog = new AtomicLong(-1);
         GroupRateBudget budget = new GroupRateBudget(dataSource, instance, s.customerIo().rateLimitPerSecond(), UNANSWERED_GRACE,
                 executor, backlog::get);
         return new ErasureWorker(new ErasureWorker.Parts(s.kafka(), s.worker(), consumer, producer,
-                executor, auditWriter, new AuditLog(dataSource), outcomeLookup, republisher, processor, pool, budget,
+                executor, auditWriter, auditLog, outcomeLookup, republisher, processor, pool, budget,
                 new BacklogMonitor(s.kafka(), instance, meters, clock), checkpoints(s, dataSource, producer, meters, clock), backlog,
-                meters, clock));
+                verifier, appBudget, meters, clock));
     }
 
     /** Signed checkpoints of the audit chain when AUDIT_SIGNING_KEY_FILE is set; null otherwise. */
@@ -141,10 +169,14 @@ public final class WorkerRuntime implements AutoCloseable {
         // not answer yet is waited for (readiness and the log say so).
         try {
             List<String> topics = new java.util.ArrayList<>(List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()));
+            if (s.customerIo().verification().enabled()) {
+                topics.add(s.kafka().verifyTopic());
+            }
             if (s.audit().checkpoints().enabled() && s.audit().checkpoints().topic() != null) {
                 topics.add(s.audit().checkpoints().topic());
             }
-            Preflight.kafka(s.kafka(), Duration.ofSeconds(10), topics, "ERASURE_TOPIC (or AUDIT_CHECKPOINT_TOPIC)");
+            Preflight.kafka(s.kafka(), Duration.ofSeconds(10), topics,
+                    "ERASURE_TOPIC (its .retry, .dlq and, with CUSTOMERIO_APP_API_KEY, .verify topics) or AUDIT_CHECKPOINT_TOPIC");
         } catch (ServiceProblem p) {
             if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
                 throw p;
@@ -166,13 +198,13 @@ public final class WorkerRuntime implements AutoCloseable {
     private void checkSchema() {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             st.execute("SELECT 1 FROM audit_event LIMIT 0");
-            st.execute("SELECT 1 FROM rate_budget_lease LIMIT 0");
+            st.execute("SELECT budget FROM rate_budget_lease LIMIT 0");
             SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
             if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
                 throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
             }
         } catch (SQLException e) {
-            if ("42P01".equals(e.getSQLState())) {
+            if ("42P01".equals(e.getSQLState()) || "42703".equals(e.getSQLState())) {
                 throw new IllegalStateException("the audit tables do not exist (or are older than this version) in DATABASE_URL's database: run the 'migrate' command first");
             }
             ServiceProblem p = Preflight.explain(e, settings.database());

@@ -8,6 +8,7 @@ import dev.cioerasure.audit.FinalOutcomes;
 import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.kafka.TopicHeaders;
@@ -73,7 +74,10 @@ class RecordProcessorTest {
     @Test
     void aValidRequestIsSuppressedThenDestroyedThenCompleted() throws Exception {
         process(0, Messages.request("r-1", "id", "person-1"));
-        assertThat(stepsOf("r-1")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED");
+        assertThat(stepsOf("r-1")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED",
+                "VERIFY UNVERIFIABLE");
+        assertThat(rows.get(3).reason()).as("without an App API key the VERIFY row says why nothing was checked")
+                .contains("no App API key configured (CUSTOMERIO_APP_API_KEY)");
         assertThat(track.calls).hasValue(2);
         assertThat(producer.history()).isEmpty();
         assertThat(rows.toString()).as("no field of any row carries the identifier").doesNotContain("person-1");
@@ -86,7 +90,8 @@ class RecordProcessorTest {
     void aCompletedRequestSeenAgainIsADuplicateAndCallsNobody() throws Exception {
         process(0, Messages.request("r-2", "id", "person-2"));
         process(1, Messages.request("r-2", "id", "person-2"));
-        assertThat(stepsOf("r-2")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED", "OUTCOME DUPLICATE");
+        assertThat(stepsOf("r-2")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED",
+                "VERIFY UNVERIFIABLE", "OUTCOME DUPLICATE");
         assertThat(track.calls).hasValue(2);
     }
 
@@ -113,5 +118,46 @@ class RecordProcessorTest {
         ProducerRecord<byte[], byte[]> parked = producer.history().get(1);
         assertThat(parked.topic()).isEqualTo(TOPIC + ".retry");
         assertThat(new String(parked.headers().lastHeader(TopicHeaders.RETRY_ROUND).value(), StandardCharsets.UTF_8)).isEqualTo("1");
+    }
+
+    @Test
+    void withAnAppApiKeyACompletedRequestGoesToTheVerificationTopicAfterItsRows() throws Exception {
+        Settings.Verification on = new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", "app-key"), null, 10,
+                Duration.ofSeconds(30), Duration.ofHours(2));
+        RecordProcessor verifying = new RecordProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
+                new ErasureExecutor(track, new TrackPolicy(1000, 1, Duration.ofMillis(1), Duration.ofMillis(1), Duration.ofSeconds(30),
+                        Duration.ofSeconds(30), 0, Duration.ofSeconds(2)), new SimpleMeterRegistry()),
+                sink, lookup, new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", TOPIC + ".verify", "unit",
+                        new SimpleMeterRegistry()),
+                List.of(Duration.ofMinutes(1)), on, pool, new SimpleMeterRegistry(), Clock.systemUTC());
+        long before = System.currentTimeMillis();
+        verifying.process(new ConsumerRecord<>(TOPIC, 0, 7, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
+
+        assertThat(stepsOf("r-6")).as("the VERIFY row comes later, from the checks")
+                .containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED");
+        assertThat(producer.history()).hasSize(1);
+        ProducerRecord<byte[], byte[]> task = producer.history().get(0);
+        assertThat(task.topic()).isEqualTo(TOPIC + ".verify");
+        assertThat(task.value()).as("the check needs the request").isEqualTo(Messages.request("r-6", "email", "six@example.com"));
+        assertThat(header(task, TopicHeaders.REQUEST_ID)).isEqualTo("r-6");
+        assertThat(header(task, TopicHeaders.VERIFY_CHECKS)).isEqualTo("0");
+        assertThat(header(task, TopicHeaders.VERIFY_LAST)).isEqualTo("none");
+        assertThat(Long.parseLong(header(task, TopicHeaders.NOT_BEFORE))).isBetween(before + 30_000, System.currentTimeMillis() + 30_000);
+        assertThat(Long.parseLong(header(task, TopicHeaders.VERIFY_DEADLINE)))
+                .isBetween(before + 7_200_000, System.currentTimeMillis() + 7_200_000);
+        assertThat(header(task, TopicHeaders.ORIGINAL_OFFSET)).isEqualTo("7");
+
+        // Seen again (a replay after a crash between the rows and this record): verified again, not lost.
+        verifying.process(new ConsumerRecord<>(TOPIC, 0, 8, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
+        assertThat(stepsOf("r-6")).endsWith("OUTCOME DUPLICATE");
+        assertThat(producer.history()).hasSize(2);
+        assertThat(producer.history().get(1).topic()).isEqualTo(TOPIC + ".verify");
+    }
+
+    private static String header(ProducerRecord<byte[], byte[]> r, String key) {
+        return new String(r.headers().lastHeader(key).value(), StandardCharsets.UTF_8);
     }
 }

@@ -21,6 +21,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * WireMock): suppress, destroy and the region check, Basic auth, a realistic latency, a token
  * bucket that answers 429 with {@code Retry-After} past its limit, and an optional error rate.
  * It keeps only counters and the order of calls; identifiers stay in memory, never in logs.
+ *
+ * <p>Once {@link #enableAppApi} is called it also serves the App API's person look-up
+ * ({@code GET /v1/customers/{id}/attributes?id_type=…}, Bearer auth): every person exists until
+ * an accepted suppress or destroy, and is gone the given deletion delay after it (Customer.io
+ * deletes asynchronously), unless scripted to stay ({@link #keepPresent}). Its limit is a strict
+ * sliding window of 10 look-ups per second ({@link #appOverWindow()} counts arrivals past it,
+ * each answered 429), and errors can be injected ({@link #failAppApi}).
  */
 public final class TrackSandbox implements AutoCloseable {
 
@@ -73,6 +80,18 @@ public final class TrackSandbox implements AutoCloseable {
     private final AtomicLong throttled = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final String expectedAuth;
+    /** When each erased person's deletion began (nanoTime), by the identifier as Track's path names it. */
+    private final java.util.Map<String, Long> erasedAt = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Set<String> stayPresent = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile String appAuth;
+    private volatile long deletionDelayNanos;
+    private final SlidingLog appWindow = new SlidingLog(APP_LIMIT_PER_SECOND);
+    private final AtomicLong appOverWindow = new AtomicLong();
+    private final AtomicLong appCalls = new AtomicLong();
+    private final java.util.concurrent.atomic.AtomicInteger appFailures = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile int appFailureStatus;
+    /** The App API's documented limit. */
+    public static final int APP_LIMIT_PER_SECOND = 10;
 
     public TrackSandbox(Options options) throws IOException {
         this(options, new InetSocketAddress("127.0.0.1", 0));
@@ -94,6 +113,7 @@ public final class TrackSandbox implements AutoCloseable {
         });
         server.setExecutor(executor);
         server.createContext("/api/v1/", this::handle);
+        server.createContext("/v1/", this::handleApp);
         server.start();
     }
 
@@ -154,10 +174,89 @@ public final class TrackSandbox implements AutoCloseable {
                 return;
             }
             accepted.incrementAndGet();
+            if (identifier != null) {
+                erasedAt.putIfAbsent(identifier, System.nanoTime());
+            }
             record(op, identifier, 200, arrived);
             send(ex, 200, op.equals("region")
                     ? "{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}"
                     : "{}");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Serves the App API's look-up with the given Bearer key; a person is gone {@code deletionDelay}
+     * after the first accepted suppress or destroy.
+     */
+    public void enableAppApi(String appApiKey, java.time.Duration deletionDelay) {
+        this.deletionDelayNanos = deletionDelay.toNanos();
+        this.appAuth = "Bearer " + appApiKey;
+    }
+
+    /** Scripts a person (as Track's path names it: the id, the email, or {@code cio_<id>}) to stay present whatever happens. */
+    public void keepPresent(String identifier) {
+        stayPresent.add(identifier);
+    }
+
+    /** The next {@code times} App API look-ups are answered with {@code status} (429 with {@code Retry-After: 1}). */
+    public void failAppApi(int status, int times) {
+        appFailureStatus = status;
+        appFailures.set(times);
+    }
+
+    /** App API look-ups that arrived while the sliding window already held 10 (each got 429). */
+    public long appOverWindow() {
+        return appOverWindow.get();
+    }
+
+    /** App API look-ups answered (any status). */
+    public long appCalls() {
+        return appCalls.get();
+    }
+
+    private void handleApp(HttpExchange ex) throws IOException {
+        long arrived = System.nanoTime();
+        try (ex) {
+            ex.getRequestBody().readAllBytes();
+            String raw = ex.getRequestURI().getRawPath();
+            String query = ex.getRequestURI().getRawQuery();
+            if (appAuth == null || !ex.getRequestMethod().equals("GET") || !raw.startsWith("/v1/customers/")
+                    || !raw.endsWith("/attributes") || query == null || !query.matches("id_type=(id|email|cio_id)")) {
+                send(ex, 404, "{\"errors\":[{\"detail\":\"not found\"}]}");
+                return;
+            }
+            appCalls.incrementAndGet();
+            if (!appAuth.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                send(ex, 401, "{\"errors\":[{\"detail\":\"unauthorized\"}]}");
+                return;
+            }
+            if (!appWindow.tryAdmit(arrived)) {
+                appOverWindow.incrementAndGet();
+                ex.getResponseHeaders().set("Retry-After", "1");
+                send(ex, 429, "{\"errors\":[{\"detail\":\"rate limit exceeded\"}]}");
+                return;
+            }
+            if (options.latencyMillis() > 0) {
+                Thread.sleep(options.latencyMillis());
+            }
+            if (appFailures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                if (appFailureStatus == 429) {
+                    ex.getResponseHeaders().set("Retry-After", "1");
+                }
+                send(ex, appFailureStatus, "{\"errors\":[{\"detail\":\"injected\"}]}");
+                return;
+            }
+            String value = decode(raw.substring("/v1/customers/".length(), raw.length() - "/attributes".length()));
+            String identifier = query.equals("id_type=cio_id") ? "cio_" + value : value;
+            Long erased = erasedAt.get(identifier);
+            boolean gone = erased != null && !stayPresent.contains(identifier) && System.nanoTime() - erased >= deletionDelayNanos;
+            if (gone) {
+                send(ex, 404, "{\"errors\":[{\"detail\":\"customer not found\"}]}");
+            } else {
+                send(ex, 200, "{\"customer\":{\"attributes\":{}}}");
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

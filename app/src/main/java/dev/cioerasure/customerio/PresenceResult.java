@@ -1,0 +1,55 @@
+package dev.cioerasure.customerio;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The classified answer of one App API look-up. Never carries the identifier or the response
+ * body (which holds the person's attributes).
+ *
+ * @param status     HTTP status, or 0 when no response arrived
+ * @param retryAfter the server's {@code Retry-After}, when it sent one
+ * @param detail     a short reason without personal data (e.g. {@code http 429}, {@code timeout})
+ */
+public record PresenceResult(int status, Kind kind, Optional<Duration> retryAfter, String detail) {
+
+    public enum Kind {
+        /** 404: Customer.io has no such person. */
+        GONE,
+        /** 2xx: the person exists. */
+        PRESENT,
+        /** 408, 429, 5xx, I/O errors and timeouts: ask again later. */
+        RETRYABLE,
+        /** 401/403: the App API key is wrong or lacks the permission. */
+        UNAUTHORIZED,
+        /** Any other 4xx: the question itself is wrong; asking again will not help. */
+        PERMANENT
+    }
+
+    /** Classifies an HTTP status of the App API's person look-up. */
+    public static Kind classify(int status) {
+        if (status == 404) {
+            return Kind.GONE;
+        }
+        if (status >= 200 && status < 300) {
+            return Kind.PRESENT;
+        }
+        if (status == 408 || status == 429 || status >= 500 && status < 600) {
+            return Kind.RETRYABLE;
+        }
+        if (status == 401 || status == 403) {
+            return Kind.UNAUTHORIZED;
+        }
+        return Kind.PERMANENT;
+    }
+
+    /** An answer about the person (gone or present), as opposed to an error. */
+    public boolean isAnswer() {
+        return kind == Kind.GONE || kind == Kind.PRESENT;
+    }
+
+    /** A metric-safe tag: the status code, or the kind of failure when there was no response. */
+    public String statusTag() {
+        return status > 0 ? Integer.toString(status) : detail;
+    }
+}

@@ -1,0 +1,192 @@
+package dev.cioerasure.erasure;
+
+import dev.cioerasure.customerio.AppClient;
+import dev.cioerasure.customerio.PresenceResult;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.Identifier;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.core.IntervalBiFunction;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
+import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import io.github.resilience4j.retry.RetryRegistry;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Asks Customer.io's App API whether a person still exists, with its own pacing, retry and
+ * breaker, apart from the Track calls (a slow or failing App API never holds an erasure):
+ * <ol>
+ *   <li>a resilience4j {@link CircuitBreaker} named {@value #NAME}: while most recent look-ups
+ *       failed with 5xx/IO/timeouts, callers wait for a probe instead of failing;</li>
+ *   <li>an {@link ArrivalWindow} sized to this instance's grant of the group's App API budget
+ *       (10 requests/s per workspace), so a server counting arrivals in any one-second window
+ *       never sees more;</li>
+ *   <li>a {@link Retry} around it for 408/429/5xx/IO errors, with exponential backoff and jitter,
+ *       never sooner than {@code Retry-After}.</li>
+ * </ol>
+ * A 401/403 or another 4xx is returned at once: the caller decides (the look-up is repeated at
+ * the next check, until the verification deadline).
+ */
+public final class VerificationExecutor implements Paced {
+    private static final Logger log = LoggerFactory.getLogger(VerificationExecutor.class);
+    public static final String NAME = "customerio-app";
+
+    /** The look-up's last answer and how many calls it took. */
+    public record Check(PresenceResult last, int attempts) { }
+
+    private final AppClient client;
+    private final ArrivalWindow arrivals;
+    private final AtomicInteger waiting = new AtomicInteger();
+    private volatile long grantValidUntil = Long.MAX_VALUE;
+    private final Retry retry;
+    private final CircuitBreaker breaker;
+    private final MeterRegistry meters;
+    private final Map<String, Timer> callTimers = new ConcurrentHashMap<>();
+
+    /**
+     * @param callsPerSecond  the limit until a grant is set (the group budget sets it at once)
+     * @param maxAttempts     in-line attempts per look-up (1 = no retry)
+     * @param unansweredGrace how much longer a call without a response holds its slot
+     */
+    public VerificationExecutor(AppClient client, int callsPerSecond, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
+                                Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters) {
+        this.client = client;
+        this.meters = meters;
+        this.arrivals = new ArrivalWindow(callsPerSecond, unansweredGrace.toNanos(), System::nanoTime);
+        IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(initialBackoff, 2.0, 0.5, maxBackoff);
+        long capMillis = maxBackoff.toMillis();
+        IntervalBiFunction<PresenceResult> interval = (attempt, either) -> {
+            long wait = backoff.apply(attempt);
+            if (either.isRight() && either.get().retryAfter().isPresent()) {
+                wait = Math.max(wait, either.get().retryAfter().get().toMillis());
+            }
+            return Math.min(wait, capMillis);
+        };
+        RetryRegistry retries = RetryRegistry.of(RetryConfig.<PresenceResult>custom()
+                .maxAttempts(maxAttempts)
+                .retryOnResult(r -> r.kind() == PresenceResult.Kind.RETRYABLE)
+                .retryOnException(e -> false)
+                .intervalBiFunction(interval)
+                .build());
+        this.retry = retries.retry(NAME);
+        CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
+                // at 10 look-ups/s a short count window: 20 calls, at least 10
+                .slidingWindow(20, 10, CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .failureRateThreshold(50)
+                .recordResult(r -> r instanceof PresenceResult p && p.kind() == PresenceResult.Kind.RETRYABLE && p.status() != 429)
+                .waitDurationInOpenState(breakerOpenFor)
+                .automaticTransitionFromOpenToHalfOpenEnabled(true)
+                .permittedNumberOfCallsInHalfOpenState(2)
+                .build());
+        this.breaker = breakers.circuitBreaker(NAME);
+        breaker.getEventPublisher().onStateTransition(e ->
+                log.warn("Customer.io App API circuit breaker {} (failure rate {} %)", e.getStateTransition(),
+                        breaker.getMetrics().getFailureRate()));
+        TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
+        TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+    }
+
+    @Override
+    public void setGrant(int callsPerSecond, long validUntilNanos) {
+        grantValidUntil = validUntilNanos;
+        arrivals.setLimit(callsPerSecond);
+    }
+
+    @Override
+    public int occupied() {
+        return arrivals.occupied();
+    }
+
+    @Override
+    public int waiting() {
+        return waiting.get();
+    }
+
+    /** App API look-ups per second this instance may make now. */
+    public int callsPerSecond() {
+        return arrivals.limit();
+    }
+
+    /**
+     * One look-up, with retries.
+     *
+     * @throws CancellationException when interrupted (shutdown): the caller hands the work back
+     */
+    public Check check(Identifier identifier) {
+        AtomicInteger attempts = new AtomicInteger();
+        PresenceResult last = retry.executeSupplier(() -> {
+            attempts.incrementAndGet();
+            return attempt(identifier);
+        });
+        return new Check(last, attempts.get());
+    }
+
+    private PresenceResult attempt(Identifier identifier) {
+        while (!breaker.tryAcquirePermission()) {
+            sleep(Duration.ofMillis(100));
+        }
+        long start = System.nanoTime();
+        try {
+            awaitSlot();
+        } catch (CancellationException e) {
+            breaker.releasePermission();
+            throw e;
+        }
+        PresenceResult r;
+        try {
+            r = client.lookup(identifier);
+        } catch (RuntimeException e) {
+            arrivals.finished(false);
+            throw e;
+        }
+        arrivals.finished(r.status() > 0);
+        long took = System.nanoTime() - start;
+        breaker.onResult(took, java.util.concurrent.TimeUnit.NANOSECONDS, r);
+        callTimers.computeIfAbsent(r.statusTag(), k -> Timer.builder(MetricNames.APP_CALLS)
+                .description("App API look-ups (each attempt) by HTTP status, including the wait for a slot")
+                .tag("status", k)
+                .register(meters)).record(Duration.ofNanos(took));
+        return r;
+    }
+
+    /** A slot of the arrival window, taken only while the grant's lease is valid. */
+    private void awaitSlot() {
+        waiting.incrementAndGet();
+        try {
+            while (true) {
+                if (System.nanoTime() >= grantValidUntil) {
+                    sleep(Duration.ofMillis(20));
+                    continue;
+                }
+                arrivals.acquire();
+                if (System.nanoTime() < grantValidUntil) {
+                    return;
+                }
+                arrivals.cancel(); // the lease ran out while waiting: no call on an expired grant
+            }
+        } finally {
+            waiting.decrementAndGet();
+        }
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("shutting down while waiting to call the App API");
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
+import dev.cioerasure.audit.AuditSink;
+import dev.cioerasure.audit.Outcome;
+import dev.cioerasure.audit.Step;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.customerio.PresenceResult;
+import dev.cioerasure.erasure.VerificationExecutor;
+import dev.cioerasure.kafka.TopicHeaders;
+import dev.cioerasure.metrics.MetricNames;
+import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.RequestParser;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.function.Predicate;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Checks, through the App API, that a COMPLETED request's person is gone, one check per record
+ * of the verification topic, and records the result as the request's VERIFY row:
+ * <ul>
+ *   <li>{@code VERIFIED}: the App API answered 404 (no such person);</li>
+ *   <li>{@code STILL_PRESENT}: at the verification deadline the last answer said the person exists;</li>
+ *   <li>{@code UNVERIFIABLE}: no check got an answer before the deadline, or the App API refused
+ *       the question itself (a 4xx other than 401/403/404/408/429).</li>
+ * </ul>
+ * Until the deadline, a person still present (Customer.io deletes asynchronously) or a check
+ * without an answer puts the record back on the verification topic for the next check, each
+ * one twice as long after the one before (capped at one hour, the last one at the deadline).
+ * The returned future completes when the row is durable or the next check is acknowledged by
+ * Kafka; only then is the record's offset committed, so a crash repeats a check, never loses
+ * one (a second VERIFY row for a request is skipped by the database).
+ */
+final class VerificationProcessor {
+    private static final Logger log = LoggerFactory.getLogger(VerificationProcessor.class);
+
+    private final RequestParser parser;
+    private final SubjectHasher hasher;
+    private final VerificationExecutor executor;
+    private final AuditSink audit;
+    private final Predicate<String> alreadyVerified;
+    private final Republisher republisher;
+    private final Settings.Verification settings;
+    private final ExecutorService pool;
+    private final Clock clock;
+    private final Map<Outcome, Counter> results = new EnumMap<>(Outcome.class);
+    private final Map<PresenceResult.Kind, Counter> checks = new EnumMap<>(PresenceResult.Kind.class);
+    private final Counter ignored;
+
+    /**
+     * @param alreadyVerified whether a request already has its VERIFY row (then no check is made)
+     * @param pool            runs the checks (apart from the erasures' pool)
+     */
+    VerificationProcessor(RequestParser parser, SubjectHasher hasher, VerificationExecutor executor, AuditSink audit,
+                          Predicate<String> alreadyVerified, Republisher republisher, Settings.Verification settings,
+                          ExecutorService pool, MeterRegistry meters, Clock clock) {
+        this.parser = parser;
+        this.hasher = hasher;
+        this.executor = executor;
+        this.audit = audit;
+        this.alreadyVerified = alreadyVerified;
+        this.republisher = republisher;
+        this.settings = settings;
+        this.pool = pool;
+        this.clock = clock;
+        for (Outcome o : Outcome.VERIFICATION_OUTCOMES) {
+            results.put(o, Counter.builder(MetricNames.VERIFICATIONS).description("Verification results (VERIFY rows) by outcome")
+                    .tag("outcome", o.name()).register(meters));
+        }
+        for (PresenceResult.Kind k : PresenceResult.Kind.values()) {
+            String tag = switch (k) {
+                case GONE -> "gone";
+                case PRESENT -> "present";
+                default -> "error";
+            };
+            checks.put(k, Counter.builder(MetricNames.VERIFICATION_CHECKS)
+                    .description("Checks of a person's presence (each may take several App API attempts) by result")
+                    .tag("result", tag).register(meters));
+        }
+        this.ignored = Counter.builder(MetricNames.VERIFICATION_CHECKS).tag("result", "ignored")
+                .description("Checks of a person's presence (each may take several App API attempts) by result").register(meters);
+    }
+
+    /** When the first check of a request completed at {@code completedAt} is due. */
+    static Instant firstCheck(Settings.Verification v, Instant completedAt) {
+        return completedAt.plus(v.firstCheckAfter());
+    }
+
+    /**
+     * When the check after {@code checksMade} checks is due: the first interval doubled per
+     * check, capped at {@link Settings.Verification#MAX_INTERVAL}, never after the deadline.
+     */
+    static Instant nextCheck(Settings.Verification v, Instant now, int checksMade, Instant deadline) {
+        Duration wait = v.firstCheckAfter();
+        for (int i = 0; i < checksMade && wait.compareTo(Settings.Verification.MAX_INTERVAL) < 0; i++) {
+            wait = wait.multipliedBy(2);
+        }
+        if (wait.compareTo(Settings.Verification.MAX_INTERVAL) > 0) {
+            wait = Settings.Verification.MAX_INTERVAL;
+        }
+        Instant next = now.plus(wait);
+        return next.isAfter(deadline) ? deadline : next;
+    }
+
+    CompletableFuture<Void> process(ConsumerRecord<byte[], byte[]> rec) {
+        KafkaCoordinates where = new KafkaCoordinates(rec.topic(), rec.partition(), rec.offset());
+        ParseResult parsed = parser.parse(rec.value());
+        Optional<Long> deadlineMillis = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_DEADLINE).map(Long::parseLong);
+        if (!(parsed instanceof ParseResult.Valid valid) || deadlineMillis.isEmpty()) {
+            // Only the worker writes this topic; anything else there is not a verification to make.
+            log.warn("verification record {} is not one the worker wrote (no valid request or deadline); skipped", where);
+            ignored.increment();
+            return CompletableFuture.completedFuture(null);
+        }
+        ErasureRequest request = valid.request();
+        int made = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_CHECKS).map(Integer::parseInt).orElse(0);
+        String lastSeen = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_LAST).orElse("none");
+        Instant deadline = Instant.ofEpochMilli(deadlineMillis.get());
+        return CompletableFuture.supplyAsync(() -> alreadyVerified.test(request.requestId()), pool).thenCompose(done -> {
+            if (done) {
+                log.debug("request {} already verified; check at {} skipped", request.requestId(), where);
+                return CompletableFuture.completedFuture(null);
+            }
+            return CompletableFuture.supplyAsync(() -> executor.check(request.identifier()), pool)
+                    .thenCompose(c -> after(rec, where, request, made + 1, lastSeen, c, deadline));
+        });
+    }
+
+    private CompletableFuture<Void> after(ConsumerRecord<byte[], byte[]> rec, KafkaCoordinates where, ErasureRequest r, int made,
+                                          String lastSeen, VerificationExecutor.Check c, Instant deadline) {
+        PresenceResult p = c.last();
+        checks.get(p.kind()).increment();
+        Instant now = clock.instant();
+        String seen = p.kind() == PresenceResult.Kind.PRESENT ? "present" : p.isAnswer() ? "gone" : "error";
+        if (p.kind() == PresenceResult.Kind.GONE) {
+            return record(r, where, Outcome.VERIFIED, p.status(), made,
+                    "App API: no such person (404) at check " + made);
+        }
+        if (p.kind() == PresenceResult.Kind.PERMANENT) {
+            return record(r, where, Outcome.UNVERIFIABLE, p.status(), made,
+                    "App API refused the look-up (" + p.detail() + "); asking again would not help");
+        }
+        if (now.isBefore(deadline)) {
+            Instant next = nextCheck(settings, now, made, deadline);
+            log.debug("request {}: check {} found the person {}; next check at {}", r.requestId(), made, seen, next);
+            return republisher.verifyLater(rec, r.requestId(), made, next, deadline, seen, p.statusTag());
+        }
+        boolean present = p.kind() == PresenceResult.Kind.PRESENT || "present".equals(lastSeen);
+        if (present) {
+            log.error("request {}: the person is STILL PRESENT in Customer.io at the verification deadline ({} checks): a"
+                    + " compliance incident", r.requestId(), made);
+            return record(r, where, Outcome.STILL_PRESENT, p.status() > 0 ? p.status() : null, made,
+                    "the App API still found the person at the verification deadline (check " + made + ")"
+                            + (p.kind() == PresenceResult.Kind.PRESENT ? "" : " (last check: " + p.detail() + ")"));
+        }
+        log.warn("request {}: verification gave up at the deadline, no check got an answer (last: {})", r.requestId(), p.detail());
+        return record(r, where, Outcome.UNVERIFIABLE, p.status() > 0 ? p.status() : null, made,
+                "no answer from the App API before the verification deadline (" + made + " checks, last: " + p.detail() + ")");
+    }
+
+    private CompletableFuture<Void> record(ErasureRequest r, KafkaCoordinates where, Outcome outcome, Integer status, int checksMade,
+                                           String reason) {
+        AuditEvent row = new AuditEvent(r.requestId(), hasher.hash(r.identifier()), r.identifier().type().wireName(), Step.VERIFY,
+                outcome, status, checksMade, reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where,
+                clock.instant());
+        return audit.append(List.of(row)).thenRun(() -> results.get(outcome).increment());
+    }
+
+    /** Stops the checks (interrupted ones are handed back, not recorded). */
+    void close() {
+        pool.shutdownNow();
+        try {
+            pool.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The VERIFY row of a completed request when there is no App API key: it says why nothing was checked. */
+    static String notConfiguredReason() {
+        return "no App API key configured (CUSTOMERIO_APP_API_KEY): the person's absence was not checked";
+    }
+}

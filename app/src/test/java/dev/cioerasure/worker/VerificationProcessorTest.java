@@ -1,0 +1,231 @@
+package dev.cioerasure.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.AuditSink;
+import dev.cioerasure.audit.Outcome;
+import dev.cioerasure.audit.Step;
+import dev.cioerasure.audit.SubjectHasher;
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.customerio.PresenceResult;
+import dev.cioerasure.erasure.VerificationExecutor;
+import dev.cioerasure.kafka.TopicHeaders;
+import dev.cioerasure.request.RequestParser;
+import dev.cioerasure.testing.Messages;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.TimestampType;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** What each check of a completed request's person is decided into: no broker, no database, no HTTP. */
+class VerificationProcessorTest {
+    private static final String TOPIC = "erasure.requests.verify";
+    private static final Instant T0 = Instant.parse("2026-11-29T10:00:00Z");
+    private static final Settings.Verification SETTINGS = new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", "k"), null, 10,
+            Duration.ofMinutes(1), Duration.ofHours(24));
+
+    private final List<AuditEvent> rows = new CopyOnWriteArrayList<>();
+    private final AuditSink sink = batch -> {
+        rows.addAll(batch);
+        return CompletableFuture.completedFuture(null);
+    };
+    private final Set<String> verified = ConcurrentHashMap.newKeySet();
+    private final AtomicReference<Instant> now = new AtomicReference<>(T0);
+    private final Clock clock = new Clock() {
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now.get();
+        }
+    };
+    /** What the App API answers, one status per attempt; 404 once they run out. */
+    private final Deque<Integer> answers = new ArrayDeque<>();
+    private final AtomicInteger lookups = new AtomicInteger();
+    private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    private final ExecutorService pool = Executors.newFixedThreadPool(2);
+    private final VerificationProcessor processor = new VerificationProcessor(new RequestParser(Clock.systemUTC()),
+            new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
+            new VerificationExecutor(id -> {
+                lookups.incrementAndGet();
+                Integer status = answers.poll();
+                int s = status == null ? 404 : status;
+                return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
+            }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters),
+            sink, verified::contains, new Republisher(producer, "t.dlq", "t.retry", TOPIC, "unit", meters), SETTINGS, pool, meters, clock);
+
+    @AfterEach
+    void stop() {
+        pool.shutdownNow();
+    }
+
+    /** A verification record as the worker writes it: {@code checks} made, {@code last} learnt, deadline 24 h after T0. */
+    private void check(String requestId, int checks, String last) throws Exception {
+        RecordHeaders h = new RecordHeaders();
+        h.add(TopicHeaders.REQUEST_ID, requestId.getBytes(StandardCharsets.UTF_8));
+        h.add(TopicHeaders.VERIFY_CHECKS, Integer.toString(checks).getBytes(StandardCharsets.UTF_8));
+        h.add(TopicHeaders.VERIFY_LAST, last.getBytes(StandardCharsets.UTF_8));
+        h.add(TopicHeaders.VERIFY_DEADLINE, Long.toString(T0.plus(Duration.ofHours(24)).toEpochMilli()).getBytes(StandardCharsets.UTF_8));
+        processor.process(new ConsumerRecord<>(TOPIC, 0, 3, 0L, TimestampType.CREATE_TIME, 1, 1, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request(requestId, "email", "jane@example.com"), h, Optional.empty())).get(10, TimeUnit.SECONDS);
+    }
+
+    private double counted(String name, String tag, String value) {
+        return meters.get(name).tag(tag, value).counter().count();
+    }
+
+    private static String header(ProducerRecord<byte[], byte[]> r, String key) {
+        return new String(r.headers().lastHeader(key).value(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void aPersonTheAppApiNoLongerFindsIsVerified() throws Exception {
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        check("r-1", 0, "none");
+        assertThat(rows).singleElement().satisfies(r -> {
+            assertThat(r.step()).isEqualTo(Step.VERIFY);
+            assertThat(r.outcome()).isEqualTo(Outcome.VERIFIED);
+            assertThat(r.httpStatus()).isEqualTo(404);
+            assertThat(r.attempts()).as("checks made").isEqualTo(1);
+            assertThat(r.requestId()).isEqualTo("r-1");
+            assertThat(r.regulation()).isEqualTo("GDPR");
+            assertThat(r.source().topic()).isEqualTo(TOPIC);
+        });
+        assertThat(rows.toString()).doesNotContain("jane@example.com");
+        assertThat(producer.history()).isEmpty();
+        assertThat(counted("erasure.verifications", "outcome", "VERIFIED")).isEqualTo(1);
+        assertThat(counted("erasure.verification.checks", "result", "gone")).isEqualTo(1);
+    }
+
+    @Test
+    void aPersonStillPresentBeforeTheDeadlineIsCheckedAgainLater() throws Exception {
+        answers.add(200);
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        check("r-2", 0, "none");
+        assertThat(rows).isEmpty();
+        ProducerRecord<byte[], byte[]> next = producer.history().get(0);
+        assertThat(next.topic()).isEqualTo(TOPIC);
+        assertThat(header(next, TopicHeaders.VERIFY_CHECKS)).isEqualTo("1");
+        assertThat(header(next, TopicHeaders.VERIFY_LAST)).isEqualTo("present");
+        assertThat(header(next, TopicHeaders.VERIFY_LAST_STATUS)).isEqualTo("200");
+        assertThat(Instant.ofEpochMilli(Long.parseLong(header(next, TopicHeaders.NOT_BEFORE))))
+                .as("twice the first interval after the first check").isEqualTo(now.get().plus(Duration.ofMinutes(2)));
+        assertThat(header(next, TopicHeaders.VERIFY_DEADLINE)).isEqualTo(Long.toString(T0.plus(Duration.ofHours(24)).toEpochMilli()));
+        assertThat(next.value()).isEqualTo(Messages.request("r-2", "email", "jane@example.com"));
+    }
+
+    @Test
+    void aPersonStillPresentAtTheDeadlineIsStillPresent() throws Exception {
+        answers.add(200);
+        now.set(T0.plus(Duration.ofHours(24)));
+        check("r-3", 9, "present");
+        assertThat(rows).singleElement().satisfies(r -> {
+            assertThat(r.outcome()).isEqualTo(Outcome.STILL_PRESENT);
+            assertThat(r.attempts()).isEqualTo(10);
+            assertThat(r.httpStatus()).isEqualTo(200);
+            assertThat(r.reason()).contains("still found the person at the verification deadline");
+        });
+        assertThat(producer.history()).isEmpty();
+        assertThat(counted("erasure.verifications", "outcome", "STILL_PRESENT")).isEqualTo(1);
+    }
+
+    @Test
+    void errorsUntilTheDeadlineLeaveItUnverifiableUnlessThePersonWasSeenBefore() throws Exception {
+        now.set(T0.plus(Duration.ofHours(25)));
+        answers.addAll(List.of(503, 503, 503));
+        check("r-4", 5, "error");
+        assertThat(lookups).as("in-line retries of a 5xx").hasValue(3);
+        assertThat(rows).singleElement().satisfies(r -> {
+            assertThat(r.outcome()).isEqualTo(Outcome.UNVERIFIABLE);
+            assertThat(r.reason()).contains("no answer from the App API before the verification deadline", "http 503");
+        });
+
+        answers.addAll(List.of(503, 503, 503));
+        check("r-5", 5, "present");
+        assertThat(rows.get(1).outcome()).as("seen present, then no answer: still present as far as anyone knows")
+                .isEqualTo(Outcome.STILL_PRESENT);
+    }
+
+    @Test
+    void a429OrA5xxIsRetriedInLineAndTheCheckStillAnswers() throws Exception {
+        answers.addAll(List.of(429, 503));
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        check("r-6", 0, "none");
+        assertThat(lookups).hasValue(3);
+        assertThat(rows).singleElement().extracting(AuditEvent::outcome).isEqualTo(Outcome.VERIFIED);
+    }
+
+    @Test
+    void aRefusedQuestionIsUnverifiableAtOnce() throws Exception {
+        answers.add(400);
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        check("r-7", 0, "none");
+        assertThat(rows).singleElement().satisfies(r -> {
+            assertThat(r.outcome()).isEqualTo(Outcome.UNVERIFIABLE);
+            assertThat(r.reason()).contains("refused the look-up (http 400)");
+        });
+        assertThat(producer.history()).isEmpty();
+    }
+
+    @Test
+    void anAlreadyVerifiedRequestIsNotCheckedAgain() throws Exception {
+        verified.add("r-8");
+        check("r-8", 0, "none");
+        assertThat(lookups).hasValue(0);
+        assertThat(rows).isEmpty();
+        assertThat(producer.history()).isEmpty();
+    }
+
+    @Test
+    void aRecordTheWorkerDidNotWriteIsSkippedWithoutACall() throws Exception {
+        processor.process(new ConsumerRecord<>(TOPIC, 0, 1, "k".getBytes(StandardCharsets.UTF_8),
+                "{\"not\":\"a request\"}".getBytes(StandardCharsets.UTF_8))).get(10, TimeUnit.SECONDS);
+        assertThat(lookups).hasValue(0);
+        assertThat(rows).isEmpty();
+        assertThat(counted("erasure.verification.checks", "result", "ignored")).isEqualTo(1);
+    }
+
+    @Test
+    void checksBackOffByDoublingUpToAnHourAndTheLastOneIsAtTheDeadline() {
+        Instant deadline = T0.plus(Duration.ofHours(24));
+        assertThat(VerificationProcessor.nextCheck(SETTINGS, T0, 1, deadline)).isEqualTo(T0.plus(Duration.ofMinutes(2)));
+        assertThat(VerificationProcessor.nextCheck(SETTINGS, T0, 3, deadline)).isEqualTo(T0.plus(Duration.ofMinutes(8)));
+        assertThat(VerificationProcessor.nextCheck(SETTINGS, T0, 7, deadline)).as("capped").isEqualTo(T0.plus(Duration.ofHours(1)));
+        assertThat(VerificationProcessor.nextCheck(SETTINGS, T0, 60, deadline)).isEqualTo(T0.plus(Duration.ofHours(1)));
+        assertThat(VerificationProcessor.nextCheck(SETTINGS, deadline.minusSeconds(5), 20, deadline)).isEqualTo(deadline);
+    }
+}
