@@ -78,22 +78,39 @@ final class VerificationProcessor {
         this.settings = settings;
         this.pool = pool;
         this.clock = clock;
+        registerMeters(meters);
         for (Outcome o : Outcome.VERIFICATION_OUTCOMES) {
-            results.put(o, Counter.builder(MetricNames.VERIFICATIONS).description("Verification results (VERIFY rows) by outcome")
-                    .tag("outcome", o.name()).register(meters));
+            results.put(o, meters.counter(MetricNames.VERIFICATIONS, "outcome", o.name()));
         }
         for (PresenceResult.Kind k : PresenceResult.Kind.values()) {
-            String tag = switch (k) {
-                case GONE -> "gone";
-                case PRESENT -> "present";
-                default -> "error";
-            };
-            checks.put(k, Counter.builder(MetricNames.VERIFICATION_CHECKS)
-                    .description("Checks of a person's presence (each may take several App API attempts) by result")
-                    .tag("result", tag).register(meters));
+            checks.put(k, meters.counter(MetricNames.VERIFICATION_CHECKS, "result", resultTag(k)));
         }
-        this.ignored = Counter.builder(MetricNames.VERIFICATION_CHECKS).tag("result", "ignored")
-                .description("Checks of a person's presence (each may take several App API attempts) by result").register(meters);
+        this.ignored = meters.counter(MetricNames.VERIFICATION_CHECKS, "result", "ignored");
+    }
+
+    private static String resultTag(PresenceResult.Kind k) {
+        return switch (k) {
+            case GONE -> "gone";
+            case PRESENT -> "present";
+            default -> "error";
+        };
+    }
+
+    /**
+     * The verification counters, at 0 from the start so that alerts see the first result; also
+     * without an App API key (they then stay at 0: the UNVERIFIABLE rows saying so are not
+     * results of a check).
+     */
+    static void registerMeters(MeterRegistry meters) {
+        for (Outcome o : Outcome.VERIFICATION_OUTCOMES) {
+            Counter.builder(MetricNames.VERIFICATIONS).description("Results of verification checks (VERIFY rows) by outcome")
+                    .tag("outcome", o.name()).register(meters);
+        }
+        for (String result : new String[] {"gone", "present", "error", "ignored"}) {
+            Counter.builder(MetricNames.VERIFICATION_CHECKS)
+                    .description("Checks of a person's presence (each may take several App API attempts) by result")
+                    .tag("result", result).register(meters);
+        }
     }
 
     /** When the first check of a request completed at {@code completedAt} is due. */

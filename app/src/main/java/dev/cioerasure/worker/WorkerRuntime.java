@@ -111,6 +111,7 @@ public final class WorkerRuntime implements AutoCloseable {
         RecordProcessor processor = new RecordProcessor(new RequestParser(clock), hasher, executor,
                 auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, pool, meters, clock);
         AuditLog auditLog = new AuditLog(dataSource);
+        VerificationProcessor.registerMeters(meters);
         VerificationProcessor verifier = null;
         GroupRateBudget appBudget = null;
         if (verification.enabled()) {

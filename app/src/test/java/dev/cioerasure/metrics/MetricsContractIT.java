@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** Every metric that the shipped alert rules (and dashboards) use exists on a live worker's /metrics. */
-class MetricsContractIT {
+public class MetricsContractIT {
     private static final Pattern METRIC = Pattern.compile("\\b((?:erasure|resilience4j|kafka|hikaricp|jvm|process)_[a-z0-9_]+)\\b");
 
     static Set<String> metricsUsedIn(Path file) throws Exception {
@@ -58,20 +58,20 @@ class MetricsContractIT {
         }
     }
 
-    private static String scrape(int port) throws Exception {
+    public static String scrape(int port) throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/metrics"))
                 .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
     }
 
     /** The value of one sample line, e.g. {@code erasure_ready{application="cio-erasure"} 1.0}. */
-    private static String sample(String scrape, String name) {
+    public static String sample(String scrape, String name) {
         Matcher m = Pattern.compile("(?m)^" + name + "\\{[^}]*\\} (\\S+)$").matcher(scrape);
         assertThat(m.find()).as("%s in the scrape", name).isTrue();
         return m.group(1);
     }
 
     /** promtool from PATH, .tools (scripts/check-monitoring.sh fetches it there) or PROMTOOL; null when absent. */
-    static Path promtool() {
+    public static Path promtool() {
         for (String candidate : new String[] {System.getenv("PROMTOOL"), ".tools/prometheus/usr/bin/promtool",
                 "/usr/bin/promtool", "/usr/local/bin/promtool"}) {
             if (candidate != null && Files.isExecutable(Path.of(candidate))) {

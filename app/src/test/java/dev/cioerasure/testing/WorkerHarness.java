@@ -109,6 +109,14 @@ public final class WorkerHarness implements AutoCloseable {
         return this;
     }
 
+    /** Verification through the App API, with the verification topic created (before {@link #start()}). */
+    public WorkerHarness verification(Settings.Verification v) throws Exception {
+        TestInfra.kafka().createTopics(3, topic + ".verify");
+        settings = new Settings(settings.kafka(), settings.database(), settings.customerIo().withVerification(v), settings.audit(),
+                settings.worker(), List.of());
+        return this;
+    }
+
     public static WorkerHarness forStub(URI trackUrl) throws Exception {
         return new WorkerHarness(trackUrl, 1000, 5, Duration.ofSeconds(5), 3);
     }

@@ -1,0 +1,186 @@
+package dev.cioerasure.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.metrics.MetricsContractIT;
+import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.WorkerHarness;
+import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Verification end to end: the real broker and database, the sandbox's Track and App APIs (a
+ * person is gone a while after the erasure, or scripted to stay), the worker's verification topic.
+ */
+class VerificationIT {
+    private static final String APP_KEY = "app-api-key-0123456789";
+
+    private TrackSandbox sandbox;
+
+    @BeforeEach
+    void sandbox() throws Exception {
+        sandbox = new TrackSandbox(new TrackSandbox.Options(WorkerHarness.SITE_ID, WorkerHarness.API_KEY, 5, 0, 0.0));
+    }
+
+    @AfterEach
+    void stop() {
+        sandbox.close();
+    }
+
+    private Settings.Verification verification(Duration firstCheckAfter, Duration deadline) {
+        return new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", APP_KEY), sandbox.baseUrl(),
+                TrackSandbox.APP_LIMIT_PER_SECOND, firstCheckAfter, deadline);
+    }
+
+    private static Map<String, String> verifications(WorkerHarness h) throws Exception {
+        return h.rows().stream().filter(r -> "VERIFY".equals(r.get("step")))
+                .collect(Collectors.toMap(r -> (String) r.get("request_id"), r -> (String) r.get("outcome")));
+    }
+
+    @Test
+    void verifiesEachErasureAndReportsAPersonStillPresentAtTheDeadlineWithItsAlert() throws Exception {
+        // Deleted 3 s after the erasure: the first check (after 0.3 s) still finds them present.
+        sandbox.enableAppApi(APP_KEY, Duration.ofSeconds(3));
+        sandbox.keepPresent("stays@example.com");
+        sandbox.failAppApi(429, 2);
+        try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl())
+                .verification(verification(Duration.ofMillis(300), Duration.ofSeconds(12)))) {
+            h.start();
+            int port = h.runtime().metricsPort();
+            String before = MetricsContractIT.scrape(port);
+            for (int i = 0; i < 8; i++) {
+                h.send(Messages.request("v-" + i, "email", "person" + i + "@example.com"));
+            }
+            h.send(Messages.request("v-stays", "email", "stays@example.com"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> verifications(h).size() == 9);
+
+            Map<String, String> results = verifications(h);
+            assertThat(results.get("v-stays")).isEqualTo("STILL_PRESENT");
+            results.remove("v-stays");
+            assertThat(results.values()).containsOnly("VERIFIED").hasSize(8);
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND outcome = 'VERIFIED' AND http_status = 404"))
+                    .isEqualTo(8);
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND outcome = 'VERIFIED' AND attempts >= 2"))
+                    .as("a check before the deletion found the person, and a later one did not").isPositive();
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND subject_hash IS NOT NULL"
+                    + " AND kafka_topic = ?", h.topic + ".verify")).isEqualTo(9);
+            assertThat(h.rows().toString()).doesNotContain("@example.com");
+            assertThat(sandbox.appOverWindow()).isZero();
+
+            String after = MetricsContractIT.scrape(port);
+            assertThat(after).containsPattern("(?m)^erasure_verifications_total\\{[^}]*outcome=\"STILL_PRESENT\"[^}]*\\} 1\\.0$");
+            assertThat(after).containsPattern("(?m)^erasure_verifications_total\\{[^}]*outcome=\"VERIFIED\"[^}]*\\} 8\\.0$");
+            assertThat(after).doesNotContain("@example.com");
+            alertFires(port, stillPresent(before), stillPresent(after));
+        }
+    }
+
+    private static int stillPresent(String scrape) {
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("(?m)^erasure_verifications_total\\{[^}]*outcome=\"STILL_PRESENT\"[^}]*\\} (\\S+)$").matcher(scrape);
+        assertThat(m.find()).as("erasure_verifications_total{outcome=STILL_PRESENT} is exported from the start").isTrue();
+        return (int) Double.parseDouble(m.group(1));
+    }
+
+    /** The shipped rule, evaluated by promtool on the counter values this worker exported before and after. */
+    private static void alertFires(int port, int before, int after) throws Exception {
+        Path promtool = MetricsContractIT.promtool();
+        Assumptions.assumeTrue(promtool != null, "promtool not installed (scripts/fetch-tools.sh fetches it)");
+        Path dir = Files.createTempDirectory("promtool");
+        Files.copy(Path.of("config", "prometheus", "alerts.yml"), dir.resolve("alerts.yml"));
+        String series = "erasure_verifications_total{job=\"cio-erasure-worker\", instance=\"localhost:" + port
+                + "\", outcome=\"STILL_PRESENT\"}";
+        Files.writeString(dir.resolve("test.yml"), String.join("\n",
+                "rule_files: [alerts.yml]",
+                "evaluation_interval: 1m",
+                "tests:",
+                "  - interval: 1m",
+                "    external_labels: { runbook_base: https://docs.test }",
+                "    input_series:",
+                "      - series: '" + series + "'",
+                "        values: '" + before + "x4 " + after + "x10'",
+                "    alert_rule_test:",
+                "      - eval_time: 3m",
+                "        alertname: ErasurePersonStillPresent",
+                "        exp_alerts: []",
+                "      - eval_time: 7m",
+                "        alertname: ErasurePersonStillPresent",
+                "        exp_alerts:",
+                "          - exp_labels: { severity: critical, instance: \"localhost:" + port + "\" }",
+                "            exp_annotations:",
+                "              summary: \"Customer.io still holds a person the worker on localhost:" + port + " erased: the verification"
+                        + " deadline passed (compliance incident)\"",
+                "              runbook_url: https://docs.test/operations.md#erasurepersonstillpresent",
+                ""));
+        Process p = new ProcessBuilder(promtool.toString(), "test", "rules", "test.yml").directory(dir.toFile())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+    }
+
+    @Test
+    void appApiErrorsUntilTheDeadlineLeaveTheErasureUnverifiable() throws Exception {
+        sandbox.enableAppApi(APP_KEY, Duration.ZERO);
+        sandbox.failAppApi(503, 10_000);
+        try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl())
+                .verification(verification(Duration.ofMillis(200), Duration.ofSeconds(3)))) {
+            h.start();
+            h.send(Messages.request("u-1", "id", "user-1"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> verifications(h).size() == 1);
+            assertThat(verifications(h)).containsEntry("u-1", "UNVERIFIABLE");
+            assertThat(h.rows().stream().filter(r -> "VERIFY".equals(r.get("step"))).findFirst().orElseThrow().get("reason"))
+                    .asString().contains("no answer from the App API before the verification deadline", "http 503");
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'u-1' AND step = 'OUTCOME' AND outcome = 'COMPLETED'"))
+                    .as("the erasure itself is unaffected").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void withoutAnAppApiKeyEachCompletedRequestIsUnverifiableAndSaysWhy() throws Exception {
+        try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl())) {
+            h.start();
+            h.send(Messages.request("n-1", "cio_id", "abc123"));
+            await().atMost(Duration.ofSeconds(30)).until(() -> verifications(h).size() == 1);
+            assertThat(verifications(h)).containsEntry("n-1", "UNVERIFIABLE");
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND reason LIKE 'no App API key configured%'"))
+                    .isEqualTo(1);
+            assertThat(sandbox.appCalls()).isZero();
+        }
+    }
+
+    @Test
+    void twoInstancesShareTheAppApiLimitAndNeverExceedIt() throws Exception {
+        sandbox.enableAppApi(APP_KEY, Duration.ZERO);
+        try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl())
+                .verification(verification(Duration.ofMillis(100), Duration.ofMinutes(5)))) {
+            h.start();
+            try (WorkerRuntime second = h.startAnother("it-verify-second")) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> second.worker().assignedPartitions() > 0
+                        && h.runtime().worker().assignedPartitions() > 0);
+                for (int i = 0; i < 60; i++) {
+                    h.send(("k" + i).getBytes(StandardCharsets.UTF_8), Messages.request("g-" + i, "id", "user-" + i));
+                }
+                await().atMost(Duration.ofSeconds(90)).until(() -> verifications(h).size() == 60);
+                assertThat(verifications(h).values()).containsOnly("VERIFIED");
+                List<String> instances = h.rows().stream().filter(r -> "VERIFY".equals(r.get("step")))
+                        .map(r -> (String) r.get("worker_instance")).distinct().toList();
+                assertThat(instances).as("both instances verified some").hasSize(2);
+                assertThat(sandbox.appCalls()).isGreaterThanOrEqualTo(60);
+                assertThat(sandbox.appOverWindow()).as("App API look-ups over 10 in any one-second window").isZero();
+            }
+        }
+    }
+}
