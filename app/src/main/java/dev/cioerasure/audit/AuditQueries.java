@@ -24,10 +24,21 @@ public final class AuditQueries {
                       String step, String outcome, Integer httpStatus, Integer attempts, String reason, String regulation,
                       Instant requestedAt, Instant deadlineAt, String requestedBy, String source, String workerInstance) { }
 
-    /** One request's standing (the view erasure_request_status), for reports. */
+    /**
+     * One request's standing (the view erasure_request_status), for reports.
+     *
+     * @param verification the VERIFY row's outcome (VERIFIED, STILL_PRESENT, UNVERIFIABLE); PENDING for
+     *                     an erased request still being checked; null when not erased
+     */
     public record RequestLine(String requestId, String regulation, String identifierType, String requestedBy, Instant requestedAt,
                               Instant deadlineAt, Instant firstSeenAt, String status, Instant statusAt, boolean erased,
-                              Boolean onTime) { }
+                              Boolean onTime, String verification, Instant verifiedAt) {
+        public RequestLine(String requestId, String regulation, String identifierType, String requestedBy, Instant requestedAt,
+                           Instant deadlineAt, Instant firstSeenAt, String status, Instant statusAt, boolean erased, Boolean onTime) {
+            this(requestId, regulation, identifierType, requestedBy, requestedAt, deadlineAt, firstSeenAt, status, statusAt, erased, onTime,
+                    erased ? "PENDING" : null, null);
+        }
+    }
 
     private static final String ROW_COLUMNS = "chain_seq, recorded_at, occurred_at, request_id, subject_hash, identifier_type, step,"
             + " outcome, http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
@@ -102,8 +113,9 @@ public final class AuditQueries {
         String sql = "WITH first_seen AS (SELECT request_id, min(occurred_at) AS first_seen_at FROM audit_event"
                 + " WHERE request_id IS NOT NULL AND step = 'OUTCOME' GROUP BY request_id)"
                 + " SELECT s.request_id, s.regulation, s.identifier_type, s.requested_by, s.requested_at, s.deadline_at,"
-                + " f.first_seen_at, s.status, s.status_at, s.erased, s.on_time"
+                + " f.first_seen_at, s.status, s.status_at, s.erased, s.on_time, v.verification, v.verified_at"
                 + " FROM erasure_request_status s JOIN first_seen f USING (request_id)"
+                + " LEFT JOIN erasure_verification_status v USING (request_id)"
                 + " WHERE coalesce(s.requested_at, f.first_seen_at) >= ? AND coalesce(s.requested_at, f.first_seen_at) < ?"
                 + " ORDER BY coalesce(s.requested_at, f.first_seen_at), s.request_id";
         try (Connection c = dataSource.getConnection()) {
@@ -114,8 +126,11 @@ public final class AuditQueries {
                 ps.setObject(2, OffsetDateTime.ofInstant(to, java.time.ZoneOffset.UTC));
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
+                        boolean erased = rs.getBoolean(10);
+                        String verification = rs.getString(12);
                         each.accept(new RequestLine(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), time(rs, 5),
-                                time(rs, 6), time(rs, 7), rs.getString(8), time(rs, 9), rs.getBoolean(10), (Boolean) rs.getObject(11)));
+                                time(rs, 6), time(rs, 7), rs.getString(8), time(rs, 9), erased, (Boolean) rs.getObject(11),
+                                verification != null ? verification : erased ? "PENDING" : null, time(rs, 13)));
                     }
                 }
             }

@@ -210,7 +210,7 @@ final class AuditCommand {
                 throw new Errors.UserError("--format must be table, csv or json", 2);
             }
             try (HikariDataSource ds = database()) {
-                int[] counts = new int[3];
+                int[] counts = new int[4];
                 ReportWriter w = ReportWriter.of(format, System.out);
                 List<String> requestIds = new java.util.ArrayList<>();
                 new AuditQueries(ds).report(start, end, line -> {
@@ -222,12 +222,19 @@ final class AuditCommand {
                     if (Boolean.FALSE.equals(line.onTime())) {
                         counts[2]++;
                     }
+                    if ("STILL_PRESENT".equals(line.verification())) {
+                        counts[3]++;
+                    }
                     w.line(line);
                 });
                 w.close();
                 if (format.equals("table")) {
                     System.out.printf("%n%d request(s); %d erased (%d late); %d not erased%n", counts[0], counts[1], counts[2],
                             counts[0] - counts[1]);
+                    if (counts[3] > 0) {
+                        System.out.printf("%d erased request(s) STILL_PRESENT in Customer.io at their verification deadline:"
+                                + " a compliance incident (see docs/operations.md#erasurepersonstillpresent)%n", counts[3]);
+                    }
                 }
                 if (key != null) {
                     writeReceipts(new AuditQueries(ds), requestIds, key);
@@ -444,7 +451,7 @@ final class AuditCommand {
     /** Writes report lines as a table, CSV (RFC 4180) or a JSON array. */
     abstract static class ReportWriter {
         static final List<String> CSV_COLUMNS = List.of("request_id", "regulation", "identifier_type", "requested_by", "requested_at",
-                "deadline_at", "first_seen_at", "status", "status_at", "erased", "on_time");
+                "deadline_at", "first_seen_at", "status", "status_at", "erased", "on_time", "verification", "verified_at");
 
         abstract void line(AuditQueries.RequestLine l);
 
@@ -462,7 +469,8 @@ final class AuditCommand {
                             try {
                                 rows.write(Stream.of(l.requestId(), l.regulation(), l.identifierType(), l.requestedBy(),
                                                 str(l.requestedAt()), str(l.deadlineAt()), str(l.firstSeenAt()), l.status(), str(l.statusAt()),
-                                                Boolean.toString(l.erased()), l.onTime() == null ? "" : l.onTime().toString())
+                                                Boolean.toString(l.erased()), l.onTime() == null ? "" : l.onTime().toString(),
+                                                l.verification(), str(l.verifiedAt()))
                                         .map(ReportWriter::spreadsheetSafe).toList());
                             } catch (IOException e) {
                                 throw new java.io.UncheckedIOException(e);
@@ -503,6 +511,8 @@ final class AuditCommand {
                                 } else {
                                     g.writeBooleanField("on_time", l.onTime());
                                 }
+                                g.writeStringField("verification", l.verification());
+                                g.writeStringField("verified_at", str(l.verifiedAt()));
                                 g.writeEndObject();
                             } catch (IOException e) {
                                 throw new java.io.UncheckedIOException(e);
@@ -522,17 +532,18 @@ final class AuditCommand {
                     };
                 }
                 default -> new ReportWriter() {
-                    private final String fmt = "%-24s %-5s %-20s %-20s %-20s %-16s %s%n";
+                    private final String fmt = "%-24s %-5s %-20s %-20s %-20s %-16s %-7s %s%n";
 
                     {
-                        out.printf(fmt, "request", "reg", "requested (UTC)", "deadline (UTC)", "erased at (UTC)", "status", "on time");
+                        out.printf(fmt, "request", "reg", "requested (UTC)", "deadline (UTC)", "erased at (UTC)", "status", "on time",
+                                "verification");
                     }
 
                     @Override
                     void line(AuditQueries.RequestLine l) {
                         out.printf(fmt, l.requestId(), nz(l.regulation()), ts(l.requestedAt()), ts(l.deadlineAt()),
                                 l.erased() ? ts(l.statusAt()) : "-", l.status(),
-                                l.onTime() == null ? (l.erased() ? "" : "-") : l.onTime() ? "yes" : "LATE");
+                                l.onTime() == null ? (l.erased() ? "" : "-") : l.onTime() ? "yes" : "LATE", nz(l.verification()));
                     }
                 };
             };

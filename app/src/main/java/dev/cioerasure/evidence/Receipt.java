@@ -50,8 +50,15 @@ public final class Receipt {
         } else {
             r.put("on_time", !completed.occurredAt().isAfter(completed.deadlineAt()));
         }
-        // Checking with Customer.io's App API that the person is gone is not built yet.
-        r.put("verification", "NOT_CHECKED");
+        // The VERIFY row's outcome (VERIFIED, STILL_PRESENT, UNVERIFIABLE); PENDING while a completed
+        // request's checks go on; NOT_ERASED when there is nothing to verify.
+        AuditQueries.Row verify = rows.stream().filter(x -> "VERIFY".equals(x.step())).findFirst().orElse(null);
+        r.put("verification", verify != null ? verify.outcome() : completed != null ? "PENDING" : "NOT_ERASED");
+        if (verify == null) {
+            r.putNull("verified_at");
+        } else {
+            r.put("verified_at", str(verify.occurredAt()));
+        }
         ArrayNode steps = r.putArray("rows");
         for (AuditQueries.Row row : rows) {
             ObjectNode s = steps.addObject();

@@ -117,16 +117,35 @@ class AuditCommandsIT {
         Cli.Run csv = run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv");
         assertThat(csv.exit()).isZero();
         List<String> lines = csv.out().lines().toList();
-        assertThat(lines.get(0)).isEqualTo("request_id,regulation,identifier_type,requested_by,requested_at,deadline_at,first_seen_at,status,status_at,erased,on_time");
+        assertThat(lines.get(0)).isEqualTo("request_id,regulation,identifier_type,requested_by,requested_at,deadline_at,first_seen_at,status,status_at,erased,on_time,verification,verified_at");
         assertThat(lines).hasSize(3);
-        assertThat(lines).anyMatch(l -> l.startsWith("r-jane,GDPR,email,desk/1,2026-11-02T09:00:00Z,2026-12-02T09:00:00Z,") && l.endsWith(",COMPLETED,2026-11-02T09:01:01Z,true,true"));
-        assertThat(lines).anyMatch(l -> l.startsWith("r-bob,CCPA") && l.endsWith(",RETRY_SCHEDULED,2026-11-02T10:01:40Z,false,"));
+        assertThat(lines).anyMatch(l -> l.startsWith("r-jane,GDPR,email,desk/1,2026-11-02T09:00:00Z,2026-12-02T09:00:00Z,")
+                && l.endsWith(",COMPLETED,2026-11-02T09:01:01Z,true,true,PENDING,"));
+        assertThat(lines).anyMatch(l -> l.startsWith("r-bob,CCPA") && l.endsWith(",RETRY_SCHEDULED,2026-11-02T10:01:40Z,false,,,"));
 
         Cli.Run sept = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-09-30", "--format", "json");
         assertThat(sept.out()).contains("\"request_id\" : \"r-late\"", "\"on_time\" : false", "\"erased\" : true");
         Cli.Run table = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-11-30");
         assertThat(table.out()).contains("LATE", "3 request(s); 2 erased (1 late); 1 not erased");
         assertThat(run(false, "audit", "report", "--from", "yesterday", "--to", "2026-11-30").exit()).isEqualTo(2);
+    }
+
+    @Test
+    void reportNamesEachVerificationAndCountsThePersonsStillPresent() throws Exception {
+        Instant old = Instant.parse("2026-09-01T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-late", hasher.hash(Identifier.id("bob-42")), "id", Step.VERIFY, Outcome.STILL_PRESENT, 200, 12,
+                    "the App API still found the person at the verification deadline (check 12)", "GDPR", old,
+                    old.plusSeconds(30L * 86400), "desk/1", new KafkaCoordinates("erasure.requests.verify", 0, 9),
+                    Instant.parse("2026-10-16T00:00:00Z")))).get(10, TimeUnit.SECONDS);
+        }
+        Cli.Run table = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-11-30");
+        assertThat(table.out()).containsPattern("r-late .* STILL_PRESENT")
+                .contains("1 erased request(s) STILL_PRESENT in Customer.io at their verification deadline: a compliance incident");
+        assertThat(run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-09-30", "--format", "json").out())
+                .contains("\"verification\" : \"STILL_PRESENT\"", "\"verified_at\" : \"2026-10-16T00:00:00Z\"");
+        Cli.Run status = run(false, "audit", "status", "r-late");
+        assertThat(status.out()).contains("VERIFY", "STILL_PRESENT");
     }
 
     @Test
@@ -138,9 +157,9 @@ class AuditCommandsIT {
         w.line(new AuditQueries.RequestLine("r-2", "CCPA", "id", "desk,2\nline", null, null, null, "-1+1", null, false, false));
         w.close();
         List<String> lines = bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
-        assertThat(lines.get(1)).isEqualTo("r-1,GDPR,email,\"'=HYPERLINK(\"\"x\"\")\",,,,COMPLETED,,true,");
+        assertThat(lines.get(1)).isEqualTo("r-1,GDPR,email,\"'=HYPERLINK(\"\"x\"\")\",,,,COMPLETED,,true,,PENDING,");
         assertThat(lines.get(2)).as("a quoted cell may span lines (RFC 4180)").isEqualTo("r-2,CCPA,id,\"desk,2");
-        assertThat(lines.get(3)).isEqualTo("line\",,,,\"'-1+1\",,false,false");
+        assertThat(lines.get(3)).isEqualTo("line\",,,,\"'-1+1\",,false,false,,");
     }
 
     @Test

@@ -62,6 +62,44 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void verificationIsOffWithoutAnAppApiKeyAndFollowsTheRegionWithOne() {
+        Settings.CustomerIo off = SettingsLoader.load(valid(), WORKER).customerIo();
+        assertThat(off.verification().enabled()).isFalse();
+    }
+
+    @Test
+    void appApiSettingsHaveDefaultsAndAreChecked() {
+        Map<String, String> env = valid();
+        env.put("CUSTOMERIO_APP_API_KEY", "app-key-value");
+        env.put("CUSTOMERIO_REGION", "eu");
+        Settings s = SettingsLoader.load(env, WORKER);
+        Settings.Verification v = s.customerIo().verification();
+        assertThat(v.enabled()).isTrue();
+        assertThat(s.customerIo().appBaseUrl()).hasToString("https://api-eu.customer.io");
+        assertThat(v.rateLimitPerSecond()).isEqualTo(10);
+        assertThat(v.firstCheckAfter()).isEqualTo(java.time.Duration.ofMinutes(1));
+        assertThat(v.deadline()).isEqualTo(java.time.Duration.ofHours(24));
+        assertThat(s.describe()).contains("CUSTOMERIO_APP_API_KEY=[hidden]", "App API base URL=https://api-eu.customer.io",
+                "ERASURE_VERIFY_DEADLINE=24h").doesNotContain("app-key-value");
+        assertThat(s.kafka().verifyTopic()).isEqualTo("erasure.requests.verify");
+
+        env.put("CUSTOMERIO_APP_URL", "http://localhost:9/");
+        env.put("ERASURE_VERIFY_FIRST_AFTER", "30s");
+        env.put("ERASURE_VERIFY_DEADLINE", "2h");
+        Settings.Verification set = SettingsLoader.load(env, WORKER).customerIo().verification();
+        assertThat(set.appUrl()).hasToString("http://localhost:9");
+        assertThat(set.firstCheckAfter()).isEqualTo(java.time.Duration.ofSeconds(30));
+
+        env.put("CUSTOMERIO_APP_URL", "ftp://x");
+        env.put("CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND", "0");
+        env.put("ERASURE_VERIFY_FIRST_AFTER", "3h");
+        env.put("CUSTOMERIO_APP_API_KEY_FILE", "/nowhere");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll("CUSTOMERIO_APP_URL: must be an absolute http(s) URL",
+                "CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND: 0 is out of range", "ERASURE_VERIFY_FIRST_AFTER: 3h is after ERASURE_VERIFY_DEADLINE",
+                "CUSTOMERIO_APP_API_KEY: set either").hasMessageNotContaining("app-key-value");
+    }
+
+    @Test
     void euRegionAndUrlOverride() {
         Map<String, String> env = valid();
         env.put("CUSTOMERIO_REGION", "EU");

@@ -28,11 +28,14 @@ class ReceiptTest {
                 new AuditQueries.Row(8, T.plusSeconds(61), T.plusSeconds(61), "r-jane", "ab".repeat(32), "email", "DESTROY", "SUCCEEDED",
                         200, 2, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"),
                 new AuditQueries.Row(9, T.plusSeconds(61), T.plusSeconds(61), "r-jane", "ab".repeat(32), "email", "OUTCOME", "COMPLETED",
-                        null, null, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"));
+                        null, null, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"),
+                new AuditQueries.Row(10, T.plusSeconds(300), T.plusSeconds(300), "r-jane", "ab".repeat(32), "email", "VERIFY", "VERIFIED",
+                        404, 2, "App API: no such person (404) at check 2", "GDPR", T, T.plusSeconds(30 * 86400), "desk/1",
+                        "erasure.requests.verify-0@3", "w-1"));
     }
 
     static Map<Long, String> hashes() {
-        return Map.of(7L, "1".repeat(64), 8L, "2".repeat(64), 9L, "3".repeat(64));
+        return Map.of(7L, "1".repeat(64), 8L, "2".repeat(64), 9L, "3".repeat(64), 10L, "4".repeat(64));
     }
 
     @Test
@@ -42,10 +45,12 @@ class ReceiptTest {
         String text = new String(receipt, StandardCharsets.UTF_8);
         assertThat(text).endsWith("}\n").doesNotContain("\n{").contains("\"request_id\":\"r-jane\"", "\"status\":\"COMPLETED\"",
                 "\"erased\":true", "\"on_time\":true", "\"erased_at\":\"2026-11-02T09:01:01Z\"", "\"chain_seq\":8", "\"row_hash\":\"" + "2".repeat(64),
-                "\"attempts\":2", "\"verification\":\"NOT_CHECKED\"", "\"deadline_at\":\"2026-12-02T09:00:00Z\"");
+                "\"attempts\":2", "\"verification\":\"VERIFIED\"", "\"verified_at\":\"2026-11-02T09:05:00Z\"", "\"deadline_at\":\"2026-12-02T09:00:00Z\"");
         assertThat(text).as("no requester, Kafka coordinates or worker: only what proves the erasure").doesNotContain("desk/1", "w-1");
         assertThat(Receipt.verify(receipt, key.publicKey())).isEqualTo(Receipt.Verdict.VALID);
         assertThat(Receipt.verify(receipt, SigningKey.generate().publicKey())).isEqualTo(Receipt.Verdict.OTHER_KEY);
+        String pending = new String(Receipt.issue("r-jane", rows().subList(0, 3), hashes(), key, T), StandardCharsets.UTF_8);
+        assertThat(pending).as("completed, checks still going on").contains("\"verification\":\"PENDING\"", "\"verified_at\":null");
     }
 
     @Test
