@@ -66,12 +66,15 @@ final class DemoCommand implements Callable<Integer> {
         CompletableFuture<EmbeddedDatabase> dbStart = CompletableFuture.supplyAsync(() -> unchecked(EmbeddedDatabase::start));
         try (EmbeddedKafka kafka = EmbeddedKafka.start();
              EmbeddedDatabase db = dbStart.join()) {
-            kafka.createTopics(3, TOPIC, TOPIC + ".dlq", TOPIC + ".retry");
+            kafka.createTopics(3, TOPIC, TOPIC + ".dlq", TOPIC + ".retry", TOPIC + ".verify");
             String siteId = "demo-site";
             String apiKey = randomHex(16);
+            String appKey = randomHex(16);
             try (TrackSandbox sandbox = new TrackSandbox(TrackSandbox.Options.demo(siteId, apiKey))) {
-                say("Kafka at %s, PostgreSQL on port %d, Customer.io sandbox at %s (50 ms latency, 429 past 100 calls/s)",
-                        kafka.bootstrapServers(), db.port(), sandbox.baseUrl());
+                // Customer.io deletes asynchronously: the sandbox's App API finds a person until 2 s after the erasure.
+                sandbox.enableAppApi(appKey, Duration.ofSeconds(2));
+                say("Kafka at %s, PostgreSQL on port %d, Customer.io sandbox at %s (50 ms latency, 429 past 100 calls/s;"
+                        + " App API: 10 look-ups/s, a person gone 2 s after the erasure)", kafka.bootstrapServers(), db.port(), sandbox.baseUrl());
                 Settings.Database dbSettings = new Settings.Database(db.jdbcUrl(), "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 4);
                 try (HikariDataSource ds = Databases.pool(dbSettings, "demo", null)) {
                     Migrations.migrate(ds);
@@ -86,7 +89,10 @@ final class DemoCommand implements Callable<Integer> {
                             new Settings.Kafka(kafka.bootstrapServers(), TOPIC, "cio-erasure-demo"),
                             dbSettings,
                             new Settings.CustomerIo(siteId, Secret.of("CUSTOMERIO_TRACK_API_KEY", apiKey), Settings.Region.US,
-                                    sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10)),
+                                    sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10))
+                                    // checks 1 s after the erasure, then 2 s, 4 s … later, until 60 s after it
+                                    .withVerification(new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", appKey),
+                                            sandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60))),
                             new Settings.Audit(auditKey, new Settings.Checkpoints(keyFile, null, checkpointDir, Duration.ofSeconds(1))),
                             new Settings.Worker("demo-worker", 64, freeOrAny(metricsPort)),
                             List.of());
@@ -94,9 +100,11 @@ final class DemoCommand implements Callable<Integer> {
                         int sent = submitSamples(kafka.bootstrapServers(), new SubjectHasher(auditKey));
                         say("submitted %d messages (%d valid, 1 duplicate, 3 malformed); processing ...", sent, requests);
                         waitForOutcomes(ds, sent, Duration.ofSeconds(120));
+                        waitForVerifications(ds, Duration.ofSeconds(120));
                         printAuditTrail(ds);
                         showEvidence(ds, signing, checkpointDir);
-                        say("Customer.io sandbox answered %d calls (%d throttled with 429)", sandbox.accepted(), sandbox.throttled());
+                        say("Customer.io sandbox answered %d Track calls (%d throttled with 429) and %d App API look-ups (%d over its limit)",
+                                sandbox.accepted(), sandbox.throttled(), sandbox.appCalls(), sandbox.appOverWindow());
                         say("demo finished in %.1f s", (System.nanoTime() - t0) / 1e9);
                         if (keepRunning) {
                             say("metrics: http://localhost:%d/metrics  health: http://localhost:%d/health/ready",
@@ -165,12 +173,36 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /** Waits until every COMPLETED request has its VERIFY row (the checks run after the erasures). */
+    private static void waitForVerifications(HikariDataSource ds, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int completed = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'");
+        say("verifying through the App API that the %d erased persons are gone ...", completed);
+        int last = -1;
+        while (true) {
+            int n = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'VERIFY'");
+            if (n != last) {
+                say("  %d/%d verified", n, completed);
+                last = n;
+            }
+            if (n >= completed) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new Errors.UserError("demo timed out waiting for verifications (" + n + "/" + completed + ")", Errors.SOFTWARE);
+            }
+            Thread.sleep(250);
+        }
+    }
+
     /** A signed receipt of the first request, checked; then the chain against its signed checkpoint. */
     private static void showEvidence(HikariDataSource ds, SigningKey signing, Path checkpointDir) throws Exception {
         AuditQueries q = new AuditQueries(ds);
         byte[] receipt = Receipt.issue("demo-0000", q.history("demo-0000"), q.rowHashes("demo-0000"), signing, Instant.now());
         String text = new String(receipt, StandardCharsets.UTF_8).strip();
         say("%nsigned receipt of demo-0000 (audit receipt; Ed25519, %d bytes): %s…", receipt.length, text.substring(0, Math.min(150, text.length())));
+        java.util.regex.Matcher verification = java.util.regex.Pattern.compile("\"verification\":\"([A-Z_]+)\"").matcher(text);
+        say("  the receipt's verification (App API): %s", verification.find() ? verification.group(1) : "?");
         say("  receipt check (audit receipt --verify): %s", Receipt.verify(receipt, signing.publicKey()).meaning);
         int rows = count(ds, "SELECT count(*) FROM audit_event");
         Path latest = checkpointDir.resolve("checkpoint-demo-worker-" + rows + ".json");
@@ -219,6 +251,14 @@ final class DemoCommand implements Callable<Integer> {
              ResultSet rs = st.executeQuery("SELECT outcome, count(*) FROM audit_event WHERE step = 'OUTCOME' GROUP BY outcome ORDER BY outcome")) {
             while (rs.next()) {
                 System.out.printf("  %-16s %4d%n", rs.getString(1), rs.getInt(2));
+            }
+        }
+        say("%nverification of the erased persons (App API; VERIFY rows, attempts = checks made):");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT outcome, count(*), max(attempts) FROM audit_event WHERE step = 'VERIFY'"
+                     + " GROUP BY outcome ORDER BY outcome")) {
+            while (rs.next()) {
+                System.out.printf("  %-16s %4d  (at most %d checks)%n", rs.getString(1), rs.getInt(2), rs.getInt(3));
             }
         }
         say("%nrequests by status (view erasure_request_status; a message without a valid request_id is no request):");

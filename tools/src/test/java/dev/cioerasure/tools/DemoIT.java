@@ -21,6 +21,11 @@ class DemoIT {
         assertThat(r.out()).containsPattern("(?m)^  COMPLETED\\s+20$").containsPattern("(?m)^  DUPLICATE\\s+1$")
                 .containsPattern("(?m)^  REJECTED\\s+3$");
         assertThat(r.out()).contains("demo finished in");
+        assertThat(r.out()).as("every erased person verified gone through the sandbox's App API")
+                .containsPattern("(?m)^  VERIFIED\\s+20  \\(at most \\d+ checks\\)$")
+                .doesNotContain("STILL_PRESENT", "UNVERIFIABLE")
+                .contains("the receipt's verification (App API): VERIFIED")
+                .containsPattern("App API look-ups \\(0 over its limit\\)");
         assertThat(r.out()).contains("signed receipt of demo-0000", "receipt check (audit receipt --verify): signature valid",
                 "checkpoints agree with the table");
     }
