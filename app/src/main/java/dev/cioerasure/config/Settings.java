@@ -11,11 +11,26 @@ import java.util.List;
 public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Audit audit,
                        Worker worker, List<Secret> webhookSecrets) {
 
-    /** @param client TLS, SASL and any other client property every Kafka client of this program uses */
-    public record Kafka(String bootstrapServers, String topic, String groupId, KafkaClientConfig client) {
+    /**
+     * @param client        TLS, SASL and any other client property every Kafka client of this program uses
+     * @param outcomesTopic where each final outcome and verification result is announced (for ticketing
+     *                      and DSR platforms), or null for nowhere
+     */
+    public record Kafka(String bootstrapServers, String topic, String groupId, KafkaClientConfig client, String outcomesTopic) {
+        public static final String DEFAULT_OUTCOMES_TOPIC = "erasure.outcomes";
+
         /** A plaintext cluster. */
         public Kafka(String bootstrapServers, String topic, String groupId) {
             this(bootstrapServers, topic, groupId, KafkaClientConfig.NONE);
+        }
+
+        /** Without outcome events. */
+        public Kafka(String bootstrapServers, String topic, String groupId, KafkaClientConfig client) {
+            this(bootstrapServers, topic, groupId, client, null);
+        }
+
+        public Kafka withOutcomesTopic(String t) {
+            return new Kafka(bootstrapServers, topic, groupId, client, t);
         }
 
         /** Invalid requests and requests that finally failed, with the reason in headers. */
@@ -207,6 +222,7 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  ERASURE_TOPIC=").append(kafka.topic())
              .append(" (dlq ").append(kafka.dlqTopic()).append(", retry ").append(kafka.retryTopic()).append(')')
              .append("\n  ERASURE_GROUP_ID=").append(kafka.groupId())
+             .append("\n  ERASURE_OUTCOMES_TOPIC=").append(kafka.outcomesTopic() == null ? "none" : kafka.outcomesTopic())
              .append("\n  Kafka security=").append(kafka.client().describe());
         }
         if (database != null) {

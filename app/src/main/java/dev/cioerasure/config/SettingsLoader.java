@@ -68,7 +68,13 @@ public final class SettingsLoader {
         }
         String topic = topicName("ERASURE_TOPIC", "erasure.requests");
         String group = optional("ERASURE_GROUP_ID", "cio-erasure");
-        return new Settings.Kafka(servers, topic, group, kafkaClient());
+        String outcomes = optional("ERASURE_OUTCOMES_TOPIC", Settings.Kafka.DEFAULT_OUTCOMES_TOPIC);
+        if (outcomes.equals("none")) {
+            outcomes = null;
+        } else {
+            topicName("ERASURE_OUTCOMES_TOPIC", outcomes);
+        }
+        return new Settings.Kafka(servers, topic, group, kafkaClient(), outcomes);
     }
 
     private static final List<String> SECURITY_PROTOCOLS = List.of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL");

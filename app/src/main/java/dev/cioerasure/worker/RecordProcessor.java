@@ -54,6 +54,7 @@ final class RecordProcessor {
     private final Republisher republisher;
     private final List<Duration> retryDelays;
     private final dev.cioerasure.config.Settings.Verification verification;
+    private final OutcomeEvents events;
     private final ExecutorService pool;
     private final MeterRegistry meters;
     private final Clock clock;
@@ -67,19 +68,21 @@ final class RecordProcessor {
                     FinalOutcomes outcomes, Republisher republisher, List<Duration> retryDelays, ExecutorService pool,
                     MeterRegistry meters, Clock clock) {
         this(parser, hasher, executor, audit, outcomes, republisher, retryDelays,
-                dev.cioerasure.config.Settings.Verification.OFF, pool, meters, clock);
+                dev.cioerasure.config.Settings.Verification.OFF, OutcomeEvents.NONE, pool, meters, clock);
     }
 
     /**
      * @param verification with an App API key, each COMPLETED request goes to the verification
      *                     topic for its checks; without one it gets an UNVERIFIABLE row at once
+     * @param events       where final outcomes are announced, once their rows are durable
      */
     RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditSink audit,
                     FinalOutcomes outcomes, Republisher republisher, List<Duration> retryDelays,
-                    dev.cioerasure.config.Settings.Verification verification, ExecutorService pool,
+                    dev.cioerasure.config.Settings.Verification verification, OutcomeEvents events, ExecutorService pool,
                     MeterRegistry meters, Clock clock) {
         this.retryDelays = List.copyOf(retryDelays);
         this.verification = verification;
+        this.events = events;
         this.parser = parser;
         this.hasher = hasher;
         this.executor = executor;
@@ -152,9 +155,14 @@ final class RecordProcessor {
      * retry round, or goes to the verification topic ({@code verify}).
      */
     private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
-                            int retryRound, Instant notBefore, boolean verify) {
+                            int retryRound, Instant notBefore, boolean verify, List<AuditEvent> announce) {
         Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) {
             this(rows, outcome, dlqReasonCode, reason, requestId, 0, null, false);
+        }
+
+        Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
+                 int retryRound, Instant notBefore, boolean verify) {
+            this(rows, outcome, dlqReasonCode, reason, requestId, retryRound, notBefore, verify, rows);
         }
     }
 
@@ -165,7 +173,8 @@ final class RecordProcessor {
         AuditEvent row = new AuditEvent(requestId, null, null, Step.OUTCOME, Outcome.REJECTED, null, null, reason,
                 null, null, null, null, where, clock.instant());
         CompletableFuture<Void> dlq = republisher.deadLetter(rec, invalid.rejection().code().name(), reason, requestId);
-        return CompletableFuture.allOf(audit.append(List.of(row)), dlq).thenApply(v -> Outcome.REJECTED);
+        CompletableFuture<Void> announced = audit.append(List.of(row)).thenComposeAsync(v -> events.announce(List.of(row)), pool);
+        return CompletableFuture.allOf(announced, dlq).thenApply(v -> Outcome.REJECTED);
     }
 
     private Decision decide(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where) {
@@ -177,9 +186,12 @@ final class RecordProcessor {
                     r.requestId(), where, previous.get());
             // A completed request is verified again if its verification may be missing (a crash
             // between its rows and its verification record); a finished one is skipped.
+            // Its final outcome is announced again too (the first announcement may have been lost in a crash).
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
                     "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), 0, null,
-                    previous.get() == Outcome.COMPLETED && verification.enabled());
+                    previous.get() == Outcome.COMPLETED && verification.enabled(),
+                    List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, "announced again: the request id was seen again",
+                            where)));
         }
         ErasureResult result = executor.erase(r.identifier());
         List<AuditEvent> rows = new ArrayList<>(3);
@@ -214,7 +226,10 @@ final class RecordProcessor {
     }
 
     private CompletableFuture<Outcome> persist(ConsumerRecord<byte[], byte[]> rec, Decision d) {
-        CompletableFuture<Void> written = audit.append(d.rows());
+        CompletableFuture<Void> durable = audit.append(d.rows());
+        // Announced only once durable; the record is done only once announced. Sent from the pool:
+        // never from the audit writer's thread (a send waiting for metadata would hold every append).
+        CompletableFuture<Void> written = durable.thenComposeAsync(v -> events.announce(d.announce()), pool);
         CompletableFuture<Void> moved;
         if (d.retryRound() > 0) {
             moved = republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
@@ -222,9 +237,12 @@ final class RecordProcessor {
             moved = republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());
         } else if (d.verify()) {
             Instant completed = clock.instant();
-            // after the rows: the verification record is only sent once the COMPLETED row is durable
-            moved = written.thenCompose(v -> republisher.verifyLater(rec, d.requestId(), 0,
-                    VerificationProcessor.firstCheck(verification, completed), completed.plus(verification.deadline()), "none", null));
+            // After the rows: the verification record is only sent once the COMPLETED row is durable.
+            // On the pool: `written` may complete on the producer's I/O thread, which must never
+            // send itself (a send waiting for metadata would wait for that very thread).
+            moved = written.thenComposeAsync(v -> republisher.verifyLater(rec, d.requestId(), 0,
+                    VerificationProcessor.firstCheck(verification, completed), completed.plus(verification.deadline()), "none", null),
+                    pool);
         } else {
             return written.thenApply(v -> d.outcome());
         }

@@ -55,6 +55,7 @@ final class VerificationProcessor {
     private final AuditSink audit;
     private final Predicate<String> alreadyVerified;
     private final Republisher republisher;
+    private final OutcomeEvents events;
     private final Settings.Verification settings;
     private final ExecutorService pool;
     private final Clock clock;
@@ -67,8 +68,9 @@ final class VerificationProcessor {
      * @param pool            runs the checks (apart from the erasures' pool)
      */
     VerificationProcessor(RequestParser parser, SubjectHasher hasher, VerificationExecutor executor, AuditSink audit,
-                          Predicate<String> alreadyVerified, Republisher republisher, Settings.Verification settings,
-                          ExecutorService pool, MeterRegistry meters, Clock clock) {
+                          Predicate<String> alreadyVerified, Republisher republisher, OutcomeEvents events,
+                          Settings.Verification settings, ExecutorService pool, MeterRegistry meters, Clock clock) {
+        this.events = events;
         this.parser = parser;
         this.hasher = hasher;
         this.executor = executor;
@@ -195,7 +197,8 @@ final class VerificationProcessor {
         AuditEvent row = new AuditEvent(r.requestId(), hasher.hash(r.identifier()), r.identifier().type().wireName(), Step.VERIFY,
                 outcome, status, checksMade, reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where,
                 clock.instant());
-        return audit.append(List.of(row)).thenRun(() -> results.get(outcome).increment());
+        return audit.append(List.of(row)).thenRun(() -> results.get(outcome).increment())
+                .thenComposeAsync(v -> events.announce(List.of(row)), pool); // not on the audit writer's thread
     }
 
     /** Stops the checks (interrupted ones are handed back, not recorded). */

@@ -108,8 +108,9 @@ public final class WorkerRuntime implements AutoCloseable {
                 verification.enabled() ? s.kafka().verifyTopic() : null, instance, meters);
         ExecutorService pool = Executors.newFixedThreadPool(s.worker().maxInFlight(), DaemonThreads.numbered("erasure-"));
         SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
+        OutcomeEvents events = new OutcomeEvents(producer, s.kafka().outcomesTopic(), meters);
         RecordProcessor processor = new RecordProcessor(new RequestParser(clock), hasher, executor,
-                auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, pool, meters, clock);
+                auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, events, pool, meters, clock);
         AuditLog auditLog = new AuditLog(dataSource);
         VerificationProcessor.registerMeters(meters);
         VerificationProcessor verifier = null;
@@ -131,7 +132,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 } catch (SQLException e) {
                     return false; // check anyway: a second VERIFY row would be skipped by the database
                 }
-            }, republisher, verification, Executors.newFixedThreadPool(4, DaemonThreads.numbered("verify-")), meters, clock);
+            }, republisher, events, verification, Executors.newFixedThreadPool(4, DaemonThreads.numbered("verify-")), meters, clock);
         }
         // The group's Track budget, leased from PostgreSQL and shared by backlog.
         AtomicLong backlog = new AtomicLong(-1);
@@ -173,11 +174,14 @@ public final class WorkerRuntime implements AutoCloseable {
             if (s.customerIo().verification().enabled()) {
                 topics.add(s.kafka().verifyTopic());
             }
+            if (s.kafka().outcomesTopic() != null) {
+                topics.add(s.kafka().outcomesTopic());
+            }
             if (s.audit().checkpoints().enabled() && s.audit().checkpoints().topic() != null) {
                 topics.add(s.audit().checkpoints().topic());
             }
             Preflight.kafka(s.kafka(), Duration.ofSeconds(10), topics,
-                    "ERASURE_TOPIC (its .retry, .dlq and, with CUSTOMERIO_APP_API_KEY, .verify topics) or AUDIT_CHECKPOINT_TOPIC");
+                    "ERASURE_TOPIC (its .retry, .dlq and, with CUSTOMERIO_APP_API_KEY, .verify topics), ERASURE_OUTCOMES_TOPIC or AUDIT_CHECKPOINT_TOPIC");
         } catch (ServiceProblem p) {
             if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
                 throw p;

@@ -109,6 +109,14 @@ public final class WorkerHarness implements AutoCloseable {
         return this;
     }
 
+    /** Announces outcomes on {@code <topic>.outcomes}, created here (before {@link #start()}). */
+    public WorkerHarness outcomeEvents() throws Exception {
+        TestInfra.kafka().createTopics(3, topic + ".outcomes");
+        settings = new Settings(settings.kafka().withOutcomesTopic(topic + ".outcomes"), settings.database(), settings.customerIo(),
+                settings.audit(), settings.worker(), List.of());
+        return this;
+    }
+
     /** Verification through the App API, with the verification topic created (before {@link #start()}). */
     public WorkerHarness verification(Settings.Verification v) throws Exception {
         TestInfra.kafka().createTopics(3, topic + ".verify");

@@ -130,15 +130,16 @@ class RecordProcessorTest {
                         Duration.ofSeconds(30), 0, Duration.ofSeconds(2)), new SimpleMeterRegistry()),
                 sink, lookup, new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", TOPIC + ".verify", "unit",
                         new SimpleMeterRegistry()),
-                List.of(Duration.ofMinutes(1)), on, pool, new SimpleMeterRegistry(), Clock.systemUTC());
+                List.of(Duration.ofMinutes(1)), on, new OutcomeEvents(producer, TOPIC + ".outcomes", new SimpleMeterRegistry()), pool,
+                new SimpleMeterRegistry(), Clock.systemUTC());
         long before = System.currentTimeMillis();
         verifying.process(new ConsumerRecord<>(TOPIC, 0, 7, "k".getBytes(StandardCharsets.UTF_8),
                 Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
 
         assertThat(stepsOf("r-6")).as("the VERIFY row comes later, from the checks")
                 .containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED");
-        assertThat(producer.history()).hasSize(1);
-        ProducerRecord<byte[], byte[]> task = producer.history().get(0);
+        assertThat(sentTo(TOPIC + ".verify")).hasSize(1);
+        ProducerRecord<byte[], byte[]> task = sentTo(TOPIC + ".verify").get(0);
         assertThat(task.topic()).isEqualTo(TOPIC + ".verify");
         assertThat(task.value()).as("the check needs the request").isEqualTo(Messages.request("r-6", "email", "six@example.com"));
         assertThat(header(task, TopicHeaders.REQUEST_ID)).isEqualTo("r-6");
@@ -153,8 +154,15 @@ class RecordProcessorTest {
         verifying.process(new ConsumerRecord<>(TOPIC, 0, 8, "k".getBytes(StandardCharsets.UTF_8),
                 Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
         assertThat(stepsOf("r-6")).endsWith("OUTCOME DUPLICATE");
-        assertThat(producer.history()).hasSize(2);
-        assertThat(producer.history().get(1).topic()).isEqualTo(TOPIC + ".verify");
+        assertThat(sentTo(TOPIC + ".verify")).hasSize(2);
+        assertThat(sentTo(TOPIC + ".outcomes")).as("COMPLETED announced, then again when seen again (at least once)")
+                .extracting(r -> new String(r.key(), StandardCharsets.UTF_8) + " " + new String(r.value(), StandardCharsets.UTF_8))
+                .hasSize(2).allMatch(e -> e.startsWith("r-6 {") && e.contains("\"event\":\"outcome\",\"outcome\":\"COMPLETED\"")
+                        && e.contains("\"on_time\":true") && !e.contains("six@example.com"));
+    }
+
+    private List<ProducerRecord<byte[], byte[]>> sentTo(String topic) {
+        return producer.history().stream().filter(r -> r.topic().equals(topic)).toList();
     }
 
     private static String header(ProducerRecord<byte[], byte[]> r, String key) {

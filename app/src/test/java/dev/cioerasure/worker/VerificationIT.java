@@ -57,7 +57,7 @@ class VerificationIT {
         sandbox.keepPresent("stays@example.com");
         sandbox.failAppApi(429, 2);
         try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl())
-                .verification(verification(Duration.ofMillis(300), Duration.ofSeconds(12)))) {
+                .verification(verification(Duration.ofMillis(300), Duration.ofSeconds(12))).outcomeEvents()) {
             h.start();
             int port = h.runtime().metricsPort();
             String before = MetricsContractIT.scrape(port);
@@ -85,6 +85,17 @@ class VerificationIT {
             assertThat(after).containsPattern("(?m)^erasure_verifications_total\\{[^}]*outcome=\"VERIFIED\"[^}]*\\} 8\\.0$");
             assertThat(after).doesNotContain("@example.com");
             alertFires(port, stillPresent(before), stillPresent(after));
+
+            // A ticketing platform reads both results of each request from the outcome events, keyed by request id.
+            List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>> events = h.read(h.topic + ".outcomes", 18,
+                    Duration.ofSeconds(30));
+            List<String> seen = events.stream().map(e -> new String(e.key(), StandardCharsets.UTF_8) + " "
+                    + new String(e.value(), StandardCharsets.UTF_8).replaceAll(".*\"event\":\"(\\w+)\",\"outcome\":\"(\\w+)\".*", "$1 $2"))
+                    .toList();
+            assertThat(seen).hasSize(18).contains("v-0 outcome COMPLETED", "v-0 verification VERIFIED", "v-stays outcome COMPLETED",
+                    "v-stays verification STILL_PRESENT");
+            assertThat(events).allSatisfy(e -> assertThat(new String(e.value(), StandardCharsets.UTF_8))
+                    .startsWith("{\"schema\":\"cio-erasure-outcome/1\"").doesNotContain("@example.com", "subject"));
         }
     }
 

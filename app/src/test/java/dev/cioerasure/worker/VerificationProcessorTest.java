@@ -86,7 +86,8 @@ class VerificationProcessorTest {
                 int s = status == null ? 404 : status;
                 return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
             }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters),
-            sink, verified::contains, new Republisher(producer, "t.dlq", "t.retry", TOPIC, "unit", meters), SETTINGS, pool, meters, clock);
+            sink, verified::contains, new Republisher(producer, "t.dlq", "t.retry", TOPIC, "unit", meters),
+            new OutcomeEvents(producer, "t.outcomes", meters), SETTINGS, pool, meters, clock);
 
     @AfterEach
     void stop() {
@@ -108,6 +109,17 @@ class VerificationProcessorTest {
         return meters.get(name).tag(tag, value).counter().count();
     }
 
+    /** What was put back on the verification topic for a later check. */
+    private List<ProducerRecord<byte[], byte[]>> checks() {
+        return producer.history().stream().filter(r -> r.topic().equals(TOPIC)).toList();
+    }
+
+    /** The outcome events announced. */
+    private List<String> events() {
+        return producer.history().stream().filter(r -> r.topic().equals("t.outcomes"))
+                .map(r -> new String(r.key(), StandardCharsets.UTF_8) + " " + new String(r.value(), StandardCharsets.UTF_8)).toList();
+    }
+
     private static String header(ProducerRecord<byte[], byte[]> r, String key) {
         return new String(r.headers().lastHeader(key).value(), StandardCharsets.UTF_8);
     }
@@ -126,9 +138,11 @@ class VerificationProcessorTest {
             assertThat(r.source().topic()).isEqualTo(TOPIC);
         });
         assertThat(rows.toString()).doesNotContain("jane@example.com");
-        assertThat(producer.history()).isEmpty();
+        assertThat(checks()).isEmpty();
         assertThat(counted("erasure.verifications", "outcome", "VERIFIED")).isEqualTo(1);
         assertThat(counted("erasure.verification.checks", "result", "gone")).isEqualTo(1);
+        assertThat(events()).singleElement().asString().startsWith("r-1 {\"schema\":\"cio-erasure-outcome/1\",\"request_id\":\"r-1\","
+                + "\"event\":\"verification\",\"outcome\":\"VERIFIED\"").doesNotContain("jane@example.com");
     }
 
     @Test
@@ -137,7 +151,8 @@ class VerificationProcessorTest {
         now.set(T0.plus(Duration.ofMinutes(1)));
         check("r-2", 0, "none");
         assertThat(rows).isEmpty();
-        ProducerRecord<byte[], byte[]> next = producer.history().get(0);
+        assertThat(events()).as("nothing to announce before a result").isEmpty();
+        ProducerRecord<byte[], byte[]> next = checks().get(0);
         assertThat(next.topic()).isEqualTo(TOPIC);
         assertThat(header(next, TopicHeaders.VERIFY_CHECKS)).isEqualTo("1");
         assertThat(header(next, TopicHeaders.VERIFY_LAST)).isEqualTo("present");
@@ -159,7 +174,7 @@ class VerificationProcessorTest {
             assertThat(r.httpStatus()).isEqualTo(200);
             assertThat(r.reason()).contains("still found the person at the verification deadline");
         });
-        assertThat(producer.history()).isEmpty();
+        assertThat(checks()).isEmpty();
         assertThat(counted("erasure.verifications", "outcome", "STILL_PRESENT")).isEqualTo(1);
     }
 
@@ -198,7 +213,7 @@ class VerificationProcessorTest {
             assertThat(r.outcome()).isEqualTo(Outcome.UNVERIFIABLE);
             assertThat(r.reason()).contains("refused the look-up (http 400)");
         });
-        assertThat(producer.history()).isEmpty();
+        assertThat(checks()).isEmpty();
     }
 
     @Test
@@ -207,7 +222,7 @@ class VerificationProcessorTest {
         check("r-8", 0, "none");
         assertThat(lookups).hasValue(0);
         assertThat(rows).isEmpty();
-        assertThat(producer.history()).isEmpty();
+        assertThat(checks()).isEmpty();
     }
 
     @Test

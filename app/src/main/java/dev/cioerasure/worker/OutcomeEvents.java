@@ -1,0 +1,126 @@
+package dev.cioerasure.worker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.Outcome;
+import dev.cioerasure.audit.Step;
+import dev.cioerasure.metrics.MetricNames;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Announces each final outcome (COMPLETED, FAILED, REJECTED) and each verification result
+ * (VERIFIED, STILL_PRESENT, UNVERIFIABLE) on {@code ERASURE_OUTCOMES_TOPIC}, keyed by request id,
+ * so that a ticketing or DSR platform can close its ticket. Schema {@value #SCHEMA}
+ * (docs/outcome-events.md): request id, event, outcome, regulation, times, reason; never an
+ * identifier or subject hash.
+ *
+ * <p>Sent after the audit rows are durable and before the record's offset may be committed:
+ * at least once. A replay after a crash, or a completed request submitted again, announces its
+ * final outcome again; consumers take the first event per request id and event kind.
+ * A transient send failure is retried until it succeeds; a permanent one (not authorised,
+ * invalid topic) is logged and counted in {@code erasure_republish_given_up_total{topic="outcomes"}}.
+ */
+final class OutcomeEvents {
+    private static final Logger log = LoggerFactory.getLogger(OutcomeEvents.class);
+    static final String SCHEMA = "cio-erasure-outcome/1";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<Outcome> FINAL = Set.of(Outcome.COMPLETED, Outcome.FAILED, Outcome.REJECTED);
+
+    /** Announces nothing (no ERASURE_OUTCOMES_TOPIC). */
+    static final OutcomeEvents NONE = new OutcomeEvents(null, null, null);
+
+    private final Producer<byte[], byte[]> producer;
+    private final String topic;
+    private final Counter givenUp;
+
+    OutcomeEvents(Producer<byte[], byte[]> producer, String topic, MeterRegistry meters) {
+        this.producer = producer;
+        this.topic = topic;
+        this.givenUp = meters == null ? null : Counter.builder(MetricNames.REPUBLISH_GIVEN_UP)
+                .description("Records that could not be copied to the DLQ or retry topic at all (permanent error; the log names it)")
+                .tag("topic", "outcomes").register(meters);
+    }
+
+    /** Whether a row is one a platform is told about: a final outcome with a request id, or a verification result. */
+    static boolean announced(AuditEvent row) {
+        return row.requestId() != null
+                && (row.step() == Step.OUTCOME && FINAL.contains(row.outcome()) || row.step() == Step.VERIFY);
+    }
+
+    /** Announces the rows among these that platforms are told about; completes once Kafka has them all. */
+    CompletableFuture<Void> announce(List<AuditEvent> rows) {
+        if (topic == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        List<CompletableFuture<Void>> sent = new ArrayList<>();
+        for (AuditEvent row : rows) {
+            if (announced(row)) {
+                CompletableFuture<Void> done = new CompletableFuture<>();
+                send(new ProducerRecord<>(topic, row.requestId().getBytes(StandardCharsets.UTF_8), event(row)), done, 0);
+                sent.add(done);
+            }
+        }
+        return CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new));
+    }
+
+    /** The event's JSON (docs/outcome-events.md). */
+    static byte[] event(AuditEvent row) {
+        ObjectNode e = JSON.createObjectNode();
+        e.put("schema", SCHEMA);
+        e.put("request_id", row.requestId());
+        e.put("event", row.step() == Step.VERIFY ? "verification" : "outcome");
+        e.put("outcome", row.outcome().name());
+        e.put("regulation", row.regulation());
+        e.put("requested_at", str(row.requestedAt()));
+        e.put("deadline_at", str(row.deadlineAt()));
+        e.put("occurred_at", str(row.occurredAt()));
+        if (row.outcome() == Outcome.COMPLETED && row.deadlineAt() != null) {
+            e.put("on_time", !row.occurredAt().isAfter(row.deadlineAt()));
+        }
+        e.put("reason", row.reason());
+        try {
+            return JSON.writeValueAsBytes(e);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    private static String str(Instant t) {
+        return t == null ? null : t.toString();
+    }
+
+    private void send(ProducerRecord<byte[], byte[]> rec, CompletableFuture<Void> done, int attempt) {
+        try {
+            producer.send(rec, (meta, error) -> {
+                if (error == null) {
+                    done.complete(null);
+                } else if (!Republisher.isPermanent(error)) {
+                    log.warn("announcing an outcome on {} failed ({}); retrying", topic, error.getClass().getSimpleName());
+                    Executor later = CompletableFuture.delayedExecutor(Math.min(30, 1L << Math.min(attempt, 5)), TimeUnit.SECONDS);
+                    later.execute(() -> send(rec, done, attempt + 1));
+                } else {
+                    log.error("{} refuses outcome events ({}); giving up on this one: the audit row stands", topic,
+                            error.getClass().getSimpleName());
+                    givenUp.increment();
+                    done.complete(null);
+                }
+            });
+        } catch (RuntimeException e) {
+            done.completeExceptionally(e); // producer closed (shutdown): the record is redone
+        }
+    }
+}
