@@ -107,6 +107,9 @@ final class AuditCommand {
                 if (completed != null) {
                     boolean onTime = completed.deadlineAt() == null || !completed.occurredAt().isAfter(completed.deadlineAt());
                     System.out.println("status      ERASED at " + ts(completed.occurredAt()) + (onTime ? " — on time" : " — LATE"));
+                    AuditQueries.Row verify = rows.stream().filter(r -> "VERIFY".equals(r.step())).findFirst().orElse(null);
+                    System.out.println("verified    " + (verify == null ? "PENDING — the App API checks go on"
+                            : verify.outcome() + " at " + ts(verify.occurredAt()) + (verify.reason() == null ? "" : " (" + verify.reason() + ")")));
                 } else {
                     System.out.println("status      NOT ERASED — latest outcome " + last.outcome()
                             + (last.reason() == null ? "" : " (" + last.reason() + ")"));

@@ -145,7 +145,8 @@ class AuditCommandsIT {
         assertThat(run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-09-30", "--format", "json").out())
                 .contains("\"verification\" : \"STILL_PRESENT\"", "\"verified_at\" : \"2026-10-16T00:00:00Z\"");
         Cli.Run status = run(false, "audit", "status", "r-late");
-        assertThat(status.out()).contains("VERIFY", "STILL_PRESENT");
+        assertThat(status.out()).contains("verified    STILL_PRESENT at 2026-10-16 00:00:00 (the App API still found the person");
+        assertThat(run(false, "audit", "status", "r-jane").out()).contains("verified    PENDING");
     }
 
     @Test

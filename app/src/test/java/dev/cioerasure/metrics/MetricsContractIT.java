@@ -105,21 +105,10 @@ public class MetricsContractIT {
         // Stopped: the scrape fails, which Prometheus records as up == 0, and every erasure_* series is gone.
         assertThatThrownBy(() -> scrape(port)).isInstanceOf(java.io.IOException.class);
 
-        Path promtool = promtool();
-        org.junit.jupiter.api.Assumptions.assumeTrue(promtool != null,
-                "promtool not installed (scripts/check-monitoring.sh fetches it); the rules' evaluation is skipped");
         // The same scenario through the real rule engine: the samples scraped above for three
         // minutes, then the failed scrapes.
-        Path dir = Files.createTempDirectory("promtool");
-        Files.copy(Path.of("config", "prometheus", "alerts.yml"), dir.resolve("alerts.yml"));
         String labels = "job=\"cio-erasure-worker\", instance=\"localhost:" + port + "\", application=\"cio-erasure\"";
-        Files.writeString(dir.resolve("test.yml"), String.join("\n",
-                "rule_files: [alerts.yml]",
-                "evaluation_interval: 1m",
-                "tests:",
-                "  - interval: 1m",
-                "    external_labels: { runbook_base: https://docs.test }",
-                "    input_series:",
+        promtoolTest(String.join("\n",
                 "      - series: 'up{job=\"cio-erasure-worker\", instance=\"localhost:" + port + "\"}'",
                 "        values: '1 1 1 0x30'",
                 "      - series: 'erasure_ready{" + labels + "}'",
@@ -153,6 +142,27 @@ public class MetricsContractIT {
                 "              summary: \"No worker reports the deadline metrics: overdue requests would go unnoticed\"",
                 "              runbook_url: https://docs.test/operations.md#erasuremonitoringblind",
                 ""));
+    }
+
+    /**
+     * Runs promtool's rule unit test on the shipped alerts.yml: {@code seriesAndTests} is the
+     * test case after {@code input_series:} (series, then {@code alert_rule_test:}), one minute per
+     * sample, runbook base {@code https://docs.test}.
+     */
+    public static void promtoolTest(String seriesAndTests) throws Exception {
+        Path promtool = promtool();
+        org.junit.jupiter.api.Assumptions.assumeTrue(promtool != null,
+                "promtool not installed (scripts/fetch-tools.sh fetches it); the rules' evaluation is skipped");
+        Path dir = Files.createTempDirectory("promtool");
+        Files.copy(Path.of("config", "prometheus", "alerts.yml"), dir.resolve("alerts.yml"));
+        Files.writeString(dir.resolve("test.yml"), String.join("\n",
+                "rule_files: [alerts.yml]",
+                "evaluation_interval: 1m",
+                "tests:",
+                "  - interval: 1m",
+                "    external_labels: { runbook_base: https://docs.test }",
+                "    input_series:",
+                seriesAndTests));
         Process p = new ProcessBuilder(promtool.toString(), "test", "rules", "test.yml").directory(dir.toFile())
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);

@@ -115,7 +115,9 @@ class ErasurePipelineIT {
         assertThat(h.count("SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'")).isEqualTo(30);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'SUPPRESS' AND outcome = 'SUCCEEDED' AND http_status = 200")).isEqualTo(30);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'DESTROY' AND outcome = 'SUCCEEDED' AND http_status = 200")).isEqualTo(30);
-        assertThat(h.count("SELECT count(*) FROM audit_event WHERE deadline_at = requested_at + interval '1 month'")).isEqualTo(90);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND outcome = 'UNVERIFIABLE' AND attempts = 0"))
+                .as("without an App API key each completed request says it was not verified").isEqualTo(30);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE deadline_at = requested_at + interval '1 month'")).isEqualTo(120);
         assertThat(h.count("SELECT count(*) FROM erasure_request_status WHERE status = 'COMPLETED'")).isEqualTo(30);
     }
 

@@ -155,41 +155,31 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static void waitForOutcomes(HikariDataSource ds, int expected, Duration timeout) throws Exception {
+        waitForRows(ds, "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME'", expected, "outcomes recorded", timeout);
+    }
+
+    /** Waits until every COMPLETED request has its VERIFY row (the checks run after the erasures). */
+    private static void waitForVerifications(HikariDataSource ds, Duration timeout) throws Exception {
+        int completed = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'");
+        say("verifying through the App API that the %d erased persons are gone ...", completed);
+        waitForRows(ds, "SELECT count(*) FROM audit_event WHERE step = 'VERIFY'", completed, "verified", timeout);
+    }
+
+    /** Waits until {@code countSql} reaches {@code expected}, printing progress. */
+    private static void waitForRows(HikariDataSource ds, String countSql, int expected, String what, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         int last = -1;
         while (true) {
-            int n = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME'");
+            int n = count(ds, countSql);
             if (n != last) {
-                say("  %d/%d outcomes recorded", n, expected);
+                say("  %d/%d %s", n, expected, what);
                 last = n;
             }
             if (n >= expected) {
                 return;
             }
             if (System.nanoTime() > deadline) {
-                throw new Errors.UserError("demo timed out waiting for outcomes (" + n + "/" + expected + ")", Errors.SOFTWARE);
-            }
-            Thread.sleep(250);
-        }
-    }
-
-    /** Waits until every COMPLETED request has its VERIFY row (the checks run after the erasures). */
-    private static void waitForVerifications(HikariDataSource ds, Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        int completed = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'");
-        say("verifying through the App API that the %d erased persons are gone ...", completed);
-        int last = -1;
-        while (true) {
-            int n = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'VERIFY'");
-            if (n != last) {
-                say("  %d/%d verified", n, completed);
-                last = n;
-            }
-            if (n >= completed) {
-                return;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new Errors.UserError("demo timed out waiting for verifications (" + n + "/" + completed + ")", Errors.SOFTWARE);
+                throw new Errors.UserError("demo timed out waiting: " + n + "/" + expected + " " + what, Errors.SOFTWARE);
             }
             Thread.sleep(250);
         }
