@@ -33,13 +33,14 @@ class ConnectionErrorsIT {
     void setUp() throws Exception {
         db = TestInfra.freshDatabase();
         topic = "erasure.requests.conn-" + UUID.randomUUID().toString().substring(0, 8);
-        TestInfra.kafka().createTopics(1, topic, topic + ".dlq", topic + ".retry");
+        TestInfra.kafka().createTopics(1, topic, topic + ".dlq", topic + ".retry", topic + ".outcomes");
     }
 
     private Map<String, String> env() {
         Map<String, String> env = new HashMap<>();
         env.put("KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers());
         env.put("ERASURE_TOPIC", topic);
+        env.put("ERASURE_OUTCOMES_TOPIC", topic + ".outcomes");
         env.put("DATABASE_URL", db.url());
         env.put("DATABASE_USER", db.user());
         env.put("DATABASE_PASSWORD", db.password().reveal());
@@ -117,6 +118,9 @@ class ConnectionErrorsIT {
             env.put("METRICS_PORT", Integer.toString(busy.getLocalPort()));
             assertOneCleanLine(Cli.run(env, "worker"), 78, "METRICS_PORT: port " + busy.getLocalPort() + " is already in use");
         }
+        Map<String, String> noOutcomesTopic = env();
+        noOutcomesTopic.put("ERASURE_OUTCOMES_TOPIC", "no.such.outcomes");
+        assertOneCleanLine(Cli.run(noOutcomesTopic, "worker"), 78, "ERASURE_OUTCOMES_TOPIC", "[no.such.outcomes] does not exist");
         Map<String, String> env = env();
         env.put("LOG_LEVEL", "bogus");
         assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "LOG_LEVEL: must be one of TRACE, DEBUG, INFO, WARN, ERROR, OFF");

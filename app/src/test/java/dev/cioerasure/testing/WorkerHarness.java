@@ -205,12 +205,18 @@ public final class WorkerHarness implements AutoCloseable {
 
     /** Reads at least {@code atLeast} records of a topic from its beginning (or what is there by the timeout). */
     public List<ConsumerRecord<byte[], byte[]>> read(String name, int atLeast, Duration timeout) {
+        return readUntil(name, records -> records.size() >= atLeast, timeout);
+    }
+
+    /** Reads a topic from its beginning until {@code enough} holds for what was read (or the timeout). */
+    public List<ConsumerRecord<byte[], byte[]>> readUntil(String name, java.util.function.Predicate<List<ConsumerRecord<byte[], byte[]>>> enough,
+                                                          Duration timeout) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (Consumer<byte[], byte[]> c = new KafkaClients(settings.kafka()).consumer("it-reader",
                 Map.of(ConsumerConfig.GROUP_ID_CONFIG, "dlq-reader-" + UUID.randomUUID(), ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"))) {
             c.subscribe(List.of(name));
             long deadline = System.nanoTime() + timeout.toNanos();
-            while (out.size() < atLeast && System.nanoTime() < deadline) {
+            while (!enough.test(out) && System.nanoTime() < deadline) {
                 c.poll(Duration.ofMillis(200)).forEach(out::add);
             }
         }

@@ -46,7 +46,7 @@ class CrashIT {
         track.start();
         track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}").withFixedDelay(15)));
         track.stubFor(delete(urlPathMatching("/api/v1/customers/[^/]+")).willReturn(okJson("{}").withFixedDelay(15)));
-        h = new WorkerHarness(URI.create(track.baseUrl()), 600, 5, Duration.ofSeconds(5), 4);
+        h = new WorkerHarness(URI.create(track.baseUrl()), 600, 5, Duration.ofSeconds(5), 4).outcomeEvents();
     }
 
     @AfterEach
@@ -67,6 +67,7 @@ class CrashIT {
         env.put("KAFKA_BOOTSTRAP_SERVERS", s.kafka().bootstrapServers());
         env.put("ERASURE_TOPIC", s.kafka().topic());
         env.put("ERASURE_GROUP_ID", s.kafka().groupId());
+        env.put("ERASURE_OUTCOMES_TOPIC", s.kafka().outcomesTopic());
         env.put("DATABASE_URL", s.database().url());
         env.put("DATABASE_USER", s.database().user());
         env.put("DATABASE_PASSWORD", s.database().password().reveal());
@@ -135,6 +136,16 @@ class CrashIT {
             }
         }
         assertThat(firstSuppress).hasSize(n);
+        // every completion announced at least once, through the kills
+        java.util.function.Function<List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>>, java.util.Set<String>> completed =
+                records -> records.stream()
+                        .filter(e -> new String(e.value(), java.nio.charset.StandardCharsets.UTF_8)
+                                .contains("\"event\":\"outcome\",\"outcome\":\"COMPLETED\""))
+                        .map(e -> new String(e.key(), java.nio.charset.StandardCharsets.UTF_8))
+                        .collect(java.util.stream.Collectors.toSet());
+        java.util.Set<String> announced = completed.apply(h.readUntil(h.settings.kafka().outcomesTopic(),
+                records -> completed.apply(records).size() >= n, Duration.ofSeconds(60)));
+        assertThat(announced).as("requests whose COMPLETED event reached erasure.outcomes").hasSize(n);
         ChainVerifier.Result chain = new ChainVerifier(h.db).verify();
         assertThat(chain.firstBreak()).isEmpty();
         System.out.printf("[crash] %d requests, %d kill -9 (outcomes after each: %s), %d COMPLETED, %d DUPLICATE rows,"
