@@ -103,7 +103,7 @@ public final class Preflight {
                     admin.describeTopics(List.copyOf(topics)).allTopicNames().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof UnknownTopicOrPartitionException) {
-                        throw config(topicSetting + ": a topic of " + topics + " does not exist on the cluster at "
+                        throw config(topicSetting + ": topic " + missing(admin, topics, timeout) + " does not exist on the cluster at "
                                 + k.bootstrapServers() + " (create it first; docs/operations.md lists the topics)");
                     }
                     throw kafkaProblem(k, e, timeout);
@@ -115,6 +115,19 @@ public final class Preflight {
             Thread.currentThread().interrupt();
             throw unavailable("interrupted while checking Kafka");
         }
+    }
+
+    /** The topics of these that the cluster does not know (all of them if that cannot be told). */
+    private static List<String> missing(Admin admin, java.util.Collection<String> topics, Duration timeout) throws InterruptedException {
+        List<String> missing = new java.util.ArrayList<>();
+        for (var t : admin.describeTopics(List.copyOf(topics)).topicNameValues().entrySet()) {
+            try {
+                t.getValue().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                missing.add(t.getKey());
+            }
+        }
+        return missing.isEmpty() ? List.copyOf(topics) : missing;
     }
 
     /** What a failure to reach Kafka means, for an operator. */

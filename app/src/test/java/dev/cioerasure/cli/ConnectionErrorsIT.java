@@ -106,7 +106,7 @@ class ConnectionErrorsIT {
         assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 78, "KAFKA_BOOTSTRAP_SERVERS: no resolvable broker address");
         env.put("KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers());
         env.put("ERASURE_TOPIC", "no.such.topic");
-        assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 78, "ERASURE_TOPIC: a topic of [no.such.topic] does not exist");
+        assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 78, "ERASURE_TOPIC: topic [no.such.topic] does not exist");
     }
 
     @Test
@@ -120,7 +120,7 @@ class ConnectionErrorsIT {
         }
         Map<String, String> noOutcomesTopic = env();
         noOutcomesTopic.put("ERASURE_OUTCOMES_TOPIC", "no.such.outcomes");
-        assertOneCleanLine(Cli.run(noOutcomesTopic, "worker"), 78, "ERASURE_OUTCOMES_TOPIC", "[no.such.outcomes] does not exist");
+        assertOneCleanLine(Cli.run(noOutcomesTopic, "worker"), 78, "ERASURE_OUTCOMES_TOPIC", "topic [no.such.outcomes] does not exist");
         Map<String, String> env = env();
         env.put("LOG_LEVEL", "bogus");
         assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "LOG_LEVEL: must be one of TRACE, DEBUG, INFO, WARN, ERROR, OFF");
