@@ -2,6 +2,10 @@ package dev.cioerasure.cli;
 
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.request.Identifier;
+import dev.cioerasure.customerio.AppClient;
+import dev.cioerasure.customerio.AppEndpoint;
+import dev.cioerasure.customerio.PresenceResult;
 import dev.cioerasure.customerio.RegionCheck;
 import dev.cioerasure.customerio.TrackClient;
 import dev.cioerasure.customerio.TrackEndpoint;
@@ -11,20 +15,56 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumSet;
 import java.util.Locale;
+import java.util.UUID;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
-@Command(name = "credentials", mixinStandardHelpOptions = true, description = "Check the Customer.io Track credentials.",
+@Command(name = "credentials", mixinStandardHelpOptions = true, description = "Check the Customer.io Track (and App API) credentials.",
         subcommands = CredentialsCommand.Verify.class)
 final class CredentialsCommand {
 
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = {"Check CUSTOMERIO_SITE_ID, CUSTOMERIO_TRACK_API_KEY and CUSTOMERIO_REGION against Customer.io",
-                    "(GET /api/v1/accounts/region: no side effects). Exit 0 when they work, 1 when not."})
+                    "(GET /api/v1/accounts/region: no side effects), and CUSTOMERIO_APP_API_KEY when set (the look-up of a",
+                    "person who does not exist). Exit 0 when they work, 1 when not."})
     static final class Verify implements Callable<Integer> {
         @Override
         public Integer call() {
             Settings.CustomerIo c = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO)).customerIo();
+            int track = track(c);
+            int app = c.verification().enabled() ? app(c) : 0;
+            return Math.max(track, app);
+        }
+
+        /** The App API key: a look-up of a made-up person must answer 404 (key accepted, no such person). */
+        private static int app(Settings.CustomerIo c) {
+            System.out.println("checking the App API key from " + c.verification().appKey().source() + " at " + c.appBaseUrl());
+            PresenceResult r = AppClient.http(new AppEndpoint(c.appBaseUrl(), c.verification().appKey(), c.connectTimeout(),
+                    c.requestTimeout()), Clock.systemUTC()).lookup(Identifier.id("cio-erasure-credential-check-" + UUID.randomUUID()));
+            switch (r.kind()) {
+                case GONE, PRESENT -> {
+                    System.out.println("OK: the App API accepts CUSTOMERIO_APP_API_KEY (verification can run)");
+                    return 0;
+                }
+                case UNAUTHORIZED -> {
+                    System.out.println("REJECTED: the App API refused CUSTOMERIO_APP_API_KEY (HTTP " + r.status() + "). Check that it is an"
+                            + " App API key (not a Track key) of this workspace, and that it has not been deleted.");
+                    return 1;
+                }
+                case RETRYABLE -> {
+                    System.out.println("UNREACHABLE: no usable answer from " + c.appBaseUrl() + " (" + r.detail() + "). Check the"
+                            + " network, CUSTOMERIO_REGION and CUSTOMERIO_APP_URL; then try again.");
+                    return 1;
+                }
+                default -> {
+                    System.out.println("UNEXPECTED: " + c.appBaseUrl() + " answered " + r.detail() + " to a person look-up: is it the"
+                            + " App API? Check CUSTOMERIO_REGION and CUSTOMERIO_APP_URL.");
+                    return 1;
+                }
+            }
+        }
+
+        private static int track(Settings.CustomerIo c) {
             TrackClient client = TrackClient.http(new TrackEndpoint(c.baseUrl(), c.siteId(), c.apiKey(), c.connectTimeout(),
                     c.requestTimeout()), Clock.systemUTC());
             System.out.println("checking site id " + c.siteId() + " with the key from " + c.apiKey().source() + " at " + c.baseUrl());

@@ -41,8 +41,13 @@ class CredentialsCommandTest {
     private record Run(int exit, String out) { }
 
     private Run verify(String region) {
+        return verify(region, Map.of());
+    }
+
+    private Run verify(String region, Map<String, String> more) {
         Map<String, String> env = new HashMap<>(Map.of("CUSTOMERIO_SITE_ID", "site-9", "CUSTOMERIO_TRACK_API_KEY", "key-secret-value",
                 "CUSTOMERIO_TRACK_URL", track.baseUrl()));
+        env.putAll(more);
         if (region != null) {
             env.put("CUSTOMERIO_REGION", region);
         }
@@ -95,5 +100,25 @@ class CredentialsCommandTest {
             System.setErr(saved);
         }
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("CUSTOMERIO_SITE_ID: missing", "CUSTOMERIO_TRACK_API_KEY: missing");
+    }
+
+    @Test
+    void anAppApiKeyIsCheckedTooWhenSet() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+                .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
+        track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/cio-erasure-credential-check-[0-9a-f-]+/attributes"))
+                .withHeader("Authorization", equalTo("Bearer app-secret-value"))
+                .willReturn(aResponse().withStatus(404).withHeader("Content-Type", "application/json").withBody("{\"errors\":[]}")));
+        Map<String, String> app = Map.of("CUSTOMERIO_APP_API_KEY", "app-secret-value", "CUSTOMERIO_APP_URL", track.baseUrl());
+        Run ok = verify(null, app);
+        assertThat(ok.exit()).as(ok.out()).isZero();
+        assertThat(ok.out()).contains("OK: the App API accepts CUSTOMERIO_APP_API_KEY").doesNotContain("app-secret-value");
+
+        track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/.*")).atPriority(10)
+                .willReturn(aResponse().withStatus(401)));
+        Run refused = verify(null, Map.of("CUSTOMERIO_APP_API_KEY", "wrong-app-key", "CUSTOMERIO_APP_URL", track.baseUrl()));
+        assertThat(refused.exit()).as("the Track key works, the App API key does not").isEqualTo(1);
+        assertThat(refused.out()).contains("OK: Customer.io accepts the credentials", "REJECTED: the App API refused CUSTOMERIO_APP_API_KEY")
+                .doesNotContain("wrong-app-key");
     }
 }
