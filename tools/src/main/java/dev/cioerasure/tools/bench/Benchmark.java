@@ -88,7 +88,7 @@ public final class Benchmark {
 
     String freshTopic(int partitions) throws Exception {
         String topic = "bench." + seq.incrementAndGet();
-        kafka.createTopics(partitions, topic, topic + ".dlq", topic + ".retry");
+        kafka.createTopics(partitions, topic, topic + ".dlq", topic + ".retry", topic + ".outcomes");
         return topic;
     }
 
@@ -152,6 +152,8 @@ public final class Benchmark {
         env.put("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrapServers());
         env.put("ERASURE_TOPIC", topic);
         env.put("ERASURE_GROUP_ID", "bench-" + topic);
+        // announced, as in production (BENCH_OUTCOMES=none measures without)
+        env.put("ERASURE_OUTCOMES_TOPIC", "none".equals(System.getenv("BENCH_OUTCOMES")) ? "none" : topic + ".outcomes");
         env.put("DATABASE_URL", dbUrl);
         env.put("DATABASE_USER", "postgres");
         env.put("DATABASE_PASSWORD", "postgres");
@@ -213,6 +215,7 @@ public final class Benchmark {
         long deadline = System.nanoTime() + timeout.toNanos();
         long nextReport = System.nanoTime() + 10_000_000_000L;
         while (completed(ds) < n) {
+            ChildWorker.checkAlive();
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException(what + ": only " + completed(ds) + " of " + n + " completed within " + timeout);
             }
@@ -323,6 +326,7 @@ public final class Benchmark {
         long deadline = System.nanoTime() + timeout.toNanos();
         try (Admin admin = clients().admin("bench-group-watch", Duration.ofSeconds(10))) {
             while (true) {
+                ChildWorker.checkAlive();
                 long owning = 0;
                 try {
                     ConsumerGroupDescription g = admin.describeConsumerGroups(List.of(groupId)).all().get().get(groupId);

@@ -24,7 +24,11 @@ import java.util.regex.Pattern;
 final class ChildWorker implements AutoCloseable {
     private static final Pattern HEAP = Pattern.compile("(?m)^jvm_memory_used_bytes\\{[^}]*area=\"heap\"[^}]*} ([0-9.eE+-]+)");
 
+    /** Workers started and not yet stopped on purpose: one that exits by itself fails the run. */
+    private static final java.util.Set<ChildWorker> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final Process process;
+    private final Path log;
     private final int metricsPort;
     private final AtomicLong peakHeap = new AtomicLong();
     private final AtomicLong peakRssKb = new AtomicLong();
@@ -37,6 +41,7 @@ final class ChildWorker implements AutoCloseable {
 
     ChildWorker(Map<String, String> env, String heap, int metricsPort, Path log) throws IOException {
         this.metricsPort = metricsPort;
+        this.log = log;
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("java.class.path");
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(javaBin, "-Xmx" + heap, "-Xms" + heap));
@@ -50,6 +55,7 @@ final class ChildWorker implements AutoCloseable {
         pb.environment().put("METRICS_PORT", Integer.toString(metricsPort));
         pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())); // a restart under the same id adds to its log
         this.process = pb.start();
+        RUNNING.add(this);
         sampler.scheduleAtFixedRate(this::sample, 500, 500, TimeUnit.MILLISECONDS);
     }
 
@@ -79,6 +85,28 @@ final class ChildWorker implements AutoCloseable {
         }
     }
 
+    /**
+     * Fails when a worker started by this run has exited without being stopped (a refused
+     * configuration, a crash), with its exit code and the end of its log: a bench must not wait
+     * for a worker that is gone.
+     */
+    static void checkAlive() {
+        for (ChildWorker w : RUNNING) {
+            if (!w.process.isAlive()) {
+                RUNNING.remove(w);
+                String tail;
+                try {
+                    java.util.List<String> lines = Files.readAllLines(w.log);
+                    tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
+                } catch (IOException e) {
+                    tail = "(its log " + w.log + " cannot be read)";
+                }
+                throw new IllegalStateException("a worker exited by itself with code " + w.process.exitValue() + "; the end of "
+                        + w.log + ":\n" + tail);
+            }
+        }
+    }
+
     /** CPU time the worker JVM has used so far (user + system). */
     Duration cpu() {
         return process.info().totalCpuDuration().orElse(Duration.ZERO);
@@ -94,6 +122,7 @@ final class ChildWorker implements AutoCloseable {
 
     /** kill -9: no shutdown hook, no leaving the group, no giving back the rate lease. */
     void kill() throws InterruptedException {
+        RUNNING.remove(this);
         sampler.shutdownNow();
         process.destroyForcibly();
         process.waitFor(30, TimeUnit.SECONDS);
@@ -101,6 +130,7 @@ final class ChildWorker implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
+        RUNNING.remove(this);
         sampler.shutdownNow();
         process.destroy();
         if (!process.waitFor(60, TimeUnit.SECONDS)) {
