@@ -40,6 +40,12 @@ final class OutcomeEvents {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Set<Outcome> FINAL = Set.of(Outcome.COMPLETED, Outcome.FAILED, Outcome.REJECTED);
 
+    /**
+     * The reason of a final outcome announced again (its request id was seen again): its
+     * {@code occurred_at} is then when it was seen again, so the event carries no {@code on_time}.
+     */
+    static final String REPEATED = "announced again: the request id was seen again";
+
     /** Announces nothing (no ERASURE_OUTCOMES_TOPIC). */
     static final OutcomeEvents NONE = new OutcomeEvents(null, null, null);
 
@@ -88,7 +94,7 @@ final class OutcomeEvents {
         e.put("requested_at", str(row.requestedAt()));
         e.put("deadline_at", str(row.deadlineAt()));
         e.put("occurred_at", str(row.occurredAt()));
-        if (row.outcome() == Outcome.COMPLETED && row.deadlineAt() != null) {
+        if (row.outcome() == Outcome.COMPLETED && row.deadlineAt() != null && !REPEATED.equals(row.reason())) {
             e.put("on_time", !row.occurredAt().isAfter(row.deadlineAt()));
         }
         e.put("reason", row.reason());

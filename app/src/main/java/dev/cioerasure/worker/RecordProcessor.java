@@ -190,8 +190,7 @@ final class RecordProcessor {
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
                     "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), 0, null,
                     previous.get() == Outcome.COMPLETED && verification.enabled(),
-                    List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, "announced again: the request id was seen again",
-                            where)));
+                    List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
         }
         ErasureResult result = executor.erase(r.identifier());
         List<AuditEvent> rows = new ArrayList<>(3);
