@@ -172,8 +172,9 @@ public final class BenchmarkRun {
             s.append(String.format("| %s | %d | %.0f | %s | %s | %s |%n", r.name(), r.requests(), r.erasuresPerSecond(),
                     Benchmark.fmt(r.cpuMsPerErasure(), "%.2f ms"), Benchmark.mb(r.peakHeap()), Benchmark.mb(r.peakRss())));
         }
-        s.append("\nWith an unlimited, zero-latency sandbox the limit is the machine: Kafka, PostgreSQL (three audit rows per"
-                + " erasure, hash-chained in a trigger), the sandbox and the worker share its cores.\n\n");
+        s.append("\nWith an unlimited, zero-latency sandbox the limit is the machine: Kafka, PostgreSQL (four audit rows per"
+                + " erasure, suppress, destroy, outcome and verification, hash-chained in a trigger), the sandbox and the worker"
+                + " (which also announces two outcome events per erasure) share its cores.\n\n");
         s.append("## End-to-end latency\n\n");
         s.append(String.format("Requests produced %s; from the producer's send to the audit row being durable:"
                 + " **p50 %.0f ms, p99 %.0f ms** over %d requests (%d 429s). The floor is two Track calls of 50 ms each.%n%n",
@@ -186,6 +187,9 @@ public final class BenchmarkRun {
             s.append(verifyReport).append("\n\n");
             s.append("![backlog](benchmark-backlog.png)\n\n");
         }
+        s.append("## Measured by hand\n\nRuns that `bench` does not write here (it rewrites this whole file): a group of three"
+                + " instances with kills (`bench --group-only`), the million-request backlog when not run with `--backlog`, and A/B"
+                + " comparisons: [benchmarks-by-hand.md](benchmarks-by-hand.md).\n\n");
         s.append("## Reproduce\n\n```sh\nmvn -q package -DskipTests\njava -jar tools/target/cio-erasure-tools.jar bench            # ~5 minutes\n"
                 + "java -jar tools/target/cio-erasure-tools.jar bench --backlog 1000000   # adds the million-request backlog\n```\n");
         return s.toString();
