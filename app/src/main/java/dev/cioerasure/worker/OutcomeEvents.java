@@ -5,18 +5,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cioerasure.audit.AuditEvent;
 import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.Step;
-import dev.cioerasure.metrics.MetricNames;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,18 +41,15 @@ final class OutcomeEvents {
     static final String REPEATED = "announced again: the request id was seen again";
 
     /** Announces nothing (no ERASURE_OUTCOMES_TOPIC). */
-    static final OutcomeEvents NONE = new OutcomeEvents(null, null, null);
+    static final OutcomeEvents NONE = new OutcomeEvents(null, null);
 
-    private final Producer<byte[], byte[]> producer;
+    private final Republisher republisher;
     private final String topic;
-    private final Counter givenUp;
 
-    OutcomeEvents(Producer<byte[], byte[]> producer, String topic, MeterRegistry meters) {
-        this.producer = producer;
+    /** @param republisher sends the events as it sends its copies: retried while transient, given up when permanent */
+    OutcomeEvents(Republisher republisher, String topic) {
+        this.republisher = republisher;
         this.topic = topic;
-        this.givenUp = meters == null ? null : Counter.builder(MetricNames.REPUBLISH_GIVEN_UP)
-                .description("Records that could not be copied to the DLQ or retry topic at all (permanent error; the log names it)")
-                .tag("topic", "outcomes").register(meters);
     }
 
     /** Whether a row is one a platform is told about: a final outcome with a request id, or a verification result. */
@@ -76,7 +67,13 @@ final class OutcomeEvents {
         for (AuditEvent row : rows) {
             if (announced(row)) {
                 CompletableFuture<Void> done = new CompletableFuture<>();
-                send(new ProducerRecord<>(topic, row.requestId().getBytes(StandardCharsets.UTF_8), event(row)), done, 0);
+                republisher.sendUntilAcked(new ProducerRecord<>(topic, row.requestId().getBytes(StandardCharsets.UTF_8), event(row)),
+                        "the outcome event of request " + row.requestId(), done, error -> {
+                            log.error("{} refuses outcome events ({}: {}); giving up on this one: the audit row stands", topic,
+                                    error.getClass().getSimpleName(), Republisher.safeMessage(error));
+                            republisher.givenUpCounter("outcomes").increment();
+                            done.complete(null);
+                        });
                 sent.add(done);
             }
         }
@@ -107,26 +104,5 @@ final class OutcomeEvents {
 
     private static String str(Instant t) {
         return t == null ? null : t.toString();
-    }
-
-    private void send(ProducerRecord<byte[], byte[]> rec, CompletableFuture<Void> done, int attempt) {
-        try {
-            producer.send(rec, (meta, error) -> {
-                if (error == null) {
-                    done.complete(null);
-                } else if (!Republisher.isPermanent(error)) {
-                    log.warn("announcing an outcome on {} failed ({}); retrying", topic, error.getClass().getSimpleName());
-                    Executor later = CompletableFuture.delayedExecutor(Math.min(30, 1L << Math.min(attempt, 5)), TimeUnit.SECONDS);
-                    later.execute(() -> send(rec, done, attempt + 1));
-                } else {
-                    log.error("{} refuses outcome events ({}); giving up on this one: the audit row stands", topic,
-                            error.getClass().getSimpleName());
-                    givenUp.increment();
-                    done.complete(null);
-                }
-            });
-        } catch (RuntimeException e) {
-            done.completeExceptionally(e); // producer closed (shutdown): the record is redone
-        }
     }
 }

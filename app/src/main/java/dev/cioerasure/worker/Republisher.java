@@ -84,7 +84,7 @@ final class Republisher {
         this.workerInstance = workerInstance;
         this.meters = meters;
         // present at 0 from the start, so increase() sees the first one
-        for (String kind : List.of("dlq", "retry", "verify")) {
+        for (String kind : List.of("dlq", "retry", "verify", "outcomes")) {
             cutCounter(kind);
             givenUpCounter(kind);
         }
@@ -171,30 +171,52 @@ final class Republisher {
         CompletableFuture<Void> done = new CompletableFuture<>();
         ProducerRecord<byte[], byte[]> whole = new ProducerRecord<>(copy.topic(), null, copy.original().key(), copy.original().value(),
                 copy.headers());
-        send(copy, whole, false, done, 0);
+        send(copy, whole, false, done);
         return done;
     }
 
-    private void send(Copy copy, ProducerRecord<byte[], byte[]> rec, boolean isCut, CompletableFuture<Void> done, int attempt) {
+    private void send(Copy copy, ProducerRecord<byte[], byte[]> rec, boolean isCut, CompletableFuture<Void> done) {
+        sendUntilAcked(rec, copy.where(), done, error -> {
+            if (!isCut) {
+                log.warn("{} cannot take the copy of {} ({}: {}); sending a cut copy instead", rec.topic(), copy.where(),
+                        error.getClass().getSimpleName(), safeMessage(error));
+                cutCounter(copy.kind()).increment();
+                send(copy, cut(copy), true, done);
+            } else {
+                log.error("{} refuses even the cut copy of {} ({}: {}); giving up on it: the audit row stands,"
+                                + " the record is not on {}", rec.topic(), copy.where(), error.getClass().getSimpleName(),
+                        safeMessage(error), rec.topic());
+                givenUpCounter(copy.kind()).increment();
+                done.complete(null);
+            }
+        });
+    }
+
+    /**
+     * Sends a record until Kafka acknowledges it: a transient error (broker down, leader moving,
+     * timeout) is retried with backoff, a permanent one ({@link #isPermanent}) is handed to
+     * {@code onPermanent}, which must complete {@code done}. On shutdown (producer closed)
+     * {@code done} fails, so the offset is not committed and the record is redone.
+     *
+     * @param what the record, for the log (no personal data)
+     */
+    void sendUntilAcked(ProducerRecord<byte[], byte[]> rec, String what, CompletableFuture<Void> done,
+                        java.util.function.Consumer<Throwable> onPermanent) {
+        sendUntilAcked(rec, what, done, onPermanent, 0);
+    }
+
+    private void sendUntilAcked(ProducerRecord<byte[], byte[]> rec, String what, CompletableFuture<Void> done,
+                                java.util.function.Consumer<Throwable> onPermanent, int attempt) {
         try {
             producer.send(rec, (meta, error) -> {
                 if (error == null) {
                     done.complete(null);
                 } else if (!isPermanent(error)) {
-                    log.warn("publish to {} for {} failed ({}); retrying", rec.topic(), copy.where(), error.getClass().getSimpleName());
+                    log.warn("publish to {} for {} failed ({}); retrying", rec.topic(), what, error.getClass().getSimpleName());
                     Executor later = CompletableFuture.delayedExecutor(Math.min(30, 1L << Math.min(attempt, 5)), TimeUnit.SECONDS);
-                    later.execute(() -> send(copy, rec, isCut, done, attempt + 1));
-                } else if (!isCut) {
-                    log.warn("{} cannot take the copy of {} ({}: {}); sending a cut copy instead", rec.topic(), copy.where(),
-                            error.getClass().getSimpleName(), safeMessage(error));
-                    cutCounter(copy.kind()).increment();
-                    send(copy, cut(copy), true, done, 0);
+                    later.execute(() -> sendUntilAcked(rec, what, done, onPermanent, attempt + 1));
                 } else {
-                    log.error("{} refuses even the cut copy of {} ({}: {}); giving up on it: the audit row stands,"
-                                    + " the record is not on {}", rec.topic(), copy.where(), error.getClass().getSimpleName(),
-                            safeMessage(error), rec.topic());
-                    givenUpCounter(copy.kind()).increment();
-                    done.complete(null);
+                    onPermanent.accept(error);
                 }
             });
         } catch (RuntimeException e) {
@@ -249,7 +271,7 @@ final class Republisher {
                 .tag("reason", reasonCode).register(meters);
     }
 
-    private Counter givenUpCounter(String kind) {
+    Counter givenUpCounter(String kind) {
         return Counter.builder(MetricNames.REPUBLISH_GIVEN_UP)
                 .description("Records that could not be copied to the DLQ or retry topic at all (permanent error; the log names it)")
                 .tag("topic", kind).register(meters);
@@ -262,7 +284,7 @@ final class Republisher {
     }
 
     /** Kafka's messages name sizes and limits, never record contents; cut to one line anyway. */
-    private static String safeMessage(Throwable e) {
+    static String safeMessage(Throwable e) {
         String m = e.getMessage();
         if (m == null) {
             return "";

@@ -108,7 +108,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 verification.enabled() ? s.kafka().verifyTopic() : null, instance, meters);
         ExecutorService pool = Executors.newFixedThreadPool(s.worker().maxInFlight(), DaemonThreads.numbered("erasure-"));
         SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
-        OutcomeEvents events = new OutcomeEvents(producer, s.kafka().outcomesTopic(), meters);
+        OutcomeEvents events = new OutcomeEvents(republisher, s.kafka().outcomesTopic());
         RecordProcessor processor = new RecordProcessor(new RequestParser(clock), hasher, executor,
                 auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, events, pool, meters, clock);
         AuditLog auditLog = new AuditLog(dataSource);

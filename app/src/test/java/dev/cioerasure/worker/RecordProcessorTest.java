@@ -124,13 +124,13 @@ class RecordProcessorTest {
     void withAnAppApiKeyACompletedRequestGoesToTheVerificationTopicAfterItsRows() throws Exception {
         Settings.Verification on = new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", "app-key"), null, 10,
                 Duration.ofSeconds(30), Duration.ofHours(2));
+        Republisher republisher = new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", TOPIC + ".verify", "unit",
+                new SimpleMeterRegistry());
         RecordProcessor verifying = new RecordProcessor(new RequestParser(Clock.systemUTC()),
                 new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
                 new ErasureExecutor(track, new TrackPolicy(1000, 1, Duration.ofMillis(1), Duration.ofMillis(1), Duration.ofSeconds(30),
                         Duration.ofSeconds(30), 0, Duration.ofSeconds(2)), new SimpleMeterRegistry()),
-                sink, lookup, new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", TOPIC + ".verify", "unit",
-                        new SimpleMeterRegistry()),
-                List.of(Duration.ofMinutes(1)), on, new OutcomeEvents(producer, TOPIC + ".outcomes", new SimpleMeterRegistry()), pool,
+                sink, lookup, republisher, List.of(Duration.ofMinutes(1)), on, new OutcomeEvents(republisher, TOPIC + ".outcomes"), pool,
                 new SimpleMeterRegistry(), Clock.systemUTC());
         long before = System.currentTimeMillis();
         verifying.process(new ConsumerRecord<>(TOPIC, 0, 7, "k".getBytes(StandardCharsets.UTF_8),

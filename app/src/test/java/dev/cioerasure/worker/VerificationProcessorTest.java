@@ -78,6 +78,7 @@ class VerificationProcessorTest {
     private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final ExecutorService pool = Executors.newFixedThreadPool(2);
+    private final Republisher republisher = new Republisher(producer, "t.dlq", "t.retry", TOPIC, "unit", meters);
     private final VerificationProcessor processor = new VerificationProcessor(new RequestParser(Clock.systemUTC()),
             new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
             new VerificationExecutor(id -> {
@@ -86,8 +87,8 @@ class VerificationProcessorTest {
                 int s = status == null ? 404 : status;
                 return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
             }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters),
-            sink, verified::contains, new Republisher(producer, "t.dlq", "t.retry", TOPIC, "unit", meters),
-            new OutcomeEvents(producer, "t.outcomes", meters), SETTINGS, pool, meters, clock);
+            sink, verified::contains, republisher,
+            new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool, meters, clock);
 
     @AfterEach
     void stop() {
