@@ -9,7 +9,6 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.core.IntervalBiFunction;
-import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.core.functions.Either;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRateLimiterMetrics;
@@ -89,16 +88,8 @@ final class ResilientTrack {
         this.backoffs = io.micrometer.core.instrument.Counter.builder(MetricNames.RATE_BACKOFFS)
                 .description("Times a 429 lowered this instance's rate by 10 %").register(meters);
         this.callsPerSecond = arrivals.limit();
-        IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(
-                policy.initialBackoff(), 2.0, 0.5, policy.maxBackoff());
-        long capMillis = policy.maxBackoff().toMillis();
-        IntervalBiFunction<TrackResult> interval = (attempt, either) -> {
-            long wait = backoff.apply(attempt);
-            if (either.isRight() && either.get().retryAfter().isPresent()) {
-                wait = Math.max(wait, either.get().retryAfter().get().toMillis());
-            }
-            return Math.min(wait, capMillis);
-        };
+        IntervalBiFunction<TrackResult> interval = Backoff.honouringRetryAfter(policy.initialBackoff(), policy.maxBackoff(),
+                TrackResult::retryAfter);
         RetryRegistry retries = RetryRegistry.of(RetryConfig.<TrackResult>custom()
                 .maxAttempts(policy.maxAttempts())
                 .retryOnResult(TrackResult::isRetryable)
@@ -307,7 +298,7 @@ final class ResilientTrack {
     /** While the breaker is open, wait (a probe will close it again) instead of failing. */
     private void awaitBreaker() {
         while (!breaker.tryAcquirePermission()) {
-            sleep(Duration.ofMillis(100), "waiting for Customer.io to come back");
+            Backoff.sleep(Duration.ofMillis(100), "waiting for Customer.io to come back");
         }
     }
 
@@ -323,7 +314,7 @@ final class ResilientTrack {
                     break; // a permit from a limiter replaced meanwhile (rate changed) does not count
                 }
                 if (callsPerSecond <= 0 || !leased) {
-                    sleep(Duration.ofMillis(20), "waiting for a share of the group's rate");
+                    Backoff.sleep(Duration.ofMillis(20), "waiting for a share of the group's rate");
                 }
                 if (Thread.currentThread().isInterrupted()) {
                     throw new CancellationException("shutting down while waiting for a rate-limit permit");
@@ -335,14 +326,4 @@ final class ResilientTrack {
         }
         limiterWait.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
-
-    private static void sleep(Duration d, String what) {
-        try {
-            Thread.sleep(Math.max(1, d.toMillis()));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CancellationException("shutting down while " + what);
-        }
-    }
-
 }

@@ -8,7 +8,6 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.core.IntervalBiFunction;
-import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
 import io.github.resilience4j.retry.Retry;
@@ -65,15 +64,7 @@ public final class VerificationExecutor implements Paced {
         this.client = client;
         this.meters = meters;
         this.arrivals = new ArrivalWindow(callsPerSecond, unansweredGrace.toNanos(), System::nanoTime);
-        IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(initialBackoff, 2.0, 0.5, maxBackoff);
-        long capMillis = maxBackoff.toMillis();
-        IntervalBiFunction<PresenceResult> interval = (attempt, either) -> {
-            long wait = backoff.apply(attempt);
-            if (either.isRight() && either.get().retryAfter().isPresent()) {
-                wait = Math.max(wait, either.get().retryAfter().get().toMillis());
-            }
-            return Math.min(wait, capMillis);
-        };
+        IntervalBiFunction<PresenceResult> interval = Backoff.honouringRetryAfter(initialBackoff, maxBackoff, PresenceResult::retryAfter);
         RetryRegistry retries = RetryRegistry.of(RetryConfig.<PresenceResult>custom()
                 .maxAttempts(maxAttempts)
                 .retryOnResult(r -> r.kind() == PresenceResult.Kind.RETRYABLE)
@@ -135,7 +126,7 @@ public final class VerificationExecutor implements Paced {
 
     private PresenceResult attempt(Identifier identifier) {
         while (!breaker.tryAcquirePermission()) {
-            sleep(Duration.ofMillis(100));
+            Backoff.sleep(Duration.ofMillis(100), "waiting for the App API to come back");
         }
         long start = System.nanoTime();
         try {
@@ -167,7 +158,7 @@ public final class VerificationExecutor implements Paced {
         try {
             while (true) {
                 if (System.nanoTime() >= grantValidUntil) {
-                    sleep(Duration.ofMillis(20));
+                    Backoff.sleep(Duration.ofMillis(20), "waiting for a share of the group's App API rate");
                     continue;
                 }
                 arrivals.acquire();
@@ -178,15 +169,6 @@ public final class VerificationExecutor implements Paced {
             }
         } finally {
             waiting.decrementAndGet();
-        }
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CancellationException("shutting down while waiting to call the App API");
         }
     }
 }
