@@ -2,13 +2,10 @@ package dev.cioerasure.customerio;
 
 import dev.cioerasure.request.Identifier;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.time.Clock;
 import java.util.Optional;
 
@@ -59,17 +56,8 @@ final class HttpAppClient implements AppClient {
             }
             return new PresenceResult(status, PresenceResult.classify(status),
                     RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock), "http " + status);
-        } catch (HttpConnectTimeoutException e) {
-            return failure("connect_timeout");
-        } catch (HttpTimeoutException e) {
-            return failure("timeout");
-        } catch (ConnectException e) {
-            return failure("connect_refused");
-        } catch (IOException e) {
-            return failure("io_error");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return failure("interrupted");
+        } catch (IOException | InterruptedException e) {
+            return failure(HttpTrackClient.failureDetail(e));
         }
     }
 

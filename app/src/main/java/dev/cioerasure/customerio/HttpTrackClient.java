@@ -99,18 +99,27 @@ final class HttpTrackClient implements TrackClient {
                 body = null;
             }
             return new Sent(new TrackResult(op, status, TrackResult.classify(status), retryAfter, "http " + status, latency), body);
-        } catch (HttpConnectTimeoutException e) {
-            return new Sent(failure(op, "connect_timeout", start), null);
-        } catch (HttpTimeoutException e) {
-            return new Sent(failure(op, "timeout", start), null);
-        } catch (ConnectException e) {
-            return new Sent(failure(op, "connect_refused", start), null);
-        } catch (IOException e) {
-            return new Sent(failure(op, "io_error", start), null);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new Sent(failure(op, "interrupted", start), null);
+        } catch (IOException | InterruptedException e) {
+            return new Sent(failure(op, failureDetail(e), start), null);
         }
+    }
+
+    /**
+     * What went wrong with a call that got no response, as a metric-safe detail; an interrupt is
+     * passed on to the calling thread.
+     */
+    static String failureDetail(Exception e) {
+        if (e instanceof InterruptedException) {
+            Thread.currentThread().interrupt();
+            return "interrupted";
+        }
+        if (e instanceof HttpConnectTimeoutException) {
+            return "connect_timeout";
+        }
+        if (e instanceof HttpTimeoutException) {
+            return "timeout";
+        }
+        return e instanceof ConnectException ? "connect_refused" : "io_error";
     }
 
     private static TrackResult failure(TrackOperation op, String detail, long start) {
