@@ -289,24 +289,26 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         TopicPartition tp = new TopicPartition(rec.topic(), rec.partition());
         OffsetTracker.Partition partition = offsets.taken(tp, rec.offset());
         if (verifier != null && rec.topic().equals(kafka.verifyTopic())) {
-            Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
-            if (wait.isNegative() || wait.isZero()) {
-                verify(rec, partition);
-            } else {
-                verifyParked.park(new RecordKey(tp, rec.offset()), wait, () -> verify(rec, partition));
-            }
-            return;
+            whenDue(rec, tp, verifyParked, () -> verify(rec, partition));
+        } else if (rec.topic().equals(kafka.retryTopic())) {
+            whenDue(rec, tp, parked, () -> start(rec, partition));
+        } else {
+            start(rec, partition);
         }
-        if (rec.topic().equals(kafka.retryTopic())) {
-            Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
-            if (!wait.isNegative() && !wait.isZero()) {
-                // Parked in memory until due: the retry topic's offsets stay uncommitted meanwhile,
-                // so a crash re-reads and re-parks it; nothing else waits for it.
-                parked.park(new RecordKey(tp, rec.offset()), wait, () -> start(rec, partition));
-                return;
-            }
+    }
+
+    /**
+     * Runs a retry- or verification-topic record's work now if it is due, else parks it in memory
+     * until its not-before time: its offset stays uncommitted meanwhile, so a crash re-reads and
+     * re-parks it, and nothing else waits for it.
+     */
+    private void whenDue(ConsumerRecord<byte[], byte[]> rec, TopicPartition tp, ParkedRecords until, Runnable work) {
+        Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
+        if (wait.isNegative() || wait.isZero()) {
+            work.run();
+        } else {
+            until.park(new RecordKey(tp, rec.offset()), wait, work);
         }
-        start(rec, partition);
     }
 
     /**
