@@ -312,15 +312,7 @@ public final class SettingsLoader {
         if (directory != null && !Files.isDirectory(directory)) {
             problems.add("AUDIT_CHECKPOINT_DIR: " + Redact.filePath(dir) + " is not a directory");
         }
-        Duration every = Duration.ofMinutes(1);
-        if (env.get("AUDIT_CHECKPOINT_EVERY") != null) {
-            List<Duration> one = durations("AUDIT_CHECKPOINT_EVERY", List.of(every));
-            if (one.size() != 1 || one.get(0).compareTo(Duration.ofSeconds(1)) < 0) {
-                problems.add("AUDIT_CHECKPOINT_EVERY: one duration of at least 1s, like 1m");
-            } else {
-                every = one.get(0);
-            }
-        }
+        Duration every = oneDuration("AUDIT_CHECKPOINT_EVERY", Duration.ofMinutes(1)); // whole seconds, at least 1s
         return new Settings.Checkpoints(key, topic, directory, every);
     }
 

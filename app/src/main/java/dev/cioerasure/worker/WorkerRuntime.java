@@ -109,7 +109,8 @@ public final class WorkerRuntime implements AutoCloseable {
         ExecutorService pool = Executors.newFixedThreadPool(s.worker().maxInFlight(), DaemonThreads.numbered("erasure-"));
         SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
         OutcomeEvents events = new OutcomeEvents(republisher, s.kafka().outcomesTopic());
-        RecordProcessor processor = new RecordProcessor(new RequestParser(clock), hasher, executor,
+        RequestParser parser = new RequestParser(clock); // stateless: the erasures and the checks share it
+        RecordProcessor processor = new RecordProcessor(parser, hasher, executor,
                 auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, events, pool, meters, clock);
         AuditLog auditLog = new AuditLog(dataSource);
         VerificationProcessor.registerMeters(meters);
@@ -126,7 +127,7 @@ public final class WorkerRuntime implements AutoCloseable {
             Gauge.builder(MetricNames.APP_RATE_LIMIT, checks, VerificationExecutor::callsPerSecond)
                     .description("App API look-ups per second this instance may make: its grant of CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND")
                     .register(meters);
-            verifier = new VerificationProcessor(new RequestParser(clock), hasher, checks, auditWriter, id -> {
+            verifier = new VerificationProcessor(parser, hasher, checks, auditWriter, id -> {
                 try {
                     return auditLog.isVerified(id);
                 } catch (SQLException e) {
