@@ -29,11 +29,13 @@ public final class AuditLog {
         }
     }
 
-    /** True when the request already has its VERIFY row (its verification is finished). */
-    public boolean isVerified(String requestId) throws SQLException {
+    /** Whether the request already has its VERIFY row (its verification is finished) in the workspace (null: the row without a workspace, from before workspaces). */
+    public boolean isVerified(String requestId, String workspace) throws SQLException {
         try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'VERIFY'")) {
+             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'VERIFY'"
+                     + " AND workspace IS NOT DISTINCT FROM ?")) {
             ps.setString(1, requestId);
+            ps.setString(2, workspace);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next();
             }

@@ -39,8 +39,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
 
     private static final String INSERT = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
             + " http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
-            + " kafka_partition, kafka_offset, worker_instance, occurred_at)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            + " kafka_partition, kafka_offset, worker_instance, occurred_at, workspace)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
     private record Pending(List<AuditEvent> rows, CompletableFuture<Void> done) { }
 
@@ -202,7 +202,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
             ps.setNull(i++, Types.BIGINT);
         }
         ps.setString(i++, workerInstance);
-        setTime(ps, i, e.occurredAt());
+        setTime(ps, i++, e.occurredAt());
+        ps.setString(i, e.workspace());
     }
 
     private static void setInt(PreparedStatement ps, int i, Integer v) throws SQLException {

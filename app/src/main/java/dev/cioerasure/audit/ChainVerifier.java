@@ -22,6 +22,8 @@ import javax.sql.DataSource;
  * reports the first row where it breaks. The canonical form (also in docs/auditing.md): each
  * field, in the order of {@link #FIELDS}, as {@code <UTF-8 byte length>:<text>}, or {@code ~}
  * for NULL; timestamps as integer microseconds since the Unix epoch; then
+ * then, only when it is set, the workspace as a twentieth field (rows from before workspaces
+ * existed hash as they always did);
  * {@code row_hash = hex(sha256(prev_hash || canonical))}, with {@code prev_hash} of the first row
  * 64 zeros. It detects edited rows (hash mismatch), deleted rows (a gap in {@code chain_seq} or
  * a broken link), inserted or reordered rows (broken link), and a truncated tail (the last row
@@ -31,7 +33,7 @@ public final class ChainVerifier {
     static final String GENESIS = "0".repeat(64);
     static final String FIELDS = "chain_seq, recorded_at, request_id, subject_hash, identifier_type, step, outcome, http_status,"
             + " attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic, kafka_partition,"
-            + " kafka_offset, worker_instance, occurred_at";
+            + " kafka_offset, worker_instance, occurred_at, workspace";
     private static final int[] TIME_COLUMNS = {2, 12, 13, 19};
 
     /** At most this many breaks are kept with their details; all are counted. */
@@ -110,6 +112,10 @@ public final class ChainVerifier {
                         canonical.setLength(0);
                         for (int col = 4; col <= 22; col++) {
                             append(canonical, text(rs, col));
+                        }
+                        String workspace = rs.getString(23);
+                        if (workspace != null) {
+                            append(canonical, workspace);
                         }
                         String computed = hex.formatHex(sha.digest((prev + canonical).getBytes(StandardCharsets.UTF_8)));
                         if (!computed.equals(stored)) {

@@ -1,9 +1,25 @@
 package dev.cioerasure.audit;
 
 import java.util.Optional;
+import java.util.Set;
 
 /** The duplicate check: a request's final outcome so far ({@link OutcomeLookup}). */
 public interface FinalOutcomes {
     /** COMPLETED if the request was ever completed, else FAILED if it ever failed, else empty. */
     Optional<Outcome> finalOutcome(String requestId);
+
+    /**
+     * The request's final outcome so far and the workspaces it has completed in (a later round
+     * erases only in the others).
+     */
+    default Standing standing(String requestId) {
+        return new Standing(finalOutcome(requestId), Set.of());
+    }
+
+    /** @param completedWorkspaces the workspaces with a WORKSPACE COMPLETED row for the request */
+    record Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces) {
+        public Standing {
+            completedWorkspaces = Set.copyOf(completedWorkspaces);
+        }
+    }
 }

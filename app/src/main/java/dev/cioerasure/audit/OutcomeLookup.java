@@ -25,10 +25,13 @@ import org.slf4j.LoggerFactory;
 public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(OutcomeLookup.class);
     private static final int MAX_BATCH = 500;
-    private static final String QUERY = "SELECT request_id, bool_or(outcome = 'COMPLETED') FROM audit_event"
-            + " WHERE request_id = ANY(?) AND step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED') GROUP BY request_id";
+    private static final String QUERY = "SELECT request_id, bool_or(step = 'OUTCOME' AND outcome = 'COMPLETED'),"
+            + " bool_or(step = 'OUTCOME'), array_agg(workspace) FILTER (WHERE step = 'WORKSPACE') FROM audit_event"
+            + " WHERE request_id = ANY(?) AND ((step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED'))"
+            + " OR (step = 'WORKSPACE' AND outcome = 'COMPLETED')) GROUP BY request_id";
+    private static final Standing NONE = new Standing(Optional.empty(), java.util.Set.of());
 
-    private record Ask(String requestId, CompletableFuture<Optional<Outcome>> answer) { }
+    private record Ask(String requestId, CompletableFuture<Standing> answer) { }
 
     private final DataSource dataSource;
     private final BatchingLoop<Ask> loop;
@@ -37,9 +40,9 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
     public OutcomeLookup(DataSource dataSource) {
         this.dataSource = dataSource;
         this.loop = new BatchingLoop<>("outcome-lookup", MAX_BATCH, a -> 1, Duration.ofSeconds(5), batch -> {
-            Map<String, Outcome> found = query(batch);
+            Map<String, Standing> found = query(batch);
             for (Ask a : batch) {
-                a.answer().complete(Optional.ofNullable(found.get(a.requestId())));
+                a.answer().complete(found.getOrDefault(a.requestId(), NONE));
             }
         }, (error, asks, first) -> {
             if (first) {
@@ -56,6 +59,16 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
      */
     @Override
     public Optional<Outcome> finalOutcome(String requestId) {
+        return standing(requestId).outcome();
+    }
+
+    /**
+     * The final outcome and the workspaces completed in, in the same single query.
+     *
+     * @throws CancellationException when interrupted or closed (shutdown)
+     */
+    @Override
+    public Standing standing(String requestId) {
         Ask ask = new Ask(requestId, new CompletableFuture<>());
         if (closed) {
             throw new CancellationException("duplicate check closed");
@@ -71,14 +84,18 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
         }
     }
 
-    private Map<String, Outcome> query(List<Ask> batch) throws Exception {
-        Map<String, Outcome> found = new HashMap<>();
+    private Map<String, Standing> query(List<Ask> batch) throws Exception {
+        Map<String, Standing> found = new HashMap<>();
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(QUERY)) {
             Array ids = c.createArrayOf("text", batch.stream().map(Ask::requestId).distinct().toArray());
             ps.setArray(1, ids);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    found.put(rs.getString(1), rs.getBoolean(2) ? Outcome.COMPLETED : Outcome.FAILED);
+                    Optional<Outcome> outcome = rs.getBoolean(2) ? Optional.of(Outcome.COMPLETED)
+                            : rs.getBoolean(3) ? Optional.of(Outcome.FAILED) : Optional.empty();
+                    Array done = rs.getArray(4);
+                    found.put(rs.getString(1), new Standing(outcome,
+                            done == null ? java.util.Set.of() : new java.util.HashSet<>(java.util.Arrays.asList((String[]) done.getArray()))));
                 }
             }
         }

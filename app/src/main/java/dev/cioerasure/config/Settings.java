@@ -9,7 +9,34 @@ import java.util.List;
  * {@link SettingsLoader}. A group a command does not need is {@code null}.
  */
 public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Audit audit,
-                       Worker worker, List<Secret> webhookSecrets) {
+                       Worker worker, List<Secret> webhookSecrets, List<Workspace> workspaces) {
+
+    /**
+     * @param customerIo the one workspace (named {@value Workspace#DEFAULT_NAME}); with a workspace
+     *                   list, the first workspace (its shared settings are every workspace's)
+     */
+    public Settings {
+        workspaces = workspaces != null ? List.copyOf(workspaces)
+                : customerIo == null ? List.of() : List.of(new Workspace(Workspace.DEFAULT_NAME, customerIo));
+    }
+
+    /** A single workspace, or none (commands that do not call Customer.io). */
+    public Settings(Kafka kafka, Database database, CustomerIo customerIo, Audit audit, Worker worker, List<Secret> webhookSecrets) {
+        this(kafka, database, customerIo, audit, worker, webhookSecrets, null);
+    }
+
+    /**
+     * One Customer.io workspace the worker erases from: a short name (in requests' {@code workspaces},
+     * audit rows, metric tags and alerts; never a secret) and how to reach it.
+     */
+    public record Workspace(String name, CustomerIo customerIo) {
+        /** The name of the single workspace configured through the CUSTOMERIO_* variables. */
+        public static final String DEFAULT_NAME = "default";
+        /** Names: lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 32. */
+        public static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9_-]{0,31}");
+        /** At most this many workspaces: the names are metric tags, a bounded set. */
+        public static final int MAX = 16;
+    }
 
     /**
      * @param client        TLS, SASL and any other client property every Kafka client of this program uses
@@ -231,22 +258,38 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  DATABASE_PASSWORD=").append(shown(database.password()))
              .append("\n  DATABASE_POOL_SIZE=").append(database.poolSize());
         }
-        if (customerIo != null) {
-            b.append("\n  CUSTOMERIO_SITE_ID=").append(customerIo.siteId())
-             .append("\n  CUSTOMERIO_TRACK_API_KEY=").append(shown(customerIo.apiKey()))
-             .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase())
-             .append("\n  track base URL=").append(customerIo.baseUrl())
-             .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond())
-             .append("\n  CUSTOMERIO_RATE_HEADROOM_PERCENT=").append(customerIo.rateHeadroomPercent())
+        boolean single = workspaces.size() == 1 && workspaces.get(0).name().equals(Workspace.DEFAULT_NAME);
+        for (Workspace w : single ? List.<Workspace>of() : workspaces) {
+            CustomerIo c = w.customerIo();
+            b.append("\n  workspace ").append(w.name()).append(": site_id=").append(c.siteId())
+             .append(", track key ").append(shown(c.apiKey())).append(", region ").append(c.region().name().toLowerCase())
+             .append(", track base URL ").append(c.baseUrl()).append(", ").append(c.rateLimitPerSecond()).append(" calls/s, App API key ")
+             .append(c.verification().enabled() ? shown(c.verification().appKey()) + " at " + c.appBaseUrl() + " ("
+                     + c.verification().rateLimitPerSecond() + " look-ups/s)" : "(not set: UNVERIFIABLE rows)");
+        }
+        if (!workspaces.isEmpty()) {
+            CustomerIo customerIo = workspaces.get(0).customerIo();
+            if (single) {
+                b.append("\n  CUSTOMERIO_SITE_ID=").append(customerIo.siteId())
+                 .append("\n  CUSTOMERIO_TRACK_API_KEY=").append(shown(customerIo.apiKey()))
+                 .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase())
+                 .append("\n  track base URL=").append(customerIo.baseUrl())
+                 .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond());
+            }
+            b.append("\n  CUSTOMERIO_RATE_HEADROOM_PERCENT=").append(customerIo.rateHeadroomPercent())
              .append("\n  CUSTOMERIO_MAX_ATTEMPTS=").append(customerIo.maxAttempts())
              .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds())
              .append("\n  CUSTOMERIO_OUTAGE_PAUSE_SECONDS=").append(customerIo.breakerOpenFor().toSeconds());
             Verification v = customerIo.verification();
-            b.append("\n  CUSTOMERIO_APP_API_KEY=").append(v.enabled() ? shown(v.appKey()) : "(not set: no verification, UNVERIFIABLE rows)");
-            if (v.enabled()) {
+            if (single) {
+                b.append("\n  CUSTOMERIO_APP_API_KEY=").append(v.enabled() ? shown(v.appKey()) : "(not set: no verification, UNVERIFIABLE rows)");
+            }
+            if (single && v.enabled()) {
                 b.append("\n  App API base URL=").append(customerIo.appBaseUrl())
-                 .append("\n  CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND=").append(v.rateLimitPerSecond())
-                 .append("\n  ERASURE_VERIFY_FIRST_AFTER=").append(human(v.firstCheckAfter()))
+                 .append("\n  CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND=").append(v.rateLimitPerSecond());
+            }
+            if (workspaces.stream().anyMatch(w -> w.customerIo().verification().enabled())) {
+                b.append("\n  ERASURE_VERIFY_FIRST_AFTER=").append(human(v.firstCheckAfter()))
                  .append("\n  ERASURE_VERIFY_DEADLINE=").append(human(v.deadline()));
             }
         }

@@ -42,13 +42,15 @@ public final class SettingsLoader {
     public static Settings load(Map<String, String> env, Set<Part> parts) {
         SettingsLoader l = new SettingsLoader(env);
         EnumSet<Part> p = parts.isEmpty() ? EnumSet.noneOf(Part.class) : EnumSet.copyOf(parts);
+        List<Settings.Workspace> workspaces = p.contains(Part.CUSTOMERIO) ? l.workspaces() : List.of();
         Settings s = new Settings(
                 p.contains(Part.KAFKA) ? l.kafka() : null,
                 p.contains(Part.DATABASE) ? l.database() : null,
-                p.contains(Part.CUSTOMERIO) ? l.customerIo() : null,
+                workspaces.isEmpty() ? null : workspaces.get(0).customerIo(),
                 p.contains(Part.AUDIT) ? l.audit() : null,
                 p.contains(Part.WORKER) ? l.worker() : null,
-                p.contains(Part.WEBHOOK) ? l.webhook() : List.of());
+                p.contains(Part.WEBHOOK) ? l.webhook() : List.of(),
+                workspaces);
         if (!l.problems.isEmpty()) {
             throw new ConfigException(l.problems);
         }
@@ -215,6 +217,149 @@ public final class SettingsLoader {
         Secret password = secret("DATABASE_PASSWORD", true);
         int pool = intInRange("DATABASE_POOL_SIZE", 8, 1, 100);
         return new Settings.Database(url, user, password, pool);
+    }
+
+    static final String WORKSPACES_FILE = "CUSTOMERIO_WORKSPACES_FILE";
+
+    /**
+     * A workspace file's keys and the variables they stand for: each workspace is validated by the
+     * same rules as the single workspace's variables, and problems name the file's keys.
+     */
+    private static final Map<String, String> WORKSPACE_KEYS = new java.util.LinkedHashMap<>();
+
+    static {
+        WORKSPACE_KEYS.put("site_id", "CUSTOMERIO_SITE_ID");
+        WORKSPACE_KEYS.put("track_api_key_file", "CUSTOMERIO_TRACK_API_KEY_FILE");
+        WORKSPACE_KEYS.put("region", "CUSTOMERIO_REGION");
+        WORKSPACE_KEYS.put("track_url", "CUSTOMERIO_TRACK_URL");
+        WORKSPACE_KEYS.put("rate_limit_per_second", "CUSTOMERIO_RATE_LIMIT_PER_SECOND");
+        WORKSPACE_KEYS.put("app_api_key_file", "CUSTOMERIO_APP_API_KEY_FILE");
+        WORKSPACE_KEYS.put("app_url", "CUSTOMERIO_APP_URL");
+        WORKSPACE_KEYS.put("app_rate_limit_per_second", "CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND");
+    }
+
+    /**
+     * The workspaces to erase from: those of {@code CUSTOMERIO_WORKSPACES_FILE} (YAML or JSON), or
+     * the one of the {@code CUSTOMERIO_*} variables, named {@code CUSTOMERIO_WORKSPACE_NAME}
+     * ({@value Settings.Workspace#DEFAULT_NAME} unless set).
+     */
+    private List<Settings.Workspace> workspaces() {
+        String file = optional(WORKSPACES_FILE, null);
+        if (file == null) {
+            String name = optional("CUSTOMERIO_WORKSPACE_NAME", Settings.Workspace.DEFAULT_NAME);
+            checkWorkspaceName("CUSTOMERIO_WORKSPACE_NAME", name);
+            return List.of(new Settings.Workspace(name, customerIo()));
+        }
+        List<String> alsoSet = new ArrayList<>();
+        for (String v : WORKSPACE_KEYS.values()) {
+            for (String n : List.of(v, v.replaceAll("_FILE$", ""), v + "_FILE")) {
+                if (env.get(n) != null && !env.get(n).isBlank() && !alsoSet.contains(n)) {
+                    alsoSet.add(n);
+                }
+            }
+        }
+        if (env.get("CUSTOMERIO_WORKSPACE_NAME") != null) {
+            alsoSet.add("CUSTOMERIO_WORKSPACE_NAME");
+        }
+        if (!alsoSet.isEmpty()) {
+            problems.add(WORKSPACES_FILE + ": is set, so " + String.join(", ", alsoSet)
+                    + " must not be (each workspace's settings are in the file)");
+            return List.of();
+        }
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            // YAML 1.2 reads JSON too, so one reader serves both formats.
+            root = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(Path.of(file).toFile());
+        } catch (IOException | RuntimeException e) {
+            problems.add(WORKSPACES_FILE + ": " + Redact.filePath(file) + (Files.isReadable(Path.of(file))
+                    ? " is not valid YAML or JSON" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
+                        && j.getLocation() != null ? " (line " + j.getLocation().getLineNr() + ")" : "")
+                    : " is not a readable file"));
+            return List.of();
+        }
+        com.fasterxml.jackson.databind.JsonNode list = root == null ? null : root.get("workspaces");
+        if (list == null || !list.isArray() || list.isEmpty() || root.size() != 1) {
+            problems.add(WORKSPACES_FILE + ": must hold one key, 'workspaces', a list of 1-" + Settings.Workspace.MAX
+                    + " workspaces (see docs/configuration.md)");
+            return List.of();
+        }
+        if (list.size() > Settings.Workspace.MAX) {
+            problems.add(WORKSPACES_FILE + ": " + list.size() + " workspaces; at most " + Settings.Workspace.MAX);
+            return List.of();
+        }
+        List<Settings.Workspace> out = new ArrayList<>();
+        Set<String> names = new TreeSet<>();
+        for (int i = 0; i < list.size(); i++) {
+            Settings.Workspace w = workspace(list.get(i), i + 1);
+            if (w != null && !names.add(w.name())) {
+                problems.add(WORKSPACES_FILE + ": workspace " + (i + 1) + ": the name '" + w.name() + "' is used twice");
+            } else if (w != null) {
+                out.add(w);
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** One workspace of the file, checked by the single workspace's rules; null (and problems) when invalid. */
+    private Settings.Workspace workspace(com.fasterxml.jackson.databind.JsonNode node, int number) {
+        String where = WORKSPACES_FILE + ": workspace " + number;
+        if (!node.isObject()) {
+            problems.add(where + ": must be a mapping of name, site_id, track_api_key_file, ...");
+            return null;
+        }
+        com.fasterxml.jackson.databind.JsonNode nameNode = node.get("name");
+        if (nameNode == null || !nameNode.isTextual()) {
+            problems.add(where + ": name is required (a short label such as brand-us)");
+            return null;
+        }
+        String name = nameNode.asText();
+        if (!checkWorkspaceName(where + ": name", name)) {
+            return null;
+        }
+        where = WORKSPACES_FILE + ": workspace " + name;
+        Map<String, String> sub = new HashMap<>(env);
+        WORKSPACE_KEYS.values().forEach(sub::remove);
+        int before = problems.size();
+        for (java.util.Iterator<Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> f = it.next();
+            if (f.getKey().equals("name")) {
+                continue;
+            }
+            String variable = WORKSPACE_KEYS.get(f.getKey());
+            if (variable == null) {
+                problems.add(where + ": unknown key '" + f.getKey() + "' (allowed: name, " + String.join(", ", WORKSPACE_KEYS.keySet())
+                        + "; keys are given as files, never inline)");
+            } else if (!f.getValue().isValueNode() || f.getValue().isNull()) {
+                problems.add(where + ": " + f.getKey() + " must be a single value");
+            } else {
+                sub.put(variable, f.getValue().asText());
+            }
+        }
+        if (!sub.containsKey("CUSTOMERIO_TRACK_API_KEY_FILE")) {
+            problems.add(where + ": track_api_key_file is required (a file holding the workspace's Track API key)");
+        }
+        if (problems.size() > before) {
+            return null;
+        }
+        SettingsLoader one = new SettingsLoader(sub);
+        Settings.CustomerIo c = one.customerIo();
+        for (String p : one.problems) {
+            String text = p;
+            for (Map.Entry<String, String> k : WORKSPACE_KEYS.entrySet()) {
+                text = text.replace(k.getValue(), k.getKey());
+            }
+            problems.add(where + ": " + text);
+        }
+        return one.problems.isEmpty() ? new Settings.Workspace(name, c) : null;
+    }
+
+    private boolean checkWorkspaceName(String what, String name) {
+        if (!Settings.Workspace.NAME.matcher(name).matches()) {
+            problems.add(what + ": '" + (name.length() > 40 ? name.substring(0, 40) + "…" : name)
+                    + "' is not a workspace name (a-z, 0-9, '-' and '_', starting with a letter or digit, at most 32)");
+            return false;
+        }
+        return true;
     }
 
     private Settings.CustomerIo customerIo() {

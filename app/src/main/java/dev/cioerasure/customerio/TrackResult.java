@@ -23,7 +23,17 @@ public record TrackResult(TrackOperation operation, int status, Kind kind, Optio
         /** 401/403: the credentials are wrong; retrying will not help, an operator must act. */
         UNAUTHORIZED,
         /** Any other 4xx: the request itself is wrong; do not retry. */
-        PERMANENT
+        PERMANENT,
+        /**
+         * No call was made: the workspace is paused (Customer.io looks down, or refuses its
+         * credentials) and the caller asked not to wait for it. Try again later; not a failure.
+         */
+        PAUSED
+    }
+
+    /** The result of a call not made because the workspace is paused (see {@link Kind#PAUSED}). */
+    public static TrackResult paused(TrackOperation op, String why) {
+        return new TrackResult(op, 0, Kind.PAUSED, Optional.empty(), why, Duration.ZERO);
     }
 
     public boolean isSuccess() {

@@ -29,7 +29,11 @@ final class CredentialGate {
     private final AtomicBoolean probing = new AtomicBoolean();
     private final AtomicLong nextProbeNanos = new AtomicLong();
 
-    CredentialGate(TrackClient client, Duration probeEvery, MeterRegistry meters) {
+    /** " of workspace NAME" for log lines, or "" for the single workspace. */
+    private final String workspaceLabel;
+
+    CredentialGate(TrackClient client, Duration probeEvery, MeterRegistry meters, String workspaceLabel) {
+        this.workspaceLabel = workspaceLabel;
         this.client = client;
         this.probeEvery = probeEvery;
         Gauge.builder(MetricNames.CREDENTIALS_REJECTED, closed, c -> c.get() ? 1 : 0)
@@ -44,11 +48,25 @@ final class CredentialGate {
      * @return true when the caller is the probe and must report through {@link #afterCall}
      */
     boolean awaitTurn() {
+        return turn(true) == Turn.PROBE;
+    }
+
+    /** What a caller may do now: call, call as the probe, or (when it does not wait) nothing: the gate is closed. */
+    enum Turn { CALL, PROBE, CLOSED }
+
+    /**
+     * As {@link #awaitTurn()}; with {@code wait} false, returns {@link Turn#CLOSED} at once while
+     * the gate is closed and it is not time for a probe.
+     */
+    Turn turn(boolean wait) {
         while (closed.get()) {
             long now = System.nanoTime();
             if (now >= nextProbeNanos.get() && probing.compareAndSet(false, true)) {
                 client.reloadCredentials();
-                return true;
+                return Turn.PROBE;
+            }
+            if (!wait) {
+                return Turn.CLOSED;
             }
             try {
                 Thread.sleep(100);
@@ -57,7 +75,12 @@ final class CredentialGate {
                 throw new CancellationException("shutting down while the Track credentials are rejected");
             }
         }
-        return false;
+        return Turn.CALL;
+    }
+
+    /** True while the credentials are refused (erasures wait, or are paused). */
+    boolean closed() {
+        return closed.get();
     }
 
     /** A probe that did not get to call (shutdown) frees the probe slot. */
@@ -79,7 +102,7 @@ final class CredentialGate {
         }
         if (r.kind() != TrackResult.Kind.UNAUTHORIZED) {
             if (r.isSuccess() && closed.compareAndSet(true, false)) {
-                log.warn("Customer.io accepts the Track credentials again; erasures resume");
+                log.warn("Customer.io accepts the Track credentials{} again; erasures resume", workspaceLabel);
             }
             return false;
         }
@@ -89,9 +112,9 @@ final class CredentialGate {
         }
         nextProbeNanos.set(System.nanoTime() + probeEvery.toNanos());
         if (closed.compareAndSet(false, true)) {
-            log.error("Customer.io rejects the Track credentials (HTTP {}): all erasures are paused until they work."
-                    + " Check CUSTOMERIO_SITE_ID and CUSTOMERIO_TRACK_API_KEY (run `credentials verify`); probing every {} s",
-                    r.status(), probeEvery.toSeconds());
+            log.error("Customer.io rejects the Track credentials{} (HTTP {}): its erasures are paused until they work."
+                    + " Check the site id and Track API key (run `credentials verify`); probing every {} s",
+                    workspaceLabel, r.status(), probeEvery.toSeconds());
         }
         return true;
     }

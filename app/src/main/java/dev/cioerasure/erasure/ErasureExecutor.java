@@ -13,8 +13,24 @@ import io.micrometer.core.instrument.MeterRegistry;
 public final class ErasureExecutor implements Paced {
     private final ResilientTrack track;
 
+    /** The single workspace: calls wait while it is paused (the consumer pauses through back-pressure). */
     public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
-        this.track = new ResilientTrack(client, policy, meters);
+        this(client, policy, meters, null, true);
+    }
+
+    /**
+     * @param workspace       the workspace's name, for log lines (null: the single workspace)
+     * @param waitWhilePaused false when several workspaces share the worker: while this one is
+     *                        paused (outage, refused credentials) its steps return at once as
+     *                        {@link ErasureResult.Verdict#PAUSED}, holding no thread
+     */
+    public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
+        this.track = new ResilientTrack(client, policy, meters, workspace, waitWhilePaused);
+    }
+
+    /** True while the workspace is paused: Customer.io looks down (breaker open) or refuses the credentials. */
+    public boolean paused() {
+        return track.paused();
     }
 
     /**
@@ -49,6 +65,7 @@ public final class ErasureExecutor implements Paced {
     public ErasureResult erase(Identifier identifier) {
         StepResult suppress = track.call(TrackOperation.SUPPRESS, identifier);
         if (!suppress.last().isSuccess()) {
+            // Never destroy before an accepted suppress; a PAUSED suppress made no call at all.
             return new ErasureResult(suppress, null);
         }
         StepResult destroy = track.call(TrackOperation.DESTROY, identifier);

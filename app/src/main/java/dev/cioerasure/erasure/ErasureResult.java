@@ -16,7 +16,9 @@ public record ErasureResult(StepResult suppress, StepResult destroy) {
         /** Customer.io refused the credentials (401/403). */
         UNAUTHORIZED,
         /** A step kept failing with retryable errors until the in-line attempts ran out. */
-        RETRIES_EXHAUSTED
+        RETRIES_EXHAUSTED,
+        /** A step was not called: the workspace is paused (outage or refused credentials). Not a failure. */
+        PAUSED
     }
 
     public Verdict verdict() {
@@ -27,6 +29,7 @@ public record ErasureResult(StepResult suppress, StepResult destroy) {
         return switch (failed.last().kind()) {
             case UNAUTHORIZED -> Verdict.UNAUTHORIZED;
             case RETRYABLE -> Verdict.RETRIES_EXHAUSTED;
+            case PAUSED -> Verdict.PAUSED;
             default -> Verdict.PERMANENT_FAILURE;
         };
     }

@@ -76,7 +76,19 @@ final class ResilientTrack {
     /** Meters are looked up once per (operation, status), not built on every call. */
     private final Map<String, Timer> callTimers = new java.util.concurrent.ConcurrentHashMap<>();
 
-    ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
+    /** Whether calls wait while the workspace is paused (one workspace) or return {@link TrackResult.Kind#PAUSED} at once. */
+    private final boolean waitWhilePaused;
+    private final String workspaceLabel;
+
+    /**
+     * @param workspace       the workspace's name, for log lines (null: the single workspace)
+     * @param waitWhilePaused true: while Customer.io looks down or refuses the credentials, calls wait
+     *                        (back-pressure pauses the consumer); false: they return PAUSED at once, so
+     *                        that a paused workspace holds no thread other workspaces need
+     */
+    ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
+        this.waitWhilePaused = waitWhilePaused;
+        this.workspaceLabel = workspace == null ? "" : " of workspace " + workspace;
         this.client = client;
         this.meters = meters;
         this.limiters = RateLimiterRegistry.of(rateLimiterConfig(policy.callsPerSecond()));
@@ -110,12 +122,12 @@ final class ResilientTrack {
                 .build());
         this.breaker = breakers.circuitBreaker(NAME);
         breaker.getEventPublisher().onStateTransition(e ->
-                log.warn("Customer.io circuit breaker {} (failure rate {} %)", e.getStateTransition(),
+                log.warn("Customer.io circuit breaker{} {} (failure rate {} %)", workspaceLabel, e.getStateTransition(),
                         breaker.getMetrics().getFailureRate()));
         TaggedRateLimiterMetrics.ofRateLimiterRegistry(limiters).bindTo(meters);
         TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
-        this.credentials = new CredentialGate(client, policy.credentialProbeEvery(), meters);
+        this.credentials = new CredentialGate(client, policy.credentialProbeEvery(), meters, workspaceLabel);
         this.limiterWait = Timer.builder(MetricNames.RATE_LIMITER_WAIT)
                 .description("Time Track calls waited for a rate-limit permit and a slot of the arrival window")
                 .publishPercentileHistogram()
@@ -193,7 +205,8 @@ final class ResilientTrack {
         if (now - last429Nanos > TimeUnit.SECONDS.toNanos(1) && factor > 0.5) {
             factor = Math.max(0.5, factor * 0.9);
             backoffs.increment();
-            log.warn("Customer.io answered 429: Track rate of this instance lowered to {} % ({}/s)", Math.round(factor * 100),
+            log.warn("Customer.io answered 429{}: Track rate of this instance lowered to {} % ({}/s)", workspaceLabel,
+                    Math.round(factor * 100),
                     effective(granted, headroomPercent, factor));
             apply();
         }
@@ -245,13 +258,21 @@ final class ResilientTrack {
         TrackResult last = retry.executeSupplier(() -> {
             boolean reloaded = false;
             while (true) {
-                boolean probe = credentials.awaitTurn();
+                CredentialGate.Turn turn = credentials.turn(waitWhilePaused);
+                if (turn == CredentialGate.Turn.CLOSED) {
+                    return TrackResult.paused(op, "credentials refused");
+                }
+                boolean probe = turn == CredentialGate.Turn.PROBE;
                 TrackResult r;
                 try {
                     r = attempt(op, identifier);
                 } catch (CancellationException e) {
                     credentials.abandonProbe(probe);
                     throw e;
+                }
+                if (r.kind() == TrackResult.Kind.PAUSED) {
+                    credentials.abandonProbe(probe);
+                    return r;
                 }
                 attempts.incrementAndGet();
                 if (!credentials.afterCall(r, probe, reloaded)) {
@@ -264,7 +285,9 @@ final class ResilientTrack {
     }
 
     private TrackResult attempt(TrackOperation op, Identifier identifier) {
-        awaitBreaker();
+        if (!awaitBreaker()) {
+            return TrackResult.paused(op, "circuit open");
+        }
         try {
             awaitPermit();
         } catch (CancellationException e) {
@@ -295,11 +318,24 @@ final class ResilientTrack {
     }
 
 
-    /** While the breaker is open, wait (a probe will close it again) instead of failing. */
-    private void awaitBreaker() {
+    /**
+     * While the breaker is open, wait (a probe will close it again) instead of failing; or, when
+     * calls do not wait while paused, return false at once.
+     */
+    private boolean awaitBreaker() {
         while (!breaker.tryAcquirePermission()) {
+            if (!waitWhilePaused) {
+                return false;
+            }
             Backoff.sleep(Duration.ofMillis(100), "waiting for Customer.io to come back");
         }
+        return true;
+    }
+
+    /** True while calls would wait (or be PAUSED): the breaker is open or the credentials are refused. */
+    boolean paused() {
+        CircuitBreaker.State state = breaker.getState();
+        return credentials.closed() || state == CircuitBreaker.State.OPEN || state == CircuitBreaker.State.FORCED_OPEN;
     }
 
     private void awaitPermit() {

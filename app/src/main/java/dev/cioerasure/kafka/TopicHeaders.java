@@ -55,6 +55,8 @@ public final class TopicHeaders {
     public static final String VERIFY_LAST = "x-erasure-verify-last";
     /** On the verification topic: the last check's HTTP status, or the kind of failure ({@code timeout}, …). */
     public static final String VERIFY_LAST_STATUS = "x-erasure-verify-last-status";
+    /** Verification topic: the workspace to check (absent on records from before workspaces: the single workspace). */
+    public static final String VERIFY_WORKSPACE = "x-erasure-verify-workspace";
     /**
      * Present when the record could not be copied whole (too large for the producer or broker):
      * what was cut, {@code value} (dropped) and/or {@code key} (replaced by its SHA-256 in hex).
@@ -97,7 +99,8 @@ public final class TopicHeaders {
             Map.entry(VERIFY_CHECKS, v -> Pattern.matches("0|[1-9][0-9]{0,5}", v)),
             Map.entry(VERIFY_DEADLINE, LONG),
             Map.entry(VERIFY_LAST, v -> Pattern.matches("present|error|none", v)),
-            Map.entry(VERIFY_LAST_STATUS, v -> Pattern.matches("[a-z0-9_ ]{1,40}", v)));
+            Map.entry(VERIFY_LAST_STATUS, v -> Pattern.matches("[a-z0-9_ ]{1,40}", v)),
+            Map.entry(VERIFY_WORKSPACE, v -> Pattern.matches("[a-z0-9][a-z0-9_-]{0,31}", v)));
 
     /**
      * The last value of one of this class's headers, if it is well-formed UTF-8 text in that

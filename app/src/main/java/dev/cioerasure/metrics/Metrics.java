@@ -36,6 +36,20 @@ public final class Metrics {
         return r;
     }
 
+    /**
+     * A registry that tags every meter registered through it with {@code workspace}, into
+     * {@code base}: each workspace's Customer.io meters (calls, breaker, retry, rate, credentials)
+     * are told apart by that tag, a bounded set (the configured workspaces).
+     */
+    public static io.micrometer.core.instrument.MeterRegistry forWorkspace(io.micrometer.core.instrument.MeterRegistry base,
+                                                                          String workspace) {
+        io.micrometer.core.instrument.composite.CompositeMeterRegistry r =
+                new io.micrometer.core.instrument.composite.CompositeMeterRegistry(base.config().clock());
+        r.config().commonTags("workspace", workspace);
+        r.add(base);
+        return r;
+    }
+
     /** The kafka-clients version from the properties file its jar carries (its AppInfoParser is not public API). */
     static String kafkaClientsVersion() {
         try (java.io.InputStream in = org.apache.kafka.clients.consumer.Consumer.class.getResourceAsStream("/kafka/kafka-version.properties")) {

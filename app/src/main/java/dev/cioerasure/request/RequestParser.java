@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
@@ -44,14 +45,28 @@ public final class RequestParser {
     static final Instant EARLIEST = Instant.parse("2000-01-01T00:00:00Z");
 
     private static final Set<String> TOP_FIELDS =
-            Set.of("request_id", "identifier", "regulation", "requested_at", "requested_by");
+            Set.of("request_id", "identifier", "regulation", "requested_at", "requested_by", "workspaces");
+    /** A request names at most this many workspaces (the configuration holds at most as many). */
+    static final int MAX_WORKSPACES = 16;
+    private static final java.util.regex.Pattern WORKSPACE_NAME = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9_-]{0,31}");
     private static final Set<String> IDENTIFIER_FIELDS = Set.of("type", "value");
 
     private final ObjectMapper mapper;
     private final Clock clock;
+    /** The configured workspace names a request may name, sorted; null: any well-formed name. */
+    private final java.util.SortedSet<String> workspaces;
 
+    /** A parser that checks the form of workspace names only (e.g. for {@code submit}). */
     public RequestParser(Clock clock) {
+        this(clock, null);
+    }
+
+    /**
+     * @param workspaces the configured workspaces: a request naming another one is invalid
+     */
+    public RequestParser(Clock clock, java.util.Collection<String> workspaces) {
         this.clock = clock;
+        this.workspaces = workspaces == null ? null : java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(workspaces));
         JsonFactory factory = JsonFactory.builder()
                 .streamReadConstraints(StreamReadConstraints.builder()
                         .maxNestingDepth(MAX_DEPTH)
@@ -190,8 +205,55 @@ public final class RequestParser {
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
                     "requested_by must be a team or ticket reference, not an email address"), rid);
         }
+        Object named = workspaces(root.get("workspaces"));
+        if (named instanceof Rejection r) {
+            return new ParseResult.Invalid(r, rid);
+        }
+        @SuppressWarnings("unchecked")
+        List<String> targets = (List<String>) named;
         return new ParseResult.Valid(new ErasureRequest(requestId,
-                new Identifier(idType.get(), (String) value), regulation, requestedAt, requestedBy));
+                new Identifier(idType.get(), (String) value), regulation, requestedAt, requestedBy, targets));
+    }
+
+    /**
+     * The optional {@code workspaces}: a non-empty list of distinct configured names; absent means
+     * every workspace. Rejections name the configured workspaces, never the message's values.
+     */
+    private Object workspaces(JsonNode node) {
+        if (node == null) {
+            return List.of();
+        }
+        if (!node.isArray()) {
+            return new Rejection(Rejection.Code.WRONG_TYPE, "workspaces must be a list of workspace names");
+        }
+        if (node.isEmpty() || node.size() > MAX_WORKSPACES) {
+            return new Rejection(Rejection.Code.INVALID_VALUE,
+                    "workspaces must name 1-" + MAX_WORKSPACES + " workspaces (leave it out for every workspace)");
+        }
+        List<String> names = new java.util.ArrayList<>();
+        int unknown = 0;
+        for (JsonNode n : node) {
+            if (!n.isTextual()) {
+                return new Rejection(Rejection.Code.WRONG_TYPE, "workspaces must be a list of workspace names (strings)");
+            }
+            String name = n.asText();
+            if (!WORKSPACE_NAME.matcher(name).matches()) {
+                return new Rejection(Rejection.Code.INVALID_VALUE,
+                        "workspaces: a name is a-z, 0-9, '-' and '_', starting with a letter or digit, at most 32");
+            }
+            if (names.contains(name)) {
+                return new Rejection(Rejection.Code.INVALID_VALUE, "workspaces: a workspace is named twice");
+            }
+            if (workspaces != null && !workspaces.contains(name)) {
+                unknown++;
+            }
+            names.add(name);
+        }
+        if (unknown > 0) {
+            return new Rejection(Rejection.Code.INVALID_VALUE, "workspaces: " + unknown + " unknown workspace"
+                    + (unknown == 1 ? "" : "s") + " (configured: " + String.join(", ", workspaces) + ")");
+        }
+        return List.copyOf(names);
     }
 
     static Rejection checkIdentifierValue(IdentifierType type, String v) {

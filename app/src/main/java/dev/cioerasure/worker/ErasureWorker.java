@@ -4,7 +4,6 @@ import dev.cioerasure.audit.AuditLog;
 import dev.cioerasure.audit.AuditWriter;
 import dev.cioerasure.audit.OutcomeLookup;
 import dev.cioerasure.config.Settings;
-import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.threads.DaemonThreads;
@@ -83,13 +82,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final AtomicLong finished = new AtomicLong();
     private final List<AutoCloseable> meterBinders = new ArrayList<>();
     private final Clock clock;
-    private final ErasureExecutor executor;
     private final int maxParked;
     private final ScheduledExecutorService scheduler;
     private final ScheduledExecutorService healthPinger;
     private final ScheduledExecutorService backlogTimer;
     private final ScheduledExecutorService budgetTimer;
-    private final GroupRateBudget rateBudget;
+    /** The group's rate budgets: each workspace's Track API budget, and its App API budget when it verifies. */
+    private final List<GroupRateBudget> budgets;
     private final BacklogMonitor backlogMonitor;
     private final ChainCheckpoints checkpoints;
     private final ScheduledExecutorService checkpointTimer;
@@ -98,7 +97,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final ParkedRecords parked;
     /** Checks that the person is gone (App API), or null when verification is off. */
     private final VerificationProcessor verifier;
-    private final GroupRateBudget appBudget;
     /** Verification-topic records waiting for their next check; taken (uncommitted) but not in flight. */
     private final ParkedRecords verifyParked;
     /** Verification records being checked now (they take no erasure slot). */
@@ -123,13 +121,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
      * @param checkpoints     signed checkpoints of the audit chain, or null when not configured
      * @param backlogRecords  where the loop publishes its backlog (for the rate budget); -1 until known
      * @param verifier        checks of the verification topic, or null when verification is off
-     * @param appBudget       the group's App API budget (with {@code verifier}), or null
+     * @param budgets         the group's rate budgets (Track API and, when verifying, App API, per workspace)
      */
     record Parts(Settings.Kafka kafka, Settings.Worker worker, Consumer<byte[], byte[]> consumer,
-                 Producer<byte[], byte[]> producer, ErasureExecutor executor, AuditWriter auditWriter, AuditLog auditLog,
+                 Producer<byte[], byte[]> producer, AuditWriter auditWriter, AuditLog auditLog,
                  OutcomeLookup outcomeLookup, Republisher republisher, RecordProcessor processor, ExecutorService pool,
-                 GroupRateBudget rateBudget, BacklogMonitor backlogMonitor, ChainCheckpoints checkpoints, AtomicLong backlogRecords,
-                 VerificationProcessor verifier, GroupRateBudget appBudget, MeterRegistry meters, Clock clock) { }
+                 List<GroupRateBudget> budgets, BacklogMonitor backlogMonitor, ChainCheckpoints checkpoints, AtomicLong backlogRecords,
+                 VerificationProcessor verifier, MeterRegistry meters, Clock clock) { }
 
     ErasureWorker(Parts d) {
         this.kafka = d.kafka();
@@ -151,16 +149,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.outcomeLookup = d.outcomeLookup();
         this.processor = d.processor();
         this.clock = d.clock();
-        this.executor = d.executor();
         this.backlogRecords = d.backlogRecords();
-        this.rateBudget = d.rateBudget();
+        this.budgets = List.copyOf(d.budgets());
         this.budgetTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rate-budget-"));
-        budgetTimer.scheduleWithFixedDelay(rateBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
-        this.verifier = d.verifier();
-        this.appBudget = d.appBudget();
-        if (appBudget != null) {
-            budgetTimer.scheduleWithFixedDelay(appBudget::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
+        for (GroupRateBudget b : budgets) {
+            budgetTimer.scheduleWithFixedDelay(b::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         }
+        this.verifier = d.verifier();
         this.maxParked = d.worker().maxParked();
         this.stallAfter = d.worker().stallAfter();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("retry-timer-"));
@@ -180,8 +175,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             long every = checkpoints.every().toMillis();
             checkpointTimer.scheduleWithFixedDelay(checkpoints::publish, every, every, TimeUnit.MILLISECONDS);
         }
-        Gauge.builder(MetricNames.RATE_LIMIT, executor, ErasureExecutor::callsPerSecond)
-                .description("Track calls per second this instance may make: its grant of CUSTOMERIO_RATE_LIMIT_PER_SECOND").register(d.meters());
         Gauge.builder(MetricNames.RETRY_PARKED, parked, ParkedRecords::size)
                 .description("Retry-topic records held until their retry round is due").register(d.meters());
         Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
@@ -594,7 +587,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         if (!databaseReachable) {
             return java.util.Optional.of("audit database unreachable");
         }
-        if (!rateBudget.healthy() || (appBudget != null && !appBudget.healthy())) {
+        if (budgets.stream().anyMatch(b -> !b.healthy())) {
             return java.util.Optional.of("cannot renew this instance's lease of the group's Track or App API rate (table rate_budget_lease)");
         }
         if (!auditWriter.isHealthy()) {
@@ -642,10 +635,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         stop(backlogTimer, 15);
         backlogMonitor.close();
         stop(budgetTimer, 5);
-        rateBudget.close();
-        if (appBudget != null) {
-            appBudget.close();
-        }
+        budgets.forEach(GroupRateBudget::close);
         outcomeLookup.close();
         if (verifier != null) {
             verifier.close();

@@ -76,6 +76,15 @@ final class GroupRateBudget implements AutoCloseable {
      *                        much longer, plus one second
      * @param backlog         records this instance has yet to finish, or -1 when not known
      */
+    /**
+     * The lease rows' budget of a workspace: {@code track} / {@code app} for the workspace named
+     * {@value dev.cioerasure.config.Settings.Workspace#DEFAULT_NAME} (as before workspaces, so an
+     * upgrade shares them with the previous version), {@code track:<name>} / {@code app:<name>} for another.
+     */
+    static String budgetName(String kind, String workspace) {
+        return dev.cioerasure.config.Settings.Workspace.DEFAULT_NAME.equals(workspace) ? kind : kind + ":" + workspace;
+    }
+
     GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, Paced executor,
                     LongSupplier backlog) {
         this(dataSource, TRACK, 2, instance, limit, unansweredGrace, executor, backlog);

@@ -9,6 +9,7 @@ import dev.cioerasure.audit.Step;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.customerio.TrackResult;
 import dev.cioerasure.erasure.ErasureExecutor;
+import dev.cioerasure.erasure.Workspaces;
 import dev.cioerasure.erasure.ErasureResult;
 import dev.cioerasure.erasure.StepResult;
 import dev.cioerasure.metrics.MetricNames;
@@ -23,6 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -48,7 +50,7 @@ final class RecordProcessor {
 
     private final RequestParser parser;
     private final SubjectHasher hasher;
-    private final ErasureExecutor executor;
+    private final Workspaces workspaces;
     private final AuditSink audit;
     private final FinalOutcomes outcomes;
     private final Republisher republisher;
@@ -71,12 +73,23 @@ final class RecordProcessor {
                 dev.cioerasure.config.Settings.Verification.OFF, OutcomeEvents.NONE, pool, meters, clock);
     }
 
+    /** The single workspace, named {@value dev.cioerasure.config.Settings.Workspace#DEFAULT_NAME}. */
+    RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditSink audit,
+                    FinalOutcomes outcomes, Republisher republisher, List<Duration> retryDelays,
+                    dev.cioerasure.config.Settings.Verification verification, OutcomeEvents events, ExecutorService pool,
+                    MeterRegistry meters, Clock clock) {
+        this(parser, hasher, Workspaces.single(dev.cioerasure.config.Settings.Workspace.DEFAULT_NAME, executor, verification.enabled()),
+                audit, outcomes, republisher, retryDelays, verification, events, pool, meters, clock);
+    }
+
     /**
-     * @param verification with an App API key, each COMPLETED request goes to the verification
-     *                     topic for its checks; without one it gets an UNVERIFIABLE row at once
+     * @param workspaces   where each request is erased: those it names, or all
+     * @param verification when to check (the App API keys are the workspaces'): each workspace a
+     *                     request completes in goes to the verification topic for its checks, or,
+     *                     without a key, gets an UNVERIFIABLE row at once
      * @param events       where final outcomes are announced, once their rows are durable
      */
-    RecordProcessor(RequestParser parser, SubjectHasher hasher, ErasureExecutor executor, AuditSink audit,
+    RecordProcessor(RequestParser parser, SubjectHasher hasher, Workspaces workspaces, AuditSink audit,
                     FinalOutcomes outcomes, Republisher republisher, List<Duration> retryDelays,
                     dev.cioerasure.config.Settings.Verification verification, OutcomeEvents events, ExecutorService pool,
                     MeterRegistry meters, Clock clock) {
@@ -85,7 +98,7 @@ final class RecordProcessor {
         this.events = events;
         this.parser = parser;
         this.hasher = hasher;
-        this.executor = executor;
+        this.workspaces = workspaces;
         this.audit = audit;
         this.outcomes = outcomes;
         this.republisher = republisher;
@@ -151,18 +164,15 @@ final class RecordProcessor {
     }
 
     /**
-     * What to record for a valid request, and whether it also goes to the DLQ, is parked for a
-     * retry round, or goes to the verification topic ({@code verify}).
+     * What to record for a valid request, and whether it also goes to the DLQ, is parked on the
+     * retry topic ({@code park}, with the round it carries), and which workspaces go to the
+     * verification topic ({@code verify}; a null element: the unnamed workspace of a request
+     * completed before workspaces existed).
      */
     private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
-                            int retryRound, Instant notBefore, boolean verify, List<AuditEvent> announce) {
+                            boolean park, int retryRound, Instant notBefore, List<String> verify, List<AuditEvent> announce) {
         Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) {
-            this(rows, outcome, dlqReasonCode, reason, requestId, 0, null, false);
-        }
-
-        Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
-                 int retryRound, Instant notBefore, boolean verify) {
-            this(rows, outcome, dlqReasonCode, reason, requestId, retryRound, notBefore, verify, rows);
+            this(rows, outcome, dlqReasonCode, reason, requestId, false, 0, null, List.of(), rows);
         }
     }
 
@@ -179,49 +189,143 @@ final class RecordProcessor {
 
     private Decision decide(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where) {
         // batched with other look-ups; while the database is down it waits (the worker pauses, nothing is skipped)
-        Optional<Outcome> previous = outcomes.finalOutcome(r.requestId());
+        FinalOutcomes.Standing standing = outcomes.standing(r.requestId());
+        Optional<Outcome> previous = standing.outcome();
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
             log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
                     r.requestId(), where, previous.get());
-            // A completed request is verified again if its verification may be missing (a crash
+            // A completed request is verified again where its verification may be missing (a crash
             // between its rows and its verification record); a finished one is skipped.
             // Its final outcome is announced again too (the first announcement may have been lost in a crash).
+            List<String> verify = previous.get() == Outcome.COMPLETED ? verifiable(standing.completedWorkspaces()) : List.of();
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
-                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), 0, null,
-                    previous.get() == Outcome.COMPLETED && verification.enabled(),
-                    List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
+                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), false, 0,
+                    null, verify, List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
         }
-        ErasureResult result = executor.erase(r.identifier());
-        List<AuditEvent> rows = new ArrayList<>(3);
-        rows.add(stepRow(r, subject, result.suppress(), where));
-        if (result.destroy() != null) {
-            rows.add(stepRow(r, subject, result.destroy(), where));
-        }
-        ErasureResult.Verdict verdict = result.verdict();
-        if (verdict == ErasureResult.Verdict.COMPLETED) {
-            rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
-            if (!verification.enabled()) {
-                rows.add(row(r, subject, Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason(), where));
+        List<AuditEvent> rows = new ArrayList<>(4);
+        List<String> verify = new ArrayList<>();
+        Shortfall permanent = new Shortfall();
+        Shortfall exhausted = new Shortfall();
+        Shortfall paused = new Shortfall();
+        // Only the workspaces not yet done: a later round (or a replay) erases only where it is still missing.
+        for (String name : workspaces.toDo(r.workspaces(), standing.completedWorkspaces())) {
+            Workspaces.Workspace ws = workspaces.get(name);
+            ErasureResult result = ws.executor().erase(r.identifier());
+            for (StepResult step : new StepResult[] {result.suppress(), result.destroy()}) {
+                if (step != null && step.last().kind() != TrackResult.Kind.PAUSED) {
+                    rows.add(stepRow(r, subject, step, where).inWorkspace(name));
+                }
             }
+            switch (result.verdict()) {
+                case COMPLETED -> {
+                    rows.add(row(r, subject, Step.WORKSPACE, Outcome.COMPLETED, null, null, null, where).inWorkspace(name));
+                    if (ws.verifiable()) {
+                        verify.add(name);
+                    } else {
+                        rows.add(row(r, subject, Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason(),
+                                where).inWorkspace(name));
+                    }
+                }
+                case RETRIES_EXHAUSTED -> exhausted.add(name, result);
+                case PAUSED -> paused.add(name, result);
+                default -> {
+                    permanent.add(name, result);
+                    rows.add(row(r, subject, Step.WORKSPACE, Outcome.FAILED, statusOrNull(result.failedStep().last()),
+                            result.failedStep().attempts(), result.reason(), where).inWorkspace(name));
+                }
+            }
+        }
+        if (permanent.none() && exhausted.none() && paused.none()) {
+            rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
             log.debug("request {} at {} completed", r.requestId(), where);
-            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), 0, null, verification.enabled());
+            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), false, 0, null, verify, rows);
         }
-        StepResult failed = result.failedStep();
         int round = republisher.round(rec);
-        if (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED && round < retryDelays.size()) {
+        if (permanent.none() && exhausted.any() && round < retryDelays.size()) {
             Duration delay = retryDelays.get(round);
-            Instant notBefore = clock.instant().plus(delay);
-            String reason = result.reason() + "; retry round " + (round + 1) + " of " + retryDelays.size() + " after " + delay;
-            rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, statusOrNull(failed.last()), failed.attempts(), reason, where));
-            log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
-            return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), round + 1, notBefore, false);
+            String reason = exhausted.describe() + paused.describe("; paused: ") + "; retry round " + (round + 1) + " of "
+                    + retryDelays.size() + " after " + delay;
+            return parked(rows, r, subject, where, exhausted.first(), round + 1, delay, reason);
         }
-        String reason = result.reason() + (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED
-                ? "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s") : "");
+        if (permanent.none() && exhausted.none()) {
+            // Only paused workspaces (Customer.io down, or refusing their key): not the request's fault,
+            // so no retry round is used up; it is looked at again after the current round's delay.
+            Duration delay = retryDelays.isEmpty() ? PAUSED_RECHECK : retryDelays.get(Math.min(round, retryDelays.size() - 1));
+            String reason = paused.describe() + " (the workspace is paused: not a retry round); again after " + delay;
+            return parked(rows, r, subject, where, paused.first(), round, delay, reason);
+        }
+        ErasureResult.Verdict verdict = permanent.any() ? ErasureResult.Verdict.PERMANENT_FAILURE : ErasureResult.Verdict.RETRIES_EXHAUSTED;
+        if (permanent.none()) {
+            for (Map.Entry<String, ErasureResult> e : exhausted.results.entrySet()) {
+                rows.add(row(r, subject, Step.WORKSPACE, Outcome.FAILED, statusOrNull(e.getValue().failedStep().last()),
+                        e.getValue().failedStep().attempts(), e.getValue().reason() + "; gave up after " + retryDelays.size()
+                                + " retry round" + (retryDelays.size() == 1 ? "" : "s"), where).inWorkspace(e.getKey()));
+            }
+        }
+        Shortfall first = permanent.any() ? permanent : exhausted;
+        String reason = first.describe() + (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED
+                ? "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s") : "")
+                + (permanent.any() ? exhausted.describe("; also not done (retryable): ") : "") + paused.describe("; also not done (paused): ");
+        StepResult failed = first.first().failedStep();
         rows.add(row(r, subject, Step.OUTCOME, Outcome.FAILED, statusOrNull(failed.last()), failed.attempts(), reason, where));
         log.warn("request {} at {} FAILED: {}", r.requestId(), where, reason);
         return new Decision(rows, Outcome.FAILED, verdict.name(), reason, r.requestId());
+    }
+
+    /** How long a request waits for its paused workspaces when no retry rounds are configured. */
+    static final Duration PAUSED_RECHECK = Duration.ofSeconds(30);
+
+    private Decision parked(List<AuditEvent> rows, ErasureRequest r, String subject, KafkaCoordinates where, ErasureResult first,
+                            int nextRound, Duration delay, String reason) {
+        StepResult failed = first.failedStep();
+        rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, statusOrNull(failed.last()), failed.attempts(), reason, where));
+        log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
+        return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), true, nextRound, clock.instant().plus(delay),
+                List.of(), rows);
+    }
+
+    /** The workspaces (among those completed) whose verification may be missing; for a request from before workspaces, the unnamed one. */
+    private List<String> verifiable(java.util.Set<String> completed) {
+        if (completed.isEmpty()) {
+            return workspaces.several() || !workspaces.all().get(0).verifiable() ? List.of() : java.util.Collections.singletonList(null);
+        }
+        return workspaces.names().stream().filter(completed::contains).filter(n -> workspaces.get(n).verifiable()).toList();
+    }
+
+    /** The workspaces of one kind of shortfall (failed, retries exhausted, paused), in order, for the reason. */
+    private final class Shortfall {
+        final Map<String, ErasureResult> results = new java.util.LinkedHashMap<>();
+
+        void add(String workspace, ErasureResult result) {
+            results.put(workspace, result);
+        }
+
+        boolean any() {
+            return !results.isEmpty();
+        }
+
+        boolean none() {
+            return results.isEmpty();
+        }
+
+        ErasureResult first() {
+            return results.values().iterator().next();
+        }
+
+        String describe() {
+            return describe("");
+        }
+
+        /** E.g. {@code workspace eu: destroy: http 503 after 5 attempts (retryable)}; the bare reason with one workspace. */
+        String describe(String prefix) {
+            if (results.isEmpty()) {
+                return "";
+            }
+            List<String> parts = new ArrayList<>();
+            results.forEach((w, result) -> parts.add(workspaces.several() ? "workspace " + w + ": " + result.reason() : result.reason()));
+            return prefix + String.join("; ", parts);
+        }
     }
 
     private CompletableFuture<Outcome> persist(ConsumerRecord<byte[], byte[]> rec, Decision d) {
@@ -230,18 +334,19 @@ final class RecordProcessor {
         // never from the audit writer's thread (a send waiting for metadata would hold every append).
         CompletableFuture<Void> written = durable.thenComposeAsync(v -> events.announce(d.announce()), pool);
         CompletableFuture<Void> moved;
-        if (d.retryRound() > 0) {
+        if (d.park()) {
             moved = republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
         } else if (d.dlqReasonCode() != null) {
             moved = republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());
-        } else if (d.verify()) {
+        } else if (!d.verify().isEmpty()) {
             Instant completed = clock.instant();
-            // After the rows: the verification record is only sent once the COMPLETED row is durable.
+            // After the rows: the verification records are only sent once the COMPLETED rows are durable.
             // On the pool: `written` may complete on the producer's I/O thread, which must never
             // send itself (a send waiting for metadata would wait for that very thread).
-            moved = written.thenComposeAsync(v -> republisher.verifyLater(rec, d.requestId(), 0,
-                    VerificationProcessor.firstCheck(verification, completed), completed.plus(verification.deadline()), "none", null),
-                    pool);
+            moved = written.thenComposeAsync(v -> CompletableFuture.allOf(d.verify().stream()
+                    .map(w -> republisher.verifyLater(rec, d.requestId(), w, 0, VerificationProcessor.firstCheck(verification, completed),
+                            completed.plus(verification.deadline()), "none", null))
+                    .toArray(CompletableFuture[]::new)), pool);
         } else {
             return written.thenApply(v -> d.outcome());
         }

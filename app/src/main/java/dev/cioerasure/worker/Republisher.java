@@ -121,9 +121,12 @@ final class Republisher {
      * @param last       what the last check learnt: present, error, or none
      * @param lastStatus the last check's status tag, or null
      */
-    CompletableFuture<Void> verifyLater(ConsumerRecord<byte[], byte[]> original, String requestId, int checks, Instant notBefore,
-                                        Instant deadline, String last, String lastStatus) {
+    CompletableFuture<Void> verifyLater(ConsumerRecord<byte[], byte[]> original, String requestId, String workspace, int checks,
+                                        Instant notBefore, Instant deadline, String last, String lastStatus) {
         List<Header> h = provenance(original, "VERIFY", "verify that the person is gone", requestId);
+        if (workspace != null) {
+            put(h, TopicHeaders.VERIFY_WORKSPACE, workspace);
+        }
         put(h, NOT_BEFORE, Long.toString(notBefore.toEpochMilli()));
         put(h, TopicHeaders.VERIFY_CHECKS, Integer.toString(checks));
         put(h, TopicHeaders.VERIFY_DEADLINE, Long.toString(deadline.toEpochMilli()));

@@ -51,9 +51,12 @@ final class VerificationProcessor {
 
     private final RequestParser parser;
     private final SubjectHasher hasher;
-    private final VerificationExecutor executor;
+    /** The App API check of each workspace with an App API key, by name. */
+    private final Map<String, VerificationExecutor> executors;
+    /** The workspace of records without a workspace header (written before workspaces existed), or null. */
+    private final String unnamedWorkspace;
     private final AuditSink audit;
-    private final Predicate<String> alreadyVerified;
+    private final java.util.function.BiPredicate<String, String> alreadyVerified;
     private final Republisher republisher;
     private final OutcomeEvents events;
     private final Settings.Verification settings;
@@ -63,17 +66,31 @@ final class VerificationProcessor {
     private final Map<PresenceResult.Kind, Counter> checks = new EnumMap<>(PresenceResult.Kind.class);
     private final Counter ignored;
 
-    /**
-     * @param alreadyVerified whether a request already has its VERIFY row (then no check is made)
-     * @param pool            runs the checks (apart from the erasures' pool)
-     */
+    /** One workspace's checks, the single workspace of records without a workspace header. */
     VerificationProcessor(RequestParser parser, SubjectHasher hasher, VerificationExecutor executor, AuditSink audit,
                           Predicate<String> alreadyVerified, Republisher republisher, OutcomeEvents events,
                           Settings.Verification settings, ExecutorService pool, MeterRegistry meters, Clock clock) {
+        this(parser, hasher, Map.of(Settings.Workspace.DEFAULT_NAME, executor), Settings.Workspace.DEFAULT_NAME, audit,
+                (id, workspace) -> alreadyVerified.test(id), republisher, events, settings, pool, meters, clock);
+    }
+
+    /**
+     * @param executors        the checks of each workspace with an App API key
+     * @param unnamedWorkspace the workspace records without a workspace header are about (the single
+     *                         configured one), or null when several are configured
+     * @param alreadyVerified  whether a request already has its VERIFY row in a workspace (null: the
+     *                         row without a workspace); then no check is made
+     * @param pool             runs the checks (apart from the erasures' pool)
+     */
+    VerificationProcessor(RequestParser parser, SubjectHasher hasher, Map<String, VerificationExecutor> executors,
+                          String unnamedWorkspace, AuditSink audit, java.util.function.BiPredicate<String, String> alreadyVerified,
+                          Republisher republisher, OutcomeEvents events, Settings.Verification settings, ExecutorService pool,
+                          MeterRegistry meters, Clock clock) {
         this.events = events;
         this.parser = parser;
         this.hasher = hasher;
-        this.executor = executor;
+        this.executors = Map.copyOf(executors);
+        this.unnamedWorkspace = unnamedWorkspace;
         this.audit = audit;
         this.alreadyVerified = alreadyVerified;
         this.republisher = republisher;
@@ -150,53 +167,61 @@ final class VerificationProcessor {
         int made = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_CHECKS).map(Integer::parseInt).orElse(0);
         String lastSeen = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_LAST).orElse("none");
         Instant deadline = Instant.ofEpochMilli(deadlineMillis.get());
-        return CompletableFuture.supplyAsync(() -> alreadyVerified.test(request.requestId()), pool).thenCompose(done -> {
+        // The row names the header's workspace; a record without one (written before workspaces)
+        // gets a row without one too, so that it meets an earlier VERIFY row of the request.
+        String workspace = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_WORKSPACE).orElse(null);
+        VerificationExecutor executor = executors.get(workspace != null ? workspace : String.valueOf(unnamedWorkspace));
+        return CompletableFuture.supplyAsync(() -> alreadyVerified.test(request.requestId(), workspace), pool).thenCompose(done -> {
             if (done) {
                 log.debug("request {} already verified; check at {} skipped", request.requestId(), where);
                 return CompletableFuture.completedFuture(null);
             }
+            if (executor == null) {
+                return record(request, where, workspace, Outcome.UNVERIFIABLE, null, made,
+                        "workspace " + (workspace == null ? "(unnamed)" : workspace) + " has no App API key configured any more");
+            }
             return CompletableFuture.supplyAsync(() -> executor.check(request.identifier()), pool)
-                    .thenCompose(c -> after(rec, where, request, made + 1, lastSeen, c, deadline));
+                    .thenCompose(c -> after(rec, where, workspace, request, made + 1, lastSeen, c, deadline));
         });
     }
 
-    private CompletableFuture<Void> after(ConsumerRecord<byte[], byte[]> rec, KafkaCoordinates where, ErasureRequest r, int made,
-                                          String lastSeen, VerificationExecutor.Check c, Instant deadline) {
+    private CompletableFuture<Void> after(ConsumerRecord<byte[], byte[]> rec, KafkaCoordinates where, String workspace,
+                                          ErasureRequest r, int made, String lastSeen, VerificationExecutor.Check c, Instant deadline) {
         PresenceResult p = c.last();
         checks.get(p.kind()).increment();
         Instant now = clock.instant();
         String seen = p.kind() == PresenceResult.Kind.PRESENT ? "present" : p.isAnswer() ? "gone" : "error";
         if (p.kind() == PresenceResult.Kind.GONE) {
-            return record(r, where, Outcome.VERIFIED, p.status(), made,
+            return record(r, where, workspace, Outcome.VERIFIED, p.status(), made,
                     "App API: no such person (404) at check " + made);
         }
         if (p.kind() == PresenceResult.Kind.PERMANENT) {
-            return record(r, where, Outcome.UNVERIFIABLE, p.status(), made,
+            return record(r, where, workspace, Outcome.UNVERIFIABLE, p.status(), made,
                     "App API refused the look-up (" + p.detail() + "); asking again would not help");
         }
         if (now.isBefore(deadline)) {
             Instant next = nextCheck(settings, now, made, deadline);
             log.debug("request {}: check {} found the person {}; next check at {}", r.requestId(), made, seen, next);
-            return republisher.verifyLater(rec, r.requestId(), made, next, deadline, seen, p.statusTag());
+            return republisher.verifyLater(rec, r.requestId(), workspace, made, next, deadline, seen, p.statusTag());
         }
         boolean present = p.kind() == PresenceResult.Kind.PRESENT || "present".equals(lastSeen);
         if (present) {
             log.error("request {}: the person is STILL PRESENT in Customer.io at the verification deadline ({} checks): a"
                     + " compliance incident", r.requestId(), made);
-            return record(r, where, Outcome.STILL_PRESENT, p.status() > 0 ? p.status() : null, made,
+            return record(r, where, workspace, Outcome.STILL_PRESENT, p.status() > 0 ? p.status() : null, made,
                     "the App API still found the person at the verification deadline (check " + made + ")"
                             + (p.kind() == PresenceResult.Kind.PRESENT ? "" : " (last check: " + p.detail() + ")"));
         }
         log.warn("request {}: verification gave up at the deadline, no check got an answer (last: {})", r.requestId(), p.detail());
-        return record(r, where, Outcome.UNVERIFIABLE, p.status() > 0 ? p.status() : null, made,
+        return record(r, where, workspace, Outcome.UNVERIFIABLE, p.status() > 0 ? p.status() : null, made,
                 "no answer from the App API before the verification deadline (" + made + " checks, last: " + p.detail() + ")");
     }
 
-    private CompletableFuture<Void> record(ErasureRequest r, KafkaCoordinates where, Outcome outcome, Integer status, int checksMade,
-                                           String reason) {
+    private CompletableFuture<Void> record(ErasureRequest r, KafkaCoordinates where, String workspace, Outcome outcome, Integer status,
+                                           int checksMade, String reason) {
         AuditEvent row = new AuditEvent(r.requestId(), hasher.hash(r.identifier()), r.identifier().type().wireName(), Step.VERIFY,
                 outcome, status, checksMade, reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where,
-                clock.instant());
+                clock.instant(), workspace);
         return audit.append(List.of(row)).thenRun(() -> results.get(outcome).increment())
                 .thenComposeAsync(v -> events.announce(List.of(row)), pool); // not on the audit writer's thread
     }
@@ -213,6 +238,6 @@ final class VerificationProcessor {
 
     /** The VERIFY row of a completed request when there is no App API key: it says why nothing was checked. */
     static String notConfiguredReason() {
-        return "no App API key configured (CUSTOMERIO_APP_API_KEY): the person's absence was not checked";
+        return "no App API key configured (CUSTOMERIO_APP_API_KEY or the workspace's app_api_key_file): the person's absence was not checked";
     }
 }

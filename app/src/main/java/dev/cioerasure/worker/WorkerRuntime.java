@@ -15,6 +15,7 @@ import dev.cioerasure.customerio.TrackClient;
 import dev.cioerasure.customerio.TrackEndpoint;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.VerificationExecutor;
+import dev.cioerasure.erasure.Workspaces;
 import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.kafka.KafkaClients;
@@ -73,76 +74,117 @@ public final class WorkerRuntime implements AutoCloseable {
             throw Preflight.port("METRICS_PORT", s.worker().metricsPort(), e);
         }
         this.dataSource = Databases.pool(s.database(), "audit", meters);
-        Settings.CustomerIo cio = s.customerIo();
-        TrackClient client = TrackClient.http(new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(),
-                cio.connectTimeout(), cio.requestTimeout()), clock);
-        ErasureExecutor executor = new ErasureExecutor(client,
-                new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
-                        cio.breakerOpenFor(), cio.breakerOpenFor(), cio.rateHeadroomPercent(), UNANSWERED_GRACE), meters);
-        this.worker = assemble(s, executor, dataSource, meters, clock);
-        Secret key = cio.apiKey();
-        Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
-                        : Duration.between(k.lastWritten(), clock.instant()).toSeconds())
-                .description("Age of the Track API key file (time since it was last rotated)").baseUnit("seconds").register(meters);
+        this.worker = assemble(s, workspaces(s, meters, clock), dataSource, meters, clock);
         this.thread = new Thread(worker, "erasure-consumer");
+    }
+
+    /**
+     * Each configured workspace's Track client and executor (its own limiter, breaker, credential
+     * gate and key file), its meters tagged with the workspace's name. With several workspaces a
+     * paused one does not hold threads: its steps return PAUSED and the request waits on the retry topic.
+     */
+    static Workspaces workspaces(Settings s, MeterRegistry meters, Clock clock) {
+        boolean several = s.workspaces().size() > 1;
+        List<Workspaces.Workspace> out = new java.util.ArrayList<>();
+        for (Settings.Workspace w : s.workspaces()) {
+            Settings.CustomerIo cio = w.customerIo();
+            MeterRegistry tagged = Metrics.forWorkspace(meters, w.name());
+            TrackClient client = TrackClient.http(new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(),
+                    cio.connectTimeout(), cio.requestTimeout()), clock);
+            ErasureExecutor executor = new ErasureExecutor(client,
+                    new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
+                            cio.breakerOpenFor(), cio.breakerOpenFor(), cio.rateHeadroomPercent(), UNANSWERED_GRACE), tagged,
+                    several ? w.name() : null, !several);
+            Secret key = cio.apiKey();
+            Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
+                            : Duration.between(k.lastWritten(), clock.instant()).toSeconds())
+                    .description("Age of the Track API key file (time since it was last rotated)").baseUnit("seconds").register(tagged);
+            out.add(new Workspaces.Workspace(w.name(), executor, cio.verification().enabled()));
+        }
+        return new Workspaces(out);
     }
 
     /**
      * The consumer loop and everything it works with: the one place the worker's object graph is
      * built. The worker owns the parts from here on.
      */
-    static ErasureWorker assemble(Settings s, ErasureExecutor executor, DataSource dataSource, MeterRegistry meters, Clock clock) {
+    static ErasureWorker assemble(Settings s, Workspaces workspaces, DataSource dataSource, MeterRegistry meters, Clock clock) {
         KafkaClients kafka = new KafkaClients(s.kafka());
-        return assemble(s, ErasureWorker.consumer(kafka, s.worker()), ErasureWorker.producer(kafka, s.worker()), executor, dataSource,
+        return assemble(s, ErasureWorker.consumer(kafka, s.worker()), ErasureWorker.producer(kafka, s.worker()), workspaces, dataSource,
                 meters, clock);
     }
 
-    /** The same with the given Kafka clients (tests hand in Kafka's mock clients: the loop without a broker). */
+    /** With the given Kafka clients and the single workspace's executor (tests hand in Kafka's mock clients: the loop without a broker). */
     static ErasureWorker assemble(Settings s, Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer,
                                   ErasureExecutor executor, DataSource dataSource, MeterRegistry meters, Clock clock) {
+        return assemble(s, consumer, producer, Workspaces.single(s.workspaces().get(0).name(), executor,
+                s.customerIo().verification().enabled()), dataSource, meters, clock);
+    }
+
+    /** With the given Kafka clients. */
+    static ErasureWorker assemble(Settings s, Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer,
+                                  Workspaces workspaces, DataSource dataSource, MeterRegistry meters, Clock clock) {
         String instance = s.worker().instanceId();
         AuditWriter auditWriter = new AuditWriter(dataSource, instance, meters);
         OutcomeLookup outcomeLookup = new OutcomeLookup(dataSource);
-        Settings.Verification verification = s.customerIo().verification();
+        // When to check is shared; each workspace with an App API key is checked with its own key.
+        Settings.Verification verification = s.workspaces().stream().map(w -> w.customerIo().verification())
+                .filter(Settings.Verification::enabled).findFirst().orElse(s.customerIo().verification());
         Republisher republisher = new Republisher(producer, s.kafka().dlqTopic(), s.kafka().retryTopic(),
                 verification.enabled() ? s.kafka().verifyTopic() : null, instance, meters);
         ExecutorService pool = Executors.newFixedThreadPool(s.worker().maxInFlight(), DaemonThreads.numbered("erasure-"));
         SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
         OutcomeEvents events = new OutcomeEvents(republisher, s.kafka().outcomesTopic());
-        RequestParser parser = new RequestParser(clock); // stateless: the erasures and the checks share it
-        RecordProcessor processor = new RecordProcessor(parser, hasher, executor,
+        // stateless: the erasures and the checks share it; it rejects requests naming a workspace not configured
+        RequestParser parser = new RequestParser(clock, workspaces.names());
+        RecordProcessor processor = new RecordProcessor(parser, hasher, workspaces,
                 auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, events, pool, meters, clock);
         AuditLog auditLog = new AuditLog(dataSource);
         VerificationProcessor.registerMeters(meters);
-        VerificationProcessor verifier = null;
-        GroupRateBudget appBudget = null;
-        if (verification.enabled()) {
-            // Its own client, limit, retry and breaker, and its own threads: never an erasure's.
-            VerificationExecutor checks = new VerificationExecutor(AppClient.http(new AppEndpoint(s.customerIo().appBaseUrl(),
-                    verification.appKey(), s.customerIo().connectTimeout(), s.customerIo().requestTimeout()), clock),
-                    verification.rateLimitPerSecond(), s.customerIo().maxAttempts(), Duration.ofMillis(500), Duration.ofSeconds(30),
-                    s.customerIo().breakerOpenFor(), UNANSWERED_GRACE, meters);
-            appBudget = new GroupRateBudget(dataSource, GroupRateBudget.APP, 1, instance, verification.rateLimitPerSecond(),
-                    UNANSWERED_GRACE, checks, () -> -1);
-            Gauge.builder(MetricNames.APP_RATE_LIMIT, checks, VerificationExecutor::callsPerSecond)
-                    .description("App API look-ups per second this instance may make: its grant of CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND")
-                    .register(meters);
-            verifier = new VerificationProcessor(parser, hasher, checks, auditWriter, id -> {
-                try {
-                    return auditLog.isVerified(id);
-                } catch (SQLException e) {
-                    return false; // check anyway: a second VERIFY row would be skipped by the database
-                }
-            }, republisher, events, verification, Executors.newFixedThreadPool(4, DaemonThreads.numbered("verify-")), meters, clock);
-        }
-        // The group's Track budget, leased from PostgreSQL and shared by backlog.
+        // The group's rate budgets, leased from PostgreSQL: each workspace's Track budget (shared by
+        // backlog) and, when it verifies, its App API budget.
         AtomicLong backlog = new AtomicLong(-1);
-        GroupRateBudget budget = new GroupRateBudget(dataSource, instance, s.customerIo().rateLimitPerSecond(), UNANSWERED_GRACE,
-                executor, backlog::get);
+        List<GroupRateBudget> budgets = new java.util.ArrayList<>();
+        java.util.Map<String, VerificationExecutor> checks = new java.util.HashMap<>();
+        for (Settings.Workspace w : s.workspaces()) {
+            Workspaces.Workspace ws = workspaces.get(w.name());
+            MeterRegistry tagged = Metrics.forWorkspace(meters, w.name());
+            Settings.CustomerIo cio = w.customerIo();
+            budgets.add(new GroupRateBudget(dataSource, GroupRateBudget.budgetName(GroupRateBudget.TRACK, w.name()), 2, instance,
+                    cio.rateLimitPerSecond(), UNANSWERED_GRACE, ws.executor(), backlog::get));
+            Gauge.builder(MetricNames.RATE_LIMIT, ws.executor(), ErasureExecutor::callsPerSecond)
+                    .description("Track calls per second this instance may make: its grant of the workspace's Track rate limit")
+                    .register(tagged);
+            Settings.Verification v = cio.verification();
+            if (v.enabled()) {
+                // Its own client, limit, retry and breaker, and its own threads: never an erasure's.
+                VerificationExecutor check = new VerificationExecutor(AppClient.http(new AppEndpoint(cio.appBaseUrl(),
+                        v.appKey(), cio.connectTimeout(), cio.requestTimeout()), clock),
+                        v.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(500), Duration.ofSeconds(30),
+                        cio.breakerOpenFor(), UNANSWERED_GRACE, tagged);
+                budgets.add(new GroupRateBudget(dataSource, GroupRateBudget.budgetName(GroupRateBudget.APP, w.name()), 1, instance,
+                        v.rateLimitPerSecond(), UNANSWERED_GRACE, check, () -> -1));
+                Gauge.builder(MetricNames.APP_RATE_LIMIT, check, VerificationExecutor::callsPerSecond)
+                        .description("App API look-ups per second this instance may make: its grant of the workspace's App API rate limit")
+                        .register(tagged);
+                checks.put(w.name(), check);
+            }
+        }
+        VerificationProcessor verifier = null;
+        if (!checks.isEmpty()) {
+            verifier = new VerificationProcessor(parser, hasher, checks, workspaces.several() ? null : workspaces.names().get(0),
+                    auditWriter, (id, workspace) -> {
+                        try {
+                            return auditLog.isVerified(id, workspace);
+                        } catch (SQLException e) {
+                            return false; // check anyway: a second VERIFY row would be skipped by the database
+                        }
+                    }, republisher, events, verification, Executors.newFixedThreadPool(4, DaemonThreads.numbered("verify-")), meters, clock);
+        }
         return new ErasureWorker(new ErasureWorker.Parts(s.kafka(), s.worker(), consumer, producer,
-                executor, auditWriter, auditLog, outcomeLookup, republisher, processor, pool, budget,
+                auditWriter, auditLog, outcomeLookup, republisher, processor, pool, budgets,
                 new BacklogMonitor(s.kafka(), instance, meters, clock), checkpoints(s, dataSource, producer, meters, clock), backlog,
-                verifier, appBudget, meters, clock));
+                verifier, meters, clock));
     }
 
     /** Signed checkpoints of the audit chain when AUDIT_SIGNING_KEY_FILE is set; null otherwise. */
@@ -172,7 +214,7 @@ public final class WorkerRuntime implements AutoCloseable {
         // not answer yet is waited for (readiness and the log say so).
         try {
             List<String> topics = new java.util.ArrayList<>(List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()));
-            if (s.customerIo().verification().enabled()) {
+            if (s.workspaces().stream().anyMatch(w -> w.customerIo().verification().enabled())) {
                 topics.add(s.kafka().verifyTopic());
             }
             if (s.kafka().outcomesTopic() != null) {

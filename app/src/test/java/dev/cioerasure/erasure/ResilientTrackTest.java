@@ -151,7 +151,7 @@ class ResilientTrackTest {
     void aStray429LowersTheRateInProportionAndHoldsNoOtherCall() {
         ScriptedTrack t = new ScriptedTrack(429, 200, 200, 200, 200, 200);
         ResilientTrack track = new ResilientTrack(t, new TrackPolicy(100, 3, Duration.ofMillis(1), Duration.ofMillis(5),
-                Duration.ofSeconds(30), Duration.ofMillis(50)), new SimpleMeterRegistry());
+                Duration.ofSeconds(30), Duration.ofMillis(50)), new SimpleMeterRegistry(), null, true);
         long t0 = System.nanoTime();
         StepResult first = track.call(dev.cioerasure.customerio.TrackOperation.SUPPRESS, Identifier.id("1"));
         StepResult second = track.call(dev.cioerasure.customerio.TrackOperation.DESTROY, Identifier.id("1"));

@@ -17,6 +17,16 @@ public final class Messages {
         return json.getBytes(StandardCharsets.UTF_8);
     }
 
+    /** The same request naming the workspaces to erase from. */
+    public static byte[] inWorkspaces(String requestId, String type, String value, String... workspaces) {
+        String json = new String(request(requestId, type, value), StandardCharsets.UTF_8);
+        StringBuilder list = new StringBuilder();
+        for (String w : workspaces) {
+            list.append(list.length() == 0 ? "" : ",").append(quote(w));
+        }
+        return (json.substring(0, json.length() - 1) + ",\"workspaces\":[" + list + "]}").getBytes(StandardCharsets.UTF_8);
+    }
+
     public static String quote(String s) {
         StringBuilder b = new StringBuilder("\"");
         for (char c : s.toCharArray()) {

@@ -6,11 +6,13 @@ import dev.cioerasure.audit.AuditEvent;
 import dev.cioerasure.audit.AuditSink;
 import dev.cioerasure.audit.FinalOutcomes;
 import dev.cioerasure.audit.Outcome;
+import dev.cioerasure.audit.Step;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.TrackPolicy;
+import dev.cioerasure.erasure.Workspaces;
 import dev.cioerasure.kafka.TopicHeaders;
 import dev.cioerasure.request.RequestParser;
 import dev.cioerasure.testing.Messages;
@@ -40,14 +42,25 @@ class RecordProcessorTest {
     private static final String TOPIC = "erasure.requests";
 
     private final List<AuditEvent> rows = new CopyOnWriteArrayList<>();
-    private final Map<String, Outcome> finals = new ConcurrentHashMap<>();
     private final AuditSink sink = batch -> {
         rows.addAll(batch);
-        batch.stream().filter(e -> e.outcome() == Outcome.COMPLETED || e.outcome() == Outcome.FAILED)
-                .forEach(e -> finals.put(e.requestId(), e.outcome()));
         return CompletableFuture.completedFuture(null);
     };
-    private final FinalOutcomes lookup = id -> Optional.ofNullable(finals.get(id));
+    /** As the database answers: the final outcome, and the workspaces with a WORKSPACE COMPLETED row. */
+    private final FinalOutcomes lookup = new FinalOutcomes() {
+        @Override
+        public Optional<Outcome> finalOutcome(String id) {
+            return rows.stream().filter(r -> id.equals(r.requestId()) && r.step() == Step.OUTCOME
+                            && (r.outcome() == Outcome.COMPLETED || r.outcome() == Outcome.FAILED))
+                    .map(AuditEvent::outcome).min(java.util.Comparator.naturalOrder());
+        }
+
+        @Override
+        public Standing standing(String id) {
+            return new Standing(finalOutcome(id), rows.stream().filter(r -> id.equals(r.requestId()) && r.step() == Step.WORKSPACE
+                    && r.outcome() == Outcome.COMPLETED).map(AuditEvent::workspace).collect(java.util.stream.Collectors.toSet()));
+        }
+    };
     private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
     private final StatusTrack track = new StatusTrack();
     private final ExecutorService pool = Executors.newFixedThreadPool(4);
@@ -74,10 +87,12 @@ class RecordProcessorTest {
     @Test
     void aValidRequestIsSuppressedThenDestroyedThenCompleted() throws Exception {
         process(0, Messages.request("r-1", "id", "person-1"));
-        assertThat(stepsOf("r-1")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED",
-                "VERIFY UNVERIFIABLE");
+        assertThat(stepsOf("r-1")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE COMPLETED",
+                "VERIFY UNVERIFIABLE", "OUTCOME COMPLETED");
+        assertThat(rows).extracting(AuditEvent::workspace).as("the workspace of the steps; none on the request's own outcome")
+                .containsExactly("default", "default", "default", "default", null);
         assertThat(rows.get(3).reason()).as("without an App API key the VERIFY row says why nothing was checked")
-                .contains("no App API key configured (CUSTOMERIO_APP_API_KEY)");
+                .contains("no App API key configured (CUSTOMERIO_APP_API_KEY or the workspace's app_api_key_file)");
         assertThat(track.calls).hasValue(2);
         assertThat(producer.history()).isEmpty();
         assertThat(rows.toString()).as("no field of any row carries the identifier").doesNotContain("person-1");
@@ -90,8 +105,8 @@ class RecordProcessorTest {
     void aCompletedRequestSeenAgainIsADuplicateAndCallsNobody() throws Exception {
         process(0, Messages.request("r-2", "id", "person-2"));
         process(1, Messages.request("r-2", "id", "person-2"));
-        assertThat(stepsOf("r-2")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED",
-                "VERIFY UNVERIFIABLE", "OUTCOME DUPLICATE");
+        assertThat(stepsOf("r-2")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE COMPLETED",
+                "VERIFY UNVERIFIABLE", "OUTCOME COMPLETED", "OUTCOME DUPLICATE");
         assertThat(track.calls).hasValue(2);
     }
 
@@ -107,7 +122,8 @@ class RecordProcessorTest {
     void aPermanentRefusalFailsAtOnceAndATransientOneGoesToTheNextRetryRound() throws Exception {
         track.status.set(400);
         process(0, Messages.request("r-4", "id", "person-4"));
-        assertThat(stepsOf("r-4")).containsExactly("SUPPRESS FAILED", "OUTCOME FAILED");
+        assertThat(stepsOf("r-4")).containsExactly("SUPPRESS FAILED", "WORKSPACE FAILED", "OUTCOME FAILED");
+        assertThat(rows.get(2).reason()).as("one workspace: the reason as before, without its name").startsWith("suppress: http 400");
         ProducerRecord<byte[], byte[]> dead = producer.history().get(0);
         assertThat(dead.topic()).isEqualTo(TOPIC + ".dlq");
         assertThat(new String(dead.headers().lastHeader(TopicHeaders.REQUEST_ID).value(), StandardCharsets.UTF_8)).isEqualTo("r-4");
@@ -137,8 +153,9 @@ class RecordProcessorTest {
                 Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
 
         assertThat(stepsOf("r-6")).as("the VERIFY row comes later, from the checks")
-                .containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "OUTCOME COMPLETED");
+                .containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE COMPLETED", "OUTCOME COMPLETED");
         assertThat(sentTo(TOPIC + ".verify")).hasSize(1);
+        assertThat(header(sentTo(TOPIC + ".verify").get(0), TopicHeaders.VERIFY_WORKSPACE)).isEqualTo("default");
         ProducerRecord<byte[], byte[]> task = sentTo(TOPIC + ".verify").get(0);
         assertThat(task.topic()).isEqualTo(TOPIC + ".verify");
         assertThat(task.value()).as("the check needs the request").isEqualTo(Messages.request("r-6", "email", "six@example.com"));
@@ -155,6 +172,7 @@ class RecordProcessorTest {
                 Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
         assertThat(stepsOf("r-6")).endsWith("OUTCOME DUPLICATE");
         assertThat(sentTo(TOPIC + ".verify")).hasSize(2);
+        assertThat(header(sentTo(TOPIC + ".verify").get(1), TopicHeaders.VERIFY_WORKSPACE)).isEqualTo("default");
         assertThat(sentTo(TOPIC + ".outcomes")).as("COMPLETED announced, then again when seen again (at least once)")
                 .extracting(r -> new String(r.key(), StandardCharsets.UTF_8) + " " + new String(r.value(), StandardCharsets.UTF_8))
                 .hasSize(2).allMatch(e -> e.startsWith("r-6 {") && e.contains("\"event\":\"outcome\",\"outcome\":\"COMPLETED\"")
@@ -163,6 +181,116 @@ class RecordProcessorTest {
         assertThat(new String(sentTo(TOPIC + ".outcomes").get(1).value(), StandardCharsets.UTF_8))
                 .as("a repeat says so, and says nothing about the deadline (its time is when it was seen again)")
                 .contains("announced again").doesNotContain("on_time");
+    }
+
+    // --- several workspaces ---
+
+    private final StatusTrack us = new StatusTrack();
+    private final StatusTrack eu = new StatusTrack();
+    private final Workspaces two = new Workspaces(List.of(
+            new Workspaces.Workspace("us", executor(us), false), new Workspaces.Workspace("eu", executor(eu), false)));
+    private final RecordProcessor both = new RecordProcessor(new RequestParser(Clock.systemUTC(), two.names()),
+            new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), two, sink, lookup,
+            new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
+            List.of(Duration.ofMinutes(1), Duration.ofMinutes(5)), Settings.Verification.OFF, OutcomeEvents.NONE, pool,
+            new SimpleMeterRegistry(), Clock.systemUTC());
+
+    /** As the worker builds them with several workspaces: a paused one answers PAUSED at once instead of waiting. */
+    private static ErasureExecutor executor(StatusTrack t) {
+        return new ErasureExecutor(t, new TrackPolicy(1000, 1, Duration.ofMillis(1), Duration.ofMillis(1), Duration.ofSeconds(30),
+                Duration.ofSeconds(30), 0, Duration.ofSeconds(2)), new SimpleMeterRegistry(), "w", false);
+    }
+
+    private void processBoth(ConsumerRecord<byte[], byte[]> rec) throws Exception {
+        both.process(rec).get(10, TimeUnit.SECONDS);
+    }
+
+    private static ConsumerRecord<byte[], byte[]> request(long offset, byte[] value) {
+        return new ConsumerRecord<>(TOPIC, 0, offset, "k".getBytes(StandardCharsets.UTF_8), value);
+    }
+
+    /** The parked copy, as read back from the retry topic. */
+    private static ConsumerRecord<byte[], byte[]> readBack(ProducerRecord<byte[], byte[]> parked, long offset) {
+        ConsumerRecord<byte[], byte[]> r = new ConsumerRecord<>(parked.topic(), 0, offset, 0L,
+                org.apache.kafka.common.record.TimestampType.CREATE_TIME, 0, 0, parked.key(), parked.value(), parked.headers(),
+                Optional.empty());
+        return r;
+    }
+
+    private List<String> withWorkspace(String requestId) {
+        return rows.stream().filter(r -> requestId.equals(r.requestId()))
+                .map(r -> r.step() + " " + r.outcome() + (r.workspace() == null ? "" : " " + r.workspace())).toList();
+    }
+
+    @Test
+    void aRequestIsErasedInEveryWorkspaceAndCompletesOnlyWhenAllDid() throws Exception {
+        processBoth(request(0, Messages.request("m-1", "id", "person-m1")));
+        assertThat(withWorkspace("m-1")).containsExactly(
+                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE COMPLETED us", "VERIFY UNVERIFIABLE us",
+                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE COMPLETED eu", "VERIFY UNVERIFIABLE eu",
+                "OUTCOME COMPLETED");
+        assertThat(us.calls).hasValue(2);
+        assertThat(eu.calls).hasValue(2);
+    }
+
+    @Test
+    void aRequestNamingWorkspacesIsErasedOnlyThereAndAnUnknownNameIsRejected() throws Exception {
+        processBoth(request(0, Messages.inWorkspaces("m-2", "id", "person-m2", "eu")));
+        assertThat(withWorkspace("m-2")).containsExactly(
+                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE COMPLETED eu", "VERIFY UNVERIFIABLE eu", "OUTCOME COMPLETED");
+        assertThat(us.calls).hasValue(0);
+
+        processBoth(request(1, Messages.inWorkspaces("m-3", "id", "person-m3", "eu", "apac")));
+        assertThat(withWorkspace("m-3")).containsExactly("OUTCOME REJECTED");
+        assertThat(rows.get(rows.size() - 1).reason()).isEqualTo("INVALID_VALUE: workspaces: 1 unknown workspace (configured: eu, us)")
+                .as("the message's own value is not quoted").doesNotContain("apac");
+        assertThat(eu.calls).hasValue(2);
+        assertThat(sentTo(TOPIC + ".dlq")).hasSize(1);
+    }
+
+    @Test
+    void aRetryRoundErasesOnlyInTheWorkspacesStillMissing() throws Exception {
+        eu.status.set(503);
+        processBoth(request(0, Messages.request("m-4", "id", "person-m4")));
+        assertThat(withWorkspace("m-4")).containsExactly(
+                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE COMPLETED us", "VERIFY UNVERIFIABLE us",
+                "SUPPRESS FAILED eu", "OUTCOME RETRY_SCHEDULED");
+        assertThat(rows.get(rows.size() - 1).reason()).startsWith("workspace eu: suppress: http 503 after 1 attempt (retryable)")
+                .endsWith("retry round 1 of 2 after PT1M");
+        ProducerRecord<byte[], byte[]> parked = sentTo(TOPIC + ".retry").get(0);
+        assertThat(header(parked, TopicHeaders.RETRY_ROUND)).isEqualTo("1");
+
+        eu.status.set(200);
+        rows.clear();
+        // the retry round, as the worker reads it back (the rows of round one are in the database)
+        rows.addAll(List.of(new AuditEvent("m-4", null, null, Step.WORKSPACE, Outcome.COMPLETED, null, null, null, null, null, null,
+                null, null, java.time.Instant.now(), "us")));
+        processBoth(readBack(parked, 0));
+        assertThat(us.calls).as("us was done in round one: not called again").hasValue(2);
+        assertThat(withWorkspace("m-4")).containsExactly("WORKSPACE COMPLETED us",
+                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE COMPLETED eu", "VERIFY UNVERIFIABLE eu", "OUTCOME COMPLETED");
+    }
+
+    @Test
+    void aPausedWorkspaceNeitherWaitsNorUsesUpARetryRoundAndAFailedOneIsNamed() throws Exception {
+        eu.status.set(401); // refused credentials: the gate closes after one re-read, then eu is paused
+        processBoth(request(0, Messages.request("m-5", "id", "person-m5")));
+        assertThat(withWorkspace("m-5")).containsExactly(
+                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE COMPLETED us", "VERIFY UNVERIFIABLE us",
+                "OUTCOME RETRY_SCHEDULED");
+        assertThat(rows.get(rows.size() - 1).reason())
+                .isEqualTo("workspace eu: suppress: credentials refused after 2 attempts (paused) (the workspace is paused: not a retry round);"
+                        + " again after PT1M");
+        ProducerRecord<byte[], byte[]> parked = sentTo(TOPIC + ".retry").get(0);
+        assertThat(header(parked, TopicHeaders.RETRY_ROUND)).as("no round used up").isEqualTo("0");
+        int euCalls = eu.calls.get();
+        processBoth(request(1, Messages.request("m-6", "id", "person-m6")));
+        assertThat(eu.calls).as("while paused, eu is not called at all").hasValue(euCalls);
+
+        us.status.set(400);
+        processBoth(request(2, Messages.inWorkspaces("m-7", "id", "person-m7", "us")));
+        assertThat(withWorkspace("m-7")).containsExactly("SUPPRESS FAILED us", "WORKSPACE FAILED us", "OUTCOME FAILED");
+        assertThat(rows.get(rows.size() - 1).reason()).startsWith("workspace us: suppress: http 400");
     }
 
     private List<ProducerRecord<byte[], byte[]>> sentTo(String topic) {
