@@ -43,6 +43,31 @@ class RequestParserTest {
     }
 
     @Test
+    void workspacesAreOptionalAndMustBeDistinctConfiguredNames() {
+        String id = "{\"type\":\"id\",\"value\":\"p-1\"}";
+        assertThat(((ParseResult.Valid) parse(msg(id, ""))).request().workspaces()).as("left out: every workspace").isEmpty();
+        assertThat(((ParseResult.Valid) parse(msg(id, ",\"workspaces\":[\"eu\",\"us\"]"))).request().workspaces())
+                .containsExactly("eu", "us");
+        assertThat(rejection(parse(msg(id, ",\"workspaces\":[]"))).describe())
+                .isEqualTo("INVALID_VALUE: workspaces must name 1-16 workspaces (leave it out for every workspace)");
+        assertThat(rejection(parse(msg(id, ",\"workspaces\":\"eu\""))).code()).isEqualTo(Code.WRONG_TYPE);
+        assertThat(rejection(parse(msg(id, ",\"workspaces\":[1]"))).code()).isEqualTo(Code.WRONG_TYPE);
+        assertThat(rejection(parse(msg(id, ",\"workspaces\":[\"eu\",\"eu\"]"))).describe())
+                .isEqualTo("INVALID_VALUE: workspaces: a workspace is named twice");
+        assertThat(rejection(parse(msg(id, ",\"workspaces\":[\"EU west\"]"))).describe())
+                .startsWith("INVALID_VALUE: workspaces: a name is a-z").doesNotContain("EU west");
+
+        RequestParser configured = new RequestParser(Clock.fixed(Instant.parse("2026-11-29T00:00:00Z"), ZoneOffset.UTC),
+                java.util.List.of("us", "eu"));
+        assertThat(configured.parse(msg(id, ",\"workspaces\":[\"eu\"]").getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOf(ParseResult.Valid.class);
+        ParseResult unknown = configured.parse(msg(id, ",\"workspaces\":[\"eu\",\"apac\",\"staging\"]").getBytes(StandardCharsets.UTF_8));
+        assertThat(rejection(unknown).describe()).as("names the configured workspaces, never the message's")
+                .isEqualTo("INVALID_VALUE: workspaces: 2 unknown workspaces (configured: eu, us)");
+        assertThat(((ParseResult.Invalid) unknown).requestId()).contains("r-1");
+    }
+
+    @Test
     void acceptsAnOffsetTimestamp() {
         ParseResult r = parser.parse(Messages.request("r", "id", "42", "CCPA", "2026-11-28T12:00:00+02:00"));
         assertThat(((ParseResult.Valid) r).request().requestedAt()).isEqualTo(Instant.parse("2026-11-28T10:00:00Z"));

@@ -1,0 +1,145 @@
+package dev.cioerasure.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cioerasure.config.SettingsLoader.Part;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** CUSTOMERIO_WORKSPACES_FILE: several workspaces, each checked by the single workspace's rules, keys only as files. */
+class WorkspacesFileTest {
+    private static final EnumSet<Part> CIO = EnumSet.of(Part.CUSTOMERIO);
+
+    @TempDir
+    Path dir;
+
+    private Map<String, String> env(String fileName, String content) throws Exception {
+        Files.writeString(dir.resolve("us.key"), "us-track-key-value\n");
+        Files.writeString(dir.resolve("eu.key"), "eu-track-key-value");
+        Files.writeString(dir.resolve("eu-app.key"), "eu-app-key-value");
+        Path f = Files.writeString(dir.resolve(fileName), content.replace("DIR", dir.toString()));
+        Map<String, String> env = new HashMap<>();
+        env.put("CUSTOMERIO_WORKSPACES_FILE", f.toString());
+        env.put("CUSTOMERIO_MAX_ATTEMPTS", "3");
+        return env;
+    }
+
+    @Test
+    void aYamlListGivesEachWorkspaceItsOwnSiteKeyRegionAndLimitsSharingTheRest() throws Exception {
+        Settings s = SettingsLoader.load(env("ws.yaml", """
+                workspaces:
+                  - name: brand-us
+                    site_id: site-us
+                    track_api_key_file: DIR/us.key
+                    rate_limit_per_second: 200
+                  - name: brand-eu
+                    site_id: site-eu
+                    track_api_key_file: DIR/eu.key
+                    region: eu
+                    app_api_key_file: DIR/eu-app.key
+                    app_rate_limit_per_second: 5
+                  - name: staging
+                    site_id: site-st
+                    track_api_key_file: DIR/us.key
+                    track_url: http://localhost:8089/
+                """), CIO);
+        assertThat(s.workspaces()).extracting(Settings.Workspace::name).containsExactly("brand-us", "brand-eu", "staging");
+        Settings.CustomerIo us = s.workspaces().get(0).customerIo();
+        Settings.CustomerIo eu = s.workspaces().get(1).customerIo();
+        Settings.CustomerIo staging = s.workspaces().get(2).customerIo();
+        assertThat(us.siteId()).isEqualTo("site-us");
+        assertThat(us.apiKey().reveal()).isEqualTo("us-track-key-value");
+        assertThat(us.rateLimitPerSecond()).isEqualTo(200);
+        assertThat(us.baseUrl()).isEqualTo(URI.create("https://track.customer.io"));
+        assertThat(us.verification().enabled()).isFalse();
+        assertThat(eu.baseUrl()).isEqualTo(URI.create("https://track-eu.customer.io"));
+        assertThat(eu.rateLimitPerSecond()).as("default").isEqualTo(100);
+        assertThat(eu.verification().appKey().reveal()).isEqualTo("eu-app-key-value");
+        assertThat(eu.verification().rateLimitPerSecond()).isEqualTo(5);
+        assertThat(eu.appBaseUrl()).isEqualTo(URI.create("https://api-eu.customer.io"));
+        assertThat(staging.baseUrl()).isEqualTo(URI.create("http://localhost:8089"));
+        assertThat(List.of(us, eu, staging)).as("shared settings come from the environment")
+                .allMatch(c -> c.maxAttempts() == 3);
+        assertThat(s.customerIo()).as("the first workspace stands for the shared settings").isSameAs(us);
+        String described = s.describe();
+        assertThat(described).contains("workspace brand-eu: site_id=site-eu, track key [hidden]", "region eu")
+                .doesNotContain("us-track-key-value", "eu-track-key-value", "eu-app-key-value");
+    }
+
+    @Test
+    void jsonIsReadToo() throws Exception {
+        Settings s = SettingsLoader.load(env("ws.json", """
+                {"workspaces": [{"name": "only", "site_id": "s1", "track_api_key_file": "DIR/us.key"}]}
+                """), CIO);
+        assertThat(s.workspaces()).extracting(Settings.Workspace::name).containsExactly("only");
+    }
+
+    @Test
+    void withoutAFileTheSingleWorkspaceIsNamedDefaultOrAsConfigured() {
+        Map<String, String> env = new HashMap<>(Map.of("CUSTOMERIO_SITE_ID", "s", "CUSTOMERIO_TRACK_API_KEY", "k"));
+        assertThat(SettingsLoader.load(env, CIO).workspaces()).extracting(Settings.Workspace::name).containsExactly("default");
+        env.put("CUSTOMERIO_WORKSPACE_NAME", "brand-us");
+        assertThat(SettingsLoader.load(env, CIO).workspaces()).extracting(Settings.Workspace::name).containsExactly("brand-us");
+        env.put("CUSTOMERIO_WORKSPACE_NAME", "Brand US");
+        assertThatThrownBy(() -> SettingsLoader.load(env, CIO)).hasMessageContaining("CUSTOMERIO_WORKSPACE_NAME: 'Brand US' is not a workspace name");
+    }
+
+    @Test
+    void everyProblemNamesTheWorkspaceAndTheFilesKeyNeverAValue() throws Exception {
+        Map<String, String> env = env("bad.yaml", """
+                workspaces:
+                  - name: a
+                    site_id: s
+                    track_api_key: inline-secret-value
+                  - name: b
+                    site_id: s
+                    track_api_key_file: DIR/missing.key
+                    region: mars
+                    rate_limit_per_second: 0
+                  - name: a
+                    site_id: s
+                    track_api_key_file: DIR/us.key
+                  - name: NOT OK
+                    site_id: s
+                """);
+        assertThatThrownBy(() -> SettingsLoader.load(env, CIO))
+                .hasMessageContainingAll(
+                        "CUSTOMERIO_WORKSPACES_FILE: workspace a: unknown key 'track_api_key'",
+                        "keys are given as files, never inline",
+                        "workspace a: track_api_key_file is required",
+                        "workspace b: track_api_key_file: ", "is not a readable file",
+                        "workspace b: region: must be 'us' or 'eu' (got 'mars')",
+                        "workspace b: rate_limit_per_second: 0 is out of range (1..100000)",
+                        "workspace 4: name: 'NOT OK' is not a workspace name")
+                .message().doesNotContain("inline-secret-value", "CUSTOMERIO_REGION", "CUSTOMERIO_TRACK_API_KEY_FILE");
+    }
+
+    @Test
+    void aNameUsedTwiceAnEmptyListAndSingleWorkspaceVariablesBesideTheFileAreErrors() throws Exception {
+        Map<String, String> twice = env("twice.yaml", """
+                workspaces:
+                  - {name: a, site_id: s, track_api_key_file: DIR/us.key}
+                  - {name: a, site_id: t, track_api_key_file: DIR/eu.key}
+                """);
+        assertThatThrownBy(() -> SettingsLoader.load(twice, CIO)).hasMessageContaining("workspace 2: the name 'a' is used twice");
+        Map<String, String> empty = env("empty.yaml", "workspaces: []\n");
+        assertThatThrownBy(() -> SettingsLoader.load(empty, CIO)).hasMessageContaining("must hold one key, 'workspaces', a list of 1-16");
+        Map<String, String> both = env("ok.yaml", "workspaces:\n  - {name: a, site_id: s, track_api_key_file: DIR/us.key}\n");
+        both.put("CUSTOMERIO_SITE_ID", "s");
+        both.put("CUSTOMERIO_TRACK_API_KEY", "k");
+        assertThatThrownBy(() -> SettingsLoader.load(both, CIO))
+                .hasMessageContaining("CUSTOMERIO_WORKSPACES_FILE: is set, so CUSTOMERIO_SITE_ID, CUSTOMERIO_TRACK_API_KEY must not be");
+        Map<String, String> broken = env("broken.yaml", "workspaces: [ {name: a\n");
+        assertThatThrownBy(() -> SettingsLoader.load(broken, CIO)).hasMessageContaining("is not valid YAML or JSON");
+        Map<String, String> missing = new HashMap<>(Map.of("CUSTOMERIO_WORKSPACES_FILE", dir.resolve("nope.yaml").toString()));
+        assertThatThrownBy(() -> SettingsLoader.load(missing, CIO)).hasMessageContaining("is not a readable file");
+    }
+}
