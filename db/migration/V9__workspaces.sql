@@ -4,9 +4,10 @@
 -- 1. A column, workspace: which workspace a SUPPRESS, DESTROY, WORKSPACE or VERIFY row is about.
 --    NULL on the request's own OUTCOME rows, and on every row written before this migration:
 --    those belong to the single workspace the worker served then (see docs/auditing.md).
--- 2. A fifth step, WORKSPACE: the request's final outcome in one workspace, COMPLETED or FAILED
---    (DUPLICATE when that workspace had already completed). At most one COMPLETED per request and
---    workspace; a replayed Kafka record's WORKSPACE row is skipped like its OUTCOME row. The
+-- 2. A fifth step, WORKSPACE: the request's final outcome in one workspace, SUCCEEDED (erased
+--    there) or FAILED (DUPLICATE when it had already succeeded there). COMPLETED stays the
+--    request's own outcome alone, so a count of COMPLETED rows still counts requests. At most one
+--    SUCCEEDED per request and workspace; a replayed Kafka record's WORKSPACE row is skipped like its OUTCOME row. The
 --    request's own OUTCOME keeps every rule it had: at most one COMPLETED per request id.
 -- 3. One VERIFY row per request and workspace (was: per request).
 -- 4. The canonical form of a row gains the workspace as a twentieth field, only when it is set:
@@ -27,7 +28,7 @@ ALTER TABLE public.audit_event ADD CONSTRAINT audit_event_step_check
 ALTER TABLE public.audit_event DROP CONSTRAINT outcome_matches_step;
 ALTER TABLE public.audit_event ADD CONSTRAINT outcome_matches_step CHECK (
         (step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED', 'REJECTED', 'DUPLICATE', 'RETRY_SCHEDULED'))
-        OR (step = 'WORKSPACE' AND outcome IN ('COMPLETED', 'FAILED', 'DUPLICATE') AND workspace IS NOT NULL)
+        OR (step = 'WORKSPACE' AND outcome IN ('SUCCEEDED', 'FAILED', 'DUPLICATE') AND workspace IS NOT NULL)
         OR (step = 'VERIFY' AND outcome IN ('VERIFIED', 'STILL_PRESENT', 'UNVERIFIABLE'))
         OR (step IN ('SUPPRESS', 'DESTROY') AND outcome IN ('SUCCEEDED', 'FAILED')));
 COMMENT ON COLUMN public.audit_event.step IS 'SUPPRESS / DESTROY: one Customer.io call (after retries) in one workspace; WORKSPACE: the request''s final outcome in one workspace; OUTCOME: the request''s outcome for this Kafka record; VERIFY: whether the App API still finds the person in one workspace after it completed there (attempts = checks made).';
@@ -35,8 +36,8 @@ COMMENT ON COLUMN public.audit_event.step IS 'SUPPRESS / DESTROY: one Customer.i
 DROP INDEX public.audit_event_one_verification_per_request;
 CREATE UNIQUE INDEX audit_event_one_verification_per_request_and_workspace
     ON public.audit_event (request_id, coalesce(workspace, '')) WHERE step = 'VERIFY';
-CREATE UNIQUE INDEX audit_event_one_completion_per_request_and_workspace
-    ON public.audit_event (request_id, workspace) WHERE step = 'WORKSPACE' AND outcome = 'COMPLETED';
+CREATE UNIQUE INDEX audit_event_one_success_per_request_and_workspace
+    ON public.audit_event (request_id, workspace) WHERE step = 'WORKSPACE' AND outcome = 'SUCCEEDED';
 CREATE UNIQUE INDEX audit_event_one_workspace_outcome_per_record
     ON public.audit_event (kafka_topic, kafka_partition, kafka_offset, workspace) WHERE step = 'WORKSPACE';
 
@@ -97,11 +98,11 @@ BEGIN
         NEW.outcome := 'DUPLICATE';
     END IF;
 
-    IF NEW.step = 'WORKSPACE' AND NEW.outcome IN ('COMPLETED', 'FAILED') AND EXISTS (
+    IF NEW.step = 'WORKSPACE' AND NEW.outcome IN ('SUCCEEDED', 'FAILED') AND EXISTS (
         SELECT 1 FROM public.audit_event e
          WHERE e.request_id = NEW.request_id AND e.step = 'WORKSPACE' AND e.workspace = NEW.workspace
-           AND e.outcome = 'COMPLETED') THEN
-        NEW.reason := 'request was already completed in this workspace; this outcome (' || NEW.outcome || ') recorded as duplicate';
+           AND e.outcome = 'SUCCEEDED') THEN
+        NEW.reason := 'request was already erased in this workspace; this outcome (' || NEW.outcome || ') recorded as duplicate';
         NEW.outcome := 'DUPLICATE';
     END IF;
 
@@ -113,13 +114,13 @@ BEGIN
 END
 $$;
 
--- Where each request stands in each workspace: COMPLETED when it ever completed there, else the latest final outcome.
+-- Where each request stands in each workspace: SUCCEEDED when it was ever erased there, else the latest final outcome.
 CREATE VIEW public.erasure_workspace_status AS
 SELECT DISTINCT ON (request_id, workspace)
        request_id, workspace, outcome AS status, occurred_at AS status_at, reason
   FROM public.audit_event
  WHERE step = 'WORKSPACE' AND outcome <> 'DUPLICATE'
- ORDER BY request_id, workspace, (outcome = 'COMPLETED') DESC, chain_seq DESC;
+ ORDER BY request_id, workspace, (outcome = 'SUCCEEDED') DESC, chain_seq DESC;
 
 -- V8's view with the workspace (NULL for verifications from before workspaces existed).
 CREATE OR REPLACE VIEW public.erasure_verification_status AS

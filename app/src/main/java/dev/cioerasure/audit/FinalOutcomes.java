@@ -13,13 +13,18 @@ public interface FinalOutcomes {
      * erases only in the others).
      */
     default Standing standing(String requestId) {
-        return new Standing(finalOutcome(requestId), Set.of());
+        return new Standing(finalOutcome(requestId), Set.of(), Set.of());
     }
 
-    /** @param completedWorkspaces the workspaces with a WORKSPACE COMPLETED row for the request */
-    record Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces) {
+    /**
+     * @param completedWorkspaces  the workspaces with a WORKSPACE SUCCEEDED row for the request
+     * @param suppressedWorkspaces the workspaces with a SUPPRESS SUCCEEDED row for it (a later round
+     *                             only destroys there: the suppression was accepted and holds)
+     */
+    record Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces, Set<String> suppressedWorkspaces) {
         public Standing {
             completedWorkspaces = Set.copyOf(completedWorkspaces);
+            suppressedWorkspaces = Set.copyOf(suppressedWorkspaces);
         }
     }
 }

@@ -5,7 +5,7 @@ package dev.cioerasure.audit;
  * RETRY_SCHEDULED (and FAILED); VERIFY rows VERIFIED, STILL_PRESENT or UNVERIFIABLE.
  */
 public enum Outcome {
-    /** A Customer.io step succeeded. */
+    /** A Customer.io step succeeded; or (WORKSPACE rows) the person was erased in that workspace. */
     SUCCEEDED,
     /** Suppress and destroy both succeeded: the person is erased. Final. */
     COMPLETED,

@@ -26,10 +26,11 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(OutcomeLookup.class);
     private static final int MAX_BATCH = 500;
     private static final String QUERY = "SELECT request_id, bool_or(step = 'OUTCOME' AND outcome = 'COMPLETED'),"
-            + " bool_or(step = 'OUTCOME'), array_agg(workspace) FILTER (WHERE step = 'WORKSPACE') FROM audit_event"
+            + " bool_or(step = 'OUTCOME'), array_agg(workspace) FILTER (WHERE step = 'WORKSPACE'),"
+            + " array_agg(workspace) FILTER (WHERE step = 'SUPPRESS' AND workspace IS NOT NULL) FROM audit_event"
             + " WHERE request_id = ANY(?) AND ((step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED'))"
-            + " OR (step = 'WORKSPACE' AND outcome = 'COMPLETED')) GROUP BY request_id";
-    private static final Standing NONE = new Standing(Optional.empty(), java.util.Set.of());
+            + " OR (step = 'WORKSPACE' AND outcome = 'SUCCEEDED') OR (step = 'SUPPRESS' AND outcome = 'SUCCEEDED')) GROUP BY request_id";
+    private static final Standing NONE = new Standing(Optional.empty(), java.util.Set.of(), java.util.Set.of());
 
     private record Ask(String requestId, CompletableFuture<Standing> answer) { }
 
@@ -93,13 +94,15 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
                 while (rs.next()) {
                     Optional<Outcome> outcome = rs.getBoolean(2) ? Optional.of(Outcome.COMPLETED)
                             : rs.getBoolean(3) ? Optional.of(Outcome.FAILED) : Optional.empty();
-                    Array done = rs.getArray(4);
-                    found.put(rs.getString(1), new Standing(outcome,
-                            done == null ? java.util.Set.of() : new java.util.HashSet<>(java.util.Arrays.asList((String[]) done.getArray()))));
+                    found.put(rs.getString(1), new Standing(outcome, names(rs.getArray(4)), names(rs.getArray(5))));
                 }
             }
         }
         return found;
+    }
+
+    private static java.util.Set<String> names(Array a) throws java.sql.SQLException {
+        return a == null ? java.util.Set.of() : new java.util.HashSet<>(java.util.Arrays.asList((String[]) a.getArray()));
     }
 
     @Override

@@ -63,6 +63,17 @@ public final class ErasureExecutor implements Paced {
      * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
      */
     public ErasureResult erase(Identifier identifier) {
+        return erase(identifier, false);
+    }
+
+    /**
+     * @param suppressedBefore the suppression was accepted in an earlier round: only destroy
+     * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
+     */
+    public ErasureResult erase(Identifier identifier, boolean suppressedBefore) {
+        if (suppressedBefore) {
+            return new ErasureResult(null, track.call(TrackOperation.DESTROY, identifier));
+        }
         StepResult suppress = track.call(TrackOperation.SUPPRESS, identifier);
         if (!suppress.last().isSuccess()) {
             // Never destroy before an accepted suppress; a PAUSED suppress made no call at all.

@@ -4,7 +4,8 @@ import dev.cioerasure.customerio.TrackResult;
 
 /**
  * Suppress then destroy, as far as it got. {@code destroy} is null when suppress did not
- * succeed (destroy is never attempted before suppress has succeeded).
+ * succeed (destroy is never attempted before suppress has succeeded). {@code suppress} is null
+ * when it had succeeded in an earlier round, and only destroy was called.
  */
 public record ErasureResult(StepResult suppress, StepResult destroy) {
 
@@ -36,7 +37,7 @@ public record ErasureResult(StepResult suppress, StepResult destroy) {
 
     /** The step that did not succeed, or null when both did. */
     public StepResult failedStep() {
-        if (!suppress.last().isSuccess()) {
+        if (suppress != null && !suppress.last().isSuccess()) {
             return suppress;
         }
         return destroy.last().isSuccess() ? null : destroy;
@@ -49,6 +50,9 @@ public record ErasureResult(StepResult suppress, StepResult destroy) {
             return null;
         }
         TrackResult r = f.last();
+        if (r.kind() == TrackResult.Kind.PAUSED) {
+            return r.operation().tag() + ": not called: " + r.detail() + " (workspace paused)";
+        }
         return r.operation().tag() + ": " + r.detail() + " after " + f.attempts() + " attempt" + (f.attempts() == 1 ? "" : "s")
                 + " (" + r.kind().name().toLowerCase() + ")";
     }

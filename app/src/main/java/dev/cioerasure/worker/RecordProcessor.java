@@ -211,7 +211,7 @@ final class RecordProcessor {
         // Only the workspaces not yet done: a later round (or a replay) erases only where it is still missing.
         for (String name : workspaces.toDo(r.workspaces(), standing.completedWorkspaces())) {
             Workspaces.Workspace ws = workspaces.get(name);
-            ErasureResult result = ws.executor().erase(r.identifier());
+            ErasureResult result = ws.executor().erase(r.identifier(), standing.suppressedWorkspaces().contains(name));
             for (StepResult step : new StepResult[] {result.suppress(), result.destroy()}) {
                 if (step != null && step.last().kind() != TrackResult.Kind.PAUSED) {
                     rows.add(stepRow(r, subject, step, where).inWorkspace(name));
@@ -219,7 +219,7 @@ final class RecordProcessor {
             }
             switch (result.verdict()) {
                 case COMPLETED -> {
-                    rows.add(row(r, subject, Step.WORKSPACE, Outcome.COMPLETED, null, null, null, where).inWorkspace(name));
+                    rows.add(row(r, subject, Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null, where).inWorkspace(name));
                     if (ws.verifiable()) {
                         verify.add(name);
                     } else {
@@ -246,14 +246,14 @@ final class RecordProcessor {
             Duration delay = retryDelays.get(round);
             String reason = exhausted.describe() + paused.describe("; paused: ") + "; retry round " + (round + 1) + " of "
                     + retryDelays.size() + " after " + delay;
-            return parked(rows, r, subject, where, exhausted.first(), round + 1, delay, reason);
+            return parked(rows, r, subject, where, exhausted.first(), round + 1, delay, reason, false);
         }
         if (permanent.none() && exhausted.none()) {
             // Only paused workspaces (Customer.io down, or refusing their key): not the request's fault,
             // so no retry round is used up; it is looked at again after the current round's delay.
             Duration delay = retryDelays.isEmpty() ? PAUSED_RECHECK : retryDelays.get(Math.min(round, retryDelays.size() - 1));
-            String reason = paused.describe() + " (the workspace is paused: not a retry round); again after " + delay;
-            return parked(rows, r, subject, where, paused.first(), round, delay, reason);
+            String reason = paused.describe() + "; not a retry round, again after " + delay;
+            return parked(rows, r, subject, where, paused.first(), round, delay, reason, true);
         }
         ErasureResult.Verdict verdict = permanent.any() ? ErasureResult.Verdict.PERMANENT_FAILURE : ErasureResult.Verdict.RETRIES_EXHAUSTED;
         if (permanent.none()) {
@@ -277,10 +277,15 @@ final class RecordProcessor {
     static final Duration PAUSED_RECHECK = Duration.ofSeconds(30);
 
     private Decision parked(List<AuditEvent> rows, ErasureRequest r, String subject, KafkaCoordinates where, ErasureResult first,
-                            int nextRound, Duration delay, String reason) {
+                            int nextRound, Duration delay, String reason, boolean pausedOnly) {
         StepResult failed = first.failedStep();
         rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, statusOrNull(failed.last()), failed.attempts(), reason, where));
-        log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
+        if (!pausedOnly) {
+            log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
+        } else {
+            // waiting for a paused workspace: its breaker and credential gate say so once, not every request every round
+            log.debug("request {} at {} parked: {}", r.requestId(), where, reason);
+        }
         return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), true, nextRound, clock.instant().plus(delay),
                 List.of(), rows);
     }

@@ -69,6 +69,13 @@ public final class WorkerHarness implements AutoCloseable {
         this.producer = new KafkaClients(settings.kafka()).producer("it-producer", Map.of());
     }
 
+    /** Several workspaces instead of the single one (before {@link #start()}); the first one's shared settings apply. */
+    public WorkerHarness workspaces(List<Settings.Workspace> workspaces) {
+        settings = new Settings(settings.kafka(), settings.database(), workspaces.get(0).customerIo(), settings.audit(), settings.worker(),
+                settings.webhookSecrets(), workspaces);
+        return this;
+    }
+
     /** How long the circuit breaker pauses calls during an outage (before {@link #start()}). */
     public WorkerHarness outagePause(Duration d) {
         settings = new Settings(settings.kafka(), settings.database(), settings.customerIo().withBreakerOpenFor(d), settings.audit(),
@@ -89,14 +96,14 @@ public final class WorkerHarness implements AutoCloseable {
     public WorkerHarness databaseUrl(String url) {
         Settings.Database d = settings.database();
         settings = new Settings(settings.kafka(), new Settings.Database(url, d.user(), d.password(), d.poolSize()),
-                settings.customerIo(), settings.audit(), settings.worker(), List.of());
+                settings.customerIo(), settings.audit(), settings.worker(), List.of(), settings.workspaces());
         return this;
     }
 
     /** Retry rounds for this harness (before {@link #start()}). */
     public WorkerHarness retryDelays(Duration... delays) {
         settings = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
-                settings.worker().withRetryDelays(List.of(delays)), List.of());
+                settings.worker().withRetryDelays(List.of(delays)), List.of(), settings.workspaces());
         return this;
     }
 
@@ -105,7 +112,7 @@ public final class WorkerHarness implements AutoCloseable {
         Settings.Worker w = settings.worker();
         settings = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
                 new Settings.Worker(w.instanceId(), maxInFlight, w.metricsPort(), w.retryDelays(), w.maxParked(), w.staticMembership(),
-                        stallAfter), List.of());
+                        stallAfter), List.of(), settings.workspaces());
         return this;
     }
 
@@ -113,7 +120,7 @@ public final class WorkerHarness implements AutoCloseable {
     public WorkerHarness outcomeEvents() throws Exception {
         TestInfra.kafka().createTopics(3, topic + ".outcomes");
         settings = new Settings(settings.kafka().withOutcomesTopic(topic + ".outcomes"), settings.database(), settings.customerIo(),
-                settings.audit(), settings.worker(), List.of());
+                settings.audit(), settings.worker(), List.of(), settings.workspaces());
         return this;
     }
 
@@ -138,7 +145,7 @@ public final class WorkerHarness implements AutoCloseable {
     public WorkerRuntime startAnother(String instanceId) throws Exception {
         Settings other = new Settings(settings.kafka(), settings.database(), settings.customerIo(), settings.audit(),
                 new Settings.Worker(instanceId, settings.worker().maxInFlight(), 0, settings.worker().retryDelays(),
-                        settings.worker().maxParked(), false), List.of());
+                        settings.worker().maxParked(), false), List.of(), settings.workspaces());
         return WorkerRuntime.start(other, Clock.systemUTC());
     }
 

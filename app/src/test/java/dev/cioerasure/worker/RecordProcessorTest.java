@@ -46,7 +46,7 @@ class RecordProcessorTest {
         rows.addAll(batch);
         return CompletableFuture.completedFuture(null);
     };
-    /** As the database answers: the final outcome, and the workspaces with a WORKSPACE COMPLETED row. */
+    /** As the database answers: the final outcome, and the workspaces with a WORKSPACE SUCCEEDED row. */
     private final FinalOutcomes lookup = new FinalOutcomes() {
         @Override
         public Optional<Outcome> finalOutcome(String id) {
@@ -57,8 +57,13 @@ class RecordProcessorTest {
 
         @Override
         public Standing standing(String id) {
-            return new Standing(finalOutcome(id), rows.stream().filter(r -> id.equals(r.requestId()) && r.step() == Step.WORKSPACE
-                    && r.outcome() == Outcome.COMPLETED).map(AuditEvent::workspace).collect(java.util.stream.Collectors.toSet()));
+            return new Standing(finalOutcome(id), workspacesWith(id, Step.WORKSPACE, Outcome.SUCCEEDED),
+                    workspacesWith(id, Step.SUPPRESS, Outcome.SUCCEEDED));
+        }
+
+        private java.util.Set<String> workspacesWith(String id, Step step, Outcome outcome) {
+            return rows.stream().filter(r -> id.equals(r.requestId()) && r.step() == step && r.outcome() == outcome)
+                    .map(AuditEvent::workspace).collect(java.util.stream.Collectors.toSet());
         }
     };
     private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
@@ -87,7 +92,7 @@ class RecordProcessorTest {
     @Test
     void aValidRequestIsSuppressedThenDestroyedThenCompleted() throws Exception {
         process(0, Messages.request("r-1", "id", "person-1"));
-        assertThat(stepsOf("r-1")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE COMPLETED",
+        assertThat(stepsOf("r-1")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE SUCCEEDED",
                 "VERIFY UNVERIFIABLE", "OUTCOME COMPLETED");
         assertThat(rows).extracting(AuditEvent::workspace).as("the workspace of the steps; none on the request's own outcome")
                 .containsExactly("default", "default", "default", "default", null);
@@ -105,7 +110,7 @@ class RecordProcessorTest {
     void aCompletedRequestSeenAgainIsADuplicateAndCallsNobody() throws Exception {
         process(0, Messages.request("r-2", "id", "person-2"));
         process(1, Messages.request("r-2", "id", "person-2"));
-        assertThat(stepsOf("r-2")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE COMPLETED",
+        assertThat(stepsOf("r-2")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE SUCCEEDED",
                 "VERIFY UNVERIFIABLE", "OUTCOME COMPLETED", "OUTCOME DUPLICATE");
         assertThat(track.calls).hasValue(2);
     }
@@ -153,7 +158,7 @@ class RecordProcessorTest {
                 Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
 
         assertThat(stepsOf("r-6")).as("the VERIFY row comes later, from the checks")
-                .containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE COMPLETED", "OUTCOME COMPLETED");
+                .containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE SUCCEEDED", "OUTCOME COMPLETED");
         assertThat(sentTo(TOPIC + ".verify")).hasSize(1);
         assertThat(header(sentTo(TOPIC + ".verify").get(0), TopicHeaders.VERIFY_WORKSPACE)).isEqualTo("default");
         ProducerRecord<byte[], byte[]> task = sentTo(TOPIC + ".verify").get(0);
@@ -226,8 +231,8 @@ class RecordProcessorTest {
     void aRequestIsErasedInEveryWorkspaceAndCompletesOnlyWhenAllDid() throws Exception {
         processBoth(request(0, Messages.request("m-1", "id", "person-m1")));
         assertThat(withWorkspace("m-1")).containsExactly(
-                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE COMPLETED us", "VERIFY UNVERIFIABLE us",
-                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE COMPLETED eu", "VERIFY UNVERIFIABLE eu",
+                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE SUCCEEDED us", "VERIFY UNVERIFIABLE us",
+                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE SUCCEEDED eu", "VERIFY UNVERIFIABLE eu",
                 "OUTCOME COMPLETED");
         assertThat(us.calls).hasValue(2);
         assertThat(eu.calls).hasValue(2);
@@ -237,7 +242,7 @@ class RecordProcessorTest {
     void aRequestNamingWorkspacesIsErasedOnlyThereAndAnUnknownNameIsRejected() throws Exception {
         processBoth(request(0, Messages.inWorkspaces("m-2", "id", "person-m2", "eu")));
         assertThat(withWorkspace("m-2")).containsExactly(
-                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE COMPLETED eu", "VERIFY UNVERIFIABLE eu", "OUTCOME COMPLETED");
+                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE SUCCEEDED eu", "VERIFY UNVERIFIABLE eu", "OUTCOME COMPLETED");
         assertThat(us.calls).hasValue(0);
 
         processBoth(request(1, Messages.inWorkspaces("m-3", "id", "person-m3", "eu", "apac")));
@@ -253,7 +258,7 @@ class RecordProcessorTest {
         eu.status.set(503);
         processBoth(request(0, Messages.request("m-4", "id", "person-m4")));
         assertThat(withWorkspace("m-4")).containsExactly(
-                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE COMPLETED us", "VERIFY UNVERIFIABLE us",
+                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE SUCCEEDED us", "VERIFY UNVERIFIABLE us",
                 "SUPPRESS FAILED eu", "OUTCOME RETRY_SCHEDULED");
         assertThat(rows.get(rows.size() - 1).reason()).startsWith("workspace eu: suppress: http 503 after 1 attempt (retryable)")
                 .endsWith("retry round 1 of 2 after PT1M");
@@ -263,12 +268,37 @@ class RecordProcessorTest {
         eu.status.set(200);
         rows.clear();
         // the retry round, as the worker reads it back (the rows of round one are in the database)
-        rows.addAll(List.of(new AuditEvent("m-4", null, null, Step.WORKSPACE, Outcome.COMPLETED, null, null, null, null, null, null,
+        rows.addAll(List.of(new AuditEvent("m-4", null, null, Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null, null, null, null,
                 null, null, java.time.Instant.now(), "us")));
         processBoth(readBack(parked, 0));
         assertThat(us.calls).as("us was done in round one: not called again").hasValue(2);
-        assertThat(withWorkspace("m-4")).containsExactly("WORKSPACE COMPLETED us",
-                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE COMPLETED eu", "VERIFY UNVERIFIABLE eu", "OUTCOME COMPLETED");
+        assertThat(withWorkspace("m-4")).containsExactly("WORKSPACE SUCCEEDED us",
+                "SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE SUCCEEDED eu", "VERIFY UNVERIFIABLE eu", "OUTCOME COMPLETED");
+    }
+
+    @Test
+    void aSuppressionAcceptedInAnEarlierRoundIsNotRepeated() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger call = new java.util.concurrent.atomic.AtomicInteger();
+        StatusTrack failingDestroy = new StatusTrack() {
+            @Override
+            public dev.cioerasure.customerio.TrackResult destroy(dev.cioerasure.request.Identifier identifier) {
+                return call.incrementAndGet() == 1 ? new dev.cioerasure.customerio.TrackResult(dev.cioerasure.customerio.TrackOperation.DESTROY,
+                        503, dev.cioerasure.customerio.TrackResult.Kind.RETRYABLE, Optional.empty(), "http 503", Duration.ofMillis(1))
+                        : super.destroy(identifier);
+            }
+        };
+        Workspaces one = new Workspaces(List.of(new Workspaces.Workspace("us", executor(failingDestroy), false)));
+        RecordProcessor p = new RecordProcessor(new RequestParser(Clock.systemUTC(), one.names()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), one, sink, lookup,
+                new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
+                List.of(Duration.ofMinutes(1)), Settings.Verification.OFF, OutcomeEvents.NONE, pool, new SimpleMeterRegistry(),
+                Clock.systemUTC());
+        p.process(request(0, Messages.request("m-8", "id", "person-m8"))).get(10, TimeUnit.SECONDS);
+        p.process(readBack(sentTo(TOPIC + ".retry").get(0), 0)).get(10, TimeUnit.SECONDS);
+        assertThat(withWorkspace("m-8")).containsExactly("SUPPRESS SUCCEEDED us", "DESTROY FAILED us", "OUTCOME RETRY_SCHEDULED",
+                "DESTROY SUCCEEDED us", "WORKSPACE SUCCEEDED us", "VERIFY UNVERIFIABLE us", "OUTCOME COMPLETED");
+        assertThat(call).as("two destroys").hasValue(2);
+        assertThat(failingDestroy.calls).as("one suppress and the accepted destroy").hasValue(2);
     }
 
     @Test
@@ -276,11 +306,10 @@ class RecordProcessorTest {
         eu.status.set(401); // refused credentials: the gate closes after one re-read, then eu is paused
         processBoth(request(0, Messages.request("m-5", "id", "person-m5")));
         assertThat(withWorkspace("m-5")).containsExactly(
-                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE COMPLETED us", "VERIFY UNVERIFIABLE us",
+                "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE SUCCEEDED us", "VERIFY UNVERIFIABLE us",
                 "OUTCOME RETRY_SCHEDULED");
         assertThat(rows.get(rows.size() - 1).reason())
-                .isEqualTo("workspace eu: suppress: credentials refused after 2 attempts (paused) (the workspace is paused: not a retry round);"
-                        + " again after PT1M");
+                .isEqualTo("workspace eu: suppress: not called: credentials refused (workspace paused); not a retry round, again after PT1M");
         ProducerRecord<byte[], byte[]> parked = sentTo(TOPIC + ".retry").get(0);
         assertThat(header(parked, TopicHeaders.RETRY_ROUND)).as("no round used up").isEqualTo("0");
         int euCalls = eu.calls.get();

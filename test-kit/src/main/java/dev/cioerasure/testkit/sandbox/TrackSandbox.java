@@ -167,7 +167,7 @@ public final class TrackSandbox implements AutoCloseable {
             if (options.latencyMillis() > 0) {
                 Thread.sleep(options.latencyMillis());
             }
-            if (options.errorRate() > 0 && ThreadLocalRandom.current().nextDouble() < options.errorRate()) {
+            if (down || (options.errorRate() > 0 && ThreadLocalRandom.current().nextDouble() < options.errorRate())) {
                 failed.incrementAndGet();
                 record(op, identifier, 503, arrived);
                 send(ex, 503, "{\"meta\":{\"error\":\"service unavailable\"}}");
@@ -281,6 +281,13 @@ public final class TrackSandbox implements AutoCloseable {
         try (OutputStream out = ex.getResponseBody()) {
             out.write(b);
         }
+    }
+
+    private volatile boolean down;
+
+    /** An outage of the Track API: while down, every authorised Track call is answered 503 (and not accepted). */
+    public void down(boolean isDown) {
+        this.down = isDown;
     }
 
     public synchronized List<Call> calls() {
