@@ -22,27 +22,33 @@ public final class AuditQueries {
     /** One audit row as an auditor reads it. */
     public record Row(long seq, Instant recordedAt, Instant occurredAt, String requestId, String subjectHash, String identifierType,
                       String step, String outcome, Integer httpStatus, Integer attempts, String reason, String regulation,
-                      Instant requestedAt, Instant deadlineAt, String requestedBy, String source, String workerInstance) { }
+                      Instant requestedAt, Instant deadlineAt, String requestedBy, String source, String workerInstance,
+                      String workspace) { }
 
     /**
      * One request's standing (the view erasure_request_status), for reports.
      *
-     * @param verification the VERIFY row's outcome (VERIFIED, STILL_PRESENT, UNVERIFIABLE); PENDING for
-     *                     an erased request still being checked; null when not erased
+     * @param verification over the request's VERIFY rows (one per workspace): STILL_PRESENT if any
+     *                     workspace still had the person, else UNVERIFIABLE if any could not be
+     *                     checked, else VERIFIED once every workspace it was erased in is verified;
+     *                     PENDING for an erased request still being checked; null when not erased
+     * @param verifiedAt   when the last of those VERIFY rows was written
+     * @param workspaces   where the request stands in each workspace, e.g. {@code eu:SUCCEEDED us:FAILED}
+     *                     (view erasure_workspace_status); empty for a request from before workspaces
      */
     public record RequestLine(String requestId, String regulation, String identifierType, String requestedBy, Instant requestedAt,
                               Instant deadlineAt, Instant firstSeenAt, String status, Instant statusAt, boolean erased,
-                              Boolean onTime, String verification, Instant verifiedAt) {
+                              Boolean onTime, String verification, Instant verifiedAt, String workspaces) {
         public RequestLine(String requestId, String regulation, String identifierType, String requestedBy, Instant requestedAt,
                            Instant deadlineAt, Instant firstSeenAt, String status, Instant statusAt, boolean erased, Boolean onTime) {
             this(requestId, regulation, identifierType, requestedBy, requestedAt, deadlineAt, firstSeenAt, status, statusAt, erased, onTime,
-                    erased ? "PENDING" : null, null);
+                    erased ? "PENDING" : null, null, "");
         }
     }
 
     private static final String ROW_COLUMNS = "chain_seq, recorded_at, occurred_at, request_id, subject_hash, identifier_type, step,"
             + " outcome, http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
-            + " kafka_partition, kafka_offset, worker_instance";
+            + " kafka_partition, kafka_offset, worker_instance, workspace";
 
     /** Where each of these requests stands (view erasure_request_status): its status, e.g. COMPLETED; absent when unknown. */
     public java.util.Map<String, String> statusOf(java.util.Collection<String> requestIds) throws SQLException {
@@ -98,7 +104,8 @@ public final class AuditQueries {
                     out.add(new Row(rs.getLong(1), time(rs, 2), time(rs, 3), rs.getString(4), rs.getString(5), rs.getString(6),
                             rs.getString(7), rs.getString(8), (Integer) rs.getObject(9), (Integer) rs.getObject(10), rs.getString(11),
                             rs.getString(12), time(rs, 13), time(rs, 14), rs.getString(15),
-                            topic == null ? null : topic + "-" + rs.getInt(17) + "@" + rs.getLong(18), rs.getString(19)));
+                            topic == null ? null : topic + "-" + rs.getInt(17) + "@" + rs.getLong(18), rs.getString(19),
+                            rs.getString(20)));
                 }
             }
         }
@@ -113,9 +120,17 @@ public final class AuditQueries {
         String sql = "WITH first_seen AS (SELECT request_id, min(occurred_at) AS first_seen_at FROM audit_event"
                 + " WHERE request_id IS NOT NULL AND step = 'OUTCOME' GROUP BY request_id)"
                 + " SELECT s.request_id, s.regulation, s.identifier_type, s.requested_by, s.requested_at, s.deadline_at,"
-                + " f.first_seen_at, s.status, s.status_at, s.erased, s.on_time, v.verification, v.verified_at"
+                + " f.first_seen_at, s.status, s.status_at, s.erased, s.on_time,"
+                + " CASE WHEN v.verification <> 'VERIFIED' OR v.checked >= coalesce(w.erased_in, 1) THEN v.verification END,"
+                + " v.verified_at, coalesce(w.workspaces, '')"
                 + " FROM erasure_request_status s JOIN first_seen f USING (request_id)"
-                + " LEFT JOIN erasure_verification_status v USING (request_id)"
+                + " LEFT JOIN (SELECT request_id, CASE WHEN bool_or(verification = 'STILL_PRESENT') THEN 'STILL_PRESENT'"
+                + "   WHEN bool_or(verification = 'UNVERIFIABLE') THEN 'UNVERIFIABLE' ELSE 'VERIFIED' END AS verification,"
+                + "   count(*) AS checked, max(verified_at) AS verified_at"
+                + "   FROM erasure_verification_status GROUP BY request_id) v USING (request_id)"
+                + " LEFT JOIN (SELECT request_id, count(*) FILTER (WHERE status = 'SUCCEEDED') AS erased_in,"
+                + "   string_agg(workspace || ':' || status, ' ' ORDER BY workspace) AS workspaces"
+                + "   FROM erasure_workspace_status GROUP BY request_id) w USING (request_id)"
                 + " WHERE coalesce(s.requested_at, f.first_seen_at) >= ? AND coalesce(s.requested_at, f.first_seen_at) < ?"
                 + " ORDER BY coalesce(s.requested_at, f.first_seen_at), s.request_id";
         try (Connection c = dataSource.getConnection()) {
@@ -130,7 +145,7 @@ public final class AuditQueries {
                         String verification = rs.getString(12);
                         each.accept(new RequestLine(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), time(rs, 5),
                                 time(rs, 6), time(rs, 7), rs.getString(8), time(rs, 9), erased, (Boolean) rs.getObject(11),
-                                verification != null ? verification : erased ? "PENDING" : null, time(rs, 13)));
+                                verification != null ? verification : erased ? "PENDING" : null, time(rs, 13), rs.getString(14)));
                     }
                 }
             }

@@ -65,10 +65,11 @@ final class AuditCommand {
     }
 
     static void printHistory(List<AuditQueries.Row> rows, PrintStream out) {
-        String fmt = "%-6s %-20s %-24s %-9s %-16s %5s %5s  %-26s %s%n";
-        out.printf(fmt, "seq", "occurred (UTC)", "request", "step", "outcome", "http", "tries", "kafka record", "reason");
+        String fmt = "%-6s %-20s %-24s %-9s %-10s %-16s %5s %5s  %-26s %s%n";
+        out.printf(fmt, "seq", "occurred (UTC)", "request", "step", "workspace", "outcome", "http", "tries", "kafka record", "reason");
         for (AuditQueries.Row r : rows) {
-            out.printf(fmt, r.seq(), ts(r.occurredAt()), nz(r.requestId()), r.step(), r.outcome(), r.httpStatus() == null ? "" : r.httpStatus(),
+            out.printf(fmt, r.seq(), ts(r.occurredAt()), nz(r.requestId()), r.step(), nz(r.workspace()), r.outcome(),
+                    r.httpStatus() == null ? "" : r.httpStatus(),
                     r.attempts() == null ? "" : r.attempts(), nz(r.source()), r.reason() == null ? "" : r.reason());
         }
     }
@@ -107,12 +108,28 @@ final class AuditCommand {
                 if (completed != null) {
                     boolean onTime = completed.deadlineAt() == null || !completed.occurredAt().isAfter(completed.deadlineAt());
                     System.out.println("status      ERASED at " + ts(completed.occurredAt()) + (onTime ? " — on time" : " — LATE"));
-                    AuditQueries.Row verify = rows.stream().filter(r -> "VERIFY".equals(r.step())).findFirst().orElse(null);
-                    System.out.println("verified    " + (verify == null ? "PENDING — the App API checks go on"
-                            : verify.outcome() + " at " + ts(verify.occurredAt()) + (verify.reason() == null ? "" : " (" + verify.reason() + ")")));
+                    List<AuditQueries.Row> verified = rows.stream().filter(r -> "VERIFY".equals(r.step())).toList();
+                    List<String> erasedIn = rows.stream().filter(r -> "WORKSPACE".equals(r.step()) && "SUCCEEDED".equals(r.outcome()))
+                            .map(AuditQueries.Row::workspace).toList();
+                    for (AuditQueries.Row verify : verified) {
+                        System.out.println("verified    " + verify.outcome() + (verify.workspace() == null ? "" : " in " + verify.workspace())
+                                + " at " + ts(verify.occurredAt()) + (verify.reason() == null ? "" : " (" + verify.reason() + ")"));
+                    }
+                    if (verified.size() < Math.max(1, erasedIn.size())) {
+                        System.out.println("verified    PENDING" + (erasedIn.size() > 1 ? " in " + erasedIn.stream()
+                                .filter(w -> verified.stream().noneMatch(v -> w.equals(v.workspace()))).collect(java.util.stream.Collectors.joining(", "))
+                                : "") + " — the App API checks go on");
+                    }
                 } else {
                     System.out.println("status      NOT ERASED — latest outcome " + last.outcome()
                             + (last.reason() == null ? "" : " (" + last.reason() + ")"));
+                }
+                java.util.Map<String, String> inWorkspace = new java.util.TreeMap<>();
+                rows.stream().filter(r -> "WORKSPACE".equals(r.step()) && !"DUPLICATE".equals(r.outcome()))
+                        .forEach(r -> inWorkspace.merge(r.workspace(), r.outcome(), (a, b) -> "SUCCEEDED".equals(a) ? a : b));
+                if (!inWorkspace.isEmpty()) {
+                    System.out.println("workspaces  " + inWorkspace.entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
+                            .collect(java.util.stream.Collectors.joining(", ")));
                 }
                 System.out.println();
                 printHistory(rows, System.out);
@@ -454,7 +471,7 @@ final class AuditCommand {
     /** Writes report lines as a table, CSV (RFC 4180) or a JSON array. */
     abstract static class ReportWriter {
         static final List<String> CSV_COLUMNS = List.of("request_id", "regulation", "identifier_type", "requested_by", "requested_at",
-                "deadline_at", "first_seen_at", "status", "status_at", "erased", "on_time", "verification", "verified_at");
+                "deadline_at", "first_seen_at", "status", "status_at", "erased", "on_time", "verification", "verified_at", "workspaces");
 
         abstract void line(AuditQueries.RequestLine l);
 
@@ -473,7 +490,7 @@ final class AuditCommand {
                                 rows.write(Stream.of(l.requestId(), l.regulation(), l.identifierType(), l.requestedBy(),
                                                 str(l.requestedAt()), str(l.deadlineAt()), str(l.firstSeenAt()), l.status(), str(l.statusAt()),
                                                 Boolean.toString(l.erased()), l.onTime() == null ? "" : l.onTime().toString(),
-                                                l.verification(), str(l.verifiedAt()))
+                                                l.verification(), str(l.verifiedAt()), l.workspaces())
                                         .map(ReportWriter::spreadsheetSafe).toList());
                             } catch (IOException e) {
                                 throw new java.io.UncheckedIOException(e);
@@ -516,6 +533,7 @@ final class AuditCommand {
                                 }
                                 g.writeStringField("verification", l.verification());
                                 g.writeStringField("verified_at", str(l.verifiedAt()));
+                                g.writeStringField("workspaces", l.workspaces());
                                 g.writeEndObject();
                             } catch (IOException e) {
                                 throw new java.io.UncheckedIOException(e);
@@ -535,18 +553,19 @@ final class AuditCommand {
                     };
                 }
                 default -> new ReportWriter() {
-                    private final String fmt = "%-24s %-5s %-20s %-20s %-20s %-16s %-7s %s%n";
+                    private final String fmt = "%-24s %-5s %-20s %-20s %-20s %-16s %-7s %-13s %s%n";
 
                     {
                         out.printf(fmt, "request", "reg", "requested (UTC)", "deadline (UTC)", "erased at (UTC)", "status", "on time",
-                                "verification");
+                                "verification", "workspaces");
                     }
 
                     @Override
                     void line(AuditQueries.RequestLine l) {
                         out.printf(fmt, l.requestId(), nz(l.regulation()), ts(l.requestedAt()), ts(l.deadlineAt()),
                                 l.erased() ? ts(l.statusAt()) : "-", l.status(),
-                                l.onTime() == null ? (l.erased() ? "" : "-") : l.onTime() ? "yes" : "LATE", nz(l.verification()));
+                                l.onTime() == null ? (l.erased() ? "" : "-") : l.onTime() ? "yes" : "LATE", nz(l.verification()),
+                                l.workspaces());
                     }
                 };
             };

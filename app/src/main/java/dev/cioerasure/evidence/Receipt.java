@@ -50,14 +50,22 @@ public final class Receipt {
         } else {
             r.put("on_time", !completed.occurredAt().isAfter(completed.deadlineAt()));
         }
-        // The VERIFY row's outcome (VERIFIED, STILL_PRESENT, UNVERIFIABLE); PENDING while a completed
-        // request's checks go on; NOT_ERASED when there is nothing to verify.
-        AuditQueries.Row verify = rows.stream().filter(x -> "VERIFY".equals(x.step())).findFirst().orElse(null);
-        r.put("verification", verify != null ? verify.outcome() : completed != null ? "PENDING" : "NOT_ERASED");
-        if (verify == null) {
+        // Over the VERIFY rows (one per workspace): STILL_PRESENT if any workspace still had the person,
+        // else UNVERIFIABLE if any could not be checked, else VERIFIED once every workspace the request
+        // was erased in is; PENDING while a completed request's checks go on; NOT_ERASED when there is
+        // nothing to verify.
+        List<AuditQueries.Row> verified = rows.stream().filter(x -> "VERIFY".equals(x.step())).toList();
+        long erasedIn = rows.stream().filter(x -> "WORKSPACE".equals(x.step()) && "SUCCEEDED".equals(x.outcome()))
+                .map(AuditQueries.Row::workspace).distinct().count();
+        String verification = verified.stream().anyMatch(x -> "STILL_PRESENT".equals(x.outcome())) ? "STILL_PRESENT"
+                : verified.stream().anyMatch(x -> "UNVERIFIABLE".equals(x.outcome())) ? "UNVERIFIABLE"
+                : !verified.isEmpty() && verified.size() >= Math.max(1, erasedIn) ? "VERIFIED"
+                : completed != null ? "PENDING" : "NOT_ERASED";
+        r.put("verification", verification);
+        if (verified.isEmpty() || verification.equals("PENDING")) {
             r.putNull("verified_at");
         } else {
-            r.put("verified_at", str(verify.occurredAt()));
+            r.put("verified_at", str(verified.stream().map(AuditQueries.Row::occurredAt).max(java.util.Comparator.naturalOrder()).get()));
         }
         ArrayNode steps = r.putArray("rows");
         for (AuditQueries.Row row : rows) {
@@ -65,6 +73,9 @@ public final class Receipt {
             s.put("chain_seq", row.seq());
             s.put("row_hash", rowHashes.get(row.seq()));
             s.put("step", row.step());
+            if (row.workspace() != null) {
+                s.put("workspace", row.workspace());
+            }
             s.put("outcome", row.outcome());
             if (row.httpStatus() == null) {
                 s.putNull("http_status");

@@ -86,6 +86,9 @@ final class OutcomeEvents {
         e.put("schema", SCHEMA);
         e.put("request_id", row.requestId());
         e.put("event", row.step() == Step.VERIFY ? "verification" : "outcome");
+        if (row.workspace() != null) {
+            e.put("workspace", row.workspace()); // which workspace a verification is about
+        }
         e.put("outcome", row.outcome().name());
         e.put("regulation", row.regulation());
         e.put("requested_at", str(row.requestedAt()));

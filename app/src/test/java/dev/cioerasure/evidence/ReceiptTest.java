@@ -24,14 +24,14 @@ class ReceiptTest {
     static List<AuditQueries.Row> rows() {
         return List.of(
                 new AuditQueries.Row(7, T.plusSeconds(60), T.plusSeconds(60), "r-jane", "ab".repeat(32), "email", "SUPPRESS", "SUCCEEDED",
-                        200, 1, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"),
+                        200, 1, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1", null),
                 new AuditQueries.Row(8, T.plusSeconds(61), T.plusSeconds(61), "r-jane", "ab".repeat(32), "email", "DESTROY", "SUCCEEDED",
-                        200, 2, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"),
+                        200, 2, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1", null),
                 new AuditQueries.Row(9, T.plusSeconds(61), T.plusSeconds(61), "r-jane", "ab".repeat(32), "email", "OUTCOME", "COMPLETED",
-                        null, null, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1"),
+                        null, null, null, "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1", null),
                 new AuditQueries.Row(10, T.plusSeconds(300), T.plusSeconds(300), "r-jane", "ab".repeat(32), "email", "VERIFY", "VERIFIED",
                         404, 2, "App API: no such person (404) at check 2", "GDPR", T, T.plusSeconds(30 * 86400), "desk/1",
-                        "erasure.requests.verify-0@3", "w-1"));
+                        "erasure.requests.verify-0@3", "w-1", null));
     }
 
     static Map<Long, String> hashes() {
