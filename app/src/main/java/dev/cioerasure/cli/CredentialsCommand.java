@@ -26,14 +26,27 @@ final class CredentialsCommand {
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = {"Check CUSTOMERIO_SITE_ID, CUSTOMERIO_TRACK_API_KEY and CUSTOMERIO_REGION against Customer.io",
                     "(GET /api/v1/accounts/region: no side effects), and CUSTOMERIO_APP_API_KEY when set (the look-up of a",
-                    "person who does not exist). Exit 0 when they work, 1 when not."})
+                    "person who does not exist). With CUSTOMERIO_WORKSPACES_FILE, every workspace's (its site_id,",
+                    "track_api_key_file, region and app_api_key_file). Exit 0 when all work, 1 when any does not."})
     static final class Verify implements Callable<Integer> {
         @Override
         public Integer call() {
-            Settings.CustomerIo c = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO)).customerIo();
-            int track = track(c);
-            int app = c.verification().enabled() ? app(c) : 0;
-            return Math.max(track, app);
+            Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO));
+            int worst = 0;
+            boolean several = s.workspaces().size() > 1;
+            for (Settings.Workspace w : s.workspaces()) {
+                if (several) {
+                    System.out.println("workspace " + w.name() + ":");
+                }
+                Settings.CustomerIo c = w.customerIo();
+                int track = track(c);
+                int app = c.verification().enabled() ? app(c) : 0;
+                worst = Math.max(worst, Math.max(track, app));
+            }
+            if (several) {
+                System.out.println(worst == 0 ? "all " + s.workspaces().size() + " workspaces OK" : "at least one workspace FAILED the check");
+            }
+            return worst;
         }
 
         /** The App API key: a look-up of a made-up person must answer 404 (key accepted, no such person). */

@@ -89,6 +89,38 @@ class CredentialsCommandTest {
     }
 
     @Test
+    void everyWorkspaceOfTheFileIsCheckedAndOneRefusedKeyFailsTheCheck(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        // site-9:key-secret-value is accepted; site-8 with its key is refused
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).atPriority(10).willReturn(aResponse().withStatus(401)));
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).atPriority(1)
+                .withHeader("Authorization", equalTo("Basic c2l0ZS05OmtleS1zZWNyZXQtdmFsdWU="))
+                .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
+        java.nio.file.Files.writeString(dir.resolve("good.key"), "key-secret-value");
+        java.nio.file.Files.writeString(dir.resolve("revoked.key"), "revoked-secret-value");
+        java.nio.file.Path file = java.nio.file.Files.writeString(dir.resolve("ws.yaml"), """
+                workspaces:
+                  - {name: brand-us, site_id: site-9, track_api_key_file: %1$s/good.key, track_url: "%2$s"}
+                  - {name: brand-eu, site_id: site-8, track_api_key_file: %1$s/revoked.key, track_url: "%2$s"}
+                """.formatted(dir, track.baseUrl()));
+        PrintStream saved = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            exit = Main.run(Map.of("CUSTOMERIO_WORKSPACES_FILE", file.toString()), "credentials", "verify");
+        } finally {
+            System.setOut(saved);
+        }
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertThat(exit).as(text).isEqualTo(1);
+        assertThat(text).contains("workspace brand-us:", "workspace brand-eu:", "checking site id site-8", "REJECTED",
+                "at least one workspace FAILED the check").doesNotContain("key-secret-value", "revoked-secret-value");
+        assertThat(text.indexOf("OK: Customer.io accepts")).as("brand-us passes first").isBetween(text.indexOf("workspace brand-us:"),
+                text.indexOf("workspace brand-eu:"));
+    }
+
+    @Test
     void missingSettingsAreNamedAndExit78() {
         PrintStream saved = System.err;
         ByteArrayOutputStream err = new ByteArrayOutputStream();
