@@ -19,6 +19,9 @@ public final class RequestJson {
         root.put("regulation", r.regulation().name());
         root.put("requested_at", r.requestedAt().toString());
         root.put("requested_by", r.requestedBy());
+        if (!r.workspaces().isEmpty()) {
+            r.workspaces().forEach(root.putArray("workspaces")::add);
+        }
         return root.toString().getBytes(StandardCharsets.UTF_8);
     }
 }

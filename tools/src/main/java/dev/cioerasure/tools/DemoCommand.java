@@ -70,11 +70,18 @@ final class DemoCommand implements Callable<Integer> {
             String siteId = "demo-site";
             String apiKey = randomHex(16);
             String appKey = randomHex(16);
-            try (TrackSandbox sandbox = new TrackSandbox(TrackSandbox.Options.demo(siteId, apiKey))) {
+            String euSiteId = "demo-site-eu";
+            String euApiKey = randomHex(16);
+            String euAppKey = randomHex(16);
+            // Two workspaces, as a company with a US and an EU brand has them: each its own sandbox, keys and limits.
+            try (TrackSandbox sandbox = new TrackSandbox(TrackSandbox.Options.demo(siteId, apiKey));
+                 TrackSandbox euSandbox = new TrackSandbox(TrackSandbox.Options.demo(euSiteId, euApiKey))) {
                 // Customer.io deletes asynchronously: the sandbox's App API finds a person until 2 s after the erasure.
                 sandbox.enableAppApi(appKey, Duration.ofSeconds(2));
-                say("Kafka at %s, PostgreSQL on port %d, Customer.io sandbox at %s (50 ms latency, 429 past 100 calls/s;"
-                        + " App API: 10 look-ups/s, a person gone 2 s after the erasure)", kafka.bootstrapServers(), db.port(), sandbox.baseUrl());
+                euSandbox.enableAppApi(euAppKey, Duration.ofSeconds(2));
+                say("Kafka at %s, PostgreSQL on port %d, two Customer.io workspaces: brand-us at %s, brand-eu at %s (each 50 ms latency,"
+                        + " 429 past 100 calls/s; App API: 10 look-ups/s, a person gone 2 s after the erasure)", kafka.bootstrapServers(),
+                        db.port(), sandbox.baseUrl(), euSandbox.baseUrl());
                 Settings.Database dbSettings = new Settings.Database(db.jdbcUrl(), "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 4);
                 try (HikariDataSource ds = Databases.pool(dbSettings, "demo", null)) {
                     Migrations.migrate(ds);
@@ -85,17 +92,23 @@ final class DemoCommand implements Callable<Integer> {
                     Path keyFile = Files.writeString(evidence.resolve("audit-signing.pem"), signing.privateKeyPem());
                     Path checkpointDir = Files.createDirectory(evidence.resolve("checkpoints"));
                     Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(evidence), "demo-cleanup")); // a private key, if a throwaway one
+                    Settings.CustomerIo us = new Settings.CustomerIo(siteId, Secret.of("brand-us track key", apiKey), Settings.Region.US,
+                            sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10))
+                            // checks 1 s after the erasure, then 2 s, 4 s … later, until 60 s after it
+                            .withVerification(new Settings.Verification(Secret.of("brand-us app key", appKey),
+                                    sandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60)));
+                    Settings.CustomerIo eu = new Settings.CustomerIo(euSiteId, Secret.of("brand-eu track key", euApiKey), Settings.Region.EU,
+                            euSandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10))
+                            .withVerification(new Settings.Verification(Secret.of("brand-eu app key", euAppKey),
+                                    euSandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60)));
                     Settings settings = new Settings(
                             new Settings.Kafka(kafka.bootstrapServers(), TOPIC, "cio-erasure-demo"),
                             dbSettings,
-                            new Settings.CustomerIo(siteId, Secret.of("CUSTOMERIO_TRACK_API_KEY", apiKey), Settings.Region.US,
-                                    sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10))
-                                    // checks 1 s after the erasure, then 2 s, 4 s … later, until 60 s after it
-                                    .withVerification(new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", appKey),
-                                            sandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60))),
+                            us,
                             new Settings.Audit(auditKey, new Settings.Checkpoints(keyFile, null, checkpointDir, Duration.ofSeconds(1))),
                             new Settings.Worker("demo-worker", 64, freeOrAny(metricsPort)),
-                            List.of());
+                            List.of(),
+                            List.of(new Settings.Workspace("brand-us", us), new Settings.Workspace("brand-eu", eu)));
                     try (WorkerRuntime worker = WorkerRuntime.start(settings, Clock.systemUTC())) {
                         int sent = submitSamples(kafka.bootstrapServers(), new SubjectHasher(auditKey));
                         say("submitted %d messages (%d valid, 1 duplicate, 3 malformed); processing ...", sent, requests);
@@ -103,8 +116,10 @@ final class DemoCommand implements Callable<Integer> {
                         waitForVerifications(ds, Duration.ofSeconds(120));
                         printAuditTrail(ds);
                         showEvidence(ds, signing, checkpointDir);
-                        say("Customer.io sandbox answered %d Track calls (%d throttled with 429) and %d App API look-ups (%d over its limit)",
-                                sandbox.accepted(), sandbox.throttled(), sandbox.appCalls(), sandbox.appOverWindow());
+                        say("Customer.io sandboxes answered %d Track calls (%d throttled with 429) and %d App API look-ups (%d over its limit)"
+                                + " in brand-us, %d Track calls (%d throttled) and %d look-ups (%d over its limit) in brand-eu",
+                                sandbox.accepted(), sandbox.throttled(), sandbox.appCalls(), sandbox.appOverWindow(),
+                                euSandbox.accepted(), euSandbox.throttled(), euSandbox.appCalls(), euSandbox.appOverWindow());
                         say("demo finished in %.1f s", (System.nanoTime() - t0) / 1e9);
                         if (keepRunning) {
                             say("metrics: http://localhost:%d/metrics  health: http://localhost:%d/health/ready",
@@ -130,8 +145,9 @@ final class DemoCommand implements Callable<Integer> {
                 case 2 -> Identifier.cioId("a3000" + (100 + i));
                 default -> Identifier.email("zoë" + i + "@exämple.org");
             };
+            // every fifth request names the EU brand only; the others go to every workspace
             ErasureRequest r = new ErasureRequest(String.format("demo-%04d", i), id, i % 3 == 0 ? Regulation.CCPA : Regulation.GDPR,
-                    now.minus(Duration.ofDays(i)), "privacy-desk/ticket-" + (4700 + i));
+                    now.minus(Duration.ofDays(i)), "privacy-desk/ticket-" + (4700 + i), i % 5 == 4 ? List.of("brand-eu") : List.of());
             first = first == null ? r : first;
             out.add(new ProducerRecord<>(TOPIC, RecordKeys.forSubject(hasher.hash(id)), RequestJson.toBytes(r)));
         }
@@ -160,9 +176,9 @@ final class DemoCommand implements Callable<Integer> {
 
     /** Waits until every COMPLETED request has its VERIFY row (the checks run after the erasures). */
     private static void waitForVerifications(HikariDataSource ds, Duration timeout) throws Exception {
-        int completed = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'");
-        say("verifying through the App API that the %d erased persons are gone ...", completed);
-        waitForRows(ds, "SELECT count(*) FROM audit_event WHERE step = 'VERIFY'", completed, "verified", timeout);
+        int erasures = count(ds, "SELECT count(*) FROM audit_event WHERE step = 'WORKSPACE' AND outcome = 'SUCCEEDED'");
+        say("verifying through each workspace's App API that the %d erasures (person and workspace) took effect ...", erasures);
+        waitForRows(ds, "SELECT count(*) FROM audit_event WHERE step = 'VERIFY'", erasures, "verified", timeout);
     }
 
     /** Waits until {@code countSql} reaches {@code expected}, printing progress. */
@@ -222,15 +238,16 @@ final class DemoCommand implements Callable<Integer> {
 
     private static void printAuditTrail(HikariDataSource ds) throws SQLException {
         say("%naudit trail (audit_event, in chain order; subjects only as keyed hashes):");
-        String fmt = "%4s  %-12s %-8s %-9s %-16s %5s %4s  %-14s %s%n";
-        System.out.printf(fmt, "seq", "request_id", "type", "step", "outcome", "http", "tries", "subject", "reason");
+        String fmt = "%4s  %-12s %-8s %-9s %-9s %-16s %5s %4s  %-14s %s%n";
+        System.out.printf(fmt, "seq", "request_id", "type", "step", "workspace", "outcome", "http", "tries", "subject", "reason");
         try (Connection c = ds.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT chain_seq, request_id, identifier_type, step, outcome, http_status, attempts,"
-                     + " subject_hash, reason FROM audit_event ORDER BY chain_seq")) {
+                     + " subject_hash, reason, workspace FROM audit_event ORDER BY chain_seq")) {
             while (rs.next()) {
                 String subject = rs.getString(8);
                 String reason = rs.getString(9);
-                System.out.printf(fmt, rs.getLong(1), nz(rs.getString(2)), nz(rs.getString(3)), rs.getString(4), rs.getString(5),
+                System.out.printf(fmt, rs.getLong(1), nz(rs.getString(2)), nz(rs.getString(3)), rs.getString(4), nz(rs.getString(10)),
+                        rs.getString(5),
                         rs.getObject(6) == null ? "" : rs.getInt(6), rs.getObject(7) == null ? "" : rs.getInt(7),
                         subject == null ? "" : subject.substring(0, 12) + "…",
                         reason == null ? "" : reason.length() > 90 ? reason.substring(0, 90) + "…" : reason);
@@ -243,7 +260,15 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.printf("  %-16s %4d%n", rs.getString(1), rs.getInt(2));
             }
         }
-        say("%nverification of the erased persons (App API; VERIFY rows, attempts = checks made):");
+        say("%nerasures per workspace (WORKSPACE rows: the request's outcome in each workspace):");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT workspace, outcome, count(*) FROM audit_event WHERE step = 'WORKSPACE'"
+                     + " GROUP BY workspace, outcome ORDER BY workspace, outcome")) {
+            while (rs.next()) {
+                System.out.printf("  %-9s %-16s %4d%n", rs.getString(1), rs.getString(2), rs.getInt(3));
+            }
+        }
+        say("%nverification of the erased persons (App API of each workspace; VERIFY rows, attempts = checks made):");
         try (Connection c = ds.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT outcome, count(*), max(attempts) FROM audit_event WHERE step = 'VERIFY'"
                      + " GROUP BY outcome ORDER BY outcome")) {

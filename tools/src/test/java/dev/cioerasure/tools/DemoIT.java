@@ -21,11 +21,15 @@ class DemoIT {
         assertThat(r.out()).containsPattern("(?m)^  COMPLETED\\s+20$").containsPattern("(?m)^  DUPLICATE\\s+1$")
                 .containsPattern("(?m)^  REJECTED\\s+3$");
         assertThat(r.out()).contains("demo finished in");
-        assertThat(r.out()).as("every erased person verified gone through the sandbox's App API")
-                .containsPattern("(?m)^  VERIFIED\\s+20  \\(at most \\d+ checks\\)$")
+        assertThat(r.out()).as("two workspaces: four requests name brand-eu only, the others go to both")
+                .containsPattern("(?m)^  brand-eu\\s+SUCCEEDED\\s+20$").containsPattern("(?m)^  brand-us\\s+SUCCEEDED\\s+16$")
+                .doesNotContainPattern("(?m)^  brand-\\w+\\s+FAILED");
+        assertThat(r.out()).as("every erasure verified gone through its workspace's App API")
+                .containsPattern("(?m)^  VERIFIED\\s+36  \\(at most \\d+ checks\\)$")
                 .doesNotContain("STILL_PRESENT", "UNVERIFIABLE")
                 .contains("the receipt's verification (App API): VERIFIED")
-                .containsPattern("App API look-ups \\(0 over its limit\\)");
+                .containsPattern("App API look-ups \\(0 over its limit\\) in brand-us")
+                .containsPattern("look-ups \\(0 over its limit\\) in brand-eu");
         assertThat(r.out()).contains("signed receipt of demo-0000", "receipt check (audit receipt --verify): signature valid",
                 "checkpoints agree with the table");
     }
