@@ -62,7 +62,7 @@ final class VerificationProcessor {
     private final Settings.Verification settings;
     private final ExecutorService pool;
     private final Clock clock;
-    private final Map<Outcome, Counter> results = new EnumMap<>(Outcome.class);
+    private final MeterRegistry meters;
     private final Map<PresenceResult.Kind, Counter> checks = new EnumMap<>(PresenceResult.Kind.class);
     private final Counter ignored;
 
@@ -97,10 +97,8 @@ final class VerificationProcessor {
         this.settings = settings;
         this.pool = pool;
         this.clock = clock;
-        registerMeters(meters);
-        for (Outcome o : Outcome.VERIFICATION_OUTCOMES) {
-            results.put(o, meters.counter(MetricNames.VERIFICATIONS, "outcome", o.name()));
-        }
+        this.meters = meters;
+        registerMeters(meters, executors.keySet());
         for (PresenceResult.Kind k : PresenceResult.Kind.values()) {
             checks.put(k, meters.counter(MetricNames.VERIFICATION_CHECKS, "result", resultTag(k)));
         }
@@ -120,16 +118,23 @@ final class VerificationProcessor {
      * without an App API key (they then stay at 0: the UNVERIFIABLE rows saying so are not
      * results of a check).
      */
-    static void registerMeters(MeterRegistry meters) {
-        for (Outcome o : Outcome.VERIFICATION_OUTCOMES) {
-            Counter.builder(MetricNames.VERIFICATIONS).description("Results of verification checks (VERIFY rows) by outcome")
-                    .tag("outcome", o.name()).register(meters);
+    static void registerMeters(MeterRegistry meters, java.util.Collection<String> workspaces) {
+        for (String w : workspaces) {
+            for (Outcome o : Outcome.VERIFICATION_OUTCOMES) {
+                result(meters, o, w);
+            }
         }
         for (String result : new String[] {"gone", "present", "error", "ignored"}) {
             Counter.builder(MetricNames.VERIFICATION_CHECKS)
                     .description("Checks of a person's presence (each may take several App API attempts) by result")
                     .tag("result", result).register(meters);
         }
+    }
+
+    /** The counter of VERIFY rows with this outcome in this workspace. */
+    private static Counter result(MeterRegistry meters, Outcome o, String workspace) {
+        return Counter.builder(MetricNames.VERIFICATIONS).description("Results of verification checks (VERIFY rows) by outcome and workspace")
+                .tag("outcome", o.name()).tag("workspace", workspace).register(meters);
     }
 
     /** When the first check of a request completed at {@code completedAt} is due. */
@@ -222,7 +227,8 @@ final class VerificationProcessor {
         AuditEvent row = new AuditEvent(r.requestId(), hasher.hash(r.identifier()), r.identifier().type().wireName(), Step.VERIFY,
                 outcome, status, checksMade, reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where,
                 clock.instant(), workspace);
-        return audit.append(List.of(row)).thenRun(() -> results.get(outcome).increment())
+        String counted = workspace != null ? workspace : String.valueOf(unnamedWorkspace);
+        return audit.append(List.of(row)).thenRun(() -> result(meters, outcome, counted).increment())
                 .thenComposeAsync(v -> events.announce(List.of(row)), pool); // not on the audit writer's thread
     }
 

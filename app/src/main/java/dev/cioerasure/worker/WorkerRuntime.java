@@ -140,7 +140,7 @@ public final class WorkerRuntime implements AutoCloseable {
         RecordProcessor processor = new RecordProcessor(parser, hasher, workspaces,
                 auditWriter, outcomeLookup, republisher, s.worker().retryDelays(), verification, events, pool, meters, clock);
         AuditLog auditLog = new AuditLog(dataSource);
-        VerificationProcessor.registerMeters(meters);
+        VerificationProcessor.registerMeters(meters, workspaces.names());
         // The group's rate budgets, leased from PostgreSQL: each workspace's Track budget (shared by
         // backlog) and, when it verifies, its App API budget.
         AtomicLong backlog = new AtomicLong(-1);
