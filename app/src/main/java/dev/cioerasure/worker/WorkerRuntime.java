@@ -245,7 +245,7 @@ public final class WorkerRuntime implements AutoCloseable {
 
     private void checkSchema() {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
-            st.execute("SELECT 1 FROM audit_event LIMIT 0");
+            st.execute("SELECT workspace FROM audit_event LIMIT 0"); // V9
             st.execute("SELECT budget FROM rate_budget_lease LIMIT 0");
             SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
             if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
