@@ -75,6 +75,19 @@ class WorkspacesFileTest {
     }
 
     @Test
+    void theShippedExampleIsValidOnceItsKeyFilesExist() throws Exception {
+        String example = Files.readString(Path.of("config", "workspaces.example.yaml"));
+        for (String key : List.of("brand_us_track_api_key", "brand_us_app_api_key", "brand_eu_track_api_key")) {
+            Files.writeString(dir.resolve(key), "value-of-" + key);
+            example = example.replace("/run/secrets/" + key, dir.resolve(key).toString());
+        }
+        Path f = Files.writeString(dir.resolve("example.yaml"), example);
+        Settings s = SettingsLoader.load(Map.of("CUSTOMERIO_WORKSPACES_FILE", f.toString()), CIO);
+        assertThat(s.workspaces()).extracting(Settings.Workspace::name).containsExactly("brand-us", "brand-eu");
+        assertThat(s.workspaces().get(0).customerIo().verification().enabled()).isTrue();
+    }
+
+    @Test
     void jsonIsReadToo() throws Exception {
         Settings s = SettingsLoader.load(env("ws.json", """
                 {"workspaces": [{"name": "only", "site_id": "s1", "track_api_key_file": "DIR/us.key"}]}
