@@ -78,10 +78,6 @@ final class CredentialGate {
         return Turn.CALL;
     }
 
-    /** True while the credentials are refused (erasures wait, or are paused). */
-    boolean closed() {
-        return closed.get();
-    }
 
     /** A probe that did not get to call (shutdown) frees the probe slot. */
     void abandonProbe(boolean wasProbe) {

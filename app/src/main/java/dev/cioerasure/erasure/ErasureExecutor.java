@@ -28,10 +28,7 @@ public final class ErasureExecutor implements Paced {
         this.track = new ResilientTrack(client, policy, meters, workspace, waitWhilePaused);
     }
 
-    /** True while the workspace is paused: Customer.io looks down (breaker open) or refuses the credentials. */
-    public boolean paused() {
-        return track.paused();
-    }
+
 
     /**
      * Sets this instance's grant of the group's Track budget, valid until the given

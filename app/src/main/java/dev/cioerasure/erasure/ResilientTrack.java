@@ -332,11 +332,6 @@ final class ResilientTrack {
         return true;
     }
 
-    /** True while calls would wait (or be PAUSED): the breaker is open or the credentials are refused. */
-    boolean paused() {
-        CircuitBreaker.State state = breaker.getState();
-        return credentials.closed() || state == CircuitBreaker.State.OPEN || state == CircuitBreaker.State.FORCED_OPEN;
-    }
 
     private void awaitPermit() {
         long start = System.nanoTime();

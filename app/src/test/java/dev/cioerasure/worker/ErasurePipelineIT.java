@@ -117,7 +117,13 @@ class ErasurePipelineIT {
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'DESTROY' AND outcome = 'SUCCEEDED' AND http_status = 200")).isEqualTo(30);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND outcome = 'UNVERIFIABLE' AND attempts = 0"))
                 .as("without an App API key each completed request says it was not verified").isEqualTo(30);
-        assertThat(h.count("SELECT count(*) FROM audit_event WHERE deadline_at = requested_at + interval '1 month'")).isEqualTo(120);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE deadline_at = requested_at + interval '1 month'"))
+                .as("five rows per request: suppress, destroy, its outcome in the workspace, verification, its own outcome").isEqualTo(150);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'WORKSPACE' AND outcome = 'SUCCEEDED' AND workspace = 'default'"))
+                .isEqualTo(30);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step IN ('SUPPRESS', 'DESTROY', 'VERIFY') AND workspace IS DISTINCT FROM 'default'"))
+                .as("the single workspace is named default").isZero();
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND workspace IS NOT NULL")).isZero();
         assertThat(h.count("SELECT count(*) FROM erasure_request_status WHERE status = 'COMPLETED'")).isEqualTo(30);
     }
 
