@@ -26,7 +26,8 @@ import java.util.Set;
  *
  * <p>CSV columns: {@code request_id} (optional), {@code identifier_type} (id, email, cio_id),
  * {@code identifier}, {@code regulation}, {@code requested_at} (optional, default: now),
- * {@code requested_by}.
+ * {@code requested_by}, {@code workspaces} (optional: workspace names separated by spaces or
+ * {@code ;}; empty: every workspace).
  */
 public final class RequestFile {
     public enum Format { CSV, NDJSON }
@@ -34,7 +35,8 @@ public final class RequestFile {
     /** One row: where it is in the file, and the message it stands for (possibly without request_id). */
     public record Row(int line, ObjectNode message, String problem) { }
 
-    static final List<String> CSV_COLUMNS = List.of("request_id", "identifier_type", "identifier", "regulation", "requested_at", "requested_by");
+    static final List<String> CSV_COLUMNS = List.of("request_id", "identifier_type", "identifier", "regulation", "requested_at", "requested_by",
+            "workspaces");
     private static final Set<String> REQUIRED_CSV = Set.of("identifier_type", "identifier", "regulation", "requested_by");
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -123,6 +125,13 @@ public final class RequestFile {
                 putIfPresent(m, "regulation", r.get("regulation"));
                 putIfPresent(m, "requested_at", r.get("requested_at"));
                 putIfPresent(m, "requested_by", r.get("requested_by"));
+                String workspaces = r.get("workspaces");
+                if (workspaces != null && !workspaces.isBlank()) {
+                    var list = m.putArray("workspaces");
+                    for (String w : workspaces.strip().split("[\\s;]+")) {
+                        list.add(w);
+                    }
+                }
                 rows.add(new Row(line, m, null));
             }
         }
@@ -147,13 +156,21 @@ public final class RequestFile {
             }
             CsvMapper csv = new CsvMapper();
             CsvSchema.Builder b = CsvSchema.builder();
-            CSV_COLUMNS.forEach(b::addColumn);
+            // the workspaces column only when a request names workspaces
+            boolean named = messages.stream().anyMatch(m -> m.has("workspaces"));
+            CSV_COLUMNS.stream().filter(c -> named || !c.equals("workspaces")).forEach(b::addColumn);
             var writer = csv.writer(b.build().withHeader());
             List<List<String>> lines = new ArrayList<>();
             for (ObjectNode m : messages) {
-                lines.add(List.of(m.path("request_id").asText(""), m.path("identifier").path("type").asText(""),
+                List<String> line = new ArrayList<>(List.of(m.path("request_id").asText(""), m.path("identifier").path("type").asText(""),
                         m.path("identifier").path("value").asText(""), m.path("regulation").asText(""),
                         m.path("requested_at").asText(""), m.path("requested_by").asText("")));
+                if (named) {
+                    List<String> ws = new ArrayList<>();
+                    m.path("workspaces").forEach(name -> ws.add(name.asText()));
+                    line.add(String.join(" ", ws));
+                }
+                lines.add(line);
             }
             w.write(writer.writeValueAsString(lines));
         }

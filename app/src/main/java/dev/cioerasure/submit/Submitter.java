@@ -73,11 +73,14 @@ public final class Submitter {
             for (String f : List.of("request_id", "identifier", "regulation", "requested_at", "requested_by")) {
                 ordered.set(f, m.get(f));
             }
+            if (m.has("workspaces")) {
+                ordered.set("workspaces", m.get("workspaces"));
+            }
             String id = ordered.get("request_id").asText();
             Integer earlier = seenIds.putIfAbsent(id, row.line());
             if (earlier != null) {
                 problems.add("line " + row.line() + ": request_id repeats the one on line " + earlier
-                        + (derive ? " (same person, regulation, requested_by and requested_at)" : ""));
+                        + (derive ? " (same person, regulation, requested_by, requested_at and workspaces)" : ""));
                 continue;
             }
             ok.add(ordered);
@@ -97,6 +100,10 @@ public final class Submitter {
     String generatedId(ErasureRequest r, boolean requestedAtGiven) {
         String material = String.join("\n", hasher.hash(r.identifier()), r.regulation().name(), r.requestedBy(),
                 requestedAtGiven ? r.requestedAt().toString() : "");
+        if (!r.workspaces().isEmpty()) {
+            // the same person in other workspaces is another request (ids derived before workspaces stay as they were)
+            material += "\n" + String.join(",", new java.util.TreeSet<>(r.workspaces()));
+        }
         try {
             byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(material.getBytes(StandardCharsets.UTF_8));
             return "sub-" + r.regulation().name().toLowerCase() + "-" + java.util.HexFormat.of().formatHex(d).substring(0, 32);

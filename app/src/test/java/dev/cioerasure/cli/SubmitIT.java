@@ -88,6 +88,28 @@ class SubmitIT {
     }
 
     @Test
+    void aCsvMayNameWorkspacesAndTheWorkerRejectsOneItDoesNotServe() throws Exception {
+        Path csv = dir.resolve("brands.csv");
+        Files.writeString(csv, """
+                request_id,identifier_type,identifier,regulation,requested_at,requested_by,workspaces
+                ws-1,id,customer-1,GDPR,2026-11-20T10:00:00Z,privacy-desk/1,default
+                ws-2,id,customer-2,GDPR,2026-11-20T10:00:00Z,privacy-desk/2,default;nowhere
+                ws-3,id,customer-3,GDPR,2026-11-20T10:00:00Z,privacy-desk/3,
+                ,id,customer-4,GDPR,2026-11-20T10:00:00Z,privacy-desk/4,
+                ,id,customer-4,GDPR,2026-11-20T10:00:00Z,privacy-desk/4,default
+                """);
+        Cli.Run r = submit("--file", csv.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).as("the same person in another set of workspaces is another request").contains("submitted 5 request(s)");
+        assertThat(Files.readString(dir.resolve("brands.submitted.csv"))).contains("workspaces", "default nowhere");
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 5);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'")).isEqualTo(4);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'ws-2' AND outcome = 'REJECTED'"
+                + " AND reason = 'INVALID_VALUE: workspaces: 1 unknown workspace (configured: default)'")).isEqualTo(1);
+    }
+
+    @Test
     void badRowsAreReportedByLineAndNothingIsSent() throws Exception {
         Path csv = dir.resolve("bad.csv");
         Files.writeString(csv, """
