@@ -204,7 +204,6 @@ final class RecordProcessor {
                     null, verify, List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
         }
         List<AuditEvent> rows = new ArrayList<>(4);
-        List<String> verify = new ArrayList<>();
         Shortfall permanent = new Shortfall();
         Shortfall exhausted = new Shortfall();
         Shortfall paused = new Shortfall();
@@ -220,9 +219,7 @@ final class RecordProcessor {
             switch (result.verdict()) {
                 case COMPLETED -> {
                     rows.add(row(r, subject, Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null, where).inWorkspace(name));
-                    if (ws.verifiable()) {
-                        verify.add(name);
-                    } else {
+                    if (!ws.verifiable()) {
                         rows.add(row(r, subject, Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason(),
                                 where).inWorkspace(name));
                     }
@@ -239,6 +236,10 @@ final class RecordProcessor {
         if (permanent.none() && exhausted.none() && paused.none()) {
             rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
             log.debug("request {} at {} completed", r.requestId(), where);
+            // Verified once the request is complete, in each of its workspaces with an App API key,
+            // also those it succeeded in during an earlier round.
+            List<String> verify = workspaces.toDo(r.workspaces(), java.util.Set.of()).stream()
+                    .filter(n -> workspaces.get(n).verifiable()).toList();
             return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), false, 0, null, verify, rows);
         }
         int round = republisher.round(rec);

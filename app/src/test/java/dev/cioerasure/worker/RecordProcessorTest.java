@@ -277,6 +277,28 @@ class RecordProcessorTest {
     }
 
     @Test
+    void verificationStartsWhenTheRequestIsCompleteInEveryWorkspaceWithAKeyAlsoThoseDoneInAnEarlierRound() throws Exception {
+        Settings.Verification on = new Settings.Verification(Secret.of("k", "app-key"), null, 10, Duration.ofSeconds(30), Duration.ofHours(2));
+        Republisher republisher = new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", TOPIC + ".verify", "unit",
+                new SimpleMeterRegistry());
+        StatusTrack staging = new StatusTrack();
+        Workspaces three = new Workspaces(List.of(new Workspaces.Workspace("us", executor(us), true),
+                new Workspaces.Workspace("eu", executor(eu), true), new Workspaces.Workspace("staging", executor(staging), false)));
+        RecordProcessor p = new RecordProcessor(new RequestParser(Clock.systemUTC(), three.names()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), three, sink, lookup, republisher,
+                List.of(Duration.ofMinutes(1)), on, OutcomeEvents.NONE, pool, new SimpleMeterRegistry(), Clock.systemUTC());
+        eu.status.set(503);
+        p.process(request(0, Messages.request("m-9", "id", "person-m9"))).get(10, TimeUnit.SECONDS);
+        assertThat(sentTo(TOPIC + ".verify")).as("not while the request is incomplete").isEmpty();
+        assertThat(withWorkspace("m-9")).contains("VERIFY UNVERIFIABLE staging").doesNotContain("VERIFY UNVERIFIABLE us");
+        eu.status.set(200);
+        p.process(readBack(sentTo(TOPIC + ".retry").get(0), 0)).get(10, TimeUnit.SECONDS);
+        assertThat(withWorkspace("m-9")).endsWith("WORKSPACE SUCCEEDED eu", "OUTCOME COMPLETED");
+        assertThat(sentTo(TOPIC + ".verify")).extracting(r -> header(r, TopicHeaders.VERIFY_WORKSPACE))
+                .as("us succeeded in round one, eu in round two; staging has no App API key").containsExactly("us", "eu");
+    }
+
+    @Test
     void aSuppressionAcceptedInAnEarlierRoundIsNotRepeated() throws Exception {
         java.util.concurrent.atomic.AtomicInteger call = new java.util.concurrent.atomic.AtomicInteger();
         StatusTrack failingDestroy = new StatusTrack() {
