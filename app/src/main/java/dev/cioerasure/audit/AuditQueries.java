@@ -33,7 +33,7 @@ public final class AuditQueries {
      *                     checked, else VERIFIED once every workspace it was erased in is verified;
      *                     PENDING for an erased request still being checked; null when not erased
      * @param verifiedAt   when the last of those VERIFY rows was written
-     * @param workspaces   where the request stands in each workspace, e.g. {@code eu:SUCCEEDED us:FAILED}
+     * @param workspaces   where the request stands in each workspace, e.g. {@code eu:SUCCEEDED;us:FAILED}
      *                     (view erasure_workspace_status); empty for a request from before workspaces
      */
     public record RequestLine(String requestId, String regulation, String identifierType, String requestedBy, Instant requestedAt,
@@ -122,14 +122,15 @@ public final class AuditQueries {
                 + " SELECT s.request_id, s.regulation, s.identifier_type, s.requested_by, s.requested_at, s.deadline_at,"
                 + " f.first_seen_at, s.status, s.status_at, s.erased, s.on_time,"
                 + " CASE WHEN v.verification <> 'VERIFIED' OR v.checked >= coalesce(w.erased_in, 1) THEN v.verification END,"
-                + " v.verified_at, coalesce(w.workspaces, '')"
+                + " CASE WHEN v.verification <> 'VERIFIED' OR v.checked >= coalesce(w.erased_in, 1) THEN v.verified_at END,"
+                + " coalesce(w.workspaces, '')"
                 + " FROM erasure_request_status s JOIN first_seen f USING (request_id)"
                 + " LEFT JOIN (SELECT request_id, CASE WHEN bool_or(verification = 'STILL_PRESENT') THEN 'STILL_PRESENT'"
                 + "   WHEN bool_or(verification = 'UNVERIFIABLE') THEN 'UNVERIFIABLE' ELSE 'VERIFIED' END AS verification,"
                 + "   count(*) AS checked, max(verified_at) AS verified_at"
                 + "   FROM erasure_verification_status GROUP BY request_id) v USING (request_id)"
                 + " LEFT JOIN (SELECT request_id, count(*) FILTER (WHERE status = 'SUCCEEDED') AS erased_in,"
-                + "   string_agg(workspace || ':' || status, ' ' ORDER BY workspace) AS workspaces"
+                + "   string_agg(workspace || ':' || status, ';' ORDER BY workspace) AS workspaces"
                 + "   FROM erasure_workspace_status GROUP BY request_id) w USING (request_id)"
                 + " WHERE coalesce(s.requested_at, f.first_seen_at) >= ? AND coalesce(s.requested_at, f.first_seen_at) < ?"
                 + " ORDER BY coalesce(s.requested_at, f.first_seen_at), s.request_id";

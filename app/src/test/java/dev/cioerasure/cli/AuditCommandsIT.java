@@ -117,17 +117,67 @@ class AuditCommandsIT {
         Cli.Run csv = run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv");
         assertThat(csv.exit()).isZero();
         List<String> lines = csv.out().lines().toList();
-        assertThat(lines.get(0)).isEqualTo("request_id,regulation,identifier_type,requested_by,requested_at,deadline_at,first_seen_at,status,status_at,erased,on_time,verification,verified_at");
+        assertThat(lines.get(0)).isEqualTo("request_id,regulation,identifier_type,requested_by,requested_at,deadline_at,first_seen_at,status,status_at,erased,on_time,verification,verified_at,workspaces");
         assertThat(lines).hasSize(3);
         assertThat(lines).anyMatch(l -> l.startsWith("r-jane,GDPR,email,desk/1,2026-11-02T09:00:00Z,2026-12-02T09:00:00Z,")
-                && l.endsWith(",COMPLETED,2026-11-02T09:01:01Z,true,true,PENDING,"));
-        assertThat(lines).anyMatch(l -> l.startsWith("r-bob,CCPA") && l.endsWith(",RETRY_SCHEDULED,2026-11-02T10:01:40Z,false,,,"));
+                && l.endsWith(",COMPLETED,2026-11-02T09:01:01Z,true,true,PENDING,,"));
+        assertThat(lines).anyMatch(l -> l.startsWith("r-bob,CCPA") && l.endsWith(",RETRY_SCHEDULED,2026-11-02T10:01:40Z,false,,,,"));
 
         Cli.Run sept = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-09-30", "--format", "json");
         assertThat(sept.out()).contains("\"request_id\" : \"r-late\"", "\"on_time\" : false", "\"erased\" : true");
         Cli.Run table = run(false, "audit", "report", "--from", "2026-09-01", "--to", "2026-11-30");
         assertThat(table.out()).contains("LATE", "3 request(s); 2 erased (1 late); 1 not erased");
         assertThat(run(false, "audit", "report", "--from", "yesterday", "--to", "2026-11-30").exit()).isEqualTo(2);
+    }
+
+    @Test
+    void statusAndReportShowEachWorkspaceAndFoldTheirVerifications() throws Exception {
+        String ann = hasher.hash(Identifier.id("ann-7"));
+        Instant t = Instant.parse("2026-11-10T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(
+                    row("r-two", ann, "id", Step.SUPPRESS, Outcome.SUCCEEDED, 200, "GDPR", t, t.plusSeconds(1), 10).inWorkspace("us"),
+                    row("r-two", ann, "id", Step.DESTROY, Outcome.SUCCEEDED, 200, "GDPR", t, t.plusSeconds(1), 10).inWorkspace("us"),
+                    row("r-two", ann, "id", Step.WORKSPACE, Outcome.SUCCEEDED, null, "GDPR", t, t.plusSeconds(1), 10).inWorkspace("us"),
+                    row("r-two", ann, "id", Step.SUPPRESS, Outcome.FAILED, 400, "GDPR", t, t.plusSeconds(2), 10).inWorkspace("eu"),
+                    row("r-two", ann, "id", Step.WORKSPACE, Outcome.FAILED, 400, "GDPR", t, t.plusSeconds(2), 10).inWorkspace("eu"),
+                    row("r-two", ann, "id", Step.OUTCOME, Outcome.FAILED, 400, "GDPR", t, t.plusSeconds(2), 10)))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        Cli.Run failed = run(false, "audit", "status", "r-two");
+        assertThat(failed.out()).contains("status      NOT ERASED", "workspaces  eu FAILED, us SUCCEEDED")
+                .containsPattern("SUPPRESS  eu +FAILED");
+        assertThat(run(false, "audit", "report", "--from", "2026-11-10", "--to", "2026-11-10", "--format", "csv").out())
+                .containsPattern(",FAILED,2026-11-10T09:00:02Z,false,,,,\"?eu:FAILED;us:SUCCEEDED\"?\n");
+
+        // replayed: erased in eu too; verified in us only so far, then in eu
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(
+                    row("r-two", ann, "id", Step.SUPPRESS, Outcome.SUCCEEDED, 200, "GDPR", t, t.plusSeconds(60), 11).inWorkspace("eu"),
+                    row("r-two", ann, "id", Step.DESTROY, Outcome.SUCCEEDED, 200, "GDPR", t, t.plusSeconds(60), 11).inWorkspace("eu"),
+                    row("r-two", ann, "id", Step.WORKSPACE, Outcome.SUCCEEDED, null, "GDPR", t, t.plusSeconds(60), 11).inWorkspace("eu"),
+                    row("r-two", ann, "id", Step.OUTCOME, Outcome.COMPLETED, null, "GDPR", t, t.plusSeconds(60), 11),
+                    row("r-two", ann, "id", Step.VERIFY, Outcome.VERIFIED, 404, "GDPR", t, t.plusSeconds(90), 12).inWorkspace("us")))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        String csv = run(false, "audit", "report", "--from", "2026-11-10", "--to", "2026-11-10", "--format", "csv").out();
+        assertThat(csv).as("verified in one of two workspaces: still pending")
+                .containsPattern(",COMPLETED,2026-11-10T09:01:00Z,true,true,PENDING,,\"?eu:SUCCEEDED;us:SUCCEEDED\"?\n");
+        assertThat(run(false, "audit", "status", "r-two").out()).contains("status      ERASED", "workspaces  eu SUCCEEDED, us SUCCEEDED",
+                "verified    VERIFIED in us at 2026-11-10 09:01:30", "verified    PENDING in eu");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(row("r-two", ann, "id", Step.VERIFY, Outcome.VERIFIED, 404, "GDPR", t, t.plusSeconds(120), 13).inWorkspace("eu")))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        assertThat(run(false, "audit", "report", "--from", "2026-11-10", "--to", "2026-11-10", "--format", "csv").out())
+                .containsPattern(",true,true,VERIFIED,2026-11-10T09:02:00Z,\"?eu:SUCCEEDED;us:SUCCEEDED\"?\n");
+        java.nio.file.Path key = java.nio.file.Files.createTempFile("signing", ".pem");
+        java.nio.file.Files.writeString(key, dev.cioerasure.evidence.SigningKey.generate().privateKeyPem());
+        Cli.Run receipt = Cli.run(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal(),
+                "AUDIT_SIGNING_KEY_FILE", key.toString()), "audit", "receipt", "r-two");
+        java.nio.file.Files.delete(key);
+        assertThat(receipt.exit()).as(receipt.err()).isZero();
+        assertThat(receipt.out()).contains("\"verification\":\"VERIFIED\"", "\"workspace\":\"eu\"", "\"workspace\":\"us\"");
     }
 
     @Test
@@ -158,9 +208,9 @@ class AuditCommandsIT {
         w.line(new AuditQueries.RequestLine("r-2", "CCPA", "id", "desk,2\nline", null, null, null, "-1+1", null, false, false));
         w.close();
         List<String> lines = bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
-        assertThat(lines.get(1)).isEqualTo("r-1,GDPR,email,\"'=HYPERLINK(\"\"x\"\")\",,,,COMPLETED,,true,,PENDING,");
+        assertThat(lines.get(1)).isEqualTo("r-1,GDPR,email,\"'=HYPERLINK(\"\"x\"\")\",,,,COMPLETED,,true,,PENDING,,");
         assertThat(lines.get(2)).as("a quoted cell may span lines (RFC 4180)").isEqualTo("r-2,CCPA,id,\"desk,2");
-        assertThat(lines.get(3)).isEqualTo("line\",,,,\"'-1+1\",,false,false,,");
+        assertThat(lines.get(3)).isEqualTo("line\",,,,\"'-1+1\",,false,false,,,");
     }
 
     @Test
