@@ -86,9 +86,6 @@ final class OutcomeEvents {
         e.put("schema", SCHEMA);
         e.put("request_id", row.requestId());
         e.put("event", row.step() == Step.VERIFY ? "verification" : "outcome");
-        if (row.workspace() != null) {
-            e.put("workspace", row.workspace()); // which workspace a verification is about
-        }
         e.put("outcome", row.outcome().name());
         e.put("regulation", row.regulation());
         e.put("requested_at", str(row.requestedAt()));
@@ -98,6 +95,9 @@ final class OutcomeEvents {
             e.put("on_time", !row.occurredAt().isAfter(row.deadlineAt()));
         }
         e.put("reason", row.reason());
+        if (row.workspace() != null) {
+            e.put("workspace", row.workspace()); // which workspace a verification is about
+        }
         try {
             return JSON.writeValueAsBytes(e);
         } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {

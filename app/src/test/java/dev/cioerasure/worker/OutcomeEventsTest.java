@@ -78,7 +78,8 @@ class OutcomeEventsTest {
                 row("r-1", Step.VERIFY, Outcome.VERIFIED, "GDPR", "App API: no such person (404) at check 1"),
                 row("r-4", Step.VERIFY, Outcome.STILL_PRESENT, "GDPR", "the App API still found the person"),
                 row("r-5", Step.VERIFY, Outcome.UNVERIFIABLE, "GDPR", VerificationProcessor.notConfiguredReason()),
-                row("r-1", Step.OUTCOME, Outcome.COMPLETED, "GDPR", OutcomeEvents.REPEATED));
+                row("r-1", Step.OUTCOME, Outcome.COMPLETED, "GDPR", OutcomeEvents.REPEATED),
+                row("r-6", Step.VERIFY, Outcome.VERIFIED, "GDPR", "App API: no such person (404) at check 1").inWorkspace("brand-eu"));
         for (AuditEvent r : rows) {
             assertThat(OutcomeEvents.announced(r)).as("%s %s is announced", r.step(), r.outcome()).isTrue();
             JsonNode event = JSON.readTree(OutcomeEvents.event(r));
@@ -87,6 +88,8 @@ class OutcomeEventsTest {
         }
         assertThat(JSON.readTree(OutcomeEvents.event(rows.get(0))).get("on_time").asBoolean()).isTrue();
         assertThat(JSON.readTree(OutcomeEvents.event(rows.get(6))).has("on_time")).as("a repeat").isFalse();
+        assertThat(JSON.readTree(OutcomeEvents.event(rows.get(7))).get("workspace").asText()).isEqualTo("brand-eu");
+        assertThat(JSON.readTree(OutcomeEvents.event(rows.get(0))).has("workspace")).as("an outcome covers all workspaces").isFalse();
         assertThat(violations(schema, JSON.readTree("{\"schema\":\"x\",\"extra\":1}")))
                 .as("the check itself finds what it looks for").contains("missing request_id", "unknown extra", "schema is not \"cio-erasure-outcome/1\"");
     }

@@ -98,7 +98,8 @@ class VerificationIT {
 
     private static int stillPresent(String scrape) {
         java.util.regex.Matcher m = java.util.regex.Pattern
-                .compile("(?m)^erasure_verifications_total\\{[^}]*outcome=\"STILL_PRESENT\"[^}]*\\} (\\S+)$").matcher(scrape);
+                .compile("(?m)^erasure_verifications_total\\{[^}]*outcome=\"STILL_PRESENT\"[^}]*workspace=\"default\"[^}]*\\} (\\S+)$")
+                .matcher(scrape);
         assertThat(m.find()).as("erasure_verifications_total{outcome=STILL_PRESENT} is exported from the start").isTrue();
         return (int) Double.parseDouble(m.group(1));
     }
@@ -107,7 +108,7 @@ class VerificationIT {
     private static void alertFires(int port, int before, int after) throws Exception {
         MetricsContractIT.promtoolTest(String.join("\n",
                 "      - series: 'erasure_verifications_total{job=\"cio-erasure-worker\", instance=\"localhost:" + port
-                        + "\", outcome=\"STILL_PRESENT\"}'",
+                        + "\", outcome=\"STILL_PRESENT\", workspace=\"default\"}'",
                 "        values: '" + before + "x4 " + after + "x10'",
                 "    alert_rule_test:",
                 "      - eval_time: 3m",
@@ -116,9 +117,10 @@ class VerificationIT {
                 "      - eval_time: 7m",
                 "        alertname: ErasurePersonStillPresent",
                 "        exp_alerts:",
-                "          - exp_labels: { severity: critical, instance: \"localhost:" + port + "\" }",
+                "          - exp_labels: { severity: critical, instance: \"localhost:" + port + "\", workspace: default }",
                 "            exp_annotations:",
-                "              summary: \"Customer.io still holds a person the worker on localhost:" + port + " erased: the verification"
+                "              summary: \"Customer.io workspace default still holds a person the worker on localhost:" + port
+                        + " erased: the verification"
                         + " deadline passed (compliance incident)\"",
                 "              runbook_url: https://docs.test/operations.md#erasurepersonstillpresent",
                 ""));
@@ -173,6 +175,48 @@ class VerificationIT {
                 assertThat(instances).as("both instances verified some").hasSize(2);
                 assertThat(sandbox.appCalls()).isGreaterThanOrEqualTo(60);
                 assertThat(sandbox.appOverWindow()).as("App API look-ups over 10 in any one-second window").isZero();
+            }
+        }
+    }
+
+    @Test
+    void eachWorkspaceIsVerifiedWithItsOwnAppApiKeyAndAWorkspaceWithoutOneSaysSo() throws Exception {
+        String euKey = "eu-app-api-key-0123456789";
+        sandbox.enableAppApi(APP_KEY, Duration.ofMillis(200));
+        try (TrackSandbox eu = new TrackSandbox(new TrackSandbox.Options("site-eu", "eu-track-key", 5, 0, 0.0));
+             TrackSandbox staging = new TrackSandbox(new TrackSandbox.Options("site-st", "st-track-key", 5, 0, 0.0))) {
+            eu.enableAppApi(euKey, Duration.ofMillis(200));
+            Settings.Verification timing = verification(Duration.ofMillis(300), Duration.ofSeconds(20));
+            Settings.CustomerIo us = new Settings.CustomerIo(WorkerHarness.SITE_ID, Secret.of("k", WorkerHarness.API_KEY),
+                    Settings.Region.US, sandbox.baseUrl(), 100, 3, Duration.ofSeconds(2), Duration.ofSeconds(2)).withVerification(timing);
+            Settings.CustomerIo euCio = new Settings.CustomerIo("site-eu", Secret.of("k", "eu-track-key"), Settings.Region.EU,
+                    eu.baseUrl(), 100, 3, Duration.ofSeconds(2), Duration.ofSeconds(2))
+                    .withVerification(new Settings.Verification(Secret.of("k", euKey), eu.baseUrl(), TrackSandbox.APP_LIMIT_PER_SECOND,
+                            timing.firstCheckAfter(), timing.deadline()));
+            Settings.CustomerIo stagingCio = new Settings.CustomerIo("site-st", Secret.of("k", "st-track-key"), Settings.Region.US,
+                    staging.baseUrl(), 100, 3, Duration.ofSeconds(2), Duration.ofSeconds(2));
+            try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl()).verification(timing)) {
+                h.workspaces(List.of(new Settings.Workspace("us", us), new Settings.Workspace("eu", euCio),
+                        new Settings.Workspace("staging", stagingCio)));
+                h.start();
+                for (int i = 0; i < 4; i++) {
+                    h.send(Messages.request("mv-" + i, "email", "multi" + i + "@example.com"));
+                }
+                h.send(Messages.inWorkspaces("mv-eu", "email", "eu-only@example.com", "eu"));
+                // 4 requests in 3 workspaces and 1 in eu alone
+                await().atMost(Duration.ofSeconds(60)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY'") == 13);
+                assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND outcome = 'VERIFIED' AND workspace = 'us'"))
+                        .isEqualTo(4);
+                assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND outcome = 'VERIFIED' AND workspace = 'eu'"))
+                        .isEqualTo(5);
+                assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'VERIFY' AND outcome = 'UNVERIFIABLE'"
+                        + " AND workspace = 'staging' AND reason LIKE 'no App API key configured%'")).isEqualTo(4);
+                assertThat(sandbox.appCalls()).as("the us checks went to us's App API").isBetween(4L, 12L);
+                assertThat(eu.appCalls()).as("and eu's to eu's, with its own key").isBetween(5L, 15L);
+                assertThat(sandbox.appOverWindow() + eu.appOverWindow()).isZero();
+                String scrape = MetricsContractIT.scrape(h.runtime().metricsPort());
+                assertThat(scrape).containsPattern("erasure_verifications_total\\{[^}]*outcome=\"VERIFIED\"[^}]*workspace=\"eu\"[^}]*\\} 5\\.0")
+                        .containsPattern("erasure_app_ratelimit_calls_per_second\\{[^}]*workspace=\"eu\"");
             }
         }
     }
