@@ -253,35 +253,30 @@ final class DemoCommand implements Callable<Integer> {
                         reason == null ? "" : reason.length() > 90 ? reason.substring(0, 90) + "…" : reason);
             }
         }
-        say("%noutcomes, one per Kafka record:");
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT outcome, count(*) FROM audit_event WHERE step = 'OUTCOME' GROUP BY outcome ORDER BY outcome")) {
+        summary(ds, "outcomes, one per Kafka record:", "  %-16s %4d%n",
+                "SELECT outcome, count(*) FROM audit_event WHERE step = 'OUTCOME' GROUP BY outcome ORDER BY outcome");
+        summary(ds, "erasures per workspace (WORKSPACE rows: the request's outcome in each workspace):", "  %-9s %-16s %4d%n",
+                "SELECT workspace, outcome, count(*) FROM audit_event WHERE step = 'WORKSPACE' GROUP BY workspace, outcome"
+                        + " ORDER BY workspace, outcome");
+        summary(ds, "verification of the erased persons (App API of each workspace; VERIFY rows, attempts = checks made):",
+                "  %-16s %4d  (at most %d checks)%n",
+                "SELECT outcome, count(*), max(attempts) FROM audit_event WHERE step = 'VERIFY' GROUP BY outcome ORDER BY outcome");
+        summary(ds, "requests by status (view erasure_request_status; a message without a valid request_id is no request):",
+                "  %-16s %4d  (on time: %d)%n",
+                "SELECT status, count(*), count(*) FILTER (WHERE on_time) FROM erasure_request_status GROUP BY status ORDER BY status");
+    }
+
+    /** A titled table of a GROUP BY query: each row printed with {@code fmt} (its columns as they come). */
+    private static void summary(HikariDataSource ds, String title, String fmt, String sql) throws SQLException {
+        say("%n%s", title);
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            int columns = rs.getMetaData().getColumnCount();
             while (rs.next()) {
-                System.out.printf("  %-16s %4d%n", rs.getString(1), rs.getInt(2));
-            }
-        }
-        say("%nerasures per workspace (WORKSPACE rows: the request's outcome in each workspace):");
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT workspace, outcome, count(*) FROM audit_event WHERE step = 'WORKSPACE'"
-                     + " GROUP BY workspace, outcome ORDER BY workspace, outcome")) {
-            while (rs.next()) {
-                System.out.printf("  %-9s %-16s %4d%n", rs.getString(1), rs.getString(2), rs.getInt(3));
-            }
-        }
-        say("%nverification of the erased persons (App API of each workspace; VERIFY rows, attempts = checks made):");
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT outcome, count(*), max(attempts) FROM audit_event WHERE step = 'VERIFY'"
-                     + " GROUP BY outcome ORDER BY outcome")) {
-            while (rs.next()) {
-                System.out.printf("  %-16s %4d  (at most %d checks)%n", rs.getString(1), rs.getInt(2), rs.getInt(3));
-            }
-        }
-        say("%nrequests by status (view erasure_request_status; a message without a valid request_id is no request):");
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT status, count(*), count(*) FILTER (WHERE on_time) FROM erasure_request_status"
-                     + " GROUP BY status ORDER BY status")) {
-            while (rs.next()) {
-                System.out.printf("  %-16s %4d  (on time: %d)%n", rs.getString(1), rs.getInt(2), rs.getInt(3));
+                Object[] values = new Object[columns];
+                for (int i = 0; i < columns; i++) {
+                    values[i] = rs.getObject(i + 1) instanceof Number n ? (Object) n.intValue() : rs.getString(i + 1);
+                }
+                System.out.printf(fmt, values);
             }
         }
     }
