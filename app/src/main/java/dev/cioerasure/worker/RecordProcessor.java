@@ -7,11 +7,10 @@ import dev.cioerasure.audit.FinalOutcomes;
 import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.Step;
 import dev.cioerasure.audit.SubjectHasher;
-import dev.cioerasure.customerio.TrackResult;
 import dev.cioerasure.erasure.ErasureExecutor;
-import dev.cioerasure.erasure.Workspaces;
 import dev.cioerasure.erasure.ErasureResult;
 import dev.cioerasure.erasure.StepResult;
+import dev.cioerasure.erasure.Workspaces;
 import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.request.ErasureRequest;
 import dev.cioerasure.request.ParseResult;
@@ -22,9 +21,7 @@ import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -203,37 +200,11 @@ final class RecordProcessor {
                     "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), false, 0,
                     null, verify, List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
         }
-        List<AuditEvent> rows = new ArrayList<>(4);
-        Shortfall permanent = new Shortfall();
-        Shortfall exhausted = new Shortfall();
-        Shortfall paused = new Shortfall();
         // Only the workspaces not yet done: a later round (or a replay) erases only where it is still missing.
-        for (String name : workspaces.toDo(r.workspaces(), standing.completedWorkspaces())) {
-            Workspaces.Workspace ws = workspaces.get(name);
-            ErasureResult result = ws.executor().erase(r.identifier(), standing.suppressedWorkspaces().contains(name));
-            for (StepResult step : new StepResult[] {result.suppress(), result.destroy()}) {
-                if (step != null && step.last().kind() != TrackResult.Kind.PAUSED) {
-                    rows.add(stepRow(r, subject, step, where).inWorkspace(name));
-                }
-            }
-            switch (result.verdict()) {
-                case COMPLETED -> {
-                    rows.add(row(r, subject, Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null, where).inWorkspace(name));
-                    if (!ws.verifiable()) {
-                        rows.add(row(r, subject, Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason(),
-                                where).inWorkspace(name));
-                    }
-                }
-                case RETRIES_EXHAUSTED -> exhausted.add(name, result);
-                case PAUSED -> paused.add(name, result);
-                default -> {
-                    permanent.add(name, result);
-                    rows.add(row(r, subject, Step.WORKSPACE, Outcome.FAILED, statusOrNull(result.failedStep().last()),
-                            result.failedStep().attempts(), result.reason(), where).inWorkspace(name));
-                }
-            }
-        }
-        if (permanent.none() && exhausted.none() && paused.none()) {
+        WorkspaceRound done = WorkspaceRound.run(workspaces, r, standing,
+                (step, outcome, status, attempts, reason) -> row(r, subject, step, outcome, status, attempts, reason, where));
+        List<AuditEvent> rows = done.rows;
+        if (done.complete()) {
             rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
             log.debug("request {} at {} completed", r.requestId(), where);
             // Verified once the request is complete, in each of its workspaces with an App API key,
@@ -243,33 +214,36 @@ final class RecordProcessor {
             return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), false, 0, null, verify, rows);
         }
         int round = republisher.round(rec);
-        if (permanent.none() && exhausted.any() && round < retryDelays.size()) {
+        if (done.permanent.none() && done.exhausted.any() && round < retryDelays.size()) {
             Duration delay = retryDelays.get(round);
-            String reason = exhausted.describe() + paused.describe("; paused: ") + "; retry round " + (round + 1) + " of "
+            String reason = done.exhausted.describe() + done.paused.describe("; paused: ") + "; retry round " + (round + 1) + " of "
                     + retryDelays.size() + " after " + delay;
-            return parked(rows, r, subject, where, exhausted.first(), round + 1, delay, reason, false);
+            return parked(rows, r, subject, where, done.exhausted.first(), round + 1, delay, reason, false);
         }
-        if (permanent.none() && exhausted.none()) {
+        if (done.permanent.none() && done.exhausted.none()) {
             // Only paused workspaces (Customer.io down, or refusing their key): not the request's fault,
             // so no retry round is used up; it is looked at again after the current round's delay.
             Duration delay = retryDelays.isEmpty() ? PAUSED_RECHECK : retryDelays.get(Math.min(round, retryDelays.size() - 1));
-            String reason = paused.describe() + "; not a retry round, again after " + delay;
-            return parked(rows, r, subject, where, paused.first(), round, delay, reason, true);
+            String reason = done.paused.describe() + "; not a retry round, again after " + delay;
+            return parked(rows, r, subject, where, done.paused.first(), round, delay, reason, true);
         }
-        ErasureResult.Verdict verdict = permanent.any() ? ErasureResult.Verdict.PERMANENT_FAILURE : ErasureResult.Verdict.RETRIES_EXHAUSTED;
-        if (permanent.none()) {
-            for (Map.Entry<String, ErasureResult> e : exhausted.results.entrySet()) {
-                rows.add(row(r, subject, Step.WORKSPACE, Outcome.FAILED, statusOrNull(e.getValue().failedStep().last()),
-                        e.getValue().failedStep().attempts(), e.getValue().reason() + "; gave up after " + retryDelays.size()
-                                + " retry round" + (retryDelays.size() == 1 ? "" : "s"), where).inWorkspace(e.getKey()));
-            }
+        String gaveUp = "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s");
+        ErasureResult.Verdict verdict;
+        WorkspaceRound.Shortfall first;
+        String reason;
+        if (done.permanent.any()) {
+            verdict = ErasureResult.Verdict.PERMANENT_FAILURE;
+            first = done.permanent;
+            reason = first.describe() + done.exhausted.describe("; also not done (retryable): ");
+        } else {
+            verdict = ErasureResult.Verdict.RETRIES_EXHAUSTED;
+            first = done.exhausted;
+            reason = first.describe() + gaveUp;
+            done.giveUp((step, outcome, status, attempts, why) -> row(r, subject, step, outcome, status, attempts, why, where), gaveUp);
         }
-        Shortfall first = permanent.any() ? permanent : exhausted;
-        String reason = first.describe() + (verdict == ErasureResult.Verdict.RETRIES_EXHAUSTED
-                ? "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s") : "")
-                + (permanent.any() ? exhausted.describe("; also not done (retryable): ") : "") + paused.describe("; also not done (paused): ");
+        reason += done.paused.describe("; also not done (paused): ");
         StepResult failed = first.first().failedStep();
-        rows.add(row(r, subject, Step.OUTCOME, Outcome.FAILED, statusOrNull(failed.last()), failed.attempts(), reason, where));
+        rows.add(row(r, subject, Step.OUTCOME, Outcome.FAILED, WorkspaceRound.statusOrNull(failed.last()), failed.attempts(), reason, where));
         log.warn("request {} at {} FAILED: {}", r.requestId(), where, reason);
         return new Decision(rows, Outcome.FAILED, verdict.name(), reason, r.requestId());
     }
@@ -280,7 +254,8 @@ final class RecordProcessor {
     private Decision parked(List<AuditEvent> rows, ErasureRequest r, String subject, KafkaCoordinates where, ErasureResult first,
                             int nextRound, Duration delay, String reason, boolean pausedOnly) {
         StepResult failed = first.failedStep();
-        rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, statusOrNull(failed.last()), failed.attempts(), reason, where));
+        rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, WorkspaceRound.statusOrNull(failed.last()), failed.attempts(),
+                reason, where));
         if (!pausedOnly) {
             log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
         } else {
@@ -297,41 +272,6 @@ final class RecordProcessor {
             return workspaces.several() || !workspaces.all().get(0).verifiable() ? List.of() : java.util.Collections.singletonList(null);
         }
         return workspaces.names().stream().filter(completed::contains).filter(n -> workspaces.get(n).verifiable()).toList();
-    }
-
-    /** The workspaces of one kind of shortfall (failed, retries exhausted, paused), in order, for the reason. */
-    private final class Shortfall {
-        final Map<String, ErasureResult> results = new java.util.LinkedHashMap<>();
-
-        void add(String workspace, ErasureResult result) {
-            results.put(workspace, result);
-        }
-
-        boolean any() {
-            return !results.isEmpty();
-        }
-
-        boolean none() {
-            return results.isEmpty();
-        }
-
-        ErasureResult first() {
-            return results.values().iterator().next();
-        }
-
-        String describe() {
-            return describe("");
-        }
-
-        /** E.g. {@code workspace eu: destroy: http 503 after 5 attempts (retryable)}; the bare reason with one workspace. */
-        String describe(String prefix) {
-            if (results.isEmpty()) {
-                return "";
-            }
-            List<String> parts = new ArrayList<>();
-            results.forEach((w, result) -> parts.add(workspaces.several() ? "workspace " + w + ": " + result.reason() : result.reason()));
-            return prefix + String.join("; ", parts);
-        }
     }
 
     private CompletableFuture<Outcome> persist(ConsumerRecord<byte[], byte[]> rec, Decision d) {
@@ -357,17 +297,6 @@ final class RecordProcessor {
             return written.thenApply(v -> d.outcome());
         }
         return CompletableFuture.allOf(written, moved).thenApply(v -> d.outcome());
-    }
-
-    private AuditEvent stepRow(ErasureRequest r, String subject, StepResult s, KafkaCoordinates where) {
-        TrackResult t = s.last();
-        Step step = Step.valueOf(t.operation().name());
-        return row(r, subject, step, t.isSuccess() ? Outcome.SUCCEEDED : Outcome.FAILED, statusOrNull(t), s.attempts(),
-                t.isSuccess() ? null : t.detail() + " (" + t.kind().name().toLowerCase() + ")", where);
-    }
-
-    private static Integer statusOrNull(TrackResult t) {
-        return t.status() > 0 ? t.status() : null;
     }
 
     private AuditEvent row(ErasureRequest r, String subject, Step step, Outcome outcome, Integer status, Integer attempts,

@@ -1,0 +1,141 @@
+package dev.cioerasure.worker;
+
+import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.FinalOutcomes;
+import dev.cioerasure.audit.Outcome;
+import dev.cioerasure.audit.Step;
+import dev.cioerasure.customerio.TrackResult;
+import dev.cioerasure.erasure.ErasureResult;
+import dev.cioerasure.erasure.StepResult;
+import dev.cioerasure.erasure.Workspaces;
+import dev.cioerasure.request.ErasureRequest;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One round of a request's erasure over the workspaces it still misses (those without a
+ * WORKSPACE SUCCEEDED row), in configuration order: suppress (unless accepted in an earlier
+ * round), then destroy. It collects the rows (the calls made, each workspace's WORKSPACE row
+ * once final there, and an UNVERIFIABLE row where no App API key is configured) and sorts each
+ * workspace that did not succeed by why: failed permanently, retries exhausted, or paused (no
+ * call made: an outage or a refused key).
+ */
+final class WorkspaceRound {
+    /** Makes the request's rows: the same request, subject and record, another step and outcome. */
+    interface Rows {
+        AuditEvent row(Step step, Outcome outcome, Integer status, Integer attempts, String reason);
+    }
+
+    final List<AuditEvent> rows = new ArrayList<>(5);
+    final Shortfall permanent;
+    final Shortfall exhausted;
+    final Shortfall paused;
+
+    private WorkspaceRound(boolean several) {
+        this.permanent = new Shortfall(several);
+        this.exhausted = new Shortfall(several);
+        this.paused = new Shortfall(several);
+    }
+
+    /**
+     * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
+     */
+    static WorkspaceRound run(Workspaces workspaces, ErasureRequest r, FinalOutcomes.Standing standing, Rows rows) {
+        WorkspaceRound round = new WorkspaceRound(workspaces.several());
+        for (String name : workspaces.toDo(r.workspaces(), standing.completedWorkspaces())) {
+            Workspaces.Workspace ws = workspaces.get(name);
+            ErasureResult result = ws.executor().erase(r.identifier(), standing.suppressedWorkspaces().contains(name));
+            for (StepResult step : new StepResult[] {result.suppress(), result.destroy()}) {
+                if (step != null && step.last().kind() != TrackResult.Kind.PAUSED) {
+                    round.rows.add(stepRow(rows, step).inWorkspace(name));
+                }
+            }
+            switch (result.verdict()) {
+                case COMPLETED -> {
+                    round.rows.add(rows.row(Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null).inWorkspace(name));
+                    if (!ws.verifiable()) {
+                        round.rows.add(rows.row(Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason())
+                                .inWorkspace(name));
+                    }
+                }
+                case RETRIES_EXHAUSTED -> round.exhausted.add(name, result);
+                case PAUSED -> round.paused.add(name, result);
+                default -> {
+                    round.permanent.add(name, result);
+                    round.rows.add(workspaceFailed(rows, result, "").inWorkspace(name));
+                }
+            }
+        }
+        return round;
+    }
+
+    /** Every workspace of the request has succeeded (in this round or before). */
+    boolean complete() {
+        return permanent.none() && exhausted.none() && paused.none();
+    }
+
+    /** After the last retry round: a WORKSPACE FAILED row for each workspace whose retries ran out. */
+    void giveUp(Rows rows, String why) {
+        exhausted.results.forEach((name, result) -> this.rows.add(workspaceFailed(rows, result, why).inWorkspace(name)));
+    }
+
+    private static AuditEvent workspaceFailed(Rows rows, ErasureResult result, String why) {
+        StepResult failed = result.failedStep();
+        return rows.row(Step.WORKSPACE, Outcome.FAILED, statusOrNull(failed.last()), failed.attempts(), result.reason() + why);
+    }
+
+    private static AuditEvent stepRow(Rows rows, StepResult s) {
+        TrackResult t = s.last();
+        return rows.row(Step.valueOf(t.operation().name()), t.isSuccess() ? Outcome.SUCCEEDED : Outcome.FAILED, statusOrNull(t),
+                s.attempts(), t.isSuccess() ? null : t.detail() + " (" + t.kind().name().toLowerCase() + ")");
+    }
+
+    static Integer statusOrNull(TrackResult t) {
+        return t.status() > 0 ? t.status() : null;
+    }
+
+    /** The workspaces of one kind of shortfall, in order, for the reason. */
+    static final class Shortfall {
+        final Map<String, ErasureResult> results = new LinkedHashMap<>();
+        private final boolean several;
+
+        Shortfall(boolean several) {
+            this.several = several;
+        }
+
+        void add(String workspace, ErasureResult result) {
+            results.put(workspace, result);
+        }
+
+        boolean any() {
+            return !results.isEmpty();
+        }
+
+        boolean none() {
+            return results.isEmpty();
+        }
+
+        ErasureResult first() {
+            return results.values().iterator().next();
+        }
+
+        String describe() {
+            return describe("");
+        }
+
+        /**
+         * E.g. {@code workspace eu: destroy: http 503 after 5 attempts (retryable)}; the bare reason
+         * when only one workspace is configured (as before workspaces existed).
+         */
+        String describe(String prefix) {
+            if (results.isEmpty()) {
+                return "";
+            }
+            List<String> parts = new ArrayList<>();
+            results.forEach((w, result) -> parts.add(several ? "workspace " + w + ": " + result.reason() : result.reason()));
+            return prefix + String.join("; ", parts);
+        }
+    }
+}
