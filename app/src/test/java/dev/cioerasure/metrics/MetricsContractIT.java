@@ -15,6 +15,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -52,6 +53,13 @@ public class MetricsContractIT {
             used.addAll(dashboard);
             for (String name : used) {
                 assertThat(scrape).as("metric %s used by an alert rule", name).containsPattern("(?m)^" + name + "[{ ]");
+            }
+            // The alerts and the dashboard's workspace variable group by it: every series about a workspace carries it.
+            for (String name : List.of("erasure_track_call_seconds_count", "erasure_credentials_rejected", "erasure_ratelimit_calls_per_second",
+                    "erasure_ratelimiter_wait_seconds_count", "resilience4j_circuitbreaker_state", "resilience4j_retry_calls_total",
+                    "erasure_verifications_total", "erasure_credentials_age_seconds")) {
+                assertThat(scrape).as("%s names its workspace", name).containsPattern("(?m)^" + name + "\\{[^}]*workspace=\"default\"")
+                        .doesNotContainPattern("(?m)^" + name + "\\{(?![^}]*workspace=)[^}]*}");
             }
         } finally {
             track.stop();
