@@ -43,6 +43,8 @@ public final class TopicHeaders {
     public static final String WORKER = "x-worker-instance";
     /** On the retry topic: the round this record is for (1 = first retry round). */
     public static final String RETRY_ROUND = "x-erasure-retry-round";
+    /** Retry topic: how many times in a row the request was parked only because a workspace was paused (uses no round). */
+    public static final String PAUSES = "x-erasure-pauses";
     /** On the retry topic: epoch milliseconds before which the record must not be processed. */
     public static final String NOT_BEFORE = "x-erasure-not-before";
     /** Set by {@code dlq replay} on the retry topic (value: the DLQ coordinates): a FAILED request may be tried again. */
@@ -89,6 +91,7 @@ public final class TopicHeaders {
             Map.entry(ORIGINAL_TIMESTAMP, LONG),
             Map.entry(WORKER, v -> Pattern.matches("[\\x21-\\x7e]{1,200}", v)),
             Map.entry(RETRY_ROUND, v -> Pattern.matches("0|[1-9][0-9]{0,3}", v)),
+            Map.entry(PAUSES, v -> Pattern.matches("0|[1-9][0-9]{0,5}", v)),
             Map.entry(NOT_BEFORE, LONG),
             Map.entry(REPLAY, v -> Pattern.matches("[a-zA-Z0-9._-]{1,249}-(0|[1-9][0-9]{0,9})@(0|[1-9][0-9]{0,18})", v)),
             Map.entry(CUT, v -> Pattern.matches("key|value|key,value", v)),

@@ -162,14 +162,15 @@ final class RecordProcessor {
 
     /**
      * What to record for a valid request, and whether it also goes to the DLQ, is parked on the
-     * retry topic ({@code park}, with the round it carries), and which workspaces go to the
+     * retry topic ({@code park}, with the round it carries, and the pauses in a row when it only
+     * waits for paused workspaces), and which workspaces go to the
      * verification topic ({@code verify}; a null element: the unnamed workspace of a request
      * completed before workspaces existed).
      */
     private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
-                            boolean park, int retryRound, Instant notBefore, List<String> verify, List<AuditEvent> announce) {
+                            boolean park, int retryRound, int pauses, Instant notBefore, List<String> verify, List<AuditEvent> announce) {
         Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) {
-            this(rows, outcome, dlqReasonCode, reason, requestId, false, 0, null, List.of(), rows);
+            this(rows, outcome, dlqReasonCode, reason, requestId, false, 0, 0, null, List.of(), rows);
         }
     }
 
@@ -197,7 +198,7 @@ final class RecordProcessor {
             // Its final outcome is announced again too (the first announcement may have been lost in a crash).
             List<String> verify = previous.get() == Outcome.COMPLETED ? verifiable(standing.completedWorkspaces()) : List.of();
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
-                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), false, 0,
+                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), false, 0, 0,
                     null, verify, List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
         }
         // Only the workspaces not yet done: a later round (or a replay) erases only where it is still missing.
@@ -211,21 +212,25 @@ final class RecordProcessor {
             // also those it succeeded in during an earlier round.
             List<String> verify = workspaces.toDo(r.workspaces(), java.util.Set.of()).stream()
                     .filter(n -> workspaces.get(n).verifiable()).toList();
-            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), false, 0, null, verify, rows);
+            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), false, 0, 0, null, verify, rows);
         }
         int round = republisher.round(rec);
         if (done.permanent.none() && done.exhausted.any() && round < retryDelays.size()) {
             Duration delay = retryDelays.get(round);
             String reason = done.exhausted.describe() + done.paused.describe("; paused: ") + "; retry round " + (round + 1) + " of "
                     + retryDelays.size() + " after " + delay;
-            return parked(rows, r, subject, where, done.exhausted.first(), round + 1, delay, reason, false);
+            return parked(rows, r, subject, where, done.exhausted.first(), round + 1, delay, reason, 0);
         }
         if (done.permanent.none() && done.exhausted.none()) {
             // Only paused workspaces (Customer.io down, or refusing their key): not the request's fault,
-            // so no retry round is used up; it is looked at again after the current round's delay.
-            Duration delay = retryDelays.isEmpty() ? PAUSED_RECHECK : retryDelays.get(Math.min(round, retryDelays.size() - 1));
-            String reason = done.paused.describe() + "; not a retry round, again after " + delay;
-            return parked(rows, r, subject, where, done.paused.first(), round, delay, reason, true);
+            // so no retry round is used up. It is looked at again after the retry delays in turn
+            // (1m, 5m, 15m by default), at most MAX_PAUSED_WAIT apart: a long outage writes a row
+            // per request every quarter of an hour, not every minute, and work resumes soon after it.
+            int pauses = republisher.pauses(rec) + 1;
+            Duration delay = pausedWait(pauses);
+            String reason = done.paused.describe() + "; not a retry round (paused " + pauses + " time" + (pauses == 1 ? "" : "s")
+                    + " in a row), again after " + delay;
+            return parked(rows, r, subject, where, done.paused.first(), round, delay, reason, pauses);
         }
         String gaveUp = "; gave up after " + retryDelays.size() + " retry round" + (retryDelays.size() == 1 ? "" : "s");
         ErasureResult.Verdict verdict;
@@ -248,22 +253,29 @@ final class RecordProcessor {
         return new Decision(rows, Outcome.FAILED, verdict.name(), reason, r.requestId());
     }
 
-    /** How long a request waits for its paused workspaces when no retry rounds are configured. */
-    static final Duration PAUSED_RECHECK = Duration.ofSeconds(30);
+    /** The longest wait between two looks at a request that waits for paused workspaces. */
+    static final Duration MAX_PAUSED_WAIT = Duration.ofMinutes(15);
 
+    /** The wait after the n-th pause in a row: the n-th retry delay, at most {@link #MAX_PAUSED_WAIT} (that, without retry delays). */
+    Duration pausedWait(int pauses) {
+        Duration d = retryDelays.isEmpty() ? MAX_PAUSED_WAIT : retryDelays.get(Math.min(pauses, retryDelays.size()) - 1);
+        return d.compareTo(MAX_PAUSED_WAIT) > 0 ? MAX_PAUSED_WAIT : d;
+    }
+
+    /** @param pauses the pauses in a row when the request waits for paused workspaces only; 0 for a retry round */
     private Decision parked(List<AuditEvent> rows, ErasureRequest r, String subject, KafkaCoordinates where, ErasureResult first,
-                            int nextRound, Duration delay, String reason, boolean pausedOnly) {
+                            int nextRound, Duration delay, String reason, int pauses) {
         StepResult failed = first.failedStep();
         rows.add(row(r, subject, Step.OUTCOME, Outcome.RETRY_SCHEDULED, WorkspaceRound.statusOrNull(failed.last()), failed.attempts(),
                 reason, where));
-        if (!pausedOnly) {
+        if (pauses == 0) {
             log.warn("request {} at {} parked: {}", r.requestId(), where, reason);
         } else {
             // waiting for a paused workspace: its breaker and credential gate say so once, not every request every round
             log.debug("request {} at {} parked: {}", r.requestId(), where, reason);
         }
-        return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), true, nextRound, clock.instant().plus(delay),
-                List.of(), rows);
+        return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), true, nextRound, pauses,
+                clock.instant().plus(delay), List.of(), rows);
     }
 
     /** The workspaces (among those completed) whose verification may be missing; for a request from before workspaces, the unnamed one. */
@@ -280,7 +292,9 @@ final class RecordProcessor {
         // never from the audit writer's thread (a send waiting for metadata would hold every append).
         CompletableFuture<Void> written = durable.thenComposeAsync(v -> events.announce(d.announce()), pool);
         CompletableFuture<Void> moved;
-        if (d.park()) {
+        if (d.park() && d.pauses() > 0) {
+            moved = republisher.parkWhilePaused(rec, d.retryRound(), d.pauses(), d.notBefore(), d.reason(), d.requestId());
+        } else if (d.park()) {
             moved = republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
         } else if (d.dlqReasonCode() != null) {
             moved = republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());

@@ -103,8 +103,25 @@ final class Republisher {
     }
 
     CompletableFuture<Void> park(ConsumerRecord<byte[], byte[]> original, int round, Instant notBefore, String reason, String requestId) {
-        List<Header> h = provenance(original, "RETRIES_EXHAUSTED", reason, requestId);
+        return park(original, "RETRIES_EXHAUSTED", round, 0, notBefore, reason, requestId);
+    }
+
+    /**
+     * Parks a request that waits only for paused workspaces: it keeps its retry round, and
+     * counts the pauses in a row ({@code pauses}, from 1) so the wait between looks can grow.
+     */
+    CompletableFuture<Void> parkWhilePaused(ConsumerRecord<byte[], byte[]> original, int round, int pauses, Instant notBefore, String reason,
+                                            String requestId) {
+        return park(original, "WORKSPACE_PAUSED", round, pauses, notBefore, reason, requestId);
+    }
+
+    private CompletableFuture<Void> park(ConsumerRecord<byte[], byte[]> original, String reasonCode, int round, int pauses, Instant notBefore,
+                                         String reason, String requestId) {
+        List<Header> h = provenance(original, reasonCode, reason, requestId);
         put(h, RETRY_ROUND, Integer.toString(round));
+        if (pauses > 0) {
+            put(h, TopicHeaders.PAUSES, Integer.toString(pauses));
+        }
         put(h, NOT_BEFORE, Long.toString(notBefore.toEpochMilli()));
         if (isReplay(original)) {
             put(h, REPLAY, TopicHeaders.valid(original.headers(), REPLAY).orElseThrow());
@@ -307,6 +324,14 @@ final class Republisher {
             return 0;
         }
         return TopicHeaders.valid(rec.headers(), RETRY_ROUND).map(Integer::parseInt).orElse(0);
+    }
+
+    /** How many times in a row a retry-topic record was parked for paused workspaces only; 0 for any other record. */
+    int pauses(ConsumerRecord<byte[], byte[]> rec) {
+        if (!fromRetryTopic(rec)) {
+            return 0;
+        }
+        return TopicHeaders.valid(rec.headers(), TopicHeaders.PAUSES).map(Integer::parseInt).orElse(0);
     }
 
     /** When a parked record becomes due; {@link Instant#EPOCH} (now) when it carries no valid time or is not one. */

@@ -331,9 +331,25 @@ class RecordProcessorTest {
                 "SUPPRESS SUCCEEDED us", "DESTROY SUCCEEDED us", "WORKSPACE SUCCEEDED us", "VERIFY UNVERIFIABLE us",
                 "OUTCOME RETRY_SCHEDULED");
         assertThat(rows.get(rows.size() - 1).reason())
-                .isEqualTo("workspace eu: suppress: not called: credentials refused (workspace paused); not a retry round, again after PT1M");
+                .isEqualTo("workspace eu: suppress: not called: credentials refused (workspace paused); not a retry round (paused 1 time"
+                        + " in a row), again after PT1M");
         ProducerRecord<byte[], byte[]> parked = sentTo(TOPIC + ".retry").get(0);
         assertThat(header(parked, TopicHeaders.RETRY_ROUND)).as("no round used up").isEqualTo("0");
+        assertThat(header(parked, TopicHeaders.PAUSES)).isEqualTo("1");
+        assertThat(header(parked, TopicHeaders.REASON_CODE)).isEqualTo("WORKSPACE_PAUSED");
+        processBoth(readBack(parked, 0));
+        ProducerRecord<byte[], byte[]> again = sentTo(TOPIC + ".retry").get(1);
+        assertThat(header(again, TopicHeaders.PAUSES)).as("still paused: the wait grows with the retry delays").isEqualTo("2");
+        assertThat(header(again, TopicHeaders.RETRY_ROUND)).isEqualTo("0");
+        assertThat(rows.get(rows.size() - 1).reason()).endsWith("(paused 2 times in a row), again after PT5M");
+        assertThat(both.pausedWait(3)).as("the last retry delay once they run out").isEqualTo(Duration.ofMinutes(5));
+        RecordProcessor defaults = new RecordProcessor(new RequestParser(Clock.systemUTC(), two.names()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), two, sink, lookup,
+                new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
+                Settings.Worker.DEFAULT_RETRY_DELAYS, Settings.Verification.OFF, OutcomeEvents.NONE, pool, new SimpleMeterRegistry(),
+                Clock.systemUTC());
+        assertThat(java.util.stream.IntStream.rangeClosed(1, 6).mapToObj(defaults::pausedWait).map(Duration::toMinutes).toList())
+                .as("the default retry delays, at most a quarter of an hour").containsExactly(1L, 5L, 15L, 15L, 15L, 15L);
         int euCalls = eu.calls.get();
         processBoth(request(1, Messages.request("m-6", "id", "person-m6")));
         assertThat(eu.calls).as("while paused, eu is not called at all").hasValue(euCalls);
