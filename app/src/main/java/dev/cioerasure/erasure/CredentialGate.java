@@ -42,21 +42,13 @@ final class CredentialGate {
                 .strongReference(true).register(meters);
     }
 
-    /**
-     * Waits while the gate is closed; returns when the caller may call (as the probe when closed).
-     *
-     * @return true when the caller is the probe and must report through {@link #afterCall}
-     */
-    boolean awaitTurn() {
-        return turn(true) == Turn.PROBE;
-    }
-
     /** What a caller may do now: call, call as the probe, or (when it does not wait) nothing: the gate is closed. */
     enum Turn { CALL, PROBE, CLOSED }
 
     /**
-     * As {@link #awaitTurn()}; with {@code wait} false, returns {@link Turn#CLOSED} at once while
-     * the gate is closed and it is not time for a probe.
+     * Waits while the gate is closed and returns when the caller may call: as the probe (which
+     * must report through {@link #afterCall}) when closed. With {@code wait} false, returns
+     * {@link Turn#CLOSED} at once while the gate is closed and it is not time for a probe.
      */
     Turn turn(boolean wait) {
         while (closed.get()) {
@@ -90,7 +82,7 @@ final class CredentialGate {
      * Reports a call's result. A refusal from an open gate re-reads the secret and asks for one
      * immediate retry; a refusal after that (or from a probe) closes the gate.
      *
-     * @return true when the caller should call again (after {@link #awaitTurn()})
+     * @return true when the caller should call again (after {@link #turn})
      */
     boolean afterCall(TrackResult r, boolean wasProbe, boolean alreadyReloaded) {
         if (wasProbe) {
