@@ -85,7 +85,18 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
     public record CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl,
                              int rateLimitPerSecond, int maxAttempts,
                              Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent,
-                             Verification verification) {
+                             Verification verification, Batch batch) {
+        public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
+                          Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent,
+                          Verification verification) {
+            this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, breakerOpenFor,
+                    rateHeadroomPercent, verification, Batch.V1);
+        }
+
+        public CustomerIo withBatch(Batch b) {
+            return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout,
+                    breakerOpenFor, rateHeadroomPercent, verification, b);
+        }
         public CustomerIo(String siteId, Secret apiKey, Region region, URI trackUrl, int rateLimitPerSecond, int maxAttempts,
                           Duration connectTimeout, Duration requestTimeout, Duration breakerOpenFor, int rateHeadroomPercent) {
             this(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, breakerOpenFor,
@@ -105,12 +116,12 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
 
         public CustomerIo withBreakerOpenFor(Duration d) {
             return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout, d,
-                    rateHeadroomPercent, verification);
+                    rateHeadroomPercent, verification, batch);
         }
 
         public CustomerIo withVerification(Verification v) {
             return new CustomerIo(siteId, apiKey, region, trackUrl, rateLimitPerSecond, maxAttempts, connectTimeout, requestTimeout,
-                    breakerOpenFor, rateHeadroomPercent, v);
+                    breakerOpenFor, rateHeadroomPercent, v, batch);
         }
 
         /** The App API base URL: the override if set, else the region's. */
@@ -122,6 +133,18 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         public URI baseUrl() {
             return trackUrl != null ? trackUrl : region.trackUrl();
         }
+    }
+
+    /**
+     * How erasures reach the Track API: v1 (one request per call, the default) or v2 batches.
+     *
+     * @param enabled  {@code CUSTOMERIO_TRACK_API=batch}: calls are gathered into {@code POST /api/v2/batch}
+     *                 requests, and the rate limit counts those requests
+     * @param maxItems a batch goes when it holds this many calls (persons) ...
+     * @param maxWait  ... or when its oldest call has waited this long
+     */
+    public record Batch(boolean enabled, int maxItems, Duration maxWait) {
+        public static final Batch V1 = new Batch(false, 100, Duration.ofMillis(50));
     }
 
     /**
@@ -276,7 +299,9 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
                  .append("\n  track base URL=").append(customerIo.baseUrl())
                  .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond());
             }
-            b.append("\n  CUSTOMERIO_RATE_HEADROOM_PERCENT=").append(customerIo.rateHeadroomPercent())
+            b.append("\n  CUSTOMERIO_TRACK_API=").append(customerIo.batch().enabled() ? "batch (at most "
+                    + customerIo.batch().maxItems() + " persons or " + customerIo.batch().maxWait().toMillis() + " ms a batch)" : "v1")
+             .append("\n  CUSTOMERIO_RATE_HEADROOM_PERCENT=").append(customerIo.rateHeadroomPercent())
              .append("\n  CUSTOMERIO_MAX_ATTEMPTS=").append(customerIo.maxAttempts())
              .append("\n  CUSTOMERIO_TIMEOUT_SECONDS=").append(customerIo.requestTimeout().toSeconds())
              .append("\n  CUSTOMERIO_OUTAGE_PAUSE_SECONDS=").append(customerIo.breakerOpenFor().toSeconds());

@@ -380,7 +380,18 @@ public final class SettingsLoader {
         int headroom = intInRange("CUSTOMERIO_RATE_HEADROOM_PERCENT", 0, 0, 50);
         return new Settings.CustomerIo(siteId, key, region, trackUrl, rate, attempts,
                 Duration.ofSeconds(Math.min(timeout, 5)), Duration.ofSeconds(timeout), Duration.ofSeconds(outagePause), headroom,
-                verification());
+                verification(), batch());
+    }
+
+    /** CUSTOMERIO_TRACK_API (v1 or batch) and, for batch, the size and wait of a batch. */
+    private Settings.Batch batch() {
+        String api = optional("CUSTOMERIO_TRACK_API", "v1").toLowerCase(Locale.ROOT);
+        if (!api.equals("v1") && !api.equals("batch")) {
+            problems.add("CUSTOMERIO_TRACK_API: must be 'v1' or 'batch' (got '" + (api.length() > 20 ? api.substring(0, 20) + "…" : api) + "')");
+        }
+        int items = intInRange("CUSTOMERIO_BATCH_MAX_ITEMS", Settings.Batch.V1.maxItems(), 1, 1000);
+        int waitMillis = intInRange("CUSTOMERIO_BATCH_MAX_WAIT_MS", (int) Settings.Batch.V1.maxWait().toMillis(), 1, 10_000);
+        return new Settings.Batch(api.equals("batch"), items, Duration.ofMillis(waitMillis));
     }
 
     /** The App API settings; without CUSTOMERIO_APP_API_KEY verification is off and the rest is not needed. */

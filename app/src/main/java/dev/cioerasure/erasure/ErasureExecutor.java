@@ -26,7 +26,20 @@ public final class ErasureExecutor implements Paced {
      */
     public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
         this.track = new ResilientTrack(client, policy, meters, workspace, waitWhilePaused);
+        this.batches = null;
     }
+
+    /**
+     * Calls gathered into Track v2 batches: retries, breaker and credential gate per call as in v1;
+     * the pacing (the group's grant) is the batches', which count requests, not calls.
+     */
+    public ErasureExecutor(BatchingTrack batches, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
+        this.track = new ResilientTrack(batches, policy, meters, workspace, waitWhilePaused, false);
+        this.batches = batches;
+    }
+
+    /** The batch sender, or null in v1. */
+    private final BatchingTrack batches;
 
 
 
@@ -36,24 +49,35 @@ public final class ErasureExecutor implements Paced {
      */
     @Override
     public void setGrant(int callsPerSecond, long validUntilNanos) {
-        track.changeRate(callsPerSecond, validUntilNanos);
+        if (batches != null) {
+            batches.setGrant(callsPerSecond, validUntilNanos);
+        } else {
+            track.changeRate(callsPerSecond, validUntilNanos);
+        }
     }
 
     /** Slots of the arrival window held now (calls in flight, or answered within the last second). */
     @Override
     public int occupied() {
-        return track.occupied();
+        return batches != null ? batches.occupied() : track.occupied();
     }
 
     /** Calls waiting for a permit now: demand beyond the current grant. */
     @Override
     public int waiting() {
-        return track.waiting();
+        return batches != null ? batches.waiting() : track.waiting();
     }
 
     /** Track calls per second this instance may make now. */
     public int callsPerSecond() {
-        return track.callsPerSecond();
+        return batches != null ? batches.callsPerSecond() : track.callsPerSecond();
+    }
+
+    /** Stops the batch sender, if any (calls still queued are handed back). */
+    public void close() {
+        if (batches != null) {
+            batches.close();
+        }
     }
 
     /**

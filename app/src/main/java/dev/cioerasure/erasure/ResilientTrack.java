@@ -87,6 +87,19 @@ final class ResilientTrack {
      *                        that a paused workspace holds no thread other workspaces need
      */
     ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
+        this(client, policy, meters, workspace, waitWhilePaused, true);
+    }
+
+    /** Whether each call is paced here (v1), or the client paces its own requests (batches of many calls). */
+    private final boolean paced;
+
+    /**
+     * @param paced false when the client paces its own requests ({@link BatchingTrack}: a batch
+     *              request carries many calls, and the budget counts requests)
+     */
+    ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused,
+                   boolean paced) {
+        this.paced = paced;
         this.waitWhilePaused = waitWhilePaused;
         this.workspaceLabel = workspace == null ? "" : " of workspace " + workspace;
         this.client = client;
@@ -289,7 +302,9 @@ final class ResilientTrack {
             return TrackResult.paused(op, "circuit open");
         }
         try {
-            awaitPermit();
+            if (paced) {
+                awaitPermit();
+            }
         } catch (CancellationException e) {
             breaker.releasePermission();
             throw e;
@@ -298,13 +313,18 @@ final class ResilientTrack {
         try {
             r = op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
         } catch (RuntimeException e) {
-            arrivals.finished(false);
+            if (paced) {
+                arrivals.finished(false);
+            }
+            breaker.releasePermission();
             throw e;
         }
-        // the slot stays held for a second after the response (longer without one)
-        arrivals.finished(r.status() > 0);
+        if (paced) {
+            // the slot stays held for a second after the response (longer without one)
+            arrivals.finished(r.status() > 0);
+        }
         breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
-        if (r.status() == 429) {
+        if (r.status() == 429 && paced) {
             limiter.onResult(r);
             tooManyRequests();
         }

@@ -11,7 +11,7 @@ import java.util.Set;
  * {@link ErasureExecutor}: its own rate limiter, breaker, outage pause, credential gate and key,
  * so that one workspace's outage or refused key does not hold the others.
  */
-public final class Workspaces {
+public final class Workspaces implements AutoCloseable {
     /**
      * @param verifiable whether an App API key is configured for it (else its completions get an
      *                   UNVERIFIABLE row saying so)
@@ -70,5 +70,11 @@ public final class Workspaces {
             }
         }
         return out;
+    }
+
+    /** Stops what the executors run on their own (the batch senders). */
+    @Override
+    public void close() {
+        byName.values().forEach(w -> w.executor().close());
     }
 }

@@ -12,6 +12,9 @@ public final class MetricNames {
     public static final String REQUESTS = "erasure.requests";
     /** Timer, tags {@code operation}, {@code status}: every Track API attempt → {@code erasure_track_call_seconds}. */
     public static final String TRACK_CALLS = "erasure.track.call";
+    /** Track v2 batch requests (CUSTOMERIO_TRACK_API=batch) by status, and the items of each. */
+    public static final String TRACK_BATCHES = "erasure.track.batch";
+    public static final String TRACK_BATCH_ITEMS = "erasure.track.batch.items";
     /** Timer: time a Track call waited for the rate limiter → {@code erasure_ratelimiter_wait_seconds}. */
     public static final String RATE_LIMITER_WAIT = "erasure.ratelimiter.wait";
     /** Timer, tag {@code outcome}: from the record's arrival to its audit row being durable. */

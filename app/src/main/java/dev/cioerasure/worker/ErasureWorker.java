@@ -641,6 +641,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             verifier.close();
         }
         stop(pool, 10);
+        processor.close();
         auditWriter.close(Duration.ofSeconds(10));
         stop(checkpointTimer, 15);
         if (checkpoints != null) {

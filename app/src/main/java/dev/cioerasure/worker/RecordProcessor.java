@@ -318,4 +318,9 @@ final class RecordProcessor {
         return new AuditEvent(r.requestId(), subject, r.identifier().type().wireName(), step, outcome, status, attempts,
                 reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where, clock.instant());
     }
+
+    /** Stops the workspaces' own senders (batches); after the pool, when nothing calls them any more. */
+    void close() {
+        workspaces.close();
+    }
 }

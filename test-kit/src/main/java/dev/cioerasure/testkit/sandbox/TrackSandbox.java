@@ -113,6 +113,7 @@ public final class TrackSandbox implements AutoCloseable {
         });
         server.setExecutor(executor);
         server.createContext("/api/v1/", this::handle);
+        server.createContext("/api/v2/", this::handleBatch);
         server.createContext("/v1/", this::handleApp);
         server.start();
     }
@@ -284,6 +285,164 @@ public final class TrackSandbox implements AutoCloseable {
     }
 
     private volatile boolean down;
+
+    // --- Track v2 batch (POST /api/v2/batch) ---
+    /** The documented size limits: the whole request under 500 KB, each item at most 32 KB. */
+    public static final int MAX_BATCH_BYTES = 500 * 1024;
+    public static final int MAX_BATCH_ITEM_BYTES = 32 * 1024;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+    private final AtomicLong batchRequests = new AtomicLong();
+    private final java.util.Set<String> invalidItemsOf = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.Set<String> refuseBatchesWith = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicInteger batchFailures = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile int batchFailureStatus;
+    private final List<Integer> batchSizes = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    /** Items about this person (as Track's v1 path names them: cio_ ids with the prefix) get a 207 error. */
+    public void rejectBatchItemsOf(String identifier) {
+        invalidItemsOf.add(identifier);
+    }
+
+    /** A batch holding an item about this person is refused whole (400), as a malformed batch would be. */
+    public void refuseBatchesWith(String identifier) {
+        refuseBatchesWith.add(identifier);
+    }
+
+    /** The next {@code times} batch requests are answered {@code status} (429 with Retry-After: 1). */
+    public void failBatches(int status, int times) {
+        batchFailureStatus = status;
+        batchFailures.set(times);
+    }
+
+    /** Batch requests that arrived (each counts once against the limit, whatever it holds). */
+    public long batchRequests() {
+        return batchRequests.get();
+    }
+
+    /** The number of items of each batch request answered 200 or 207, in arrival order. */
+    public List<Integer> batchSizes() {
+        synchronized (batchSizes) {
+            return List.copyOf(batchSizes);
+        }
+    }
+
+    private void handleBatch(HttpExchange ex) throws IOException {
+        long arrived = System.nanoTime();
+        try (ex) {
+            byte[] body = ex.getRequestBody().readNBytes(MAX_BATCH_BYTES + 1);
+            if (!ex.getRequestURI().getRawPath().equals("/api/v2/batch") || !ex.getRequestMethod().equals("POST")) {
+                send(ex, 404, "{\"meta\":{\"error\":\"not found\"}}");
+                return;
+            }
+            batchRequests.incrementAndGet();
+            if (!expectedAuth.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+                record("batch", null, 401, arrived);
+                send(ex, 401, "{\"meta\":{\"error\":\"Unauthorized request\"}}");
+                return;
+            }
+            if (window != null && !window.tryAdmit(arrived)) {
+                overWindow.incrementAndGet();
+            }
+            if ((bucket != null && !bucket.tryTake()) || (window != null && window.lastRefused())) {
+                throttled.incrementAndGet();
+                record("batch", null, 429, arrived);
+                ex.getResponseHeaders().set("Retry-After", "1");
+                send(ex, 429, "{\"meta\":{\"error\":\"rate limit exceeded\"}}");
+                return;
+            }
+            if (options.latencyMillis() > 0) {
+                Thread.sleep(options.latencyMillis());
+            }
+            if (down) {
+                failed.incrementAndGet();
+                record("batch", null, 503, arrived);
+                send(ex, 503, "{\"meta\":{\"error\":\"service unavailable\"}}");
+                return;
+            }
+            if (batchFailures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                if (batchFailureStatus == 429) {
+                    ex.getResponseHeaders().set("Retry-After", "1");
+                }
+                record("batch", null, batchFailureStatus, arrived);
+                send(ex, batchFailureStatus, "{\"meta\":{\"error\":\"injected\"}}");
+                return;
+            }
+            if (body.length > MAX_BATCH_BYTES) {
+                send(ex, 400, "{\"meta\":{\"error\":\"batch too large\"}}");
+                return;
+            }
+            com.fasterxml.jackson.databind.JsonNode items;
+            try {
+                items = JSON.readTree(body).get("batch");
+            } catch (IOException e) {
+                items = null;
+            }
+            if (items == null || !items.isArray() || items.isEmpty()) {
+                send(ex, 400, "{\"meta\":{\"error\":\"a batch is {\\\"batch\\\":[item, ...]}\"}}");
+                return;
+            }
+            List<String[]> accepted = new ArrayList<>();
+            com.fasterxml.jackson.databind.node.ArrayNode errors = JSON.createArrayNode();
+            for (int i = 0; i < items.size(); i++) {
+                com.fasterxml.jackson.databind.JsonNode item = items.get(i);
+                String[] parsed = batchItem(item);
+                String problem = parsed.length == 1 ? parsed[0] : null;
+                if (problem == null && refuseBatchesWith.contains(parsed[1])) {
+                    send(ex, 400, "{\"meta\":{\"error\":\"malformed batch\"}}");
+                    return;
+                }
+                if (problem == null && invalidItemsOf.contains(parsed[1])) {
+                    problem = "identifiers";
+                }
+                if (problem != null) {
+                    errors.addObject().put("batch_index", i).put("reason", "invalid").put("field", problem)
+                            .put("message", "the item is invalid");
+                } else {
+                    accepted.add(parsed);
+                }
+            }
+            batchSizes.add(items.size());
+            for (String[] a : accepted) {
+                this.accepted.incrementAndGet();
+                erasedAt.putIfAbsent(a[1], System.nanoTime());
+                record(a[0], a[1], 200, arrived);
+            }
+            if (errors.isEmpty()) {
+                send(ex, 200, "{}");
+            } else {
+                send(ex, 207, JSON.createObjectNode().set("errors", errors).toString());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * One item, {@code {"type":"person","identifiers":{"id"|"email"|"cio_id":…},"action":"suppress"|"delete"}}:
+     * {operation, identifier as Track's v1 path names it}, or {the field that is wrong}.
+     */
+    private static String[] batchItem(com.fasterxml.jackson.databind.JsonNode item) {
+        if (item == null || !item.isObject() || item.toString().length() > MAX_BATCH_ITEM_BYTES) {
+            return new String[] {"item"};
+        }
+        if (!"person".equals(item.path("type").asText())) {
+            return new String[] {"type"};
+        }
+        String action = item.path("action").asText();
+        if (!action.equals("suppress") && !action.equals("delete")) {
+            return new String[] {"action"};
+        }
+        com.fasterxml.jackson.databind.JsonNode ids = item.get("identifiers");
+        if (ids == null || !ids.isObject() || ids.size() != 1) {
+            return new String[] {"identifiers"};
+        }
+        String key = ids.fieldNames().next();
+        String value = ids.get(key).isTextual() ? ids.get(key).asText() : "";
+        if (value.isEmpty() || !(key.equals("id") || key.equals("email") || key.equals("cio_id"))) {
+            return new String[] {"identifiers"};
+        }
+        return new String[] {action.equals("suppress") ? "suppress" : "destroy", key.equals("cio_id") ? "cio_" + value : value};
+    }
 
     /** An outage of the Track API: while down, every authorised Track call is answered 503 (and not accepted). */
     public void down(boolean isDown) {

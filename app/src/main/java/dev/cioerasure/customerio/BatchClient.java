@@ -1,0 +1,48 @@
+package dev.cioerasure.customerio;
+
+import dev.cioerasure.request.Identifier;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Track v2's {@code POST /api/v2/batch}: many suppress or delete operations in one request.
+ * Like {@link TrackClient}, it never throws: every outcome comes back classified.
+ */
+public interface BatchClient {
+
+    /** One operation of a batch: suppress or destroy one person. */
+    record Item(TrackOperation operation, Identifier identifier) { }
+
+    /**
+     * The answer to one batch request.
+     *
+     * @param status     HTTP status, or 0 when no response arrived
+     * @param kind       for the whole batch: SUCCESS (200, or 207 with some items refused), RETRYABLE,
+     *                   UNAUTHORIZED or PERMANENT (400: the batch refused whole)
+     * @param refused    for a 207: the refused items by 0-based index, each with a reason made only
+     *                   of the server's reason and field names (never its message: it may quote a value)
+     * @param detail     a short metric-safe description, e.g. {@code http 207} or {@code timeout}
+     */
+    record Response(int status, TrackResult.Kind kind, Optional<Duration> retryAfter, Map<Integer, String> refused, String detail,
+                    Duration latency) {
+        public Response {
+            refused = Map.copyOf(refused);
+        }
+    }
+
+    Response send(List<Item> items);
+
+    /** The credential/region check (v1's, no side effects). */
+    RegionCheck region();
+
+    /** Re-reads the credentials from their source before the next call. */
+    void reloadCredentials();
+
+    /** The real client over HTTP. */
+    static BatchClient http(TrackEndpoint endpoint, Clock clock) {
+        return new HttpBatchClient(endpoint, clock);
+    }
+}

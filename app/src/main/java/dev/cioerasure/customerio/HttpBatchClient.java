@@ -1,0 +1,141 @@
+package dev.cioerasure.customerio;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cioerasure.request.IdentifierType;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * {@code POST /api/v2/batch} over the JDK HTTP client. An item is
+ * {@code {"type":"person","identifiers":{"id"|"email"|"cio_id":…},"action":"suppress"|"delete"}}
+ * (v2 names a cio_id without its {@code cio_} prefix). A 207's errors are mapped to their items by
+ * {@code batch_index}; an error without a valid one makes the answer malformed, and the batch is
+ * then retried as a whole (its items are idempotent).
+ */
+final class HttpBatchClient implements BatchClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_BODY_READ = 1024 * 1024;
+    /** What of the server's reason and field names a row may keep: names, never values. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.\\[\\]-]{1,64}");
+
+    private final TrackEndpoint endpoint;
+    private final Clock clock;
+    private final HttpClient http;
+    private final URI uri;
+    private final HttpTrackClient v1;
+
+    HttpBatchClient(TrackEndpoint endpoint, Clock clock) {
+        this.endpoint = endpoint;
+        this.clock = clock;
+        this.uri = URI.create(endpoint.baseUrl().toString().replaceAll("/+$", "") + "/api/v2/batch");
+        boolean tls = "https".equalsIgnoreCase(endpoint.baseUrl().getScheme());
+        this.http = HttpClient.newBuilder()
+                .connectTimeout(endpoint.connectTimeout())
+                .version(tls ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+        this.v1 = new HttpTrackClient(endpoint, clock);
+    }
+
+    /** The request body of these items. */
+    static byte[] body(List<Item> items) {
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode batch = root.putArray("batch");
+        for (Item i : items) {
+            ObjectNode item = batch.addObject();
+            item.put("type", "person");
+            IdentifierType type = i.identifier().type();
+            item.putObject("identifiers").put(type.wireName(), i.identifier().value());
+            item.put("action", i.operation() == TrackOperation.SUPPRESS ? "suppress" : "delete");
+        }
+        return root.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public Response send(List<Item> items) {
+        long start = System.nanoTime();
+        String credentials = endpoint.siteId() + ":" + endpoint.apiKey().reveal();
+        HttpRequest request = HttpRequest.newBuilder(uri)
+                .timeout(endpoint.requestTimeout())
+                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8)))
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json")
+                .header("User-Agent", "cio-erasure/0.1")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body(items)))
+                .build();
+        try {
+            HttpResponse<byte[]> resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            Duration latency = Duration.ofNanos(System.nanoTime() - start);
+            int status = resp.statusCode();
+            Optional<Duration> retryAfter = RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock);
+            if (status == 207) {
+                Map<Integer, String> refused = refused(resp.body(), items.size());
+                if (refused == null) {
+                    return new Response(status, TrackResult.Kind.RETRYABLE, retryAfter, Map.of(), "malformed 207", latency);
+                }
+                return new Response(status, TrackResult.Kind.SUCCESS, retryAfter, refused, "http 207", latency);
+            }
+            return new Response(status, TrackResult.classify(status), retryAfter, Map.of(), "http " + status, latency);
+        } catch (IOException | InterruptedException e) {
+            return new Response(0, TrackResult.Kind.RETRYABLE, Optional.empty(), Map.of(), HttpTrackClient.failureDetail(e),
+                    Duration.ofNanos(System.nanoTime() - start));
+        }
+    }
+
+    /**
+     * The refused items of a 207 by index, or null when the body is not the documented
+     * {@code {"errors":[{"batch_index":N,"reason":…,"field":…}]}} with every index in range.
+     */
+    static Map<Integer, String> refused(byte[] body, int items) {
+        if (body == null || body.length > MAX_BODY_READ) {
+            return null;
+        }
+        JsonNode errors;
+        try {
+            errors = JSON.readTree(body).get("errors");
+        } catch (IOException e) {
+            return null;
+        }
+        if (errors == null || !errors.isArray() || errors.isEmpty()) {
+            return null;
+        }
+        Map<Integer, String> out = new HashMap<>();
+        for (JsonNode e : errors) {
+            JsonNode index = e.get("batch_index");
+            if (index == null || !index.isIntegralNumber() || index.asInt() < 0 || index.asInt() >= items) {
+                return null;
+            }
+            out.put(index.asInt(), "batch item refused: " + name(e.get("reason"), "invalid") + " " + name(e.get("field"), "item"));
+        }
+        return out;
+    }
+
+    private static String name(JsonNode n, String otherwise) {
+        return n != null && n.isTextual() && NAME.matcher(n.asText()).matches() ? n.asText() : otherwise;
+    }
+
+    @Override
+    public RegionCheck region() {
+        return v1.region();
+    }
+
+    @Override
+    public void reloadCredentials() {
+        endpoint.apiKey().forceRefresh();
+    }
+}
