@@ -69,6 +69,13 @@ public final class WorkerHarness implements AutoCloseable {
         this.producer = new KafkaClients(settings.kafka()).producer("it-producer", Map.of());
     }
 
+    /** Track v2 batches instead of v1 calls (before {@link #start()}). */
+    public WorkerHarness batch(Settings.Batch b) {
+        settings = new Settings(settings.kafka(), settings.database(), settings.customerIo().withBatch(b), settings.audit(), settings.worker(),
+                settings.webhookSecrets());
+        return this;
+    }
+
     /** Several workspaces instead of the single one (before {@link #start()}); the first one's shared settings apply. */
     public WorkerHarness workspaces(List<Settings.Workspace> workspaces) {
         settings = new Settings(settings.kafka(), settings.database(), workspaces.get(0).customerIo(), settings.audit(), settings.worker(),
