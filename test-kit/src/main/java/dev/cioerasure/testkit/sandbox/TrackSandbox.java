@@ -314,6 +314,13 @@ public final class TrackSandbox implements AutoCloseable {
         batchFailures.set(times);
     }
 
+    private volatile boolean deleteBatchesDown;
+
+    /** While set, every batch of deletes is answered 503 (suppress batches are served): a crash between the two can be staged. */
+    public void deleteBatchesDown(boolean isDown) {
+        this.deleteBatchesDown = isDown;
+    }
+
     /** Batch requests that arrived (each counts once against the limit, whatever it holds). */
     public long batchRequests() {
         return batchRequests.get();
@@ -379,6 +386,12 @@ public final class TrackSandbox implements AutoCloseable {
             }
             if (items == null || !items.isArray() || items.isEmpty()) {
                 send(ex, 400, "{\"meta\":{\"error\":\"a batch is {\\\"batch\\\":[item, ...]}\"}}");
+                return;
+            }
+            if (deleteBatchesDown && "delete".equals(items.get(0).path("action").asText())) {
+                failed.incrementAndGet();
+                record("batch", null, 503, arrived);
+                send(ex, 503, "{\"meta\":{\"error\":\"service unavailable\"}}");
                 return;
             }
             List<String[]> accepted = new ArrayList<>();

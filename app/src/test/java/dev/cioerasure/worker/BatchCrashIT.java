@@ -1,0 +1,128 @@
+package dev.cioerasure.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.cioerasure.audit.ChainVerifier;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.testing.Messages;
+import dev.cioerasure.testing.WorkerHarness;
+import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * kill -9 of a worker in batch mode between the suppress batches and the delete batches: a new
+ * worker finishes every request, each with exactly one COMPLETED, each person deleted once and
+ * only after a suppression, the chain intact.
+ */
+class BatchCrashIT {
+    private TrackSandbox sandbox;
+    private WorkerHarness h;
+    private Process worker;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        sandbox = new TrackSandbox(new TrackSandbox.Options(WorkerHarness.SITE_ID, WorkerHarness.API_KEY, 10, 50, 0.0, true,
+                TrackSandbox.Limit.SLIDING_WINDOW));
+        h = new WorkerHarness(URI.create(sandbox.baseUrl().toString()), 50, 5, Duration.ofSeconds(5), 3);
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (worker != null) {
+            worker.destroyForcibly();
+        }
+        h.close();
+        sandbox.close();
+    }
+
+    /** The worker as a separate JVM in batch mode, from the packaged jar when there is one. */
+    private Process start(Path log) throws Exception {
+        Path jar = Path.of("app", "target", "cio-erasure.jar");
+        String cp = Files.exists(jar) ? jar.toString() : System.getProperty("java.class.path");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-cp", cp,
+                "dev.cioerasure.cli.Main", "worker");
+        Settings s = h.settings;
+        Map<String, String> env = pb.environment();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", s.kafka().bootstrapServers());
+        env.put("ERASURE_TOPIC", s.kafka().topic());
+        env.put("ERASURE_GROUP_ID", s.kafka().groupId());
+        env.put("ERASURE_OUTCOMES_TOPIC", "none");
+        env.put("DATABASE_URL", s.database().url());
+        env.put("DATABASE_USER", s.database().user());
+        env.put("DATABASE_PASSWORD", s.database().password().reveal());
+        env.put("CUSTOMERIO_SITE_ID", WorkerHarness.SITE_ID);
+        env.put("CUSTOMERIO_TRACK_API_KEY", WorkerHarness.API_KEY);
+        env.put("CUSTOMERIO_TRACK_URL", sandbox.baseUrl().toString());
+        env.put("CUSTOMERIO_RATE_LIMIT_PER_SECOND", "50");
+        env.put("CUSTOMERIO_TRACK_API", "batch");
+        env.put("CUSTOMERIO_BATCH_MAX_ITEMS", "50");
+        env.put("AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
+        env.put("WORKER_INSTANCE_ID", "batch-crash-worker");
+        env.put("ERASURE_MAX_IN_FLIGHT", "200");
+        env.put("ERASURE_RETRY_DELAYS", "1s,1s,1s,1s,1s");
+        env.put("METRICS_PORT", "0");
+        pb.redirectErrorStream(true).redirectOutput(log.toFile());
+        worker = pb.start();
+        return worker;
+    }
+
+    @Test
+    void aKillBetweenTheSuppressAndTheDeleteBatchesLosesNothingAndCompletesEachRequestOnce() throws Exception {
+        int n = 150;
+        for (int i = 0; i < n; i++) {
+            h.send(("key-" + i).getBytes(), Messages.request("bc-" + i, "id", "bc-person-" + i));
+        }
+        Path logs = Files.createDirectories(Path.of("app", "target", "batch-crash-it"));
+        sandbox.deleteBatchesDown(true); // suppress batches are accepted, delete batches fail: the worker is between the two
+        Process first = start(logs.resolve("worker-0.log"));
+        long suppressed = n;
+        await().atMost(Duration.ofSeconds(60)).until(() -> accepted("suppress").size() == suppressed);
+        first.destroyForcibly(); // SIGKILL between the batches
+        assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(accepted("destroy")).as("no delete was accepted before the kill").isEmpty();
+        int before = h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'");
+
+        sandbox.deleteBatchesDown(false);
+        Process second = start(logs.resolve("worker-1.log"));
+        await().atMost(Duration.ofSeconds(90)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'") == n);
+        second.destroy();
+        assertThat(second.waitFor(60, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(before).as("nothing completed before the kill").isZero();
+        assertThat(h.count("SELECT count(DISTINCT request_id) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'"))
+                .isEqualTo(n);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome IN ('FAILED', 'DUPLICATE')")).isZero();
+        Map<String, Long> deletes = accepted("destroy");
+        assertThat(deletes).hasSize(n);
+        assertThat(deletes.values()).as("each person deleted once").containsOnly(1L);
+        for (String person : deletes.keySet()) {
+            long firstSuppress = sandbox.calls().stream().filter(c -> c.status() == 200 && "suppress".equals(c.operation())
+                    && person.equals(c.identifier())).mapToLong(TrackSandbox.Call::atNanos).min().orElseThrow();
+            long delete = sandbox.calls().stream().filter(c -> c.status() == 200 && "destroy".equals(c.operation())
+                    && person.equals(c.identifier())).mapToLong(TrackSandbox.Call::atNanos).min().orElseThrow();
+            assertThat(delete).as("deleted only after a suppression was accepted").isGreaterThan(firstSuppress);
+        }
+        assertThat(new ChainVerifier(h.db).verify().intact()).isTrue();
+        assertThat(sandbox.overWindow()).isZero();
+        System.out.printf("BatchCrashIT: %d requests, killed between the batches, %d suppressions accepted in all (%d again after the kill),"
+                + " %d deletes, %d batch requests%n", n, sandbox.calls().stream().filter(c -> c.status() == 200
+                && "suppress".equals(c.operation())).count(), sandbox.calls().stream().filter(c -> c.status() == 200
+                && "suppress".equals(c.operation())).count() - n, deletes.size(), sandbox.batchRequests());
+    }
+
+    private Map<String, Long> accepted(String operation) {
+        return sandbox.calls().stream().filter(c -> c.status() == 200 && operation.equals(c.operation()) && c.identifier() != null)
+                .collect(Collectors.groupingBy(TrackSandbox.Call::identifier, Collectors.counting()));
+    }
+}
