@@ -28,6 +28,26 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void trackApiIsV1UnlessBatchIsAskedForAndTheBatchSettingsAreChecked() {
+        Settings.Batch v1 = SettingsLoader.load(valid(), WORKER).customerIo().batch();
+        assertThat(v1.enabled()).isFalse();
+        Map<String, String> env = valid();
+        env.put("CUSTOMERIO_TRACK_API", "batch");
+        env.put("CUSTOMERIO_BATCH_MAX_ITEMS", "200");
+        env.put("CUSTOMERIO_BATCH_MAX_WAIT_MS", "20");
+        Settings s = SettingsLoader.load(env, WORKER);
+        assertThat(s.customerIo().batch()).isEqualTo(new Settings.Batch(true, 200, java.time.Duration.ofMillis(20)));
+        assertThat(s.describe()).contains("CUSTOMERIO_TRACK_API=batch (at most 200 persons or 20 ms a batch)");
+        env.put("CUSTOMERIO_TRACK_API", "v3");
+        env.put("CUSTOMERIO_BATCH_MAX_ITEMS", "5000");
+        env.put("CUSTOMERIO_BATCH_MAX_WAIT_MS", "0");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll(
+                "CUSTOMERIO_TRACK_API: must be 'v1' or 'batch' (got 'v3')",
+                "CUSTOMERIO_BATCH_MAX_ITEMS: 5000 is out of range (1..1000)",
+                "CUSTOMERIO_BATCH_MAX_WAIT_MS: 0 is out of range (1..10000)");
+    }
+
+    @Test
     void appliesTheDocumentedDefaults() {
         Settings s = SettingsLoader.load(valid(), WORKER);
         assertThat(s.kafka().topic()).isEqualTo("erasure.requests");

@@ -30,6 +30,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--latency-only", description = "Only the end-to-end latency at 80 % of the ceiling (for profiling).", hidden = true)
     boolean latencyOnly;
 
+    @Option(names = "--batch-only", description = "Only v1 against Track v2 batch mode (CUSTOMERIO_TRACK_API=batch), one run each.")
+    boolean batchOnly;
+
     @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, one killed every 10 s.")
     boolean groupOnly;
 
@@ -40,6 +43,9 @@ final class BenchCommand implements Callable<Integer> {
                 throw new Errors.UserError("--backlog-only needs --backlog N", 2);
             }
             return new BenchmarkRun(System.out, docs, seconds, backlog).runBacklogOnly();
+        }
+        if (batchOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchOnly();
         }
         if (groupOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();

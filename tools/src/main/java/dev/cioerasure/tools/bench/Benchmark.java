@@ -145,7 +145,13 @@ public final class Benchmark {
 
     /** A worker JVM; with an instance id it is a static member of the group and keeps its rate lease across restarts. */
     ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight, String instanceId) throws Exception {
-        Map<String, String> env = new HashMap<>();
+        return startWorker(topic, dbUrl, sandbox, rate, inFlight, instanceId, Map.of());
+    }
+
+    /** The same with more settings (e.g. CUSTOMERIO_TRACK_API=batch). */
+    ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight, String instanceId,
+                            Map<String, String> more) throws Exception {
+        Map<String, String> env = new HashMap<>(more);
         if (instanceId != null) {
             env.put("WORKER_INSTANCE_ID", instanceId);
         }
@@ -361,6 +367,42 @@ public final class Benchmark {
                 Duration cpu = w.cpu();
                 return new Result("unlimited, 0 ms latency", 0, 0, n, sustainedRate(times), Double.NaN, 0,
                         cpu.toNanos() / 1e6 / n, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times));
+            }
+        }
+    }
+
+    /** One measured batch-mode run: the erasures and the batch requests they took. */
+    record BatchResult(Result result, long batchRequests, double meanItems) {
+        double requestsPerErasure() {
+            return (double) batchRequests / result.requests();
+        }
+    }
+
+    /**
+     * A backlog drained in batch mode ({@code CUSTOMERIO_TRACK_API=batch}) against the strict
+     * sliding-window sandbox, whose limit then counts batch requests.
+     */
+    BatchResult batch(int limit, int latencyMs, int n, int maxItems, int inFlight) throws Exception {
+        String topic = freshTopic(6);
+        String db = freshDatabase();
+        DataSource ds = dataSource(db);
+        produce(topic, "b", n);
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false)
+                .with(TrackSandbox.Limit.SLIDING_WINDOW))) {
+            long t0 = System.nanoTime();
+            try (ChildWorker w = startWorker(topic, db, sandbox, limit, inFlight, null, Map.of("CUSTOMERIO_TRACK_API", "batch",
+                    "CUSTOMERIO_BATCH_MAX_ITEMS", Integer.toString(maxItems)))) {
+                Duration cpu0 = w.cpu();
+                awaitCompleted(ds, n, Duration.ofMinutes(10), "batch " + limit);
+                double[] times = completionTimes(ds);
+                double cpuMs = (w.cpu().minus(cpu0).toNanos() / 1e6) / n;
+                out.printf("    %d erasures in %.1f s wall, %d batch requests%n", n, (System.nanoTime() - t0) / 1e9, sandbox.batchRequests());
+                double meanItems = sandbox.batchSizes().stream().mapToInt(Integer::intValue).average().orElse(0);
+                Result r = new Result("batch mode, limit " + limit + " requests/s, " + latencyMs + " ms latency, strict sliding window"
+                        + " (≤ " + maxItems + " persons a batch, " + inFlight + " in flight)", limit, latencyMs, n, sustainedRate(times),
+                        Double.NaN, sandbox.throttled(), cpuMs, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times),
+                        sandbox.overWindow(), TrackSandbox.Limit.SLIDING_WINDOW);
+                return new BatchResult(r, sandbox.batchRequests(), meanItems);
             }
         }
     }

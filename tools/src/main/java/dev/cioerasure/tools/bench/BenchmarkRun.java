@@ -68,6 +68,32 @@ public final class BenchmarkRun {
         }
     }
 
+    /**
+     * v1 against batch mode in one run, at 1,000 requests/s and 50 ms against the strict window:
+     * erasures/s, Track requests per erasure, worker CPU per erasure, calls over the window. Prints
+     * a table (written nowhere: the hand-measured figures go to docs/benchmarks-by-hand.md).
+     */
+    public int runBatchOnly() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+            out.println("v1 at 1000 requests/s, 50 ms, strict window …");
+            Benchmark.Result v1 = b.ceiling(1000, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
+            out.println("batch mode, the same limit and latency …");
+            Benchmark.BatchResult batch = b.batch(1000, 50, 20_000, 200, 512);
+            out.println();
+            out.println("| run | requests | sustained erasures/s | Track requests per erasure | persons per batch | worker CPU per erasure"
+                    + " | requests over the window | vs. v1 |");
+            out.println("|---|---|---|---|---|---|---|---|");
+            out.printf("| %s | %d | %.0f | 2 | 1 | %s | %d | 1× |%n", v1.name(), v1.requests(), v1.erasuresPerSecond(),
+                    Benchmark.fmt(v1.cpuMsPerErasure(), "%.2f ms"), v1.overWindow());
+            Benchmark.Result r = batch.result();
+            out.printf("| %s | %d | %.0f | %.3f | %.1f | %s | %d | %.1f× |%n", r.name(), r.requests(), r.erasuresPerSecond(),
+                    batch.requestsPerErasure(), batch.meanItems(), Benchmark.fmt(r.cpuMsPerErasure(), "%.2f ms"), r.overWindow(),
+                    r.erasuresPerSecond() / v1.erasuresPerSecond());
+            return 0;
+        }
+    }
+
     /** Runs only the worker's-own-ceiling scenario (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runOverheadOnly() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
