@@ -68,6 +68,36 @@ public final class BenchmarkRun {
         }
     }
 
+    /** The v1-against-batch section of benchmarks.md. */
+    static String batchSection(Benchmark.Result v1, Benchmark.BatchResult batch) {
+        Benchmark.Result r = batch.result();
+        StringBuilder s = new StringBuilder("## Track v2 batches
+
+");
+        s.append("The same limit, latency and strict-window sandbox; `CUSTOMERIO_TRACK_API=batch` sends the calls in"
+                + " `POST /api/v2/batch` requests (`CUSTOMERIO_BATCH_MAX_ITEMS=200`, `ERASURE_MAX_IN_FLIGHT=512`), and the limit"
+                + " counts those requests.
+
+");
+        s.append("| run | requests | sustained erasures/s | Track requests per erasure | persons per batch | worker CPU per erasure"
+                + " | requests over the window | vs. v1 |
+|---|---|---|---|---|---|---|---|
+");
+        s.append(String.format("| v1, %s | %d | %.0f | 2 | 1 | %s | %d | 1× |%n", v1.name(), v1.requests(), v1.erasuresPerSecond(),
+                Benchmark.fmt(v1.cpuMsPerErasure(), "%.2f ms"), v1.overWindow()));
+        s.append(String.format("| %s | %d | %.0f | %.3f | %.1f | %s | %d | %.1f× |%n%n", r.name(), r.requests(), r.erasuresPerSecond(),
+                batch.requestsPerErasure(), batch.meanItems(), Benchmark.fmt(r.cpuMsPerErasure(), "%.2f ms"), r.overWindow(),
+                r.erasuresPerSecond() / v1.erasuresPerSecond()));
+        s.append("With batches the Track limit is no longer the ceiling (1,000 requests/s would carry tens of thousands of erasures"
+                + " a second); the worker and PostgreSQL are, sharing this machine's cores with Kafka and the sandbox.
+
+");
+        s.append("![v1 against batches](benchmark-batch.png)
+
+");
+        return s.toString();
+    }
+
     /**
      * v1 against batch mode in one run, at 1,000 requests/s and 50 ms against the strict window:
      * erasures/s, Track requests per erasure, worker CPU per erasure, calls over the window. Prints
@@ -139,14 +169,19 @@ public final class BenchmarkRun {
             } else {
                 out.println("6/6 backlog: skipped (run with --backlog 1000000)");
             }
+            out.println("batch mode (CUSTOMERIO_TRACK_API=batch) at 1000 requests/s, 50 ms latency, strict window …");
+            Benchmark.BatchResult batch = b.batch(1000, 50, 20_000, 200, 512);
             String report = report(b.machine(), List.of(c1000, c1000bucket, c100, c100bucket), overhead, latency, seed, big,
-                    (System.nanoTime() - t0) / 1e9, b.verifyReport);
+                    (System.nanoTime() - t0) / 1e9, b.verifyReport) + batchSection(c1000, batch);
             out.println();
             out.println(report);
             Files.createDirectories(docs);
             ThroughputPlot.write(docs.resolve("benchmark-throughput.png"), "cio-erasure: erasures per second over time",
                     List.of(new ThroughputPlot.Series("limit 1000 calls/s, 50 ms, strict window", c1000.timeline(), c1000.ceiling()),
                             new ThroughputPlot.Series("limit 100 calls/s, 50 ms, strict window", c100.timeline(), c100.ceiling())));
+            ThroughputPlot.write(docs.resolve("benchmark-batch.png"), "cio-erasure: v1 against Track v2 batches (1000 requests/s, 50 ms)",
+                    List.of(new ThroughputPlot.Series("v1: 2 requests per erasure", c1000.timeline(), c1000.ceiling()),
+                            new ThroughputPlot.Series("batch: up to 200 persons per request", batch.result().timeline(), Double.NaN)));
             if (big != null) {
                 ThroughputPlot.write(docs.resolve("benchmark-backlog.png"), "cio-erasure: draining a backlog of " + backlog + " (256 MB heap)",
                         List.of(new ThroughputPlot.Series("unlimited sandbox", big.timeline(), Double.NaN)));
@@ -198,8 +233,9 @@ public final class BenchmarkRun {
             s.append(String.format("| %s | %d | %.0f | %s | %s | %s |%n", r.name(), r.requests(), r.erasuresPerSecond(),
                     Benchmark.fmt(r.cpuMsPerErasure(), "%.2f ms"), Benchmark.mb(r.peakHeap()), Benchmark.mb(r.peakRss())));
         }
-        s.append("\nWith an unlimited, zero-latency sandbox the limit is the machine: Kafka, PostgreSQL (four audit rows per"
-                + " erasure, suppress, destroy, outcome and verification, hash-chained in a trigger), the sandbox and the worker"
+        s.append("\nWith an unlimited, zero-latency sandbox the limit is the machine: Kafka, PostgreSQL (five audit rows per"
+                + " erasure, suppress, destroy, the workspace's outcome, verification and the request's outcome, hash-chained in a"
+                + " trigger), the sandbox and the worker"
                 + " (which also announces two outcome events per erasure) share its cores.\n\n");
         s.append("## End-to-end latency\n\n");
         s.append(String.format("Requests produced %s; from the producer's send to the audit row being durable:"
