@@ -71,30 +71,20 @@ public final class BenchmarkRun {
     /** The v1-against-batch section of benchmarks.md. */
     static String batchSection(Benchmark.Result v1, Benchmark.BatchResult batch) {
         Benchmark.Result r = batch.result();
-        StringBuilder s = new StringBuilder("## Track v2 batches
-
-");
+        StringBuilder s = new StringBuilder("## Track v2 batches\n\n");
         s.append("The same limit, latency and strict-window sandbox; `CUSTOMERIO_TRACK_API=batch` sends the calls in"
                 + " `POST /api/v2/batch` requests (`CUSTOMERIO_BATCH_MAX_ITEMS=200`, `ERASURE_MAX_IN_FLIGHT=512`), and the limit"
-                + " counts those requests.
-
-");
+                + " counts those requests.\n\n");
         s.append("| run | requests | sustained erasures/s | Track requests per erasure | persons per batch | worker CPU per erasure"
-                + " | requests over the window | vs. v1 |
-|---|---|---|---|---|---|---|---|
-");
+                + " | requests over the window | vs. v1 |\n|---|---|---|---|---|---|---|---|\n");
         s.append(String.format("| v1, %s | %d | %.0f | 2 | 1 | %s | %d | 1× |%n", v1.name(), v1.requests(), v1.erasuresPerSecond(),
                 Benchmark.fmt(v1.cpuMsPerErasure(), "%.2f ms"), v1.overWindow()));
         s.append(String.format("| %s | %d | %.0f | %.3f | %.1f | %s | %d | %.1f× |%n%n", r.name(), r.requests(), r.erasuresPerSecond(),
                 batch.requestsPerErasure(), batch.meanItems(), Benchmark.fmt(r.cpuMsPerErasure(), "%.2f ms"), r.overWindow(),
                 r.erasuresPerSecond() / v1.erasuresPerSecond()));
         s.append("With batches the Track limit is no longer the ceiling (1,000 requests/s would carry tens of thousands of erasures"
-                + " a second); the worker and PostgreSQL are, sharing this machine's cores with Kafka and the sandbox.
-
-");
-        s.append("![v1 against batches](benchmark-batch.png)
-
-");
+                + " a second); the worker and PostgreSQL are, sharing this machine's cores with Kafka and the sandbox.\n\n");
+        s.append("![v1 against batches](benchmark-batch.png)\n\n");
         return s.toString();
     }
 
