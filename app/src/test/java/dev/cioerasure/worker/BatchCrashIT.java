@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.cioerasure.audit.ChainVerifier;
-import dev.cioerasure.config.Settings;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
+import dev.cioerasure.testing.WorkerProcess;
 import dev.cioerasure.testkit.sandbox.TrackSandbox;
 import java.net.URI;
 import java.nio.file.Files;
@@ -47,32 +47,9 @@ class BatchCrashIT {
 
     /** The worker as a separate JVM in batch mode, from the packaged jar when there is one. */
     private Process start(Path log) throws Exception {
-        Path jar = Path.of("app", "target", "cio-erasure.jar");
-        String cp = Files.exists(jar) ? jar.toString() : System.getProperty("java.class.path");
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-cp", cp,
-                "dev.cioerasure.cli.Main", "worker");
-        Settings s = h.settings;
-        Map<String, String> env = pb.environment();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", s.kafka().bootstrapServers());
-        env.put("ERASURE_TOPIC", s.kafka().topic());
-        env.put("ERASURE_GROUP_ID", s.kafka().groupId());
-        env.put("ERASURE_OUTCOMES_TOPIC", "none");
-        env.put("DATABASE_URL", s.database().url());
-        env.put("DATABASE_USER", s.database().user());
-        env.put("DATABASE_PASSWORD", s.database().password().reveal());
-        env.put("CUSTOMERIO_SITE_ID", WorkerHarness.SITE_ID);
-        env.put("CUSTOMERIO_TRACK_API_KEY", WorkerHarness.API_KEY);
-        env.put("CUSTOMERIO_TRACK_URL", sandbox.baseUrl().toString());
-        env.put("CUSTOMERIO_RATE_LIMIT_PER_SECOND", "50");
-        env.put("CUSTOMERIO_TRACK_API", "batch");
-        env.put("CUSTOMERIO_BATCH_MAX_ITEMS", "50");
-        env.put("AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
-        env.put("WORKER_INSTANCE_ID", "batch-crash-worker");
-        env.put("ERASURE_MAX_IN_FLIGHT", "200");
-        env.put("ERASURE_RETRY_DELAYS", "1s,1s,1s,1s,1s");
-        env.put("METRICS_PORT", "0");
-        pb.redirectErrorStream(true).redirectOutput(log.toFile());
-        worker = pb.start();
+        worker = WorkerProcess.start(h.settings, sandbox.baseUrl().toString(), 50, Map.of("CUSTOMERIO_TRACK_API", "batch",
+                "CUSTOMERIO_BATCH_MAX_ITEMS", "50", "WORKER_INSTANCE_ID", "batch-crash-worker", "ERASURE_MAX_IN_FLIGHT", "200",
+                "ERASURE_RETRY_DELAYS", "1s,1s,1s,1s,1s"), log);
         return worker;
     }
 

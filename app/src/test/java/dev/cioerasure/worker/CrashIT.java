@@ -11,7 +11,6 @@ import static org.awaitility.Awaitility.await;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.ServeEvent;
 import dev.cioerasure.audit.ChainVerifier;
-import dev.cioerasure.config.Settings;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
 import java.io.File;
@@ -58,30 +57,9 @@ class CrashIT {
 
     /** The worker as a separate JVM, from the packaged jar when there is one. */
     private Process startWorkerProcess(int run, Path log) throws Exception {
-        Path jar = Path.of("app", "target", "cio-erasure.jar");
-        String cp = Files.exists(jar) ? jar.toString() : System.getProperty("java.class.path");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-cp", cp, "dev.cioerasure.cli.Main", "worker");
-        Settings s = h.settings;
-        Map<String, String> env = pb.environment();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", s.kafka().bootstrapServers());
-        env.put("ERASURE_TOPIC", s.kafka().topic());
-        env.put("ERASURE_GROUP_ID", s.kafka().groupId());
-        env.put("ERASURE_OUTCOMES_TOPIC", s.kafka().outcomesTopic());
-        env.put("DATABASE_URL", s.database().url());
-        env.put("DATABASE_USER", s.database().user());
-        env.put("DATABASE_PASSWORD", s.database().password().reveal());
-        env.put("CUSTOMERIO_SITE_ID", WorkerHarness.SITE_ID);
-        env.put("CUSTOMERIO_TRACK_API_KEY", WorkerHarness.API_KEY);
-        env.put("CUSTOMERIO_TRACK_URL", track.baseUrl());
-        env.put("CUSTOMERIO_RATE_LIMIT_PER_SECOND", "600");
-        env.put("AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
         // the same explicit id each time, as a restarted pod would have: it reclaims its partitions at once
-        env.put("WORKER_INSTANCE_ID", "crash-worker");
-        env.put("ERASURE_MAX_IN_FLIGHT", "64");
-        env.put("METRICS_PORT", "0");
-        pb.redirectErrorStream(true).redirectOutput(log.toFile());
-        Process p = pb.start();
+        Process p = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 600,
+                Map.of("WORKER_INSTANCE_ID", "crash-worker", "ERASURE_MAX_IN_FLIGHT", "64"), log);
         processes.add(p);
         return p;
     }

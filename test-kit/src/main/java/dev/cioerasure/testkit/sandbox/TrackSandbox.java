@@ -150,23 +150,8 @@ public final class TrackSandbox implements AutoCloseable {
                 send(ex, 404, "{\"meta\":{\"error\":\"not found\"}}");
                 return;
             }
-            if (!expectedAuth.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
-                record(op, identifier, 401, arrived);
-                send(ex, 401, "{\"meta\":{\"error\":\"Unauthorized request\"}}");
+            if (!admitted(ex, op, identifier, arrived)) {
                 return;
-            }
-            if (window != null && !window.tryAdmit(arrived)) {
-                overWindow.incrementAndGet();
-            }
-            if ((bucket != null && !bucket.tryTake()) || (window != null && window.lastRefused())) {
-                throttled.incrementAndGet();
-                record(op, identifier, 429, arrived);
-                ex.getResponseHeaders().set("Retry-After", "1");
-                send(ex, 429, "{\"meta\":{\"error\":\"rate limit exceeded\"}}");
-                return;
-            }
-            if (options.latencyMillis() > 0) {
-                Thread.sleep(options.latencyMillis());
             }
             if (down || (options.errorRate() > 0 && ThreadLocalRandom.current().nextDouble() < options.errorRate())) {
                 failed.incrementAndGet();
@@ -263,6 +248,34 @@ public final class TrackSandbox implements AutoCloseable {
         }
     }
 
+    /**
+     * What every Track request meets first: the credentials (401), then the limit, counted per
+     * request (a batch counts once) the configured way (429 past it), then the latency.
+     *
+     * @return false when the request was answered here
+     */
+    private boolean admitted(HttpExchange ex, String op, String identifier, long arrived) throws IOException, InterruptedException {
+        if (!expectedAuth.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
+            record(op, identifier, 401, arrived);
+            send(ex, 401, "{\"meta\":{\"error\":\"Unauthorized request\"}}");
+            return false;
+        }
+        if (window != null && !window.tryAdmit(arrived)) {
+            overWindow.incrementAndGet();
+        }
+        if ((bucket != null && !bucket.tryTake()) || (window != null && window.lastRefused())) {
+            throttled.incrementAndGet();
+            record(op, identifier, 429, arrived);
+            ex.getResponseHeaders().set("Retry-After", "1");
+            send(ex, 429, "{\"meta\":{\"error\":\"rate limit exceeded\"}}");
+            return false;
+        }
+        if (options.latencyMillis() > 0) {
+            Thread.sleep(options.latencyMillis());
+        }
+        return true;
+    }
+
     private static String decode(String segment) {
         return URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
@@ -342,23 +355,8 @@ public final class TrackSandbox implements AutoCloseable {
                 return;
             }
             batchRequests.incrementAndGet();
-            if (!expectedAuth.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
-                record("batch", null, 401, arrived);
-                send(ex, 401, "{\"meta\":{\"error\":\"Unauthorized request\"}}");
+            if (!admitted(ex, "batch", null, arrived)) {
                 return;
-            }
-            if (window != null && !window.tryAdmit(arrived)) {
-                overWindow.incrementAndGet();
-            }
-            if ((bucket != null && !bucket.tryTake()) || (window != null && window.lastRefused())) {
-                throttled.incrementAndGet();
-                record("batch", null, 429, arrived);
-                ex.getResponseHeaders().set("Retry-After", "1");
-                send(ex, 429, "{\"meta\":{\"error\":\"rate limit exceeded\"}}");
-                return;
-            }
-            if (options.latencyMillis() > 0) {
-                Thread.sleep(options.latencyMillis());
             }
             if (down) {
                 failed.incrementAndGet();
