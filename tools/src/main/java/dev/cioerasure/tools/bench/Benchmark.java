@@ -409,14 +409,28 @@ public final class Benchmark {
 
     /** Requests produced at a steady pace below the ceiling; produce → audit row latency per request. */
     Result latency(int limit, int latencyMs, double loadFactor, int seconds) throws Exception {
+        return latency(limit, latencyMs, (int) (limit / 2 * loadFactor), seconds, 256, Map.of(), "");
+    }
+
+    /**
+     * The same in batch mode, at {@code perSecond} requests produced a second (e.g. 80 % of the
+     * batch ceiling measured before), against the strict window.
+     */
+    Result batchLatency(int limit, int latencyMs, int perSecond, int seconds) throws Exception {
+        return latency(limit, latencyMs, perSecond, seconds, 512, Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"),
+                "batch mode, ");
+    }
+
+    private Result latency(int limit, int latencyMs, int perSecond, int seconds, int inFlight, Map<String, String> more, String label)
+            throws Exception {
         String topic = freshTopic(6);
         String db = freshDatabase();
         DataSource ds = dataSource(db);
-        int perSecond = (int) (limit / 2 * loadFactor);
         int n = perSecond * seconds;
         Map<String, Long> sentAtMicros = new ConcurrentHashMap<>();
-        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false));
-             ChildWorker w = startWorker(topic, db, sandbox, limit, 256);
+        try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false)
+                .with(more.isEmpty() ? TrackSandbox.Limit.TOKEN_BUCKET : TrackSandbox.Limit.SLIDING_WINDOW));
+             ChildWorker w = startWorker(topic, db, sandbox, limit, inFlight, null, more);
              Producer<byte[], byte[]> p = producer()) {
             Thread.sleep(8000); // let the worker join the group first
             long start = System.nanoTime();
@@ -445,7 +459,7 @@ public final class Benchmark {
                 }
             }
             double[] sorted = lat.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            return new Result("at a steady " + perSecond + "/s with a limit of " + limit + " calls/s and " + latencyMs + " ms latency",
+            return new Result(label + "at a steady " + perSecond + "/s with a limit of " + limit + " calls/s and " + latencyMs + " ms latency",
                     limit, latencyMs, n,
                     sustainedRate(completionTimes(ds)), limit / 2.0, sandbox.throttled(), Double.NaN, w.peakHeapBytes(), w.peakRssBytes(),
                     percentile(sorted, 0.50), percentile(sorted, 0.99), List.of());
