@@ -271,7 +271,17 @@ public final class Benchmark {
      * its budget, not how fast JVMs start and join.
      */
     Result group(int limit, int latencyMs, int seconds, int killEvery) throws Exception {
-        int n = limit / 2 * seconds;
+        return group(limit, latencyMs, limit / 2 * seconds, seconds, killEvery, Map.of(), "");
+    }
+
+    /** The same in batch mode: {@code n} requests, the limit counting batch requests. */
+    Result batchGroup(int limit, int latencyMs, int n, int killEvery) throws Exception {
+        return group(limit, latencyMs, n, n / 500, killEvery, Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"),
+                "batch mode, ");
+    }
+
+    private Result group(int limit, int latencyMs, int n, int seconds, int killEvery, Map<String, String> more, String label)
+            throws Exception {
         String topic = freshTopic(6);
         String db = freshDatabase();
         DataSource ds = dataSource(db);
@@ -279,7 +289,7 @@ public final class Benchmark {
                 .with(TrackSandbox.Limit.SLIDING_WINDOW))) {
             ChildWorker[] workers = new ChildWorker[3];
             for (int i = 0; i < 3; i++) {
-                workers[i] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + i);
+                workers[i] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + i, more);
             }
             awaitGroupFormed("bench-" + topic, 3, Duration.ofSeconds(90));
             try (Producer<byte[], byte[]> p = producer()) {
@@ -300,7 +310,7 @@ public final class Benchmark {
                     if (killEvery > 0 && System.nanoTime() > nextKill) {
                         int victim = kills % 3;
                         workers[victim].kill();
-                        workers[victim] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + victim);
+                        workers[victim] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + victim, more);
                         kills++;
                         nextKill = System.nanoTime() + killEvery * 1_000_000_000L;
                     }
@@ -320,7 +330,7 @@ public final class Benchmark {
                 out.println(line);
             }
             out.printf("    %d erasures, %d kills, %d calls over the window, %d 429s%n", n, kills, sandbox.overWindow(), sandbox.throttled());
-            return new Result("3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, one killed every " + killEvery + " s ("
+            return new Result(label + "3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, one killed every " + killEvery + " s ("
                     + kills + " kills), strict sliding window", limit, latencyMs, n, sustainedRate(times), limit / 2.0,
                     sandbox.throttled(), Double.NaN, 0, 0, Double.NaN, Double.NaN, timeline(times), sandbox.overWindow(),
                     TrackSandbox.Limit.SLIDING_WINDOW);

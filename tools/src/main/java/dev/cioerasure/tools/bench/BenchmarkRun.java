@@ -109,6 +109,11 @@ public final class BenchmarkRun {
             out.println();
             out.printf("batch mode at a steady %d/s: produce → durable row p50 %.0f ms, p99 %.0f ms over %d requests%n%n", steady,
                     latency.p50Ms(), latency.p99Ms(), latency.requests());
+            out.println("batch mode, three instances, skewed keys, with and without one killed every 10 s …");
+            for (int kill : new int[] {0, 10}) {
+                Benchmark.Result g = b.batchGroup(1000, 50, 20_000, kill);
+                out.printf("| %s | %d | %.0f | %d | %d |%n", g.name(), g.requests(), g.erasuresPerSecond(), g.overWindow(), g.throttled());
+            }
             out.println("| run | requests | sustained erasures/s | Track requests per erasure | persons per batch | worker CPU per erasure"
                     + " | requests over the window | vs. v1 |");
             out.println("|---|---|---|---|---|---|---|---|");
