@@ -7,13 +7,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cioerasure.request.IdentifierType;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,22 +31,14 @@ final class HttpBatchClient implements BatchClient {
     /** What of the server's reason and field names a row may keep: names, never values. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.\\[\\]-]{1,64}");
 
-    private final TrackEndpoint endpoint;
     private final Clock clock;
-    private final HttpClient http;
     private final URI uri;
+    /** The v1 client of the same workspace: its HTTP client, credentials and headers, and the region check. */
     private final HttpTrackClient v1;
 
     HttpBatchClient(TrackEndpoint endpoint, Clock clock) {
-        this.endpoint = endpoint;
         this.clock = clock;
         this.uri = URI.create(endpoint.baseUrl().toString().replaceAll("/+$", "") + "/api/v2/batch");
-        boolean tls = "https".equalsIgnoreCase(endpoint.baseUrl().getScheme());
-        this.http = HttpClient.newBuilder()
-                .connectTimeout(endpoint.connectTimeout())
-                .version(tls ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .build();
         this.v1 = new HttpTrackClient(endpoint, clock);
     }
 
@@ -69,17 +59,10 @@ final class HttpBatchClient implements BatchClient {
     @Override
     public Response send(List<Item> items) {
         long start = System.nanoTime();
-        String credentials = endpoint.siteId() + ":" + endpoint.apiKey().reveal();
-        HttpRequest request = HttpRequest.newBuilder(uri)
-                .timeout(endpoint.requestTimeout())
-                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8)))
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json")
-                .header("User-Agent", "cio-erasure/0.1")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body(items)))
-                .build();
+        HttpRequest request = v1.request(uri).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body(items))).build();
         try {
-            HttpResponse<byte[]> resp = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> resp = v1.exchange(request);
             Duration latency = Duration.ofNanos(System.nanoTime() - start);
             int status = resp.statusCode();
             Optional<Duration> retryAfter = RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock);
@@ -136,6 +119,6 @@ final class HttpBatchClient implements BatchClient {
 
     @Override
     public void reloadCredentials() {
-        endpoint.apiKey().forceRefresh();
+        v1.reloadCredentials();
     }
 }

@@ -76,7 +76,8 @@ final class HttpTrackClient implements TrackClient {
         endpoint.apiKey().forceRefresh();
     }
 
-    private HttpRequest.Builder request(URI uri) {
+    /** A request to the Track API as this workspace: Basic auth, timeout, the usual headers (also for {@link HttpBatchClient}). */
+    HttpRequest.Builder request(URI uri) {
         String credentials = endpoint.siteId() + ":" + endpoint.apiKey().reveal();
         return HttpRequest.newBuilder(uri)
                 .timeout(endpoint.requestTimeout())
@@ -85,12 +86,17 @@ final class HttpTrackClient implements TrackClient {
                 .header("User-Agent", "cio-erasure/0.1");
     }
 
+    /** Sends on this client's one HTTP client (connections shared with {@link HttpBatchClient}). */
+    HttpResponse<byte[]> exchange(HttpRequest request) throws IOException, InterruptedException {
+        return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+    }
+
     private record Sent(TrackResult result, byte[] body) { }
 
     private Sent send(TrackOperation op, HttpRequest.Builder builder) {
         long start = System.nanoTime();
         try {
-            HttpResponse<byte[]> resp = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> resp = exchange(builder.build());
             Duration latency = Duration.ofNanos(System.nanoTime() - start);
             int status = resp.statusCode();
             Optional<Duration> retryAfter = RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock);
