@@ -242,6 +242,7 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
     }
 
     /** Batch requests per second this instance may make now. */
+    @Override
     public int callsPerSecond() {
         return window.limit();
     }

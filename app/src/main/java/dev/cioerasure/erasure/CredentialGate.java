@@ -70,7 +70,6 @@ final class CredentialGate {
         return Turn.CALL;
     }
 
-
     /** A probe that did not get to call (shutdown) frees the probe slot. */
     void abandonProbe(boolean wasProbe) {
         if (wasProbe) {

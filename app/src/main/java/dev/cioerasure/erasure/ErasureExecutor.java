@@ -12,6 +12,8 @@ import io.micrometer.core.instrument.MeterRegistry;
  */
 public final class ErasureExecutor implements Paced {
     private final ResilientTrack track;
+    /** What the group's grant paces: each call (v1, the track itself) or each batch request. */
+    private final Paced pacing;
 
     /** The single workspace: calls wait while it is paused (the consumer pauses through back-pressure). */
     public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters) {
@@ -26,7 +28,7 @@ public final class ErasureExecutor implements Paced {
      */
     public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
         this.track = new ResilientTrack(client, policy, meters, workspace, waitWhilePaused);
-        this.batches = null;
+        this.pacing = track;
     }
 
     /**
@@ -35,13 +37,8 @@ public final class ErasureExecutor implements Paced {
      */
     public ErasureExecutor(BatchingTrack batches, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
         this.track = new ResilientTrack(batches, policy, meters, workspace, waitWhilePaused, false);
-        this.batches = batches;
+        this.pacing = batches;
     }
-
-    /** The batch sender, or null in v1. */
-    private final BatchingTrack batches;
-
-
 
     /**
      * Sets this instance's grant of the group's Track budget, valid until the given
@@ -49,33 +46,30 @@ public final class ErasureExecutor implements Paced {
      */
     @Override
     public void setGrant(int callsPerSecond, long validUntilNanos) {
-        if (batches != null) {
-            batches.setGrant(callsPerSecond, validUntilNanos);
-        } else {
-            track.changeRate(callsPerSecond, validUntilNanos);
-        }
+        pacing.setGrant(callsPerSecond, validUntilNanos);
     }
 
     /** Slots of the arrival window held now (calls in flight, or answered within the last second). */
     @Override
     public int occupied() {
-        return batches != null ? batches.occupied() : track.occupied();
+        return pacing.occupied();
     }
 
     /** Calls waiting for a permit now: demand beyond the current grant. */
     @Override
     public int waiting() {
-        return batches != null ? batches.waiting() : track.waiting();
+        return pacing.waiting();
     }
 
-    /** Track calls per second this instance may make now. */
+    /** Track calls (batch requests, with batches) per second this instance may make now. */
+    @Override
     public int callsPerSecond() {
-        return batches != null ? batches.callsPerSecond() : track.callsPerSecond();
+        return pacing.callsPerSecond();
     }
 
     /** Stops the batch sender, if any (calls still queued are handed back). */
     public void close() {
-        if (batches != null) {
+        if (pacing instanceof BatchingTrack batches) {
             batches.close();
         }
     }

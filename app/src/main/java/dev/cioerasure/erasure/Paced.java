@@ -17,4 +17,7 @@ public interface Paced {
 
     /** Calls waiting for a slot now: demand beyond the current grant. */
     int waiting();
+
+    /** Calls (or, for batches, requests) per second this instance may make now: its grant, as paced. */
+    int callsPerSecond();
 }

@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  *       backoff and jitter, never sooner than {@code Retry-After}.</li>
  * </ol>
  */
-final class ResilientTrack {
+final class ResilientTrack implements Paced {
     private static final Logger log = LoggerFactory.getLogger(ResilientTrack.class);
     static final String NAME = "customerio-track";
 
@@ -79,6 +79,8 @@ final class ResilientTrack {
     /** Whether calls wait while the workspace is paused (one workspace) or return {@link TrackResult.Kind#PAUSED} at once. */
     private final boolean waitWhilePaused;
     private final String workspaceLabel;
+    /** Whether each call is paced here (v1), or the client paces its own requests (batches of many calls). */
+    private final boolean paced;
 
     /**
      * @param workspace       the workspace's name, for log lines (null: the single workspace)
@@ -89,9 +91,6 @@ final class ResilientTrack {
     ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
         this(client, policy, meters, workspace, waitWhilePaused, true);
     }
-
-    /** Whether each call is paced here (v1), or the client paces its own requests (batches of many calls). */
-    private final boolean paced;
 
     /**
      * @param paced false when the client paces its own requests ({@link BatchingTrack}: a batch
@@ -185,18 +184,15 @@ final class ResilientTrack {
     }
 
     /**
-     * Changes the rate this instance was given (its grant of the group's budget). Calls waiting
-     * for a permit of the old limiter finish on it; new calls use the new one.
+     * Changes the rate this instance was given (its grant of the group's budget), valid until the
+     * given nanoTime (a lease that must be renewed). Calls waiting for a permit of the old limiter
+     * finish on it; new calls use the new one.
      */
-    void changeRate(int perSecond) {
+    @Override
+    public void setGrant(int perSecond, long validUntilNanos) {
+        grantValidUntil = validUntilNanos;
         granted = Math.max(0, perSecond);
         apply();
-    }
-
-    /** As {@link #changeRate(int)}, valid until the given nanoTime (a lease that must be renewed). */
-    void changeRate(int perSecond, long validUntilNanos) {
-        grantValidUntil = validUntilNanos;
-        changeRate(perSecond);
     }
 
     private synchronized void apply() {
@@ -243,16 +239,19 @@ final class ResilientTrack {
     }
 
     /** Slots of the arrival window held now (calls in flight or answered within the last second). */
-    int occupied() {
+    @Override
+    public int occupied() {
         return arrivals.occupied();
     }
 
     /** Calls waiting for a permit now: demand beyond the current rate. */
-    int waiting() {
+    @Override
+    public int waiting() {
         return waiting.get();
     }
 
-    int callsPerSecond() {
+    @Override
+    public int callsPerSecond() {
         return callsPerSecond;
     }
 
@@ -337,7 +336,6 @@ final class ResilientTrack {
         return r;
     }
 
-
     /**
      * While the breaker is open, wait (a probe will close it again) instead of failing; or, when
      * calls do not wait while paused, return false at once.
@@ -351,7 +349,6 @@ final class ResilientTrack {
         }
         return true;
     }
-
 
     private void awaitPermit() {
         long start = System.nanoTime();

@@ -106,6 +106,7 @@ public final class VerificationExecutor implements Paced {
     }
 
     /** App API look-ups per second this instance may make now. */
+    @Override
     public int callsPerSecond() {
         return arrivals.limit();
     }
