@@ -162,15 +162,20 @@ final class RecordProcessor {
 
     /**
      * What to record for a valid request, and whether it also goes to the DLQ, is parked on the
-     * retry topic ({@code park}, with the round it carries, and the pauses in a row when it only
-     * waits for paused workspaces), and which workspaces go to the
+     * retry topic (for the round it carries, or with the pauses in a row when it only waits for
+     * paused workspaces; {@link #park()}), and which workspaces go to the
      * verification topic ({@code verify}; a null element: the unnamed workspace of a request
      * completed before workspaces existed).
      */
     private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
-                            boolean park, int retryRound, int pauses, Instant notBefore, List<String> verify, List<AuditEvent> announce) {
+                            int retryRound, int pauses, Instant notBefore, List<String> verify, List<AuditEvent> announce) {
         Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId) {
-            this(rows, outcome, dlqReasonCode, reason, requestId, false, 0, 0, null, List.of(), rows);
+            this(rows, outcome, dlqReasonCode, reason, requestId, 0, 0, null, List.of(), rows);
+        }
+
+        /** Parked on the retry topic: for a retry round, or waiting for paused workspaces (round 0 possible). */
+        boolean park() {
+            return retryRound > 0 || pauses > 0;
         }
     }
 
@@ -198,12 +203,12 @@ final class RecordProcessor {
             // Its final outcome is announced again too (the first announcement may have been lost in a crash).
             List<String> verify = previous.get() == Outcome.COMPLETED ? verifiable(standing.completedWorkspaces()) : List.of();
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
-                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), false, 0, 0,
+                    "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), 0, 0,
                     null, verify, List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
         }
         // Only the workspaces not yet done: a later round (or a replay) erases only where it is still missing.
         WorkspaceRound done = WorkspaceRound.run(workspaces, r, standing,
-                (step, outcome, status, attempts, reason) -> row(r, subject, step, outcome, status, attempts, reason, where));
+                (step, outcome, status, attempts, why) -> row(r, subject, step, outcome, status, attempts, why, where));
         List<AuditEvent> rows = done.rows;
         if (done.complete()) {
             rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
@@ -212,7 +217,7 @@ final class RecordProcessor {
             // also those it succeeded in during an earlier round.
             List<String> verify = workspaces.toDo(r.workspaces(), java.util.Set.of()).stream()
                     .filter(n -> workspaces.get(n).verifiable()).toList();
-            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), false, 0, 0, null, verify, rows);
+            return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), 0, 0, null, verify, rows);
         }
         int round = republisher.round(rec);
         if (done.permanent.none() && done.exhausted.any() && round < retryDelays.size()) {
@@ -244,7 +249,7 @@ final class RecordProcessor {
             verdict = ErasureResult.Verdict.RETRIES_EXHAUSTED;
             first = done.exhausted;
             reason = first.describe() + gaveUp;
-            done.giveUp((step, outcome, status, attempts, why) -> row(r, subject, step, outcome, status, attempts, why, where), gaveUp);
+            done.giveUp(gaveUp);
         }
         reason += done.paused.describe("; also not done (paused): ");
         StepResult failed = first.first().failedStep();
@@ -274,7 +279,7 @@ final class RecordProcessor {
             // waiting for a paused workspace: its breaker and credential gate say so once, not every request every round
             log.debug("request {} at {} parked: {}", r.requestId(), where, reason);
         }
-        return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), true, nextRound, pauses,
+        return new Decision(rows, Outcome.RETRY_SCHEDULED, null, reason, r.requestId(), nextRound, pauses,
                 clock.instant().plus(delay), List.of(), rows);
     }
 

@@ -32,8 +32,10 @@ final class WorkspaceRound {
     final Shortfall permanent;
     final Shortfall exhausted;
     final Shortfall paused;
+    private final Rows make;
 
-    private WorkspaceRound(boolean several) {
+    private WorkspaceRound(boolean several, Rows make) {
+        this.make = make;
         this.permanent = new Shortfall(several);
         this.exhausted = new Shortfall(several);
         this.paused = new Shortfall(several);
@@ -43,7 +45,7 @@ final class WorkspaceRound {
      * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
      */
     static WorkspaceRound run(Workspaces workspaces, ErasureRequest r, FinalOutcomes.Standing standing, Rows rows) {
-        WorkspaceRound round = new WorkspaceRound(workspaces.several());
+        WorkspaceRound round = new WorkspaceRound(workspaces.several(), rows);
         for (String name : workspaces.toDo(r.workspaces(), standing.completedWorkspaces())) {
             Workspaces.Workspace ws = workspaces.get(name);
             ErasureResult result = ws.executor().erase(r.identifier(), standing.suppressedWorkspaces().contains(name));
@@ -77,8 +79,8 @@ final class WorkspaceRound {
     }
 
     /** After the last retry round: a WORKSPACE FAILED row for each workspace whose retries ran out. */
-    void giveUp(Rows rows, String why) {
-        exhausted.results.forEach((name, result) -> this.rows.add(workspaceFailed(rows, result, why).inWorkspace(name)));
+    void giveUp(String why) {
+        exhausted.results.forEach((name, result) -> rows.add(workspaceFailed(make, result, why).inWorkspace(name)));
     }
 
     private static AuditEvent workspaceFailed(Rows rows, ErasureResult result, String why) {
