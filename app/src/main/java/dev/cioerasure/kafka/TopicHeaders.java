@@ -103,7 +103,7 @@ public final class TopicHeaders {
             Map.entry(VERIFY_DEADLINE, LONG),
             Map.entry(VERIFY_LAST, v -> Pattern.matches("present|error|none", v)),
             Map.entry(VERIFY_LAST_STATUS, v -> Pattern.matches("[a-z0-9_ ]{1,40}", v)),
-            Map.entry(VERIFY_WORKSPACE, v -> Pattern.matches("[a-z0-9][a-z0-9_-]{0,31}", v)));
+            Map.entry(VERIFY_WORKSPACE, v -> dev.cioerasure.config.Settings.Workspace.NAME.matcher(v).matches()));
 
     /**
      * The last value of one of this class's headers, if it is well-formed UTF-8 text in that

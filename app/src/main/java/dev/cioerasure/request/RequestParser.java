@@ -46,9 +46,9 @@ public final class RequestParser {
 
     private static final Set<String> TOP_FIELDS =
             Set.of("request_id", "identifier", "regulation", "requested_at", "requested_by", "workspaces");
-    /** A request names at most this many workspaces (the configuration holds at most as many). */
-    static final int MAX_WORKSPACES = 16;
-    private static final java.util.regex.Pattern WORKSPACE_NAME = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9_-]{0,31}");
+    /** A request names at most as many workspaces as the configuration may hold, each by the configuration's rule for names. */
+    static final int MAX_WORKSPACES = dev.cioerasure.config.Settings.Workspace.MAX;
+    private static final java.util.regex.Pattern WORKSPACE_NAME = dev.cioerasure.config.Settings.Workspace.NAME;
     private static final Set<String> IDENTIFIER_FIELDS = Set.of("type", "value");
 
     private final ObjectMapper mapper;
