@@ -320,18 +320,17 @@ final class Republisher {
 
     /** The retry round of a record: 0 unless it is a valid retry-topic record. */
     int round(ConsumerRecord<byte[], byte[]> rec) {
-        if (!fromRetryTopic(rec)) {
-            return 0;
-        }
-        return TopicHeaders.valid(rec.headers(), RETRY_ROUND).map(Integer::parseInt).orElse(0);
+        return retryCount(rec, RETRY_ROUND);
     }
 
     /** How many times in a row a retry-topic record was parked for paused workspaces only; 0 for any other record. */
     int pauses(ConsumerRecord<byte[], byte[]> rec) {
-        if (!fromRetryTopic(rec)) {
-            return 0;
-        }
-        return TopicHeaders.valid(rec.headers(), TopicHeaders.PAUSES).map(Integer::parseInt).orElse(0);
+        return retryCount(rec, TopicHeaders.PAUSES);
+    }
+
+    /** A count the worker put on a retry-topic record; 0 on any other record, or when absent or malformed. */
+    private int retryCount(ConsumerRecord<byte[], byte[]> rec, String header) {
+        return fromRetryTopic(rec) ? TopicHeaders.valid(rec.headers(), header).map(Integer::parseInt).orElse(0) : 0;
     }
 
     /** When a parked record becomes due; {@link Instant#EPOCH} (now) when it carries no valid time or is not one. */
