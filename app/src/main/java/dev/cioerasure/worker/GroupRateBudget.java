@@ -71,12 +71,6 @@ final class GroupRateBudget implements AutoCloseable {
     private volatile boolean healthy = true;
 
     /**
-     * @param unansweredGrace how much longer a call without a response holds its slot
-     *                        ({@code TrackPolicy.unansweredGrace}); a stopped instance's row counts that
-     *                        much longer, plus one second
-     * @param backlog         records this instance has yet to finish, or -1 when not known
-     */
-    /**
      * The lease rows' budget of a workspace: {@code track} / {@code app} for the workspace named
      * {@value dev.cioerasure.config.Settings.Workspace#DEFAULT_NAME} (as before workspaces, so an
      * upgrade shares them with the previous version), {@code track:<name>} / {@code app:<name>} for another.
@@ -85,6 +79,12 @@ final class GroupRateBudget implements AutoCloseable {
         return dev.cioerasure.config.Settings.Workspace.DEFAULT_NAME.equals(workspace) ? kind : kind + ":" + workspace;
     }
 
+    /**
+     * @param unansweredGrace how much longer a call without a response holds its slot
+     *                        ({@code TrackPolicy.unansweredGrace}); a stopped instance's row counts that
+     *                        much longer, plus one second
+     * @param backlog         records this instance has yet to finish, or -1 when not known
+     */
     GroupRateBudget(DataSource dataSource, String instance, int limit, Duration unansweredGrace, Paced executor,
                     LongSupplier backlog) {
         this(dataSource, TRACK, 2, instance, limit, unansweredGrace, executor, backlog);
