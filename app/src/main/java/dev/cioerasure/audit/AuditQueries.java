@@ -46,6 +46,36 @@ public final class AuditQueries {
         }
     }
 
+    /**
+     * Where one request's verification stands, from its rows (one VERIFY row per workspace):
+     * {@code STILL_PRESENT} if any workspace still had the person, else {@code UNVERIFIABLE} if any
+     * could not be checked, else {@code VERIFIED} once every workspace it succeeded in is verified;
+     * {@code PENDING} while an erased request's checks go on; {@code NOT_ERASED} when there is
+     * nothing to verify. The report's SQL folds the same way.
+     *
+     * @param checks     the VERIFY rows, in chain order
+     * @param complete   every workspace the request succeeded in has its VERIFY row (at least one)
+     * @param erasedIn   the workspaces it succeeded in (WORKSPACE SUCCEEDED rows)
+     * @param pendingIn  those of them without a VERIFY row yet
+     * @param verifiedAt when the last VERIFY row was written, or null while PENDING or with none
+     */
+    public record Verification(String outcome, List<Row> checks, boolean complete, List<String> erasedIn, List<String> pendingIn,
+                               Instant verifiedAt) {
+        public static Verification of(List<Row> history, boolean erased) {
+            List<Row> checks = history.stream().filter(r -> "VERIFY".equals(r.step())).toList();
+            List<String> erasedIn = history.stream().filter(r -> "WORKSPACE".equals(r.step()) && "SUCCEEDED".equals(r.outcome()))
+                    .map(Row::workspace).distinct().toList();
+            boolean complete = !checks.isEmpty() && checks.size() >= Math.max(1, erasedIn.size());
+            String outcome = checks.stream().anyMatch(r -> "STILL_PRESENT".equals(r.outcome())) ? "STILL_PRESENT"
+                    : checks.stream().anyMatch(r -> "UNVERIFIABLE".equals(r.outcome())) ? "UNVERIFIABLE"
+                    : complete ? "VERIFIED" : erased ? "PENDING" : "NOT_ERASED";
+            List<String> pendingIn = erasedIn.stream().filter(w -> checks.stream().noneMatch(c -> w.equals(c.workspace()))).toList();
+            Instant at = checks.isEmpty() || outcome.equals("PENDING") ? null
+                    : checks.stream().map(Row::occurredAt).max(java.util.Comparator.naturalOrder()).orElseThrow();
+            return new Verification(outcome, checks, complete, erasedIn, pendingIn, at);
+        }
+    }
+
     private static final String ROW_COLUMNS = "chain_seq, recorded_at, occurred_at, request_id, subject_hash, identifier_type, step,"
             + " outcome, http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
             + " kafka_partition, kafka_offset, worker_instance, workspace";

@@ -108,17 +108,15 @@ final class AuditCommand {
                 if (completed != null) {
                     boolean onTime = completed.deadlineAt() == null || !completed.occurredAt().isAfter(completed.deadlineAt());
                     System.out.println("status      ERASED at " + ts(completed.occurredAt()) + (onTime ? " — on time" : " — LATE"));
-                    List<AuditQueries.Row> verified = rows.stream().filter(r -> "VERIFY".equals(r.step())).toList();
-                    List<String> erasedIn = rows.stream().filter(r -> "WORKSPACE".equals(r.step()) && "SUCCEEDED".equals(r.outcome()))
-                            .map(AuditQueries.Row::workspace).toList();
-                    for (AuditQueries.Row verify : verified) {
+                    AuditQueries.Verification verification = AuditQueries.Verification.of(rows, true);
+                    for (AuditQueries.Row verify : verification.checks()) {
                         System.out.println("verified    " + verify.outcome() + (verify.workspace() == null ? "" : " in " + verify.workspace())
                                 + " at " + ts(verify.occurredAt()) + (verify.reason() == null ? "" : " (" + verify.reason() + ")"));
                     }
-                    if (verified.size() < Math.max(1, erasedIn.size())) {
-                        System.out.println("verified    PENDING" + (erasedIn.size() > 1 ? " in " + erasedIn.stream()
-                                .filter(w -> verified.stream().noneMatch(v -> w.equals(v.workspace()))).collect(java.util.stream.Collectors.joining(", "))
-                                : "") + " — the App API checks go on");
+                    if (!verification.complete()) {
+                        // names the workspaces still being checked when it was erased in several
+                        System.out.println("verified    PENDING" + (verification.erasedIn().size() > 1
+                                ? " in " + String.join(", ", verification.pendingIn()) : "") + " — the App API checks go on");
                     }
                 } else {
                     System.out.println("status      NOT ERASED — latest outcome " + last.outcome()

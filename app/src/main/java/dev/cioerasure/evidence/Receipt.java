@@ -50,22 +50,13 @@ public final class Receipt {
         } else {
             r.put("on_time", !completed.occurredAt().isAfter(completed.deadlineAt()));
         }
-        // Over the VERIFY rows (one per workspace): STILL_PRESENT if any workspace still had the person,
-        // else UNVERIFIABLE if any could not be checked, else VERIFIED once every workspace the request
-        // was erased in is; PENDING while a completed request's checks go on; NOT_ERASED when there is
-        // nothing to verify.
-        List<AuditQueries.Row> verified = rows.stream().filter(x -> "VERIFY".equals(x.step())).toList();
-        long erasedIn = rows.stream().filter(x -> "WORKSPACE".equals(x.step()) && "SUCCEEDED".equals(x.outcome()))
-                .map(AuditQueries.Row::workspace).distinct().count();
-        String verification = verified.stream().anyMatch(x -> "STILL_PRESENT".equals(x.outcome())) ? "STILL_PRESENT"
-                : verified.stream().anyMatch(x -> "UNVERIFIABLE".equals(x.outcome())) ? "UNVERIFIABLE"
-                : !verified.isEmpty() && verified.size() >= Math.max(1, erasedIn) ? "VERIFIED"
-                : completed != null ? "PENDING" : "NOT_ERASED";
-        r.put("verification", verification);
-        if (verified.isEmpty() || verification.equals("PENDING")) {
+        // Over the VERIFY rows, one per workspace (AuditQueries.Verification says how they fold).
+        AuditQueries.Verification verification = AuditQueries.Verification.of(rows, completed != null);
+        r.put("verification", verification.outcome());
+        if (verification.verifiedAt() == null) {
             r.putNull("verified_at");
         } else {
-            r.put("verified_at", str(verified.stream().map(AuditQueries.Row::occurredAt).max(java.util.Comparator.naturalOrder()).get()));
+            r.put("verified_at", str(verification.verifiedAt()));
         }
         ArrayNode steps = r.putArray("rows");
         for (AuditQueries.Row row : rows) {
