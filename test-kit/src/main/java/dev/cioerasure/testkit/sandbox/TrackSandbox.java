@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -327,11 +328,25 @@ public final class TrackSandbox implements AutoCloseable {
         batchFailures.set(times);
     }
 
-    private volatile boolean deleteBatchesDown;
+    private volatile boolean holdDeleteBatches;
+    private final Object deleteBatchesReleased = new Object();
+    private final AtomicInteger heldDeleteBatches = new AtomicInteger();
 
-    /** While set, every batch of deletes is answered 503 (suppress batches are served): a crash between the two can be staged. */
-    public void deleteBatchesDown(boolean isDown) {
-        this.deleteBatchesDown = isDown;
+    /**
+     * While set, every batch of deletes is held unanswered (suppress batches are served), so a
+     * crash between the two can be staged without failures that would open the worker's breaker.
+     * When cleared, the held batches are answered 503, as if never processed; later ones are served.
+     */
+    public void holdDeleteBatches(boolean hold) {
+        synchronized (deleteBatchesReleased) {
+            this.holdDeleteBatches = hold;
+            deleteBatchesReleased.notifyAll();
+        }
+    }
+
+    /** Delete batches being held unanswered now (see {@link #holdDeleteBatches}). */
+    public int heldDeleteBatches() {
+        return heldDeleteBatches.get();
     }
 
     /** Batch requests that arrived (each counts once against the limit, whatever it holds). */
@@ -386,7 +401,20 @@ public final class TrackSandbox implements AutoCloseable {
                 send(ex, 400, "{\"meta\":{\"error\":\"a batch is {\\\"batch\\\":[item, ...]}\"}}");
                 return;
             }
-            if (deleteBatchesDown && "delete".equals(items.get(0).path("action").asText())) {
+            if (holdDeleteBatches && "delete".equals(items.get(0).path("action").asText())) {
+                heldDeleteBatches.incrementAndGet();
+                try {
+                    synchronized (deleteBatchesReleased) {
+                        while (holdDeleteBatches) {
+                            deleteBatchesReleased.wait();
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } finally {
+                    heldDeleteBatches.decrementAndGet();
+                }
                 failed.incrementAndGet();
                 record("batch", null, 503, arrived);
                 send(ex, 503, "{\"meta\":{\"error\":\"service unavailable\"}}");
