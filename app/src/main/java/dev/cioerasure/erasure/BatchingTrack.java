@@ -123,8 +123,11 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
             if (closed) {
                 throw new CancellationException("the batch sender is closed");
             }
-            queues.get(op).addLast(p);
-            changed.signal();
+            ArrayDeque<Pending> queue = queues.get(op);
+            queue.addLast(p);
+            if (queue.size() == 1 || queue.size() >= maxItems) {
+                changed.signal(); // a new oldest call (a new deadline) or a full batch: otherwise the dispatcher's timer stands
+            }
         } finally {
             lock.unlock();
         }
