@@ -33,6 +33,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch-only", description = "Only v1 against Track v2 batch mode (CUSTOMERIO_TRACK_API=batch), one run each.")
     boolean batchOnly;
 
+    @Option(names = "--batch-cost-only", description = "Only batch mode's throughput and worker CPU, over --backlog requests"
+            + " (default 20000; for profiling with BENCH_WORKER_JAVA_OPTS).", hidden = true)
+    boolean batchCostOnly;
+
     @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, one killed every 10 s.")
     boolean groupOnly;
 
@@ -46,6 +50,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (batchOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchOnly();
+        }
+        if (batchCostOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchCostOnly();
         }
         if (groupOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();

@@ -218,15 +218,45 @@ public final class Benchmark {
     }
 
     void awaitCompleted(DataSource ds, int n, Duration timeout, String what) throws Exception {
+        awaitCompleted(ds, n, timeout, what, null);
+    }
+
+    /** Worker CPU per erasure over part of a run, and the part of it the JIT compiler threads took. */
+    record CpuPerErasure(double ms, double jitMs) {
+        static final CpuPerErasure UNKNOWN = new CpuPerErasure(Double.NaN, Double.NaN);
+    }
+
+    /**
+     * The same, and the worker's CPU per erasure in its steady state: between the first poll past
+     * 25 % of {@code n} and the first past 90 %, so start-up and most of the JIT's warm-up are left
+     * out. UNKNOWN without a worker, or when one poll saw both marks pass.
+     */
+    CpuPerErasure awaitCompleted(DataSource ds, int n, Duration timeout, String what, ChildWorker w) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         long nextReport = System.nanoTime() + 10_000_000_000L;
-        while (completed(ds) < n) {
+        int doneAtMark = 0;
+        Duration cpuAtMark = null;
+        Duration jitAtMark = null;
+        CpuPerErasure steady = CpuPerErasure.UNKNOWN;
+        while (true) {
+            int done = completed(ds);
+            if (w != null && cpuAtMark == null && done >= n / 4 && done < n) {
+                cpuAtMark = w.cpu();
+                jitAtMark = w.jitCpu();
+                doneAtMark = done;
+            } else if (w != null && cpuAtMark != null && steady == CpuPerErasure.UNKNOWN && done >= n * 9L / 10) {
+                steady = new CpuPerErasure(w.cpu().minus(cpuAtMark).toNanos() / 1e6 / (done - doneAtMark),
+                        w.jitCpu().minus(jitAtMark).toNanos() / 1e6 / (done - doneAtMark));
+            }
+            if (done >= n) {
+                return steady;
+            }
             ChildWorker.checkAlive();
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException(what + ": only " + completed(ds) + " of " + n + " completed within " + timeout);
+                throw new IllegalStateException(what + ": only " + done + " of " + n + " completed within " + timeout);
             }
             if (System.nanoTime() > nextReport) {
-                out.printf("    … %d/%d%n", completed(ds), n);
+                out.printf("    … %d/%d%n", done, n);
                 nextReport = System.nanoTime() + 10_000_000_000L;
             }
             Thread.sleep(200);
@@ -382,7 +412,7 @@ public final class Benchmark {
     }
 
     /** One measured batch-mode run: the erasures and the batch requests they took. */
-    record BatchResult(Result result, long batchRequests, double meanItems) {
+    record BatchResult(Result result, long batchRequests, double meanItems, CpuPerErasure steadyCpu) {
         double requestsPerErasure() {
             return (double) batchRequests / result.requests();
         }
@@ -403,7 +433,7 @@ public final class Benchmark {
             try (ChildWorker w = startWorker(topic, db, sandbox, limit, inFlight, null, Map.of("CUSTOMERIO_TRACK_API", "batch",
                     "CUSTOMERIO_BATCH_MAX_ITEMS", Integer.toString(maxItems)))) {
                 Duration cpu0 = w.cpu();
-                awaitCompleted(ds, n, Duration.ofMinutes(10), "batch " + limit);
+                CpuPerErasure steady = awaitCompleted(ds, n, Duration.ofMinutes(10), "batch " + limit, w);
                 double[] times = completionTimes(ds);
                 double cpuMs = (w.cpu().minus(cpu0).toNanos() / 1e6) / n;
                 out.printf("    %d erasures in %.1f s wall, %d batch requests%n", n, (System.nanoTime() - t0) / 1e9, sandbox.batchRequests());
@@ -412,7 +442,7 @@ public final class Benchmark {
                         + " (≤ " + maxItems + " persons a batch, " + inFlight + " in flight)", limit, latencyMs, n, sustainedRate(times),
                         Double.NaN, sandbox.throttled(), cpuMs, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times),
                         sandbox.overWindow(), TrackSandbox.Limit.SLIDING_WINDOW);
-                return new BatchResult(r, sandbox.batchRequests(), meanItems);
+                return new BatchResult(r, sandbox.batchRequests(), meanItems, steady);
             }
         }
     }
