@@ -1,0 +1,137 @@
+package dev.cioerasure.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.config.Secret;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.testing.TestInfra;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Migration V10 (a cheaper chain append) changes how the trigger works, not what it does: the same
+ * rows, inserted into a database at V9 and into one at V10, come out with the same outcomes, the
+ * same reasons and the same skips, and V10's canonical form of every row written under V9 is the
+ * one V9 hashed, so the chain verifies across the migration.
+ */
+class ChainAppendMigrationIT {
+    private static final String COLUMNS = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
+            + " http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic, kafka_partition,"
+            + " kafka_offset, worker_instance, occurred_at, workspace) VALUES ";
+    private static final String HASH = "'" + "ab".repeat(32) + "'";
+
+    /** Every kind of row the worker writes, and the replays and repeats the trigger skips or marks. */
+    private static final List<String> ROWS = List.of(
+            // request r1 in two workspaces, then its outcome; every field set, timestamps with microseconds and before 1970
+            "('r1', " + HASH + ", 'email', 'SUPPRESS', 'SUCCEEDED', 200, 1, NULL, 'GDPR', '1969-07-20 20:17:40.123456+00',"
+                    + " '2026-12-29 00:00:00.000001+00', 'privacy-team', 'erasure.requests', 0, 7, 'w-1', now(), 'brand-us')",
+            "('r1', " + HASH + ", 'email', 'DESTROY', 'SUCCEEDED', 200, 2, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests', 0, 7, 'w-1', now(), 'brand-us')",
+            "('r1', " + HASH + ", 'email', 'WORKSPACE', 'SUCCEEDED', NULL, NULL, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests', 0, 7, 'w-1', now(), 'brand-us')",
+            "('r1', " + HASH + ", 'email', 'WORKSPACE', 'FAILED', 503, 5, 'http 503 — ünavailable', 'GDPR', now(), now(),"
+                    + " 'privacy-team', 'erasure.requests', 0, 7, 'w-1', now(), 'brand-eu')",
+            "('r1', " + HASH + ", 'email', 'OUTCOME', 'FAILED', NULL, NULL, 'failed in brand-eu', 'GDPR', now(), now(),"
+                    + " 'privacy-team', 'erasure.requests', 0, 7, 'w-1', now(), NULL)",
+            // the same Kafka record replayed after a crash: its OUTCOME and its WORKSPACE rows are skipped
+            "('r1', " + HASH + ", 'email', 'WORKSPACE', 'SUCCEEDED', NULL, NULL, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests', 0, 7, 'w-1', now(), 'brand-us')",
+            "('r1', " + HASH + ", 'email', 'OUTCOME', 'COMPLETED', NULL, NULL, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests', 0, 7, 'w-1', now(), NULL)",
+            // a retry round (another record) succeeds in brand-eu and completes r1
+            "('r1', " + HASH + ", 'email', 'WORKSPACE', 'SUCCEEDED', NULL, NULL, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests.retry', 0, 1, 'w-2', now(), 'brand-eu')",
+            "('r1', " + HASH + ", 'email', 'OUTCOME', 'COMPLETED', NULL, NULL, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests.retry', 0, 1, 'w-2', now(), NULL)",
+            // a duplicate request for r1 (another record): a success again in brand-us, COMPLETED again
+            "('r1', " + HASH + ", 'email', 'WORKSPACE', 'SUCCEEDED', NULL, NULL, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests', 1, 3, 'w-2', now(), 'brand-us')",
+            "('r1', " + HASH + ", 'email', 'OUTCOME', 'COMPLETED', NULL, NULL, NULL, 'GDPR', now(), now(), 'privacy-team',"
+                    + " 'erasure.requests', 1, 3, 'w-2', now(), NULL)",
+            // verification: one per request and workspace, a repeat skipped; a legacy one without a workspace
+            "('r1', NULL, NULL, 'VERIFY', 'VERIFIED', 404, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'w-2', now(), 'brand-us')",
+            "('r1', NULL, NULL, 'VERIFY', 'STILL_PRESENT', 200, 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'w-2', now(), 'brand-us')",
+            "('r1', NULL, NULL, 'VERIFY', 'UNVERIFIABLE', NULL, 0, 'no App API key', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'w-2',"
+                    + " now(), NULL)",
+            "('r1', NULL, NULL, 'VERIFY', 'UNVERIFIABLE', NULL, 0, 'again', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'w-2', now(), NULL)",
+            // a rejected record (no request id, almost nothing known) and a retry scheduled
+            "(NULL, NULL, NULL, 'OUTCOME', 'REJECTED', NULL, NULL, 'not JSON', NULL, NULL, NULL, NULL, 'erasure.requests', 2, 9, 'w-1',"
+                    + " now(), NULL)",
+            "('r2', " + HASH + ", 'id', 'OUTCOME', 'RETRY_SCHEDULED', 429, 5, 'rate limited', 'CCPA', now(), NULL, NULL,"
+                    + " 'erasure.requests', 2, 10, 'w-1', now(), NULL)");
+
+    @Test
+    void v10DecidesAndHashesEveryKindOfRowAsV9Did() throws Exception {
+        DataSource atV9 = freshDatabase("v9");
+        Flyway.configure().dataSource(atV9).locations("classpath:db/migration").target("9").load().migrate();
+        DataSource atV10 = freshDatabase("v10");
+        Migrations.migrate(atV10);
+
+        List<String> underV9 = insertAll(atV9);
+        List<String> underV10 = insertAll(atV10);
+        assertThat(underV10).as("outcomes, reasons and skipped rows").isEqualTo(underV9);
+        assertThat(underV9).hasSize(ROWS.size() - 4); // two replays and one repeated verification of each kind skipped
+        assertThat(underV9).anyMatch(r -> r.contains("DUPLICATE"));
+
+        List<String> v9Canonical = canonical(atV9);
+        Migrations.migrate(atV9);
+        assertThat(canonical(atV9)).as("V10's canonical form of the rows V9 wrote").isEqualTo(v9Canonical);
+        insertAll(atV9); // the same again under V10, chained on after the rows V9 wrote
+        ChainVerifier.Result across = new ChainVerifier(atV9).verify();
+        assertThat(across.intact()).as("the chain across the migration").isTrue();
+        assertThat(across.rowsChecked()).isGreaterThan(underV9.size());
+        assertThat(new ChainVerifier(atV10).verify().intact()).isTrue();
+    }
+
+    private static DataSource freshDatabase(String prefix) throws Exception {
+        String name = prefix + "_" + ProcessHandle.current().pid() + "_" + System.nanoTime();
+        try (Connection c = TestInfra.postgres().superuserDataSource().getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + name);
+        }
+        return TestInfra.dataSource(new Settings.Database("jdbc:postgresql://localhost:" + TestInfra.postgres().port() + "/" + name,
+                "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 2));
+    }
+
+    /** Inserts {@link #ROWS} one statement each; returns what was stored: step, workspace, outcome, reason. */
+    private static List<String> insertAll(DataSource ds) throws Exception {
+        long before;
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            before = max(st);
+            for (String row : ROWS) {
+                st.execute(COLUMNS + row);
+            }
+            List<String> stored = new ArrayList<>();
+            try (ResultSet rs = st.executeQuery("SELECT step, workspace, outcome, reason FROM audit_event WHERE chain_seq > " + before
+                    + " ORDER BY chain_seq")) {
+                while (rs.next()) {
+                    stored.add(rs.getString(1) + "/" + rs.getString(2) + "/" + rs.getString(3) + "/" + rs.getString(4));
+                }
+            }
+            return stored;
+        }
+    }
+
+    private static long max(Statement st) throws Exception {
+        try (ResultSet rs = st.executeQuery("SELECT coalesce(max(chain_seq), 0) FROM audit_event")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static List<String> canonical(DataSource ds) throws Exception {
+        List<String> out = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT public.audit_canonical(e) FROM audit_event e ORDER BY chain_seq")) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+}
