@@ -82,6 +82,10 @@ public final class BenchmarkRun {
         s.append(String.format("| %s | %d | %.0f | %.3f | %.1f | %s | %d | %.1f× |%n%n", r.name(), r.requests(), r.erasuresPerSecond(),
                 batch.requestsPerErasure(), batch.meanItems(), Benchmark.fmt(r.cpuMsPerErasure(), "%.2f ms"), r.overWindow(),
                 r.erasuresPerSecond() / v1.erasuresPerSecond()));
+        s.append(String.format("Worker CPU per erasure is over the whole run, start-up and the JIT's warm-up included. In its steady state"
+                + " (from 25 %% to 90 %% of the batch run) it was **%s**, of which %s in the JIT compiler threads, whose share"
+                + " keeps falling on a longer run.%n%n", Benchmark.fmt(batch.steadyCpu().ms(), "%.3f ms"),
+                Benchmark.fmt(batch.steadyCpu().jitMs(), "%.3f ms")));
         s.append("With batches the Track limit is no longer the ceiling (1,000 requests/s would carry tens of thousands of erasures"
                 + " a second); the worker and PostgreSQL are, sharing this machine's cores with Kafka and the sandbox.\n\n");
         s.append(String.format("Latency in batch mode, requests produced %s (80 %% of the batch ceiling above): from the producer's"
