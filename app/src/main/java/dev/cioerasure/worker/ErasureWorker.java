@@ -499,6 +499,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         if (!drained) {
             log.warn("stopping with {} record(s) unfinished: not committed, they will be redone", inFlight.get());
         }
+        // Everything that could be committed is. What stays pending (the parked records handed back,
+        // anything unfinished) must not be waited for again when closing revokes the partitions:
+        // the parked ones would count as in flight there, and hold the stop for the whole drain timeout.
+        offsets.remove(consumer.assignment());
     }
 
     private final class Rebalance implements ConsumerRebalanceListener {

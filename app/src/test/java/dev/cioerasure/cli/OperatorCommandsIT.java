@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.testing.LogCapture;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.TrackStubs;
@@ -106,6 +107,15 @@ class OperatorCommandsIT {
         Cli.Run parked = run("parked");
         assertThat(parked.exit()).isZero();
         assertThat(parked.out()).contains("r-later", "http 503", "retry round 1 of 1", "1 parked record(s)");
+
+        // A parked record is not in flight: stopping hands it back at once, without waiting out the drain timeout (30 s).
+        long t0 = System.nanoTime();
+        try (LogCapture logs = LogCapture.capture()) {
+            h.stop();
+            assertThat(logs.lines()).noneMatch(l -> l.contains("with work in flight") || l.contains("unfinished"));
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome = 'RETRY_SCHEDULED'")).isEqualTo(1);
     }
 
     private Cli.Run runWithAudit(String... args) {
