@@ -54,14 +54,8 @@ final class AuditCommand {
 
     /** A pool that has been seen to connect; otherwise one line naming the setting and the cause. */
     static HikariDataSource connected(Settings.Database db) {
-        HikariDataSource ds = Databases.pool(db, "audit-cli", null);
-        try {
-            Preflight.database(ds, db);
-        } catch (RuntimeException e) {
-            ds.close();
-            throw e;
-        }
-        return ds;
+        Preflight.database(db);
+        return Databases.pool(db, "audit-cli", null);
     }
 
     static void printHistory(List<AuditQueries.Row> rows, PrintStream out) {

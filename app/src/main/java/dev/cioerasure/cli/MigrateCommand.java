@@ -17,8 +17,8 @@ final class MigrateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE));
+        Preflight.database(s.database());
         try (HikariDataSource ds = Databases.pool(s.database(), "migrate", null)) {
-            Preflight.database(ds, s.database());
             MigrateResult r;
             try {
                 r = Migrations.migrate(ds);

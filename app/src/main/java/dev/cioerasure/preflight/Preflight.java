@@ -20,7 +20,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.AuthenticationException;
@@ -36,12 +35,25 @@ public final class Preflight {
 
     private static final Pattern JDBC = Pattern.compile("jdbc:postgresql://(?:[^/@]*@)?([^/?;]*)(?:/([^?;]*))?.*");
 
-    /** Opens (and closes) one connection, or explains why it cannot. */
-    public static void database(DataSource ds, Settings.Database db) {
-        try (Connection c = ds.getConnection()) {
+    /**
+     * Opens (and closes) one connection of its own, not a pool's, or explains why it cannot: a
+     * refused password, an unknown database or a closed port is known at once, where a pool would
+     * first wait out its connection timeout (5 s) while retrying in the background.
+     */
+    public static void database(Settings.Database db) {
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("user", db.user());
+        p.setProperty("password", db.password().reveal());
+        p.setProperty("connectTimeout", "5");
+        p.setProperty("socketTimeout", "10");
+        p.setProperty("ApplicationName", "cio-erasure-preflight");
+        try (Connection c = new org.postgresql.Driver().connect(db.url(), p)) {
+            if (c == null) {
+                throw config("DATABASE_URL: not a jdbc:postgresql:// URL");
+            }
             c.isValid(5);
         } catch (SQLException | RuntimeException e) {
-            throw explain(e, db);
+            throw e instanceof ServiceProblem sp ? sp : explain(e, db);
         }
     }
 

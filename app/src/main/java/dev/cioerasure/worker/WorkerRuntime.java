@@ -250,7 +250,18 @@ public final class WorkerRuntime implements AutoCloseable {
         return r;
     }
 
+    private static final String WAITS_FOR_DATABASE = "{}; the worker starts anyway and waits for the database (readiness is 503 meanwhile)";
+
     private void checkSchema() {
+        try {
+            Preflight.database(settings.database()); // a wrong password or database is told at once, not after the pool's 5 s
+        } catch (ServiceProblem p) {
+            if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
+                throw p;
+            }
+            log.warn(WAITS_FOR_DATABASE, p.getMessage());
+            return;
+        }
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             st.execute("SELECT workspace FROM audit_event LIMIT 0"); // V9
             st.execute("SELECT budget FROM rate_budget_lease LIMIT 0");
@@ -266,7 +277,7 @@ public final class WorkerRuntime implements AutoCloseable {
             if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
                 throw p;
             }
-            log.warn("{}; the worker starts anyway and waits for the database (readiness is 503 meanwhile)", p.getMessage());
+            log.warn(WAITS_FOR_DATABASE, p.getMessage());
         }
     }
 
