@@ -134,8 +134,8 @@ final class ResilientTrack implements Paced {
                 .build());
         this.breaker = breakers.circuitBreaker(NAME);
         breaker.getEventPublisher().onStateTransition(e ->
-                log.warn("Customer.io circuit breaker{} {} (failure rate {} %)", workspaceLabel, e.getStateTransition(),
-                        breaker.getMetrics().getFailureRate()));
+                log.warn("Customer.io circuit breaker{}: {}", workspaceLabel,
+                        BreakerTransitions.describe(e.getStateTransition(), breaker.getMetrics())));
         TaggedRateLimiterMetrics.ofRateLimiterRegistry(limiters).bindTo(meters);
         TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);

@@ -83,8 +83,8 @@ public final class VerificationExecutor implements Paced {
                 .build());
         this.breaker = breakers.circuitBreaker(NAME);
         breaker.getEventPublisher().onStateTransition(e ->
-                log.warn("Customer.io App API circuit breaker {} (failure rate {} %)", e.getStateTransition(),
-                        breaker.getMetrics().getFailureRate()));
+                log.warn("Customer.io App API circuit breaker: {}", BreakerTransitions.describe(e.getStateTransition(),
+                        breaker.getMetrics())));
         TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
     }
