@@ -55,6 +55,8 @@ final class VerificationProcessor {
     private final Map<String, VerificationExecutor> executors;
     /** The workspace of records without a workspace header (written before workspaces existed), or null. */
     private final String unnamedWorkspace;
+    /** The workspace tag of a result whose workspace is not known (no workspace name can contain parentheses). */
+    static final String UNKNOWN_WORKSPACE = "(unknown)";
     private final AuditSink audit;
     private final java.util.function.BiPredicate<String, String> alreadyVerified;
     private final Republisher republisher;
@@ -176,14 +178,20 @@ final class VerificationProcessor {
         // gets a row without one too, so that it meets an earlier VERIFY row of the request.
         String workspace = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_WORKSPACE).orElse(null);
         VerificationExecutor executor = executors.get(workspace != null ? workspace : String.valueOf(unnamedWorkspace));
+        // With several workspaces a record written before workspaces existed cannot say which one it is about.
+        boolean whichUnknown = workspace == null && unnamedWorkspace == null;
         return CompletableFuture.supplyAsync(() -> alreadyVerified.test(request.requestId(), workspace), pool).thenCompose(done -> {
             if (done) {
                 log.debug("request {} already verified; check at {} skipped", request.requestId(), where);
                 return CompletableFuture.completedFuture(null);
             }
+            if (whichUnknown) {
+                return record(request, where, null, Outcome.UNVERIFIABLE, null, made, "this check was scheduled before workspaces"
+                        + " were configured; with several workspaces it cannot tell which one to look in");
+            }
             if (executor == null) {
                 return record(request, where, workspace, Outcome.UNVERIFIABLE, null, made,
-                        "workspace " + (workspace == null ? "(unnamed)" : workspace) + " has no App API key configured any more");
+                        "workspace " + (workspace == null ? unnamedWorkspace : workspace) + " has no App API key configured any more");
             }
             return CompletableFuture.supplyAsync(() -> executor.check(request.identifier()), pool)
                     .thenCompose(c -> after(rec, where, workspace, request, made + 1, lastSeen, c, deadline));
@@ -227,7 +235,7 @@ final class VerificationProcessor {
         AuditEvent row = new AuditEvent(r.requestId(), hasher.hash(r.identifier()), r.identifier().type().wireName(), Step.VERIFY,
                 outcome, status, checksMade, reason, r.regulation().name(), r.requestedAt(), r.deadline(), r.requestedBy(), where,
                 clock.instant(), workspace);
-        String counted = workspace != null ? workspace : String.valueOf(unnamedWorkspace);
+        String counted = workspace != null ? workspace : unnamedWorkspace != null ? unnamedWorkspace : UNKNOWN_WORKSPACE;
         return audit.append(List.of(row)).thenRun(() -> result(meters, outcome, counted).increment())
                 .thenComposeAsync(v -> events.announce(List.of(row)), pool); // not on the audit writer's thread
     }

@@ -227,6 +227,33 @@ class VerificationProcessorTest {
     }
 
     @Test
+    void withSeveralWorkspacesACheckScheduledBeforeWorkspacesSaysItCannotTellWhichOne() throws Exception {
+        VerificationProcessor several = new VerificationProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
+                java.util.Map.of("us", new VerificationExecutor(id -> {
+                    lookups.incrementAndGet();
+                    return new PresenceResult(404, PresenceResult.classify(404), Optional.empty(), "http 404");
+                }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters)),
+                null, sink, (id, workspace) -> false, republisher, new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool,
+                meters, clock);
+        RecordHeaders h = new RecordHeaders(); // no workspace header: written before workspaces existed
+        h.add(TopicHeaders.REQUEST_ID, "r-old".getBytes(StandardCharsets.UTF_8));
+        h.add(TopicHeaders.VERIFY_DEADLINE, Long.toString(T0.plus(Duration.ofHours(24)).toEpochMilli()).getBytes(StandardCharsets.UTF_8));
+        several.process(new ConsumerRecord<>(TOPIC, 0, 4, 0L, TimestampType.CREATE_TIME, 1, 1, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-old", "email", "jane@example.com"), h, Optional.empty())).get(10, TimeUnit.SECONDS);
+
+        assertThat(lookups).hasValue(0);
+        assertThat(rows).singleElement().satisfies(r -> {
+            assertThat(r.outcome()).isEqualTo(Outcome.UNVERIFIABLE);
+            assertThat(r.workspace()).isNull();
+            assertThat(r.reason()).contains("scheduled before workspaces were configured");
+        });
+        assertThat(meters.get("erasure.verifications").tag("workspace", VerificationProcessor.UNKNOWN_WORKSPACE)
+                .tag("outcome", "UNVERIFIABLE").counter().count()).isEqualTo(1);
+        assertThat(meters.find("erasure.verifications").tag("workspace", "null").counters()).isEmpty();
+    }
+
+    @Test
     void aRecordTheWorkerDidNotWriteIsSkippedWithoutACall() throws Exception {
         processor.process(new ConsumerRecord<>(TOPIC, 0, 1, "k".getBytes(StandardCharsets.UTF_8),
                 "{\"not\":\"a request\"}".getBytes(StandardCharsets.UTF_8))).get(10, TimeUnit.SECONDS);
