@@ -37,7 +37,7 @@ final class BenchCommand implements Callable<Integer> {
             + " (default 20000; for profiling with BENCH_WORKER_JAVA_OPTS).", hidden = true)
     boolean batchCostOnly;
 
-    @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, one killed every 10 s.")
+    @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, with and without one killed every 10 s, and at 1000/s after a warm-up.")
     boolean groupOnly;
 
     @Override
