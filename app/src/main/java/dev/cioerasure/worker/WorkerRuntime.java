@@ -250,35 +250,36 @@ public final class WorkerRuntime implements AutoCloseable {
         return r;
     }
 
-    private static final String WAITS_FOR_DATABASE = "{}; the worker starts anyway and waits for the database (readiness is 503 meanwhile)";
-
+    /**
+     * The schema of this version and the audit key the table was written with. A wrong password or
+     * database stops the start (told at once by the preflight's own connection, not after the
+     * pool's 5 s); a database that does not answer does not: the worker waits for it.
+     */
     private void checkSchema() {
+        ServiceProblem problem;
         try {
-            Preflight.database(settings.database()); // a wrong password or database is told at once, not after the pool's 5 s
+            Preflight.database(settings.database());
+            try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+                st.execute("SELECT workspace FROM audit_event LIMIT 0"); // V9
+                st.execute("SELECT budget FROM rate_budget_lease LIMIT 0");
+                SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
+                if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
+                    throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
+                }
+                return;
+            }
         } catch (ServiceProblem p) {
-            if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
-                throw p;
-            }
-            log.warn(WAITS_FOR_DATABASE, p.getMessage());
-            return;
-        }
-        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
-            st.execute("SELECT workspace FROM audit_event LIMIT 0"); // V9
-            st.execute("SELECT budget FROM rate_budget_lease LIMIT 0");
-            SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
-            if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
-                throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
-            }
+            problem = p;
         } catch (SQLException e) {
             if ("42P01".equals(e.getSQLState()) || "42703".equals(e.getSQLState())) {
                 throw new IllegalStateException("the audit tables do not exist (or are older than this version) in DATABASE_URL's database: run the 'migrate' command first");
             }
-            ServiceProblem p = Preflight.explain(e, settings.database());
-            if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
-                throw p;
-            }
-            log.warn(WAITS_FOR_DATABASE, p.getMessage());
+            problem = Preflight.explain(e, settings.database());
         }
+        if (problem.kind() == ServiceProblem.Kind.CONFIGURATION) {
+            throw problem;
+        }
+        log.warn("{}; the worker starts anyway and waits for the database (readiness is 503 meanwhile)", problem.getMessage());
     }
 
     public int metricsPort() {
