@@ -19,8 +19,11 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /** What an operator does when something is dead-lettered or parked, through the real commands. */
+// Alone: a stop is checked for warnings in the log, which classes running alongside share.
+@Isolated
 class OperatorCommandsIT {
     private WireMockServer track;
     private WorkerHarness h;

@@ -48,6 +48,10 @@ public final class TestInfra {
                 throw new IllegalStateException("embedded PostgreSQL failed to start", e);
             }
             Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(postgres)));
+            // The migration creates the server-wide roles cio_erasure_writer/auditor when they are
+            // missing (V2). Migrated here once, before test classes run side by side: two first
+            // migrations at once would both try to create them.
+            freshDatabase();
         }
         return postgres;
     }
