@@ -4,11 +4,12 @@ FROM maven:3.9.11-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml .
 COPY app app
+COPY test-broker test-broker
 COPY test-kit test-kit
 COPY tools tools
 COPY db db
 COPY schema schema
-# all three modules (the tools target needs the tools jar); the Maven cache outlives the build
+# all modules (the tools target needs the tools jar); the Maven cache outlives the build
 RUN --mount=type=cache,target=/root/.m2 mvn -B -q package -DskipTests
 
 FROM eclipse-temurin:17.0.16_8-jre AS runtime

@@ -91,6 +91,19 @@ class DeploymentFilesTest {
     }
 
     @Test
+    void theImageBuildsEveryModule() throws Exception {
+        // a module the build stage does not copy fails `docker build` (the reactor cannot find it)
+        String dockerfile = Files.readString(Path.of("Dockerfile"));
+        java.util.regex.Matcher module = Pattern.compile("<module>([\\w-]+)</module>").matcher(Files.readString(Path.of("pom.xml")));
+        int modules = 0;
+        while (module.find()) {
+            modules++;
+            assertThat(dockerfile).contains("COPY " + module.group(1) + " " + module.group(1) + "\n");
+        }
+        assertThat(modules).isEqualTo(4);
+    }
+
+    @Test
     void theImageRunsAsANonRootUserWithAHealthCheck() throws Exception {
         String dockerfile = Files.readString(Path.of("Dockerfile"));
         // the default (last) stage ships the production jar, never the tools jar

@@ -1,87 +1,142 @@
 package dev.cioerasure.testkit.embedded;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
-import org.apache.kafka.common.security.auth.SecurityProtocol;
-import org.apache.kafka.common.test.JaasUtils;
-import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
 
 /**
- * A real single-node Kafka (KRaft, combined broker+controller) running in this JVM, from
- * {@code kafka-test-common-runtime}. For {@code demo}, benchmarks and integration tests.
+ * A real single-node Kafka (KRaft, combined broker+controller) from {@code kafka-test-common-runtime},
+ * in a JVM of its own (the {@code test-broker} module's jar, carried by this kit as a resource).
+ * For {@code demo}, benchmarks and integration tests.
+ *
+ * <p>Why a process: the broker's Kafka version (4.3.1, the newest whose test kit is published)
+ * then never shares a classpath with the product's newer client; they meet over the wire only, as
+ * in a deployment. The broker stops when {@link #close} is called or this JVM ends, even when it
+ * is killed (its standard input closes).
  */
 public final class EmbeddedKafka implements AutoCloseable {
-    private final KafkaClusterTestKit cluster;
-    private final SecurityProtocol protocol;
+    /** The user a SASL broker ({@link #startSasl}) knows, with all rights (PLAIN): the kit's admin. */
+    public static final String SASL_USER = "plain-admin";
+    public static final String SASL_PASSWORD = "plain-admin-secret";
+    private static final String BROKER_JAR = "kafka-test-broker.jar";
+    private static final long START_TIMEOUT_SECONDS = 120;
 
-    private EmbeddedKafka(KafkaClusterTestKit cluster, SecurityProtocol protocol) {
-        this.cluster = cluster;
-        this.protocol = protocol;
+    private final Process process;
+    private final String bootstrapServers;
+    private final boolean sasl;
+
+    private EmbeddedKafka(Process process, String bootstrapServers, boolean sasl) {
+        this.process = process;
+        this.bootstrapServers = bootstrapServers;
+        this.sasl = sasl;
     }
-
-    /** The user a SASL broker ({@link #startSasl}) knows, with all rights (PLAIN). */
-    public static final String SASL_USER = JaasUtils.KAFKA_PLAIN_ADMIN;
-    public static final String SASL_PASSWORD = JaasUtils.KAFKA_PLAIN_ADMIN_PASSWORD;
 
     /** A plaintext broker. */
     public static EmbeddedKafka start() throws Exception {
-        return start(SecurityProtocol.PLAINTEXT);
+        return start(false);
     }
 
     /**
      * A broker whose listener requires SASL/PLAIN (user {@link #SASL_USER}) and whose authorizer
-     * denies everyone else. The test kit registers its server login in the JVM-wide JAAS
-     * configuration; clients pass their own {@code sasl.jaas.config}.
+     * denies everyone else. Clients pass their own {@code sasl.jaas.config}.
      */
     public static EmbeddedKafka startSasl() throws Exception {
-        return start(SecurityProtocol.SASL_PLAINTEXT);
+        return start(true);
     }
 
-    private static EmbeddedKafka start(SecurityProtocol protocol) throws Exception {
-        KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
-                .setCombined(true)
-                .setNumBrokerNodes(1)
-                .setNumControllerNodes(1)
-                .setBrokerSecurityProtocol(protocol)
-                .setControllerSecurityProtocol(protocol)
-                .build())
-                .setConfigProp("offsets.topic.replication.factor", "1")
-                .setConfigProp("transaction.state.log.replication.factor", "1")
-                .setConfigProp("transaction.state.log.min.isr", "1")
-                .setConfigProp("group.initial.rebalance.delay.ms", "0")
-                .setConfigProp("auto.create.topics.enable", "false")
-                .build();
-        // The test kit narrates formatting on standard output ("Formatting metadata directory …");
-        // a command's output must stay its own.
-        java.io.PrintStream out = System.out;
-        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+    private static EmbeddedKafka start(boolean sasl) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-Xmx512m", "-jar",
+                brokerJar().toString(), sasl ? "sasl" : "plaintext")
+                .redirectErrorStream(true)
+                .start();
+        Deque<String> output = new ArrayDeque<>();
+        CompletableFuture<String> ready = new CompletableFuture<>();
+        Thread reader = new Thread(() -> readOutput(p.getInputStream(), output, ready), "embedded-kafka-output");
+        reader.setDaemon(true);
+        reader.start();
         try {
-            cluster.format();
-            cluster.startup();
-        } finally {
-            System.setOut(out);
+            String bootstrap = ready.get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            Runtime.getRuntime().addShutdownHook(new Thread(p::destroy, "embedded-kafka-stop"));
+            return new EmbeddedKafka(p, bootstrap, sasl);
+        } catch (ExecutionException | TimeoutException e) {
+            p.destroyForcibly();
+            String why = e instanceof ExecutionException ? e.getCause().getMessage() : "not ready within " + START_TIMEOUT_SECONDS + " s";
+            synchronized (output) {
+                throw new IllegalStateException("embedded Kafka did not start: " + why + "; its last output: " + String.join(" | ", output));
+            }
         }
-        cluster.waitForReadyBrokers();
-        return new EmbeddedKafka(cluster, protocol);
     }
+
+    /** Waits for the broker's {@code BOOTSTRAP} line; keeps its last lines for an error message, and drains the rest. */
+    private static void readOutput(InputStream in, Deque<String> last, CompletableFuture<String> ready) {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            for (String line = r.readLine(); line != null; line = r.readLine()) {
+                if (line.startsWith("BOOTSTRAP ")) {
+                    ready.complete(line.substring("BOOTSTRAP ".length()).strip());
+                } else if (line.startsWith("FAILED ")) {
+                    ready.completeExceptionally(new IllegalStateException(line.substring("FAILED ".length())));
+                }
+                synchronized (last) {
+                    last.addLast(line);
+                    if (last.size() > 20) {
+                        last.removeFirst();
+                    }
+                }
+            }
+        } catch (IOException ignored) {
+            // the broker is gone
+        }
+        ready.completeExceptionally(new IllegalStateException("the broker process ended"));
+    }
+
+    /** The broker's jar, copied out of this kit (it may sit inside another jar) once per JVM. */
+    private static synchronized Path brokerJar() throws IOException {
+        if (extracted == null) {
+            try (InputStream jar = EmbeddedKafka.class.getResourceAsStream(BROKER_JAR)) {
+                if (jar == null) {
+                    throw new IllegalStateException(BROKER_JAR + " is missing from the test kit (build the test-broker module first)");
+                }
+                Path file = Files.createTempFile("cio-erasure-test-broker", ".jar");
+                file.toFile().deleteOnExit();
+                Files.copy(jar, file, StandardCopyOption.REPLACE_EXISTING);
+                extracted = file;
+            }
+        }
+        return extracted;
+    }
+
+    private static Path extracted;
 
     public String bootstrapServers() {
-        return cluster.bootstrapServers();
+        return bootstrapServers;
     }
 
     /** What a client needs besides the bootstrap servers: the SASL login on a SASL broker, nothing otherwise. */
     public Map<String, Object> clientProperties() {
-        if (protocol != SecurityProtocol.SASL_PLAINTEXT) {
+        if (!sasl) {
             return Map.of();
         }
-        return Map.of("security.protocol", protocol.name, "sasl.mechanism", "PLAIN", "sasl.jaas.config",
+        return Map.of("security.protocol", "SASL_PLAINTEXT", "sasl.mechanism", "PLAIN", "sasl.jaas.config",
                 "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"" + SASL_USER
                         + "\" password=\"" + SASL_PASSWORD + "\";");
     }
@@ -106,8 +161,16 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
+    /** Stops the broker (it deletes its directories) and waits for its process to end. */
     @Override
     public void close() throws Exception {
-        cluster.close();
+        try (OutputStream in = process.getOutputStream()) {
+            in.write("stop\n".getBytes(StandardCharsets.UTF_8));
+        } catch (IOException ignored) {
+            // already gone
+        }
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
     }
 }

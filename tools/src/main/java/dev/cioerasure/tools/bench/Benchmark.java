@@ -641,7 +641,7 @@ public final class Benchmark {
             pgVersion = rs.getString(1);
         }
         return System.getProperty("os.name") + " " + System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors()
-                + " cores, Java " + System.getProperty("java.version") + "; Kafka (KRaft, in-process), PostgreSQL " + pgVersion
+                + " cores, Java " + System.getProperty("java.version") + "; Kafka (KRaft, a JVM of its own), PostgreSQL " + pgVersion
                 + " (embedded), sandbox and worker JVM all on this machine";
     }
 
