@@ -14,8 +14,26 @@ class ToolsJarIT {
     void theToolsJarCarriesTheDevToolsAndTheEmbeddedServers() throws Exception {
         // the very check the production jar passes finds them here, so it can fail
         assertThat(ProductionJarIT.entries(JAR)).filteredOn(ProductionJarIT::toolOrEmbeddedServer)
-                .anyMatch(n -> n.startsWith("kafka/server/")).anyMatch(n -> n.startsWith("io/zonky/"))
+                .contains("dev/cioerasure/testkit/embedded/kafka-test-broker.jar").anyMatch(n -> n.startsWith("io/zonky/"))
                 .anyMatch(n -> n.startsWith("dev/cioerasure/testkit/sandbox/")).anyMatch(n -> n.startsWith("dev/cioerasure/tools/bench/"));
+    }
+
+    @Test
+    void theBrokerStaysInItsOwnJarSoTheToolsRunTheProductsKafkaClient() throws Exception {
+        // the broker (4.3.1) runs from the nested jar in a JVM of its own; none of its classes, nor
+        // a second kafka-clients, sits beside the product's client (4.4.0) in this jar
+        assertThat(ProductionJarIT.entries(JAR)).noneMatch(n -> n.startsWith("kafka/server/") || n.startsWith("org/apache/kafka/raft/")
+                || n.startsWith("org/apache/kafka/common/test/"));
+        assertThat(kafkaClientVersion(JAR)).isEqualTo(kafkaClientVersion(Path.of("app", "target", "cio-erasure.jar")))
+                .isNotEqualTo("4.3.1");
+    }
+
+    private static String kafkaClientVersion(Path jarFile) throws Exception {
+        try (java.util.jar.JarFile jar = new java.util.jar.JarFile(jarFile.toFile())) {
+            java.util.Properties version = new java.util.Properties();
+            version.load(jar.getInputStream(jar.getEntry("kafka/kafka-version.properties")));
+            return version.getProperty("version");
+        }
     }
 
     @Test

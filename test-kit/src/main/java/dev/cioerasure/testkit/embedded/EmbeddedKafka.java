@@ -109,23 +109,40 @@ public final class EmbeddedKafka implements AutoCloseable {
         ready.completeExceptionally(new IllegalStateException("the broker process ended"));
     }
 
-    /** The broker's jar, copied out of this kit (it may sit inside another jar) once per JVM. */
+    /**
+     * The broker's jar: the file itself when this kit is a directory (a Maven build), else a copy
+     * out of the jar that carries it, in the temporary directory under a name made of its digest,
+     * so runs share one copy and a killed run leaves no new one behind.
+     */
     private static synchronized Path brokerJar() throws IOException {
-        if (extracted == null) {
-            try (InputStream jar = EmbeddedKafka.class.getResourceAsStream(BROKER_JAR)) {
-                if (jar == null) {
-                    throw new IllegalStateException(BROKER_JAR + " is missing from the test kit (build the test-broker module first)");
-                }
-                Path file = Files.createTempFile("cio-erasure-test-broker", ".jar");
-                file.toFile().deleteOnExit();
-                Files.copy(jar, file, StandardCopyOption.REPLACE_EXISTING);
-                extracted = file;
+        java.net.URL url = EmbeddedKafka.class.getResource(BROKER_JAR);
+        if (url == null) {
+            throw new IllegalStateException(BROKER_JAR + " is missing from the test kit (the test-broker module builds it)");
+        }
+        if (url.getProtocol().equals("file")) {
+            try {
+                return Path.of(url.toURI());
+            } catch (java.net.URISyntaxException e) {
+                throw new IOException(e);
             }
         }
-        return extracted;
+        Path tmp = Files.createTempFile("cio-erasure-test-broker", ".part");
+        try {
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            try (InputStream in = new java.security.DigestInputStream(url.openStream(), sha)) {
+                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            }
+            Path jar = tmp.resolveSibling("cio-erasure-test-broker-" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 8) + ".jar");
+            if (!Files.exists(jar)) {
+                Files.move(tmp, jar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            }
+            return jar;
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
-
-    private static Path extracted;
 
     public String bootstrapServers() {
         return bootstrapServers;
