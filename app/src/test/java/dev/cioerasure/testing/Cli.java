@@ -23,6 +23,14 @@ public final class Cli {
         return run(Main::run, env, args);
     }
 
+    /**
+     * Prints a test's figures to standard output. Synchronized with {@link #run} (test classes run
+     * side by side): a figure never lands inside the output a command run is capturing.
+     */
+    public static synchronized void report(String format, Object... args) {
+        System.out.printf(format, args);
+    }
+
     public static synchronized Run run(Entry entry, Map<String, String> env, String... args) {
         PrintStream out = System.out;
         PrintStream err = System.err;

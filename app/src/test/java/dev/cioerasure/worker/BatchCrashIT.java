@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.cioerasure.audit.ChainVerifier;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
 import dev.cioerasure.testing.WorkerProcess;
@@ -100,7 +101,7 @@ class BatchCrashIT {
         }
         assertThat(new ChainVerifier(h.db).verify().intact()).isTrue();
         assertThat(sandbox.overWindow()).isZero();
-        System.out.printf("BatchCrashIT: %d requests, killed between the batches, %d suppressions accepted in all (%d again after the kill),"
+        Cli.report("BatchCrashIT: %d requests, killed between the batches, %d suppressions accepted in all (%d again after the kill),"
                 + " %d deletes, %d batch requests%n", n, sandbox.calls().stream().filter(c -> c.status() == 200
                 && "suppress".equals(c.operation())).count(), sandbox.calls().stream().filter(c -> c.status() == 200
                 && "suppress".equals(c.operation())).count() - n, deletes.size(), sandbox.batchRequests());

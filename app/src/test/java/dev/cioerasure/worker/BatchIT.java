@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.cioerasure.config.Settings;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
 import dev.cioerasure.testkit.sandbox.TrackSandbox;
@@ -76,7 +77,7 @@ class BatchIT {
             double perErasure = (double) sandbox.batchRequests() / n;
             long told429 = sandbox.calls().stream().filter(c -> c.operation().equals("batch") && c.status() == 429).count();
             assertThat(told429).as("the two injected 429s were answered, and their items retried").isEqualTo(2);
-            System.out.printf("BatchIT: %d batch requests for %d erasures (%.3f a person), largest batch %d, %d answered 429%n",
+            Cli.report("BatchIT: %d batch requests for %d erasures (%.3f a person), largest batch %d, %d answered 429%n",
                     sandbox.batchRequests(), n, perErasure, sandbox.batchSizes().stream().mapToInt(Integer::intValue).max().orElse(0),
                     told429);
             assertThat(perErasure).as("many persons per request (v1 needs 2)").isLessThan(0.5);

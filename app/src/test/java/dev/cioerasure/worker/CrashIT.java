@@ -11,6 +11,7 @@ import static org.awaitility.Awaitility.await;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.stubbing.ServeEvent;
 import dev.cioerasure.audit.ChainVerifier;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
 import java.io.File;
@@ -126,7 +127,7 @@ class CrashIT {
         assertThat(announced).as("requests whose COMPLETED event reached erasure.outcomes").hasSize(n);
         ChainVerifier.Result chain = new ChainVerifier(h.db).verify();
         assertThat(chain.firstBreak()).isEmpty();
-        System.out.printf("[crash] %d requests, %d kill -9 (outcomes after each: %s), %d COMPLETED, %d DUPLICATE rows,"
+        Cli.report("[crash] %d requests, %d kill -9 (outcomes after each: %s), %d COMPLETED, %d DUPLICATE rows,"
                 + " %d suppress calls (%d repeated after a crash), chain of %d rows intact%n",
                 n, kills, progress, n, duplicates, suppressCalls, suppressCalls - n, chain.rowsChecked());
         assertThat(new File("app/target/crash-it").exists()).isTrue();

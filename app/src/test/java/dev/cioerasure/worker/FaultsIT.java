@@ -15,6 +15,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.http.Fault;
 import com.github.tomakehurst.wiremock.stubbing.ServeEvent;
 import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.TcpProxy;
 import dev.cioerasure.testing.TestInfra;
@@ -122,7 +123,7 @@ class FaultsIT {
         long recoverStart = System.nanoTime();
         await().atMost(Duration.ofSeconds(90)).until(() -> h.count(
                 "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == n);
-        System.out.printf("[faults] customer.io outage 8 s: %d calls made during it, %d requests pending, recovered in %.1f s%n",
+        Cli.report("[faults] customer.io outage 8 s: %d calls made during it, %d requests pending, recovered in %.1f s%n",
                 failedCalls, n - doneDuringOutage, (System.nanoTime() - recoverStart) / 1e9);
         assertThat(failedCalls).as("an outage costs probes, not one call per pending request and attempt")
                 .isLessThan(n - doneDuringOutage);
@@ -143,7 +144,7 @@ class FaultsIT {
             await().atMost(Duration.ofSeconds(90)).until(() -> h.count(
                     "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == n);
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.printf("[faults] 429 storm: %d accepted, %d throttled (%.0f %%), %.1f s for %d erasures%n",
+            Cli.report("[faults] 429 storm: %d accepted, %d throttled (%.0f %%), %.1f s for %d erasures%n",
                     sandbox.accepted(), sandbox.throttled(), 100.0 * sandbox.throttled() / (sandbox.accepted() + sandbox.throttled()),
                     seconds, n);
             assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'")).isEqualTo(n);
@@ -175,7 +176,7 @@ class FaultsIT {
             await().atMost(Duration.ofSeconds(90)).until(() -> h.count(
                     "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == n);
             await().atMost(Duration.ofSeconds(15)).until(() -> h.runtime().worker().isReady());
-            System.out.printf("[faults] postgres outage ~6 s: %d Customer.io calls during it (bounded by in-flight), recovered in %.1f s%n",
+            Cli.report("[faults] postgres outage ~6 s: %d Customer.io calls during it (bounded by in-flight), recovered in %.1f s%n",
                     callsDuringOutage, (System.nanoTime() - recoverStart) / 1e9);
             assertThat(callsDuringOutage).as("work pauses: at most the in-flight requests finish their calls")
                     .isLessThanOrEqualTo(2 * h.settings.worker().maxInFlight() * 2);

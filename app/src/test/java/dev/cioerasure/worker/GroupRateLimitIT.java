@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
 import dev.cioerasure.worker.WorkerRuntime;
@@ -55,7 +56,7 @@ class GroupRateLimitIT {
                 long[] t = calls.stream().mapToLong(TrackSandbox.Call::atNanos).filter(x -> x >= steadyFrom).sorted().toArray();
                 int upTo = t.length * 9 / 10;
                 double steadyRate = upTo / ((t[upTo] - steadyFrom) / 1e9);
-                System.out.printf("[group-limit] limit %d/s, shares %d+%d+%d=%d/s, most calls sent in any 1 s %d (as received by the"
+                Cli.report("[group-limit] limit %d/s, shares %d+%d+%d=%d/s, most calls sent in any 1 s %d (as received by the"
                                 + " sandbox: %d), steady %.0f calls/s (%.0f %% of the limit), 429s %d%n", limit, rate(h.runtime()), rate(b),
                         rate(c), shares, maxSent, maxInAnySecond, steadyRate, 100 * steadyRate / limit, sandbox.throttled());
                 assertThat(shares).as("grants of the group's budget").isLessThanOrEqualTo(limit);

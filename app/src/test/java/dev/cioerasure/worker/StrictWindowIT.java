@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +44,7 @@ class StrictWindowIT {
             await().atMost(Duration.ofSeconds(60)).until(() -> h.count(
                     "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'") == n);
             double rate = steadyRate(sandbox);
-            System.out.printf("[strict-window] one instance, limit %d/s, 50 ms latency: %.1f calls/s (%.3f of the limit),"
+            Cli.report("[strict-window] one instance, limit %d/s, 50 ms latency: %.1f calls/s (%.3f of the limit),"
                     + " over the window %d, 429s %d%n", limit, rate, rate / limit, sandbox.overWindow(), sandbox.throttled());
             assertThat(sandbox.overWindow()).as("calls over the strict one-second window").isZero();
             assertThat(sandbox.throttled()).isZero();
@@ -75,7 +76,7 @@ class StrictWindowIT {
             } finally {
                 c.close();
             }
-            System.out.printf("[strict-window] three instances sharing %d/s, skewed keys, one leaves: %.1f calls/s (%.3f of the"
+            Cli.report("[strict-window] three instances sharing %d/s, skewed keys, one leaves: %.1f calls/s (%.3f of the"
                             + " limit), most arrivals in any 1 s %d, over the window %d, 429s %d%n", limit, steadyRate(sandbox),
                     steadyRate(sandbox) / limit, GroupRateLimitIT.maxInWindow(sandbox.calls(), 1_000_000_000L),
                     sandbox.overWindow(), sandbox.throttled());

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.metrics.MetricsContractIT;
+import dev.cioerasure.testing.Cli;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
 import dev.cioerasure.testkit.sandbox.TrackSandbox;
@@ -103,7 +104,7 @@ class WorkspacesIT {
             // Measured: us-a's pace while us-b was down and eu refused its key (the first second is the start-up).
             long from = start + Duration.ofSeconds(1).toNanos();
             double pace = acceptedBetween(usA, from, outageEnd) / ((outageEnd - from) / 1e9) / LIMIT;
-            System.out.printf("WorkspacesIT: us-a made %.3f of its limit (%d calls/s) while us-b was down and eu refused its key%n",
+            Cli.report("WorkspacesIT: us-a made %.3f of its limit (%d calls/s) while us-b was down and eu refused its key%n",
                     pace, LIMIT);
             assertThat(pace).as("the healthy workspace keeps its pace").isGreaterThan(0.85);
 
