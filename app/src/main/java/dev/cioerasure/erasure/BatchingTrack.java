@@ -83,7 +83,7 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
         this.maxWaitNanos = maxWait.toNanos();
         this.headroomPercent = headroomPercent;
         this.granted = callsPerSecond;
-        this.window = new ArrivalWindow(ResilientTrack.effective(callsPerSecond, headroomPercent, 1.0), unansweredGrace.toNanos(),
+        this.window = new ArrivalWindow(CallPacer.effective(callsPerSecond, headroomPercent, 1.0), unansweredGrace.toNanos(),
                 System::nanoTime);
         this.meters = meters;
         this.batchItems = DistributionSummary.builder(MetricNames.TRACK_BATCH_ITEMS)
@@ -231,7 +231,7 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
     public void setGrant(int callsPerSecond, long validUntilNanos) {
         grantValidUntil = validUntilNanos;
         granted = Math.max(0, callsPerSecond);
-        window.setLimit(ResilientTrack.effective(granted, headroomPercent, 1.0));
+        window.setLimit(CallPacer.effective(granted, headroomPercent, 1.0));
     }
 
     @Override

@@ -12,7 +12,7 @@ import io.micrometer.core.instrument.MeterRegistry;
  */
 public final class ErasureExecutor implements Paced {
     private final ResilientTrack track;
-    /** What the group's grant paces: each call (v1, the track itself) or each batch request. */
+    /** What the group's grant paces: each call (v1's pacer) or each batch request. */
     private final Paced pacing;
 
     /** The single workspace: calls wait while it is paused (the consumer pauses through back-pressure). */
@@ -27,8 +27,9 @@ public final class ErasureExecutor implements Paced {
      *                        {@link ErasureResult.Verdict#PAUSED}, holding no thread
      */
     public ErasureExecutor(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
-        this.track = new ResilientTrack(client, policy, meters, workspace, waitWhilePaused);
-        this.pacing = track;
+        CallPacer pacer = new CallPacer(policy, meters, workspace);
+        this.track = new ResilientTrack(client, policy, meters, workspace, waitWhilePaused, pacer);
+        this.pacing = pacer;
     }
 
     /**
@@ -36,7 +37,7 @@ public final class ErasureExecutor implements Paced {
      * the pacing (the group's grant) is the batches', which count requests, not calls.
      */
     public ErasureExecutor(BatchingTrack batches, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
-        this.track = new ResilientTrack(batches, policy, meters, workspace, waitWhilePaused, false);
+        this.track = new ResilientTrack(batches, policy, meters, workspace, waitWhilePaused, CallPacing.BY_THE_CLIENT);
         this.pacing = batches;
     }
 

@@ -78,6 +78,25 @@ class BatchingTrackTest {
     }
 
     @Test
+    void batchesArePacedPerRequestNotPerCallSoV1sPacerMetersAreAbsent() throws Exception {
+        TrackPolicy policy = new TrackPolicy(1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofMillis(50));
+        SimpleMeterRegistry v1 = new SimpleMeterRegistry();
+        new CallPacer(policy, v1, null);
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        new ErasureExecutor(track(10, Duration.ofMillis(5), items -> ok(200, Map.of())), policy, meters, null, true);
+        for (String name : List.of(dev.cioerasure.metrics.MetricNames.RATE_LIMITER_WAIT, dev.cioerasure.metrics.MetricNames.RATE_BACKOFFS,
+                "resilience4j.ratelimiter.available.permissions")) {
+            assertThat(v1.find(name).meter()).as(name + " with v1").isNotNull();
+            assertThat(meters.find(name).meter()).as(name + " with batches").isNull();
+        }
+        // a batch answered 429 lowers no per-call rate: the batches' own window paces the requests
+        ErasureExecutor executor = new ErasureExecutor(track(10, Duration.ofMillis(5), items -> ok(items.size() > 0 ? 429 : 200, Map.of())),
+                policy, meters, null, true);
+        assertThat(executor.erase(Identifier.id("p-429")).verdict()).isNotNull();
+        assertThat(executor.callsPerSecond()).isEqualTo(1000);
+    }
+
+    @Test
     void callsLeaveTogetherWhenABatchIsFullOrItsOldestHasWaitedAndNeverMixOperations() throws Exception {
         BatchingTrack t = track(10, Duration.ofMillis(200), items -> ok(200, Map.of()));
         List<TrackResult> results = callAll(t, TrackOperation.SUPPRESS, 25);

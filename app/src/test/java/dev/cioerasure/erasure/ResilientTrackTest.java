@@ -134,15 +134,15 @@ class ResilientTrackTest {
 
     @Test
     void theRateIsSpreadOverShortPeriods() {
-        RateLimiterConfig c = ResilientTrack.rateLimiterConfig(1000);
+        RateLimiterConfig c = CallPacer.rateLimiterConfig(1000);
         assertThat(c.getLimitForPeriod()).isEqualTo(10);
         assertThat(c.getLimitRefreshPeriod()).isEqualTo(Duration.ofMillis(10));
-        RateLimiterConfig odd = ResilientTrack.rateLimiterConfig(95);
+        RateLimiterConfig odd = CallPacer.rateLimiterConfig(95);
         assertThat(odd.getLimitForPeriod() * (1000 / odd.getLimitRefreshPeriod().toMillis())).isEqualTo(95);
-        RateLimiterConfig share = ResilientTrack.rateLimiterConfig(333); // a third of 1000: no exact spread
+        RateLimiterConfig share = CallPacer.rateLimiterConfig(333); // a third of 1000: no exact spread
         assertThat(share.getLimitForPeriod()).isEqualTo(33);
         assertThat(share.getLimitRefreshPeriod()).isEqualTo(Duration.ofMillis(100));
-        RateLimiterConfig prime = ResilientTrack.rateLimiterConfig(7);
+        RateLimiterConfig prime = CallPacer.rateLimiterConfig(7);
         assertThat(prime.getLimitForPeriod()).isEqualTo(7);
         assertThat(prime.getLimitRefreshPeriod()).isEqualTo(Duration.ofSeconds(1));
     }
@@ -150,22 +150,24 @@ class ResilientTrackTest {
     @Test
     void aStray429LowersTheRateInProportionAndHoldsNoOtherCall() {
         ScriptedTrack t = new ScriptedTrack(429, 200, 200, 200, 200, 200);
-        ResilientTrack track = new ResilientTrack(t, new TrackPolicy(100, 3, Duration.ofMillis(1), Duration.ofMillis(5),
-                Duration.ofSeconds(30), Duration.ofMillis(50)), new SimpleMeterRegistry(), null, true);
+        TrackPolicy policy = new TrackPolicy(100, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofMillis(50));
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        CallPacer pacer = new CallPacer(policy, meters, null);
+        ResilientTrack track = new ResilientTrack(t, policy, meters, null, true, pacer);
         long t0 = System.nanoTime();
         StepResult first = track.call(dev.cioerasure.customerio.TrackOperation.SUPPRESS, Identifier.id("1"));
         StepResult second = track.call(dev.cioerasure.customerio.TrackOperation.DESTROY, Identifier.id("1"));
         assertThat(first.attempts()).isEqualTo(2);
         assertThat(second.last().isSuccess()).isTrue();
-        assertThat(track.callsPerSecond()).as("10 %% lower after one 429").isEqualTo(90);
+        assertThat(pacer.callsPerSecond()).as("10 %% lower after one 429").isEqualTo(90);
         assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("no worker-wide hold of a whole Retry-After")
                 .isLessThan(Duration.ofMillis(900));
     }
 
     @Test
     void headroomPacesBelowTheLimit() {
-        assertThat(ResilientTrack.effective(1000, 10, 1.0)).isEqualTo(900);
-        assertThat(ResilientTrack.effective(1000, 0, 0.9)).isEqualTo(900);
-        assertThat(ResilientTrack.effective(7, 0, 1.0)).isEqualTo(7);
+        assertThat(CallPacer.effective(1000, 10, 1.0)).isEqualTo(900);
+        assertThat(CallPacer.effective(1000, 0, 0.9)).isEqualTo(900);
+        assertThat(CallPacer.effective(7, 0, 1.0)).isEqualTo(7);
     }
 }
