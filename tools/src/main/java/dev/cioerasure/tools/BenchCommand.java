@@ -37,6 +37,10 @@ final class BenchCommand implements Callable<Integer> {
             + " (default 20000; for profiling with BENCH_WORKER_JAVA_OPTS).", hidden = true)
     boolean batchCostOnly;
 
+    @Option(names = "--ceiling-only", description = "Only v1's ceilings against the strict window: 100/s twice, then 1000/s"
+            + " (each --seconds long; for A/B comparisons of the pacing).", hidden = true)
+    boolean ceilingOnly;
+
     @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, with and without one killed every 10 s, and at 1000/s after a warm-up.")
     boolean groupOnly;
 
@@ -56,6 +60,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (groupOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();
+        }
+        if (ceilingOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runCeilingOnly();
         }
         if (latencyOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runLatencyOnly();

@@ -59,6 +59,19 @@ public final class BenchmarkRun {
         }
     }
 
+    /** Runs only v1's ceilings against the strict window, 100/s twice and 1000/s once, each {@code seconds} long. */
+    public int runCeilingOnly() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+            for (int limit : new int[] {100, 100, 1000}) {
+                Benchmark.Result r = b.ceiling(limit, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
+                out.printf("| %s | %d | %.2f | %.0f | **%.3f** | %d | %d |%n", r.name(), r.requests(), r.erasuresPerSecond(), r.ceiling(),
+                        r.erasuresPerSecond() / r.ceiling(), r.overWindow(), r.throttled());
+            }
+            return 0;
+        }
+    }
+
     /** Runs only the end-to-end latency scenario, three times (for profiling). */
     public int runLatencyOnly() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
