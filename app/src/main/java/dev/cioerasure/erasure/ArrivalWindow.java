@@ -1,6 +1,7 @@
 package dev.cioerasure.erasure;
 
 import java.util.ArrayDeque;
+import java.util.PriorityQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -34,8 +35,12 @@ final class ArrivalWindow {
      * freed slot wakes one thread, not all of them (hundreds wait at the limit).
      */
     private final ArrayDeque<Condition> waiters = new ArrayDeque<>();
-    /** When each finished call stops counting, in the order they finished (so non-decreasing). */
-    private final ArrayDeque<Long> releases = new ArrayDeque<>();
+    /**
+     * When each finished call stops counting, earliest first. Not in the order the calls
+     * finished: an unanswered call counts longer (the grace), and the answered ones after it must
+     * not wait for it.
+     */
+    private final PriorityQueue<Long> releases = new PriorityQueue<>();
     private int inFlight;
     private int limit;
 
@@ -90,7 +95,7 @@ final class ArrivalWindow {
                 inFlight++;
                 return 0;
             }
-            Long first = releases.peekFirst();
+            Long first = releases.peek();
             return first != null ? Math.max(1, first - now) : 50_000_000L; // else wait for a call to finish
         } finally {
             lock.unlock();
@@ -159,9 +164,7 @@ final class ArrivalWindow {
         lock.lock();
         try {
             inFlight--;
-            long until = nanoClock.getAsLong() + WINDOW_NANOS + (answered ? 0 : unansweredGraceNanos);
-            Long last = releases.peekLast();
-            releases.addLast(last == null ? until : Math.max(last, until)); // keep the queue ordered
+            releases.add(nanoClock.getAsLong() + WINDOW_NANOS + (answered ? 0 : unansweredGraceNanos));
             wakeFirst(); // the first waiter's deadline may have been "until a call finishes"
         } finally {
             lock.unlock();
@@ -169,8 +172,8 @@ final class ArrivalWindow {
     }
 
     private void purge(long now) {
-        while (!releases.isEmpty() && releases.peekFirst() <= now) {
-            releases.pollFirst();
+        while (!releases.isEmpty() && releases.peek() <= now) {
+            releases.poll();
         }
     }
 

@@ -43,6 +43,22 @@ class ArrivalWindowTest {
         assertThat(w.tryAcquire()).isZero();
     }
 
+    @Test
+    void aCallWithoutAnAnswerKeepsOnlyItsOwnSlotLonger() {
+        // One timeout must not hold the slots of the calls answered after it for its grace too:
+        // that would stall every start for up to two seconds after each stray timeout.
+        ArrivalWindow w = new ArrivalWindow(2, 2 * S, now::get);
+        assertThat(w.tryAcquire()).isZero();
+        assertThat(w.tryAcquire()).isZero();
+        w.finished(false);             // held until +3 s
+        now.addAndGet(10 * MS);
+        w.finished(true);              // held until +1.01 s
+        now.addAndGet(S);
+        assertThat(w.occupied()).isEqualTo(1);
+        assertThat(w.tryAcquire()).as("the answered call's slot is free a second after its answer").isZero();
+        assertThat(w.tryAcquire()).as("the unanswered one's is not").isEqualTo(2 * S - 10 * MS);
+    }
+
     /**
      * Simulated calls with random latencies and arrival points: however the server draws its
      * one-second window, it never sees more arrivals than the limit.
