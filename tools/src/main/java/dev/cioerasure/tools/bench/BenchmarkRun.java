@@ -65,8 +65,9 @@ public final class BenchmarkRun {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             for (int limit : new int[] {100, 100, 1000}) {
                 Benchmark.Result r = b.ceiling(limit, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
-                out.printf("| %s | %d | %.2f | %.0f | **%.3f** | %d | %d |%n", r.name(), r.requests(), r.erasuresPerSecond(), r.ceiling(),
-                        r.erasuresPerSecond() / r.ceiling(), r.overWindow(), r.throttled());
+                out.printf("| %s | %d | %.2f | %.0f | **%.3f** | %d | %d | %.2f ms CPU per erasure |%n", r.name(), r.requests(),
+                        r.erasuresPerSecond(), r.ceiling(), r.erasuresPerSecond() / r.ceiling(), r.overWindow(), r.throttled(),
+                        r.cpuMsPerErasure());
             }
             return 0;
         }
