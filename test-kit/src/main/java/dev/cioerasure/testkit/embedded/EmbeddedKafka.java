@@ -135,12 +135,26 @@ public final class EmbeddedKafka implements AutoCloseable {
             Path jar = tmp.resolveSibling("cio-erasure-test-broker-" + java.util.HexFormat.of().formatHex(sha.digest(), 0, 8) + ".jar");
             if (!Files.exists(jar)) {
                 Files.move(tmp, jar, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                deleteOtherCopies(jar);
             }
             return jar;
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Copies from other builds (a broker still running from one keeps its open file). */
+    private static void deleteOtherCopies(Path keep) {
+        try (var others = Files.newDirectoryStream(keep.getParent(), "cio-erasure-test-broker-*.jar")) {
+            for (Path other : others) {
+                if (!other.equals(keep)) {
+                    Files.deleteIfExists(other);
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // another JVM's, still open where files cannot be deleted: the next run tries again
         }
     }
 
