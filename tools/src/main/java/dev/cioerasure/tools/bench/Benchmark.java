@@ -152,6 +152,18 @@ public final class Benchmark {
         }
     }
 
+    /**
+     * {@code ERASURE_MAX_IN_FLIGHT} for a v1 worker paced at {@code limit} calls/s: a quarter of the
+     * limit, at least 32 (operations.md, "Sizing"). Enough persons that every slot of the window is
+     * busy (a call holds a thread 50 ms of its slot's 1.05 s); more only make each erasure queue
+     * longer, and are redone after a kill. At 100/s, 256 in flight read 0.923–0.939 of the ceiling
+     * (each erasure queued 5 s, and the count of erasures lagged the calls), 32 read 0.951–0.955,
+     * with the same 2.000 calls per erasure (docs/benchmarks-by-hand.md).
+     */
+    static int inFlightFor(int limit) {
+        return Math.max(32, limit / 4);
+    }
+
     ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight) throws Exception {
         return startWorker(topic, dbUrl, sandbox, rate, inFlight, null);
     }
@@ -297,13 +309,14 @@ public final class Benchmark {
         try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false).with(model))) {
             Duration cpu0;
             long t0 = System.nanoTime();
-            try (ChildWorker w = startWorker(topic, db, sandbox, limit, 256)) {
+            try (ChildWorker w = startWorker(topic, db, sandbox, limit, inFlightFor(limit))) {
                 cpu0 = w.cpu();
                 awaitCompleted(ds, n, Duration.ofSeconds(seconds * 4L + 60), "ceiling " + limit);
                 double[] times = completionTimes(ds);
                 double rate = sustainedRate(times);
                 double cpuMs = (w.cpu().minus(cpu0).toNanos() / 1e6) / n;
-                out.printf("    %d erasures in %.1f s wall%n", n, (System.nanoTime() - t0) / 1e9);
+                out.printf("    %d erasures in %.1f s wall, %d Track calls accepted (%.3f an erasure)%n", n, (System.nanoTime() - t0) / 1e9,
+                        sandbox.accepted(), sandbox.accepted() / (double) n);
                 String server = model == TrackSandbox.Limit.SLIDING_WINDOW ? "strict sliding window" : "token bucket";
                 return new Result("limit " + limit + "/s, " + latencyMs + " ms latency, " + server, limit, latencyMs, n, rate, limit / 2.0,
                         sandbox.throttled(), cpuMs, w.peakHeapBytes(), w.peakRssBytes(), Double.NaN, Double.NaN, timeline(times),
@@ -347,7 +360,7 @@ public final class Benchmark {
                 .with(TrackSandbox.Limit.SLIDING_WINDOW))) {
             ChildWorker[] workers = new ChildWorker[3];
             for (int i = 0; i < 3; i++) {
-                workers[i] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + i, more);
+                workers[i] = startWorker(topic, db, sandbox, limit, inFlightFor(limit), "bench-g" + i, more);
             }
             awaitGroupFormed("bench-" + topic, 3, Duration.ofSeconds(90));
             if (warmUp > 0) {
@@ -368,7 +381,7 @@ public final class Benchmark {
                     if (killEvery > 0 && System.nanoTime() > nextKill) {
                         int victim = kills % 3;
                         workers[victim].kill();
-                        workers[victim] = startWorker(topic, db, sandbox, limit, 256, "bench-g" + victim, more);
+                        workers[victim] = startWorker(topic, db, sandbox, limit, inFlightFor(limit), "bench-g" + victim, more);
                         kills++;
                         nextKill = System.nanoTime() + killEvery * 1_000_000_000L;
                     }
@@ -490,7 +503,7 @@ public final class Benchmark {
 
     /** Requests produced at a steady pace below the ceiling; produce → audit row latency per request. */
     Result latency(int limit, int latencyMs, double loadFactor, int seconds) throws Exception {
-        return latency(limit, latencyMs, (int) (limit / 2 * loadFactor), seconds, 256, Map.of(), "");
+        return latency(limit, latencyMs, (int) (limit / 2 * loadFactor), seconds, inFlightFor(limit), Map.of(), "");
     }
 
     /**
