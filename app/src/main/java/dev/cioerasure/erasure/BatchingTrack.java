@@ -56,10 +56,8 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
     private final BatchClient client;
     private final int maxItems;
     private final long maxWaitNanos;
-    private final int headroomPercent;
-    private final ArrivalWindow window;
-    private volatile int granted;
-    private volatile long grantValidUntil = Long.MAX_VALUE;
+    /** The batch requests' pacing: the group's grant, as an arrival window. */
+    private final LeasedWindow pacing;
     private final Map<TrackOperation, ArrayDeque<Pending>> queues = new EnumMap<>(TrackOperation.class);
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -81,10 +79,7 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
         this.client = client;
         this.maxItems = maxItems;
         this.maxWaitNanos = maxWait.toNanos();
-        this.headroomPercent = headroomPercent;
-        this.granted = callsPerSecond;
-        this.window = new ArrivalWindow(CallPacer.effective(callsPerSecond, headroomPercent, 1.0), unansweredGrace.toNanos(),
-                System::nanoTime);
+        this.pacing = new LeasedWindow(callsPerSecond, headroomPercent, unansweredGrace, "waiting for a share of the group's rate");
         this.meters = meters;
         this.batchItems = DistributionSummary.builder(MetricNames.TRACK_BATCH_ITEMS)
                 .description("Items (persons) per Track v2 batch request").register(meters);
@@ -178,7 +173,7 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
     /** One batch request, paced; a whole-batch 400 is bisected. Completes every item's result. */
     private void send(TrackOperation op, List<Pending> batch) {
         try {
-            awaitSlot();
+            pacing.acquire();
         } catch (CancellationException e) {
             batch.forEach(p -> p.result().cancel(false));
             return;
@@ -187,11 +182,11 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
         try {
             r = client.send(batch.stream().map(p -> new BatchClient.Item(op, p.identifier())).toList());
         } catch (RuntimeException e) {
-            window.finished(false);
+            pacing.finished(false);
             batch.forEach(p -> p.result().completeExceptionally(e));
             return;
         }
-        window.finished(r.status() > 0);
+        pacing.finished(r.status() > 0);
         batchItems.record(batch.size());
         batchTimers.computeIfAbsent(r.status() > 0 ? Integer.toString(r.status()) : r.detail(), s -> Timer.builder(MetricNames.TRACK_BATCHES)
                 .description("Track v2 batch requests by HTTP status").tag("status", s).register(meters)).record(r.latency());
@@ -219,35 +214,25 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
         return new TrackResult(op, r.status(), r.kind(), r.retryAfter(), r.detail(), r.latency());
     }
 
-    /** Waits for a valid grant and a slot of the arrival window. */
-    private void awaitSlot() {
-        while (granted <= 0 || System.nanoTime() >= grantValidUntil) {
-            Backoff.sleep(Duration.ofMillis(20), "waiting for a share of the group's rate");
-        }
-        window.acquire();
-    }
-
     @Override
     public void setGrant(int callsPerSecond, long validUntilNanos) {
-        grantValidUntil = validUntilNanos;
-        granted = Math.max(0, callsPerSecond);
-        window.setLimit(CallPacer.effective(granted, headroomPercent, 1.0));
+        pacing.setGrant(callsPerSecond, validUntilNanos);
     }
 
     @Override
     public int occupied() {
-        return window.occupied();
+        return pacing.occupied();
     }
 
     @Override
     public int waiting() {
-        return window.queued();
+        return pacing.waiting();
     }
 
     /** Batch requests per second this instance may make now. */
     @Override
     public int callsPerSecond() {
-        return window.limit();
+        return pacing.callsPerSecond();
     }
 
     /** Stops sending: calls still queued are cancelled (their records are handed back, not audited). */

@@ -46,9 +46,8 @@ public final class VerificationExecutor implements Paced {
     public record Check(PresenceResult last, int attempts) { }
 
     private final AppClient client;
-    private final ArrivalWindow arrivals;
-    private final AtomicInteger waiting = new AtomicInteger();
-    private volatile long grantValidUntil = Long.MAX_VALUE;
+    /** The look-ups' pacing: the group's App API grant, as an arrival window. */
+    private final LeasedWindow pacing;
     private final Retry retry;
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
@@ -63,7 +62,7 @@ public final class VerificationExecutor implements Paced {
                                 Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters) {
         this.client = client;
         this.meters = meters;
-        this.arrivals = new ArrivalWindow(callsPerSecond, unansweredGrace.toNanos(), System::nanoTime);
+        this.pacing = new LeasedWindow(callsPerSecond, 0, unansweredGrace, "waiting for a share of the group's App API rate");
         IntervalBiFunction<PresenceResult> interval = Backoff.honouringRetryAfter(initialBackoff, maxBackoff, PresenceResult::retryAfter);
         RetryRegistry retries = RetryRegistry.of(RetryConfig.<PresenceResult>custom()
                 .maxAttempts(maxAttempts)
@@ -91,24 +90,23 @@ public final class VerificationExecutor implements Paced {
 
     @Override
     public void setGrant(int callsPerSecond, long validUntilNanos) {
-        grantValidUntil = validUntilNanos;
-        arrivals.setLimit(callsPerSecond);
+        pacing.setGrant(callsPerSecond, validUntilNanos);
     }
 
     @Override
     public int occupied() {
-        return arrivals.occupied();
+        return pacing.occupied();
     }
 
     @Override
     public int waiting() {
-        return waiting.get();
+        return pacing.waiting();
     }
 
     /** App API look-ups per second this instance may make now. */
     @Override
     public int callsPerSecond() {
-        return arrivals.limit();
+        return pacing.callsPerSecond();
     }
 
     /**
@@ -131,7 +129,7 @@ public final class VerificationExecutor implements Paced {
         }
         long start = System.nanoTime();
         try {
-            awaitSlot();
+            pacing.acquire();
         } catch (CancellationException e) {
             breaker.releasePermission();
             throw e;
@@ -140,10 +138,10 @@ public final class VerificationExecutor implements Paced {
         try {
             r = client.lookup(identifier);
         } catch (RuntimeException e) {
-            arrivals.finished(false);
+            pacing.finished(false);
             throw e;
         }
-        arrivals.finished(r.status() > 0);
+        pacing.finished(r.status() > 0);
         long took = System.nanoTime() - start;
         breaker.onResult(took, java.util.concurrent.TimeUnit.NANOSECONDS, r);
         callTimers.computeIfAbsent(r.statusTag(), k -> Timer.builder(MetricNames.APP_CALLS)
@@ -151,25 +149,5 @@ public final class VerificationExecutor implements Paced {
                 .tag("status", k)
                 .register(meters)).record(Duration.ofNanos(took));
         return r;
-    }
-
-    /** A slot of the arrival window, taken only while the grant's lease is valid. */
-    private void awaitSlot() {
-        waiting.incrementAndGet();
-        try {
-            while (true) {
-                if (System.nanoTime() >= grantValidUntil) {
-                    Backoff.sleep(Duration.ofMillis(20), "waiting for a share of the group's App API rate");
-                    continue;
-                }
-                arrivals.acquire();
-                if (System.nanoTime() < grantValidUntil) {
-                    return;
-                }
-                arrivals.cancel(); // the lease ran out while waiting: no call on an expired grant
-            }
-        } finally {
-            waiting.decrementAndGet();
-        }
     }
 }
