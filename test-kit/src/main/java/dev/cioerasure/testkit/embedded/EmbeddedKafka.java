@@ -112,9 +112,19 @@ public final class EmbeddedKafka implements AutoCloseable {
     /**
      * The broker's jar: the file itself when this kit is a directory (a Maven build), else a copy
      * out of the jar that carries it, in the temporary directory under a name made of its digest,
-     * so runs share one copy and a killed run leaves no new one behind.
+     * so runs share one copy and a killed run leaves no new one behind. Found (or copied) once
+     * per JVM: a benchmark or a test run may start several brokers.
      */
     private static synchronized Path brokerJar() throws IOException {
+        if (brokerJar == null) {
+            brokerJar = findOrCopyBrokerJar();
+        }
+        return brokerJar;
+    }
+
+    private static Path brokerJar;
+
+    private static Path findOrCopyBrokerJar() throws IOException {
         java.net.URL url = EmbeddedKafka.class.getResource(BROKER_JAR);
         if (url == null) {
             throw new IllegalStateException(BROKER_JAR + " is missing from the test kit (the test-broker module builds it)");
