@@ -154,7 +154,7 @@ public final class Benchmark {
 
     /**
      * {@code ERASURE_MAX_IN_FLIGHT} for a v1 worker paced at {@code limit} calls/s: a quarter of the
-     * limit, at least 32 (operations.md, "Sizing"). Enough persons that every slot of the window is
+     * limit, at least 32 (operations.md, "Scaling out"). Enough persons that every slot of the window is
      * busy (a call holds a thread 50 ms of its slot's 1.05 s); more only make each erasure queue
      * longer, and are redone after a kill. At 100/s, 256 in flight read 0.923–0.939 of the ceiling
      * (each erasure queued 5 s, and the count of erasures lagged the calls), 32 read 0.951–0.955,
