@@ -91,7 +91,7 @@ public final class BenchmarkRun {
         Benchmark.Result r = batch.result();
         StringBuilder s = new StringBuilder("## Track v2 batches\n\n");
         s.append("The same limit, latency and strict-window sandbox; `CUSTOMERIO_TRACK_API=batch` sends the calls in"
-                + " `POST /api/v2/batch` requests (`CUSTOMERIO_BATCH_MAX_ITEMS=200`, `ERASURE_MAX_IN_FLIGHT=512`), and the limit"
+                + " `POST /api/v2/batch` requests (`CUSTOMERIO_BATCH_MAX_ITEMS=200`, `ERASURE_MAX_IN_FLIGHT=" + Benchmark.BATCH_IN_FLIGHT + "`), and the limit"
                 + " counts those requests.\n\n");
         s.append("| run | requests | sustained erasures/s | Track requests per erasure | persons per batch | worker CPU per erasure"
                 + " | requests over the window | vs. v1 |\n|---|---|---|---|---|---|---|---|\n");
@@ -125,7 +125,7 @@ public final class BenchmarkRun {
             out.println("v1 at 1000 requests/s, 50 ms, strict window …");
             Benchmark.Result v1 = b.ceiling(1000, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
             out.println("batch mode, the same limit and latency …");
-            Benchmark.BatchResult batch = b.batch(1000, 50, 20_000, 200, 512);
+            Benchmark.BatchResult batch = b.batch(1000, 50, 20_000, 200, Benchmark.BATCH_IN_FLIGHT);
             int steady = (int) (batch.result().erasuresPerSecond() * 0.8);
             out.println("batch mode, requests produced at " + steady + "/s (80 % of its ceiling just measured) …");
             Benchmark.Result latency = b.batchLatency(1000, 50, steady, 20);
@@ -155,7 +155,7 @@ public final class BenchmarkRun {
     public int runBatchCostOnly() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
-            Benchmark.BatchResult batch = b.batch(1000, 50, backlog > 0 ? backlog : 20_000, 200, 512);
+            Benchmark.BatchResult batch = b.batch(1000, 50, backlog > 0 ? backlog : 20_000, 200, Integer.getInteger("bench.inFlight", Benchmark.BATCH_IN_FLIGHT));
             Benchmark.Result r = batch.result();
             out.printf("batch mode: %.0f erasures/s, %.3f requests per erasure, %.3f ms worker CPU per erasure over the whole run,"
                     + " %.3f ms in the steady state (25 %%–90 %%; of it %.3f ms JIT), %d over the window%n", r.erasuresPerSecond(),
@@ -210,7 +210,7 @@ public final class BenchmarkRun {
                 out.println("6/6 backlog: skipped (run with --backlog 1000000)");
             }
             out.println("batch mode (CUSTOMERIO_TRACK_API=batch) at 1000 requests/s, 50 ms latency, strict window …");
-            Benchmark.BatchResult batch = b.batch(1000, 50, 20_000, 200, 512);
+            Benchmark.BatchResult batch = b.batch(1000, 50, 20_000, 200, Benchmark.BATCH_IN_FLIGHT);
             int steady = (int) (batch.result().erasuresPerSecond() * 0.8);
             out.println("    … and its latency at " + steady + " requests/s (80 % of that) …");
             Benchmark.Result batchLatency = b.batchLatency(1000, 50, steady, 20);
