@@ -37,6 +37,10 @@ final class BenchCommand implements Callable<Integer> {
             + " (default 20000; for profiling with BENCH_WORKER_JAVA_OPTS).", hidden = true)
     boolean batchCostOnly;
 
+    @Option(names = "--batch-latency-only", description = "Only batch mode's latency, requests produced at -Dbench.rate per second"
+            + " (default 1600) for --seconds (for A/B comparisons).", hidden = true)
+    boolean batchLatencyOnly;
+
     @Option(names = "--ceiling-only", description = "Only v1's ceilings against the strict window: 100/s twice, then 1000/s"
             + " (each --seconds long; for A/B comparisons of the pacing).", hidden = true)
     boolean ceilingOnly;
@@ -57,6 +61,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (batchCostOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchCostOnly();
+        }
+        if (batchLatencyOnly) {
+            return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchLatencyOnly(Integer.getInteger("bench.rate", 1600));
         }
         if (groupOnly) {
             return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();

@@ -512,30 +512,42 @@ public final class Benchmark {
 
     /** Requests produced at a steady pace below the ceiling; produce → audit row latency per request. */
     Result latency(int limit, int latencyMs, double loadFactor, int seconds) throws Exception {
-        return latency(limit, latencyMs, (int) (limit / 2 * loadFactor), seconds, inFlightFor(limit), Map.of(), "");
+        return latency(limit, latencyMs, (int) (limit / 2 * loadFactor), seconds, inFlightFor(limit), Map.of(), "", 0);
     }
 
     /**
      * The same in batch mode, at {@code perSecond} requests produced a second (e.g. 80 % of the
-     * batch ceiling measured before), against the strict window.
+     * batch ceiling measured before), against the strict window. The worker first drains
+     * {@value #BATCH_LATENCY_WARM_UP} requests at full speed, so that the steady load meets a worker
+     * whose JIT has compiled: at 80 % of a ceiling that the CPU sets, a cold JVM falls behind in
+     * its first seconds and the queue it builds then takes the rest of the run to drain.
      */
     Result batchLatency(int limit, int latencyMs, int perSecond, int seconds) throws Exception {
         return latency(limit, latencyMs, perSecond, seconds, BATCH_IN_FLIGHT, Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"),
-                "batch mode, ");
+                "batch mode, ", BATCH_LATENCY_WARM_UP);
     }
 
-    private Result latency(int limit, int latencyMs, int perSecond, int seconds, int inFlight, Map<String, String> more, String label)
-            throws Exception {
+    /** Requests a batch-mode worker drains before its latency is measured. */
+    static final int BATCH_LATENCY_WARM_UP = 20_000;
+
+    private Result latency(int limit, int latencyMs, int perSecond, int seconds, int inFlight, Map<String, String> more, String label,
+                           int warmUp) throws Exception {
         String topic = freshTopic(6);
         String db = freshDatabase();
         DataSource ds = dataSource(db);
         int n = perSecond * seconds;
         Map<String, Long> sentAtMicros = new ConcurrentHashMap<>();
+        if (warmUp > 0) {
+            produce(topic, "w", warmUp);
+        }
         try (TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(SITE, KEY, latencyMs, limit, 0, false)
                 .with(more.isEmpty() ? TrackSandbox.Limit.TOKEN_BUCKET : TrackSandbox.Limit.SLIDING_WINDOW));
              ChildWorker w = startWorker(topic, db, sandbox, limit, inFlight, null, more);
              Producer<byte[], byte[]> p = producer()) {
             Thread.sleep(8000); // let the worker join the group first
+            if (warmUp > 0) {
+                awaitCompleted(ds, warmUp, Duration.ofMinutes(5), "warm-up");
+            }
             long start = System.nanoTime();
             for (int i = 0; i < n; i++) {
                 long due = start + (long) (i * 1e9 / perSecond);
@@ -549,7 +561,7 @@ public final class Benchmark {
                 p.send(r);
             }
             p.flush();
-            awaitCompleted(ds, n, Duration.ofSeconds(seconds * 3L + 60), "latency");
+            awaitCompleted(ds, warmUp + n, Duration.ofSeconds(seconds * 3L + 60), "latency");
             List<Double> lat = new ArrayList<>();
             List<Double> warm = new ArrayList<>();
             try (Connection c = ds.getConnection(); Statement st = c.createStatement();
