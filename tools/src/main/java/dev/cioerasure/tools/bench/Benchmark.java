@@ -473,14 +473,12 @@ public final class Benchmark {
     }
 
     /**
-     * {@code ERASURE_MAX_IN_FLIGHT} for a batch-mode worker. While the worker keeps up, an erasure
-     * spends about 0.35 s in flight (collected into a batch, two batch requests of 50 ms, an audit
-     * write after each), so the rate is at most in-flight ÷ 0.35 s. Over 100,000 requests with
-     * migration V11: 512 in flight drained 1,405 and 1,455 erasures/s; 1,024 drained 1,949 and
-     * 1,993, as many as 2,048 did (1,885, 1,933, 1,993) at less CPU per erasure (0.22 against
-     * 0.25 ms); 4,096 drained 1,753 (its heap of 256 MB is then short). See docs/benchmarks-by-hand.md.
+     * {@code ERASURE_MAX_IN_FLIGHT} for a batch-mode worker. With the audit table's cost per row
+     * the ceiling here, more gains nothing: 2,048 in flight drained 1,207 erasures/s over 100,000
+     * requests, 512 1,228 over 100,000 and 1,315-1,319 over 300,000 (docs/benchmarks-by-hand.md).
+     * {@code --batch-cost-only} takes another number as {@code -Dbench.inFlight=N}.
      */
-    static final int BATCH_IN_FLIGHT = 1024;
+    static final int BATCH_IN_FLIGHT = 512;
 
     /**
      * A backlog drained in batch mode ({@code CUSTOMERIO_TRACK_API=batch}) against the strict
