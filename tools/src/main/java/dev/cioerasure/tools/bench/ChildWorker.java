@@ -27,6 +27,14 @@ final class ChildWorker implements AutoCloseable {
     /** Workers started and not yet stopped on purpose: one that exits by itself fails the run. */
     private static final java.util.Set<ChildWorker> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+    static {
+        // A bench stopped early (Ctrl-C, kill) must not leave its workers behind: a worker that cannot
+        // reach Kafka or PostgreSQL waits for them, as it should in production, and would take CPU
+        // from every later run. (kill -9 of the bench runs no hook; then they must be stopped by hand.)
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(w -> w.process.destroyForcibly()),
+                "bench-stop-workers"));
+    }
+
     private final Process process;
     private final Path log;
     private final int metricsPort;
@@ -151,6 +159,10 @@ final class ChildWorker implements AutoCloseable {
 
     long peakHeapBytes() {
         return peakHeap.get();
+    }
+
+    long pid() {
+        return process.pid();
     }
 
     long peakRssBytes() {
