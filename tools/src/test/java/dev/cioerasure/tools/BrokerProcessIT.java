@@ -3,10 +3,6 @@ package dev.cioerasure.tools;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cioerasure.testkit.embedded.EmbeddedKafka;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -17,22 +13,15 @@ class BrokerProcessIT {
     /** A JVM that starts an embedded Kafka, says where, and waits to be killed. */
     public static void main(String[] args) throws Exception {
         EmbeddedKafka kafka = EmbeddedKafka.start();
-        System.out.println("KAFKA " + kafka.bootstrapServers());
-        System.out.flush();
-        Thread.sleep(Long.MAX_VALUE);
+        OwnerJvm.announceAndWait("KAFKA " + kafka.bootstrapServers());
     }
 
     @Test
     void theBrokerStopsWhenTheJvmThatStartedItIsKilled() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process owner = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), BrokerProcessIT.class.getName())
-                .redirectErrorStream(true).start();
+        OwnerJvm.Started started = OwnerJvm.start(BrokerProcessIT.class, "KAFKA ");
+        Process owner = started.process();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(owner.getInputStream(), StandardCharsets.UTF_8));
-            String line = out.readLine();
-            while (line != null && !line.startsWith("KAFKA ")) {
-                line = out.readLine();
-            }
+            String line = started.line();
             assertThat(line).as("the owner started a broker").startsWith("KAFKA localhost:");
             Optional<ProcessHandle> broker = owner.descendants()
                     .filter(p -> p.info().commandLine().orElse("").contains("test-broker")).findFirst();

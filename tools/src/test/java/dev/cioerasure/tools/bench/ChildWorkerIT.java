@@ -2,12 +2,9 @@ package dev.cioerasure.tools.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
+import dev.cioerasure.tools.OwnerJvm;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -25,23 +22,16 @@ class ChildWorkerIT {
                 "DATABASE_URL", "jdbc:postgresql://localhost:1/none", "DATABASE_USER", "u", "DATABASE_PASSWORD", "p",
                 "CUSTOMERIO_SITE_ID", "site", "CUSTOMERIO_TRACK_API_KEY", "key", "AUDIT_SUBJECT_KEY", "0123456789abcdef0123456789abcdef"),
                 "64m", port, Files.createTempFile("child-worker", ".log"));
-        System.out.println("WORKER " + w.pid());
-        System.out.flush();
-        Thread.sleep(Long.MAX_VALUE);
+        OwnerJvm.announceAndWait("WORKER " + w.pid());
     }
 
     @Test
     void aStoppedBenchStopsItsWorkers() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process bench = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), ChildWorkerIT.class.getName())
-                .redirectErrorStream(true).start();
+        OwnerJvm.Started started = OwnerJvm.start(ChildWorkerIT.class, "WORKER ");
+        Process bench = started.process();
         ProcessHandle worker = null;
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(bench.getInputStream(), StandardCharsets.UTF_8));
-            String line = out.readLine();
-            while (line != null && !line.startsWith("WORKER ")) {
-                line = out.readLine();
-            }
+            String line = started.line();
             assertThat(line).as("the bench started a worker").startsWith("WORKER ");
             worker = ProcessHandle.of(Long.parseLong(line.substring(7).trim())).orElseThrow();
             Thread.sleep(2_000);
