@@ -3,7 +3,6 @@ package dev.cioerasure.tools.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cioerasure.tools.OwnerJvm;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -14,14 +13,10 @@ class ChildWorkerIT {
 
     /** A JVM that starts a worker with nothing to reach (so it waits), says its pid, and waits to be stopped. */
     public static void main(String[] args) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
         ChildWorker w = new ChildWorker(Map.of("KAFKA_BOOTSTRAP_SERVERS", "localhost:1",
                 "DATABASE_URL", "jdbc:postgresql://localhost:1/none", "DATABASE_USER", "u", "DATABASE_PASSWORD", "p",
                 "CUSTOMERIO_SITE_ID", "site", "CUSTOMERIO_TRACK_API_KEY", "key", "AUDIT_SUBJECT_KEY", "0123456789abcdef0123456789abcdef"),
-                "64m", port, Files.createTempFile("child-worker", ".log"));
+                "64m", Benchmark.freePort(), Files.createTempFile("child-worker", ".log"));
         OwnerJvm.announceAndWait("WORKER " + w.pid());
     }
 
