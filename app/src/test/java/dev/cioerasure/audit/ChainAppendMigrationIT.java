@@ -18,16 +18,17 @@ import org.junit.jupiter.api.Test;
  * Migration V10 (a cheaper chain append) changes how the trigger works, not what it does: the same
  * rows, inserted into a database at V9 and into one at V10, come out with the same outcomes, the
  * same reasons and the same skips, and V10's canonical form of every row written under V9 is the
- * one V9 hashed, so the chain verifies across the migration.
+ * one V9 hashed, so the chain verifies across the migration. (The database "at V10" is migrated
+ * to the latest version: V11 changes only how the trigger's look-ups are planned.)
  */
 class ChainAppendMigrationIT {
-    private static final String COLUMNS = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
+    static final String COLUMNS = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
             + " http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic, kafka_partition,"
             + " kafka_offset, worker_instance, occurred_at, workspace) VALUES ";
     private static final String HASH = "'" + "ab".repeat(32) + "'";
 
     /** Every kind of row the worker writes, and the replays and repeats the trigger skips or marks. */
-    private static final List<String> ROWS = List.of(
+    static final List<String> ROWS = List.of(
             // request r1 in two workspaces, then its outcome; every field set, timestamps with microseconds and before 1970
             "('r1', " + HASH + ", 'email', 'SUPPRESS', 'SUCCEEDED', 200, 1, NULL, 'GDPR', '1969-07-20 20:17:40.123456+00',"
                     + " '2026-12-29 00:00:00.000001+00', 'privacy-team', 'erasure.requests', 0, 7, 'w-1', now(), 'brand-us')",
@@ -89,7 +90,8 @@ class ChainAppendMigrationIT {
         assertThat(new ChainVerifier(atV10).verify().intact()).isTrue();
     }
 
-    private static DataSource freshDatabase(String prefix) throws Exception {
+    /** A new, empty database on the shared server (not migrated). */
+    static DataSource freshDatabase(String prefix) throws Exception {
         String name = prefix + "_" + ProcessHandle.current().pid() + "_" + System.nanoTime();
         try (Connection c = TestInfra.postgres().superuserDataSource().getConnection(); Statement st = c.createStatement()) {
             st.execute("CREATE DATABASE " + name);

@@ -473,12 +473,15 @@ public final class Benchmark {
     }
 
     /**
-     * {@code ERASURE_MAX_IN_FLIGHT} for a batch-mode worker. With the audit table's cost per row
-     * the ceiling here, more gains nothing: 2,048 in flight drained 1,207 erasures/s over 100,000
-     * requests, 512 1,228 over 100,000 and 1,315-1,319 over 300,000 (docs/benchmarks-by-hand.md).
-     * {@code --batch-cost-only} takes another number as {@code -Dbench.inFlight=N}.
+     * {@code ERASURE_MAX_IN_FLIGHT} for a batch-mode worker. While the worker keeps up, an erasure
+     * spends about a third of a second in flight (collected into a batch, two batch requests of
+     * 50 ms, an audit write after each), so the rate is about in-flight ÷ 0.33 s until the CPU is
+     * the limit. Over 100,000 requests with migration V11 (2026-12-05): 512 in flight drained 1,545
+     * erasures/s, 1,024 1,896, 2,048 1,820 at more CPU per erasure (0.31 against 0.27 ms in the
+     * steady state). See docs/benchmarks-by-hand.md. {@code --batch-cost-only} takes another
+     * number as {@code -Dbench.inFlight=N}.
      */
-    static final int BATCH_IN_FLIGHT = 512;
+    static final int BATCH_IN_FLIGHT = 1024;
 
     /**
      * A backlog drained in batch mode ({@code CUSTOMERIO_TRACK_API=batch}) against the strict

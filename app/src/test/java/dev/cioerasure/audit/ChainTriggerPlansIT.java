@@ -1,0 +1,63 @@
+package dev.cioerasure.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.sql.Connection;
+import java.sql.SQLWarning;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Migration V11 lets the chain trigger plan its look-ups once per connection instead of on every
+ * row. Two plans it must not bring: a look-up in {@code audit_event} made while the table was empty
+ * being a sequential scan, which a long-lived connection would keep using as the table grows (the
+ * reason V3 planned on every row); and the chain head read through its primary key, which walks
+ * every dead version of that one, often-updated row. So: a connection whose first appends go to an
+ * empty, analysed table, and whose plans PostgreSQL's auto_explain reports to it, looks up rows by
+ * index and reads the head by a sequential scan.
+ */
+class ChainTriggerPlansIT {
+    /** The statement-level trigger's first look-up: what comes after it is not the row trigger's. */
+    private static final String AFTER_INSERT_TRIGGER = "SELECT h.last_seq FROM public.audit_chain_head h WHERE h.singleton";
+
+    @Test
+    void aConnectionThatFirstAppendsToAnEmptyTableLooksUpRowsByIndexAndTheHeadByScan() throws Exception {
+        DataSource ds = ChainAppendMigrationIT.freshDatabase("plans");
+        Migrations.migrate(ds);
+        List<String> rowTrigger = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("ANALYZE audit_event"); // the statistics of an empty table: the worst case for a cached plan
+            st.execute("LOAD 'auto_explain'");
+            st.execute("SET auto_explain.log_min_duration = 0");
+            st.execute("SET auto_explain.log_nested_statements = on");
+            st.execute("SET auto_explain.log_level = notice"); // the plans come back to this connection as notices
+            for (String row : ChainAppendMigrationIT.ROWS) {
+                st.execute(ChainAppendMigrationIT.COLUMNS + row);
+                for (SQLWarning w = st.getWarnings(); w != null; w = w.getNextWarning()) {
+                    if (w.getMessage().replaceAll("\\s+", " ").contains(AFTER_INSERT_TRIGGER)) {
+                        break; // the row trigger's look-ups come first, one statement (one row) at a time
+                    }
+                    rowTrigger.add(w.getMessage());
+                }
+                st.clearWarnings();
+            }
+        }
+        String all = String.join("\n", rowTrigger);
+        assertThat(rowTrigger).as("the row trigger's look-ups were reported").hasSizeGreaterThan(2 * ChainAppendMigrationIT.ROWS.size());
+        assertThat(all).as("the look-ups of each kind of row")
+                .contains("Index Scan Backward using audit_event_chain_seq_key")
+                .contains("using audit_event_one_outcome_per_record")
+                .contains("using audit_event_one_completion_per_request")
+                .contains("using audit_event_one_workspace_outcome_per_record")
+                .contains("using audit_event_one_success_per_request_and_workspace")
+                .contains("using audit_event_one_verification_per_request_and_workspace");
+        assertThat(all).as("no look-up scans the audit table").doesNotContain("Seq Scan on audit_event ")
+                .doesNotContain("Bitmap Heap Scan on audit_event ");
+        assertThat(all).as("the head's one row, read without walking its dead versions through an index")
+                .contains("Seq Scan on audit_chain_head").doesNotContain("using audit_chain_head_pkey");
+        assertThat(new ChainVerifier(ds).verify().intact()).isTrue();
+    }
+}
