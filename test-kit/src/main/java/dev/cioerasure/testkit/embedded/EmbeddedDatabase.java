@@ -16,6 +16,24 @@ public final class EmbeddedDatabase implements AutoCloseable {
         return new EmbeddedDatabase(EmbeddedPostgres.builder().start());
     }
 
+    /**
+     * The same, with the server's log appended to {@code log}, and the plan of every statement
+     * that takes 3 ms or longer in it, nested ones (a trigger's look-ups) included (auto_explain),
+     * for finding what slows a benchmark down.
+     */
+    public static EmbeddedDatabase startLoggingSlowPlans(java.nio.file.Path log) throws Exception {
+        ProcessBuilder.Redirect to = ProcessBuilder.Redirect.appendTo(log.toFile());
+        EmbeddedDatabase db = new EmbeddedDatabase(EmbeddedPostgres.builder().setOutputRedirector(to).setErrorRedirector(to).start());
+        try (java.sql.Connection c = db.superuserDataSource().getConnection(); java.sql.Statement st = c.createStatement()) {
+            st.execute("ALTER SYSTEM SET session_preload_libraries = 'auto_explain'");
+            st.execute("ALTER SYSTEM SET auto_explain.log_min_duration = '3ms'");
+            st.execute("ALTER SYSTEM SET auto_explain.log_nested_statements = on");
+            st.execute("ALTER SYSTEM SET log_autovacuum_min_duration = 0");
+            st.execute("SELECT pg_reload_conf()");
+        }
+        return db;
+    }
+
     /** JDBC URL of the {@code postgres} database as superuser {@code postgres} (no password). */
     public String jdbcUrl() {
         return postgres.getJdbcUrl("postgres", "postgres");

@@ -26,7 +26,7 @@ public final class BenchmarkRun {
 
     /** Runs only the backlog scenario and prints its figures (the full run takes the others too). */
     public int runBacklogOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             Benchmark.Result r = b.backlog(backlog);
             String text = String.format("## A backlog of %d requests%n%nDrained at a sustained %.0f erasures/s (unlimited, zero-latency"
@@ -42,9 +42,18 @@ public final class BenchmarkRun {
         }
     }
 
+    /**
+     * The embedded PostgreSQL; with {@code BENCH_PG_LOG=<file>} it logs there, with the plans of
+     * statements of 3 ms or more (docs/benchmarks-by-hand.md, "Finding a slow statement").
+     */
+    private static EmbeddedDatabase database() throws Exception {
+        String log = System.getenv("BENCH_PG_LOG");
+        return log == null ? EmbeddedDatabase.start() : EmbeddedDatabase.startLoggingSlowPlans(java.nio.file.Path.of(log));
+    }
+
     /** Runs only the group scenario and prints its row. */
     public int runGroupOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             List<Benchmark.Result> rows = new ArrayList<>();
             for (int[] run : new int[][] {{1000, 0}, {1000, 10}, {200, 0}, {200, 10}}) {
@@ -61,7 +70,7 @@ public final class BenchmarkRun {
 
     /** Runs only v1's ceilings against the strict window, 100/s twice and 1000/s once, each {@code seconds} long. */
     public int runCeilingOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             for (int limit : new int[] {100, 100, 1000}) {
                 Benchmark.Result r = b.ceiling(limit, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
@@ -75,7 +84,7 @@ public final class BenchmarkRun {
 
     /** Runs only the end-to-end latency scenario, three times (for profiling). */
     public int runLatencyOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             for (int i = 0; i < 3; i++) {
                 Benchmark.Result r = b.latency(1000, 50, 0.8, 20);
@@ -121,7 +130,7 @@ public final class BenchmarkRun {
      * a table (written nowhere: the hand-measured figures go to docs/benchmarks-by-hand.md).
      */
     public int runBatchOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             out.println("v1 at 1000 requests/s, 50 ms, strict window …");
             Benchmark.Result v1 = b.ceiling(1000, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
@@ -154,7 +163,7 @@ public final class BenchmarkRun {
 
     /** Runs only batch mode at 1,000 requests/s and 50 ms over --backlog requests (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runBatchCostOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             Benchmark.BatchResult batch = b.batch(1000, 50, backlog > 0 ? backlog : 20_000, 200, Integer.getInteger("bench.inFlight", Benchmark.BATCH_IN_FLIGHT));
             Benchmark.Result r = batch.result();
@@ -167,7 +176,7 @@ public final class BenchmarkRun {
 
     /** Runs only batch mode's latency at {@code perSecond} requests produced a second (after its warm-up). */
     public int runBatchLatencyOnly(int perSecond) throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             Benchmark.Result r = b.batchLatency(1000, 50, perSecond, seconds);
             out.printf("batch mode at a steady %d/s: produce → durable row p50 %.0f ms, p99 %.0f ms over %d requests (p99 %.0f ms"
@@ -178,7 +187,7 @@ public final class BenchmarkRun {
 
     /** Runs only the worker's-own-ceiling scenario (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runOverheadOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
             Benchmark.Result r = b.overhead(20_000);
             out.printf("unlimited, 0 ms: %.0f erasures/s, %.2f ms worker CPU per erasure, peak heap %s%n", r.erasuresPerSecond(),
@@ -191,7 +200,7 @@ public final class BenchmarkRun {
         long t0 = System.nanoTime();
         Path work = Files.createTempDirectory("cio-erasure-bench");
         out.println("starting Kafka and PostgreSQL …");
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = EmbeddedDatabase.start()) {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
             Benchmark b = new Benchmark(out, work, kafka, pg);
             List<Benchmark.Result> results = new ArrayList<>();
             out.println("1/6 ceiling at 1000 calls/s, 50 ms latency, strict sliding-window server …");
