@@ -478,8 +478,9 @@ public final class Benchmark {
      * 50 ms, an audit write after each), so the rate is about in-flight ÷ 0.33 s until the CPU is
      * the limit. Over 100,000 requests with migration V11 (2026-12-05): 512 in flight drained 1,545
      * erasures/s, 1,024 1,896, 2,048 1,820 at more CPU per erasure (0.31 against 0.27 ms in the
-     * steady state). See docs/benchmarks-by-hand.md. {@code --batch-cost-only} takes another
-     * number as {@code -Dbench.inFlight=N}.
+     * steady state); 1,024 drained 1,992-2,083 once the duplicate check read by index only. See
+     * docs/benchmarks-by-hand.md. {@code --batch-cost-only} takes another number as
+     * {@code -Dbench.inFlight=N}.
      */
     static final int BATCH_IN_FLIGHT = 1024;
 
