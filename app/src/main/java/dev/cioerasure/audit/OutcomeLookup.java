@@ -46,7 +46,7 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
      * with table scans ruled out for the look-up's transaction, only index look-ups by request_id
      * are left.
      */
-    static final String NO_TABLE_SCAN = "SET LOCAL enable_seqscan = off";
+    private static final String NO_TABLE_SCAN = "SET LOCAL enable_seqscan = off";
     private static final Standing NONE = new Standing(Optional.empty(), java.util.Set.of(), java.util.Set.of());
 
     private record Ask(String requestId, CompletableFuture<Standing> answer) { }
