@@ -16,20 +16,35 @@ import org.apache.kafka.common.TopicPartition;
  * still uncommitted) instead of being waited for.
  */
 final class ParkedRecords {
+    /** One parked record; its timer is set just after it is registered. */
+    private static final class Parked {
+        volatile ScheduledFuture<?> timer;
+    }
+
     private final ScheduledExecutorService timer;
-    private final Map<RecordKey, ScheduledFuture<?>> parked = new ConcurrentHashMap<>();
+    private final Map<RecordKey, Parked> parked = new ConcurrentHashMap<>();
 
     ParkedRecords(ScheduledExecutorService timer) {
         this.timer = timer;
     }
 
-    /** Runs {@code whenDue} after {@code wait}, unless the record was handed back before. */
+    /**
+     * Runs {@code whenDue} after {@code wait}, unless the record was handed back before.
+     *
+     * <p>The record is registered before its timer is started: a timer due at once may fire
+     * before {@code schedule} returns (a short wait on a busy machine), and must find it. Had it
+     * been registered after, the timer would have found nothing to run and the record would have
+     * stayed parked until its partition was revoked, holding back that partition's commits
+     * (VerificationIT caught this on a loaded machine).
+     */
     void park(RecordKey key, Duration wait, Runnable whenDue) {
-        parked.put(key, timer.schedule(() -> {
-            if (parked.remove(key) != null) {
+        Parked p = new Parked();
+        parked.put(key, p);
+        p.timer = timer.schedule(() -> {
+            if (parked.remove(key, p)) {
                 whenDue.run();
             }
-        }, wait.toMillis(), TimeUnit.MILLISECONDS));
+        }, wait.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Hands back the parked records of these partitions (all when null); returns how many. */
@@ -38,8 +53,11 @@ final class ParkedRecords {
         for (var it = parked.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             if (only == null || only.contains(e.getKey().partition())) {
-                e.getValue().cancel(false);
-                it.remove();
+                it.remove(); // a timer that fires now finds nothing to run
+                ScheduledFuture<?> t = e.getValue().timer;
+                if (t != null) {
+                    t.cancel(false);
+                }
                 n++;
             }
         }
