@@ -4,7 +4,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.util.Optional;
 import javax.sql.DataSource;
 
 /** Read-side queries the worker needs. */
@@ -15,18 +14,9 @@ public final class AuditLog {
         this.dataSource = dataSource;
     }
 
-    /** Requests not yet erased (parked, failed or rejected): how many, how many overdue, the oldest. */
-    public record OpenSummary(long open, long overdue, Optional<java.time.Instant> oldestRequestedAt) { }
-
-    public OpenSummary openSummary() throws SQLException {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT count(*), count(*) FILTER (WHERE overdue), min(requested_at)"
-                     + " FROM erasure_open_requests");
-             ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            java.time.OffsetDateTime oldest = rs.getObject(3, java.time.OffsetDateTime.class);
-            return new OpenSummary(rs.getLong(1), rs.getLong(2), Optional.ofNullable(oldest).map(java.time.OffsetDateTime::toInstant));
-        }
+    /** The requests not yet erased, tracked from here on (see {@link OpenRequests}). */
+    public OpenRequests openRequests() {
+        return new OpenRequests(dataSource);
     }
 
     /** Whether the request already has its VERIFY row (its verification is finished) in the workspace (null: the row without a workspace, from before workspaces). */

@@ -1,6 +1,6 @@
 package dev.cioerasure.worker;
 
-import dev.cioerasure.audit.AuditLog;
+import dev.cioerasure.audit.OpenRequests;
 import dev.cioerasure.metrics.MetricNames;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -16,18 +16,19 @@ import org.slf4j.LoggerFactory;
 /**
  * Publishes where the regulation deadlines stand, from the audit table: how many requests are
  * not yet erased, how many of those are overdue, and the age of the oldest. Refreshed
- * periodically (a full pass over the open requests) rather than per scrape.
+ * periodically ({@link OpenRequests}: the rows appended since the last refresh) rather than per
+ * scrape, on a thread of its own, so a slow or unreachable database delays nothing else.
  */
 final class DeadlineGauges {
     private static final Logger log = LoggerFactory.getLogger(DeadlineGauges.class);
     static final Duration REFRESH = Duration.ofSeconds(30);
 
-    private final AuditLog auditLog;
+    private final OpenRequests openRequests;
     private final Clock clock;
-    private final AtomicReference<AuditLog.OpenSummary> last = new AtomicReference<>();
+    private final AtomicReference<OpenRequests.Summary> last = new AtomicReference<>();
 
-    DeadlineGauges(AuditLog auditLog, Clock clock, MeterRegistry meters) {
-        this.auditLog = auditLog;
+    DeadlineGauges(OpenRequests openRequests, Clock clock, MeterRegistry meters) {
+        this.openRequests = openRequests;
         this.clock = clock;
         Gauge.builder(MetricNames.OPEN, this, g -> g.value(s -> s.open()))
                 .description("Requests not yet erased (parked, failed or rejected)").register(meters);
@@ -38,8 +39,8 @@ final class DeadlineGauges {
                 .description("Age of the oldest request not yet erased").baseUnit("seconds").register(meters);
     }
 
-    private double value(java.util.function.Function<AuditLog.OpenSummary, Number> f) {
-        AuditLog.OpenSummary s = last.get();
+    private double value(java.util.function.Function<OpenRequests.Summary, Number> f) {
+        OpenRequests.Summary s = last.get();
         return s == null ? Double.NaN : f.apply(s).doubleValue();
     }
 
@@ -49,7 +50,7 @@ final class DeadlineGauges {
 
     void refresh() {
         try {
-            last.set(auditLog.openSummary());
+            last.set(openRequests.refresh(clock.instant()));
         } catch (SQLException | RuntimeException e) {
             log.debug("deadline summary unavailable: {}", e.toString());
         }

@@ -84,6 +84,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final Clock clock;
     private final int maxParked;
     private final ScheduledExecutorService scheduler;
+    /** Refreshes the deadline gauges: a database read, kept off the retry timers. */
+    private final ScheduledExecutorService deadlineTimer;
     private final ScheduledExecutorService healthPinger;
     private final ScheduledExecutorService backlogTimer;
     private final ScheduledExecutorService budgetTimer;
@@ -163,7 +165,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.verifyParked = new ParkedRecords(scheduler);
         Gauge.builder(MetricNames.VERIFICATION_PENDING, this, w -> w.verifyParked.size() + w.verifying.get())
                 .description("Verification records this instance holds until their next check, or is checking").register(d.meters());
-        new DeadlineGauges(auditLog, d.clock(), d.meters()).schedule(scheduler);
+        this.deadlineTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("deadlines-"));
+        new DeadlineGauges(auditLog.openRequests(), d.clock(), d.meters()).schedule(deadlineTimer);
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
         healthPinger.scheduleWithFixedDelay(() -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
@@ -635,6 +638,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
 
     private void closeQuietly() {
         scheduler.shutdownNow();
+        deadlineTimer.shutdownNow();
         healthPinger.shutdownNow();
         stop(backlogTimer, 15);
         backlogMonitor.close();
