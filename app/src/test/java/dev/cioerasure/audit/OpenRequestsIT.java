@@ -99,8 +99,8 @@ class OpenRequestsIT {
         long[] before = settled(ds);
         OpenRequests.Summary s = tracked.refresh(now);
         // each connection's backend reports its statistics when it closes
-        await().atMost(Duration.ofSeconds(15)).until(() -> reads(ds)[1] > before[1]);
-        long[] after = reads(ds);
+        await().atMost(Duration.ofSeconds(15)).until(() -> OutcomeLookupIT.reads(ds)[1] > before[1]);
+        long[] after = OutcomeLookupIT.reads(ds);
         assertThat(after[0] - before[0]).as("sequential scans of audit_event").isZero();
         assertThat(after[2] - before[2]).as("index entries read: the 30 new rows, the 30 open ids, not the 40,000 of history")
                 .isLessThanOrEqualTo(300);
@@ -149,25 +149,15 @@ class OpenRequestsIT {
 
     /** The statistics once the appending connections' backends have reported theirs (unchanged for a second). */
     private static long[] settled(DataSource ds) throws Exception {
-        long[] last = reads(ds);
+        long[] last = OutcomeLookupIT.reads(ds);
         for (int i = 0; i < 30; i++) {
             Thread.sleep(1000);
-            long[] now = reads(ds);
+            long[] now = OutcomeLookupIT.reads(ds);
             if (java.util.Arrays.equals(now, last)) {
                 return now;
             }
             last = now;
         }
         throw new AssertionError("the statistics of audit_event kept changing");
-    }
-
-    /** audit_event's sequential scans, index scans and index entries read, as the statistics say now. */
-    private static long[] reads(DataSource ds) throws Exception {
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT t.seq_scan, t.idx_scan, (SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i"
-                     + " WHERE i.relid = t.relid) FROM pg_stat_user_tables t WHERE t.relname = 'audit_event'")) {
-            rs.next();
-            return new long[] {rs.getLong(1), rs.getLong(2), rs.getLong(3)};
-        }
     }
 }

@@ -87,7 +87,7 @@ class OutcomeLookupIT {
     }
 
     /** audit_event's sequential scans, index scans and index entries read, as the statistics say now. */
-    private static long[] reads(DataSource ds) throws Exception {
+    static long[] reads(DataSource ds) throws Exception {
         try (Connection c = ds.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT t.seq_scan, t.idx_scan, (SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i"
                      + " WHERE i.relid = t.relid) FROM pg_stat_user_tables t WHERE t.relname = 'audit_event'")) {
