@@ -73,6 +73,50 @@ class AuditTableIT {
     }
 
     @Test
+    void everyValueComesBackAsWrittenWhateverItsCharactersAndTheChainVerifies() throws Exception {
+        // COPY's text format gives backslash, tab, newline, CR, \N and \. meanings of their own
+        List<String> hostile = List.of("tab\there", "line\nbreak", "cr\rhere", "back\\slash", "\\N", "\\.", "\\",
+                "end\\", "\\.\n\\.", "quote ' \" , ; |", "ünïcödé ✓ 😀", "", " ");
+        Instant at = Instant.parse("2026-11-28T10:00:00.123456789Z");
+        List<AuditEvent> rows = new ArrayList<>();
+        for (int i = 0; i < hostile.size(); i++) {
+            String v = hostile.get(i);
+            rows.add(new AuditEvent("req-" + i, "a".repeat(64), "email", Step.OUTCOME, Outcome.FAILED, i % 2 == 0 ? 503 : null,
+                    i % 3 == 0 ? null : i, v, "GDPR", at.plusSeconds(i), i % 4 == 0 ? null : at.plusSeconds(86_400), v,
+                    i % 5 == 0 ? null : new KafkaCoordinates(v.isEmpty() ? "t" : v, i, 1_000_000_000_000L + i), at.plusMillis(i),
+                    i % 2 == 0 ? null : "ws-" + i));
+        }
+        write(rows.toArray(AuditEvent[]::new));
+
+        try (Connection c = db.getConnection(); Statement st = c.createStatement();
+             java.sql.ResultSet rs = st.executeQuery("SELECT request_id, http_status, attempts, reason, requested_at, deadline_at,"
+                     + " requested_by, kafka_topic, kafka_partition, kafka_offset, worker_instance, occurred_at, workspace"
+                     + " FROM audit_event ORDER BY chain_seq")) {
+            for (AuditEvent e : rows) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo(e.requestId());
+                assertThat((Integer) rs.getObject(2)).isEqualTo(e.httpStatus());
+                assertThat((Integer) rs.getObject(3)).isEqualTo(e.attempts());
+                assertThat(rs.getString(4)).as(e.requestId()).isEqualTo(e.reason());
+                assertThat(rs.getObject(5, java.time.OffsetDateTime.class).toInstant())
+                        .isEqualTo(e.requestedAt().truncatedTo(java.time.temporal.ChronoUnit.MICROS));
+                assertThat(java.util.Optional.ofNullable(rs.getObject(6, java.time.OffsetDateTime.class)).map(t -> t.toInstant()))
+                        .isEqualTo(java.util.Optional.ofNullable(e.deadlineAt()).map(t -> t.truncatedTo(java.time.temporal.ChronoUnit.MICROS)));
+                assertThat(rs.getString(7)).isEqualTo(e.requestedBy());
+                assertThat(rs.getString(8)).isEqualTo(e.source() == null ? null : e.source().topic());
+                assertThat((Integer) rs.getObject(9)).isEqualTo(e.source() == null ? null : e.source().partition());
+                assertThat((Long) rs.getObject(10)).isEqualTo(e.source() == null ? null : e.source().offset());
+                assertThat(rs.getString(11)).isEqualTo("test-worker");
+                assertThat(rs.getObject(12, java.time.OffsetDateTime.class).toInstant())
+                        .isEqualTo(e.occurredAt().truncatedTo(java.time.temporal.ChronoUnit.MICROS));
+                assertThat(rs.getString(13)).isEqualTo(e.workspace());
+            }
+            assertThat(rs.next()).isFalse();
+        }
+        assertThat(new ChainVerifier(db).verify().intact()).isTrue();
+    }
+
+    @Test
     void updateDeleteAndTruncateAreRefusedEvenForTheOwner() throws Exception {
         write(outcome("r1", Outcome.COMPLETED, 1));
         assertThatThrownBy(() -> exec("UPDATE audit_event SET outcome = 'FAILED'")).hasMessageContaining("append-only");
