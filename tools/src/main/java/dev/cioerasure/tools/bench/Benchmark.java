@@ -202,8 +202,8 @@ public final class Benchmark {
      * The number of COMPLETED outcomes, counted from the rows appended since the last count (in
      * chain order: every append holds the chain head's lock until it commits, so each snapshot
      * sees a prefix of the chain). A count of all of them every 200 ms read the whole history
-     * each time, 50-275 ms at 100,000 rows: CPU taken from the worker and the PostgreSQL it
-     * measures, more the longer the run.
+     * each time (183-275 ms a count near 100,000 rows, with auto_explain on): CPU taken from the
+     * worker and the PostgreSQL it measures, more the longer the run.
      */
     static final class CompletedCount {
         private final DataSource ds;
