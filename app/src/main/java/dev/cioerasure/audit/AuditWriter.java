@@ -39,9 +39,9 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
 
     /**
      * The rows go in by COPY, in its text format: the same data columns, the same triggers (the
-     * chain, the rules, append-only) as an INSERT, at a fraction of the client's cost: an INSERT
-     * batch had pgjdbc bind 18 parameters a row, which took over a third of the worker's CPU in
-     * batch mode (docs/benchmarks-by-hand.md).
+     * chain, the rules, append-only) as an INSERT, at less of the client's cost: a batched INSERT
+     * had pgjdbc bind 18 parameters a row, over a third of the worker's sampled Java CPU in batch
+     * mode; COPY saved 5-8 % of the worker's CPU per erasure (docs/benchmarks-by-hand.md).
      */
     private static final String COPY = "COPY audit_event (request_id, subject_hash, identifier_type, step, outcome,"
             + " http_status, attempts, reason, regulation, requested_at, deadline_at, requested_by, kafka_topic,"
