@@ -4,7 +4,6 @@ import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -38,15 +37,6 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
             + " array_agg(workspace) FILTER (WHERE step = 'SUPPRESS' AND workspace IS NOT NULL) AS suppressed_in"
             + " FROM audit_event e WHERE e.request_id = r.id AND ((step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED'))"
             + " OR (step = 'WORKSPACE' AND outcome = 'SUCCEEDED') OR (step = 'SUPPRESS' AND outcome = 'SUCCEEDED'))) s";
-    /**
-     * The look-up must never read the whole audit table: every record waits for it (one thread
-     * serves them all), and the cost of a scan grows with the table. As one query over all asked
-     * ids (request_id = ANY), PostgreSQL chose a sequential scan of audit_event in {@code bench}
-     * (4-75 ms a look-up at 100,000 rows, estimated as a table of a few thousand). Per id, and
-     * with table scans ruled out for the look-up's transaction, only index look-ups by request_id
-     * are left.
-     */
-    private static final String NO_TABLE_SCAN = "SET LOCAL enable_seqscan = off";
     private static final Standing NONE = new Standing(Optional.empty(), java.util.Set.of(), java.util.Set.of());
 
     private record Ask(String requestId, CompletableFuture<Standing> answer) { }
@@ -106,10 +96,12 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
         Map<String, Standing> found = new HashMap<>();
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
-            try (Statement st = c.createStatement()) {
-                // Through request_id's index, whatever the statistics say (see NO_TABLE_SCAN)
-                st.execute(NO_TABLE_SCAN);
-            }
+            // The look-up must never read the whole audit table: every record waits for it (one
+            // thread serves them all), and a scan's cost grows with the table. As one query over
+            // all asked ids (request_id = ANY), PostgreSQL chose a sequential scan of audit_event in
+            // bench (4-75 ms a look-up at 100,000 rows, estimated as a table of a few thousand).
+            // Per id, and with table scans ruled out, only look-ups by request_id's index are left.
+            IndexReads.only(c);
             try (PreparedStatement ps = c.prepareStatement(QUERY)) {
                 Array ids = c.createArrayOf("text", batch.stream().map(Ask::requestId).distinct().toArray());
                 ps.setArray(1, ids);
