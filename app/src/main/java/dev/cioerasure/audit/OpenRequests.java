@@ -51,10 +51,6 @@ public final class OpenRequests {
     private static final String CLOSED = "SELECT request_id FROM audit_event WHERE request_id = ANY(?) AND step = 'OUTCOME'"
             + " AND outcome = 'COMPLETED'";
     private static final String WHOLE_VIEW = "SELECT request_id, requested_at, deadline_at FROM erasure_open_requests";
-    private static final String VIEW_SUMMARY = "SELECT count(*), count(*) FILTER (WHERE overdue), min(requested_at)"
-            + " FROM erasure_open_requests";
-    /** The incremental queries go through indexes (chain_seq, request_id); a table scan would bring back the cost of the history. */
-    private static final String NO_TABLE_SCAN = "SET LOCAL enable_seqscan = off";
 
     private final DataSource dataSource;
     private final int maxTracked;
@@ -88,33 +84,37 @@ public final class OpenRequests {
         }
     }
 
-    /** Reads the view whole; keeps its rows when they fit. */
+    /** Reads the view whole, once: summarises every row, and keeps them when they fit. */
     private Summary load(Connection c, Instant now) throws SQLException {
         long top = top(c);
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(VIEW_SUMMARY)) {
-            rs.next();
-            if (rs.getLong(1) > maxTracked) {
-                OffsetDateTime oldest = rs.getObject(3, OffsetDateTime.class);
-                return new Summary(rs.getLong(1), rs.getLong(2), Optional.ofNullable(oldest).map(OffsetDateTime::toInstant));
-            }
-        }
+        Tally all = new Tally(now);
         Map<String, Open> rows = new HashMap<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(WHOLE_VIEW)) {
-            while (rs.next()) {
-                rows.put(rs.getString(1), open(rs));
+        try (Statement st = c.createStatement()) {
+            st.setFetchSize(10_000); // streamed (the transaction is open): the rows past maxTracked are only counted
+            try (ResultSet rs = st.executeQuery(WHOLE_VIEW)) {
+                while (rs.next()) {
+                    Open o = open(rs);
+                    all.add(o);
+                    if (rows != null) {
+                        rows.put(rs.getString(1), o);
+                        if (rows.size() > maxTracked) {
+                            rows = null;
+                        }
+                    }
+                }
             }
         }
-        open.clear();
-        open.putAll(rows);
-        seenUpTo = top;
-        return summary(now);
+        if (rows != null) {
+            open.clear();
+            open.putAll(rows);
+            seenUpTo = top;
+        }
+        return all.summary();
     }
 
     /** Applies the rows appended since the last refresh. */
     private Summary advance(Connection c, Instant now) throws SQLException {
-        try (Statement st = c.createStatement()) {
-            st.execute(NO_TABLE_SCAN);
-        }
+        IndexReads.only(c); // through chain_seq's and request_id's indexes: a table scan would bring back the history's cost
         long top = top(c);
         Map<String, Open> opened = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(OPENED)) {
@@ -151,9 +151,24 @@ public final class OpenRequests {
     }
 
     private Summary summary(Instant now) {
-        long overdue = 0;
-        Instant oldest = null;
-        for (Open o : open.values()) {
+        Tally t = new Tally(now);
+        open.values().forEach(t::add);
+        return t.summary();
+    }
+
+    /** Open requests counted one by one: how many, how many past their deadline at {@code now}, the oldest. */
+    private static final class Tally {
+        private final Instant now;
+        private long count;
+        private long overdue;
+        private Instant oldest;
+
+        Tally(Instant now) {
+            this.now = now;
+        }
+
+        void add(Open o) {
+            count++;
             if (o.deadlineAt() != null && now.isAfter(o.deadlineAt())) {
                 overdue++;
             }
@@ -161,7 +176,10 @@ public final class OpenRequests {
                 oldest = o.requestedAt();
             }
         }
-        return new Summary(open.size(), overdue, Optional.ofNullable(oldest));
+
+        Summary summary() {
+            return new Summary(count, overdue, Optional.ofNullable(oldest));
+        }
     }
 
     /** How many requests are held one by one (0 while the view is read whole). */
