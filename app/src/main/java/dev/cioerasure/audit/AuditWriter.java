@@ -184,7 +184,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         batchRows.record(count);
     }
 
-    /** One row in COPY's text format: the columns of {@link #COPY}, tab-separated, {@code \N} for NULL. */
+    /** One row in COPY's text format: the columns of {@link #COPY}, each ended by a tab, the last by a newline; {@code \N} for NULL. */
     private void appendRow(StringBuilder out, AuditEvent e) {
         field(out, e.requestId());
         field(out, e.subjectHash());
@@ -203,7 +203,8 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         field(out, e.source() == null ? null : e.source().offset());
         field(out, workerInstance);
         field(out, e.occurredAt());
-        out.append(e.workspace() == null ? "\\N" : escape(e.workspace())).append('\n');
+        field(out, e.workspace());
+        out.setCharAt(out.length() - 1, '\n'); // the last field ends the line
     }
 
     private static void field(StringBuilder out, Object v) {
