@@ -26,8 +26,7 @@ public final class BenchmarkRun {
 
     /** Runs only the backlog scenario and prints its figures (the full run takes the others too). */
     public int runBacklogOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             Benchmark.Result r = b.backlog(backlog);
             String text = String.format("## A backlog of %d requests%n%nDrained at a sustained %.0f erasures/s (unlimited, zero-latency"
                     + " sandbox); peak heap %s of 256 MB, peak RSS %s; %.2f ms worker CPU per erasure. Memory is bounded by the"
@@ -39,6 +38,18 @@ public final class BenchmarkRun {
                     List.of(new ThroughputPlot.Series("unlimited sandbox", r.timeline(), Double.NaN)));
             Files.writeString(docs.resolve("benchmark-backlog.md"), text);
             return 0;
+        });
+    }
+
+    /** One scenario's work with a {@link Benchmark}; returns the exit code. */
+    private interface Scenario {
+        int run(Benchmark b) throws Exception;
+    }
+
+    /** Runs {@code s} against a broker and a database of its own, stopped afterwards. */
+    private int withBenchmark(Scenario s) throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
+            return s.run(new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg));
         }
     }
 
@@ -48,13 +59,12 @@ public final class BenchmarkRun {
      */
     private static EmbeddedDatabase database() throws Exception {
         String log = System.getenv("BENCH_PG_LOG");
-        return log == null ? EmbeddedDatabase.start() : EmbeddedDatabase.startLoggingSlowPlans(java.nio.file.Path.of(log));
+        return log == null ? EmbeddedDatabase.start() : EmbeddedDatabase.startLoggingSlowPlans(Path.of(log));
     }
 
     /** Runs only the group scenario and prints its row. */
     public int runGroupOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             List<Benchmark.Result> rows = new ArrayList<>();
             for (int[] run : new int[][] {{1000, 0}, {1000, 10}, {200, 0}, {200, 10}}) {
                 rows.add(b.group(run[0], 50, seconds, run[1]));
@@ -65,13 +75,12 @@ public final class BenchmarkRun {
                         r.erasuresPerSecond() / r.ceiling(), r.overWindow(), r.throttled());
             }
             return 0;
-        }
+        });
     }
 
     /** Runs only v1's ceilings against the strict window, 100/s twice and 1000/s once, each {@code seconds} long. */
     public int runCeilingOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             for (int limit : new int[] {100, 100, 1000}) {
                 Benchmark.Result r = b.ceiling(limit, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
                 out.printf("| %s | %d | %.2f | %.0f | **%.3f** | %d | %d | %.2f ms CPU per erasure |%n", r.name(), r.requests(),
@@ -79,20 +88,19 @@ public final class BenchmarkRun {
                         r.cpuMsPerErasure());
             }
             return 0;
-        }
+        });
     }
 
     /** Runs only the end-to-end latency scenario, three times (for profiling). */
     public int runLatencyOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             for (int i = 0; i < 3; i++) {
                 Benchmark.Result r = b.latency(1000, 50, 0.8, 20);
                 out.printf("latency at 80 %% of the ceiling: p50 %.0f ms, p99 %.0f ms over %d requests (%d 429s)%n", r.p50Ms(), r.p99Ms(),
                         r.requests(), r.throttled());
             }
             return 0;
-        }
+        });
     }
 
     /** The v1-against-batch section of benchmarks.md. */
@@ -130,8 +138,7 @@ public final class BenchmarkRun {
      * a table (written nowhere: the hand-measured figures go to docs/benchmarks-by-hand.md).
      */
     public int runBatchOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             out.println("v1 at 1000 requests/s, 50 ms, strict window …");
             Benchmark.Result v1 = b.ceiling(1000, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
             out.println("batch mode, the same limit and latency …");
@@ -158,50 +165,45 @@ public final class BenchmarkRun {
                     batch.requestsPerErasure(), batch.meanItems(), Benchmark.fmt(r.cpuMsPerErasure(), "%.2f ms"), r.overWindow(),
                     r.erasuresPerSecond() / v1.erasuresPerSecond());
             return 0;
-        }
+        });
     }
 
     /** Runs only batch mode at 1,000 requests/s and 50 ms over --backlog requests (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runBatchCostOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             Benchmark.BatchResult batch = b.batch(1000, 50, backlog > 0 ? backlog : 20_000, 200, Integer.getInteger("bench.inFlight", Benchmark.BATCH_IN_FLIGHT));
             Benchmark.Result r = batch.result();
             out.printf("batch mode: %.0f erasures/s, %.3f requests per erasure, %.3f ms worker CPU per erasure over the whole run,"
                     + " %.3f ms in the steady state (25 %%–90 %%; of it %.3f ms JIT), %d over the window%n", r.erasuresPerSecond(),
                     batch.requestsPerErasure(), r.cpuMsPerErasure(), batch.steadyCpu().ms(), batch.steadyCpu().jitMs(), r.overWindow());
             return 0;
-        }
+        });
     }
 
     /** Runs only batch mode's latency at {@code perSecond} requests produced a second (after its warm-up). */
     public int runBatchLatencyOnly(int perSecond) throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             Benchmark.Result r = b.batchLatency(1000, 50, perSecond, seconds);
             out.printf("batch mode at a steady %d/s: produce → durable row p50 %.0f ms, p99 %.0f ms over %d requests (p99 %.0f ms"
                     + " after the first %d s)%n", perSecond, r.p50Ms(), r.p99Ms(), r.requests(), r.p99WarmMs(), Benchmark.WARM_UP_SECONDS);
             return 0;
-        }
+        });
     }
 
     /** Runs only the worker's-own-ceiling scenario (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runOverheadOnly() throws Exception {
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, Files.createTempDirectory("cio-erasure-bench"), kafka, pg);
+        return withBenchmark(b -> {
             Benchmark.Result r = b.overhead(20_000);
             out.printf("unlimited, 0 ms: %.0f erasures/s, %.2f ms worker CPU per erasure, peak heap %s%n", r.erasuresPerSecond(),
                     r.cpuMsPerErasure(), Benchmark.mb(r.peakHeap()));
             return 0;
-        }
+        });
     }
 
     public int run() throws Exception {
         long t0 = System.nanoTime();
-        Path work = Files.createTempDirectory("cio-erasure-bench");
         out.println("starting Kafka and PostgreSQL …");
-        try (EmbeddedKafka kafka = EmbeddedKafka.start(); EmbeddedDatabase pg = database()) {
-            Benchmark b = new Benchmark(out, work, kafka, pg);
+        return withBenchmark(b -> {
             List<Benchmark.Result> results = new ArrayList<>();
             out.println("1/6 ceiling at 1000 calls/s, 50 ms latency, strict sliding-window server …");
             Benchmark.Result c1000 = b.ceiling(1000, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
@@ -252,8 +254,8 @@ public final class BenchmarkRun {
             }
             Files.writeString(docs.resolve("benchmarks.md"), report);
             out.println("written: " + docs.resolve("benchmarks.md") + ", " + docs.resolve("benchmark-throughput.png"));
-        }
-        return 0;
+            return 0;
+        });
     }
 
     private String report(String machine, List<Benchmark.Result> ceilings, Benchmark.Result overhead, Benchmark.Result latency,
