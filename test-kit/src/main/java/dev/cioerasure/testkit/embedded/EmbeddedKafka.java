@@ -182,7 +182,12 @@ public final class EmbeddedKafka implements AutoCloseable {
                         + "\" password=\"" + SASL_PASSWORD + "\";");
     }
 
-    /** Creates the topics (if missing) with the given number of partitions. */
+    /**
+     * Creates the topics (if missing) with the given number of partitions, and returns once the
+     * broker's metadata shows every one of them: a topic the controller has created may not yet
+     * be known to the broker that answers the next client's describe (a worker started at once
+     * then refused to start, "topic ... does not exist", in one CI run).
+     */
     public void createTopics(int partitions, String... names) throws InterruptedException, ExecutionException {
         Map<String, Object> p = new java.util.HashMap<>(clientProperties());
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
@@ -198,6 +203,23 @@ public final class EmbeddedKafka implements AutoCloseable {
                 if (!(e.getCause() instanceof TopicExistsException)) {
                     throw e;
                 }
+            }
+            awaitKnown(admin, List.of(names));
+        }
+    }
+
+    private static void awaitKnown(Admin admin, List<String> names) throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                admin.describeTopics(names).allTopicNames().get();
+                return;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(20);
             }
         }
     }
