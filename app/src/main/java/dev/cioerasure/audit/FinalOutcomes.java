@@ -2,6 +2,7 @@ package dev.cioerasure.audit;
 
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /** The duplicate check: a request's final outcome so far ({@link OutcomeLookup}). */
 public interface FinalOutcomes {
@@ -14,6 +15,15 @@ public interface FinalOutcomes {
      */
     default Standing standing(String requestId) {
         return new Standing(finalOutcome(requestId), Set.of(), Set.of());
+    }
+
+    /** {@link #standing}, answered later where the look-up is batched (no thread waits for it). */
+    default CompletableFuture<Standing> standingAsync(String requestId) {
+        try {
+            return CompletableFuture.completedFuture(standing(requestId));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     /**

@@ -56,7 +56,9 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
             if (first) {
                 log.warn("duplicate check failed ({}); {} request(s) wait until the database answers", error.getClass().getSimpleName(), asks);
             }
-        }, (a, why) -> a.answer().completeExceptionally(why));
+        }, (a, why) -> a.answer().completeExceptionally(
+                // stopped (shutdown): the record is handed back, not failed
+                new CancellationException("duplicate check abandoned: " + why.getClass().getSimpleName())));
     }
 
     /**
@@ -77,19 +79,30 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
      */
     @Override
     public Standing standing(String requestId) {
-        Ask ask = new Ask(requestId, new CompletableFuture<>());
-        if (closed) {
-            throw new CancellationException("duplicate check closed");
-        }
-        loop.submit(ask);
         try {
-            return ask.answer().get();
+            return standingAsync(requestId).get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CancellationException("shutting down during the duplicate check");
         } catch (ExecutionException e) {
-            throw new CancellationException("duplicate check abandoned: " + e.getCause().getClass().getSimpleName());
+            throw e.getCause() instanceof CancellationException c ? c
+                    : new CancellationException("duplicate check abandoned: " + e.getCause().getClass().getSimpleName());
         }
+    }
+
+    /**
+     * {@link #standing}, answered with the batch it joins, on the look-up's thread (what follows
+     * must not block). Fails with a {@link CancellationException} when closed (shutdown); while
+     * the database is unavailable it stays unanswered (the worker pauses).
+     */
+    @Override
+    public CompletableFuture<Standing> standingAsync(String requestId) {
+        Ask ask = new Ask(requestId, new CompletableFuture<>());
+        if (closed) {
+            return CompletableFuture.failedFuture(new CancellationException("duplicate check closed"));
+        }
+        loop.submit(ask);
+        return ask.answer();
     }
 
     private Map<String, Standing> query(List<Ask> batch) throws Exception {

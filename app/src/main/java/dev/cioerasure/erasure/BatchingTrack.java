@@ -21,7 +21,6 @@ import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -30,7 +29,8 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Track calls gathered into v2 batches ({@code CUSTOMERIO_TRACK_API=batch}). Each caller still
- * makes one call (suppress or destroy one person) and waits for its own result, so retries,
+ * makes one call (suppress or destroy one person) and gets its own result (without a thread
+ * waiting for it: {@link #send}), so retries,
  * {@code Retry-After}, the breaker and the credential gate work per person as in v1. Here, calls
  * queue per operation and leave together: a batch goes when it holds {@code maxItems} calls, or
  * when its oldest call has waited {@code maxWait}.
@@ -47,7 +47,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Anything else (401/403, 408/429/5xx, no response, a malformed 207) is every item's result.</li>
  * </ul>
  */
-public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
+public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced, AutoCloseable {
     /** Items per batch at most: well under the 500 KB request limit with the longest identifiers (≈ 350 bytes an item). */
     public static final int MAX_ITEMS = 1000;
 
@@ -92,12 +92,12 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
 
     @Override
     public TrackResult suppress(Identifier identifier) {
-        return call(TrackOperation.SUPPRESS, identifier);
+        return ErasureExecutor.await(send(TrackOperation.SUPPRESS, identifier));
     }
 
     @Override
     public TrackResult destroy(Identifier identifier) {
-        return call(TrackOperation.DESTROY, identifier);
+        return ErasureExecutor.await(send(TrackOperation.DESTROY, identifier));
     }
 
     @Override
@@ -110,13 +110,18 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
         client.reloadCredentials();
     }
 
-    /** Queues the call and waits for its batch's answer. */
-    private TrackResult call(TrackOperation op, Identifier identifier) {
+    /**
+     * Queues the call; the future completes with its batch's answer (on the thread that sent the
+     * batch: what follows must not block), or is cancelled when the sender closes.
+     */
+    @Override
+    public CompletableFuture<TrackResult> send(TrackOperation op, Identifier identifier) {
         Pending p = new Pending(identifier, new CompletableFuture<>(), System.nanoTime());
         lock.lock();
         try {
             if (closed) {
-                throw new CancellationException("the batch sender is closed");
+                p.result().cancel(false);
+                return p.result();
             }
             ArrayDeque<Pending> queue = queues.get(op);
             queue.addLast(p);
@@ -126,14 +131,7 @@ public final class BatchingTrack implements TrackClient, Paced, AutoCloseable {
         } finally {
             lock.unlock();
         }
-        try {
-            return p.result().get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CancellationException("shutting down while waiting for a batch");
-        } catch (ExecutionException e) {
-            throw new CancellationException("batch abandoned: " + e.getCause().getClass().getSimpleName());
-        }
+        return p.result();
     }
 
     /** Sends each operation's batch once it is full or its oldest call has waited long enough. */

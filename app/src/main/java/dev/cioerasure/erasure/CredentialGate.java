@@ -6,7 +6,6 @@ import dev.cioerasure.metrics.MetricNames;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -42,32 +41,23 @@ final class CredentialGate {
                 .strongReference(true).register(meters);
     }
 
-    /** What a caller may do now: call, call as the probe, or (when it does not wait) nothing: the gate is closed. */
+    /** What a caller may do now: call, call as the probe, or nothing: the gate is closed. */
     enum Turn { CALL, PROBE, CLOSED }
 
     /**
-     * Waits while the gate is closed and returns when the caller may call: as the probe (which
-     * must report through {@link #afterCall}) when closed. With {@code wait} false, returns
-     * {@link Turn#CLOSED} at once while the gate is closed and it is not time for a probe.
+     * Whether the caller may call now: {@link Turn#PROBE} (which must report through
+     * {@link #afterCall}) when the gate is closed and a probe is due and not already out;
+     * {@link Turn#CLOSED} when the gate is closed otherwise (a caller that waits looks again later).
      */
-    Turn turn(boolean wait) {
-        while (closed.get()) {
-            long now = System.nanoTime();
-            if (now >= nextProbeNanos.get() && probing.compareAndSet(false, true)) {
-                client.reloadCredentials();
-                return Turn.PROBE;
-            }
-            if (!wait) {
-                return Turn.CLOSED;
-            }
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new CancellationException("shutting down while the Track credentials are rejected");
-            }
+    Turn turn() {
+        if (!closed.get()) {
+            return Turn.CALL;
         }
-        return Turn.CALL;
+        if (System.nanoTime() >= nextProbeNanos.get() && probing.compareAndSet(false, true)) {
+            client.reloadCredentials();
+            return Turn.PROBE;
+        }
+        return Turn.CLOSED;
     }
 
     /** A probe that did not get to call (shutdown) frees the probe slot. */

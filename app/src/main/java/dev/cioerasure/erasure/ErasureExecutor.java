@@ -4,6 +4,10 @@ import dev.cioerasure.customerio.TrackClient;
 import dev.cioerasure.customerio.TrackOperation;
 import dev.cioerasure.request.Identifier;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 
 /**
  * Erases one person in Customer.io: suppress (delete and block re-adding), then destroy (make
@@ -37,8 +41,13 @@ public final class ErasureExecutor implements Paced {
      * the pacing (the group's grant) is the batches', which count requests, not calls.
      */
     public ErasureExecutor(BatchingTrack batches, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused) {
-        this.track = new ResilientTrack(batches, policy, meters, workspace, waitWhilePaused, CallPacing.BY_THE_CLIENT);
-        this.pacing = batches;
+        this(new ResilientTrack(batches, policy, meters, workspace, waitWhilePaused, CallPacing.BY_THE_CLIENT), batches);
+    }
+
+    /** The calls through this track, the group's grant applied to this pacing. */
+    ErasureExecutor(ResilientTrack track, Paced pacing) {
+        this.track = track;
+        this.pacing = pacing;
     }
 
     /**
@@ -68,34 +77,54 @@ public final class ErasureExecutor implements Paced {
         return pacing.callsPerSecond();
     }
 
-    /** Stops the batch sender, if any (calls still queued are handed back). */
+    /** Stops: calls not finished (and those queued in the batch sender, if any) are handed back. */
     public void close() {
+        track.close();
         if (pacing instanceof BatchingTrack batches) {
             batches.close();
         }
     }
 
     /**
-     * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
+     * {@link #eraseAsync}, waited for.
+     *
+     * @throws java.util.concurrent.CancellationException when interrupted or closed (shutdown) mid-way
      */
     public ErasureResult erase(Identifier identifier) {
-        return erase(identifier, false);
+        return await(eraseAsync(identifier, false));
     }
 
     /**
+     * Suppress, then destroy (only after an accepted suppress), holding no thread while a call
+     * waits (its batch, a retry's backoff, a paused workspace).
+     *
      * @param suppressedBefore the suppression was accepted in an earlier round: only destroy
-     * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
+     * @return the result; fails with a {@link java.util.concurrent.CancellationException} on
+     *         shutdown (the request is handed back, not audited)
      */
-    public ErasureResult erase(Identifier identifier, boolean suppressedBefore) {
+    public CompletableFuture<ErasureResult> eraseAsync(Identifier identifier, boolean suppressedBefore) {
         if (suppressedBefore) {
-            return new ErasureResult(null, track.call(TrackOperation.DESTROY, identifier));
+            return track.callAsync(TrackOperation.DESTROY, identifier).thenApply(destroy -> new ErasureResult(null, destroy));
         }
-        StepResult suppress = track.call(TrackOperation.SUPPRESS, identifier);
-        if (!suppress.last().isSuccess()) {
-            // Never destroy before an accepted suppress; a PAUSED suppress made no call at all.
-            return new ErasureResult(suppress, null);
+        return track.callAsync(TrackOperation.SUPPRESS, identifier).thenCompose(suppress -> suppress.last().isSuccess()
+                ? track.callAsync(TrackOperation.DESTROY, identifier).thenApply(destroy -> new ErasureResult(suppress, destroy))
+                // Never destroy before an accepted suppress; a PAUSED suppress made no call at all.
+                : CompletableFuture.completedFuture(new ErasureResult(suppress, null)));
+    }
+
+    /** The future's value; its failure as thrown (a {@link CancellationException} when interrupted). */
+    static <T> T await(CompletableFuture<T> f) {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted while waiting for Customer.io");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null ? c.getCause() : e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new CompletionException(cause);
         }
-        StepResult destroy = track.call(TrackOperation.DESTROY, identifier);
-        return new ErasureResult(suppress, destroy);
     }
 }

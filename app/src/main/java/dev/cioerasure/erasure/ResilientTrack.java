@@ -5,6 +5,7 @@ import dev.cioerasure.customerio.TrackOperation;
 import dev.cioerasure.customerio.TrackResult;
 import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.request.Identifier;
+import dev.cioerasure.threads.DaemonThreads;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
@@ -18,9 +19,18 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +49,9 @@ import org.slf4j.LoggerFactory;
  *       backoff and jitter, never sooner than {@code Retry-After}.</li>
  * </ol>
  */
-final class ResilientTrack {
+final class ResilientTrack implements AutoCloseable {
+    /** How often a call waiting for a paused workspace (open breaker, refused credentials) looks again. */
+    private static final Duration PAUSED_RECHECK = Duration.ofMillis(100);
     private static final Logger log = LoggerFactory.getLogger(ResilientTrack.class);
     static final String NAME = "customerio-track";
 
@@ -49,6 +61,14 @@ final class ResilientTrack {
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
     private final CredentialGate credentials;
+    /** Waits and retries: a timer, never a waiting thread. */
+    private final ScheduledExecutorService timers =
+            Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("track-timers"));
+    /** A blocking client's calls (v1's HTTP, with its pacing): a thread each while it runs. */
+    private final ExecutorService blockingCalls = Executors.newCachedThreadPool(DaemonThreads.numbered("track-call-"));
+    /** Steps not finished yet: failed with a CancellationException on {@link #close()}, so none waits for ever. */
+    private final Set<CompletableFuture<StepResult>> unfinished = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
     /** Meters are looked up once per (operation, status), not built on every call. */
     private final Map<String, Timer> callTimers = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -68,6 +88,9 @@ final class ResilientTrack {
      */
     ResilientTrack(TrackClient client, TrackPolicy policy, MeterRegistry meters, String workspace, boolean waitWhilePaused,
                    CallPacing pacing) {
+        if (client instanceof NonBlockingTrack && pacing != CallPacing.BY_THE_CLIENT) {
+            throw new IllegalArgumentException("a non-blocking client paces its own requests");
+        }
         this.pacing = pacing;
         this.waitWhilePaused = waitWhilePaused;
         this.workspaceLabel = label(workspace);
@@ -113,82 +136,155 @@ final class ResilientTrack {
     }
 
     /**
-     * Runs one step with pacing and retries.
+     * Runs one step with pacing and retries, without a thread waiting for it: waits (backoff,
+     * {@code Retry-After}, an open breaker, refused credentials) are timers, a {@link NonBlockingTrack}
+     * answers when its batch does, and only a blocking client's call itself (v1's HTTP request
+     * and its pacing) takes a thread, for as long as it runs.
      *
-     * @throws CancellationException when the thread is interrupted (shutdown): the step's outcome
-     *                               is unknown and the request must be handed back, not audited
+     * @return the step's result; fails with a {@link CancellationException} on shutdown (the
+     *         step's outcome is unknown and the request must be handed back, not audited)
      */
-    StepResult call(TrackOperation op, Identifier identifier) {
+    CompletableFuture<StepResult> callAsync(TrackOperation op, Identifier identifier) {
         AtomicInteger attempts = new AtomicInteger();
-        TrackResult last = retry.executeSupplier(() -> {
-            boolean reloaded = false;
-            while (true) {
-                CredentialGate.Turn turn = credentials.turn(waitWhilePaused);
-                if (turn == CredentialGate.Turn.CLOSED) {
-                    return TrackResult.paused(op, "credentials refused");
-                }
-                boolean probe = turn == CredentialGate.Turn.PROBE;
-                TrackResult r;
-                try {
-                    r = attempt(op, identifier);
-                } catch (CancellationException e) {
-                    credentials.abandonProbe(probe);
-                    throw e;
-                }
-                if (r.kind() == TrackResult.Kind.PAUSED) {
-                    credentials.abandonProbe(probe);
-                    return r;
-                }
-                attempts.incrementAndGet();
-                if (!credentials.afterCall(r, probe, reloaded)) {
-                    return r;
-                }
-                reloaded = true; // refused credentials: never a failure of this request; wait and call again
-            }
-        });
-        return new StepResult(last, attempts.get());
+        CompletableFuture<StepResult> step = new CompletableFuture<>();
+        unfinished.add(step);
+        if (closed) {
+            step.cancel(false);
+        } else {
+            retry.<TrackResult>executeCompletionStage(timers, () -> guarded(() -> withCredentials(op, identifier, false, attempts)))
+                    .whenComplete((last, e) -> {
+                        if (e != null) {
+                            step.completeExceptionally(e);
+                        } else {
+                            step.complete(new StepResult(last, attempts.get()));
+                        }
+                    });
+        }
+        step.whenComplete((r, e) -> unfinished.remove(step));
+        return step;
     }
 
-    private TrackResult attempt(TrackOperation op, Identifier identifier) {
-        if (!awaitBreaker()) {
-            return TrackResult.paused(op, "circuit open");
+    /** {@link #callAsync}, waited for. */
+    StepResult call(TrackOperation op, Identifier identifier) {
+        return ErasureExecutor.await(callAsync(op, identifier));
+    }
+
+    /** One attempt as the retry sees it: refused credentials are re-read, waited out or probed; never a failure of the request. */
+    private CompletableFuture<TrackResult> withCredentials(TrackOperation op, Identifier identifier, boolean reloaded,
+                                                          AtomicInteger attempts) {
+        CredentialGate.Turn turn = credentials.turn();
+        if (turn == CredentialGate.Turn.CLOSED) {
+            if (!waitWhilePaused) {
+                return CompletableFuture.completedFuture(TrackResult.paused(op, "credentials refused"));
+            }
+            return later(PAUSED_RECHECK, () -> withCredentials(op, identifier, reloaded, attempts));
         }
-        try {
-            pacing.beforeCall();
-        } catch (CancellationException e) {
-            breaker.releasePermission();
-            throw e;
-        }
-        TrackResult r;
-        try {
-            r = op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
-        } catch (RuntimeException e) {
-            pacing.callFailed();
-            breaker.releasePermission();
-            throw e;
-        }
-        pacing.afterCall(r);
-        breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
-        callTimers.computeIfAbsent(op.tag() + "|" + r.statusTag(), k -> Timer.builder(MetricNames.TRACK_CALLS)
-                .description("Track API calls (each attempt) by operation and HTTP status")
-                .tag("operation", op.tag())
-                .tag("status", r.statusTag())
-                .publishPercentileHistogram()
-                .register(meters)).record(r.latency());
-        return r;
+        boolean probe = turn == CredentialGate.Turn.PROBE;
+        return guarded(() -> attempt(op, identifier)).handle((r, e) -> {
+            if (e != null) {
+                credentials.abandonProbe(probe);
+                return CompletableFuture.<TrackResult>failedFuture(e);
+            }
+            if (r.kind() == TrackResult.Kind.PAUSED) {
+                credentials.abandonProbe(probe);
+                return CompletableFuture.completedFuture(r);
+            }
+            attempts.incrementAndGet();
+            if (!credentials.afterCall(r, probe, reloaded)) {
+                return CompletableFuture.completedFuture(r);
+            }
+            // refused credentials: never a failure of this request; wait (the gate) and call again
+            return withCredentials(op, identifier, true, attempts);
+        }).thenCompose(f -> f);
     }
 
     /**
      * While the breaker is open, wait (a probe will close it again) instead of failing; or, when
-     * calls do not wait while paused, return false at once.
+     * calls do not wait while paused, return PAUSED at once.
      */
-    private boolean awaitBreaker() {
-        while (!breaker.tryAcquirePermission()) {
+    private CompletableFuture<TrackResult> attempt(TrackOperation op, Identifier identifier) {
+        if (!breaker.tryAcquirePermission()) {
             if (!waitWhilePaused) {
-                return false;
+                return CompletableFuture.completedFuture(TrackResult.paused(op, "circuit open"));
             }
-            Backoff.sleep(Duration.ofMillis(100), "waiting for Customer.io to come back");
+            return later(PAUSED_RECHECK, () -> attempt(op, identifier));
         }
-        return true;
+        CompletableFuture<TrackResult> sent;
+        try {
+            sent = send(op, identifier);
+        } catch (RuntimeException e) {
+            breaker.releasePermission();
+            throw e;
+        }
+        return sent.handle((r, e) -> {
+            if (e != null) {
+                breaker.releasePermission();
+                throw e instanceof CompletionException c ? c : new CompletionException(e);
+            }
+            pacing.afterCall(r);
+            breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
+            callTimers.computeIfAbsent(op.tag() + "|" + r.statusTag(), k -> Timer.builder(MetricNames.TRACK_CALLS)
+                    .description("Track API calls (each attempt) by operation and HTTP status")
+                    .tag("operation", op.tag())
+                    .tag("status", r.statusTag())
+                    .publishPercentileHistogram()
+                    .register(meters)).record(r.latency());
+            return r;
+        });
+    }
+
+    /** The call itself: a non-blocking client's, or a blocking client's on a thread of its own (after its pacing). */
+    private CompletableFuture<TrackResult> send(TrackOperation op, Identifier identifier) {
+        if (client instanceof NonBlockingTrack nonBlocking) {
+            return nonBlocking.send(op, identifier);
+        }
+        try {
+            return CompletableFuture.supplyAsync(() -> {
+                pacing.beforeCall(); // a CancellationException here took no slot: nothing to give back
+                try {
+                    return op == TrackOperation.SUPPRESS ? client.suppress(identifier) : client.destroy(identifier);
+                } catch (RuntimeException e) {
+                    pacing.callFailed();
+                    throw e;
+                }
+            }, blockingCalls);
+        } catch (RejectedExecutionException e) {
+            throw new CancellationException("the Track client is closed");
+        }
+    }
+
+    /** What {@code next} returns, started after the delay on the timer thread (which it must not block). */
+    private <T> CompletableFuture<T> later(Duration delay, Supplier<CompletableFuture<T>> next) {
+        CompletableFuture<Void> due = new CompletableFuture<>();
+        try {
+            timers.schedule(() -> due.complete(null), delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(new CancellationException("the Track client is closed"));
+        }
+        return due.thenCompose(v -> guarded(next));
+    }
+
+    /** A step that throws becomes a failed future (the retry's timer must never lose one). */
+    private static <T> CompletableFuture<T> guarded(Supplier<CompletableFuture<T>> work) {
+        try {
+            return work.get();
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /**
+     * Stops: every step not yet finished fails with a {@link CancellationException} (its request
+     * is handed back); blocking calls still running are interrupted, timers dropped.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        // first: a retry that finds its timer shut down would fail its step with another exception
+        for (CompletableFuture<StepResult> step : unfinished) {
+            step.completeExceptionally(new CancellationException("the Track client is closed"));
+        }
+        timers.shutdownNow();
+        blockingCalls.shutdownNow();
     }
 }

@@ -43,9 +43,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The consumer loop, over the request topic and its retry topic. One thread owns the
- * Kafka {@link Consumer}; records are handed to a bounded
- * pool so many erasures are in flight at once (throughput is set by the rate limit, not by
- * Track latency). When {@code maxInFlight} records are unfinished the partitions are paused.
+ * Kafka {@link Consumer}; many erasures are in flight at once (throughput is set by the rate
+ * limit, not by Track latency), none holding a thread while it waits ({@link RecordProcessor}).
+ * When {@code maxInFlight} records are unfinished the partitions are paused.
  * Retry-topic records are held (parked) until their not-before time without blocking anything
  * else; when too many are parked only the retry topic pauses.
  *

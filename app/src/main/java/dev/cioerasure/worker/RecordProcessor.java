@@ -125,8 +125,10 @@ final class RecordProcessor {
             ErasureRequest request = ((ParseResult.Valid) parsed).request();
             String subject = hasher.hash(request.identifier());
             CompletableFuture<Outcome> result = new CompletableFuture<>();
-            lanes.submit(subject, () -> CompletableFuture
-                    .supplyAsync(() -> inContext(request.requestId(), where, () -> decide(rec, request, subject, where)), pool)
+            // No thread waits for the record: the look-up, the Track calls and the audit append each
+            // answer later, and what follows runs on the thread that answered (none of it blocks).
+            lanes.submit(subject, () -> outcomes.standingAsync(request.requestId())
+                    .thenCompose(standing -> decide(rec, request, subject, where, standing))
                     .thenCompose(d -> persist(rec, d))
                     .whenComplete((o, e) -> {
                         if (e != null) {
@@ -190,9 +192,25 @@ final class RecordProcessor {
         return CompletableFuture.allOf(announced, dlq).thenApply(v -> Outcome.REJECTED);
     }
 
-    private Decision decide(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where) {
-        // batched with other look-ups; while the database is down it waits (the worker pauses, nothing is skipped)
-        FinalOutcomes.Standing standing = outcomes.standing(r.requestId());
+    /**
+     * @param standing the request's outcome so far: batched with other look-ups; while the database
+     *                 is down it is not answered (the worker pauses, nothing is skipped)
+     */
+    private CompletableFuture<Decision> decide(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where,
+                                               FinalOutcomes.Standing standing) {
+        Decision duplicate = inContext(r.requestId(), where, () -> duplicate(rec, r, subject, where, standing));
+        if (duplicate != null) {
+            return CompletableFuture.completedFuture(duplicate);
+        }
+        // Only the workspaces not yet done: a later round (or a replay) erases only where it is still missing.
+        return WorkspaceRound.run(workspaces, r, standing,
+                        (step, outcome, status, attempts, why) -> row(r, subject, step, outcome, status, attempts, why, where))
+                .thenApply(done -> inContext(r.requestId(), where, () -> conclude(rec, r, subject, where, done)));
+    }
+
+    /** The DUPLICATE decision when the request already has a final outcome (and is not replayed); null otherwise. */
+    private Decision duplicate(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where,
+                               FinalOutcomes.Standing standing) {
         Optional<Outcome> previous = standing.outcome();
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
@@ -206,9 +224,12 @@ final class RecordProcessor {
                     "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), 0, 0,
                     null, verify, List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
         }
-        // Only the workspaces not yet done: a later round (or a replay) erases only where it is still missing.
-        WorkspaceRound done = WorkspaceRound.run(workspaces, r, standing,
-                (step, outcome, status, attempts, why) -> row(r, subject, step, outcome, status, attempts, why, where));
+        return null;
+    }
+
+    /** What the round's result means for the request: completed, parked for a later round, or failed. */
+    private Decision conclude(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where,
+                              WorkspaceRound done) {
         List<AuditEvent> rows = done.rows;
         if (done.complete()) {
             rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));

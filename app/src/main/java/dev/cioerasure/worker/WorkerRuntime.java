@@ -137,6 +137,8 @@ public final class WorkerRuntime implements AutoCloseable {
                 .filter(Settings.Verification::enabled).findFirst().orElse(s.customerIo().verification());
         Republisher republisher = new Republisher(producer, s.kafka().dlqTopic(), s.kafka().retryTopic(),
                 verification.enabled() ? s.kafka().verifyTopic() : null, instance, meters);
+        // Records hold no thread while they wait; the pool sends what follows a durable row (outcome
+        // events, verification and DLQ records), which may block on Kafka metadata: as many as in flight.
         ExecutorService pool = Executors.newFixedThreadPool(s.worker().maxInFlight(), DaemonThreads.numbered("erasure-"));
         SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
         OutcomeEvents events = new OutcomeEvents(republisher, s.kafka().outcomesTopic());

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * One round of a request's erasure over the workspaces it still misses (those without a
@@ -42,35 +43,44 @@ final class WorkspaceRound {
     }
 
     /**
-     * @throws java.util.concurrent.CancellationException when interrupted (shutdown) mid-way
+     * Erases in each workspace still to do, one after another (configuration order), holding no
+     * thread while a call waits.
+     *
+     * @return the round; fails with a {@link java.util.concurrent.CancellationException} on shutdown
      */
-    static WorkspaceRound run(Workspaces workspaces, ErasureRequest r, FinalOutcomes.Standing standing, Rows rows) {
+    static CompletableFuture<WorkspaceRound> run(Workspaces workspaces, ErasureRequest r, FinalOutcomes.Standing standing, Rows rows) {
         WorkspaceRound round = new WorkspaceRound(workspaces.several(), rows);
+        CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
         for (String name : workspaces.toDo(r.workspaces(), standing.completedWorkspaces())) {
             Workspaces.Workspace ws = workspaces.get(name);
-            ErasureResult result = ws.executor().erase(r.identifier(), standing.suppressedWorkspaces().contains(name));
-            for (StepResult step : new StepResult[] {result.suppress(), result.destroy()}) {
-                if (step != null && step.last().kind() != TrackResult.Kind.PAUSED) {
-                    round.rows.add(stepRow(rows, step).inWorkspace(name));
-                }
-            }
-            switch (result.verdict()) {
-                case COMPLETED -> {
-                    round.rows.add(rows.row(Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null).inWorkspace(name));
-                    if (!ws.verifiable()) {
-                        round.rows.add(rows.row(Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason())
-                                .inWorkspace(name));
-                    }
-                }
-                case RETRIES_EXHAUSTED -> round.exhausted.add(name, result);
-                case PAUSED -> round.paused.add(name, result);
-                default -> {
-                    round.permanent.add(name, result);
-                    round.rows.add(workspaceFailed(rows, result, "").inWorkspace(name));
-                }
+            done = done.thenCompose(v -> ws.executor().eraseAsync(r.identifier(), standing.suppressedWorkspaces().contains(name)))
+                    .thenAccept(result -> round.add(name, ws, result));
+        }
+        return done.thenApply(v -> round);
+    }
+
+    /** One workspace's erasure: its step rows, and its WORKSPACE row or why it is not done. */
+    private void add(String name, Workspaces.Workspace ws, ErasureResult result) {
+        for (StepResult step : new StepResult[] {result.suppress(), result.destroy()}) {
+            if (step != null && step.last().kind() != TrackResult.Kind.PAUSED) {
+                rows.add(stepRow(make, step).inWorkspace(name));
             }
         }
-        return round;
+        switch (result.verdict()) {
+            case COMPLETED -> {
+                rows.add(make.row(Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null).inWorkspace(name));
+                if (!ws.verifiable()) {
+                    rows.add(make.row(Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason())
+                            .inWorkspace(name));
+                }
+            }
+            case RETRIES_EXHAUSTED -> exhausted.add(name, result);
+            case PAUSED -> paused.add(name, result);
+            default -> {
+                permanent.add(name, result);
+                rows.add(workspaceFailed(make, result, "").inWorkspace(name));
+            }
+        }
     }
 
     /** Every workspace of the request has succeeded (in this round or before). */
