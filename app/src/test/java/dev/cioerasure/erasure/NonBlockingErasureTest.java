@@ -105,6 +105,34 @@ class NonBlockingErasureTest {
     }
 
     @Test
+    void callsWaitingForRefusedCredentialsHoldNoThreadAndGoOnOnceAProbeIsAccepted() throws Exception {
+        HeldTrack client = new HeldTrack();
+        ResilientTrack track = track(client);
+        int threadsBefore = Thread.activeCount();
+        List<CompletableFuture<StepResult>> steps = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            steps.add(track.callAsync(TrackOperation.SUPPRESS, Identifier.id("p-" + i)));
+        }
+        assertThat(client.answerAll(401)).isEqualTo(500);
+        assertThat(client.held).as("each re-reads the key and calls once more").hasSize(500);
+        assertThat(client.answerAll(403)).isEqualTo(500);
+        // the gate is closed: the calls wait on timers, one probe goes out every 50 ms
+        await().atMost(Duration.ofSeconds(5)).until(() -> client.held.size() == 1);
+        assertThat(Thread.activeCount() - threadsBefore).as("threads started for 500 calls waiting out refused credentials")
+                .isLessThan(10);
+        assertThat(steps).noneMatch(CompletableFuture::isDone);
+        client.answerAll(200); // the probe is accepted: the gate opens, the others call again
+        await().atMost(Duration.ofSeconds(5)).until(() -> client.held.size() == 499);
+        client.answerAll(200);
+        for (CompletableFuture<StepResult> step : steps) {
+            StepResult r = step.get(5, TimeUnit.SECONDS);
+            assertThat(r.last().isSuccess()).isTrue();
+            assertThat(r.attempts()).as("refused calls are not failures of the request, but are counted").isEqualTo(3);
+        }
+        track.close();
+    }
+
+    @Test
     void aRetryableAnswerIsRetriedAfterItsBackoffAndAPermanentOneIsNot() throws Exception {
         HeldTrack client = new HeldTrack();
         ResilientTrack track = track(client);

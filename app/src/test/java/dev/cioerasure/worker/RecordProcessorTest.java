@@ -107,6 +107,48 @@ class RecordProcessorTest {
     }
 
     @Test
+    void recordsWaitingForTheirLookUpOrTheirAuditRowsHoldNoThread() throws Exception {
+        java.util.Map<String, CompletableFuture<FinalOutcomes.Standing>> asked = new java.util.concurrent.ConcurrentHashMap<>();
+        List<CompletableFuture<Void>> appends = new java.util.concurrent.CopyOnWriteArrayList<>();
+        FinalOutcomes heldLookUps = new FinalOutcomes() {
+            @Override
+            public Optional<Outcome> finalOutcome(String id) {
+                throw new AssertionError("a look-up waited for");
+            }
+
+            @Override
+            public CompletableFuture<Standing> standingAsync(String id) {
+                return asked.computeIfAbsent(id, k -> new CompletableFuture<>());
+            }
+        };
+        AuditSink heldAppends = batch -> {
+            CompletableFuture<Void> durable = new CompletableFuture<>();
+            appends.add(durable);
+            return durable;
+        };
+        RecordProcessor waiting = new RecordProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), executor(track), heldAppends,
+                heldLookUps, new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
+                List.of(Duration.ofMinutes(1)), pool, new SimpleMeterRegistry(), Clock.systemUTC());
+        int threadsBefore = Thread.activeCount();
+        List<CompletableFuture<Void>> records = new java.util.ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            records.add(waiting.process(request(i, Messages.request("h-" + i, "id", "person-h" + i))));
+        }
+        assertThat(asked).hasSize(500);
+        assertThat(Thread.activeCount() - threadsBefore).as("threads for 500 records waiting for their look-up").isLessThan(10);
+        // all already completed: each gets its DUPLICATE row, and waits for it to be durable
+        asked.values().forEach(f -> f.complete(new FinalOutcomes.Standing(Optional.of(Outcome.COMPLETED), java.util.Set.of(),
+                java.util.Set.of())));
+        assertThat(appends).hasSize(500);
+        assertThat(Thread.activeCount() - threadsBefore).as("threads for 500 records waiting for their audit rows").isLessThan(10);
+        assertThat(records).noneMatch(CompletableFuture::isDone);
+        appends.forEach(durable -> durable.complete(null));
+        CompletableFuture.allOf(records.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+        assertThat(track.calls).hasValue(0);
+    }
+
+    @Test
     void aCompletedRequestSeenAgainIsADuplicateAndCallsNobody() throws Exception {
         process(0, Messages.request("r-2", "id", "person-2"));
         process(1, Messages.request("r-2", "id", "person-2"));
