@@ -318,12 +318,10 @@ final class RecordProcessor {
         // never from the audit writer's thread (a send waiting for metadata would hold every append).
         CompletableFuture<Void> written = durable.thenComposeAsync(v -> events.announce(d.announce()), pool);
         CompletableFuture<Void> moved;
-        if (d.park() && d.pauses() > 0) {
-            moved = republisher.parkWhilePaused(rec, d.retryRound(), d.pauses(), d.notBefore(), d.reason(), d.requestId());
-        } else if (d.park()) {
-            moved = republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
-        } else if (d.dlqReasonCode() != null) {
-            moved = republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());
+        if (d.park() || d.dlqReasonCode() != null) {
+            // Sent from the pool: this runs on the thread that answered the record's look-up or its
+            // batch, which answers many records and must not wait for a topic's metadata.
+            moved = CompletableFuture.supplyAsync(() -> move(rec, d), pool).thenCompose(f -> f);
         } else if (!d.verify().isEmpty()) {
             Instant completed = clock.instant();
             // After the rows: the verification records are only sent once the COMPLETED rows are durable.
@@ -337,6 +335,17 @@ final class RecordProcessor {
             return written.thenApply(v -> d.outcome());
         }
         return CompletableFuture.allOf(written, moved).thenApply(v -> d.outcome());
+    }
+
+    /** Parks the record on the retry topic, or dead-letters it, as decided. */
+    private CompletableFuture<Void> move(ConsumerRecord<byte[], byte[]> rec, Decision d) {
+        if (d.park() && d.pauses() > 0) {
+            return republisher.parkWhilePaused(rec, d.retryRound(), d.pauses(), d.notBefore(), d.reason(), d.requestId());
+        }
+        if (d.park()) {
+            return republisher.park(rec, d.retryRound(), d.notBefore(), d.reason(), d.requestId());
+        }
+        return republisher.deadLetter(rec, d.dlqReasonCode(), d.reason(), d.requestId());
     }
 
     private AuditEvent row(ErasureRequest r, String subject, Step step, Outcome outcome, Integer status, Integer attempts,
