@@ -8,9 +8,13 @@ import dev.cioerasure.testing.TestInfra;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.awaitility.Awaitility;
 import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 
@@ -20,6 +24,10 @@ import org.junit.jupiter.api.Test;
  * same reasons and the same skips, and V10's canonical form of every row written under V9 is the
  * one V9 hashed, so the chain verifies across the migration. (The database "at V10" is migrated
  * to the latest version: V11 changes only how the trigger's look-ups are planned.)
+ *
+ * <p>Migration V12 reads the head from the chain's last row once a transaction holds the head's
+ * lock, and runs a row's rules in the same query: the same rows, written many to a transaction
+ * (as the audit writer does), come out as V11 wrote them, one statement each or all in one.
  */
 class ChainAppendMigrationIT {
     static final String COLUMNS = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
@@ -90,6 +98,145 @@ class ChainAppendMigrationIT {
         assertThat(new ChainVerifier(atV10).verify().intact()).isTrue();
     }
 
+    @Test
+    void v12DecidesAndChainsEveryKindOfRowAsV11DidWhenATransactionWritesMany() throws Exception {
+        DataSource atV11 = freshDatabase("v11");
+        Flyway.configure().dataSource(atV11).locations("classpath:db/migration").target("11").load().migrate();
+        DataSource atV12 = freshDatabase("v12");
+        Migrations.migrate(atV12);
+
+        List<String> underV11 = insertAllInOneTransaction(atV11, false);
+        assertThat(insertAllInOneTransaction(atV12, false)).as("one statement a row, one transaction").isEqualTo(underV11);
+        assertThat(underV11).hasSize(ROWS.size() - 4).anyMatch(r -> r.contains("DUPLICATE"));
+
+        // all the rows in one statement, as COPY sends a batch; every rule looks at the rows before it
+        DataSource oneStatementV11 = freshDatabase("v11s");
+        Flyway.configure().dataSource(oneStatementV11).locations("classpath:db/migration").target("11").load().migrate();
+        DataSource oneStatementV12 = freshDatabase("v12s");
+        Migrations.migrate(oneStatementV12);
+        List<String> statementV11 = insertAllInOneTransaction(oneStatementV11, true);
+        assertThat(insertAllInOneTransaction(oneStatementV12, true)).as("one statement for all the rows").isEqualTo(statementV11);
+        assertThat(statementV11).isEqualTo(underV11);
+
+        for (DataSource ds : List.of(atV11, atV12, oneStatementV11, oneStatementV12)) {
+            ChainVerifier.Result r = new ChainVerifier(ds).verify();
+            assertThat(r.intact()).as("chain intact: %s", r.firstBreak()).isTrue();
+            assertThat(r.rowsChecked()).isEqualTo(underV11.size());
+        }
+    }
+
+    @Test
+    void rowsWrittenInSavepointsChainOnWhetherTheSavepointIsReleasedOrRolledBack() throws Exception {
+        DataSource ds = freshDatabase("savepoints");
+        Migrations.migrate(ds);
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            st.execute(COLUMNS + ROWS.get(0));
+            st.execute("SAVEPOINT a");
+            st.execute(COLUMNS + ROWS.get(1) + ", " + ROWS.get(2)); // rows of the savepoint's own transaction id
+            st.execute("RELEASE SAVEPOINT a");
+            st.execute(COLUMNS + ROWS.get(3));
+            st.execute("SAVEPOINT b");
+            st.execute(COLUMNS + ROWS.get(4));
+            st.execute("ROLLBACK TO SAVEPOINT b"); // its row is gone; the head it moved is moved back
+            st.execute(COLUMNS + ROWS.get(6) + ", " + ROWS.get(7));
+            c.commit();
+            try (ResultSet rs = st.executeQuery("SELECT string_agg(chain_seq::text, ',' ORDER BY chain_seq),"
+                    + " (SELECT last_seq FROM audit_chain_head) FROM audit_event")) {
+                rs.next();
+                assertThat(rs.getString(1)).isEqualTo("1,2,3,4,5,6");
+                assertThat(rs.getLong(2)).as("the stored head").isEqualTo(6);
+            }
+        }
+        ChainVerifier.Result r = new ChainVerifier(ds).verify();
+        assertThat(r.intact()).as("chain intact: %s", r.firstBreak()).isTrue();
+        assertThat(r.rowsChecked()).isEqualTo(6);
+    }
+
+    @Test
+    void aTransactionThatWaitedForTheHeadSeesInItsRulesWhatWasCommittedMeanwhile() throws Exception {
+        DataSource ds = freshDatabase("waiting");
+        Migrations.migrate(ds);
+        String suppress = "('r9', " + HASH + ", 'id', 'SUPPRESS', 'SUCCEEDED', 200, 1, NULL, 'GDPR', now(), now(), NULL,"
+                + " 'erasure.requests', 5, %d, 'w-%d', now(), 'brand-us')";
+        String completed = "('r9', " + HASH + ", 'id', 'OUTCOME', 'COMPLETED', NULL, NULL, NULL, 'GDPR', now(), now(), NULL,"
+                + " 'erasure.requests', 5, %d, 'w-%d', now(), NULL)";
+        try (Connection first = ds.getConnection(); Connection second = ds.getConnection(); Connection watcher = ds.getConnection()) {
+            // a committed row: the chain's last row, when each transaction begins, is no transaction's own
+            watcher.createStatement().execute(COLUMNS + suppress.formatted(0, 0));
+            first.setAutoCommit(false);
+            second.setAutoCommit(false);
+            first.createStatement().execute(COLUMNS + suppress.formatted(1, 1)); // the first holds the head's lock
+            int secondPid = pid(second);
+            // the second writes both its rows in one statement: the first waits for the lock, the
+            // second follows on from it, and its rule must see the first's COMPLETED, committed meanwhile
+            CompletableFuture<Void> waiting = CompletableFuture.runAsync(() -> {
+                try (Statement st = second.createStatement()) {
+                    st.execute(COLUMNS + suppress.formatted(2, 2) + ", " + completed.formatted(2, 2));
+                    second.commit();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> waitsForALock(watcher, secondPid));
+            first.createStatement().execute(COLUMNS + completed.formatted(1, 1));
+            first.commit();
+            waiting.get(10, TimeUnit.SECONDS);
+            try (Statement st = watcher.createStatement()) {
+                assertThat(stored(st, 0)).containsExactly(
+                        "SUPPRESS/brand-us/SUCCEEDED/null",
+                        "SUPPRESS/brand-us/SUCCEEDED/null",
+                        "OUTCOME/null/COMPLETED/null",
+                        "SUPPRESS/brand-us/SUCCEEDED/null",
+                        "OUTCOME/null/DUPLICATE/request was already completed; this outcome (COMPLETED) recorded as duplicate");
+            }
+        }
+        ChainVerifier.Result r = new ChainVerifier(ds).verify();
+        assertThat(r.intact()).as("chain intact: %s", r.firstBreak()).isTrue();
+        assertThat(r.rowsChecked()).isEqualTo(5);
+    }
+
+    private static int pid(Connection c) throws Exception {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    private static boolean waitsForALock(Connection watcher, int pid) throws Exception {
+        try (Statement st = watcher.createStatement();
+             ResultSet rs = st.executeQuery("SELECT wait_event_type FROM pg_stat_activity WHERE pid = " + pid)) {
+            return rs.next() && "Lock".equals(rs.getString(1));
+        }
+    }
+
+    /** Inserts {@link #ROWS} in one transaction, one statement each or all in one; returns what was stored. */
+    private static List<String> insertAllInOneTransaction(DataSource ds, boolean oneStatement) throws Exception {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            if (oneStatement) {
+                st.execute(COLUMNS + String.join(", ", ROWS));
+            } else {
+                for (String row : ROWS) {
+                    st.execute(COLUMNS + row);
+                }
+            }
+            c.commit();
+            return stored(st, 0);
+        }
+    }
+
+    private static List<String> stored(Statement st, long after) throws Exception {
+        List<String> stored = new ArrayList<>();
+        try (ResultSet rs = st.executeQuery("SELECT step, workspace, outcome, reason FROM audit_event WHERE chain_seq > " + after
+                + " ORDER BY chain_seq")) {
+            while (rs.next()) {
+                stored.add(rs.getString(1) + "/" + rs.getString(2) + "/" + rs.getString(3) + "/" + rs.getString(4));
+            }
+        }
+        return stored;
+    }
+
     /** A new, empty database on the shared server (not migrated). */
     static DataSource freshDatabase(String prefix) throws Exception {
         String name = prefix + "_" + ProcessHandle.current().pid() + "_" + System.nanoTime();
@@ -97,7 +244,7 @@ class ChainAppendMigrationIT {
             st.execute("CREATE DATABASE " + name);
         }
         return TestInfra.dataSource(new Settings.Database("jdbc:postgresql://localhost:" + TestInfra.postgres().port() + "/" + name,
-                "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 2));
+                "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 3));
     }
 
     /** Inserts {@link #ROWS} one statement each; returns what was stored: step, workspace, outcome, reason. */
@@ -108,14 +255,7 @@ class ChainAppendMigrationIT {
             for (String row : ROWS) {
                 st.execute(COLUMNS + row);
             }
-            List<String> stored = new ArrayList<>();
-            try (ResultSet rs = st.executeQuery("SELECT step, workspace, outcome, reason FROM audit_event WHERE chain_seq > " + before
-                    + " ORDER BY chain_seq")) {
-                while (rs.next()) {
-                    stored.add(rs.getString(1) + "/" + rs.getString(2) + "/" + rs.getString(3) + "/" + rs.getString(4));
-                }
-            }
-            return stored;
+            return stored(st, before);
         }
     }
 

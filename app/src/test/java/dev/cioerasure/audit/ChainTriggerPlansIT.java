@@ -60,4 +60,44 @@ class ChainTriggerPlansIT {
                 .contains("Seq Scan on audit_chain_head").doesNotContain("using audit_chain_head_pkey");
         assertThat(new ChainVerifier(ds).verify().intact()).isTrue();
     }
+
+    /**
+     * Migration V12: a transaction takes the head's lock at its first row; its other rows find the
+     * head as the chain's last row (their own) and run their rules in the same query, by index.
+     */
+    @Test
+    void aTransactionLocksTheHeadOnceAndItsOtherRowsLookUpByIndex() throws Exception {
+        DataSource ds = ChainAppendMigrationIT.freshDatabase("plansmany");
+        Migrations.migrate(ds);
+        List<String> rowTrigger = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("ANALYZE audit_event");
+            st.execute("LOAD 'auto_explain'");
+            st.execute("SET auto_explain.log_min_duration = 0");
+            st.execute("SET auto_explain.log_nested_statements = on");
+            st.execute("SET auto_explain.log_level = notice");
+            c.setAutoCommit(false);
+            st.execute(ChainAppendMigrationIT.COLUMNS + String.join(", ", ChainAppendMigrationIT.ROWS));
+            for (SQLWarning w = st.getWarnings(); w != null; w = w.getNextWarning()) {
+                if (w.getMessage().replaceAll("\\s+", " ").contains(AFTER_INSERT_TRIGGER)) {
+                    break;
+                }
+                rowTrigger.add(w.getMessage().replaceAll("\\s+", " "));
+            }
+            c.commit();
+        }
+        assertThat(rowTrigger.stream().filter(p -> p.contains("FROM public.audit_chain_head h FOR UPDATE")))
+                .as("the head's lock, taken by the transaction's first row only").hasSize(1);
+        assertThat(rowTrigger.stream().filter(p -> p.contains("xmin = pg_catalog.pg_current_xact_id()")))
+                .as("every row first reads the chain's last row").hasSize(ChainAppendMigrationIT.ROWS.size());
+        String all = String.join("\n", rowTrigger);
+        assertThat(all).contains("Index Scan Backward using audit_event_chain_seq_key")
+                .contains("using audit_event_one_outcome_per_record")
+                .contains("using audit_event_one_completion_per_request")
+                .contains("using audit_event_one_workspace_outcome_per_record")
+                .contains("using audit_event_one_success_per_request_and_workspace")
+                .contains("using audit_event_one_verification_per_request_and_workspace")
+                .doesNotContain("Seq Scan on audit_event ").doesNotContain("Bitmap Heap Scan on audit_event ");
+        assertThat(new ChainVerifier(ds).verify().intact()).isTrue();
+    }
 }
