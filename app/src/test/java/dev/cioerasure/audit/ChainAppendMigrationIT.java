@@ -77,10 +77,8 @@ class ChainAppendMigrationIT {
 
     @Test
     void v10DecidesAndHashesEveryKindOfRowAsV9Did() throws Exception {
-        DataSource atV9 = freshDatabase("v9");
-        Flyway.configure().dataSource(atV9).locations("classpath:db/migration").target("9").load().migrate();
-        DataSource atV10 = freshDatabase("v10");
-        Migrations.migrate(atV10);
+        DataSource atV9 = migratedTo("v9", "9");
+        DataSource atV10 = migratedTo("v10", null);
 
         List<String> underV9 = insertAll(atV9);
         List<String> underV10 = insertAll(atV10);
@@ -100,35 +98,28 @@ class ChainAppendMigrationIT {
 
     @Test
     void v12DecidesAndChainsEveryKindOfRowAsV11DidWhenATransactionWritesMany() throws Exception {
-        DataSource atV11 = freshDatabase("v11");
-        Flyway.configure().dataSource(atV11).locations("classpath:db/migration").target("11").load().migrate();
-        DataSource atV12 = freshDatabase("v12");
-        Migrations.migrate(atV12);
+        DataSource atV11 = migratedTo("v11", "11");
+        DataSource atV12 = migratedTo("v12", null);
 
         List<String> underV11 = insertAllInOneTransaction(atV11, false);
         assertThat(insertAllInOneTransaction(atV12, false)).as("one statement a row, one transaction").isEqualTo(underV11);
         assertThat(underV11).hasSize(ROWS.size() - 4).anyMatch(r -> r.contains("DUPLICATE"));
 
         // all the rows in one statement, as COPY sends a batch; every rule looks at the rows before it
-        DataSource oneStatementV11 = freshDatabase("v11s");
-        Flyway.configure().dataSource(oneStatementV11).locations("classpath:db/migration").target("11").load().migrate();
-        DataSource oneStatementV12 = freshDatabase("v12s");
-        Migrations.migrate(oneStatementV12);
+        DataSource oneStatementV11 = migratedTo("v11s", "11");
+        DataSource oneStatementV12 = migratedTo("v12s", null);
         List<String> statementV11 = insertAllInOneTransaction(oneStatementV11, true);
         assertThat(insertAllInOneTransaction(oneStatementV12, true)).as("one statement for all the rows").isEqualTo(statementV11);
         assertThat(statementV11).isEqualTo(underV11);
 
         for (DataSource ds : List.of(atV11, atV12, oneStatementV11, oneStatementV12)) {
-            ChainVerifier.Result r = new ChainVerifier(ds).verify();
-            assertThat(r.intact()).as("chain intact: %s", r.firstBreak()).isTrue();
-            assertThat(r.rowsChecked()).isEqualTo(underV11.size());
+            assertChainIntact(ds, underV11.size());
         }
     }
 
     @Test
     void rowsWrittenInSavepointsChainOnWhetherTheSavepointIsReleasedOrRolledBack() throws Exception {
-        DataSource ds = freshDatabase("savepoints");
-        Migrations.migrate(ds);
+        DataSource ds = migratedTo("savepoints", null);
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             c.setAutoCommit(false);
             st.execute(COLUMNS + ROWS.get(0));
@@ -148,15 +139,12 @@ class ChainAppendMigrationIT {
                 assertThat(rs.getLong(2)).as("the stored head").isEqualTo(6);
             }
         }
-        ChainVerifier.Result r = new ChainVerifier(ds).verify();
-        assertThat(r.intact()).as("chain intact: %s", r.firstBreak()).isTrue();
-        assertThat(r.rowsChecked()).isEqualTo(6);
+        assertChainIntact(ds, 6);
     }
 
     @Test
     void aTransactionThatWaitedForTheHeadSeesInItsRulesWhatWasCommittedMeanwhile() throws Exception {
-        DataSource ds = freshDatabase("waiting");
-        Migrations.migrate(ds);
+        DataSource ds = migratedTo("waiting", null);
         String suppress = "('r9', " + HASH + ", 'id', 'SUPPRESS', 'SUCCEEDED', 200, 1, NULL, 'GDPR', now(), now(), NULL,"
                 + " 'erasure.requests', 5, %d, 'w-%d', now(), 'brand-us')";
         String completed = "('r9', " + HASH + ", 'id', 'OUTCOME', 'COMPLETED', NULL, NULL, NULL, 'GDPR', now(), now(), NULL,"
@@ -191,9 +179,7 @@ class ChainAppendMigrationIT {
                         "OUTCOME/null/DUPLICATE/request was already completed; this outcome (COMPLETED) recorded as duplicate");
             }
         }
-        ChainVerifier.Result r = new ChainVerifier(ds).verify();
-        assertThat(r.intact()).as("chain intact: %s", r.firstBreak()).isTrue();
-        assertThat(r.rowsChecked()).isEqualTo(5);
+        assertChainIntact(ds, 5);
     }
 
     private static int pid(Connection c) throws Exception {
@@ -235,6 +221,23 @@ class ChainAppendMigrationIT {
             }
         }
         return stored;
+    }
+
+    /** A new database on the shared server, migrated to {@code version} (null: the latest). */
+    private static DataSource migratedTo(String prefix, String version) throws Exception {
+        DataSource ds = freshDatabase(prefix);
+        if (version == null) {
+            Migrations.migrate(ds);
+        } else {
+            Flyway.configure().dataSource(ds).locations("classpath:db/migration").target(version).load().migrate();
+        }
+        return ds;
+    }
+
+    private static void assertChainIntact(DataSource ds, int rows) throws Exception {
+        ChainVerifier.Result r = new ChainVerifier(ds).verify();
+        assertThat(r.intact()).as("chain intact: %s", r.firstBreak()).isTrue();
+        assertThat(r.rowsChecked()).isEqualTo(rows);
     }
 
     /** A new, empty database on the shared server (not migrated). */

@@ -29,19 +29,10 @@ class ChainTriggerPlansIT {
         Migrations.migrate(ds);
         List<String> rowTrigger = new ArrayList<>();
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
-            st.execute("ANALYZE audit_event"); // the statistics of an empty table: the worst case for a cached plan
-            st.execute("LOAD 'auto_explain'");
-            st.execute("SET auto_explain.log_min_duration = 0");
-            st.execute("SET auto_explain.log_nested_statements = on");
-            st.execute("SET auto_explain.log_level = notice"); // the plans come back to this connection as notices
+            reportPlans(st);
             for (String row : ChainAppendMigrationIT.ROWS) {
                 st.execute(ChainAppendMigrationIT.COLUMNS + row);
-                for (SQLWarning w = st.getWarnings(); w != null; w = w.getNextWarning()) {
-                    if (w.getMessage().replaceAll("\\s+", " ").contains(AFTER_INSERT_TRIGGER)) {
-                        break; // the row trigger's look-ups come first, one statement (one row) at a time
-                    }
-                    rowTrigger.add(w.getMessage());
-                }
+                rowTrigger.addAll(rowTriggerPlans(st)); // one statement (one row) at a time
                 st.clearWarnings();
             }
         }
@@ -71,19 +62,10 @@ class ChainTriggerPlansIT {
         Migrations.migrate(ds);
         List<String> rowTrigger = new ArrayList<>();
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
-            st.execute("ANALYZE audit_event");
-            st.execute("LOAD 'auto_explain'");
-            st.execute("SET auto_explain.log_min_duration = 0");
-            st.execute("SET auto_explain.log_nested_statements = on");
-            st.execute("SET auto_explain.log_level = notice");
+            reportPlans(st);
             c.setAutoCommit(false);
             st.execute(ChainAppendMigrationIT.COLUMNS + String.join(", ", ChainAppendMigrationIT.ROWS));
-            for (SQLWarning w = st.getWarnings(); w != null; w = w.getNextWarning()) {
-                if (w.getMessage().replaceAll("\\s+", " ").contains(AFTER_INSERT_TRIGGER)) {
-                    break;
-                }
-                rowTrigger.add(w.getMessage().replaceAll("\\s+", " "));
-            }
+            rowTrigger.addAll(rowTriggerPlans(st));
             c.commit();
         }
         assertThat(rowTrigger.stream().filter(p -> p.contains("FROM public.audit_chain_head h FOR UPDATE")))
@@ -99,5 +81,27 @@ class ChainTriggerPlansIT {
                 .contains("using audit_event_one_verification_per_request_and_workspace")
                 .doesNotContain("Seq Scan on audit_event ").doesNotContain("Bitmap Heap Scan on audit_event ");
         assertThat(new ChainVerifier(ds).verify().intact()).isTrue();
+    }
+
+    /** Analyses the (empty) table, the worst case for a cached plan, and has every plan come back to this connection as a notice. */
+    private static void reportPlans(Statement st) throws Exception {
+        st.execute("ANALYZE audit_event");
+        st.execute("LOAD 'auto_explain'");
+        st.execute("SET auto_explain.log_min_duration = 0");
+        st.execute("SET auto_explain.log_nested_statements = on");
+        st.execute("SET auto_explain.log_level = notice");
+    }
+
+    /** The plans the last statement reported, whitespace folded, up to the statement-level trigger's: the row trigger's come first. */
+    private static List<String> rowTriggerPlans(Statement st) throws Exception {
+        List<String> plans = new ArrayList<>();
+        for (SQLWarning w = st.getWarnings(); w != null; w = w.getNextWarning()) {
+            String plan = w.getMessage().replaceAll("\\s+", " ");
+            if (plan.contains(AFTER_INSERT_TRIGGER)) {
+                break;
+            }
+            plans.add(plan);
+        }
+        return plans;
     }
 }
