@@ -1,6 +1,7 @@
 package dev.cioerasure.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
@@ -114,6 +115,46 @@ class ChainAppendMigrationIT {
 
         for (DataSource ds : List.of(atV11, atV12, oneStatementV11, oneStatementV12)) {
             assertChainIntact(ds, underV11.size());
+        }
+    }
+
+    /**
+     * Migration V13 narrows the two "one row per Kafka record" indexes to rows that carry a record
+     * (ChainTriggerPlansIT says why). Rows written before it stay and chain on, and the indexes still
+     * refuse a second outcome, or a second outcome in a workspace, of one record (a failed one: a success in a workspace has an index of its own), even from a writer that
+     * gets past the trigger's skip (here: the trigger switched off by the superuser).
+     */
+    @Test
+    void v13KeepsTheRowsAndStillRefusesASecondOutcomeOfOneKafkaRecord() throws Exception {
+        DataSource ds = migratedTo("v13", "12");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            for (String row : ROWS) {
+                st.execute(COLUMNS + row);
+            }
+        }
+        int rows;
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM audit_event")) {
+            rs.next();
+            rows = rs.getInt(1);
+        }
+        Migrations.migrate(ds);
+        assertChainIntact(ds, rows);
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            c.setAutoCommit(false);
+            st.execute("ALTER TABLE audit_event DISABLE TRIGGER USER");
+            for (String step : List.of("OUTCOME", "WORKSPACE")) {
+                st.execute("SAVEPOINT again");
+                String copy = "INSERT INTO audit_event (chain_seq, recorded_at, prev_hash, row_hash, request_id, step, outcome,"
+                        + " kafka_topic, kafka_partition, kafka_offset, worker_instance, occurred_at, workspace)"
+                        + " SELECT (SELECT max(chain_seq) + 1 FROM audit_event), now(), 'x', 'y', request_id, step, outcome,"
+                        + " kafka_topic, kafka_partition, kafka_offset, worker_instance, occurred_at, workspace"
+                        + " FROM audit_event WHERE step = '" + step + "' AND outcome = 'FAILED' AND kafka_topic IS NOT NULL ORDER BY chain_seq LIMIT 1";
+                assertThatThrownBy(() -> st.execute(copy)).as("a second %s row of one Kafka record", step)
+                        .isInstanceOfSatisfying(java.sql.SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("23505"))
+                        .hasMessageContaining(step.equals("OUTCOME") ? "audit_event_one_outcome_per_record" : "audit_event_one_workspace_outcome_per_record");
+                st.execute("ROLLBACK TO SAVEPOINT again");
+            }
+            c.rollback();
         }
     }
 
