@@ -121,22 +121,14 @@ class ChainAppendMigrationIT {
     /**
      * Migration V13 narrows the two "one row per Kafka record" indexes to rows that carry a record
      * (ChainTriggerPlansIT says why). Rows written before it stay and chain on, and the indexes still
-     * refuse a second outcome, or a second outcome in a workspace, of one record (a failed one: a success in a workspace has an index of its own), even from a writer that
-     * gets past the trigger's skip (here: the trigger switched off by the superuser).
+     * refuse a second outcome, or a second outcome in a workspace, of one record (a failed one: a
+     * success in a workspace has an index of its own), even from a writer that gets past the
+     * trigger's skip (here: the trigger switched off by the superuser).
      */
     @Test
     void v13KeepsTheRowsAndStillRefusesASecondOutcomeOfOneKafkaRecord() throws Exception {
         DataSource ds = migratedTo("v13", "12");
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
-            for (String row : ROWS) {
-                st.execute(COLUMNS + row);
-            }
-        }
-        int rows;
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM audit_event")) {
-            rs.next();
-            rows = rs.getInt(1);
-        }
+        int rows = insertAll(ds).size();
         Migrations.migrate(ds);
         assertChainIntact(ds, rows);
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
@@ -292,7 +284,7 @@ class ChainAppendMigrationIT {
     }
 
     /** Inserts {@link #ROWS} one statement each; returns what was stored: step, workspace, outcome, reason. */
-    private static List<String> insertAll(DataSource ds) throws Exception {
+    static List<String> insertAll(DataSource ds) throws Exception {
         long before;
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             before = max(st);

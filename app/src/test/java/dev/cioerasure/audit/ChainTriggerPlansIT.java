@@ -100,10 +100,8 @@ class ChainTriggerPlansIT {
         Migrations.migrate(ds);
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             st.execute("ALTER TABLE audit_event SET (autovacuum_enabled = false)"); // no analysis while this test runs
-            for (String row : ChainAppendMigrationIT.ROWS) {
-                st.execute(ChainAppendMigrationIT.COLUMNS + row);
-            }
         }
+        ChainAppendMigrationIT.insertAll(ds);
         List<String> rowTrigger = new ArrayList<>();
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             assertThat(neverAnalysed(st)).as("the table has rows and no statistics").isTrue();
