@@ -48,35 +48,50 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--group-only", description = "Only the group scenario: three instances, skewed keys, with and without one killed every 10 s, and at 1000/s after a warm-up.")
     boolean groupOnly;
 
+    @Option(names = "--batch-requests", defaultValue = "" + BenchmarkRun.DEFAULT_BATCH_REQUESTS, description = "The backlog of batch mode's long run, on which its"
+            + " sustained rate and CPU per erasure are read (default: ${DEFAULT-VALUE}).")
+    int batchRequests;
+
+    private BenchmarkRun runner() {
+        return new BenchmarkRun(System.out, docs, seconds, backlog, batchRequests);
+    }
+
     @Override
     public Integer call() throws Exception {
+        // each run measures between the 10 % and 90 % marks of its requests: too few make no rate
+        if (seconds < 10) {
+            throw new Errors.UserError("--seconds must be at least 10 (got " + seconds + ")", 2);
+        }
+        if (batchRequests < 10_000) {
+            throw new Errors.UserError("--batch-requests must be at least 10000 (got " + batchRequests + ")", 2);
+        }
         if (backlogOnly) {
             if (backlog <= 0) {
                 throw new Errors.UserError("--backlog-only needs --backlog N", 2);
             }
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runBacklogOnly();
+            return runner().runBacklogOnly();
         }
         if (batchOnly) {
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchOnly();
+            return runner().runBatchOnly();
         }
         if (batchCostOnly) {
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchCostOnly();
+            return runner().runBatchCostOnly();
         }
         if (batchLatencyOnly) {
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runBatchLatencyOnly(Integer.getInteger("bench.rate", 1600));
+            return runner().runBatchLatencyOnly(Integer.getInteger("bench.rate", 1600));
         }
         if (groupOnly) {
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runGroupOnly();
+            return runner().runGroupOnly();
         }
         if (ceilingOnly) {
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runCeilingOnly();
+            return runner().runCeilingOnly();
         }
         if (latencyOnly) {
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runLatencyOnly();
+            return runner().runLatencyOnly();
         }
         if (overheadOnly) {
-            return new BenchmarkRun(System.out, docs, seconds, backlog).runOverheadOnly();
+            return runner().runOverheadOnly();
         }
-        return new BenchmarkRun(System.out, docs, seconds, backlog).run();
+        return runner().run();
     }
 }

@@ -44,5 +44,11 @@ class ToolsJarIT {
         ProductionJarIT.Run sandbox = ProductionJarIT.javaJar(JAR, "sandbox", "--error-rate", "2");
         assertThat(sandbox.exit()).isEqualTo(2);
         assertThat(sandbox.out()).contains("--error-rate must be 0..1");
+        ProductionJarIT.Run shortBatch = ProductionJarIT.javaJar(JAR, "bench", "--batch-requests", "0");
+        assertThat(shortBatch.exit()).isEqualTo(2);
+        assertThat(shortBatch.out()).contains("--batch-requests must be at least 10000 (got 0)");
+        ProductionJarIT.Run shortRuns = ProductionJarIT.javaJar(JAR, "bench", "--seconds", "-1");
+        assertThat(shortRuns.exit()).isEqualTo(2);
+        assertThat(shortRuns.out()).contains("--seconds must be at least 10 (got -1)");
     }
 }

@@ -359,7 +359,7 @@ public final class Benchmark {
      * the backlog is produced once all three own partitions: this measures how the group shares
      * its budget, not how fast JVMs start and join.
      */
-    Result group(int limit, int latencyMs, int seconds, int killEvery) throws Exception {
+    GroupResult group(int limit, int latencyMs, int seconds, int killEvery) throws Exception {
         return group(limit, latencyMs, limit / 2 * seconds, seconds, killEvery, Map.of(), "", 0);
     }
 
@@ -368,17 +368,17 @@ public final class Benchmark {
      * at the ceiling (their JIT compiles meanwhile), then the measured backlog is produced. The
      * rate is that of the measured requests only.
      */
-    Result warmGroup(int limit, int latencyMs, int seconds) throws Exception {
+    GroupResult warmGroup(int limit, int latencyMs, int seconds) throws Exception {
         return group(limit, latencyMs, limit / 2 * seconds, seconds, 0, Map.of(), "", limit / 2 * 10);
     }
 
     /** The same in batch mode: {@code n} requests, the limit counting batch requests. */
-    Result batchGroup(int limit, int latencyMs, int n, int killEvery) throws Exception {
+    GroupResult batchGroup(int limit, int latencyMs, int n, int killEvery) throws Exception {
         return group(limit, latencyMs, n, n / 500, killEvery, Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"),
                 "batch mode, ", 0);
     }
 
-    private Result group(int limit, int latencyMs, int n, int seconds, int killEvery, Map<String, String> more, String label,
+    private GroupResult group(int limit, int latencyMs, int n, int seconds, int killEvery, Map<String, String> more, String label,
                          int warmUp) throws Exception {
         String topic = freshTopic(6);
         String db = freshDatabase();
@@ -430,11 +430,25 @@ public final class Benchmark {
             }
             out.printf("    %d erasures, %d kills, %d calls over the window, %d 429s%n", n, kills, sandbox.overWindow(), sandbox.throttled());
             String how = warmUp > 0 ? "after a warm-up of " + warmUp + " requests, no kills"
-                    : "one killed every " + killEvery + " s (" + kills + " kills)";
-            return new Result(label + "3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, " + how + ", strict sliding window",
+                    : killEvery > 0 ? "one killed every " + killEvery + " s (" + kills + " kills)" : "no kills";
+            boolean batches = "batch".equals(more.get("CUSTOMERIO_TRACK_API"));
+            long trackRequests = batches ? sandbox.batchRequests() : sandbox.accepted();
+            Result r = new Result(label + "3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, " + how + ", strict sliding window",
                     limit, latencyMs, n, sustainedRate(times), limit / 2.0,
                     sandbox.throttled(), Double.NaN, 0, 0, Double.NaN, Double.NaN, timeline(times), sandbox.overWindow(),
                     TrackSandbox.Limit.SLIDING_WINDOW);
+            return new GroupResult(r, (double) trackRequests / total);
+        }
+    }
+
+    /**
+     * A group run and the Track requests (calls in v1, batch requests in batch mode) it sent per
+     * erasure, warm-up included.
+     */
+    record GroupResult(Result result, double requestsPerErasure) {
+        /** The share of the group's budget its sustained rate used: Track requests a second ÷ the limit. */
+        double budgetShare() {
+            return result.erasuresPerSecond() * requestsPerErasure / result.limit();
         }
     }
 

@@ -1,0 +1,68 @@
+package dev.cioerasure.tools.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.testkit.sandbox.TrackSandbox;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class TargetsTest {
+    private static Benchmark.Result run(int limit, int requests, double rate, double ceiling, double cpuMs, long overWindow, double p99) {
+        return new Benchmark.Result("run", limit, 50, requests, rate, ceiling, 0, cpuMs, 0, 0, 40, p99, List.of(), overWindow,
+                TrackSandbox.Limit.SLIDING_WINDOW);
+    }
+
+    /**
+     * A batch run of 300,000 erasures at {@code rate}/s that sent {@code batchRequests} requests, at
+     * {@code cpuMs} of worker CPU per erasure over the whole run and {@code steadyCpuMs} in its steady state.
+     */
+    private static Benchmark.BatchResult batch(double rate, long batchRequests, double cpuMs, double steadyCpuMs, long overWindow) {
+        return new Benchmark.BatchResult(run(1000, 300_000, rate, Double.NaN, cpuMs, overWindow, Double.NaN), batchRequests, 150,
+                new Benchmark.CpuPerErasure(steadyCpuMs, 0.01));
+    }
+
+    private static List<String> verdicts(Benchmark.BatchResult batch, double p99, double v1Rate, long v1OverWindow) {
+        Targets.Measured m = new Targets.Measured(batch, run(1000, 40_000, 2400, Double.NaN, Double.NaN, 0, p99),
+                List.of(run(1000, 20_000, v1Rate, 500, 1.6, v1OverWindow, Double.NaN)));
+        return Targets.rows(m).stream().map(Targets.Row::verdict).toList();
+    }
+
+    @Test
+    void aRunThatMeetsEveryTargetIsJudgedMetOnEveryRow() {
+        assertThat(verdicts(batch(3_050, 4_000, 0.13, 0.10, 0), 290, 476, 0)).containsOnly("met").hasSize(6);
+    }
+
+    @Test
+    void eachMissedTargetIsJudgedOnItsOwnRow() {
+        // rate under 3,000 but over the first bar; 0.06 requests per erasure; 1 over the window; 0.16 ms of CPU in the steady state
+        assertThat(verdicts(batch(2_500, 18_000, 0.17, 0.16, 1), 290, 476, 0))
+                .containsExactly("first bar only", "not met", "not met", "not met", "met", "met");
+        assertThat(verdicts(batch(1_900, 4_000, 0.13, 0.10, 0), 1_001, 474, 0))
+                .containsExactly("not met", "met", "met", "met", "not met", "not met");
+        // v1 at its ratio but with a call over the window
+        assertThat(verdicts(batch(3_000, 4_000, 0.15, 0.15, 0), 1_000, 476, 1))
+                .containsExactly("met", "met", "met", "met", "met", "not met");
+    }
+
+    @Test
+    void cpuOverTheWholeRunAboveTheTargetIsSaidBesideTheSteadyState() {
+        assertThat(verdicts(batch(3_050, 4_000, 0.171, 0.117, 0), 290, 476, 0))
+                .containsExactly("met", "met", "met", "met in the steady state, not over the whole run", "met", "met");
+    }
+
+    @Test
+    void aFigureTheRunCouldNotMeasureIsNotMet() {
+        assertThat(verdicts(batch(3_050, 4_000, 0.13, Double.NaN, 0), Double.NaN, 476, 0))
+                .containsExactly("met", "met", "met", "not met", "not met", "met");
+    }
+
+    @Test
+    void theTableShowsEachTargetWithWhatWasMeasured() {
+        String table = Targets.table(Targets.rows(new Targets.Measured(batch(3_050, 4_000, 0.171, 0.117, 0),
+                run(1000, 40_000, 2440, Double.NaN, Double.NaN, 0, 290), List.of(run(100, 1_000, 47.49, 50, 1.6, 0, Double.NaN)))));
+        assertThat(table).contains("| batch mode: at least 3,000 erasures/s sustained (first bar 2,000) | 3,050/s over 300,000 requests | **met** |")
+                .contains("| 0.013 | **met** |")
+                .contains("0.117 ms in the steady state (25 %–90 % of the requests), 0.171 ms over the whole run")
+                .contains("| v1: at least 0.95 of its ceiling against the strict window, 100 calls/s | 0.9498, 0 over the window | **not met** |");
+    }
+}
