@@ -19,15 +19,24 @@ import java.util.function.Supplier;
 public record HealthEndpoints(PrometheusMeterRegistry registry, Supplier<Optional<String>> notLive,
                               Supplier<Optional<String>> notReady) {
 
-    /** Serves the exchange if its path is one of these endpoints; returns false (nothing sent) otherwise. */
+    /**
+     * Serves the exchange if its path is one of these endpoints; returns false (nothing sent)
+     * otherwise. They are reads: GET and HEAD are answered, any other method gets 405.
+     */
     public boolean serve(HttpExchange ex) throws IOException {
-        switch (ex.getRequestURI().getPath()) {
+        String path = ex.getRequestURI().getPath();
+        if (!path.equals("/metrics") && !path.equals("/health/live") && !path.equals("/health/ready")) {
+            return false;
+        }
+        if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+            ex.getResponseHeaders().set("Allow", "GET, HEAD");
+            respond(ex, 405, "text/plain; charset=utf-8", "method not allowed: use GET\n");
+            return true;
+        }
+        switch (path) {
             case "/metrics" -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
             case "/health/live" -> health(ex, notLive.get());
-            case "/health/ready" -> health(ex, notReady.get());
-            default -> {
-                return false;
-            }
+            default -> health(ex, notReady.get());
         }
         return true;
     }
@@ -41,9 +50,14 @@ public record HealthEndpoints(PrometheusMeterRegistry registry, Supplier<Optiona
         }
     }
 
+    /** Sends {@code body}, or for a HEAD request only the headers (a HEAD answer has no body, by its length -1). */
     static void respond(HttpExchange ex, int status, String type, String body) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", type);
+        if (ex.getRequestMethod().equals("HEAD")) {
+            ex.sendResponseHeaders(status, -1);
+            return;
+        }
         ex.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(bytes);
