@@ -1,6 +1,7 @@
 package dev.cioerasure.cli;
 
 import dev.cioerasure.config.Settings;
+import dev.cioerasure.metrics.HttpServerTimeouts;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.intake.IntakeServer;
@@ -27,6 +28,7 @@ final class IntakeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        HttpServerTimeouts.install(); // before any HTTP server is made: it reads them once
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
                 SettingsLoader.Part.WEBHOOK));
         log.info(s.describe());
