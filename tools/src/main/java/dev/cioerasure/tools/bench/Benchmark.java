@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
@@ -203,32 +204,43 @@ public final class Benchmark {
      * chain order: every append holds the chain head's lock until it commits, so each snapshot
      * sees a prefix of the chain). A count of all of them every 200 ms read the whole history
      * each time (183-275 ms a count near 100,000 rows, with auto_explain on): CPU taken from the
-     * worker and the PostgreSQL it measures, more the longer the run.
+     * worker and the PostgreSQL it measures, more the longer the run. On one connection that may
+     * read through indexes only: a table that autovacuum has not analysed yet (most of a one-minute
+     * run) had the planner estimate a third of the table newer than the last count, and read all of
+     * it with two parallel workers, 300-450 ms for each count at 190,000-270,000 rows.
      */
-    static final class CompletedCount {
-        private final DataSource ds;
+    static final class CompletedCount implements AutoCloseable {
+        private final Connection c;
+        private final PreparedStatement ps;
         private long seenUpTo;
         private int count;
 
-        CompletedCount(DataSource ds) {
-            this.ds = ds;
+        CompletedCount(DataSource ds) throws SQLException {
+            c = ds.getConnection();
+            try (Statement st = c.createStatement()) {
+                st.execute("SET enable_seqscan = off");
+                st.execute("SET max_parallel_workers_per_gather = 0");
+            }
+            ps = c.prepareStatement("SELECT count(*) FILTER (WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'),"
+                    + " max(chain_seq) FROM audit_event WHERE chain_seq > ?");
         }
 
-        int now() throws Exception {
-            try (Connection c = ds.getConnection();
-                 PreparedStatement ps = c.prepareStatement("SELECT count(*) FILTER (WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'),"
-                         + " max(chain_seq) FROM audit_event WHERE chain_seq > ?")) {
-                ps.setLong(1, seenUpTo);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    count += rs.getInt(1);
-                    long top = rs.getLong(2);
-                    if (!rs.wasNull()) {
-                        seenUpTo = top;
-                    }
+        int now() throws SQLException {
+            ps.setLong(1, seenUpTo);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                count += rs.getInt(1);
+                long top = rs.getLong(2);
+                if (!rs.wasNull()) {
+                    seenUpTo = top;
                 }
             }
             return count;
+        }
+
+        @Override
+        public void close() throws SQLException {
+            c.close();
         }
     }
 
@@ -289,13 +301,18 @@ public final class Benchmark {
      * out. UNKNOWN without a worker, or when one poll saw both marks pass.
      */
     CpuPerErasure awaitCompleted(DataSource ds, int n, Duration timeout, String what, ChildWorker w) throws Exception {
+        try (CompletedCount completed = new CompletedCount(ds)) {
+            return awaitCompleted(completed, n, timeout, what, w);
+        }
+    }
+
+    private CpuPerErasure awaitCompleted(CompletedCount completed, int n, Duration timeout, String what, ChildWorker w) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         long nextReport = System.nanoTime() + 10_000_000_000L;
         int doneAtMark = 0;
         Duration cpuAtMark = null;
         Duration jitAtMark = null;
         CpuPerErasure steady = CpuPerErasure.UNKNOWN;
-        CompletedCount completed = new CompletedCount(ds);
         while (true) {
             int done = completed.now();
             if (w != null && cpuAtMark == null && done >= n / 4 && done < n) {
@@ -397,9 +414,8 @@ public final class Benchmark {
             }
             produceSkewed(topic, "g", n);
             int total = n + warmUp; // the count includes the warm-up's
-            CompletedCount completed = new CompletedCount(ds);
             int kills = 0;
-            try {
+            try (CompletedCount completed = new CompletedCount(ds)) {
                 long nextKill = System.nanoTime() + killEvery * 1_000_000_000L;
                 long deadline = System.nanoTime() + Duration.ofSeconds(seconds * 6L + 120).toNanos();
                 while (completed.now() < total) {
