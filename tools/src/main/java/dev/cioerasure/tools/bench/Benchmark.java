@@ -537,8 +537,8 @@ public final class Benchmark {
      * the limit. Over 100,000 requests with migration V11 (2026-12-05): 512 in flight drained 1,545
      * erasures/s, 1,024 1,896, 2,048 1,820 at more CPU per erasure (0.31 against 0.27 ms in the
      * steady state); 1,024 drained 1,992-2,083 once the duplicate check read by index only. See
-     * docs/benchmarks-by-hand.md. {@code --batch-cost-only} takes another number as
-     * {@code -Dbench.inFlight=N}.
+     * docs/benchmarks-by-hand.md. {@code --batch-cost-only} and
+     * {@code --batch-latency-only} take another number as {@code -Dbench.inFlight=N}.
      */
     static final int BATCH_IN_FLIGHT = 1024;
 
@@ -584,7 +584,7 @@ public final class Benchmark {
      * its first seconds and the queue it builds then takes the rest of the run to drain.
      */
     Result batchLatency(int limit, int latencyMs, int perSecond, int seconds) throws Exception {
-        return latency(limit, latencyMs, perSecond, seconds, BATCH_IN_FLIGHT, Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"),
+        return latency(limit, latencyMs, perSecond, seconds, Integer.getInteger("bench.inFlight", BATCH_IN_FLIGHT), Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"),
                 "batch mode, ", BATCH_LATENCY_WARM_UP);
     }
 
