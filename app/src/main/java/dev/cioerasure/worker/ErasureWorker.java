@@ -95,8 +95,13 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final ChainCheckpoints checkpoints;
     private final ScheduledExecutorService checkpointTimer;
     private volatile boolean databaseReachable = true;
-    /** Retry-topic records waiting for their not-before time; taken (uncommitted) but not in flight. */
+    /**
+     * Retry-topic records waiting for their not-before time, and records waiting to be tried again
+     * after an unexpected failure; taken (uncommitted) but not in flight.
+     */
     private final ParkedRecords parked;
+    /** How long a record that failed unexpectedly waits before it is tried again. */
+    static final Duration UNEXPECTED_RETRY = Duration.ofSeconds(5);
     /** Checks that the person is gone (App API), or null when verification is off. */
     private final VerificationProcessor verifier;
     /** Verification-topic records waiting for their next check; taken (uncommitted) but not in flight. */
@@ -179,7 +184,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             checkpointTimer.scheduleWithFixedDelay(checkpoints::publish, every, every, TimeUnit.MILLISECONDS);
         }
         Gauge.builder(MetricNames.RETRY_PARKED, parked, ParkedRecords::size)
-                .description("Retry-topic records held until their retry round is due").register(d.meters());
+                .description("Records held until they are due: retry-topic records until their retry round, records that failed"
+                        + " unexpectedly for 5 s").register(d.meters());
         Gauge.builder(MetricNames.IN_FLIGHT, inFlight, AtomicInteger::get)
                 .description("Records taken whose outcome is not yet durable").register(d.meters());
         Gauge.builder(MetricNames.OLDEST_IN_FLIGHT_AGE, this, w -> w.oldestInFlight().toMillis() / 1000.0)
@@ -328,7 +334,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             } else {
                 log.error("verification record {}-{}@{} failed unexpectedly ({}); retrying it in 5 s", rec.topic(), rec.partition(),
                         rec.offset(), e.getClass().getSimpleName());
-                scheduler.schedule(() -> verify(rec, partition), 5, TimeUnit.SECONDS);
+                // parked, so that a revocation or a stop hands it back instead of waiting for it
+                verifyParked.park(new RecordKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset()), UNEXPECTED_RETRY,
+                        () -> verify(rec, partition));
             }
         });
     }
@@ -381,10 +389,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 log.debug("record {}-{}@{} handed back: {}", rec.topic(), rec.partition(), rec.offset(), e.toString());
             } else {
                 // An unexpected error must neither lose the record nor hold its partition's commits
-                // forever: try the record again shortly.
+                // forever: try the record again shortly. Parked meanwhile, like a retry-topic record
+                // not yet due: a revocation or a stop hands it back to be redone by the partition's
+                // next owner, instead of waiting for it, and this instance never runs it again after.
                 log.error("record {}-{}@{} failed unexpectedly ({}); retrying it in 5 s", rec.topic(), rec.partition(),
                         rec.offset(), e.getClass().getSimpleName());
-                scheduler.schedule(() -> start(rec, partition), 5, TimeUnit.SECONDS);
+                parked.park(key, UNEXPECTED_RETRY, () -> start(rec, partition));
             }
         });
     }

@@ -10,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * Retry-topic records held in memory until their not-before time. A parked record is taken but
+ * Records held in memory until they are due: retry-topic records until their not-before time,
+ * records that failed unexpectedly until they are tried again. A parked record is taken but
  * not in flight: its offset stays uncommitted, so a crash re-reads and re-parks it, and nothing
  * else waits for it. On revocation or shutdown parked records are handed back (dropped here,
  * still uncommitted) instead of being waited for.

@@ -9,14 +9,21 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Customer.io answering every Track call with one (changeable) HTTP status, counting the calls. */
+/**
+ * Customer.io answering every Track call with one (changeable) HTTP status, counting the calls.
+ * A status of {@link #DEFECT} makes the client throw instead: a defect, not an answer.
+ */
 public class StatusTrack implements TrackClient {
+    public static final int DEFECT = -1;
     public final AtomicInteger status = new AtomicInteger(200);
     public final AtomicInteger calls = new AtomicInteger();
 
     private TrackResult answer(TrackOperation op) {
         calls.incrementAndGet();
         int s = status.get();
+        if (s == DEFECT) {
+            throw new IllegalStateException("test: a defect in the Track client");
+        }
         return new TrackResult(op, s, TrackResult.classify(s), Optional.empty(), "http " + s, Duration.ofMillis(1));
     }
 

@@ -9,6 +9,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.kafka.TopicHeaders;
+import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.StatusTrack;
 import dev.cioerasure.testing.TestInfra;
@@ -48,6 +49,7 @@ class WorkerLoopWithoutBrokerIT {
     private final MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
     private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
     private final StatusTrack track = new StatusTrack();
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private ErasureWorker worker;
     private Thread loop;
 
@@ -94,6 +96,25 @@ class WorkerLoopWithoutBrokerIT {
         assertThat(rows("SELECT count(*) FROM audit_event WHERE request_id = 'r-twice' AND outcome = 'DUPLICATE'")).isEqualTo(1);
     }
 
+    @Test
+    void aRecordThatFailedUnexpectedlyIsHandedBackWhenItsPartitionGoesAndNotTriedAgainHere() throws Exception {
+        start();
+        track.status.set(StatusTrack.DEFECT);
+        offer(0, Messages.request("r-defect", "id", "mock-4"));
+        // it failed unexpectedly, and waits (parked) to be tried again
+        await().atMost(Duration.ofSeconds(20)).until(() -> meters.get(MetricNames.RETRY_PARKED).gauge().value() == 1);
+        long t0 = System.nanoTime();
+        consumer.schedulePollTask(() -> consumer.rebalance(List.of(RETRY0)));
+        await().atMost(Duration.ofSeconds(20)).until(() -> worker.assignedPartitions() == 1);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("the revocation handed the record back instead of waiting for it")
+                .isLessThan(ErasureWorker.UNEXPECTED_RETRY);
+        assertThat(meters.get(MetricNames.RETRY_PARKED).gauge().value()).isZero();
+        int calls = track.calls.get();
+        Thread.sleep(ErasureWorker.UNEXPECTED_RETRY.plusSeconds(2).toMillis());
+        assertThat(track.calls.get()).as("not tried again by this instance once its partition went").isEqualTo(calls);
+        assertThat(committed(P0)).as("not committed past it: the partition's next owner redoes it").isLessThanOrEqualTo(0);
+    }
+
     private void start() {
         Settings s = new Settings(new Settings.Kafka("127.0.0.1:1", TOPIC, "mock-group", KafkaClientConfig.NONE), database,
                 new Settings.CustomerIo("site", Secret.of("CUSTOMERIO_TRACK_API_KEY", "key"), Settings.Region.US,
@@ -104,7 +125,7 @@ class WorkerLoopWithoutBrokerIT {
                 Duration.ofSeconds(5), Duration.ofSeconds(5), 0, Duration.ofSeconds(2)), new SimpleMeterRegistry());
         consumer.updateBeginningOffsets(Map.of(P0, 0L, RETRY0, 0L));
         consumer.schedulePollTask(() -> consumer.rebalance(List.of(P0, RETRY0)));
-        worker = WorkerRuntime.assemble(s, consumer, producer, executor, db, new SimpleMeterRegistry(), Clock.systemUTC());
+        worker = WorkerRuntime.assemble(s, consumer, producer, executor, db, meters, Clock.systemUTC());
         loop = new Thread(worker, "mock-loop");
         loop.start();
         await().atMost(Duration.ofSeconds(10)).until(() -> worker.assignedPartitions() == 2);
