@@ -51,7 +51,7 @@ public record HealthEndpoints(PrometheusMeterRegistry registry, Supplier<Optiona
     }
 
     /** Sends {@code body}, or for a HEAD request only the headers (a HEAD answer has no body, by its length -1). */
-    static void respond(HttpExchange ex, int status, String type, String body) throws IOException {
+    public static void respond(HttpExchange ex, int status, String type, String body) throws IOException {
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", type);
         if (ex.getRequestMethod().equals("HEAD")) {

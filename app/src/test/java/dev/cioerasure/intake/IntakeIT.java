@@ -161,6 +161,20 @@ class IntakeIT {
             assertThat(r.statusCode()).as(String.valueOf(type)).isEqualTo(415);
             assertThat(r.body()).contains("application/json");
         }
+        for (String method : List.of("GET", "HEAD", "PUT", "DELETE")) {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + "/v1/requests"))
+                    .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(method).isEqualTo(405);
+            assertThat(r.headers().firstValue("Allow")).as(method).hasValue("POST");
+            if (method.equals("HEAD")) {
+                assertThat(r.body()).isEmpty();
+            } else {
+                assertThat(r.body()).as(method).contains("use POST");
+            }
+        }
+        HttpResponse<String> postMetrics = post("/metrics", Messages.request("r-metrics", "id", "metrics-person"));
+        assertThat(postMetrics.statusCode()).isEqualTo(405);
+        assertThat(postMetrics.headers().firstValue("Allow")).hasValue("GET, HEAD");
         assertThat(signedWithType("/v1/requests", Messages.request("r-json", "id", "json-person"), "Application/JSON;charset=UTF-8")
                 .statusCode()).isEqualTo(202);
         assertThat(h.read(h.topic, 2, Duration.ofSeconds(3))).as("only the JSON request was published").hasSize(1);
