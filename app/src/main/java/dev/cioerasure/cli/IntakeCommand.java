@@ -1,10 +1,10 @@
 package dev.cioerasure.cli;
 
 import dev.cioerasure.config.Settings;
-import dev.cioerasure.metrics.HttpServerTimeouts;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.intake.IntakeServer;
+import dev.cioerasure.metrics.HttpServerTimeouts;
 import dev.cioerasure.metrics.Metrics;
 import java.time.Clock;
 import java.util.EnumSet;

@@ -1,8 +1,8 @@
 package dev.cioerasure.cli;
 
 import dev.cioerasure.config.Settings;
-import dev.cioerasure.metrics.HttpServerTimeouts;
 import dev.cioerasure.config.SettingsLoader;
+import dev.cioerasure.metrics.HttpServerTimeouts;
 import dev.cioerasure.worker.WorkerRuntime;
 import java.time.Clock;
 import java.util.EnumSet;

@@ -124,7 +124,8 @@ class WorkspacesIT {
                 Map<String, Long> once = accepted(s);
                 assertThat(once).hasSize(2 * REQUESTS);
                 assertThat(once.values()).as("exactly one accepted suppress and one destroy per person").containsOnly(1L);
-                assertThat(s.overWindow()).as("no call over the strict window").isZero();
+                assertThat(s.overWindow()).as("no call over the strict window at %s (us-a %s, us-b %s, eu %s)", s.baseUrl(), usA.baseUrl(),
+                        usB.baseUrl(), eu.baseUrl()).isZero();
             }
             assertThat(h.rows().toString()).doesNotContain("person-");
         }
