@@ -12,7 +12,11 @@ import org.junit.jupiter.api.Test;
 
 /** The jar a deployment runs carries what a deployment runs: no embedded servers, no dev tools (DESIGN §3.4: ≤ 35 MB). */
 public class ProductionJarIT {
-    private static final Path JAR = Path.of("app", "target", "cio-erasure.jar");
+    static final Path JAR = Path.of("app", "target", "cio-erasure.jar");
+    /** A worker's settings against nothing (no broker, no database): it keeps trying, and serves its monitoring port meanwhile. */
+    static final Map<String, String> WORKER_AGAINST_NOTHING = Map.of("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1",
+            "DATABASE_URL", "jdbc:postgresql://127.0.0.1:1/none", "DATABASE_USER", "u", "DATABASE_PASSWORD", "p",
+            "CUSTOMERIO_SITE_ID", "site", "CUSTOMERIO_TRACK_API_KEY", "key", "AUDIT_SUBJECT_KEY", "k".repeat(32), "METRICS_PORT", "0");
 
     @Test
     void theProductionJarIsSlimAndHoldsNoEmbeddedServerOrDevTool() throws Exception {
@@ -72,9 +76,7 @@ public class ProductionJarIT {
     private static List<String> firstLinesOfAWorker(Map<String, String> extraEnv) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
                 JAR.toString(), "worker").redirectErrorStream(true);
-        builder.environment().putAll(Map.of("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1", "DATABASE_URL", "jdbc:postgresql://127.0.0.1:1/none",
-                "DATABASE_USER", "u", "DATABASE_PASSWORD", "p", "CUSTOMERIO_SITE_ID", "site", "CUSTOMERIO_TRACK_API_KEY", "key",
-                "AUDIT_SUBJECT_KEY", "k".repeat(32), "METRICS_PORT", "0"));
+        builder.environment().putAll(WORKER_AGAINST_NOTHING);
         builder.environment().putAll(extraEnv);
         Process p = builder.start();
         List<String> lines = new java.util.ArrayList<>();

@@ -27,7 +27,6 @@ import org.junit.jupiter.api.Test;
  * it waits forever (this test's probes time out after 25 s).
  */
 class SlowClientsIT {
-    private static final Path JAR = Path.of("app", "target", "cio-erasure.jar");
     private static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
 
     private static int freePort() throws Exception {
@@ -86,7 +85,7 @@ class SlowClientsIT {
     }
 
     private static Process start(Map<String, String> env, Path log, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(JAVA, "-jar", JAR.toString()));
+        List<String> command = new ArrayList<>(List.of(JAVA, "-jar", ProductionJarIT.JAR.toString()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putAll(env);
@@ -97,10 +96,9 @@ class SlowClientsIT {
     void theWorkersMonitoringPortAnswersAProbeBehindClientsThatNeverFinishTheirRequest() throws Exception {
         int port = freePort();
         Path log = Files.createTempFile("slow-worker", ".log");
-        // against nothing: the worker keeps trying, and serves its monitoring port meanwhile
-        Process worker = start(Map.of("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1", "DATABASE_URL", "jdbc:postgresql://127.0.0.1:1/none",
-                "DATABASE_USER", "u", "DATABASE_PASSWORD", "p", "CUSTOMERIO_SITE_ID", "site", "CUSTOMERIO_TRACK_API_KEY", "key",
-                "AUDIT_SUBJECT_KEY", "k".repeat(32), "METRICS_PORT", Integer.toString(port)), log, "worker");
+        Map<String, String> env = new java.util.HashMap<>(ProductionJarIT.WORKER_AGAINST_NOTHING);
+        env.put("METRICS_PORT", Integer.toString(port));
+        Process worker = start(env, log, "worker");
         try {
             awaitServing(worker, port, log);
             assertThat(probeBehindStalledClients(port, 4)).isLessThan(Duration.ofSeconds(20));

@@ -22,11 +22,15 @@ class StrictWindowSandboxTest {
     private static final int LIMIT = 5;
     private final HttpClient http = HttpClient.newHttpClient();
 
-    private int suppress(TrackSandbox s, int i) throws Exception {
+    /** A suppress of person {@code id}, with the sandbox's credentials. */
+    private static HttpRequest suppress(TrackSandbox s, String id) {
         String auth = Base64.getEncoder().encodeToString("site:key".getBytes(StandardCharsets.UTF_8));
-        return http.send(HttpRequest.newBuilder(URI.create(s.baseUrl() + "/api/v1/customers/p" + i + "/suppress"))
-                .header("Authorization", "Basic " + auth).POST(HttpRequest.BodyPublishers.noBody()).build(),
-                HttpResponse.BodyHandlers.discarding()).statusCode();
+        return HttpRequest.newBuilder(URI.create(s.baseUrl() + "/api/v1/customers/" + id + "/suppress"))
+                .header("Authorization", "Basic " + auth).POST(HttpRequest.BodyPublishers.noBody()).build();
+    }
+
+    private int suppress(TrackSandbox s, int i) throws Exception {
+        return http.send(suppress(s, "p" + i), HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     private static TrackSandbox sandbox() throws Exception {
@@ -51,11 +55,8 @@ class StrictWindowSandboxTest {
     void concurrentCallsOverTheLimitAreCountedOverTheWindow() throws Exception {
         try (TrackSandbox s = sandbox()) {
             List<java.util.concurrent.CompletableFuture<HttpResponse<Void>>> calls = new ArrayList<>();
-            String auth = Base64.getEncoder().encodeToString("site:key".getBytes(StandardCharsets.UTF_8));
             for (int i = 0; i < 3 * LIMIT; i++) {
-                calls.add(http.sendAsync(HttpRequest.newBuilder(URI.create(s.baseUrl() + "/api/v1/customers/c" + i + "/suppress"))
-                        .header("Authorization", "Basic " + auth).POST(HttpRequest.BodyPublishers.noBody()).build(),
-                        HttpResponse.BodyHandlers.discarding()));
+                calls.add(http.sendAsync(suppress(s, "c" + i), HttpResponse.BodyHandlers.discarding()));
             }
             long accepted = calls.stream().map(java.util.concurrent.CompletableFuture::join).filter(r -> r.statusCode() == 200).count();
             assertThat(accepted).isEqualTo(LIMIT);
