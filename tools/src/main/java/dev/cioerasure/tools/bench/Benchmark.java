@@ -159,9 +159,14 @@ public final class Benchmark {
      * busy (a call holds a thread 50 ms of its slot's 1.05 s); more only make each erasure queue
      * longer, and are redone after a kill. At 100/s, 256 in flight read 0.923–0.939 of the ceiling
      * (each erasure queued 5 s, and the count of erasures lagged the calls), 32 read 0.951–0.955,
-     * with the same 2.000 calls per erasure (docs/benchmarks-by-hand.md).
+     * with the same 2.000 calls per erasure (docs/benchmarks-by-hand.md). A by-hand run may set
+     * another number for every v1 worker it starts as {@code -Dbench.v1InFlight=N}.
      */
     static int inFlightFor(int limit) {
+        Integer forced = Integer.getInteger("bench.v1InFlight");
+        if (forced != null) {
+            return forced;
+        }
         return Math.max(32, limit / 4);
     }
 

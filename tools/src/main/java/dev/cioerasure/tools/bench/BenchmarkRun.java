@@ -84,10 +84,15 @@ public final class BenchmarkRun {
         });
     }
 
-    /** Runs only v1's ceilings against the strict window, 100/s twice and 1000/s once, each {@code seconds} long. */
+    /**
+     * Runs only v1's ceilings against the strict window, each {@code seconds} long: 100/s twice and
+     * 1000/s once, or the limits given as {@code -Dbench.limits=1000,1000}.
+     */
     public int runCeilingOnly() throws Exception {
+        int[] limits = java.util.Arrays.stream(System.getProperty("bench.limits", "100,100,1000").split(","))
+                .map(String::trim).mapToInt(Integer::parseInt).toArray();
         return withBenchmark(b -> {
-            for (int limit : new int[] {100, 100, 1000}) {
+            for (int limit : limits) {
                 Benchmark.Result r = b.ceiling(limit, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
                 out.printf("| %s | %d | %.2f | %.0f | **%.3f** | %d | %d | %.2f ms CPU per erasure |%n", r.name(), r.requests(),
                         r.erasuresPerSecond(), r.ceiling(), r.erasuresPerSecond() / r.ceiling(), r.overWindow(), r.throttled(),
