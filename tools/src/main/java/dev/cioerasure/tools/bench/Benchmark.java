@@ -154,20 +154,23 @@ public final class Benchmark {
     }
 
     /**
-     * {@code ERASURE_MAX_IN_FLIGHT} for a v1 worker paced at {@code limit} calls/s: a quarter of the
-     * limit, at least 32 (operations.md, "Scaling out"). Enough persons that every slot of the window is
-     * busy (a call holds a thread 50 ms of its slot's 1.05 s); more only make each erasure queue
-     * longer, and are redone after a kill. At 100/s, 256 in flight read 0.923–0.939 of the ceiling
-     * (each erasure queued 5 s, and the count of erasures lagged the calls), 32 read 0.951–0.955,
-     * with the same 2.000 calls per erasure (docs/benchmarks-by-hand.md). A by-hand run may set
-     * another number for every v1 worker it starts as {@code -Dbench.v1InFlight=N}.
+     * {@code ERASURE_MAX_IN_FLIGHT} for a v1 worker paced at {@code limit} calls/s: half the limit,
+     * at least 32 (operations.md, "Scaling out"). Enough persons that a call waits for every slot of
+     * the window as it frees, although each person is also in flight for its look-up, its audit
+     * writes and its outcome events, and the worker stops fetching at three quarters taken. At
+     * 1000/s a quarter (250) left slots without a waiting call when the machine was busy: four
+     * alternating 60 s runs read 0.903–0.949 (median 0.924) against 0.935–0.949 (median 0.943) with
+     * 500. Far more only makes each erasure queue longer, and is redone after a kill: at 100/s, 256
+     * in flight read 0.923–0.939 of the ceiling (each erasure queued 5 s, and the count of erasures
+     * lagged the calls), 32 read 0.951–0.955 and 50 0.952–0.958 (docs/benchmarks-by-hand.md). A
+     * by-hand run may set another number for every v1 worker it starts as {@code -Dbench.v1InFlight=N}.
      */
     static int inFlightFor(int limit) {
         Integer forced = Integer.getInteger("bench.v1InFlight");
         if (forced != null) {
             return forced;
         }
-        return Math.max(32, limit / 4);
+        return Math.max(32, limit / 2);
     }
 
     ChildWorker startWorker(String topic, String dbUrl, TrackSandbox sandbox, int rate, int inFlight) throws Exception {
@@ -451,7 +454,7 @@ public final class Benchmark {
             }
             out.printf("    %d erasures, %d kills, %d calls over the window, %d 429s%n", n, kills, sandbox.overWindow(), sandbox.throttled());
             String how = warmUp > 0 ? "after a warm-up of " + warmUp + " requests, no kills"
-                    : killEvery > 0 ? "one killed every " + killEvery + " s (" + kills + " kills)" : "no kills";
+                    : killEvery > 0 ? "one killed every " + killEvery + " s (" + kills + (kills == 1 ? " kill)" : " kills)") : "no kills";
             boolean batches = "batch".equals(more.get("CUSTOMERIO_TRACK_API"));
             long trackRequests = batches ? sandbox.batchRequests() : sandbox.accepted();
             Result r = new Result(label + "3 instances, " + limit + "/s, " + latencyMs + " ms, skewed keys, " + how + ", strict sliding window",

@@ -294,7 +294,7 @@ public final class BenchmarkRun {
                 .append("` on ").append(LocalDate.now()).append(" (").append(String.format("%.0f", wall)).append(" s).\n\n");
         s.append("Machine: ").append(machine).append(". The machine is shared and noisy: read ratios, not absolutes.\n\n");
         s.append("Setup: a backlog of requests is produced first; then the worker starts as its own JVM (`-Xmx256m`,"
-                + " `ERASURE_MAX_IN_FLIGHT` = a quarter of the limit, at least 32, `CUSTOMERIO_RATE_LIMIT_PER_SECOND` = the limit) against the Customer.io sandbox,"
+                + " `ERASURE_MAX_IN_FLIGHT` = half the limit, at least 32, `CUSTOMERIO_RATE_LIMIT_PER_SECOND` = the limit) against the Customer.io sandbox,"
                 + " which sleeps the given latency and answers 429 past its limit. It counts the limit one of two ways:"
                 + " a **strict sliding window** (every arrival that finds the limit reached among the arrivals of the second"
                 + " before it is over the window and gets 429: the strictest server there can be), or a **token bucket** of the"
