@@ -52,6 +52,20 @@ final class BenchCommand implements Callable<Integer> {
             + " sustained rate and CPU per erasure are read (default: ${DEFAULT-VALUE}).")
     int batchRequests;
 
+    /** The limits of {@code --ceiling-only}'s runs, from {@code -Dbench.limits} (a by-hand knob): positive, comma-separated. */
+    static int[] ceilingLimits(String given) {
+        try {
+            int[] limits = java.util.Arrays.stream(given.split(",", -1)).map(String::trim).mapToInt(Integer::parseInt).toArray();
+            if (java.util.Arrays.stream(limits).allMatch(l -> l > 0)) {
+                return limits;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new Errors.UserError("-Dbench.limits must be calls per second above 0, separated by commas (e.g. 1000,1000); got '"
+                + given + "'", 2);
+    }
+
     private BenchmarkRun runner() {
         return new BenchmarkRun(System.out, docs, seconds, backlog, batchRequests);
     }
@@ -84,7 +98,7 @@ final class BenchCommand implements Callable<Integer> {
             return runner().runGroupOnly();
         }
         if (ceilingOnly) {
-            return runner().runCeilingOnly();
+            return runner().runCeilingOnly(ceilingLimits(System.getProperty("bench.limits", "100,100,1000")));
         }
         if (latencyOnly) {
             return runner().runLatencyOnly();

@@ -86,11 +86,9 @@ public final class BenchmarkRun {
 
     /**
      * Runs only v1's ceilings against the strict window, each {@code seconds} long: 100/s twice and
-     * 1000/s once, or the limits given as {@code -Dbench.limits=1000,1000}.
+     * 1000/s once by default ({@code -Dbench.limits=1000,1000} picks others: {@code BenchCommand}).
      */
-    public int runCeilingOnly() throws Exception {
-        int[] limits = java.util.Arrays.stream(System.getProperty("bench.limits", "100,100,1000").split(","))
-                .map(String::trim).mapToInt(Integer::parseInt).toArray();
+    public int runCeilingOnly(int[] limits) throws Exception {
         return withBenchmark(b -> {
             for (int limit : limits) {
                 Benchmark.Result r = b.ceiling(limit, 50, seconds, TrackSandbox.Limit.SLIDING_WINDOW);
