@@ -335,7 +335,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 log.error("verification record {}-{}@{} failed unexpectedly ({}); retrying it in 5 s", rec.topic(), rec.partition(),
                         rec.offset(), e.getClass().getSimpleName());
                 // parked, so that a revocation or a stop hands it back instead of waiting for it
-                verifyParked.park(new RecordKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset()), UNEXPECTED_RETRY,
+                verifyParked.park(RecordKey.of(rec), UNEXPECTED_RETRY,
                         () -> verify(rec, partition));
             }
         });
@@ -373,7 +373,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     }
 
     private void run(ConsumerRecord<byte[], byte[]> rec, OffsetTracker.Partition partition) {
-        RecordKey key = new RecordKey(new TopicPartition(rec.topic(), rec.partition()), rec.offset());
+        RecordKey key = RecordKey.of(rec);
         startedAt.putIfAbsent(key, System.nanoTime());
         processor.process(rec).whenComplete((v, e) -> {
             inFlight.decrementAndGet();

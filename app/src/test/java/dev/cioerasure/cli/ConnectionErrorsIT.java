@@ -52,12 +52,6 @@ class ConnectionErrorsIT {
         return env;
     }
 
-    private static int closedPort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     private static void assertOneCleanLine(Cli.Run r, int exit, String... expected) {
         assertThat(r.exit()).as(r.err()).isEqualTo(exit);
         assertThat(r.err()).contains(expected);
@@ -83,7 +77,7 @@ class ConnectionErrorsIT {
         assertOneCleanLine(Cli.run(env, "migrate"), 78, "DATABASE_URL: unknown host in no-such-host.invalid:5432");
         env.put("DATABASE_URL", db.url().replaceAll("/[^/]+$", "/no_such_db"));
         assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "DATABASE_URL: database 'no_such_db' does not exist");
-        int port = closedPort();
+        int port = TestInfra.freePort();
         env.put("DATABASE_URL", "jdbc:postgresql://127.0.0.1:" + port + "/erasure");
         assertOneCleanLine(Cli.run(env, "migrate"), 69, "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:" + port,
                 "connection refused");
@@ -95,7 +89,7 @@ class ConnectionErrorsIT {
         Map<String, String> env = env();
         java.nio.file.Path file = java.nio.file.Files.createTempFile("requests", ".csv");
         java.nio.file.Files.writeString(file, "identifier_type,identifier,regulation,requested_by\nid,conn-1,GDPR,desk\n");
-        int port = closedPort();
+        int port = TestInfra.freePort();
         env.put("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:" + port);
         long t0 = System.nanoTime();
         assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 69,
@@ -128,7 +122,7 @@ class ConnectionErrorsIT {
 
     @Test
     void aWorkerThatCannotReachKafkaSaysSoInOneLineAndIsNotReady() throws Exception {
-        int port = closedPort();
+        int port = TestInfra.freePort();
         try (WorkerHarness h = WorkerHarness.forStub(java.net.URI.create("http://127.0.0.1:1"))) {
             Settings s = new Settings(new Settings.Kafka("127.0.0.1:" + port, h.topic, "g-" + h.topic), h.settings.database(),
                     h.settings.customerIo(), h.settings.audit(), h.settings.worker(), List.of());

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cioerasure.testing.TestInfra;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -28,12 +27,6 @@ import org.junit.jupiter.api.Test;
  */
 class SlowClientsIT {
     private static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 
     /** Waits until something answers HTTP on the port (any status), or the process ends. */
     private static void awaitServing(Process p, int port, Path log) throws Exception {
@@ -94,7 +87,7 @@ class SlowClientsIT {
 
     @Test
     void theWorkersMonitoringPortAnswersAProbeBehindClientsThatNeverFinishTheirRequest() throws Exception {
-        int port = freePort();
+        int port = TestInfra.freePort();
         Path log = Files.createTempFile("slow-worker", ".log");
         Map<String, String> env = new java.util.HashMap<>(ProductionJarIT.WORKER_AGAINST_NOTHING);
         env.put("METRICS_PORT", Integer.toString(port));
@@ -111,7 +104,7 @@ class SlowClientsIT {
     void theIntakeAnswersAProbeBehindMoreClientsThatNeverFinishTheirRequestThanItHasThreads() throws Exception {
         String topic = "slow-clients-" + System.nanoTime();
         TestInfra.kafka().createTopics(1, topic);
-        int port = freePort();
+        int port = TestInfra.freePort();
         Path log = Files.createTempFile("slow-intake", ".log");
         Process intake = start(Map.of("KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers(), "ERASURE_TOPIC", topic,
                 "AUDIT_SUBJECT_KEY", "k".repeat(32), "ERASURE_WEBHOOK_SECRET", "webhook-secret-for-slow-clients"), log,

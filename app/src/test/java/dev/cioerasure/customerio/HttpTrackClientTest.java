@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.github.tomakehurst.wiremock.WireMockServer;
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.request.Identifier;
-import java.net.ServerSocket;
+import dev.cioerasure.testing.TestInfra;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
@@ -83,10 +83,7 @@ class HttpTrackClientTest {
 
     @Test
     void aRefusedConnectionIsRetryable() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = TestInfra.freePort();
         TrackClient closed = TrackClient.http(new TrackEndpoint(URI.create("http://127.0.0.1:" + port), "site", Secret.of("K", "key"),
                 Duration.ofSeconds(1), Duration.ofSeconds(1)), Clock.systemUTC());
         TrackResult r = closed.suppress(Identifier.id("x"));

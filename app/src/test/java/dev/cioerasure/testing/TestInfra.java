@@ -56,6 +56,13 @@ public final class TestInfra {
         return postgres;
     }
 
+    /** A port nothing listens on now: free for a server to bind, and closed to a client. */
+    public static int freePort() throws java.io.IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
     /** A fresh, migrated database on the shared server. */
     public static Settings.Database freshDatabase() {
         String name = "test_" + DATABASES.incrementAndGet() + "_" + ProcessHandle.current().pid();

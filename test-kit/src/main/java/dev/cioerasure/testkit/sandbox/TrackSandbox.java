@@ -204,7 +204,6 @@ public final class TrackSandbox implements AutoCloseable {
     }
 
     private void handleApp(HttpExchange ex) throws IOException {
-        long arrived = System.nanoTime();
         try (ex) {
             ex.getRequestBody().readAllBytes();
             String raw = ex.getRequestURI().getRawPath();
@@ -536,10 +535,7 @@ public final class TrackSandbox implements AutoCloseable {
          * request's sending and its answer is a server the worker's guarantee covers.
          */
         synchronized boolean tryAdmitNow() {
-            return tryAdmit(System.nanoTime());
-        }
-
-        private synchronized boolean tryAdmit(long now) {
+            long now = System.nanoTime();
             if (size == times.length && now - times[next] < 1_000_000_000L) {
                 refused.set(true);
                 return false;

@@ -550,6 +550,11 @@ public final class Benchmark {
      */
     static final int BATCH_IN_FLIGHT = 1024;
 
+    /** {@link #BATCH_IN_FLIGHT}, or the number a by-hand run gave as {@code -Dbench.inFlight=N}. */
+    static int batchInFlight() {
+        return Integer.getInteger("bench.inFlight", BATCH_IN_FLIGHT);
+    }
+
     /**
      * A backlog drained in batch mode ({@code CUSTOMERIO_TRACK_API=batch}) against the strict
      * sliding-window sandbox, whose limit then counts batch requests.
@@ -592,8 +597,8 @@ public final class Benchmark {
      * its first seconds and the queue it builds then takes the rest of the run to drain.
      */
     Result batchLatency(int limit, int latencyMs, int perSecond, int seconds) throws Exception {
-        return latency(limit, latencyMs, perSecond, seconds, Integer.getInteger("bench.inFlight", BATCH_IN_FLIGHT), Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"),
-                "batch mode, ", BATCH_LATENCY_WARM_UP);
+        return latency(limit, latencyMs, perSecond, seconds, batchInFlight(),
+                Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"), "batch mode, ", BATCH_LATENCY_WARM_UP);
     }
 
     /** Requests a batch-mode worker drains before its latency is measured. */

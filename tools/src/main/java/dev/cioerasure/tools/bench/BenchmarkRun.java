@@ -196,7 +196,7 @@ public final class BenchmarkRun {
     /** Runs only batch mode at 1,000 requests/s and 50 ms over --backlog requests (for profiling with BENCH_WORKER_JAVA_OPTS). */
     public int runBatchCostOnly() throws Exception {
         return withBenchmark(b -> {
-            Benchmark.BatchResult batch = b.batch(1000, 50, backlog > 0 ? backlog : 20_000, 200, Integer.getInteger("bench.inFlight", Benchmark.BATCH_IN_FLIGHT));
+            Benchmark.BatchResult batch = b.batch(1000, 50, backlog > 0 ? backlog : 20_000, 200, Benchmark.batchInFlight());
             Benchmark.Result r = batch.result();
             out.printf("batch mode: %.0f erasures/s, %.3f requests per erasure, %.3f ms worker CPU per erasure over the whole run,"
                     + " %.3f ms in the steady state (25 %%–90 %%; of it %.3f ms JIT), %d over the window%n", r.erasuresPerSecond(),
