@@ -147,8 +147,9 @@ final class AuditCommand {
     }
 
     @Command(name = "find", mixinStandardHelpOptions = true,
-            description = {"Every request for one person. The identifier is hashed with AUDIT_SUBJECT_KEY and matched",
-                    "against the stored hashes; it is never stored, logged or printed."})
+            description = {"Every request for one person.",
+                    "The identifier is hashed with AUDIT_SUBJECT_KEY and matched against the stored hashes; it is never stored,"
+                            + " logged or printed."})
     static final class Find implements Callable<Integer> {
         @ArgGroup(exclusive = true, multiplicity = "1")
         Subject subject;
@@ -184,8 +185,9 @@ final class AuditCommand {
     }
 
     @Command(name = "report", mixinStandardHelpOptions = true,
-            description = {"Proof-of-erasure report: one line per request requested from --from to --to (both days included): regulation,",
-                    "requested, deadline, erased at, outcome, on time or late."})
+            description = {"Proof-of-erasure report: one line per request requested from --from to --to (both days included).",
+                    "Each line gives the regulation, when it was requested, its deadline, when it was erased, its outcome, and"
+                            + " whether it was on time or late."})
     static final class Report implements Callable<Integer> {
         @Option(names = "--from", paramLabel = "DATE", required = true, description = "First day (YYYY-MM-DD, UTC), inclusive.")
         String from;
@@ -280,8 +282,8 @@ final class AuditCommand {
     }
 
     @Command(name = "verify", mixinStandardHelpOptions = true,
-            description = {"Tamper check of the whole audit table: re-computes the hash chain and reports the first row",
-                    "where it breaks. Exit 0 when intact, 3 when not."})
+            description = {"Tamper check of the whole audit table: exit 0 when intact, 3 when not.",
+                    "Re-computes the hash chain and reports every row where it breaks (with --first, only the first)."})
     static final class Verify implements Callable<Integer> {
         @Option(names = "--first", description = "Stop at the first break (default: check every row and report every break).")
         boolean first;
@@ -398,8 +400,9 @@ final class AuditCommand {
     }
 
     @Command(name = "receipt", mixinStandardHelpOptions = true,
-            description = {"A signed erasure receipt of one request (JSON, one line; Ed25519 with AUDIT_SIGNING_KEY_FILE), or",
-                    "with --verify, check one offline: exit 0 when it is exactly as issued, 3 when not."})
+            description = {"A signed erasure receipt of one request, or with --verify, an offline check of one.",
+                    "The receipt is one line of JSON, signed (Ed25519) with AUDIT_SIGNING_KEY_FILE. --verify exits 0 when the"
+                            + " receipt is exactly as issued, 3 when not."})
     static final class ReceiptCommand implements Callable<Integer> {
         @Parameters(paramLabel = "REQUEST_ID", arity = "0..1", description = "The request to issue a receipt for.")
         String requestId;

@@ -24,10 +24,11 @@ import picocli.CommandLine.Command;
 final class CredentialsCommand {
 
     @Command(name = "verify", mixinStandardHelpOptions = true,
-            description = {"Check CUSTOMERIO_SITE_ID, CUSTOMERIO_TRACK_API_KEY and CUSTOMERIO_REGION against Customer.io",
-                    "(GET /api/v1/accounts/region: no side effects), and CUSTOMERIO_APP_API_KEY when set (the look-up of a",
-                    "person who does not exist). With CUSTOMERIO_WORKSPACES_FILE, every workspace's (its site_id,",
-                    "track_api_key_file, region and app_api_key_file). Exit 0 when all work, 1 when any does not."})
+            description = {"Check the Customer.io credentials (Track, and the App API when set) against Customer.io.",
+                    "CUSTOMERIO_SITE_ID, CUSTOMERIO_TRACK_API_KEY and CUSTOMERIO_REGION (GET"
+                            + " /api/v1/accounts/region: no side effects), and CUSTOMERIO_APP_API_KEY when set (the look-up of a"
+                            + " person who does not exist). With CUSTOMERIO_WORKSPACES_FILE, every workspace's (its site_id,"
+                            + " track_api_key_file, region and app_api_key_file). Exit 0 when all work, 1 when any does not."})
     static final class Verify implements Callable<Integer> {
         @Override
         public Integer call() {

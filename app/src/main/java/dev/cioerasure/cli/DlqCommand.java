@@ -21,8 +21,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "dlq", mixinStandardHelpOptions = true,
-        description = {"Inspect and replay the dead-letter topic (<ERASURE_TOPIC>.dlq). Shows headers only: why, when,",
-                "which request, where it came from; never the message body (it holds personal data)."},
+        description = {"Inspect and replay the dead-letter topic (<ERASURE_TOPIC>.dlq).",
+                "Shows headers only: why, when, which request, where it came from; never the message body (it holds personal"
+                        + " data)."},
         subcommands = {DlqCommand.List.class, DlqCommand.Replay.class})
 final class DlqCommand {
 
@@ -142,10 +143,10 @@ final class DlqCommand {
     }
 
     @Command(name = "replay", mixinStandardHelpOptions = true,
-            description = {"Publish dead-lettered records to the retry topic (<ERASURE_TOPIC>.retry), due at once, key and",
-                    "value unchanged, marked as a replay (a FAILED request may then be tried again; a COMPLETED one is",
-                    "recorded as DUPLICATE). Fix the cause first (credentials, a malformed message at its source).",
-                    "A cut copy (its value was too large to keep) cannot be replayed: resubmit it from its source."})
+            description = {"Publish dead-lettered records to the retry topic (<ERASURE_TOPIC>.retry), due at once.",
+                    "Key and value unchanged, marked as a replay (a FAILED request may then be tried again; a COMPLETED"
+                            + " one is recorded as DUPLICATE). Fix the cause first (credentials, a malformed message at its source)."
+                            + " A cut copy (its value was too large to keep) cannot be replayed: resubmit it from its source."})
     static final class Replay implements Callable<Integer> {
         @ArgGroup(exclusive = true, multiplicity = "1")
         Selection selection;

@@ -16,10 +16,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "intake", mixinStandardHelpOptions = true,
-        description = {"Run the signed HTTP intake: POST /v1/requests (the request message) and",
-                "POST /v1/webhooks/customerio (a Customer.io webhook action), verified with X-CIO-Timestamp and",
-                "X-CIO-Signature against ERASURE_WEBHOOK_SECRET (and ERASURE_WEBHOOK_SECRET_PREVIOUS during a",
-                "rotation), published to ERASURE_TOPIC. Also serves /metrics and /health/*."})
+        description = {"Run the signed HTTP intake that publishes deletion requests to ERASURE_TOPIC.",
+                "POST /v1/requests (the request message) and POST /v1/webhooks/customerio (a Customer.io webhook"
+                        + " action), verified with X-CIO-Timestamp and X-CIO-Signature against ERASURE_WEBHOOK_SECRET (and"
+                        + " ERASURE_WEBHOOK_SECRET_PREVIOUS during a rotation), published to ERASURE_TOPIC. Also serves /metrics"
+                        + " and /health/*."})
 final class IntakeCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(IntakeCommand.class);
 

@@ -17,8 +17,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "parked", mixinStandardHelpOptions = true,
-        description = {"Show requests parked for a later retry round (<ERASURE_TOPIC>.retry) that the worker group has",
-                "not finished yet: round, when it is due, and why it was parked."})
+        description = {"Show requests parked for a later retry round (<ERASURE_TOPIC>.retry).",
+                "Those the worker group has not finished yet: round, when it is due, and why it was parked."})
 final class ParkedCommand implements Callable<Integer> {
     @Option(names = "--all", description = "Also show records the group has already processed.")
     boolean all;

@@ -14,9 +14,9 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 
 @Command(name = "worker", mixinStandardHelpOptions = true,
-        description = {"Consume deletion requests and erase them in Customer.io (suppress, then destroy),",
-                "recording every outcome in the audit table. Serves /metrics, /health/live and",
-                "/health/ready on METRICS_PORT. SIGTERM stops it gracefully (exit 0)."})
+        description = {"Consume deletion requests and erase them in Customer.io (suppress, then destroy).",
+                "Records every outcome in the audit table. Serves /metrics, /health/live and /health/ready on METRICS_PORT."
+                        + " SIGTERM stops it gracefully (exit 0)."})
 final class WorkerCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(WorkerCommand.class);
 

@@ -8,9 +8,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Measure the worker against its ceiling on this machine: a real broker, a real PostgreSQL, the",
-                "Customer.io sandbox with 50 ms latency and an enforced limit, and the worker as its own JVM with a",
-                "256 MB heap. Prints the figures and writes them to docs/benchmarks.md (and a throughput plot)."})
+        description = {"Measure the worker against its ceiling on this machine.",
+                "A real broker, a real PostgreSQL, the Customer.io sandbox with 50 ms latency and an enforced limit,"
+                        + " and the worker as its own JVM with a 256 MB heap. Prints the figures and writes them to"
+                        + " docs/benchmarks.md (and a throughput plot)."})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "40", description = "Length of each ceiling run at the limit (default: ${DEFAULT-VALUE}).")
     int seconds;

@@ -44,9 +44,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Run the whole system on embedded defaults: a real single-node Kafka (KRaft), a real",
-                "embedded PostgreSQL and a local Customer.io sandbox. Submits sample requests (valid ones, a",
-                "duplicate and malformed ones), processes them, prints the audit trail, and exits."})
+        description = {"Run the whole system on embedded defaults, then exit.",
+                "A real single-node Kafka (KRaft), a real embedded PostgreSQL and a local Customer.io sandbox."
+                        + " Submits sample requests (valid ones, a duplicate and malformed ones), processes them, prints the"
+                        + " audit trail, and exits."})
 final class DemoCommand implements Callable<Integer> {
     private static final String TOPIC = "erasure.requests";
 

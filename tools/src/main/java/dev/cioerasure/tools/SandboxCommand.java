@@ -13,9 +13,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "sandbox", mixinStandardHelpOptions = true,
-        description = {"Run a local stand-in for Customer.io's Track API (suppress, destroy, region) for trying the worker",
-                "without a real workspace (docker compose uses it). Accepts CUSTOMERIO_SITE_ID/CUSTOMERIO_TRACK_API_KEY",
-                "as its only valid credentials; answers 429 with Retry-After past --limit calls per second."})
+        description = {"Run a local stand-in for Customer.io's Track API (suppress, destroy, region).",
+                "For trying the worker without a real workspace (docker compose uses it). Accepts"
+                        + " CUSTOMERIO_SITE_ID/CUSTOMERIO_TRACK_API_KEY as its only valid credentials; answers 429 with"
+                        + " Retry-After past --limit calls per second."})
 final class SandboxCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}).")
     int port;
