@@ -56,10 +56,25 @@ final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--skip-submitted", description = "Send only the rows not yet submitted (not listed in --out).")
     boolean skipSubmitted;
 
+    /** Why {@code --file} names nothing this command can read (a bad argument, exit 2), or null when it can. */
+    static String unusableFile(Path file) {
+        if (Files.isDirectory(file)) {
+            return "is a directory, not a file of requests";
+        }
+        if (!Files.exists(file)) {
+            return "no such file";
+        }
+        if (!Files.isReadable(file)) {
+            return "not readable by this user";
+        }
+        return null;
+    }
+
     @Override
     public Integer call() throws Exception {
-        if (!Files.isReadable(file)) {
-            throw new Errors.UserError("cannot read " + file, 2);
+        String unusable = unusableFile(file);
+        if (unusable != null) {
+            throw new Errors.UserError("--file " + file + ": " + unusable, 2);
         }
         RequestFile.Format fmt;
         if (format == null) {

@@ -213,7 +213,8 @@ public final class SettingsLoader {
         if (url != null && !url.startsWith("jdbc:postgresql://")) {
             problems.add("DATABASE_URL: must start with jdbc:postgresql:// (got a URL with another scheme)");
         }
-        String user = required("DATABASE_USER", "the database role the worker logs in as");
+        String user = required("DATABASE_USER", "the database role to log in as: a member of cio_erasure_writer for the worker, of"
+                + " cio_erasure_auditor for audit, one that may create tables for migrate");
         Secret password = secret("DATABASE_PASSWORD", true);
         int pool = intInRange("DATABASE_POOL_SIZE", 8, 1, 100);
         return new Settings.Database(url, user, password, pool);

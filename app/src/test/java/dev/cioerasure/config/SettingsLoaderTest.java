@@ -146,6 +146,9 @@ class SettingsLoaderTest {
                             "DATABASE_PASSWORD", "CUSTOMERIO_SITE_ID", "CUSTOMERIO_TRACK_API_KEY", "CUSTOMERIO_REGION",
                             "CUSTOMERIO_RATE_LIMIT_PER_SECOND", "METRICS_PORT", "AUDIT_SUBJECT_KEY");
                     assertThat(c.getMessage()).doesNotContain("tiny-k3y");
+                    // the same settings serve the worker, audit and migrate: the hint names each one's role
+                    assertThat(c.getMessage()).contains("DATABASE_USER: missing (the database role to log in as: a member of"
+                            + " cio_erasure_writer for the worker, of cio_erasure_auditor for audit, one that may create tables for migrate)");
                 });
     }
 

@@ -1,0 +1,40 @@
+package dev.cioerasure.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.testing.Cli;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A {@code --file} that cannot be read is a bad argument (exit 2, README "Exit codes") named with
+ * its cause, found before anything is sent: a directory once failed with exit 1 and
+ * "/tmp: /tmp (Is a directory)", a missing file with a bare "cannot read".
+ */
+class SubmitFileArgumentTest {
+    /** Complete settings; the broker's port is closed, so nothing could be sent even if the check let a file through. */
+    private static final Map<String, String> ENV = Map.of("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1",
+            "AUDIT_SUBJECT_KEY", "0123456789abcdef0123456789abcdef");
+
+    @Test
+    void aDirectoryAndAMissingFileAreBadArguments(@TempDir Path dir) throws Exception {
+        Cli.Run directory = Cli.run(ENV, "submit", "--file", dir.toString(), "--dry-run");
+        assertThat(directory.exit()).isEqualTo(2);
+        assertThat(directory.err()).contains("--file " + dir + ": is a directory, not a file of requests");
+
+        Path missing = dir.resolve("november.csv");
+        Cli.Run none = Cli.run(ENV, "submit", "--file", missing.toString(), "--dry-run");
+        assertThat(none.exit()).isEqualTo(2);
+        assertThat(none.err()).contains("--file " + missing + ": no such file");
+
+    }
+
+    @Test
+    void aReadableFileIsUsable(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("ok.csv"), "identifier_type,identifier,regulation,requested_by\n");
+        assertThat(SubmitCommand.unusableFile(file)).isNull();
+    }
+}
