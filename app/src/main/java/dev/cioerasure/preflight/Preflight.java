@@ -75,6 +75,12 @@ public final class Preflight {
         if (has(e, UnknownHostException.class)) {
             return config("DATABASE_URL: unknown host in " + where + " (the name does not resolve)");
         }
+        if (hasState(e, "08P01")) {
+            // the driver's first message got an answer that is not PostgreSQL's (an HTTP server on that
+            // port, say): pgjdbc then reports a failed TLS set-up or session set-up, not the real cause
+            return config("DATABASE_URL: what answers at " + where + " is not PostgreSQL (SQLState 08P01 protocol_violation:"
+                    + " is the host or the port wrong?)");
+        }
         String message = String.valueOf(rootMessage(e));
         if (message.contains("SSL") || has(e, javax.net.ssl.SSLException.class)) {
             // sslmode / sslrootcert in DATABASE_URL: the server offers no TLS, or its certificate does not check out
@@ -220,6 +226,16 @@ public final class Preflight {
             }
         }
         return null;
+    }
+
+    /** Whether {@code e} or one of its causes is an SQLException with this SQLState (also a connection-class one). */
+    private static boolean hasState(Throwable e, String sqlState) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && sqlState.equals(s.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean has(Throwable e, Class<? extends Throwable> type) {

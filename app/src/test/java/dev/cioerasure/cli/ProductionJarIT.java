@@ -72,6 +72,49 @@ public class ProductionJarIT {
         }
     }
 
+    /**
+     * What an operator sees when a command cannot start, from the jar itself (its logback
+     * configuration, its real standard error): one line naming the setting and the cause. The
+     * Kafka client once added its own WARN line for a bootstrap host that does not resolve.
+     */
+    @Test
+    void aCommandThatCannotStartPrintsOneLineFromTheJar() throws Exception {
+        Run unresolvable = javaJar(JAR, Map.of("KAFKA_BOOTSTRAP_SERVERS", "no-such-host.invalid:9092"), "parked");
+        assertThat(unresolvable.exit()).as(unresolvable.out()).isEqualTo(78);
+        assertThat(unresolvable.out().strip().lines()).as(unresolvable.out())
+                .containsExactly("cio-erasure: KAFKA_BOOTSTRAP_SERVERS: no resolvable broker address in 'no-such-host.invalid:9092'");
+    }
+
+    /**
+     * DATABASE_URL pointing at something that is not PostgreSQL (here an HTTP server, as a wrong
+     * port may): a wrong setting (78), said as such. pgjdbc reports it as a failed TLS set-up
+     * (sslmode=prefer, the default) or session set-up, which once read "TLS to PostgreSQL … failed".
+     */
+    @Test
+    void aDatabaseUrlAtSomethingElseThanPostgresIsAWrongSetting() throws Exception {
+        try (java.net.ServerSocket http = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread server = new Thread(() -> {
+                while (!http.isClosed()) {
+                    try (java.net.Socket s = http.accept()) {
+                        s.getOutputStream().write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    } catch (java.io.IOException closed) {
+                        return;
+                    }
+                }
+            }, "not-postgres");
+            server.setDaemon(true);
+            server.start();
+            for (String options : List.of("", "?sslmode=disable")) {
+                String where = "127.0.0.1:" + http.getLocalPort();
+                Run r = javaJar(JAR, Map.of("DATABASE_URL", "jdbc:postgresql://" + where + "/erasure" + options, "DATABASE_USER", "u",
+                        "DATABASE_PASSWORD", "p"), "audit", "verify");
+                assertThat(r.exit()).as(r.out()).isEqualTo(78);
+                assertThat(r.out().strip().lines()).as(r.out()).containsExactly("cio-erasure: DATABASE_URL: what answers at " + where
+                        + " is not PostgreSQL (SQLState 08P01 protocol_violation: is the host or the port wrong?)");
+            }
+        }
+    }
+
     /** Starts a worker (against nothing: it would keep trying) and returns its output up to its configuration line. */
     private static List<String> firstLinesOfAWorker(Map<String, String> extraEnv) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
