@@ -1,5 +1,7 @@
 package dev.cioerasure.tools;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.cioerasure.audit.AuditQueries;
 import dev.cioerasure.audit.Databases;
@@ -40,6 +42,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -126,6 +129,7 @@ final class DemoCommand implements Callable<Integer> {
                             say("metrics: http://localhost:%d/metrics  health: http://localhost:%d/health/ready",
                                     worker.metricsPort(), worker.metricsPort());
                             say("still running; press Ctrl-C to stop");
+                            Runtime.getRuntime().addShutdownHook(new Thread(DemoCommand::stopQuietly, "demo-stop"));
                             Thread.currentThread().join();
                         }
                     }
@@ -293,6 +297,17 @@ final class DemoCommand implements Callable<Integer> {
 
     private static String nz(String s) {
         return s == null ? "-" : s;
+    }
+
+    /**
+     * Ctrl-C (or SIGTERM) while kept running: PostgreSQL and the broker stop at once, beside the
+     * worker, whose connections then break. That is the stop asked for, not a fault, so the log
+     * goes quiet first instead of printing the pool's stack traces.
+     */
+    private static void stopQuietly() {
+        LoggerContext logs = (LoggerContext) LoggerFactory.getILoggerFactory();
+        logs.getLoggerList().forEach(l -> l.setLevel(Level.OFF));
+        say("stopping: the worker, the sandboxes, PostgreSQL and Kafka");
     }
 
     private static void say(String fmt, Object... args) {

@@ -36,6 +36,44 @@ class ToolsJarIT {
         }
     }
 
+    /**
+     * README: {@code demo --keep-running} stays up until Ctrl-C. Stopped (SIGTERM, what Ctrl-C
+     * does to the JVM), it says so and exits with its broker and PostgreSQL, without the
+     * connection pool's stack traces that the stop itself once caused.
+     */
+    @Test
+    void theDemoKeptRunningStopsQuietlyAndTakesItsServersWithIt() throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                JAR.toString(), "demo", "--keep-running", "--metrics-port", "0").redirectErrorStream(true);
+        Process demo = builder.start();
+        StringBuilder out = new StringBuilder();
+        try (java.io.BufferedReader lines = demo.inputReader(java.nio.charset.StandardCharsets.UTF_8)) {
+            String line;
+            while ((line = lines.readLine()) != null && !line.contains("still running")) {
+                out.append(line).append('\n');
+            }
+            assertThat(line).as(out.toString()).isNotNull();
+            java.util.List<ProcessHandle> servers = demo.descendants().toList();
+            assertThat(servers).as("the broker's JVM and PostgreSQL").isNotEmpty();
+            Thread.sleep(2_000); // the worker's background work (lease renewals, look-ups) goes on meanwhile
+            // SIGTERM by kill: Process.destroy() would also close the output still to be read
+            assertThat(new ProcessBuilder("kill", "-TERM", Long.toString(demo.pid())).start().waitFor()).isZero();
+            StringBuilder stop = new StringBuilder();
+            while ((line = lines.readLine()) != null) {
+                stop.append(line).append('\n');
+            }
+            assertThat(demo.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(stop.toString()).contains("stopping: the worker, the sandboxes, PostgreSQL and Kafka")
+                    .doesNotContain("\tat ", "Exception", "WARN", "ERROR");
+            for (ProcessHandle server : servers) {
+                server.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(server.isAlive()).as(server.info().command().orElse("?")).isFalse();
+            }
+        } finally {
+            demo.destroyForcibly();
+        }
+    }
+
     @Test
     void theToolsJarListsTheDevToolsNextToTheProductionCommands() throws Exception {
         ProductionJarIT.Run help = ProductionJarIT.javaJar(JAR, "--help");
