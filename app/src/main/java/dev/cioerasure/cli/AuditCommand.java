@@ -131,18 +131,41 @@ final class AuditCommand {
     }
 
     static final class Subject {
-        @Option(names = "--email", paramLabel = "E", required = true, description = "An email address.")
+        @Option(names = "--email", paramLabel = "E", required = true, description = "An email address (- reads it from standard input).")
         String email;
 
-        @Option(names = "--id", paramLabel = "I", required = true, description = "A customer id.")
+        @Option(names = "--id", paramLabel = "I", required = true, description = "A customer id (- reads it from standard input).")
         String id;
 
-        @Option(names = "--cio-id", paramLabel = "C", required = true, description = "A Customer.io cio_id (without the cio_ prefix).")
+        @Option(names = "--cio-id", paramLabel = "C", required = true,
+                description = "A Customer.io cio_id, without the cio_ prefix (- reads it from standard input).")
         String cioId;
 
         Identifier identifier() {
-            return email != null ? new Identifier(IdentifierType.EMAIL, email)
-                    : id != null ? new Identifier(IdentifierType.ID, id) : new Identifier(IdentifierType.CIO_ID, cioId);
+            return email != null ? new Identifier(IdentifierType.EMAIL, given("--email", email))
+                    : id != null ? new Identifier(IdentifierType.ID, given("--id", id))
+                    : new Identifier(IdentifierType.CIO_ID, given("--cio-id", cioId));
+        }
+
+        /**
+         * The value as given, or for {@code -} the first line of standard input: an identifier on
+         * the command line is in the shell's history and, while the command runs, in every local
+         * user's process list.
+         */
+        static String given(String option, String value) {
+            if (!value.equals("-")) {
+                return value;
+            }
+            String line;
+            try {
+                line = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
+            } catch (IOException e) {
+                throw new Errors.UserError(option + " -: cannot read standard input (" + e.getClass().getSimpleName() + ")", 2);
+            }
+            if (line == null || line.isBlank()) {
+                throw new Errors.UserError(option + " -: standard input holds no identifier (one line expected)", 2);
+            }
+            return line;
         }
     }
 
@@ -157,7 +180,8 @@ final class AuditCommand {
         @Override
         public Integer call() throws Exception {
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
-            String hash = new SubjectHasher(s.audit().subjectKey()).hash(subject.identifier());
+            Identifier who = subject.identifier(); // once: "-" reads standard input
+            String hash = new SubjectHasher(s.audit().subjectKey()).hash(who);
             try (HikariDataSource ds = connected(s.database())) {
                 SubjectKeyFingerprint key = new SubjectKeyFingerprint(ds, new SubjectHasher(s.audit().subjectKey()));
                 switch (key.compare()) {
@@ -169,13 +193,13 @@ final class AuditCommand {
                 }
                 List<AuditQueries.Row> rows = new AuditQueries(ds).bySubject(hash);
                 if (rows.isEmpty()) {
-                    System.out.println("no requests for this " + subject.identifier().type().wireName()
+                    System.out.println("no requests for this " + who.type().wireName()
                             + " (keyed hash " + hash.substring(0, 16) + "…)");
                     return NOT_FOUND;
                 }
                 long requests = rows.stream().map(AuditQueries.Row::requestId).distinct().count();
                 boolean erased = rows.stream().anyMatch(r -> "COMPLETED".equals(r.outcome()));
-                System.out.println(requests + " request(s) for this " + subject.identifier().type().wireName() + "; "
+                System.out.println(requests + " request(s) for this " + who.type().wireName() + "; "
                         + (erased ? "ERASED" : "NOT ERASED") + " (keyed hash " + hash.substring(0, 16) + "…)");
                 System.out.println();
                 printHistory(rows, System.out);

@@ -97,6 +97,20 @@ class AuditCommandsIT {
         assertThat(noKey.err()).contains("AUDIT_SUBJECT_KEY");
     }
 
+    /** {@code -} reads the identifier from standard input: out of the shell's history and the process list. */
+    @Test
+    void findReadsTheIdentifierFromStandardInputWhenGivenADash() {
+        Map<String, String> env = Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal(),
+                "AUDIT_SUBJECT_KEY", KEY);
+        Cli.Run jane = Cli.runWithInput(env, "jane@example.com\n", "audit", "find", "--email", "-");
+        assertThat(jane.exit()).as(jane.err()).isZero();
+        assertThat(jane.out()).contains("2 request(s)", "ERASED", "r-jane").doesNotContain("jane@example.com");
+        assertThat(Cli.runWithInput(env, "bob-42\r\n", "audit", "find", "--id", "-").out()).contains("r-bob", "r-late");
+        Cli.Run empty = Cli.runWithInput(env, "", "audit", "find", "--email", "-");
+        assertThat(empty.exit()).isEqualTo(2);
+        assertThat(empty.err()).contains("--email -: standard input holds no identifier (one line expected)");
+    }
+
     @Test
     void findRefusesAKeyOtherThanTheTablesInsteadOfFindingNobody() throws Exception {
         new SubjectKeyFingerprint(ds, hasher).recordIfNone();

@@ -31,6 +31,17 @@ public final class Cli {
         System.out.printf(format, args);
     }
 
+    /** {@link #run(Map, String...)} with {@code input} as standard input. */
+    public static synchronized Run runWithInput(Map<String, String> env, String input, String... args) {
+        java.io.InputStream in = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)));
+            return run(Main::run, env, args);
+        } finally {
+            System.setIn(in);
+        }
+    }
+
     public static synchronized Run run(Entry entry, Map<String, String> env, String... args) {
         PrintStream out = System.out;
         PrintStream err = System.err;
