@@ -14,7 +14,7 @@ import picocli.CommandLine;
  */
 public class HelpTextTest {
 
-    /** The commands under {@code root}, at any depth, whose listed summary is not a whole sentence, with that summary. */
+    /** The commands under {@code root}, at any depth, whose listed summary is not a whole sentence (with it), or without --help. */
     public static List<String> unfinishedSummaries(CommandLine root) {
         List<String> unfinished = new ArrayList<>();
         collect(root, unfinished);
@@ -27,6 +27,10 @@ public class HelpTextTest {
             String summary = summary(usage.header().length > 0 ? usage.header() : usage.description());
             if (!isWholeSentence(summary)) {
                 unfinished.add(sub.getCommandSpec().qualifiedName() + ": " + summary);
+            }
+            // README: "Every command has --help" (picocli's own help command takes a command name instead)
+            if (!sub.getCommandSpec().optionsMap().containsKey("--help") && !(sub.getCommand() instanceof CommandLine.HelpCommand)) {
+                unfinished.add(sub.getCommandSpec().qualifiedName() + ": no --help");
             }
             collect(sub, unfinished);
         }
@@ -58,5 +62,15 @@ public class HelpTextTest {
         assertThat(summary(new String[] {"Queue-driven erasure worker.%nConfiguration comes from the environment."}))
                 .isEqualTo("Queue-driven erasure worker.");
         assertThat(isWholeSentence("Inspect and replay the dead-letter topic (<ERASURE_TOPIC>.dlq).")).isTrue();
+        CommandLine root = new CommandLine(new Root());
+        assertThat(unfinishedSummaries(root)).containsExactly("root bare: cut off,", "root bare: no --help");
+    }
+
+    @CommandLine.Command(name = "root", subcommands = Bare.class)
+    static final class Root {
+    }
+
+    @CommandLine.Command(name = "bare", description = {"cut off,", "the rest."})
+    static final class Bare {
     }
 }
