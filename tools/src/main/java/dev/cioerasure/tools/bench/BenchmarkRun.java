@@ -136,7 +136,8 @@ public final class BenchmarkRun {
                 + " a second); the worker and PostgreSQL are, sharing this machine's cores with Kafka and the sandbox.\n\n");
         s.append(String.format("Latency in batch mode, requests produced %s (80 %% of the batch ceiling above), after the"
                 + " worker has drained %,d requests at full speed (its JIT's warm-up): from the producer's"
-                + " send to the audit row being durable, **p50 %.0f ms, p99 %.0f ms** over %d requests; p99 %.0f ms for those sent"
+                + " send to the audit row being durable, in the run with the median p99 of " + LATENCY_RUNS + " (each a worker of its own):"
+                + " **p50 %.0f ms, p99 %.0f ms** over %d requests; p99 %.0f ms for those sent"
                 + " after the first %d s of load.%n%n", latency.name().replace("batch mode, ", ""), Benchmark.BATCH_LATENCY_WARM_UP,
                 latency.p50Ms(), latency.p99Ms(), latency.requests(), latency.p99WarmMs(), Benchmark.WARM_UP_SECONDS));
         s.append("Three worker JVMs in batch mode (`WORKER_INSTANCE_ID` bench-g0..g2) share one limit against the strict window;"
@@ -225,6 +226,9 @@ public final class BenchmarkRun {
         });
     }
 
+    /** Batch-mode latency runs in a whole {@code bench}: judged on the median p99 (one run's swings by a factor of ten here). */
+    static final int LATENCY_RUNS = 3;
+
     public int run() throws Exception {
         long t0 = System.nanoTime();
         out.println("starting Kafka and PostgreSQL …");
@@ -256,11 +260,17 @@ public final class BenchmarkRun {
                     + " requests …");
             Benchmark.BatchResult batch = b.batch(1000, 50, batchRequests, 200, Benchmark.BATCH_IN_FLIGHT);
             int steady = (int) (batch.result().erasuresPerSecond() * 0.8);
-            out.println("    … and its latency at " + steady + " requests/s (80 % of that) …");
-            Benchmark.Result batchLatency = b.batchLatency(1000, 50, steady, 20);
+            out.println("    … and its latency at " + steady + " requests/s (80 % of that), " + LATENCY_RUNS + " runs …");
+            List<Benchmark.Result> batchLatencies = new java.util.ArrayList<>();
+            for (int i = 0; i < LATENCY_RUNS; i++) {
+                Benchmark.Result r = b.batchLatency(1000, 50, steady, 20);
+                out.printf("      p50 %.0f ms, p99 %.0f ms%n", r.p50Ms(), r.p99Ms());
+                batchLatencies.add(r);
+            }
+            Benchmark.Result batchLatency = Targets.medianByP99(batchLatencies);
             out.println("8/8 batch mode, three instances, skewed keys, strict window, without and with one killed every 10 s …");
             List<Benchmark.GroupResult> groups = List.of(b.batchGroup(1000, 50, 20_000, 0), b.batchGroup(1000, 50, 20_000, 10));
-            List<Targets.Row> targets = Targets.rows(new Targets.Measured(batch, batchLatency, List.of(c1000, c100)));
+            List<Targets.Row> targets = Targets.rows(new Targets.Measured(batch, batchLatencies, List.of(c1000, c100)));
             String report = report(b.machine(), List.of(c1000, c1000bucket, c100, c100bucket), overhead, latency, seed, big,
                     (System.nanoTime() - t0) / 1e9, b.verifyReport) + batchSection(c1000, batch, batchLatency, groups, targets);
             out.println();

@@ -24,8 +24,29 @@ final class Targets {
     record Row(String target, String measured, String verdict) {
     }
 
-    /** What the rows are judged on: the long batch run, its latency run and v1's strict-window ceilings. */
-    record Measured(Benchmark.BatchResult batch, Benchmark.Result batchLatency, List<Benchmark.Result> v1StrictCeilings) {
+    /**
+     * What the rows are judged on: the long batch run, its latency runs (the latency is judged on
+     * their median p99: one run's p99 swings by a factor of ten on a busy machine) and v1's
+     * strict-window ceilings.
+     */
+    record Measured(Benchmark.BatchResult batch, List<Benchmark.Result> batchLatencies, List<Benchmark.Result> v1StrictCeilings) {
+        Measured {
+            batchLatencies = List.copyOf(batchLatencies);
+            if (batchLatencies.isEmpty()) {
+                throw new IllegalArgumentException("at least one latency run");
+            }
+        }
+
+        /** The latency run with the median p99 (the lower middle one of an even number; a p99 not measured counts as the highest). */
+        Benchmark.Result medianLatency() {
+            return medianByP99(batchLatencies);
+        }
+    }
+
+    static Benchmark.Result medianByP99(List<Benchmark.Result> runs) {
+        List<Benchmark.Result> sorted = new ArrayList<>(runs);
+        sorted.sort(java.util.Comparator.comparingDouble(r -> Double.isNaN(r.p99Ms()) ? Double.POSITIVE_INFINITY : r.p99Ms()));
+        return sorted.get((sorted.size() - 1) / 2);
     }
 
     static List<Row> rows(Measured m) {
@@ -43,9 +64,11 @@ final class Targets {
                 "%.3f ms in the steady state (25 %%–90 %% of the requests), %.3f ms over the whole run (start-up included)", steady, whole),
                 !(steady <= CPU_MS_PER_ERASURE) ? "not met"
                         : whole <= CPU_MS_PER_ERASURE ? "met" : "met in the steady state, not over the whole run"));
-        Benchmark.Result latency = m.batchLatency();
+        Benchmark.Result latency = m.medianLatency();
+        String runs = m.batchLatencies().size() == 1 ? "" : String.format(", the median of %d runs (p99 %s ms)", m.batchLatencies().size(),
+                String.join(", ", m.batchLatencies().stream().map(r -> String.format("%.0f", r.p99Ms())).toList()));
         rows.add(atMost("latency: p99 from produce to durable row at most 1 s at 80 % of the batch ceiling", latency.p99Ms(), P99_MS,
-                String.format("%.0f ms (p50 %.0f ms), requests produced %s", latency.p99Ms(), latency.p50Ms(),
+                String.format("%.0f ms (p50 %.0f ms)%s, requests produced %s", latency.p99Ms(), latency.p50Ms(), runs,
                         latency.name().replace("batch mode, ", ""))));
         for (Benchmark.Result v1 : m.v1StrictCeilings()) {
             double ratio = v1.erasuresPerSecond() / v1.ceiling();
