@@ -20,8 +20,11 @@ import dev.cioerasure.evidence.Receipt;
 import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.IdentifierType;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -158,7 +161,7 @@ final class AuditCommand {
             }
             String line;
             try {
-                line = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8)).readLine();
+                line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
             } catch (IOException e) {
                 throw new Errors.UserError(option + " -: cannot read standard input (" + e.getClass().getSimpleName() + ")", 2);
             }
@@ -300,7 +303,7 @@ final class AuditCommand {
 
         static String fileName(String requestId) {
             boolean plain = requestId.matches("[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}");
-            return (plain ? requestId : "request-" + Digests.sha256Hex(requestId.getBytes(java.nio.charset.StandardCharsets.UTF_8))
+            return (plain ? requestId : "request-" + Digests.sha256Hex(requestId.getBytes(StandardCharsets.UTF_8))
                     .substring(0, 32)) + ".receipt.json";
         }
     }
