@@ -354,7 +354,7 @@ public final class BenchmarkRun {
         s.append("## Measured by hand\n\nRuns that `bench` does not write here (it rewrites this whole file): v1's group of three"
                 + " instances, with and without kills (`bench --group-only`), the million-request backlog when not run with `--backlog`,"
                 + " and A/B comparisons: [benchmarks-by-hand.md](benchmarks-by-hand.md).\n\n");
-        s.append("## Reproduce\n\n```sh\nmvn -q package -DskipTests\njava -jar tools/target/cio-erasure-tools.jar bench            # ~8 minutes\n"
+        s.append("## Reproduce\n\n```sh\nmvn -q package -DskipTests\njava -jar tools/target/cio-erasure-tools.jar bench            # ~10 minutes\n"
                 + "java -jar tools/target/cio-erasure-tools.jar bench --backlog 1000000   # adds the million-request backlog\n"
                 + "java -jar tools/target/cio-erasure-tools.jar bench --batch-requests 1000000   # a longer batch-mode run\n```\n");
         return s.toString();
