@@ -69,6 +69,19 @@ class ToolsJarIT {
                 server.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
                 assertThat(server.isAlive()).as(server.info().command().orElse("?")).isFalse();
             }
+            // PostgreSQL runs detached from the demo's process tree (pg_ctl): it is gone once its port refuses
+            java.util.regex.Matcher port = java.util.regex.Pattern.compile("PostgreSQL on port (\\d+)").matcher(out);
+            assertThat(port.find()).as(out.toString()).isTrue();
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            boolean refused = false;
+            while (!refused && System.nanoTime() < deadline) {
+                try (java.net.Socket probe = new java.net.Socket("127.0.0.1", Integer.parseInt(port.group(1)))) {
+                    Thread.sleep(200);
+                } catch (java.net.ConnectException gone) {
+                    refused = true;
+                }
+            }
+            assertThat(refused).as("PostgreSQL still listens on port " + port.group(1)).isTrue();
         } finally {
             demo.destroyForcibly();
         }
