@@ -4,12 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cioerasure.erasure.Paced;
 import dev.cioerasure.testing.LogCapture;
-import java.io.PrintWriter;
 import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 
@@ -47,50 +45,14 @@ class GroupRateBudgetRenewalFailureTest {
                     case "isClosed" -> true;
                     default -> throw new SQLException("An I/O error occurred while sending to the backend.", "08006");
                 });
-        return new DataSource() {
-            @Override
-            public Connection getConnection() {
-                return c;
-            }
-
-            @Override
-            public Connection getConnection(String user, String password) {
-                return c;
-            }
-
-            @Override
-            public PrintWriter getLogWriter() {
-                return null;
-            }
-
-            @Override
-            public void setLogWriter(PrintWriter out) {
-            }
-
-            @Override
-            public void setLoginTimeout(int seconds) {
-            }
-
-            @Override
-            public int getLoginTimeout() {
-                return 0;
-            }
-
-            @Override
-            public Logger getParentLogger() {
-                return Logger.getGlobal();
-            }
-
-            @Override
-            public <T> T unwrap(Class<T> iface) throws SQLException {
-                throw new SQLException("not a wrapper");
-            }
-
-            @Override
-            public boolean isWrapperFor(Class<?> iface) {
-                return false;
-            }
-        };
+        // only getConnection is called
+        return (DataSource) Proxy.newProxyInstance(DataSource.class.getClassLoader(), new Class<?>[] {DataSource.class},
+                (proxy, m, args) -> {
+                    if (m.getName().equals("getConnection")) {
+                        return c;
+                    }
+                    throw new UnsupportedOperationException(m.getName());
+                });
     }
 
     /** An executor that never calls: the budget only sets its grant. */

@@ -43,7 +43,7 @@ final class Targets {
         }
     }
 
-    static Benchmark.Result medianByP99(List<Benchmark.Result> runs) {
+    private static Benchmark.Result medianByP99(List<Benchmark.Result> runs) {
         List<Benchmark.Result> sorted = new ArrayList<>(runs);
         sorted.sort(java.util.Comparator.comparingDouble(r -> Double.isNaN(r.p99Ms()) ? Double.POSITIVE_INFINITY : r.p99Ms()));
         return sorted.get((sorted.size() - 1) / 2);
