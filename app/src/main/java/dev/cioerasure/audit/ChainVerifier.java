@@ -19,10 +19,9 @@ import javax.sql.DataSource;
 
 /**
  * Re-computes the audit table's hash chain independently of the database's own functions and
- * reports the first row where it breaks. The canonical form (also in docs/auditing.md): each
+ * reports every row where it breaks (or only the first, when asked). The canonical form (also in docs/auditing.md): each
  * field, in the order of {@link #FIELDS}, as {@code <UTF-8 byte length>:<text>}, or {@code ~}
- * for NULL; timestamps as integer microseconds since the Unix epoch; then
- * then, only when it is set, the workspace as a twentieth field (rows from before workspaces
+ * for NULL; timestamps as integer microseconds since the Unix epoch; then, only when it is set, the workspace as a twentieth field (rows from before workspaces
  * existed hash as they always did);
  * {@code row_hash = hex(sha256(prev_hash || canonical))}, with {@code prev_hash} of the first row
  * 64 zeros. It detects edited rows (hash mismatch), deleted rows (a gap in {@code chain_seq} or
