@@ -25,6 +25,13 @@ public final class Databases {
         // small (a sequential scan) would otherwise slow every look-up as the table grows.
         c.addDataSourceProperty("options", "-c plan_cache_mode=force_custom_plan");
         c.addDataSourceProperty("ApplicationName", "cio-erasure");
+        // Every name cio-erasure's SQL uses lives in public (the migrations put it there). PostgreSQL's
+        // default search path reads a schema named like the login role ("$user") first, and anyone
+        // with CREATE on the database can make one: its look-alike audit_event would take the
+        // worker's rows outside the chain, or show an auditor a chain cut short as INTACT. A session
+        // setting, not the URL's options parameter, so that a DATABASE_URL with options cannot drop it;
+        // pg_temp last, as a temporary table would otherwise come first.
+        c.setConnectionInitSql("SET search_path = public, pg_temp");
         if (meters != null) {
             c.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
         }

@@ -99,6 +99,43 @@ class AuditChainSteeringIT {
         assertThat(verified.rowsChecked()).isEqualTo(5);
     }
 
+    /**
+     * A writer login that holds CREATE on the database (GRANT ALL ON DATABASE, a common over-grant)
+     * makes a schema named like itself, which PostgreSQL's default search path ({@code "$user",
+     * public}) reads first, with a plain table called audit_event in it: without a fixed search
+     * path the worker's rows would go there, outside the chain, where that login can edit them.
+     */
+    @Test
+    void aSchemaNamedLikeTheWritersLoginCannotTakeTheWorkersRows() throws Exception {
+        String name;
+        try (Connection c = writer.getConnection(); Statement st = c.createStatement()) {
+            name = c.getMetaData().getUserName();
+        }
+        try (Connection c = owner.getConnection(); Statement st = c.createStatement()) {
+            st.execute("GRANT CREATE ON DATABASE " + c.getCatalog() + " TO " + name);
+        }
+        try (Connection c = writer.getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE SCHEMA " + name);
+            st.execute("CREATE TABLE " + name + ".audit_event AS SELECT * FROM public.audit_event WITH NO DATA");
+        }
+        Settings.Database login = new Settings.Database(((org.postgresql.ds.PGSimpleDataSource) writer).getUrl(), name,
+                Secret.of("P", "w"), 2);
+        try (var pool = Databases.pool(login, "steer", null); AuditWriter w = new AuditWriter(pool, "w1", new SimpleMeterRegistry())) {
+            w.append(List.of(row("real", 1))).get(10, TimeUnit.SECONDS);
+            try (OutcomeLookup lookup = new OutcomeLookup(pool)) {
+                assertThat(lookup.finalOutcome("real")).as("the worker reads the real table too").contains(Outcome.COMPLETED);
+            }
+        }
+        try (Connection c = owner.getConnection(); Statement st = c.createStatement();
+             var rs = st.executeQuery("SELECT (SELECT count(*) FROM public.audit_event WHERE request_id = 'real'),"
+                     + " (SELECT count(*) FROM " + name + ".audit_event)")) {
+            rs.next();
+            assertThat(rs.getLong(1)).as("the row is in the chained table").isEqualTo(1);
+            assertThat(rs.getLong(2)).as("and not in the look-alike").isZero();
+        }
+        assertThat(new ChainVerifier(owner).verify().rowsChecked()).isEqualTo(1);
+    }
+
     @Test
     void theDatabaseOwnsIdAndChainColumns() throws Exception {
         try (Connection c = writer.getConnection(); Statement st = c.createStatement()) {

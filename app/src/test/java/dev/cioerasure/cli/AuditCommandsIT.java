@@ -253,6 +253,41 @@ class AuditCommandsIT {
                 .doesNotContain("chain head");
     }
 
+    /**
+     * PostgreSQL's default search path begins with {@code "$user"}: a schema named like the login
+     * role comes before {@code public}. A writer login that holds CREATE on the database (a common
+     * over-grant, GRANT ALL ON DATABASE) makes one named like the auditor's login, with views that
+     * end the chain at row 3 and hide the request still open: an auditor who read them would be told
+     * INTACT, the truncated tail and r-bob unseen.
+     */
+    @Test
+    void aSchemaNamedLikeTheAuditorsLoginCannotStandInForTheAuditTable() throws Exception {
+        String suffix = java.util.UUID.randomUUID().toString().substring(0, 8);
+        String writer = "writer_" + suffix;
+        String auditor = "auditor_" + suffix;
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE ROLE " + writer + " LOGIN PASSWORD 'w' IN ROLE cio_erasure_writer");
+            st.execute("CREATE ROLE " + auditor + " LOGIN PASSWORD 'a' IN ROLE cio_erasure_auditor");
+            st.execute("GRANT CREATE ON DATABASE " + c.getCatalog() + " TO " + writer);
+        }
+        try (Connection c = TestInfra.dataSource(new Settings.Database(db.url(), writer, Secret.of("P", "w"), 1)).getConnection();
+             Statement st = c.createStatement()) {
+            st.execute("CREATE SCHEMA " + auditor);
+            st.execute("GRANT USAGE ON SCHEMA " + auditor + " TO PUBLIC");
+            st.execute("CREATE VIEW " + auditor + ".audit_event AS SELECT * FROM public.audit_event WHERE chain_seq <= 3");
+            st.execute("CREATE VIEW " + auditor + ".audit_chain_head AS SELECT true AS singleton, last.chain_seq AS last_seq,"
+                    + " last.row_hash AS last_hash FROM public.audit_event last WHERE last.chain_seq = 3");
+            st.execute("GRANT SELECT ON " + auditor + ".audit_event, " + auditor + ".audit_chain_head TO PUBLIC");
+        }
+        Map<String, String> env = Map.of("DATABASE_URL", db.url(), "DATABASE_USER", auditor, "DATABASE_PASSWORD", "a");
+        Cli.Run verify = Cli.run(env, "audit", "verify");
+        assertThat(verify.exit()).isZero();
+        assertThat(verify.out()).as("the real table's six rows, not the look-alike's three").contains("INTACT: 6 rows verified");
+        Cli.Run bob = Cli.run(env, "audit", "status", "r-bob");
+        assertThat(bob.exit()).isZero();
+        assertThat(bob.out()).contains("RETRY_SCHEDULED");
+    }
+
     @Test
     void aSignedReceiptIsIssuedFromTheTableAndCheckedOffline(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         java.nio.file.Path key = dir.resolve("signing.pem");
