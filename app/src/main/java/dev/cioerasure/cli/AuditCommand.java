@@ -14,6 +14,7 @@ import dev.cioerasure.audit.SubjectKeyFingerprint;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.preflight.SchemaAccess;
 import dev.cioerasure.evidence.CheckpointCheck;
 import dev.cioerasure.evidence.Digests;
 import dev.cioerasure.evidence.Receipt;
@@ -55,10 +56,20 @@ final class AuditCommand {
         return connected(s.database());
     }
 
-    /** A pool that has been seen to connect; otherwise one line naming the setting and the cause. */
+    /**
+     * A pool that has been seen to connect to a database with this release's tables, as a login that
+     * may read them; otherwise one line naming the setting and the cause, before any output.
+     */
     static HikariDataSource connected(Settings.Database db) {
         Preflight.database(db);
-        return Databases.pool(db, "audit-cli", null);
+        HikariDataSource pool = Databases.pool(db, "audit-cli", null);
+        try {
+            SchemaAccess.check(pool, db, SchemaAccess.Need.AUDITOR);
+            return pool;
+        } catch (RuntimeException e) {
+            pool.close();
+            throw e;
+        }
     }
 
     static void printHistory(List<AuditQueries.Row> rows, PrintStream out) {

@@ -1,6 +1,7 @@
 package dev.cioerasure.cli;
 
 import dev.cioerasure.config.ConfigException;
+import dev.cioerasure.preflight.SchemaAccess;
 import dev.cioerasure.preflight.ServiceProblem;
 import picocli.CommandLine;
 
@@ -26,6 +27,12 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
         if (ex instanceof UserError) {
             cmd.getErr().println("cio-erasure: " + ex.getMessage());
             return ((UserError) ex).exitCode();
+        }
+        ServiceProblem refused = SchemaAccess.explain(ex, null, null);
+        if (refused != null) {
+            // a grant or a table the up-front check did not cover (audit verify as the writer role, say)
+            cmd.getErr().println("cio-erasure: " + refused.getMessage());
+            return CONFIG;
         }
         cmd.getErr().println("cio-erasure: failed: " + ex);
         return SOFTWARE;

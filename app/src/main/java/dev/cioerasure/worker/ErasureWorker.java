@@ -624,13 +624,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         return assignedPartitions;
     }
 
-    /** Releases the clients of a worker whose loop never ran (start-up refused). */
-    void discard() {
-        if (loopThread == null) {
-            closeQuietly();
-        }
-    }
-
     /** Stops taking work and returns once in-flight work is finished (or handed back) and committed. */
     @Override
     public void close() {

@@ -25,6 +25,7 @@ import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.metrics.Metrics;
 import dev.cioerasure.metrics.MetricsServer;
 import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.preflight.SchemaAccess;
 import dev.cioerasure.preflight.ServiceProblem;
 import dev.cioerasure.request.RequestParser;
 import dev.cioerasure.threads.DaemonThreads;
@@ -32,9 +33,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
-import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -76,6 +75,13 @@ public final class WorkerRuntime implements AutoCloseable {
             throw Preflight.port("METRICS_PORT", s.worker().metricsPort(), e);
         }
         this.dataSource = Databases.pool(s.database(), "audit", meters);
+        try {
+            checkSchema(); // before any client or thread: a refusal is then the one line the command prints
+        } catch (RuntimeException e) {
+            metricsServer.close();
+            dataSource.close();
+            throw e;
+        }
         this.worker = assemble(s, workspaces(s, meters, clock), dataSource, meters, clock);
         this.thread = new Thread(worker, "erasure-consumer");
     }
@@ -214,9 +220,10 @@ public final class WorkerRuntime implements AutoCloseable {
     }
 
     /**
-     * Checks the audit schema, then starts consuming.
+     * Checks the services and the audit schema, then starts consuming.
      *
-     * @throws IllegalStateException when the audit table does not exist (run {@code migrate})
+     * @throws ServiceProblem (a setting) when the database lacks this release's tables or the login its role
+     * @throws IllegalStateException when the audit table was written with another subject key
      */
     public static WorkerRuntime start(Settings s, Clock clock) throws IOException {
         // An unresolvable broker address or a missing topic stops start-up; a broker that does
@@ -241,41 +248,30 @@ public final class WorkerRuntime implements AutoCloseable {
             log.warn("{}; the worker starts anyway and keeps trying", p.getMessage());
         }
         WorkerRuntime r = new WorkerRuntime(s, clock);
-        try {
-            r.checkSchema();
-        } catch (RuntimeException e) {
-            r.discard();
-            throw e;
-        }
         r.thread.start();
         log.info("metrics and health on http://localhost:{}/metrics", r.metricsServer.port());
         return r;
     }
 
     /**
-     * The schema of this version and the audit key the table was written with. A wrong password or
-     * database stops the start (told at once by the preflight's own connection, not after the
-     * pool's 5 s); a database that does not answer does not: the worker waits for it.
+     * The schema of this version, the writer's grants and the audit key the table was written with.
+     * A wrong password, database or role stops the start (told at once by the preflight's own
+     * connection, not after the pool's 5 s); a database that does not answer does not: the worker
+     * waits for it.
      */
     private void checkSchema() {
         ServiceProblem problem;
         try {
             Preflight.database(settings.database());
-            try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
-                st.execute("SELECT workspace FROM audit_event LIMIT 0"); // V9
-                st.execute("SELECT budget FROM rate_budget_lease LIMIT 0");
-                SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
-                if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
-                    throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
-                }
-                return;
+            SchemaAccess.check(dataSource, settings.database(), SchemaAccess.Need.WORKER);
+            SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
+            if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
+                throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));
             }
+            return;
         } catch (ServiceProblem p) {
             problem = p;
         } catch (SQLException e) {
-            if ("42P01".equals(e.getSQLState()) || "42703".equals(e.getSQLState())) {
-                throw new IllegalStateException("the audit tables do not exist (or are older than this version) in DATABASE_URL's database: run the 'migrate' command first");
-            }
             problem = Preflight.explain(e, settings.database());
         }
         if (problem.kind() == ServiceProblem.Kind.CONFIGURATION) {
@@ -302,12 +298,6 @@ public final class WorkerRuntime implements AutoCloseable {
     }
 
     /** Releases everything of a runtime that never started its loop. */
-    private void discard() {
-        worker.discard();
-        metricsServer.close();
-        dataSource.close();
-    }
-
     @Override
     public void close() {
         worker.close();

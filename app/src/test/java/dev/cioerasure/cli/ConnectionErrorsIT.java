@@ -146,6 +146,56 @@ class ConnectionErrorsIT {
         }
     }
 
+    /**
+     * A login without its group role, or a database without this release's tables, is a setting
+     * that waiting does not mend: every command stops with one line before it prints or takes
+     * anything (they gave exit 70 and pgjdbc's exception; the worker started, joined its group and
+     * held its partitions).
+     */
+    @Test
+    void aLoginWithoutItsRoleOrADatabaseWithoutTheTablesIsAWrongSettingForEveryCommand() throws Exception {
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        String nobody = "nobody_" + suffix;
+        String auditor = "dpo_" + suffix;
+        String writer = "writer_" + suffix;
+        String empty = "empty_" + suffix;
+        try (var c = TestInfra.dataSource(db).getConnection(); var st = c.createStatement()) {
+            st.execute("CREATE ROLE " + nobody + " LOGIN PASSWORD 'n'");
+            st.execute("CREATE ROLE " + auditor + " LOGIN PASSWORD 'a' IN ROLE cio_erasure_auditor");
+            st.execute("CREATE ROLE " + writer + " LOGIN PASSWORD 'w' IN ROLE cio_erasure_writer");
+            st.execute("CREATE DATABASE " + empty);
+        }
+        Map<String, String> env = env();
+        env.put("DATABASE_USER", nobody);
+        env.put("DATABASE_PASSWORD", "n");
+        for (List<String> command : List.of(List.of("audit", "verify"), List.of("audit", "status", "r-1"),
+                List.of("audit", "report", "--from", "2026-11-01", "--to", "2026-11-30"), List.of("dlq", "list"), List.of("parked"))) {
+            assertOneCleanLine(Cli.run(env, command.toArray(String[]::new)), 78, "DATABASE_USER: PostgreSQL does not let user '" + nobody
+                    + "' use the audit tables (SQLState 42501: permission denied for ", "need a login in cio_erasure_auditor");
+        }
+        assertOneCleanLine(Cli.run(env, "worker"), 78, "DATABASE_USER: PostgreSQL does not let user '" + nobody + "' use the audit tables",
+                "the worker needs a login in cio_erasure_writer");
+
+        env.put("DATABASE_USER", auditor);
+        env.put("DATABASE_PASSWORD", "a");
+        assertThat(Cli.run(env, "audit", "verify").exit()).isZero();
+        assertOneCleanLine(Cli.run(env, "worker"), 78, "DATABASE_USER: user '" + auditor + "' may read the audit table but not append to it",
+                "the worker needs a login in cio_erasure_writer");
+
+        env.put("DATABASE_USER", writer);
+        env.put("DATABASE_PASSWORD", "w");
+        assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "SQLState 42501: permission denied for table audit_chain_head");
+
+        env.put("DATABASE_URL", db.url().replaceFirst("/[^/]*$", "/" + empty));
+        env.put("DATABASE_USER", db.user());
+        env.put("DATABASE_PASSWORD", db.password().reveal());
+        for (List<String> command : List.of(List.of("audit", "verify"), List.of("audit", "status", "r-1"), List.of("worker"))) {
+            assertOneCleanLine(Cli.run(env, command.toArray(String[]::new)), 78, "DATABASE_URL: database '" + empty + "' at ",
+                    "does not hold the audit tables of this release (SQLState 42P01: relation \"audit_event\" does not exist):"
+                            + " is it the right database? If so, run 'migrate' as its owner first");
+        }
+    }
+
     @Test
     void aWorkerWithAnotherSubjectKeyThanTheTablesRefusesToStart() throws Exception {
         assertThat(Cli.run(env(), "migrate").exit()).isZero();

@@ -1,0 +1,108 @@
+package dev.cioerasure.preflight;
+
+import dev.cioerasure.config.Settings;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Set;
+import javax.sql.DataSource;
+import org.postgresql.util.PSQLException;
+
+/**
+ * Whether the login may use the audit tables a command needs, in a database that holds this
+ * release's tables. A refusal here is a setting, not an outage, and waiting does not mend it: the
+ * wrong database, one that was never migrated (or by an older release), or a login that is not in
+ * the group role the command needs. Each is one line that names the setting (exit 78), before the
+ * command prints or takes anything: a worker that started anyway would join its group and hold
+ * partitions it can never finish.
+ */
+public final class SchemaAccess {
+    /** What a command does with the audit tables, and so which group role its login needs. */
+    public enum Need {
+        /** Appends audit rows and leases the group's Track rate. */
+        WORKER("the worker needs a login in cio_erasure_writer",
+                "SELECT FROM audit_event e, rate_budget_lease, audit_subject_key WHERE e.workspace IS NULL LIMIT 0"),
+        /** Reads the audit table and its views. */
+        AUDITOR("the audit commands, and dlq and parked with DATABASE_URL set, need a login in cio_erasure_auditor",
+                "SELECT FROM audit_event e, audit_subject_key, erasure_request_status, erasure_workspace_status"
+                        + " WHERE e.workspace IS NULL LIMIT 0");
+
+        private final String role;
+        /** Reads every object (and the newest column, V9's workspace) the command needs; no row. */
+        private final String probe;
+
+        Need(String role, String probe) {
+            this.role = role;
+            this.probe = probe;
+        }
+    }
+
+    /** 42P01 undefined_table, 42703 undefined_column, 3F000 invalid_schema_name, 42883 undefined_function. */
+    private static final Set<String> NOT_MIGRATED = Set.of("42P01", "42703", "3F000", "42883");
+    private static final String ROLES = " (docs/operations.md, \"Database\")";
+
+    private SchemaAccess() { }
+
+    /** Runs the need's probe on a connection of {@code dataSource}; throws a {@link ServiceProblem} if it is refused. */
+    public static void check(DataSource dataSource, Settings.Database db, Need need) {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.executeQuery(need.probe).close();
+            if (need == Need.WORKER) {
+                // the writer role may insert only the data columns: a column privilege, not a table one
+                try (ResultSet rs = st.executeQuery("SELECT has_any_column_privilege('public.audit_event', 'INSERT')")) {
+                    if (rs.next() && !rs.getBoolean(1)) {
+                        throw Preflight.config("DATABASE_USER: user '" + db.user() + "' may read the audit table but not append"
+                                + " to it: " + need.role + ROLES);
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            ServiceProblem p = explain(e, db, need);
+            throw p != null ? p : Preflight.explain(e, db);
+        }
+    }
+
+    /**
+     * What a refusal by the schema or the grants means, for an operator; null when {@code e} is
+     * another failure (a connection lost, say). {@code db} and {@code need} may be null where the
+     * caller does not know them.
+     */
+    public static ServiceProblem explain(Throwable e, Settings.Database db, Need need) {
+        SQLException sql = sqlCause(e);
+        if (sql == null || sql.getSQLState() == null) {
+            return null;
+        }
+        String state = sql.getSQLState();
+        String cause = "(SQLState " + state + ": " + serverMessage(sql) + ")";
+        if ("42501".equals(state)) {
+            return Preflight.config("DATABASE_USER: PostgreSQL does not let " + (db == null ? "this login" : "user '" + db.user() + "'")
+                    + " use the audit tables " + cause + ": " + (need == null ? "see which role each command needs" : need.role) + ROLES);
+        }
+        if (NOT_MIGRATED.contains(state)) {
+            return Preflight.config("DATABASE_URL: " + (db == null ? "the database" : "database '" + Preflight.database(db.url())
+                    + "' at " + Preflight.hostAndPort(db.url())) + " does not hold the audit tables of this release " + cause
+                    + ": is it the right database? If so, run 'migrate' as its owner first");
+        }
+        return null;
+    }
+
+    private static SQLException sqlCause(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** The server's own sentence (it names the object, never a row's values), without pgjdbc's "Position: …" line. */
+    private static String serverMessage(SQLException e) {
+        if (e instanceof PSQLException p && p.getServerErrorMessage() != null && p.getServerErrorMessage().getMessage() != null) {
+            return p.getServerErrorMessage().getMessage();
+        }
+        String m = String.valueOf(e.getMessage());
+        int newline = m.indexOf('\n');
+        return (newline < 0 ? m : m.substring(0, newline)).replaceFirst("^ERROR: ", "");
+    }
+}
