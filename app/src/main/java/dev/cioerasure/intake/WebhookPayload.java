@@ -6,6 +6,7 @@ import dev.cioerasure.request.ErasureRequest;
 import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.IdentifierType;
 import dev.cioerasure.request.Regulation;
+import dev.cioerasure.request.RequestParser;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.Iterator;
@@ -21,7 +22,7 @@ import java.util.function.Function;
  * retries of the same webhook cannot erase twice.
  */
 final class WebhookPayload {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = RequestParser.strictJson();
     private static final Set<String> FIELDS = Set.of("cio_id", "id", "email", "regulation", "request_id");
 
     private WebhookPayload() { }
@@ -32,7 +33,8 @@ final class WebhookPayload {
         try {
             n = JSON.readTree(body);
         } catch (IOException e) {
-            throw new IllegalArgumentException("body is not valid JSON");
+            // Jackson's messages quote the input: not shown
+            throw new IllegalArgumentException("body is not valid JSON (or names a field twice, or has more after the object)");
         }
         if (n == null || !n.isObject()) {
             throw new IllegalArgumentException("body must be a JSON object");

@@ -67,6 +67,15 @@ public final class RequestParser {
     public RequestParser(Clock clock, java.util.Collection<String> workspaces) {
         this.clock = clock;
         this.workspaces = workspaces == null ? null : java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(workspaces));
+        this.mapper = strictJson();
+    }
+
+    /**
+     * The JSON reader of every request body, from the topic or the intake's webhook: a field named
+     * twice, a second value after the first, a comment, deeper nesting than {@link #MAX_DEPTH} or a
+     * 40-digit number is an error, never a guess at which value was meant.
+     */
+    public static JsonMapper strictJson() {
         JsonFactory factory = JsonFactory.builder()
                 .streamReadConstraints(StreamReadConstraints.builder()
                         .maxNestingDepth(MAX_DEPTH)
@@ -75,10 +84,11 @@ public final class RequestParser {
                         .build())
                 .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
                 .build();
-        this.mapper = JsonMapper.builder(factory)
+        JsonMapper mapper = JsonMapper.builder(factory)
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .build();
-        this.mapper.getFactory().disable(JsonParser.Feature.ALLOW_COMMENTS);
+        mapper.getFactory().disable(JsonParser.Feature.ALLOW_COMMENTS);
+        return mapper;
     }
 
     public ParseResult parse(byte[] message) {

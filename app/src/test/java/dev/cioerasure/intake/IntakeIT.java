@@ -127,6 +127,10 @@ class IntakeIT {
         assertThat(post("/v1/webhooks/customerio", "{\"phone\":\"1\"}".getBytes(StandardCharsets.UTF_8)).statusCode()).isEqualTo(400);
         assertThat(post("/v1/webhooks/customerio", "{\"id\":\"x@example.com\"}".getBytes(StandardCharsets.UTF_8)).statusCode())
                 .as("an id that looks like an email is ambiguous").isEqualTo(400);
+        HttpResponse<String> twice = post("/v1/webhooks/customerio", "{\"email\":\"a@example.com\",\"email\":\"b@example.com\"}"
+                .getBytes(StandardCharsets.UTF_8));
+        assertThat(twice.statusCode()).as("which email was meant?").isEqualTo(400);
+        assertThat(twice.body()).contains("names a field twice").doesNotContain("example.com");
         HttpResponse<String> big = post("/v1/requests", new byte[IntakeServer.MAX_BODY_BYTES + 1]);
         assertThat(big.statusCode()).isEqualTo(413);
 
