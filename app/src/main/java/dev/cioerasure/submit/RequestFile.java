@@ -38,7 +38,8 @@ public final class RequestFile {
     static final List<String> CSV_COLUMNS = List.of("request_id", "identifier_type", "identifier", "regulation", "requested_at", "requested_by",
             "workspaces");
     private static final Set<String> REQUIRED_CSV = Set.of("identifier_type", "identifier", "regulation", "requested_by");
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Lines are read as the worker reads the topic: a field named twice is an error, not the last one. */
+    private static final ObjectMapper JSON = dev.cioerasure.request.RequestParser.strictJson();
 
     private final Format format;
     private final List<Row> rows;
@@ -79,7 +80,7 @@ public final class RequestFile {
                 JsonNode n = JSON.readTree(l);
                 rows.add(n instanceof ObjectNode o ? new Row(i + 1, o, null) : new Row(i + 1, null, "not a JSON object"));
             } catch (IOException e) {
-                rows.add(new Row(i + 1, null, "not valid JSON"));
+                rows.add(new Row(i + 1, null, "not valid JSON (or a field named twice, or more after the object)"));
             }
         }
         return new RequestFile(Format.NDJSON, rows, null);
@@ -98,6 +99,11 @@ public final class RequestFile {
             }
             List<String> missing = REQUIRED_CSV.stream().filter(c -> !header.contains(c)).sorted().toList();
             List<String> unknown = header.stream().filter(c -> !CSV_COLUMNS.contains(c)).toList();
+            List<String> twice = CSV_COLUMNS.stream().filter(c -> header.indexOf(c) != header.lastIndexOf(c)).toList();
+            if (!twice.isEmpty()) {
+                // each row would otherwise keep its last value of the column, whichever was meant
+                throw new IOException("the CSV header names a column more than once: " + String.join(", ", twice));
+            }
             if (!missing.isEmpty() || !unknown.isEmpty()) {
                 throw new IOException("the CSV header must name the columns " + String.join(",", CSV_COLUMNS)
                         + (missing.isEmpty() ? "" : "; missing: " + String.join(", ", missing))

@@ -1,0 +1,48 @@
+package dev.cioerasure.submit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A request file names each value once: which of two was meant is not guessed. */
+class RequestFileTest {
+    @TempDir
+    Path dir;
+
+    private Path file(String name, String text) throws IOException {
+        return Files.writeString(dir.resolve(name), text, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void aCsvHeaderThatNamesAColumnTwiceIsRefused() throws Exception {
+        Path twice = file("twice.csv", "identifier_type,identifier,regulation,requested_by,Identifier \n"
+                + "email,a@example.com,GDPR,desk,b@example.com\n");
+        assertThatThrownBy(() -> RequestFile.read(twice, RequestFile.Format.CSV)).isInstanceOf(IOException.class)
+                .hasMessage("the CSV header names a column more than once: identifier");
+        Path once = file("once.csv", "identifier_type,identifier,regulation,requested_by\nemail,a@example.com,GDPR,desk\n");
+        assertThat(RequestFile.read(once, RequestFile.Format.CSV).rows()).singleElement()
+                .satisfies(r -> assertThat(r.message().path("identifier").path("value").asText()).isEqualTo("a@example.com"));
+    }
+
+    @Test
+    void anNdjsonLineThatNamesAFieldTwiceOrHoldsTwoObjectsIsAProblemOfThatLine() throws Exception {
+        String id = "\"identifier\":{\"type\":\"email\",\"value\":\"%s@example.com\"}";
+        Path f = file("r.ndjson", String.join("\n",
+                "{\"request_id\":\"r1\"," + id.formatted("a") + "," + id.formatted("b") + ",\"regulation\":\"GDPR\"}",
+                "{\"request_id\":\"r2\"," + id.formatted("c") + "} {\"request_id\":\"r3\"}",
+                "{\"request_id\":\"r4\"," + id.formatted("d") + ",\"regulation\":\"GDPR\"}"));
+        var rows = RequestFile.read(f, RequestFile.Format.NDJSON).rows();
+        assertThat(rows).hasSize(3);
+        assertThat(rows.get(0).message()).isNull();
+        assertThat(rows.get(0).problem()).contains("a field named twice").doesNotContain("example.com");
+        assertThat(rows.get(1).message()).isNull();
+        assertThat(rows.get(2).problem()).isNull();
+        assertThat(rows.get(2).message().path("identifier").path("value").asText()).isEqualTo("d@example.com");
+    }
+}
