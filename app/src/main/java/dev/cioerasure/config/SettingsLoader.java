@@ -180,9 +180,20 @@ public final class SettingsLoader {
         String file = optional(CLIENT_FILE, null);
         if (file != null) {
             Path path = Path.of(file);
-            Properties fromFile = new Properties();
+            Set<String> twice = new TreeSet<>();
+            Properties fromFile = new Properties() {
+                @Override
+                public synchronized Object put(Object key, Object value) {
+                    // "set once" holds inside the file too: load() would keep the last line silently
+                    if (containsKey(key)) {
+                        twice.add(String.valueOf(key));
+                    }
+                    return super.put(key, value);
+                }
+            };
             try (Reader r = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
                 fromFile.load(r);
+                twice.forEach(name -> problems.add(CLIENT_FILE + ": sets " + name + " more than once; set it once"));
                 for (String name : new TreeSet<>(fromFile.stringPropertyNames())) {
                     if (claim.test(name, CLIENT_FILE + " (" + name + ")")) {
                         secret.put(name, Secret.of(CLIENT_FILE, fromFile.getProperty(name).trim()));
@@ -269,19 +280,24 @@ public final class SettingsLoader {
         }
         com.fasterxml.jackson.databind.JsonNode root;
         try {
-            // YAML 1.2 reads JSON too, so one reader serves both formats.
-            root = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(Path.of(file).toFile());
+            // YAML 1.2 reads JSON too, so one reader serves both formats. A key twice in one mapping is
+            // an error in YAML; Jackson would keep the last one (a whole list of workspaces, or a key file).
+            root = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder()
+                    .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build()
+                    .readTree(Path.of(file).toFile());
         } catch (IOException | RuntimeException e) {
-            problems.add(WORKSPACES_FILE + ": " + Redact.filePath(file) + (Files.isReadable(Path.of(file))
-                    ? " is not valid YAML or JSON" + (e instanceof com.fasterxml.jackson.core.JsonProcessingException j
-                        && j.getLocation() != null ? " (line " + j.getLocation().getLineNr() + ")" : "")
-                    : " is not a readable file"));
+            String line = e instanceof com.fasterxml.jackson.core.JsonProcessingException j && j.getLocation() != null
+                    ? " (line " + j.getLocation().getLineNr() + ")" : "";
+            // Jackson's own message quotes the input: only its kind and the line are shown
+            boolean twice = String.valueOf(e.getMessage()).startsWith("Duplicate field");
+            problems.add(WORKSPACES_FILE + ": " + Redact.filePath(file) + (!Files.isReadable(Path.of(file)) ? " is not a readable file"
+                    : twice ? " names a key twice in one mapping" + line : " is not valid YAML or JSON" + line));
             return List.of();
         }
         com.fasterxml.jackson.databind.JsonNode list = root == null ? null : root.get("workspaces");
         if (list == null || !list.isArray() || list.isEmpty() || root.size() != 1) {
             problems.add(WORKSPACES_FILE + ": must hold one key, 'workspaces', a list of 1-" + Settings.Workspace.MAX
-                    + " workspaces (see docs/configuration.md)");
+                    + " workspaces (see README, \"Several workspaces\", and config/workspaces.example.yaml)");
             return List.of();
         }
         if (list.size() > Settings.Workspace.MAX) {

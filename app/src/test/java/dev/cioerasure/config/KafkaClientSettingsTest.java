@@ -62,6 +62,17 @@ class KafkaClientSettingsTest {
     }
 
     @Test
+    void aPropertySetTwiceInTheFileIsAnErrorNotTheLastOneWins() throws Exception {
+        // "set once" holds inside the file too: java.util.Properties keeps the last line silently
+        Path file = Files.writeString(dir.resolve("client.properties"), "ssl.cipher.suites=TLS_AES_256_GCM_SHA384\n"
+                + "ssl.protocol=TLSv1.3\nssl.cipher.suites = TLS_CHACHA20_POLY1305_SHA256\n");
+        assertThatThrownBy(() -> load(env("KAFKA_CLIENT_CONFIG_FILE", file.toString())))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("KAFKA_CLIENT_CONFIG_FILE: sets ssl.cipher.suites more than once; set it once")
+                .message().doesNotContain("TLS_AES", "CHACHA");
+    }
+
+    @Test
     void everyRuleBreachIsNamedInOneMessage() throws Exception {
         Path file = Files.writeString(dir.resolve("client.properties"), "enable.auto.commit=true\nsasl.mechanism=PLAIN\n");
         assertThatThrownBy(() -> load(env("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "KAFKA_SASL_MECHANISM", "PLAIN",

@@ -135,6 +135,33 @@ class WorkspacesFileTest {
                 .message().doesNotContain("inline-secret-value", "CUSTOMERIO_REGION", "CUSTOMERIO_TRACK_API_KEY_FILE");
     }
 
+    /**
+     * YAML forbids a key twice in one mapping; a lenient reader keeps the last one, so the first
+     * list of workspaces (here brand-us) or the first key file would be dropped without a word.
+     */
+    @Test
+    void aKeyTwiceInOneMappingIsAnErrorNotTheLastOneWins() throws Exception {
+        Map<String, String> twoLists = env("lists.yaml", """
+                workspaces:
+                  - {name: brand-us, site_id: site-us, track_api_key_file: DIR/us.key}
+                workspaces:
+                  - {name: brand-eu, site_id: site-eu, track_api_key_file: DIR/eu.key}
+                """);
+        assertThatThrownBy(() -> SettingsLoader.load(twoLists, CIO))
+                .hasMessageContaining("CUSTOMERIO_WORKSPACES_FILE: ").hasMessageContaining("names a key twice in one mapping (line 3)");
+        Map<String, String> twoKeys = env("keys.yaml", """
+                workspaces:
+                  - name: brand-us
+                    site_id: site-us
+                    track_api_key_file: DIR/us.key
+                    track_api_key_file: DIR/eu.key
+                """);
+        assertThatThrownBy(() -> SettingsLoader.load(twoKeys, CIO)).hasMessageContaining("names a key twice in one mapping (line 5)");
+        Map<String, String> json = env("keys.json", "{\"workspaces\": [{\"name\": \"a\", \"site_id\": \"s\", \"site_id\": \"t\","
+                + " \"track_api_key_file\": \"DIR/us.key\"}]}");
+        assertThatThrownBy(() -> SettingsLoader.load(json, CIO)).hasMessageContaining("names a key twice in one mapping (line 1)");
+    }
+
     @Test
     void aNameUsedTwiceAnEmptyListAndSingleWorkspaceVariablesBesideTheFileAreErrors() throws Exception {
         Map<String, String> twice = env("twice.yaml", """
