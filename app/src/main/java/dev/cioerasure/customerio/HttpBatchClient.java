@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -67,7 +68,7 @@ final class HttpBatchClient implements BatchClient {
             int status = resp.statusCode();
             Optional<Duration> retryAfter = RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock);
             if (status == 207) {
-                Map<Integer, String> refused = refused(resp.body(), items.size());
+                Map<Integer, String> refused = refused(resp.body(), items);
                 if (refused == null) {
                     return new Response(status, TrackResult.Kind.RETRYABLE, retryAfter, Map.of(), "malformed 207", latency);
                 }
@@ -84,7 +85,7 @@ final class HttpBatchClient implements BatchClient {
      * The refused items of a 207 by index, or null when the body is not the documented
      * {@code {"errors":[{"batch_index":N,"reason":…,"field":…}]}} with every index in range.
      */
-    static Map<Integer, String> refused(byte[] body, int items) {
+    static Map<Integer, String> refused(byte[] body, List<Item> items) {
         if (body == null || body.length > MAX_BODY_READ) {
             return null;
         }
@@ -100,16 +101,30 @@ final class HttpBatchClient implements BatchClient {
         Map<Integer, String> out = new HashMap<>();
         for (JsonNode e : errors) {
             JsonNode index = e.get("batch_index");
-            if (index == null || !index.isIntegralNumber() || index.asInt() < 0 || index.asInt() >= items) {
+            if (index == null || !index.isIntegralNumber() || index.asInt() < 0 || index.asInt() >= items.size()) {
                 return null;
             }
-            out.put(index.asInt(), "batch item refused: " + name(e.get("reason"), "invalid") + " " + name(e.get("field"), "item"));
+            out.put(index.asInt(), "batch item refused: " + name(e.get("reason"), "invalid", items) + " "
+                    + name(e.get("field"), "item", items));
         }
         return out;
     }
 
-    private static String name(JsonNode n, String otherwise) {
-        return n != null && n.isTextual() && NAME.matcher(n.asText()).matches() ? n.asText() : otherwise;
+    /**
+     * The server's word if it is a name; {@code otherwise} if it is anything else, or holds an
+     * identifier of the batch: an id or a cio_id is written in the same characters as a name.
+     */
+    private static String name(JsonNode n, String otherwise, List<Item> items) {
+        if (n == null || !n.isTextual() || !NAME.matcher(n.asText()).matches()) {
+            return otherwise;
+        }
+        String word = n.asText().toLowerCase(Locale.ROOT);
+        for (Item i : items) {
+            if (word.contains(i.identifier().value().toLowerCase(Locale.ROOT))) {
+                return otherwise;
+            }
+        }
+        return n.asText();
     }
 
     @Override

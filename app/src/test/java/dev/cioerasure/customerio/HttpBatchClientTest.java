@@ -72,11 +72,14 @@ class HttpBatchClientTest {
     void a207RefusesTheListedItemsByIndexAndKeepsNoValueTheServerEchoes() {
         server.stubFor(post(urlEqualTo("/api/v2/batch")).willReturn(aResponse().withStatus(207).withBody("""
                 {"errors":[{"batch_index":1,"reason":"invalid","field":"identifiers.id","message":"customer-7 is not allowed"},
-                           {"batch_index":2,"reason":"<script>","field":"a30001 here"}]}""")));
+                           {"batch_index":2,"reason":"<script>","field":"a30001 here"},
+                           {"batch_index":0,"reason":"Customer-7","field":"identifiers.A30001"}]}""")));
         BatchClient.Response r = client.send(ITEMS);
         assertThat(r.kind()).isEqualTo(TrackResult.Kind.SUCCESS);
-        assertThat(r.refused()).isEqualTo(Map.of(1, "batch item refused: invalid identifiers.id", 2, "batch item refused: invalid item"));
-        assertThat(r.refused().toString()).doesNotContain("customer-7", "a30001", "script");
+        // an id or cio_id is made of the same characters as a name: one the batch holds is not kept either
+        assertThat(r.refused()).isEqualTo(Map.of(1, "batch item refused: invalid identifiers.id", 2, "batch item refused: invalid item",
+                0, "batch item refused: invalid item"));
+        assertThat(r.refused().toString().toLowerCase(java.util.Locale.ROOT)).doesNotContain("customer-7", "a30001", "script");
     }
 
     @Test
