@@ -115,7 +115,8 @@ public final class IntakeServer implements AutoCloseable {
                 reply(ex, endpoint, 415, "unsupported_media_type", "Content-Type must be application/json (UTF-8)");
                 return;
             }
-            byte[] body = readLimited(ex.getRequestBody());
+            // a declared length over the limit is refused before a byte of the body is read
+            byte[] body = declaredTooLarge(ex.getRequestHeaders().getFirst("Content-Length")) ? null : readLimited(ex.getRequestBody());
             if (body == null) {
                 reply(ex, endpoint, 413, "too_large", "body exceeds " + MAX_BODY_BYTES + " bytes");
                 return;
@@ -190,6 +191,14 @@ public final class IntakeServer implements AutoCloseable {
     private Counter counter(String endpoint, int status) {
         return Counter.builder(MetricNames.INTAKE).description("HTTP intake requests by endpoint and status")
                 .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(meters);
+    }
+
+    private static boolean declaredTooLarge(String contentLength) {
+        try {
+            return contentLength != null && Long.parseLong(contentLength.strip()) > MAX_BODY_BYTES;
+        } catch (NumberFormatException e) {
+            return false; // the JDK server refuses a malformed length itself
+        }
     }
 
     /** The body, or null when it is larger than the limit. */

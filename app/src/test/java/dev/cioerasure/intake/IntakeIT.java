@@ -133,6 +133,16 @@ class IntakeIT {
         assertThat(twice.body()).contains("names a field twice").doesNotContain("example.com");
         HttpResponse<String> big = post("/v1/requests", new byte[IntakeServer.MAX_BODY_BYTES + 1]);
         assertThat(big.statusCode()).isEqualTo(413);
+        // a declared 100 MB is refused unread: the answer comes before any of the body is sent
+        try (java.net.Socket raw = new java.net.Socket("localhost", intake.port())) {
+            raw.setSoTimeout(3_000);
+            raw.getOutputStream().write(("POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 104857600\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            raw.getOutputStream().flush();
+            String status = new java.io.BufferedReader(new java.io.InputStreamReader(raw.getInputStream(), StandardCharsets.US_ASCII))
+                    .readLine();
+            assertThat(status).isEqualTo("HTTP/1.1 413 Request Entity Too Large");
+        }
 
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
