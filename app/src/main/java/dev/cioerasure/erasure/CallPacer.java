@@ -3,11 +3,11 @@ package dev.cioerasure.erasure;
 import dev.cioerasure.customerio.TrackResult;
 import dev.cioerasure.metrics.MetricNames;
 import io.github.resilience4j.core.functions.Either;
-import io.github.resilience4j.micrometer.tagged.TaggedRateLimiterMetrics;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.github.resilience4j.ratelimiter.RateLimiterRegistry;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
@@ -68,7 +68,13 @@ final class CallPacer implements Paced, CallPacing {
                 .description("Time Track calls waited for a rate-limit permit and a slot of the arrival window")
                 .publishPercentileHistogram()
                 .register(meters);
-        TaggedRateLimiterMetrics.ofRateLimiterRegistry(limiters).bindTo(meters);
+        // resilience4j's two gauges, by its names, registered once and reading whichever limiter is
+        // current: its own binding removes and registers them again at every replace() (a new grant),
+        // and a Prometheus scrape that runs meanwhile fails (micrometer-metrics/micrometer#6851)
+        Gauge.builder("resilience4j.ratelimiter.available.permissions", this, p -> p.limiter.getMetrics().getAvailablePermissions())
+                .description("The number of available permissions").tag("name", ResilientTrack.NAME).strongReference(true).register(meters);
+        Gauge.builder("resilience4j.ratelimiter.waiting_threads", this, p -> p.limiter.getMetrics().getNumberOfWaitingThreads())
+                .description("The number of waiting threads").tag("name", ResilientTrack.NAME).strongReference(true).register(meters);
     }
 
     /**
