@@ -152,6 +152,12 @@ public final class RequestFile {
 
     /** Writes the requests (with their final request ids) in this file's format, for the team's follow-up. */
     public static void write(Path out, Format format, List<ObjectNode> messages) throws IOException {
+        if (!Files.exists(out) && out.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            // it holds the identifiers: readable by its owner only, whatever the umask (an existing
+            // file keeps the permissions someone gave it)
+            Files.createFile(out, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        }
         try (Writer w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
             if (format == Format.NDJSON) {
                 for (ObjectNode m : messages) {

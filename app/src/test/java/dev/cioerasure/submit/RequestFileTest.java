@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,6 +29,18 @@ class RequestFileTest {
         Path once = file("once.csv", "identifier_type,identifier,regulation,requested_by\nemail,a@example.com,GDPR,desk\n");
         assertThat(RequestFile.read(once, RequestFile.Format.CSV).rows()).singleElement()
                 .satisfies(r -> assertThat(r.message().path("identifier").path("value").asText()).isEqualTo("a@example.com"));
+    }
+
+    @Test
+    void theFileOfWhatWasSubmittedIsReadableByItsOwnerOnly() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+        var rows = RequestFile.read(file("r.csv", "identifier_type,identifier,regulation,requested_by\nemail,a@example.com,GDPR,desk\n"),
+                RequestFile.Format.CSV).rows();
+        Path out = dir.resolve("r.submitted.csv");
+        RequestFile.write(out, RequestFile.Format.CSV, List.of(rows.get(0).message()));
+        assertThat(Files.readString(out)).contains("a@example.com");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out)))
+                .as("it holds identifiers: no other user may read it").isEqualTo("rw-------");
     }
 
     @Test
