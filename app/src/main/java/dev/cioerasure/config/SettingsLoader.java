@@ -562,7 +562,9 @@ public final class SettingsLoader {
             }
             return i;
         } catch (NumberFormatException e) {
-            problems.add(name + ": not a whole number ('" + v.trim() + "')");
+            // a whole number too large for an int is out of range, not "not a whole number"
+            problems.add(name + (v.trim().matches("[+-]?[0-9]+") ? ": " + v.trim() + " is out of range (" + min + ".." + max + ")"
+                    : ": not a whole number ('" + v.trim() + "')"));
             return dflt;
         }
     }

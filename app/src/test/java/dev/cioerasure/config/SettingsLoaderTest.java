@@ -28,6 +28,16 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void aWholeNumberTooLargeForItsSettingIsOutOfRangeNotMalformed() {
+        Map<String, String> env = valid();
+        env.put("CUSTOMERIO_RATE_LIMIT_PER_SECOND", "99999999999");
+        env.put("CUSTOMERIO_MAX_ATTEMPTS", "1e3");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll(
+                "CUSTOMERIO_RATE_LIMIT_PER_SECOND: 99999999999 is out of range (1..100000)",
+                "CUSTOMERIO_MAX_ATTEMPTS: not a whole number ('1e3')");
+    }
+
+    @Test
     void trackApiIsV1UnlessBatchIsAskedForAndTheBatchSettingsAreChecked() {
         Settings.Batch v1 = SettingsLoader.load(valid(), WORKER).customerIo().batch();
         assertThat(v1.enabled()).isFalse();
