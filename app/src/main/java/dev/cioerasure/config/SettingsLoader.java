@@ -443,6 +443,8 @@ public final class SettingsLoader {
         return null;
     }
 
+    private static final Duration LONGEST = Duration.ofDays(365);
+
     /** One duration like 30s, 5m, 1h or 1d. */
     private Duration oneDuration(String name, Duration dflt) {
         if (env.get(name) == null) {
@@ -576,9 +578,13 @@ public final class SettingsLoader {
             return dflt;
         }
         List<Duration> out = new ArrayList<>();
-        for (String part : v.split(",")) {
+        for (String part : v.split(",", -1)) {
             String t = part.trim().toLowerCase(Locale.ROOT);
             if (t.isEmpty()) {
+                if (!v.isBlank()) {
+                    problems.add(name + ": an empty entry between commas in '" + v.trim() + "'");
+                    return dflt;
+                }
                 continue;
             }
             try {
@@ -590,8 +596,14 @@ public final class SettingsLoader {
                     case 'd' -> Duration.ofDays(n);
                     default -> null;
                 };
-                if (d == null || n <= 0) {
+                if (d == null) {
                     throw new NumberFormatException();
+                }
+                if (n <= 0 || d.compareTo(LONGEST) > 0) {
+                    // no setting means more than a year (a deadline is at most 45 days away), and a
+                    // longer one would overflow the times computed from it (a record parked forever)
+                    problems.add(name + ": '" + part.trim() + "' must be longer than 0 and at most 365d");
+                    return dflt;
                 }
                 out.add(d);
             } catch (RuntimeException e) {

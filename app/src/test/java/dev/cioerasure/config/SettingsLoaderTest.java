@@ -38,6 +38,23 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void durationsArePositiveAtMostAYearAndCommaListsHaveNoEmptyEntry() {
+        Map<String, String> env = valid();
+        // 99999999999999d was taken, and a record parked that long overflowed its due time
+        env.put("ERASURE_RETRY_DELAYS", "30s,99999999999999d");
+        env.put("ERASURE_STALL_AFTER", "0s");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll(
+                "ERASURE_RETRY_DELAYS: '99999999999999d' must be longer than 0 and at most 365d",
+                "ERASURE_STALL_AFTER: '0s' must be longer than 0 and at most 365d");
+        env.put("ERASURE_RETRY_DELAYS", "30s,,5m");
+        env.put("ERASURE_STALL_AFTER", "365d");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER))
+                .hasMessageContaining("ERASURE_RETRY_DELAYS: an empty entry between commas in '30s,,5m'");
+        env.put("ERASURE_RETRY_DELAYS", "");
+        assertThat(SettingsLoader.load(env, WORKER).worker().retryDelays()).as("empty: no retry rounds, as documented").isEmpty();
+    }
+
+    @Test
     void trackApiIsV1UnlessBatchIsAskedForAndTheBatchSettingsAreChecked() {
         Settings.Batch v1 = SettingsLoader.load(valid(), WORKER).customerIo().batch();
         assertThat(v1.enabled()).isFalse();
