@@ -51,10 +51,37 @@ public final class SettingsLoader {
                 p.contains(Part.WORKER) ? l.worker() : null,
                 p.contains(Part.WEBHOOK) ? l.webhook() : List.of(),
                 workspaces);
+        if (s.kafka() != null) {
+            l.topicsHaveOnePurpose(s);
+        }
         if (!l.problems.isEmpty()) {
             throw new ConfigException(l.problems);
         }
         return s;
+    }
+
+    /**
+     * The topics cio-erasure writes events to are none of those it reads: outcome events on the
+     * request topic would be read as requests, rejected, and announced again, without end.
+     */
+    private void topicsHaveOnePurpose(Settings s) {
+        Settings.Kafka k = s.kafka();
+        Map<String, String> read = new java.util.LinkedHashMap<>();
+        read.put(k.topic(), "the request topic (ERASURE_TOPIC)");
+        read.put(k.retryTopic(), "the retry topic");
+        read.put(k.dlqTopic(), "the dead-letter topic");
+        read.put(k.verifyTopic(), "the verification topic");
+        if (k.outcomesTopic() != null) {
+            String other = read.get(k.outcomesTopic());
+            if (other != null) {
+                problems.add("ERASURE_OUTCOMES_TOPIC: '" + k.outcomesTopic() + "' is also " + other + "; give each topic one purpose");
+            }
+            read.put(k.outcomesTopic(), "the outcomes topic (ERASURE_OUTCOMES_TOPIC)");
+        }
+        Settings.Checkpoints c = s.audit() == null ? null : s.audit().checkpoints();
+        if (c != null && c.enabled() && c.topic() != null && read.containsKey(c.topic())) {
+            problems.add("AUDIT_CHECKPOINT_TOPIC: '" + c.topic() + "' is also " + read.get(c.topic()) + "; give each topic one purpose");
+        }
     }
 
     private Settings.Kafka kafka() {

@@ -55,6 +55,24 @@ class SettingsLoaderTest {
     }
 
     @Test
+    void theTopicsEventsAreWrittenToAreNoneOfTheTopicsTheWorkerReads() throws Exception {
+        Map<String, String> env = valid();
+        // outcome events on the request topic would be read as requests, rejected, and announced again, without end
+        env.put("ERASURE_OUTCOMES_TOPIC", "erasure.requests");
+        env.put("AUDIT_SIGNING_KEY_FILE", java.nio.file.Files.createTempFile("signing", ".pem").toString());
+        env.put("AUDIT_CHECKPOINT_TOPIC", "erasure.requests.dlq");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll(
+                "ERASURE_OUTCOMES_TOPIC: 'erasure.requests' is also the request topic (ERASURE_TOPIC); give each topic one purpose",
+                "AUDIT_CHECKPOINT_TOPIC: 'erasure.requests.dlq' is also the dead-letter topic; give each topic one purpose");
+        env.put("ERASURE_OUTCOMES_TOPIC", "erasure.outcomes");
+        env.put("AUDIT_CHECKPOINT_TOPIC", "erasure.outcomes");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER))
+                .hasMessageContaining("AUDIT_CHECKPOINT_TOPIC: 'erasure.outcomes' is also the outcomes topic (ERASURE_OUTCOMES_TOPIC)");
+        env.put("AUDIT_CHECKPOINT_TOPIC", "erasure.audit.checkpoints");
+        assertThat(SettingsLoader.load(env, WORKER).kafka().outcomesTopic()).isEqualTo("erasure.outcomes");
+    }
+
+    @Test
     void trackApiIsV1UnlessBatchIsAskedForAndTheBatchSettingsAreChecked() {
         Settings.Batch v1 = SettingsLoader.load(valid(), WORKER).customerIo().batch();
         assertThat(v1.enabled()).isFalse();
