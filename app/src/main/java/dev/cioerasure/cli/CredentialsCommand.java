@@ -113,7 +113,10 @@ final class CredentialsCommand {
                     return 1;
                 }
                 default -> {
-                    System.out.println("UNEXPECTED: Customer.io answered HTTP " + r.status() + " to the credential check.");
+                    // whatever answers at a wrong URL (a proxy, another web server) is not Customer.io
+                    System.out.println("UNEXPECTED: " + c.baseUrl() + " answered HTTP " + r.status() + " to the credential check"
+                            + " (GET /api/v1/accounts/region): is it Customer.io's Track API? Check CUSTOMERIO_REGION and"
+                            + " CUSTOMERIO_TRACK_URL.");
                     return 1;
                 }
             }

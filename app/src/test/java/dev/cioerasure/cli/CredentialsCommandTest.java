@@ -89,6 +89,16 @@ class CredentialsCommandTest {
     }
 
     @Test
+    void aServerThatIsNotTheTrackApiIsNotCalledCustomerIo() {
+        // nothing stubbed: WireMock answers 404, as any other web server at a wrong CUSTOMERIO_TRACK_URL would
+        Run r = verify(null);
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("UNEXPECTED: " + track.baseUrl() + " answered HTTP 404 to the credential check"
+                + " (GET /api/v1/accounts/region): is it Customer.io's Track API? Check CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL.")
+                .doesNotContain("Customer.io answered");
+    }
+
+    @Test
     void everyWorkspaceOfTheFileIsCheckedAndOneRefusedKeyFailsTheCheck(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
             throws Exception {
         // site-9:key-secret-value is accepted; site-8 with its key is refused
