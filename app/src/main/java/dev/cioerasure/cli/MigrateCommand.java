@@ -6,6 +6,8 @@ import dev.cioerasure.audit.Migrations;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.preflight.SchemaAccess;
+import dev.cioerasure.preflight.ServiceProblem;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -23,6 +25,11 @@ final class MigrateCommand implements Callable<Integer> {
             try {
                 r = Migrations.migrate(ds);
             } catch (org.flywaydb.core.api.FlywayException e) {
+                // a login that may not create or read the tables is a setting, and says which
+                ServiceProblem refused = SchemaAccess.explain(e, s.database(), SchemaAccess.Need.OWNER);
+                if (refused != null) {
+                    throw refused;
+                }
                 throw new Errors.UserError("migration failed: " + e.getMessage().lines().findFirst().orElse("")
                         + " (run migrate as the database owner; see docs/operations.md)", Errors.SOFTWARE);
             }

@@ -26,7 +26,9 @@ public final class SchemaAccess {
         /** Reads the audit table and its views. */
         AUDITOR("the audit commands, and dlq and parked with DATABASE_URL set, need a login in cio_erasure_auditor",
                 "SELECT FROM audit_event e, audit_subject_key, erasure_request_status, erasure_workspace_status"
-                        + " WHERE e.workspace IS NULL LIMIT 0");
+                        + " WHERE e.workspace IS NULL LIMIT 0"),
+        /** Creates and changes the tables (migrate): no probe, its refusals are explained only. */
+        OWNER("migrate needs the database's owner, or a role that may create tables and roles", null);
 
         private final String role;
         /** Reads every object (and the newest column, V9's workspace) the command needs; no row. */
@@ -46,6 +48,9 @@ public final class SchemaAccess {
 
     /** Runs the need's probe on a connection of {@code dataSource}; throws a {@link ServiceProblem} if it is refused. */
     public static void check(DataSource dataSource, Settings.Database db, Need need) {
+        if (need.probe == null) {
+            throw new IllegalArgumentException(need + " has no probe");
+        }
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             st.executeQuery(need.probe).close();
             if (need == Need.WORKER) {
@@ -79,7 +84,7 @@ public final class SchemaAccess {
             return Preflight.config("DATABASE_USER: PostgreSQL does not let " + (db == null ? "this login" : "user '" + db.user() + "'")
                     + " use the audit tables " + cause + ": " + (need == null ? "see which role each command needs" : need.role) + ROLES);
         }
-        if (NOT_MIGRATED.contains(state)) {
+        if (NOT_MIGRATED.contains(state) && need != Need.OWNER) { // migrate is what makes them
             return Preflight.config("DATABASE_URL: " + (db == null ? "the database" : "database '" + Preflight.database(db.url())
                     + "' at " + Preflight.hostAndPort(db.url())) + " does not hold the audit tables of this release " + cause
                     + ": is it the right database? If so, run 'migrate' as its owner first");

@@ -175,6 +175,8 @@ class ConnectionErrorsIT {
         }
         assertOneCleanLine(Cli.run(env, "worker"), 78, "DATABASE_USER: PostgreSQL does not let user '" + nobody + "' use the audit tables",
                 "the worker needs a login in cio_erasure_writer");
+        assertOneCleanLine(Cli.run(env, "migrate"), 78, "DATABASE_USER: PostgreSQL does not let user '" + nobody + "' use the audit tables"
+                + " (SQLState 42501: permission denied for ", "migrate needs the database's owner");
 
         env.put("DATABASE_USER", auditor);
         env.put("DATABASE_PASSWORD", "a");
