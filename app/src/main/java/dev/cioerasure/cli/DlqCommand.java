@@ -95,6 +95,21 @@ final class DlqCommand {
                 + " request was resolved since)";
     }
 
+    /**
+     * For a --reason that matched nothing (a typo, or a code from another release): which codes
+     * the DLQ holds, so the operator does not take "nothing" for "done".
+     */
+    static String codesOnTheDlq(String reason, Map<String, Integer> codes) {
+        return "no dead-lettered record has reason code " + reason + "; the codes on the DLQ: "
+                + (codes.isEmpty() ? "none" : codes.entrySet().stream().map(e -> e.getKey() + " (" + e.getValue() + ")")
+                        .collect(java.util.stream.Collectors.joining(", ")));
+    }
+
+    private static void count(Map<String, Integer> codes, ConsumerRecord<byte[], byte[]> r) {
+        String code = shown(r.headers(), TopicHeaders.REASON_CODE);
+        codes.merge(code.isEmpty() ? "-" : code, 1, Integer::sum);
+    }
+
     static boolean matches(ConsumerRecord<byte[], byte[]> r, Set<String> requestIds, String reason) {
         return (requestIds.isEmpty() || requestIds.contains(shown(r.headers(), TopicHeaders.REQUEST_ID)))
                 && (reason == null || reason.equalsIgnoreCase(shown(r.headers(), TopicHeaders.REASON_CODE)));
@@ -113,7 +128,9 @@ final class DlqCommand {
             Settings.Kafka k = kafka();
             record Line(String at, String when, String code, String requestId, String origin, String reason) { }
             java.util.List<Line> lines = new ArrayList<>();
+            Map<String, Integer> codes = new java.util.TreeMap<>();
             TopicReader.readAll(k, k.dlqTopic(), r -> {
+                count(codes, r);
                 if (matches(r, requestIds, reason)) {
                     lines.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
                             nz(shown(r.headers(), TopicHeaders.REASON_CODE)), shown(r.headers(), TopicHeaders.REQUEST_ID), origin(r), reasonOf(r)));
@@ -127,6 +144,9 @@ final class DlqCommand {
             }
             long resolved = lines.stream().filter(l -> states.resolved(l.requestId())).count();
             System.out.println(lines.size() + " record(s)" + (states.known() ? "; " + resolved + " resolved since (COMPLETED)" : " " + States.NOTE));
+            if (lines.isEmpty() && reason != null) {
+                System.err.println("cio-erasure: " + codesOnTheDlq(reason, codes));
+            }
             return 0;
         }
     }
@@ -163,7 +183,9 @@ final class DlqCommand {
             Set<String> ids = selection.requestIds == null ? Set.of() : selection.requestIds;
             java.util.List<ConsumerRecord<byte[], byte[]>> chosen = new ArrayList<>();
             int[] cut = {0};
+            Map<String, Integer> codes = new java.util.TreeMap<>();
             TopicReader.readAll(k, k.dlqTopic(), r -> {
+                count(codes, r);
                 if (selection.all || matches(r, ids, selection.reason)) {
                     if (r.value() == null) {
                         cut[0]++;
@@ -190,6 +212,9 @@ final class DlqCommand {
                         + " they cannot be replayed (resubmit them from their source)");
             }
             if (chosen.isEmpty()) {
+                if (selection.reason != null && cut[0] == 0 && !codes.containsKey(selection.reason.toUpperCase(java.util.Locale.ROOT))) {
+                    System.err.println("cio-erasure: " + codesOnTheDlq(selection.reason, codes));
+                }
                 System.err.println("cio-erasure: no dead-lettered record matches; nothing replayed");
                 return 1;
             }

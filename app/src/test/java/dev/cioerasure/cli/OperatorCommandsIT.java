@@ -66,6 +66,12 @@ class OperatorCommandsIT {
         assertThat(list.out()).contains("r-fix", "PERMANENT_FAILURE", "r-broken", "MISSING_FIELD", "2 record(s)");
         assertThat(list.out()).doesNotContain("fix-me");
         assertThat(run("dlq", "list", "--reason", "MISSING_FIELD").out()).contains("1 record(s)").doesNotContain("r-fix");
+        // a typo in --reason matches nothing: the operator is told which codes there are, not only "nothing"
+        Cli.Run typo = run("dlq", "replay", "--reason", "MISSING");
+        assertThat(typo.exit()).isEqualTo(1);
+        assertThat(typo.err()).contains("no dead-lettered record has reason code MISSING; the codes on the DLQ: MISSING_FIELD (1),"
+                + " PERMANENT_FAILURE (1)", "nothing replayed");
+        assertThat(run("dlq", "list", "--reason", "MISSING").err()).contains("the codes on the DLQ: MISSING_FIELD (1), PERMANENT_FAILURE (1)");
 
         Cli.Run dry = run("dlq", "replay", "--request-id", "r-fix", "--dry-run");
         assertThat(dry.out()).contains("1 record(s) would be replayed");
