@@ -239,12 +239,17 @@ public final class Preflight {
     }
 
     private static boolean has(Throwable e, Class<? extends Throwable> type) {
+        return cause(e, type) != null;
+    }
+
+    /** {@code e} or its first cause of this type; null when there is none. */
+    static <T extends Throwable> T cause(Throwable e, Class<T> type) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (type.isInstance(t)) {
-                return true;
+                return type.cast(t);
             }
         }
-        return false;
+        return null;
     }
 
     /** The simple class name of the innermost cause (no message: it may carry values). */

@@ -74,7 +74,7 @@ public final class SchemaAccess {
      * caller does not know them.
      */
     public static ServiceProblem explain(Throwable e, Settings.Database db, Need need) {
-        SQLException sql = sqlCause(e);
+        SQLException sql = Preflight.cause(e, SQLException.class);
         if (sql == null || sql.getSQLState() == null) {
             return null;
         }
@@ -88,15 +88,6 @@ public final class SchemaAccess {
             return Preflight.config("DATABASE_URL: " + (db == null ? "the database" : "database '" + Preflight.database(db.url())
                     + "' at " + Preflight.hostAndPort(db.url())) + " does not hold the audit tables of this release " + cause
                     + ": is it the right database? If so, run 'migrate' as its owner first");
-        }
-        return null;
-    }
-
-    private static SQLException sqlCause(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof SQLException s) {
-                return s;
-            }
         }
         return null;
     }
