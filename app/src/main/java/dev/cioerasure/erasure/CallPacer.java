@@ -5,7 +5,6 @@ import dev.cioerasure.metrics.MetricNames;
 import io.github.resilience4j.core.functions.Either;
 import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
-import io.github.resilience4j.ratelimiter.RateLimiterRegistry;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -34,7 +33,7 @@ import org.slf4j.LoggerFactory;
 final class CallPacer implements Paced, CallPacing {
     private static final Logger log = LoggerFactory.getLogger(CallPacer.class);
 
-    private final RateLimiterRegistry limiters;
+    /** The current limiter: a new grant makes a new one (calls waiting on the old one finish on it). */
     private volatile RateLimiter limiter;
     private volatile int callsPerSecond;
     private final ArrivalWindow arrivals;
@@ -55,8 +54,7 @@ final class CallPacer implements Paced, CallPacing {
     /** @param workspace the workspace's name, for log lines (null: the single workspace) */
     CallPacer(TrackPolicy policy, MeterRegistry meters, String workspace) {
         this.workspaceLabel = ResilientTrack.label(workspace);
-        this.limiters = RateLimiterRegistry.of(rateLimiterConfig(policy.callsPerSecond()));
-        this.limiter = limiters.rateLimiter(ResilientTrack.NAME);
+        this.limiter = RateLimiter.of(ResilientTrack.NAME, rateLimiterConfig(policy.callsPerSecond()));
         this.granted = policy.callsPerSecond();
         this.headroomPercent = policy.headroomPercent();
         this.arrivals = new ArrivalWindow(effective(policy.callsPerSecond(), policy.headroomPercent(), 1.0),
@@ -69,8 +67,8 @@ final class CallPacer implements Paced, CallPacing {
                 .publishPercentileHistogram()
                 .register(meters);
         // resilience4j's two gauges, by its names, registered once and reading whichever limiter is
-        // current: its own binding removes and registers them again at every replace() (a new grant),
-        // and a Prometheus scrape that runs meanwhile fails (micrometer-metrics/micrometer#6851)
+        // current: its own binding (on a RateLimiterRegistry) removes and registers them again at every
+        // new limiter, and a Prometheus scrape that runs meanwhile fails (micrometer-metrics/micrometer#6851)
         Gauge.builder("resilience4j.ratelimiter.available.permissions", this, p -> p.limiter.getMetrics().getAvailablePermissions())
                 .description("The number of available permissions").tag("name", ResilientTrack.NAME).strongReference(true).register(meters);
         Gauge.builder("resilience4j.ratelimiter.waiting_threads", this, p -> p.limiter.getMetrics().getNumberOfWaitingThreads())
@@ -131,9 +129,7 @@ final class CallPacer implements Paced, CallPacing {
             return;
         }
         arrivals.setLimit(rate);
-        RateLimiter next = RateLimiter.of(ResilientTrack.NAME, rateLimiterConfig(Math.max(1, rate)));
-        limiters.replace(ResilientTrack.NAME, next);
-        limiter = next;
+        limiter = RateLimiter.of(ResilientTrack.NAME, rateLimiterConfig(Math.max(1, rate)));
         callsPerSecond = rate;
         log.debug("Track call rate of this instance set to {}/s", rate);
     }
