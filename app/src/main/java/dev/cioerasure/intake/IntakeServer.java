@@ -121,8 +121,8 @@ public final class IntakeServer implements AutoCloseable {
                 reply(ex, endpoint, 413, "too_large", "body exceeds " + MAX_BODY_BYTES + " bytes");
                 return;
             }
-            SignatureVerifier.Verdict v = verifier.verify(ex.getRequestHeaders().getFirst("X-CIO-Timestamp"),
-                    ex.getRequestHeaders().getFirst("X-CIO-Signature"), body);
+            String signature = ex.getRequestHeaders().getFirst("X-CIO-Signature");
+            SignatureVerifier.Verdict v = verifier.verify(ex.getRequestHeaders().getFirst("X-CIO-Timestamp"), signature, body);
             if (v != SignatureVerifier.Verdict.OK) {
                 reply(ex, endpoint, 401, "signature_" + v.name().toLowerCase(), switch (v) {
                     case MISSING -> "X-CIO-Timestamp and X-CIO-Signature are required";
@@ -133,44 +133,66 @@ public final class IntakeServer implements AutoCloseable {
                 });
                 return;
             }
-            ErasureRequest request;
-            if (endpoint.equals("webhook")) {
-                try {
-                    request = WebhookPayload.toRequest(body, clock.instant(), hasher::hash);
-                } catch (IllegalArgumentException e) {
-                    reply(ex, endpoint, 400, "invalid", e.getMessage());
-                    return;
-                }
-                body = RequestJson.toBytes(request);
-            }
-            // Whatever came in must pass the same contract the worker enforces.
-            ParseResult parsed = parser.parse(body);
-            if (parsed instanceof ParseResult.Invalid invalid) {
-                reply(ex, endpoint, 400, "invalid", invalid.rejection().describe());
-                return;
-            }
-            request = ((ParseResult.Valid) parsed).request();
-            RecordMetadata meta;
+            boolean published = false;
             try {
-                meta = producer.send(new ProducerRecord<>(topic,
-                        RecordKeys.forSubject(hasher.hash(request.identifier())), body)).get(20, TimeUnit.SECONDS);
-            } catch (ExecutionException | TimeoutException | RuntimeException e) {
-                log.warn("could not publish request {} ({}); the caller is told to retry", request.requestId(), e.getClass().getSimpleName());
-                reply(ex, endpoint, 503, "unavailable", "could not hand the request to Kafka; retry later");
-                return;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                reply(ex, endpoint, 503, "unavailable", "shutting down; retry later");
-                return;
+                published = publish(ex, endpoint, body, signature);
+            } finally {
+                if (!published) {
+                    verifier.release(signature); // also after an unexpected failure: a retry is not a replay
+                }
             }
-            log.info("accepted request {} via {} as {}-{}@{}", request.requestId(), endpoint, meta.topic(), meta.partition(), meta.offset());
-            ObjectNode ok = JSON.createObjectNode();
-            ok.put("status", "accepted");
-            ok.put("request_id", request.requestId());
-            ok.put("deadline", request.deadline().toString());
-            count(endpoint, 202);
-            respond(ex, 202, ok.toString());
         }
+    }
+
+    /**
+     * Checks a verified body against the contract and publishes it; true once Kafka acknowledged
+     * it and the caller was told 202. Any other answer releases the signature first, so that a
+     * sender who retries at once is not refused as a replay.
+     */
+    private boolean publish(HttpExchange ex, String endpoint, byte[] body, String signature) throws IOException {
+        ErasureRequest request;
+        if (endpoint.equals("webhook")) {
+            try {
+                request = WebhookPayload.toRequest(body, clock.instant(), hasher::hash);
+            } catch (IllegalArgumentException e) {
+                refuse(ex, endpoint, signature, 400, "invalid", e.getMessage());
+                return false;
+            }
+            body = RequestJson.toBytes(request);
+        }
+        // Whatever came in must pass the same contract the worker enforces.
+        ParseResult parsed = parser.parse(body);
+        if (parsed instanceof ParseResult.Invalid invalid) {
+            refuse(ex, endpoint, signature, 400, "invalid", invalid.rejection().describe());
+            return false;
+        }
+        request = ((ParseResult.Valid) parsed).request();
+        RecordMetadata meta;
+        try {
+            meta = producer.send(new ProducerRecord<>(topic,
+                    RecordKeys.forSubject(hasher.hash(request.identifier())), body)).get(20, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            log.warn("could not publish request {} ({}); the caller is told to retry", request.requestId(), e.getClass().getSimpleName());
+            refuse(ex, endpoint, signature, 503, "unavailable", "could not hand the request to Kafka; retry later");
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            refuse(ex, endpoint, signature, 503, "unavailable", "shutting down; retry later");
+            return false;
+        }
+        log.info("accepted request {} via {} as {}-{}@{}", request.requestId(), endpoint, meta.topic(), meta.partition(), meta.offset());
+        ObjectNode ok = JSON.createObjectNode();
+        ok.put("status", "accepted");
+        ok.put("request_id", request.requestId());
+        ok.put("deadline", request.deadline().toString());
+        count(endpoint, 202);
+        respond(ex, 202, ok.toString());
+        return true;
+    }
+
+    private void refuse(HttpExchange ex, String endpoint, String signature, int status, String error, String reason) throws IOException {
+        verifier.release(signature);
+        reply(ex, endpoint, status, error, reason);
     }
 
     private void reply(HttpExchange ex, String endpoint, int status, String error, String reason) throws IOException {

@@ -21,6 +21,8 @@ import javax.crypto.spec.SecretKeySpec;
  * accepted when the timestamp is within ±5 minutes, the signature matches one of the configured
  * secrets (current, and previous during a rotation) — compared in constant time — and the same
  * signature was not accepted before (replay protection for as long as the timestamp is valid).
+ * A signature counts as accepted from its verification on (so two copies sent at once cannot
+ * both pass) until the intake {@link #release releases} it because the request was not published.
  */
 final class SignatureVerifier {
     static final Duration WINDOW = Duration.ofMinutes(5);
@@ -67,6 +69,15 @@ final class SignatureVerifier {
             return Verdict.REPLAYED;
         }
         return Verdict.OK;
+    }
+
+    /**
+     * Forgets a signature {@link #verify} accepted, for a request that was then not published
+     * (Kafka did not acknowledge it, or its body broke the contract): the sender was told to
+     * retry or to fix it, and a retry with the same signed request must not be called a replay.
+     */
+    void release(String signature) {
+        seen.remove(signature.toLowerCase(Locale.ROOT));
     }
 
     static byte[] sign(String secret, String timestamp, byte[] body) {

@@ -151,6 +151,32 @@ class IntakeIT {
         assertThat(h.read(h.topic, 1, Duration.ofSeconds(5))).hasSize(1);
     }
 
+    @Test
+    void aSignedRequestKafkaDidNotTakeIsAcceptedWhenItsSenderRetriesIt() throws Exception {
+        // an intake whose topic does not exist yet: the producer gives up after max.block.ms
+        String later = h.topic + ".later";
+        Settings s = new Settings(new Settings.Kafka(h.settings.kafka().bootstrapServers(), later, "unused"), null, null,
+                h.settings.audit(), null, List.of(Secret.of("ERASURE_WEBHOOK_SECRET", SECRET)));
+        try (IntakeServer early = new IntakeServer(s, 0, Metrics.prometheus(), Clock.systemUTC())) {
+            byte[] body = Messages.request("r-retried", "id", "someone-retried");
+            String ts = Long.toString(Instant.now().getEpochSecond());
+            HttpRequest signed = HttpRequest.newBuilder(URI.create("http://localhost:" + early.port() + "/v1/requests"))
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body)).header("Content-Type", "application/json")
+                    .header("X-CIO-Timestamp", ts).header("X-CIO-Signature", SignatureVerifier.signHex(SECRET, ts, body)).build();
+            HttpResponse<String> first = http.send(signed, HttpResponse.BodyHandlers.ofString());
+            assertThat(first.statusCode()).isEqualTo(503);
+            assertThat(first.body()).contains("retry later");
+
+            dev.cioerasure.testing.TestInfra.kafka().createTopics(1, later);
+            HttpResponse<String> retried = http.send(signed, HttpResponse.BodyHandlers.ofString());
+            assertThat(retried.statusCode()).as("the retry the 503 asked for: %s", retried.body()).isEqualTo(202);
+            assertThat(h.read(later, 1, Duration.ofSeconds(10))).hasSize(1);
+            HttpResponse<String> again = http.send(signed, HttpResponse.BodyHandlers.ofString());
+            assertThat(again.statusCode()).as("once accepted, a copy is a replay").isEqualTo(401);
+            assertThat(again.body()).contains("signature_replayed");
+        }
+    }
+
     private HttpResponse<String> signedWithType(String path, byte[] body, String contentType) throws Exception {
         String ts = Long.toString(Instant.now().getEpochSecond());
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + path))

@@ -38,6 +38,17 @@ class SignatureVerifierTest {
     }
 
     @Test
+    void aReleasedSignatureIsNoReplayButAnotherCopyOfAnAcceptedOneIs() {
+        String t = ts(0);
+        String sig = SignatureVerifier.signHex("current-secret", t, body);
+        assertThat(verifier.verify(t, sig, body)).isEqualTo(Verdict.OK);
+        assertThat(verifier.verify(t, sig, body)).as("a second copy while the first is being published").isEqualTo(Verdict.REPLAYED);
+        verifier.release(sig.toUpperCase(java.util.Locale.ROOT)); // the first was not published: its sender retries
+        assertThat(verifier.verify(t, sig, body)).isEqualTo(Verdict.OK);
+        assertThat(verifier.verify(t, sig, body)).isEqualTo(Verdict.REPLAYED);
+    }
+
+    @Test
     void refusesForgedTamperedStaleReplayedAndMalformed() {
         String t = ts(0);
         String sig = SignatureVerifier.signHex("current-secret", t, body);
