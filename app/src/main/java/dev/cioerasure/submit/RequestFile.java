@@ -68,9 +68,32 @@ public final class RequestFile {
         return rows;
     }
 
+    /**
+     * The file as text: UTF-8, a leading byte order mark dropped. Anything else is refused with
+     * the line of the first byte that is not UTF-8, never with the bytes themselves (they may be
+     * part of an identifier).
+     */
+    static String utf8Text(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(bytes.length);
+        java.nio.charset.CoderResult result = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT).decode(in, out, true);
+        if (result.isError()) {
+            int line = 1;
+            for (int i = 0; i < in.position(); i++) {
+                line += bytes[i] == '\n' ? 1 : 0;
+            }
+            throw new IOException("line " + line + " is not UTF-8 text; save the file as UTF-8");
+        }
+        String text = out.flip().toString();
+        return text.startsWith("\uFEFF") ? text.substring(1) : text;
+    }
+
     private static RequestFile readNdjson(Path file) throws IOException {
         List<Row> rows = new ArrayList<>();
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        List<String> lines = utf8Text(file).lines().toList();
         for (int i = 0; i < lines.size(); i++) {
             String l = lines.get(i).strip();
             if (l.isEmpty()) {
@@ -91,7 +114,7 @@ public final class RequestFile {
         CsvSchema schema = CsvSchema.emptySchema().withHeader();
         List<Row> rows = new ArrayList<>();
         List<String> header;
-        try (MappingIterator<Map<String, String>> it = csv.readerFor(Map.class).with(schema).readValues(file.toFile())) {
+        try (MappingIterator<Map<String, String>> it = csv.readerFor(Map.class).with(schema).readValues(utf8Text(file))) {
             header = new ArrayList<>();
             CsvSchema parsed = (CsvSchema) it.getParserSchema();
             if (parsed != null) {
@@ -117,6 +140,9 @@ public final class RequestFile {
                 } catch (RuntimeException e) {
                     rows.add(new Row(line, null, "not a well-formed CSV row"));
                     continue;
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    // the parser's own message may quote the row; say what is wrong and where
+                    throw new IOException(malformed(e, line));
                 }
                 Map<String, String> r = new LinkedHashMap<>();
                 raw.forEach((k, v) -> r.put(k.strip().toLowerCase(Locale.ROOT), v));
@@ -142,6 +168,19 @@ public final class RequestFile {
             }
         }
         return new RequestFile(Format.CSV, rows, header);
+    }
+
+    /** What is wrong with a CSV row the parser cannot read, by line, without its content. */
+    static String malformed(com.fasterxml.jackson.core.JsonProcessingException e, int rowLine) {
+        String what = e.getOriginalMessage();
+        int line = e.getLocation() == null || e.getLocation().getLineNr() < 1 ? rowLine : e.getLocation().getLineNr();
+        if (what != null && what.startsWith("Too many entries")) {
+            return "line " + rowLine + " has more columns than the header names (a value with a comma must be in double quotes)";
+        }
+        if (what != null && what.startsWith("Missing closing quote")) {
+            return "a double quote opened on line " + rowLine + " is not closed by the end of the file (line " + line + ")";
+        }
+        return "line " + rowLine + " is not well-formed CSV (RFC 4180)";
     }
 
     private static void putIfPresent(ObjectNode n, String field, String v) {

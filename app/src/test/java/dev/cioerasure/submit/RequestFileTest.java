@@ -31,6 +31,37 @@ class RequestFileTest {
                 .satisfies(r -> assertThat(r.message().path("identifier").path("value").asText()).isEqualTo("a@example.com"));
     }
 
+    private static final String HEADER = "identifier_type,identifier,regulation,requested_by\n";
+
+    @Test
+    void aFileThatCannotBeReadSaysWhereAndWhyWithoutQuotingIt() throws Exception {
+        Path extra = file("extra.csv", HEADER + "email,a@example.com,GDPR,desk\nemail,b@example.com,GDPR,desk,Jane Roe\n"
+                + "email,c@example.com,GDPR,desk\n");
+        assertThatThrownBy(() -> RequestFile.read(extra, RequestFile.Format.CSV))
+                .hasMessage("line 3 has more columns than the header names (a value with a comma must be in double quotes)");
+        Path last = file("last.csv", HEADER + "email,b@example.com,GDPR,desk,Jane Roe\n");
+        assertThatThrownBy(() -> RequestFile.read(last, RequestFile.Format.CSV)).hasMessageStartingWith("line 2 has more columns");
+        Path open = file("open.csv", HEADER + "email,a@example.com,GDPR,desk\nemail,\"b@example.com,GDPR,desk\n\n");
+        assertThatThrownBy(() -> RequestFile.read(open, RequestFile.Format.CSV))
+                .hasMessage("a double quote opened on line 3 is not closed by the end of the file (line 5)");
+        byte[] latin1 = (HEADER + "email,a@example.com,GDPR,desk\nemail,j\u00f6rg@example.com,GDPR,desk\n")
+                .getBytes(StandardCharsets.ISO_8859_1);
+        for (String name : List.of("latin1.csv", "latin1.ndjson")) {
+            Path f = Files.write(dir.resolve(name), latin1);
+            assertThatThrownBy(() -> RequestFile.read(f, RequestFile.formatOf(f)))
+                    .hasMessage("line 3 is not UTF-8 text; save the file as UTF-8");
+        }
+    }
+
+    @Test
+    void aByteOrderMarkIsNotPartOfTheFirstLine() throws Exception {
+        Path csv = file("bom.csv", "\uFEFF" + HEADER + "email,a@example.com,GDPR,desk\n");
+        assertThat(RequestFile.read(csv, RequestFile.Format.CSV).rows()).singleElement().satisfies(r -> assertThat(r.problem()).isNull());
+        Path ndjson = file("bom.ndjson", "\uFEFF{\"identifier\":{\"type\":\"email\",\"value\":\"a@example.com\"}}\n");
+        assertThat(RequestFile.read(ndjson, RequestFile.Format.NDJSON).rows()).singleElement()
+                .satisfies(r -> assertThat(r.problem()).isNull());
+    }
+
     @Test
     void theFileOfWhatWasSubmittedIsReadableByItsOwnerOnly() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
