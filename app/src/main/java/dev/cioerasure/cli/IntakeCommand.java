@@ -6,6 +6,8 @@ import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.intake.IntakeServer;
 import dev.cioerasure.metrics.HttpServerTimeouts;
 import dev.cioerasure.metrics.Metrics;
+import dev.cioerasure.metrics.MetricsServer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
@@ -20,12 +22,17 @@ import picocli.CommandLine.Option;
                 "POST /v1/requests (the request message) and POST /v1/webhooks/customerio (a Customer.io webhook"
                         + " action), verified with X-CIO-Timestamp and X-CIO-Signature against ERASURE_WEBHOOK_SECRET (and"
                         + " ERASURE_WEBHOOK_SECRET_PREVIOUS during a rotation), published to ERASURE_TOPIC. Also serves /metrics"
-                        + " and /health/*."})
+                        + " and /health/* on the same port, or with --metrics-port on that port only."})
 final class IntakeCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(IntakeCommand.class);
 
     @Option(names = "--port", description = "HTTP port (default: ${DEFAULT-VALUE}).", defaultValue = "8080")
     int port;
+
+    @Option(names = "--metrics-port", paramLabel = "PORT", description = "Serve /metrics and /health/* on this port instead"
+            + " of --port, which then answers only the two POST endpoints (404 for anything else): the intake's port can face"
+            + " senders while monitoring stays inside the cluster.")
+    Integer metricsPort;
 
     @Override
     public Integer call() throws Exception {
@@ -34,15 +41,34 @@ final class IntakeCommand implements Callable<Integer> {
                 SettingsLoader.Part.WEBHOOK));
         log.info(s.describe());
         Preflight.kafka(s.kafka(), java.time.Duration.ofSeconds(15), java.util.List.of(s.kafka().topic()), "ERASURE_TOPIC");
+        if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535 || metricsPort == port)) {
+            throw new Errors.UserError("--metrics-port must be a port (1-65535) other than --port", 2);
+        }
+        PrometheusMeterRegistry meters = Metrics.prometheus();
         IntakeServer server;
         try {
-            server = new IntakeServer(s, port, Metrics.prometheus(), Clock.systemUTC());
+            server = new IntakeServer(s, port, metricsPort == null, meters, Clock.systemUTC());
         } catch (java.io.IOException e) {
             throw Preflight.port("--port", port, e);
         }
-        log.info("intake listening on port {}", server.port());
+        MetricsServer monitoring = null;
+        if (metricsPort != null) {
+            try {
+                monitoring = new MetricsServer(metricsPort, meters, () -> true, server::notReady);
+            } catch (java.io.IOException e) {
+                server.close();
+                throw Preflight.port("--metrics-port", metricsPort, e);
+            }
+            log.info("intake listening on port {}; /metrics and /health/* on port {}", server.port(), monitoring.port());
+        } else {
+            log.info("intake listening on port {}", server.port());
+        }
+        MetricsServer metricsServer = monitoring;
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (metricsServer != null) {
+                metricsServer.close();
+            }
             server.close();
             stop.countDown();
             Runtime.getRuntime().halt(0);

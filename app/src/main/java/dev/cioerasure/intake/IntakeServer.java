@@ -60,7 +60,17 @@ public final class IntakeServer implements AutoCloseable {
     private final PrometheusMeterRegistry meters;
     private final KafkaWatch kafkaWatch;
 
+    /** An intake that also serves {@code /metrics} and {@code /health/*} on its port. */
     public IntakeServer(Settings s, int port, PrometheusMeterRegistry meters, Clock clock) throws IOException {
+        this(s, port, true, meters, clock);
+    }
+
+    /**
+     * @param withMonitoring whether this port also serves {@code /metrics} and {@code /health/*};
+     *                       without, they are 404 here and a {@link dev.cioerasure.metrics.MetricsServer}
+     *                       on another port serves them (with {@link #notReady()})
+     */
+    public IntakeServer(Settings s, int port, boolean withMonitoring, PrometheusMeterRegistry meters, Clock clock) throws IOException {
         this.topic = s.kafka().topic();
         this.verifier = new SignatureVerifier(s.webhookSecrets(), clock);
         this.parser = new RequestParser(clock);
@@ -89,7 +99,7 @@ public final class IntakeServer implements AutoCloseable {
                 case "/v1/webhooks/customerio" -> handle(ex, "webhook");
                 default -> {
                     try (ex) {
-                        if (!endpoints.serve(ex)) {
+                        if (!withMonitoring || !endpoints.serve(ex)) {
                             reply(ex, "unknown", 404, "not_found", "no such endpoint; POST to /v1/requests or /v1/webhooks/customerio");
                         }
                     }
@@ -102,6 +112,11 @@ public final class IntakeServer implements AutoCloseable {
 
     public int port() {
         return server.getAddress().getPort();
+    }
+
+    /** Why the intake cannot publish now (Kafka does not answer, or the topic is missing); empty when it can. */
+    public Optional<String> notReady() {
+        return kafkaWatch.problem();
     }
 
     private void handle(HttpExchange ex, String endpoint) throws IOException {

@@ -29,7 +29,7 @@ class SlowClientsIT {
     private static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
 
     /** Waits until something answers HTTP on the port (any status), or the process ends. */
-    private static void awaitServing(Process p, int port, Path log) throws Exception {
+    static void awaitServing(Process p, int port, Path log) throws Exception {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline) {
@@ -77,7 +77,7 @@ class SlowClientsIT {
         }
     }
 
-    private static Process start(Map<String, String> env, Path log, String... args) throws Exception {
+    static Process start(Map<String, String> env, Path log, String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of(JAVA, "-jar", ProductionJarIT.JAR.toString()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
