@@ -18,8 +18,10 @@ import java.util.function.Function;
  * {@code {"cio_id": "{{customer.cio_id}}", "regulation": "GDPR"}}. Fields: one or more of
  * {@code cio_id}, {@code id}, {@code email} (the first present, in that order, is used: cio_id
  * is unambiguous), optional {@code regulation} (default GDPR) and {@code request_id}. Without a
- * request id, one is derived from the keyed subject hash and the regulation, so Customer.io's
- * retries of the same webhook cannot erase twice.
+ * request id, one is derived from the regulation, the UTC day it arrived and the keyed subject
+ * hash: Customer.io's retries of the same webhook that day are recorded as {@code DUPLICATE},
+ * while a new erasure of the same person on a later day (someone who signed up again after the
+ * first one) gets a new id and is erased again instead of being taken for a repeat.
  */
 final class WebhookPayload {
     private static final ObjectMapper JSON = RequestParser.strictJson();
@@ -72,7 +74,8 @@ final class WebhookPayload {
             requestId = rid.textValue();
         } else {
             // keyed, so the id (which is logged and audited) reveals nothing about the person
-            requestId = "cio-webhook-" + regulation.name().toLowerCase(java.util.Locale.ROOT) + "-" + subjectHash.apply(identifier).substring(0, 32);
+            requestId = "cio-webhook-" + regulation.name().toLowerCase(java.util.Locale.ROOT) + "-"
+                    + receivedAt.atOffset(java.time.ZoneOffset.UTC).toLocalDate() + "-" + subjectHash.apply(identifier).substring(0, 32);
         }
         return new ErasureRequest(requestId, identifier, regulation, receivedAt, "customerio-webhook");
     }

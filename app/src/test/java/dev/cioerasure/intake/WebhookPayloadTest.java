@@ -34,6 +34,21 @@ class WebhookPayloadTest {
         ErasureRequest r = parse("{\"email\":\"a@example.com\",\"regulation\":\"CCPA\"}");
         assertThat(r.identifier().type()).isEqualTo(IdentifierType.EMAIL);
         assertThat(r.regulation().name()).isEqualTo("CCPA");
-        assertThat(r.requestId()).startsWith("cio-webhook-ccpa-");
+        assertThat(r.requestId()).isEqualTo("cio-webhook-ccpa-2026-12-06-" + "0".repeat(32));
+    }
+
+    @Test
+    void aRequestWithoutIdIsARepeatOnTheSameDayAndANewRequestOnAnotherDay() {
+        byte[] body = "{\"email\":\"a@example.com\"}".getBytes(StandardCharsets.UTF_8);
+        java.util.function.Function<dev.cioerasure.request.Identifier, String> hash = i -> "ab".repeat(32);
+        String morning = WebhookPayload.toRequest(body, Instant.parse("2026-12-06T00:00:01Z"), hash).requestId();
+        String night = WebhookPayload.toRequest(body, Instant.parse("2026-12-06T23:59:59Z"), hash).requestId();
+        String nextDay = WebhookPayload.toRequest(body, Instant.parse("2026-12-07T09:00:00Z"), hash).requestId();
+        assertThat(night).as("Customer.io retrying the webhook that day").isEqualTo(morning);
+        assertThat(nextDay).as("the same person signed up again and is erased again").isNotEqualTo(morning)
+                .isEqualTo("cio-webhook-gdpr-2026-12-07-" + "ab".repeat(16));
+        String given = WebhookPayload.toRequest("{\"email\":\"a@example.com\",\"request_id\":\"ticket-9\"}"
+                .getBytes(StandardCharsets.UTF_8), Instant.parse("2026-12-07T09:00:00Z"), hash).requestId();
+        assertThat(given).isEqualTo("ticket-9");
     }
 }
