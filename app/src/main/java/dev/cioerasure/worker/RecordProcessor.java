@@ -235,9 +235,17 @@ final class RecordProcessor {
             rows.add(row(r, subject, Step.OUTCOME, Outcome.COMPLETED, null, null, null, where));
             log.debug("request {} at {} completed", r.requestId(), where);
             // Verified once the request is complete, in each of its workspaces with an App API key,
-            // also those it succeeded in during an earlier round.
-            List<String> verify = workspaces.toDo(r.workspaces(), java.util.Set.of()).stream()
-                    .filter(n -> workspaces.get(n).verifiable()).toList();
+            // also those it succeeded in during an earlier round. Those without a key get their
+            // UNVERIFIABLE row now, after the OUTCOME row: a request's outcome event always comes
+            // before its verification events, and a request that is not complete has none.
+            List<String> ofRequest = workspaces.toDo(r.workspaces(), java.util.Set.of());
+            for (String n : ofRequest) {
+                if (!workspaces.get(n).verifiable()) {
+                    rows.add(row(r, subject, Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason(), where)
+                            .inWorkspace(n));
+                }
+            }
+            List<String> verify = ofRequest.stream().filter(n -> workspaces.get(n).verifiable()).toList();
             return new Decision(rows, Outcome.COMPLETED, null, null, r.requestId(), 0, 0, null, verify, rows);
         }
         int round = republisher.round(rec);

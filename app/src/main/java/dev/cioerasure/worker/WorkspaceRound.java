@@ -18,8 +18,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One round of a request's erasure over the workspaces it still misses (those without a
  * WORKSPACE SUCCEEDED row), in configuration order: suppress (unless accepted in an earlier
- * round), then destroy. It collects the rows (the calls made, each workspace's WORKSPACE row
- * once final there, and an UNVERIFIABLE row where no App API key is configured) and sorts each
+ * round), then destroy. It collects the rows (the calls made, and each workspace's WORKSPACE row
+ * once final there) and sorts each
  * workspace that did not succeed by why: failed permanently, retries exhausted, or paused (no
  * call made: an outage or a refused key).
  */
@@ -54,26 +54,20 @@ final class WorkspaceRound {
         for (String name : workspaces.toDo(r.workspaces(), standing.completedWorkspaces())) {
             Workspaces.Workspace ws = workspaces.get(name);
             done = done.thenCompose(v -> ws.executor().eraseAsync(r.identifier(), standing.suppressedWorkspaces().contains(name)))
-                    .thenAccept(result -> round.add(name, ws, result));
+                    .thenAccept(result -> round.add(name, result));
         }
         return done.thenApply(v -> round);
     }
 
     /** One workspace's erasure: its step rows, and its WORKSPACE row or why it is not done. */
-    private void add(String name, Workspaces.Workspace ws, ErasureResult result) {
+    private void add(String name, ErasureResult result) {
         for (StepResult step : new StepResult[] {result.suppress(), result.destroy()}) {
             if (step != null && step.last().kind() != TrackResult.Kind.PAUSED) {
                 rows.add(stepRow(make, step).inWorkspace(name));
             }
         }
         switch (result.verdict()) {
-            case COMPLETED -> {
-                rows.add(make.row(Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null).inWorkspace(name));
-                if (!ws.verifiable()) {
-                    rows.add(make.row(Step.VERIFY, Outcome.UNVERIFIABLE, null, 0, VerificationProcessor.notConfiguredReason())
-                            .inWorkspace(name));
-                }
-            }
+            case COMPLETED -> rows.add(make.row(Step.WORKSPACE, Outcome.SUCCEEDED, null, null, null).inWorkspace(name));
             case RETRIES_EXHAUSTED -> exhausted.add(name, result);
             case PAUSED -> paused.add(name, result);
             default -> {
