@@ -16,6 +16,8 @@ import java.util.Optional;
  * with a JSON content type: a wrong base URL or a proxy's error page must not verify anyone.
  */
 final class HttpAppClient implements AppClient {
+    /** A body is counted, never kept; past this many bytes the exchange is cancelled (its status stands). */
+    private static final int MAX_BODY_COUNTED = 1024 * 1024;
     private final AppEndpoint endpoint;
     private final Clock clock;
     private final HttpClient http;
@@ -47,7 +49,7 @@ final class HttpAppClient implements AppClient {
                 .GET()
                 .build();
         try {
-            HttpResponse<Void> resp = http.send(request, HttpResponse.BodyHandlers.discarding());
+            HttpResponse<byte[]> resp = BoundedExchange.send(http, request, MAX_BODY_COUNTED, false);
             int status = resp.statusCode();
             if (status == 404 && !resp.headers().firstValue("Content-Type").orElse("").toLowerCase(java.util.Locale.ROOT)
                     .startsWith("application/json")) {

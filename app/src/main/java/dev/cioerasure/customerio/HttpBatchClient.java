@@ -63,7 +63,7 @@ final class HttpBatchClient implements BatchClient {
         HttpRequest request = v1.request(uri).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body(items))).build();
         try {
-            HttpResponse<byte[]> resp = v1.exchange(request);
+            HttpResponse<byte[]> resp = v1.exchange(request, MAX_BODY_READ);
             Duration latency = Duration.ofNanos(System.nanoTime() - start);
             int status = resp.statusCode();
             Optional<Duration> retryAfter = RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock);

@@ -86,9 +86,12 @@ final class HttpTrackClient implements TrackClient {
                 .header("User-Agent", "cio-erasure/0.1");
     }
 
-    /** Sends on this client's one HTTP client (connections shared with {@link HttpBatchClient}). */
-    HttpResponse<byte[]> exchange(HttpRequest request) throws IOException, InterruptedException {
-        return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+    /**
+     * Sends on this client's one HTTP client (connections shared with {@link HttpBatchClient}),
+     * within the request's timeout, body included; a body longer than {@code maxBody} is null.
+     */
+    HttpResponse<byte[]> exchange(HttpRequest request, int maxBody) throws IOException, InterruptedException {
+        return BoundedExchange.send(http, request, maxBody, true);
     }
 
     private record Sent(TrackResult result, byte[] body) { }
@@ -96,15 +99,11 @@ final class HttpTrackClient implements TrackClient {
     private Sent send(TrackOperation op, HttpRequest.Builder builder) {
         long start = System.nanoTime();
         try {
-            HttpResponse<byte[]> resp = exchange(builder.build());
+            HttpResponse<byte[]> resp = exchange(builder.build(), MAX_BODY_READ);
             Duration latency = Duration.ofNanos(System.nanoTime() - start);
             int status = resp.statusCode();
             Optional<Duration> retryAfter = RetryAfter.parse(resp.headers().firstValue("Retry-After").orElse(null), clock);
-            byte[] body = resp.body();
-            if (body != null && body.length > MAX_BODY_READ) {
-                body = null;
-            }
-            return new Sent(new TrackResult(op, status, TrackResult.classify(status), retryAfter, "http " + status, latency), body);
+            return new Sent(new TrackResult(op, status, TrackResult.classify(status), retryAfter, "http " + status, latency), resp.body());
         } catch (IOException | InterruptedException e) {
             return new Sent(failure(op, failureDetail(e), start), null);
         }

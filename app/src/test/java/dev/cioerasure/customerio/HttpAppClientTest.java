@@ -43,6 +43,20 @@ class HttpAppClientTest {
     }
 
     @Test
+    void aTrickledBodyIsATimeoutAndAHugeOneIsNotReadToItsEnd() {
+        server.stubFor(get(urlEqualTo("/v1/customers/trickle/attributes?id_type=id")).willReturn(okJson("{\"customer\":\""
+                + "a".repeat(100) + "\"}").withChunkedDribbleDelay(100, 20_000)));
+        long t0 = System.nanoTime();
+        PresenceResult slow = client.lookup(Identifier.id("trickle"));
+        assertThat(slow.statusTag()).isEqualTo("timeout");
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+        server.stubFor(get(urlEqualTo("/v1/customers/big/attributes?id_type=id")).willReturn(okJson("{\"customer\":\""
+                + "a".repeat(8 * 1024 * 1024) + "\"}")));
+        PresenceResult big = client.lookup(Identifier.id("big"));
+        assertThat(big.kind()).as("the status is the answer; the body is never kept: %s", big.statusTag()).isEqualTo(PresenceResult.Kind.PRESENT);
+    }
+
+    @Test
     void aJson404MeansGoneAndTheLookUpIsEncodedWithBearerAuth() {
         server.stubFor(get(urlEqualTo("/v1/customers/a%2Bb%40example.com/attributes?id_type=email"))
                 .willReturn(aResponse().withStatus(404).withHeader("Content-Type", "application/json").withBody("{\"errors\":[]}")));

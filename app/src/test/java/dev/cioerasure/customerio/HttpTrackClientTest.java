@@ -73,6 +73,31 @@ class HttpTrackClientTest {
     }
 
     @Test
+    void theTimeoutCoversTheBodyTooNotOnlyTheHeaders() {
+        // headers at once, then the body a byte at a time over 20 s: the JDK's own request timeout
+        // (1 s here) ends with the headers, and the call used to wait the 20 s
+        server.stubFor(delete(urlPathEqualTo("/api/v1/customers/trickle")).willReturn(okJson("{\"x\":\"" + "y".repeat(100) + "\"}")
+                .withChunkedDribbleDelay(100, 20_000)));
+        long t0 = System.nanoTime();
+        TrackResult r = client.destroy(Identifier.id("trickle"));
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+        assertThat(r.kind()).isEqualTo(TrackResult.Kind.RETRYABLE);
+        assertThat(r.statusTag()).isEqualTo("timeout");
+        assertThat(took).as("bounded by the 1 s timeout, not by the server").isLessThan(Duration.ofSeconds(10));
+    }
+
+    @Test
+    void aBodyPastTheLimitIsNotReadButTheStatusStands() {
+        server.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(okJson("{\"region\":\"us\",\"pad\":\""
+                + "p".repeat(4 * 1024 * 1024) + "\"}")));
+        RegionCheck r = client.region();
+        assertThat(r.result().status()).isEqualTo(200);
+        assertThat(r.region()).as("4 MB of answer is not what the region check reads").isEmpty();
+        server.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(okJson("{\"region\":\"us\",\"url\":\"https://track.customer.io\"}")));
+        assertThat(client.region().region()).as("a new connection after the cancelled one").contains("us");
+    }
+
+    @Test
     void aSlowResponseIsARetryableTimeout() {
         server.stubFor(delete(urlPathEqualTo("/api/v1/customers/slow")).willReturn(okJson("{}").withFixedDelay(1500)));
         TrackResult r = client.destroy(Identifier.id("slow"));
