@@ -37,6 +37,7 @@ public final class ChainVerifier {
 
     /** At most this many breaks are kept with their details; all are counted. */
     public static final int MAX_LISTED = 1000;
+    static final int PROGRESS_EVERY = 10_000;
 
     /**
      * The verdict: every break found (the first {@value #MAX_LISTED} listed, all counted), in
@@ -72,6 +73,16 @@ public final class ChainVerifier {
      * are reported too; {@code stopAtFirst} ends at the first break instead.
      */
     public Result verify(boolean stopAtFirst) throws SQLException {
+        return verify(stopAtFirst, (checked, total) -> { });
+    }
+
+    /** Told how far a long check has come: rows checked so far, of about {@code total}. */
+    public interface Progress {
+        void checked(long rows, long total);
+    }
+
+    /** {@link #verify(boolean)}, telling {@code progress} the rows to check, then every {@value #PROGRESS_EVERY} rows, and at the end. */
+    public Result verify(boolean stopAtFirst, Progress progress) throws SQLException {
         MessageDigest sha;
         try {
             sha = MessageDigest.getInstance("SHA-256");
@@ -87,6 +98,13 @@ public final class ChainVerifier {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false); // lets the driver stream with a cursor instead of loading every row
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ); // rows and head from one snapshot
+            long total;
+            try (PreparedStatement head = c.prepareStatement("SELECT coalesce(max(chain_seq), 0) FROM audit_event");
+                 ResultSet rs = head.executeQuery()) {
+                rs.next();
+                total = rs.getLong(1); // the rows there should be: what the check will read, unless rows are missing
+            }
+            progress.checked(0, total);
             try (PreparedStatement ps = c.prepareStatement("SELECT id, prev_hash, row_hash, " + FIELDS
                     + " FROM audit_event ORDER BY chain_seq")) {
                 ps.setFetchSize(10_000);
@@ -124,6 +142,9 @@ public final class ChainVerifier {
                             return done(c, checked, seq, breaks, count[0]);
                         }
                         checked++;
+                        if (checked % PROGRESS_EVERY == 0) {
+                            progress.checked(checked, Math.max(total, checked));
+                        }
                         expectedSeq = seq + 1;
                         expectedPrev = stored;
                     }
@@ -139,6 +160,7 @@ public final class ChainVerifier {
             }
             c.commit();
         }
+        progress.checked(checked, checked);
         return new Result(checked, expectedSeq - 1, List.copyOf(breaks), count[0]);
     }
 

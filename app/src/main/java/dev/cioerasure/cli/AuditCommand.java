@@ -343,7 +343,17 @@ final class AuditCommand {
             List<byte[]> files = checkpointFiles();
             try (HikariDataSource ds = database()) {
                 long t0 = System.nanoTime();
-                ChainVerifier.Result r = new ChainVerifier(ds).verify(first);
+                ProgressBar[] bar = {null};
+                // on stderr, and only once the check has taken 2 s: a small table's check says nothing more
+                ChainVerifier.Result r = new ChainVerifier(ds).verify(first, (checked, total) -> {
+                    if (bar[0] == null) {
+                        bar[0] = new ProgressBar(total, "rows checked", 2_000_000_000L);
+                    }
+                    bar[0].update(checked);
+                });
+                if (bar[0] != null) {
+                    bar[0].done();
+                }
                 double s = (System.nanoTime() - t0) / 1e9;
                 boolean intact = r.intact();
                 if (r.intact()) {

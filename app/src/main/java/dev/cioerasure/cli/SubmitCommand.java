@@ -146,7 +146,7 @@ final class SubmitCommand implements Callable<Integer> {
         }
         Preflight.kafka(s.kafka(), Duration.ofSeconds(15), List.of(s.kafka().topic()), "ERASURE_TOPIC");
         int total = toSend.size();
-        Progress progress = new Progress(total);
+        ProgressBar progress = new ProgressBar(total, "acknowledged", 0);
         long t0 = System.nanoTime();
         submitter.publish(new KafkaClients(s.kafka()), s.kafka().topic(), toSend, progress::update);
         progress.done();
@@ -196,77 +196,5 @@ final class SubmitCommand implements Callable<Integer> {
         int dot = name.lastIndexOf('.');
         String base = dot > 0 ? name.substring(0, dot) : name;
         return file.resolveSibling(base + ".submitted." + (fmt == RequestFile.Format.CSV ? "csv" : "ndjson"));
-    }
-
-    /**
-     * A progress bar on stderr with rate and time left: redrawn in place on a terminal at most
-     * five times a second; otherwise one line per 10 % (and at the end), so a log stays short.
-     */
-    static final class Progress {
-        private static final long REDRAW_NANOS = 200_000_000L;
-        private final int total;
-        private final boolean tty;
-        private final java.io.PrintStream err;
-        private final java.util.function.LongSupplier clock;
-        private final long started;
-        private long lastDraw;
-        private int lastTenth = -1;
-        private int lines;
-
-        Progress(int total) {
-            this(total, System.console() != null, System.err, System::nanoTime);
-        }
-
-        Progress(int total, boolean tty, java.io.PrintStream err, java.util.function.LongSupplier nanoClock) {
-            this.total = total;
-            this.tty = tty;
-            this.err = err;
-            this.clock = nanoClock;
-            this.started = nanoClock.getAsLong();
-            this.lastDraw = started - REDRAW_NANOS;
-        }
-
-        void update(int done) {
-            long now = clock.getAsLong();
-            if (tty) {
-                if (now - lastDraw >= REDRAW_NANOS || done == total) {
-                    lastDraw = now;
-                    lines++;
-                    err.print("\r" + line(done, now) + "   ");
-                }
-            } else {
-                int tenth = (int) ((long) done * 10 / total);
-                if (tenth != lastTenth) {
-                    lastTenth = tenth;
-                    lines++;
-                    err.println(line(done, now));
-                }
-            }
-        }
-
-        String line(int done, long now) {
-            int width = 30;
-            int filled = (int) ((long) done * width / total);
-            double secs = Math.max(1e-3, (now - started) / 1e9);
-            double rate = done / secs;
-            String eta = done == total ? "done" : done == 0 || rate <= 0 ? "ETA -" : "ETA " + human((long) ((total - done) / rate));
-            return String.format("[%s%s] %d/%d acknowledged, %.0f/s, %s", "#".repeat(filled), " ".repeat(width - filled), done, total, rate, eta);
-        }
-
-        static String human(long seconds) {
-            return seconds >= 3600 ? seconds / 3600 + "h" + String.format("%02dm", seconds % 3600 / 60)
-                    : seconds >= 60 ? seconds / 60 + "m" + String.format("%02ds", seconds % 60) : seconds + "s";
-        }
-
-        /** How many times the bar was drawn (for tests). */
-        int draws() {
-            return lines;
-        }
-
-        void done() {
-            if (tty) {
-                err.println();
-            }
-        }
     }
 }
