@@ -23,6 +23,7 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
@@ -168,7 +169,9 @@ public final class IntakeServer implements AutoCloseable {
         ErasureRequest request;
         if (endpoint.equals("webhook")) {
             try {
-                request = WebhookPayload.toRequest(body, clock.instant(), hasher::hash);
+                // verified above: unix seconds within 5 minutes of now
+                Instant signedAt = Instant.ofEpochSecond(Long.parseLong(ex.getRequestHeaders().getFirst("X-CIO-Timestamp")));
+                request = WebhookPayload.toRequest(body, clock.instant(), signedAt, hasher::hash);
             } catch (IllegalArgumentException e) {
                 refuse(ex, endpoint, signature, 400, "invalid", e.getMessage());
                 return false;

@@ -18,8 +18,9 @@ import java.util.function.Function;
  * {@code {"cio_id": "{{customer.cio_id}}", "regulation": "GDPR"}}. Fields: one or more of
  * {@code cio_id}, {@code id}, {@code email} (the first present, in that order, is used: cio_id
  * is unambiguous), optional {@code regulation} (default GDPR) and {@code request_id}. Without a
- * request id, one is derived from the regulation, the UTC day it arrived and the keyed subject
- * hash: Customer.io's retries of the same webhook that day are recorded as {@code DUPLICATE},
+ * request id, one is derived from the regulation, the UTC day of its signed timestamp and the
+ * keyed subject hash: a replay of the same signed request (same timestamp) and Customer.io's
+ * retries of the same webhook that day are recorded as {@code DUPLICATE},
  * while a new erasure of the same person on a later day (someone who signed up again after the
  * first one) gets a new id and is erased again instead of being taken for a repeat.
  */
@@ -30,7 +31,7 @@ final class WebhookPayload {
     private WebhookPayload() { }
 
     /** A request message in the topic's format; throws {@link IllegalArgumentException} with a reason without values. */
-    static ErasureRequest toRequest(byte[] body, Instant receivedAt, Function<Identifier, String> subjectHash) {
+    static ErasureRequest toRequest(byte[] body, Instant receivedAt, Instant signedAt, Function<Identifier, String> subjectHash) {
         JsonNode n;
         try {
             n = JSON.readTree(body);
@@ -75,7 +76,7 @@ final class WebhookPayload {
         } else {
             // keyed, so the id (which is logged and audited) reveals nothing about the person
             requestId = "cio-webhook-" + regulation.name().toLowerCase(java.util.Locale.ROOT) + "-"
-                    + receivedAt.atOffset(java.time.ZoneOffset.UTC).toLocalDate() + "-" + subjectHash.apply(identifier).substring(0, 32);
+                    + signedAt.atOffset(java.time.ZoneOffset.UTC).toLocalDate() + "-" + subjectHash.apply(identifier).substring(0, 32);
         }
         return new ErasureRequest(requestId, identifier, regulation, receivedAt, "customerio-webhook");
     }

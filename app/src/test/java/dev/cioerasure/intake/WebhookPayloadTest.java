@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 class WebhookPayloadTest {
     private static ErasureRequest parse(String body) {
         return WebhookPayload.toRequest(body.getBytes(StandardCharsets.UTF_8), Instant.parse("2026-12-06T10:00:00Z"),
+                Instant.parse("2026-12-06T09:59:58Z"),
                 identifier -> "0".repeat(64));
     }
 
@@ -41,14 +42,19 @@ class WebhookPayloadTest {
     void aRequestWithoutIdIsARepeatOnTheSameDayAndANewRequestOnAnotherDay() {
         byte[] body = "{\"email\":\"a@example.com\"}".getBytes(StandardCharsets.UTF_8);
         java.util.function.Function<dev.cioerasure.request.Identifier, String> hash = i -> "ab".repeat(32);
-        String morning = WebhookPayload.toRequest(body, Instant.parse("2026-12-06T00:00:01Z"), hash).requestId();
-        String night = WebhookPayload.toRequest(body, Instant.parse("2026-12-06T23:59:59Z"), hash).requestId();
-        String nextDay = WebhookPayload.toRequest(body, Instant.parse("2026-12-07T09:00:00Z"), hash).requestId();
+        Instant morning0 = Instant.parse("2026-12-06T00:00:01Z");
+        String morning = WebhookPayload.toRequest(body, morning0, morning0, hash).requestId();
+        Instant night0 = Instant.parse("2026-12-06T23:58:00Z");
+        String night = WebhookPayload.toRequest(body, night0, night0, hash).requestId();
+        String replayAfterMidnight = WebhookPayload.toRequest(body, Instant.parse("2026-12-07T00:02:00Z"), night0, hash).requestId();
+        Instant nextDay0 = Instant.parse("2026-12-07T09:00:00Z");
+        String nextDay = WebhookPayload.toRequest(body, nextDay0, nextDay0, hash).requestId();
         assertThat(night).as("Customer.io retrying the webhook that day").isEqualTo(morning);
+        assertThat(replayAfterMidnight).as("the same signed request replayed at another intake after midnight").isEqualTo(night);
         assertThat(nextDay).as("the same person signed up again and is erased again").isNotEqualTo(morning)
                 .isEqualTo("cio-webhook-gdpr-2026-12-07-" + "ab".repeat(16));
         String given = WebhookPayload.toRequest("{\"email\":\"a@example.com\",\"request_id\":\"ticket-9\"}"
-                .getBytes(StandardCharsets.UTF_8), Instant.parse("2026-12-07T09:00:00Z"), hash).requestId();
+                .getBytes(StandardCharsets.UTF_8), nextDay0, nextDay0, hash).requestId();
         assertThat(given).isEqualTo("ticket-9");
     }
 }
