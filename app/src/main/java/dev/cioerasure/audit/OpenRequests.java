@@ -33,16 +33,24 @@ import javax.sql.DataSource;
  * as before, until the open requests fit again.
  */
 public final class OpenRequests {
-    /** Requests not yet erased: how many, how many overdue, the oldest's request time. */
-    public record Summary(long open, long overdue, Optional<Instant> oldestRequestedAt) { }
+    /**
+     * Requests not yet erased: how many, how many overdue, and since when the oldest has been
+     * open: its {@code requested_at}, or for one without (rejected: its message had no valid
+     * request time), when its latest row was written, so that a rejection nobody corrects ages too.
+     */
+    public record Summary(long open, long overdue, Optional<Instant> oldestOpenSince) { }
 
     public static final int DEFAULT_MAX_TRACKED = 100_000;
 
-    /** The latest OUTCOME row of one open request: what the view reports for it. */
-    private record Open(Instant requestedAt, Instant deadlineAt) { }
+    /** The latest OUTCOME row of one open request: what the view reports for it, and when it was written. */
+    private record Open(Instant requestedAt, Instant deadlineAt, Instant statusAt) {
+        Instant openSince() {
+            return requestedAt != null ? requestedAt : statusAt;
+        }
+    }
 
     /** OUTCOME rows appended in (seen, top] for requests that have not completed (the view's rule: ever completed means erased). */
-    private static final String OPENED = "SELECT e.request_id, e.requested_at, e.deadline_at FROM audit_event e"
+    private static final String OPENED = "SELECT e.request_id, e.requested_at, e.deadline_at, e.occurred_at FROM audit_event e"
             + " WHERE e.chain_seq > ? AND e.chain_seq <= ? AND e.step = 'OUTCOME' AND e.request_id IS NOT NULL"
             + " AND e.outcome NOT IN ('COMPLETED', 'DUPLICATE')"
             + " AND NOT EXISTS (SELECT 1 FROM audit_event c WHERE c.request_id = e.request_id AND c.step = 'OUTCOME'"
@@ -50,7 +58,7 @@ public final class OpenRequests {
     /** Which of the open requests have completed since (at most one COMPLETED per request id, by a unique index). */
     private static final String CLOSED = "SELECT request_id FROM audit_event WHERE request_id = ANY(?) AND step = 'OUTCOME'"
             + " AND outcome = 'COMPLETED'";
-    private static final String WHOLE_VIEW = "SELECT request_id, requested_at, deadline_at FROM erasure_open_requests";
+    private static final String WHOLE_VIEW = "SELECT request_id, requested_at, deadline_at, status_at FROM erasure_open_requests";
 
     private final DataSource dataSource;
     private final int maxTracked;
@@ -172,8 +180,9 @@ public final class OpenRequests {
             if (o.deadlineAt() != null && now.isAfter(o.deadlineAt())) {
                 overdue++;
             }
-            if (o.requestedAt() != null && (oldest == null || o.requestedAt().isBefore(oldest))) {
-                oldest = o.requestedAt();
+            Instant since = o.openSince();
+            if (since != null && (oldest == null || since.isBefore(oldest))) {
+                oldest = since;
             }
         }
 
@@ -195,7 +204,8 @@ public final class OpenRequests {
     }
 
     private static Open open(ResultSet rs) throws SQLException {
-        return new Open(instant(rs.getObject(2, OffsetDateTime.class)), instant(rs.getObject(3, OffsetDateTime.class)));
+        return new Open(instant(rs.getObject(2, OffsetDateTime.class)), instant(rs.getObject(3, OffsetDateTime.class)),
+                instant(rs.getObject(4, OffsetDateTime.class)));
     }
 
     private static Instant instant(OffsetDateTime t) {

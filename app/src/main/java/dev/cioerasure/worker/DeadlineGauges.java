@@ -34,9 +34,10 @@ final class DeadlineGauges {
                 .description("Requests not yet erased (parked, failed or rejected)").register(meters);
         Gauge.builder(MetricNames.OVERDUE, this, g -> g.value(s -> s.overdue()))
                 .description("Requests not yet erased whose regulation deadline has passed").register(meters);
-        Gauge.builder(MetricNames.OLDEST_OPEN_AGE, this, g -> g.value(s -> s.oldestRequestedAt()
+        Gauge.builder(MetricNames.OLDEST_OPEN_AGE, this, g -> g.value(s -> s.oldestOpenSince()
                         .map(t -> (double) Duration.between(t, clock.instant()).toSeconds()).orElse(0.0)))
-                .description("Age of the oldest request not yet erased").baseUnit("seconds").register(meters);
+                .description("Age of the oldest request not yet erased (a rejected one without a valid requested_at: since its rejection)")
+                .baseUnit("seconds").register(meters);
     }
 
     private double value(java.util.function.Function<OpenRequests.Summary, Number> f) {

@@ -63,6 +63,26 @@ class OpenRequestsIT {
     }
 
     @Test
+    void aRejectionNobodyCorrectsAgesFromWhenItWasRejected() throws Exception {
+        DataSource ds = ChainAppendMigrationIT.freshDatabase("open_rejected");
+        Migrations.migrate(ds);
+        Instant now = Instant.now();
+        OpenRequests tracked = new OpenRequests(ds);
+        tracked.refresh(now);
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            append(c, "parked-1", "OUTCOME", "RETRY_SCHEDULED", now.minus(2, ChronoUnit.DAYS), now.plus(20, ChronoUnit.DAYS));
+            // rejected 25 days ago: its message had no valid request time, so the row has none
+            st.execute("INSERT INTO audit_event (request_id, step, outcome, kafka_topic, kafka_partition, kafka_offset, worker_instance,"
+                    + " occurred_at) VALUES ('rejected-1', 'OUTCOME', 'REJECTED', 't', 0, " + (offset++) + ", 'w', now() - interval '25 days')");
+        }
+        OpenRequests.Summary s = tracked.refresh(now);
+        assertThat(s.open()).isEqualTo(2);
+        assertThat(s.oldestOpenSince()).as("the rejection, 25 days ago, not the parked request of 2 days")
+                .hasValueSatisfying(t -> assertThat(Duration.between(t, now).toHours()).isBetween(599L, 600L));
+        assertThat(new OpenRequests(ds).refresh(now)).as("the same when read from the view whole").isEqualTo(s).isEqualTo(view(ds));
+    }
+
+    @Test
     void aRefreshReadsTheNewRowsNotTheHistory() throws Exception {
         DataSource ds = ChainAppendMigrationIT.freshDatabase("open_cost");
         Migrations.migrate(ds);
@@ -140,7 +160,8 @@ class OpenRequestsIT {
 
     private static OpenRequests.Summary view(DataSource ds) throws Exception {
         try (Connection c = ds.getConnection(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("SELECT count(*), count(*) FILTER (WHERE overdue), min(requested_at) FROM erasure_open_requests")) {
+             ResultSet rs = st.executeQuery("SELECT count(*), count(*) FILTER (WHERE overdue), min(coalesce(requested_at, status_at))"
+                     + " FROM erasure_open_requests")) {
             rs.next();
             return new OpenRequests.Summary(rs.getLong(1), rs.getLong(2),
                     Optional.ofNullable(rs.getObject(3, OffsetDateTime.class)).map(OffsetDateTime::toInstant));
