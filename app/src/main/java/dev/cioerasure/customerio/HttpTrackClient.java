@@ -64,8 +64,10 @@ final class HttpTrackClient implements TrackClient {
         }
         try {
             JsonNode n = JSON.readTree(sent.body);
-            return new RegionCheck(sent.result, Optional.ofNullable(n.path("region").textValue()),
-                    Optional.ofNullable(n.path("url").textValue()));
+            // only a region's name is taken: anything else (control characters for the operator's
+            // terminal, a sentence to paste into a setting) is no region
+            return new RegionCheck(sent.result, Optional.ofNullable(n.path("region").textValue()).filter(r -> r.matches("[A-Za-z]{2,8}")),
+                    Optional.ofNullable(n.path("url").textValue()).filter(u -> u.matches("https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?")));
         } catch (IOException e) {
             return new RegionCheck(sent.result, Optional.empty(), Optional.empty());
         }

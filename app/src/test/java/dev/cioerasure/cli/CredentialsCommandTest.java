@@ -81,6 +81,16 @@ class CredentialsCommandTest {
     }
 
     @Test
+    void aRegionThatIsNotARegionsNameIsNeitherPrintedNorSaidToMatch() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+                .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"\\u001b[2Jus; export X=1\",\"environment_id\":1}")));
+        Run r = verify("us");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("OK: Customer.io accepts the credentials; its answer did not name the workspace's region, so"
+                + " CUSTOMERIO_REGION ('us') could not be checked").doesNotContain("\u001b", "export", "matches");
+    }
+
+    @Test
     void rejectedCredentialsSaySo() {
         track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(aResponse().withStatus(401)));
         Run r = verify(null);
