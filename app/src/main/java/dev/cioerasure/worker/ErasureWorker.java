@@ -592,6 +592,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
 
     /** Why the worker is not ready, for operators (no personal data); empty when it is. */
     public java.util.Optional<String> notReadyReason() {
+        if (!running && loopAlive) {
+            return java.util.Optional.of("stopping: no new work taken, finishing the records in flight (up to "
+                    + drainTimeout.toSeconds() + " s), then leaving the group");
+        }
         if (!loopAlive) {
             return java.util.Optional.of("consumer loop not running");
         }

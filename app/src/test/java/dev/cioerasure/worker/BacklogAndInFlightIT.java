@@ -111,6 +111,28 @@ class BacklogAndInFlightIT {
     }
 
     @Test
+    void whileItStopsTheWorkerSaysSoOnItsReadinessProbe() throws Exception {
+        track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).atPriority(1)
+                .willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(3000)));
+        h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 3, Duration.ofSeconds(10), 3);
+        h.send("k".getBytes(), Messages.request("r-stopping", "id", "stopping-1"));
+        h.start();
+        int port = h.runtime().metricsPort();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.runtime().worker().inFlight() == 1 && ready(port).statusCode() == 200);
+        Thread stopper = new Thread(h::stop);
+        stopper.start();
+        await().atMost(Duration.ofSeconds(2)).until(() -> ready(port).statusCode() == 503);
+        assertThat(ready(port).body()).contains("stopping: no new work taken, finishing the records in flight");
+        stopper.join(60_000);
+        assertThat(h.outcomes()).as("the record in flight was finished before the worker left").isEqualTo(1);
+    }
+
+    private static HttpResponse<String> ready(int port) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/health/ready")).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
     void recordsInFlightNeverExceedTheLimit() throws Exception {
         track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).atPriority(1)
                 .willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(150)));
