@@ -148,11 +148,28 @@ final class SubmitCommand implements Callable<Integer> {
         int total = toSend.size();
         ProgressBar progress = new ProgressBar(total, "acknowledged", 0);
         long t0 = System.nanoTime();
-        submitter.publish(new KafkaClients(s.kafka()), s.kafka().topic(), toSend, progress::update);
+        List<Submitter.Refused> refused = submitter.publish(new KafkaClients(s.kafka()), s.kafka().topic(), toSend, progress::update);
         progress.done();
         double secs = (System.nanoTime() - t0) / 1e9;
-        // Written only after Kafka acknowledged every request: the file records what was sent.
-        RequestFile.write(target, fmt, ledger.plus(toSend));
+        // Written once Kafka has answered for every request, with those it acknowledged: the file records what was sent.
+        java.util.Set<ObjectNode> notSent = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        refused.forEach(r -> notSent.add(r.message()));
+        List<ObjectNode> sent = toSend.stream().filter(m -> !notSent.contains(m)).toList();
+        if (!sent.isEmpty()) {
+            RequestFile.write(target, fmt, ledger.plus(sent));
+        }
+        if (!refused.isEmpty()) {
+            System.err.println("cio-erasure: Kafka did not acknowledge " + refused.size() + " of " + total + " request(s)"
+                    + (sent.isEmpty() ? "; none was sent" : "; the " + sent.size() + " it acknowledged are recorded in " + target) + ":");
+            refused.stream().limit(20).forEach(r -> System.err.println("  request " + r.message().get("request_id").asText() + ": "
+                    + why(r.cause())));
+            if (refused.size() > 20) {
+                System.err.println("  … and " + (refused.size() - 20) + " more");
+            }
+            System.err.println("Fix the cause, then run submit again with --skip-submitted: it sends only the requests not recorded.");
+            boolean unavailable = refused.stream().allMatch(r -> r.cause() instanceof org.apache.kafka.common.errors.TimeoutException);
+            return unavailable ? Errors.UNAVAILABLE : 1;
+        }
         System.out.printf("submitted %d request(s) to %s in %.1f s (%.0f/s)%s; request ids written to %s%n", total, s.kafka().topic(),
                 secs, total / Math.max(secs, 1e-3),
                 checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) generated" : "", target);
@@ -189,6 +206,20 @@ final class SubmitCommand implements Callable<Integer> {
             sent.stream().filter(m -> !ids.contains(m.get("request_id").asText())).forEach(merged::add);
             return merged;
         }
+    }
+
+    /** Why Kafka refused a request, from the producer's exception (which holds no message content). */
+    static String why(Exception e) {
+        if (e instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+            return "larger than the topic accepts (its max.message.bytes): RecordTooLargeException";
+        }
+        if (e instanceof org.apache.kafka.common.errors.TimeoutException) {
+            return "Kafka did not acknowledge it in time (delivery.timeout.ms): TimeoutException";
+        }
+        if (e instanceof org.apache.kafka.common.errors.AuthorizationException) {
+            return "this principal may not write to the topic (an ACL): " + e.getClass().getSimpleName();
+        }
+        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
 
     private static Path defaultOut(Path file, RequestFile.Format fmt) {

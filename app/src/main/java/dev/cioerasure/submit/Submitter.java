@@ -112,8 +112,16 @@ public final class Submitter {
         }
     }
 
-    /** Publishes (acks=all) and reports progress; returns when Kafka has acknowledged every message. */
-    public void publish(KafkaClients kafka, String topic, List<ObjectNode> messages, IntConsumer progress) throws Exception {
+    /** A message Kafka did not acknowledge, and why (the producer's exception: it holds no message content). */
+    public record Refused(ObjectNode message, Exception cause) { }
+
+    /**
+     * Publishes (acks=all) and reports progress (messages acknowledged so far); returns once Kafka
+     * has answered for every message, with those it did not acknowledge. One refused message
+     * (too large for the topic, say) does not stop the others.
+     */
+    public List<Refused> publish(KafkaClients kafka, String topic, List<ObjectNode> messages, IntConsumer progress) throws Exception {
+        List<Refused> refused = new ArrayList<>();
         try (Producer<byte[], byte[]> producer = kafka.producer("cio-erasure-submit", Map.of(ProducerConfig.LINGER_MS_CONFIG, 20))) {
             List<Future<RecordMetadata>> sent = new ArrayList<>(messages.size());
             for (ObjectNode m : messages) {
@@ -121,10 +129,16 @@ public final class Submitter {
                 ErasureRequest r = ((ParseResult.Valid) parser.parse(value)).request();
                 sent.add(producer.send(new ProducerRecord<>(topic, RecordKeys.forSubject(hasher.hash(r.identifier())), value)));
             }
+            int acknowledged = 0;
             for (int i = 0; i < sent.size(); i++) {
-                sent.get(i).get();
-                progress.accept(i + 1);
+                try {
+                    sent.get(i).get();
+                    progress.accept(++acknowledged);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    refused.add(new Refused(messages.get(i), e.getCause() instanceof Exception c ? c : e));
+                }
             }
         }
+        return refused;
     }
 }

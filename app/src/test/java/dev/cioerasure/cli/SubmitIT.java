@@ -50,6 +50,29 @@ class SubmitIT {
     }
 
     @Test
+    void aRequestKafkaRefusesIsNamedAndOnlyTheAcknowledgedOnesAreRecorded() throws Exception {
+        // a topic that takes records of at most 400 bytes: the long row is refused, the others go
+        String small = h.topic + ".small";
+        dev.cioerasure.testing.TestInfra.kafka().createTopic(small, 1, Map.of("max.message.bytes", "400"));
+        StringBuilder csv = new StringBuilder("request_id,identifier_type,identifier,regulation,requested_by\n");
+        for (int i = 0; i < 5; i++) {
+            csv.append("small-").append(i).append(",email,p").append(i).append("@example.com,GDPR,desk-").append(i).append('\n');
+        }
+        csv.append("too-long,email,").append("x".repeat(200)).append("@example.com,GDPR,").append("d".repeat(150)).append('\n');
+        Path file = Files.writeString(dir.resolve("mixed.csv"), csv);
+        Map<String, String> env = Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(), "ERASURE_TOPIC", small,
+                "AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
+        Cli.Run r = Cli.run(env, "submit", "--file", file.toString());
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("Kafka did not acknowledge 1 of 6 request(s); the 5 it acknowledged are recorded in",
+                "request too-long: larger than the topic accepts (its max.message.bytes): RecordTooLargeException",
+                "run submit again with --skip-submitted").doesNotContain("xxxxxxxx", "ExecutionException");
+        String recorded = Files.readString(dir.resolve("mixed.submitted.csv"));
+        assertThat(recorded).contains("small-0", "small-4").doesNotContain("too-long");
+        assertThat(h.read(small, 5, Duration.ofSeconds(10))).hasSize(5);
+    }
+
+    @Test
     void aCsvIsSubmittedWithGeneratedIdsAndResubmittingItErasesNobodyTwice() throws Exception {
         Path csv = dir.resolve("november.csv");
         Files.writeString(csv, """

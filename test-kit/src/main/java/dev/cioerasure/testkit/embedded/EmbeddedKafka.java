@@ -189,14 +189,21 @@ public final class EmbeddedKafka implements AutoCloseable {
      * then refused to start, "topic ... does not exist", in one CI run).
      */
     public void createTopics(int partitions, String... names) throws InterruptedException, ExecutionException {
+        create(java.util.Arrays.stream(names).map(n -> new NewTopic(n, partitions, (short) 1)).toList());
+    }
+
+    /** One topic with topic-level settings (e.g. {@code max.message.bytes}), as {@link #createTopics} makes them. */
+    public void createTopic(String name, int partitions, Map<String, String> configs) throws InterruptedException, ExecutionException {
+        create(List.of(new NewTopic(name, partitions, (short) 1).configs(configs)));
+    }
+
+    private void create(List<NewTopic> topics) throws InterruptedException, ExecutionException {
         Map<String, Object> p = new java.util.HashMap<>(clientProperties());
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        List<String> names = topics.stream().map(NewTopic::name).toList();
         try (Admin admin = Admin.create(p)) {
             Set<String> existing = admin.listTopics().names().get();
-            List<NewTopic> missing = java.util.Arrays.stream(names)
-                    .filter(n -> !existing.contains(n))
-                    .map(n -> new NewTopic(n, partitions, (short) 1))
-                    .toList();
+            List<NewTopic> missing = topics.stream().filter(t -> !existing.contains(t.name())).toList();
             try {
                 admin.createTopics(missing).all().get();
             } catch (ExecutionException e) {
@@ -204,7 +211,7 @@ public final class EmbeddedKafka implements AutoCloseable {
                     throw e;
                 }
             }
-            awaitKnown(admin, List.of(names));
+            awaitKnown(admin, names);
         }
     }
 
