@@ -224,6 +224,8 @@ final class DlqCommand {
                 System.out.println(chosen.size() + " record(s) would be replayed to " + k.retryTopic());
                 return 0;
             }
+            java.util.List<String> notReplayed = new ArrayList<>();
+            boolean allTimedOut = true;
             try (Producer<byte[], byte[]> producer = new KafkaClients(k).producer("cio-erasure-dlq-replay", Map.of())) {
                 java.util.List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
                 for (ConsumerRecord<byte[], byte[]> r : chosen) {
@@ -233,11 +235,29 @@ final class DlqCommand {
                             TopicHeaders.forReplay(r.headers(), k.dlqTopic(), r.partition(), r.offset()));
                     sent.add(producer.send(out));
                 }
-                for (var f : sent) {
-                    f.get();
+                for (int i = 0; i < sent.size(); i++) {
+                    try {
+                        sent.get(i).get();
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        // the others go on: one record the retry topic refuses does not hold back the rest
+                        Exception cause = e.getCause() instanceof Exception c ? c : e;
+                        allTimedOut &= cause instanceof org.apache.kafka.common.errors.TimeoutException;
+                        ConsumerRecord<byte[], byte[]> r = chosen.get(i);
+                        notReplayed.add(r.partition() + "@" + r.offset() + " (request " + nz(shown(r.headers(), TopicHeaders.REQUEST_ID))
+                                + "): " + Errors.kafkaRefusal(cause));
+                    }
                 }
             }
-            System.out.println(chosen.size() + " record(s) replayed to " + k.retryTopic());
+            System.out.println((chosen.size() - notReplayed.size()) + " record(s) replayed to " + k.retryTopic());
+            if (!notReplayed.isEmpty()) {
+                System.err.println("cio-erasure: " + notReplayed.size() + " of " + chosen.size() + " record(s) were not replayed; they"
+                        + " stay on the DLQ:");
+                notReplayed.stream().limit(20).forEach(l -> System.err.println("  " + l));
+                if (notReplayed.size() > 20) {
+                    System.err.println("  … and " + (notReplayed.size() - 20) + " more");
+                }
+                return allTimedOut ? Errors.UNAVAILABLE : 1;
+            }
             return 0;
         }
     }

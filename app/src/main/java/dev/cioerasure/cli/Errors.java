@@ -51,4 +51,18 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
             return exitCode;
         }
     }
+
+    /** Why Kafka did not take a record, from the producer's exception (which holds no record content). */
+    static String kafkaRefusal(Exception e) {
+        if (e instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+            return "larger than the topic accepts (its max.message.bytes): RecordTooLargeException";
+        }
+        if (e instanceof org.apache.kafka.common.errors.TimeoutException) {
+            return "Kafka did not acknowledge it in time (delivery.timeout.ms): TimeoutException";
+        }
+        if (e instanceof org.apache.kafka.common.errors.AuthorizationException) {
+            return "this principal may not write to the topic (an ACL): " + e.getClass().getSimpleName();
+        }
+        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+    }
 }

@@ -162,7 +162,7 @@ final class SubmitCommand implements Callable<Integer> {
             System.err.println("cio-erasure: Kafka did not acknowledge " + refused.size() + " of " + total + " request(s)"
                     + (sent.isEmpty() ? "; none was sent" : "; the " + sent.size() + " it acknowledged are recorded in " + target) + ":");
             refused.stream().limit(20).forEach(r -> System.err.println("  request " + r.message().get("request_id").asText() + ": "
-                    + why(r.cause())));
+                    + Errors.kafkaRefusal(r.cause())));
             if (refused.size() > 20) {
                 System.err.println("  … and " + (refused.size() - 20) + " more");
             }
@@ -206,20 +206,6 @@ final class SubmitCommand implements Callable<Integer> {
             sent.stream().filter(m -> !ids.contains(m.get("request_id").asText())).forEach(merged::add);
             return merged;
         }
-    }
-
-    /** Why Kafka refused a request, from the producer's exception (which holds no message content). */
-    static String why(Exception e) {
-        if (e instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
-            return "larger than the topic accepts (its max.message.bytes): RecordTooLargeException";
-        }
-        if (e instanceof org.apache.kafka.common.errors.TimeoutException) {
-            return "Kafka did not acknowledge it in time (delivery.timeout.ms): TimeoutException";
-        }
-        if (e instanceof org.apache.kafka.common.errors.AuthorizationException) {
-            return "this principal may not write to the topic (an ACL): " + e.getClass().getSimpleName();
-        }
-        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
 
     private static Path defaultOut(Path file, RequestFile.Format fmt) {

@@ -97,6 +97,31 @@ class OperatorCommandsIT {
     }
 
     @Test
+    void aRecordTheRetryTopicRefusesIsNamedAndTheOthersAreReplayed() throws Exception {
+        // a deployment whose retry topic takes smaller records than its DLQ
+        String topic = h.topic + "-small-retry";
+        dev.cioerasure.testing.TestInfra.kafka().createTopics(1, topic, topic + ".dlq");
+        dev.cioerasure.testing.TestInfra.kafka().createTopic(topic + ".retry", 1, Map.of("max.message.bytes", "2000"));
+        try (var producer = new dev.cioerasure.kafka.KafkaClients(h.settings.kafka()).producer("it-dlq-writer", Map.of())) {
+            for (String[] r : new String[][] {{"r-small", "x"}, {"r-large", "x".repeat(4000)}, {"r-small-2", "y"}}) {
+                var rec = new org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]>(topic + ".dlq", null,
+                        "k".getBytes(StandardCharsets.UTF_8), ("{\"pad\":\"" + r[1] + "\"}").getBytes(StandardCharsets.UTF_8));
+                rec.headers().add(dev.cioerasure.kafka.TopicHeaders.REQUEST_ID, r[0].getBytes(StandardCharsets.UTF_8))
+                        .add(dev.cioerasure.kafka.TopicHeaders.REASON_CODE, "RETRIES_EXHAUSTED".getBytes(StandardCharsets.UTF_8));
+                producer.send(rec).get();
+            }
+        }
+        Cli.Run replay = Cli.run(Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(), "ERASURE_TOPIC", topic),
+                "dlq", "replay", "--all");
+        assertThat(replay.exit()).as(replay.err()).isEqualTo(1);
+        assertThat(replay.out()).contains("2 record(s) replayed to " + topic + ".retry");
+        assertThat(replay.err()).contains("1 of 3 record(s) were not replayed",
+                "0@1 (request r-large): larger than the topic accepts (its max.message.bytes): RecordTooLargeException")
+                .doesNotContain("ExecutionException");
+        assertThat(h.read(topic + ".retry", 2, Duration.ofSeconds(10))).hasSize(2);
+    }
+
+    @Test
     void replayNeedsASelectionAndSaysWhenNothingMatches() {
         Cli.Run none = run("dlq", "replay");
         assertThat(none.exit()).isEqualTo(2);
