@@ -190,7 +190,10 @@ public final class IntakeServer implements AutoCloseable {
             meta = producer.send(new ProducerRecord<>(topic,
                     RecordKeys.forSubject(hasher.hash(request.identifier())), body)).get(20, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException | RuntimeException e) {
-            log.warn("could not publish request {} ({}); the caller is told to retry", request.requestId(), e.getClass().getSimpleName());
+            // the producer's own exception says why (no topic, too large for it, no ACL, no broker); it holds no request content
+            Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+            log.warn("could not publish request {} to {} ({}: {}); the caller is told to retry", request.requestId(), topic,
+                    cause.getClass().getSimpleName(), cause.getMessage());
             refuse(ex, endpoint, signature, 503, "unavailable", "could not hand the request to Kafka; retry later");
             return false;
         } catch (InterruptedException e) {

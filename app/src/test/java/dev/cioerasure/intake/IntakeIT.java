@@ -163,9 +163,13 @@ class IntakeIT {
             HttpRequest signed = HttpRequest.newBuilder(URI.create("http://localhost:" + early.port() + "/v1/requests"))
                     .POST(HttpRequest.BodyPublishers.ofByteArray(body)).header("Content-Type", "application/json")
                     .header("X-CIO-Timestamp", ts).header("X-CIO-Signature", SignatureVerifier.signHex(SECRET, ts, body)).build();
-            HttpResponse<String> first = http.send(signed, HttpResponse.BodyHandlers.ofString());
-            assertThat(first.statusCode()).isEqualTo(503);
-            assertThat(first.body()).contains("retry later");
+            try (LogCapture logs = LogCapture.capture()) {
+                HttpResponse<String> first = http.send(signed, HttpResponse.BodyHandlers.ofString());
+                assertThat(first.statusCode()).isEqualTo(503);
+                assertThat(first.body()).contains("retry later");
+                assertThat(logs.lines()).as("the operator is told the producer's reason, not 'ExecutionException'")
+                        .anyMatch(l -> l.contains("could not publish request r-retried to " + later + " (TimeoutException: "));
+            }
 
             dev.cioerasure.testing.TestInfra.kafka().createTopics(1, later);
             HttpResponse<String> retried = http.send(signed, HttpResponse.BodyHandlers.ofString());
