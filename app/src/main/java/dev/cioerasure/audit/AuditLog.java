@@ -32,6 +32,24 @@ public final class AuditLog {
         }
     }
 
+    /**
+     * How far this machine's clock is ahead of the database's (negative: behind): the database's
+     * {@code clock_timestamp()} against this clock at the middle of the round trip, so the
+     * network's delay cancels out to within half the round trip.
+     */
+    public java.time.Duration clockSkew(java.time.Clock clock) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT clock_timestamp()")) {
+            long before = clock.millis();
+            try (ResultSet rs = ps.executeQuery()) {
+                long after = clock.millis();
+                rs.next();
+                java.time.Instant db = rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
+                return java.time.Duration.ofMillis((before + after) / 2 - db.toEpochMilli());
+            }
+        }
+    }
+
     /** True when the database answers. */
     public boolean isReachable() {
         try (Connection c = dataSource.getConnection()) {

@@ -53,6 +53,7 @@ public final class MetricNames {
     public static final String RETRY_PARKED = "erasure.retry.parked";
     /** Gauge: age in seconds of the oldest request not yet erased (parked, failed or rejected). */
     public static final String OLDEST_OPEN_AGE = "erasure.open.oldest.age.seconds";
+    public static final String CLOCK_SKEW = "erasure.clock.skew.seconds";
     /** Gauge: requests not yet erased whose regulation deadline has passed. */
     public static final String OVERDUE = "erasure.open.overdue";
     /** Gauge: requests not yet erased. */

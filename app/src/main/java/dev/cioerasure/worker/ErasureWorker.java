@@ -172,6 +172,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 .description("Verification records this instance holds until their next check, or is checking").register(d.meters());
         this.deadlineTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("deadlines-"));
         new DeadlineGauges(auditLog.openRequests(), d.clock(), d.meters()).schedule(deadlineTimer);
+        new ClockCheck(auditLog, d.clock(), d.meters()).schedule(deadlineTimer);
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
         healthPinger.scheduleWithFixedDelay(() -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
