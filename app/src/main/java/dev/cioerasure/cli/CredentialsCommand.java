@@ -79,9 +79,11 @@ final class CredentialsCommand {
         }
 
         private static int track(Settings.CustomerIo c) {
-            TrackClient client = TrackClient.http(new TrackEndpoint(c.baseUrl(), c.siteId(), c.apiKey(), c.connectTimeout(),
-                    c.requestTimeout()), Clock.systemUTC());
-            System.out.println("checking site id " + c.siteId() + " with the key from " + c.apiKey().source() + " at " + c.baseUrl());
+            TrackEndpoint endpoint = new TrackEndpoint(c.baseUrl(), c.siteId(), c.apiKey(), c.connectTimeout(), c.requestTimeout());
+            TrackClient client = TrackClient.http(endpoint, Clock.systemUTC());
+            String site = endpoint.siteIdInUse();
+            System.out.println("checking site id " + site + (site.equals(c.siteId()) ? "" : " (written with the key, instead of " + c.siteId() + ")")
+                    + " with the key from " + c.apiKey().source() + " at " + c.baseUrl());
             if (c.apiKey().lastWritten() != null) {
                 long days = Duration.between(c.apiKey().lastWritten(), Instant.now()).toDays();
                 System.out.println("key file last written " + days + " day(s) ago" + (days >= 90 ? " — due for rotation (policy: 90 days)" : ""));

@@ -80,7 +80,7 @@ final class HttpTrackClient implements TrackClient {
 
     /** A request to the Track API as this workspace: Basic auth, timeout, the usual headers (also for {@link HttpBatchClient}). */
     HttpRequest.Builder request(URI uri) {
-        String credentials = endpoint.siteId() + ":" + endpoint.apiKey().reveal();
+        String credentials = endpoint.basicCredentials();
         return HttpRequest.newBuilder(uri)
                 .timeout(endpoint.requestTimeout())
                 .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8)))

@@ -57,6 +57,25 @@ class HttpTrackClientTest {
     }
 
     @Test
+    void aKeyWrittenWithItsOwnSiteIdIsCalledAsThatSiteARotatedSetInOneFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.writeString(dir.resolve("track-key"), "old-key\n");
+        Secret key = Secret.fromFile("CUSTOMERIO_TRACK_API_KEY_FILE", file);
+        TrackClient rotating = TrackClient.http(new TrackEndpoint(URI.create(server.baseUrl()), "site-1", key,
+                Duration.ofSeconds(1), Duration.ofSeconds(1)), Clock.systemUTC());
+        server.stubFor(delete(urlPathEqualTo("/api/v1/customers/x")).willReturn(okJson("{}")));
+        assertThat(rotating.destroy(Identifier.id("x")).isSuccess()).isTrue();
+        // Customer.io's new credential set has its own site id: both go into the file at once
+        java.nio.file.Files.writeString(file, "site-2:new-key\n");
+        key.forceRefresh();
+        assertThat(rotating.destroy(Identifier.id("x")).isSuccess()).isTrue();
+        server.verify(deleteRequestedFor(urlPathEqualTo("/api/v1/customers/x"))
+                .withHeader("Authorization", equalTo("Basic " + java.util.Base64.getEncoder().encodeToString("site-1:old-key".getBytes()))));
+        server.verify(deleteRequestedFor(urlPathEqualTo("/api/v1/customers/x"))
+                .withHeader("Authorization", equalTo("Basic " + java.util.Base64.getEncoder().encodeToString("site-2:new-key".getBytes()))));
+    }
+
+    @Test
     void destroyDeletesTheCioIdWithItsPrefix() {
         server.stubFor(delete(urlPathEqualTo("/api/v1/customers/cio_abc123")).willReturn(okJson("{}")));
         assertThat(client.destroy(Identifier.cioId("abc123")).isSuccess()).isTrue();
