@@ -21,9 +21,9 @@ import java.util.concurrent.TimeoutException;
  * One HTTP exchange bounded in time and size. The JDK client's request timeout ends when the
  * response headers arrive: a server (or a proxy) that then trickles its body, or sends gigabytes
  * of it, would hold the call and its thread, and fill the heap, for as long as it liked. Here the
- * request's timeout bounds the whole exchange, body included, and the body is read no further
- * than a limit: past it the exchange is cancelled (the connection is closed) and the response
- * keeps its status and headers without a body.
+ * request's timeout bounds the whole exchange, body included, and the body is kept no further
+ * than a limit: past it the response keeps its status and headers without a body, and the rest
+ * of the exchange is cancelled (the connection is closed).
  */
 final class BoundedExchange {
     private BoundedExchange() { }
@@ -35,9 +35,20 @@ final class BoundedExchange {
     static HttpResponse<byte[]> send(HttpClient http, HttpRequest request, int maxBody, boolean keep)
             throws IOException, InterruptedException {
         Duration timeout = request.timeout().orElseThrow(() -> new IllegalArgumentException("a request without a timeout"));
-        CompletableFuture<HttpResponse<byte[]>> exchange = http.sendAsync(request, info -> new Body(maxBody, keep));
+        java.util.concurrent.atomic.AtomicReference<Body> body = new java.util.concurrent.atomic.AtomicReference<>();
+        CompletableFuture<HttpResponse<byte[]>> exchange = http.sendAsync(request, info -> {
+            Body b = new Body(maxBody, keep);
+            body.set(b);
+            return b;
+        });
         try {
-            return exchange.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            HttpResponse<byte[]> response = exchange.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            if (response.body() == null) {
+                // past the limit: the rest is not read. Cancelled only now that the response is
+                // complete; cancelled before, the exchange could fail instead of keeping its status.
+                body.get().cancel();
+            }
+            return response;
         } catch (TimeoutException e) {
             exchange.cancel(true);
             throw new HttpTimeoutException("no whole response within " + timeout);
@@ -53,7 +64,7 @@ final class BoundedExchange {
         }
     }
 
-    /** Collects (or only counts) up to {@code max} bytes; past that, cancels and completes with null. */
+    /** Collects (or only counts) up to {@code max} bytes; past that, completes with null and ignores the rest until cancelled. */
     private static final class Body implements HttpResponse.BodySubscriber<byte[]> {
         private final CompletableFuture<byte[]> result = new CompletableFuture<>();
         private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
@@ -87,8 +98,7 @@ final class BoundedExchange {
                 int n = b.remaining();
                 seen += n;
                 if (seen > max) {
-                    result.complete(null); // first: the exchange completes with the status and no body
-                    subscription.cancel();
+                    result.complete(null); // the exchange completes with its status and no body; send() then cancels
                     return;
                 }
                 if (keep) {
@@ -97,6 +107,10 @@ final class BoundedExchange {
                     kept.write(bytes, 0, n);
                 }
             }
+        }
+
+        void cancel() {
+            subscription.cancel();
         }
 
         @Override
