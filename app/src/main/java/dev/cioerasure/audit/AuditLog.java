@@ -19,15 +19,49 @@ public final class AuditLog {
         return new OpenRequests(dataSource);
     }
 
-    /** Whether the request already has its VERIFY row (its verification is finished) in the workspace (null: the row without a workspace, from before workspaces). */
-    public boolean isVerified(String requestId, String workspace) throws SQLException {
+    /** Where one request's verification in one workspace stands, as the audit table tells it. */
+    public enum VerificationStanding {
+        /** Completed for this person (in this workspace), no VERIFY row yet: check. */
+        DUE,
+        /** The VERIFY row is there: the verification is finished. */
+        DONE,
+        /**
+         * No COMPLETED outcome for this request and person (or, for a workspace, no SUCCEEDED row
+         * there): nothing was erased that a VERIFY row could be about.
+         */
+        NOT_ERASED
+    }
+
+    /**
+     * Whether a verification record is due: its request must be COMPLETED for the same subject
+     * (and SUCCEEDED in the workspace it names, when it names one), and not yet have its VERIFY row
+     * there (workspace null: the row without a workspace, from before workspaces). The worker writes
+     * verification records only after those rows are durable; a record the audit table does not
+     * back (a forged or mistaken one) must not get a VERIFIED row, nor take the place of the
+     * request's real verification (one VERIFY row per request and workspace).
+     */
+    public VerificationStanding verificationStanding(String requestId, String subjectHash, String workspace) throws SQLException {
         try (Connection c = dataSource.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'VERIFY'"
-                     + " AND workspace IS NOT DISTINCT FROM ?")) {
+             PreparedStatement ps = c.prepareStatement("SELECT"
+                     + " EXISTS (SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'VERIFY' AND workspace IS NOT DISTINCT FROM ?),"
+                     + " EXISTS (SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'OUTCOME' AND outcome = 'COMPLETED'"
+                     + "         AND subject_hash = ?),"
+                     + " CAST(? AS text) IS NULL OR EXISTS (SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'WORKSPACE'"
+                     + "         AND outcome = 'SUCCEEDED' AND workspace = ? AND subject_hash = ?)")) {
             ps.setString(1, requestId);
             ps.setString(2, workspace);
+            ps.setString(3, requestId);
+            ps.setString(4, subjectHash);
+            ps.setString(5, workspace);
+            ps.setString(6, requestId);
+            ps.setString(7, workspace);
+            ps.setString(8, subjectHash);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next();
+                rs.next();
+                if (rs.getBoolean(1)) {
+                    return VerificationStanding.DONE;
+                }
+                return rs.getBoolean(2) && rs.getBoolean(3) ? VerificationStanding.DUE : VerificationStanding.NOT_ERASED;
             }
         }
     }

@@ -1,6 +1,7 @@
 package dev.cioerasure.worker;
 
 import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.AuditLog.VerificationStanding;
 import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
 import dev.cioerasure.audit.AuditSink;
 import dev.cioerasure.audit.Outcome;
@@ -25,7 +26,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,7 +58,7 @@ final class VerificationProcessor {
     /** The workspace tag of a result whose workspace is not known (no workspace name can contain parentheses). */
     static final String UNKNOWN_WORKSPACE = "(unknown)";
     private final AuditSink audit;
-    private final java.util.function.BiPredicate<String, String> alreadyVerified;
+    private final Standings standings;
     private final Republisher republisher;
     private final OutcomeEvents events;
     private final Settings.Verification settings;
@@ -68,24 +68,23 @@ final class VerificationProcessor {
     private final Map<PresenceResult.Kind, Counter> checks = new EnumMap<>(PresenceResult.Kind.class);
     private final Counter ignored;
 
-    /** One workspace's checks, the single workspace of records without a workspace header. */
-    VerificationProcessor(RequestParser parser, SubjectHasher hasher, VerificationExecutor executor, AuditSink audit,
-                          Predicate<String> alreadyVerified, Republisher republisher, OutcomeEvents events,
-                          Settings.Verification settings, ExecutorService pool, MeterRegistry meters, Clock clock) {
-        this(parser, hasher, Map.of(Settings.Workspace.DEFAULT_NAME, executor), Settings.Workspace.DEFAULT_NAME, audit,
-                (id, workspace) -> alreadyVerified.test(id), republisher, events, settings, pool, meters, clock);
+    /** Where a request's verification stands in the audit table ({@link dev.cioerasure.audit.AuditLog#verificationStanding}). */
+    @FunctionalInterface
+    interface Standings {
+        VerificationStanding of(String requestId, String subjectHash, String workspace) throws java.sql.SQLException;
     }
 
     /**
      * @param executors        the checks of each workspace with an App API key
      * @param unnamedWorkspace the workspace records without a workspace header are about (the single
      *                         configured one), or null when several are configured
-     * @param alreadyVerified  whether a request already has its VERIFY row in a workspace (null: the
-     *                         row without a workspace); then no check is made
+     * @param standings        whether a request is completed for the record's person and already has its
+     *                         VERIFY row in a workspace (null: the row without a workspace); a check is
+     *                         made only when it is completed and has none
      * @param pool             runs the checks (apart from the erasures' pool)
      */
     VerificationProcessor(RequestParser parser, SubjectHasher hasher, Map<String, VerificationExecutor> executors,
-                          String unnamedWorkspace, AuditSink audit, java.util.function.BiPredicate<String, String> alreadyVerified,
+                          String unnamedWorkspace, AuditSink audit, Standings standings,
                           Republisher republisher, OutcomeEvents events, Settings.Verification settings, ExecutorService pool,
                           MeterRegistry meters, Clock clock) {
         this.events = events;
@@ -94,7 +93,7 @@ final class VerificationProcessor {
         this.executors = Map.copyOf(executors);
         this.unnamedWorkspace = unnamedWorkspace;
         this.audit = audit;
-        this.alreadyVerified = alreadyVerified;
+        this.standings = standings;
         this.republisher = republisher;
         this.settings = settings;
         this.pool = pool;
@@ -180,9 +179,19 @@ final class VerificationProcessor {
         VerificationExecutor executor = executors.get(workspace != null ? workspace : String.valueOf(unnamedWorkspace));
         // With several workspaces a record written before workspaces existed cannot say which one it is about.
         boolean whichUnknown = workspace == null && unnamedWorkspace == null;
-        return CompletableFuture.supplyAsync(() -> alreadyVerified.test(request.requestId(), workspace), pool).thenCompose(done -> {
-            if (done) {
+        String subject = hasher.hash(request.identifier());
+        return CompletableFuture.supplyAsync(() -> standing(request.requestId(), subject, workspace), pool).thenCompose(standing -> {
+            if (standing == VerificationStanding.DONE) {
                 log.debug("request {} already verified; check at {} skipped", request.requestId(), where);
+                return CompletableFuture.completedFuture(null);
+            }
+            if (standing == VerificationStanding.NOT_ERASED) {
+                // Only the worker writes this topic, after the COMPLETED rows; a record they do not
+                // back would otherwise write a VERIFIED row for someone never erased, in place of
+                // the request's real verification.
+                log.warn("verification record {} (request {}) is not backed by the audit table: no COMPLETED outcome for this"
+                        + " person{}; skipped", where, request.requestId(), workspace == null ? "" : " in workspace " + workspace);
+                ignored.increment();
                 return CompletableFuture.completedFuture(null);
             }
             if (whichUnknown) {
@@ -238,6 +247,15 @@ final class VerificationProcessor {
         String counted = workspace != null ? workspace : unnamedWorkspace != null ? unnamedWorkspace : UNKNOWN_WORKSPACE;
         return audit.append(List.of(row)).thenRun(() -> result(meters, outcome, counted).increment())
                 .thenComposeAsync(v -> events.announce(List.of(row)), pool); // not on the audit writer's thread
+    }
+
+    private VerificationStanding standing(String requestId, String subject, String workspace) {
+        try {
+            return standings.of(requestId, subject, workspace);
+        } catch (java.sql.SQLException e) {
+            // not knowing is not a reason to check: the record is tried again (ErasureWorker)
+            throw new IllegalStateException("audit table not readable (SQLState " + e.getSQLState() + ")", e);
+        }
     }
 
     /** Stops the checks (interrupted ones are handed back, not recorded). */

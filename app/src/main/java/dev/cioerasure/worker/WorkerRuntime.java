@@ -188,13 +188,7 @@ public final class WorkerRuntime implements AutoCloseable {
         VerificationProcessor verifier = null;
         if (!checks.isEmpty()) {
             verifier = new VerificationProcessor(parser, hasher, checks, workspaces.several() ? null : workspaces.names().get(0),
-                    auditWriter, (id, workspace) -> {
-                        try {
-                            return auditLog.isVerified(id, workspace);
-                        } catch (SQLException e) {
-                            return false; // check anyway: a second VERIFY row would be skipped by the database
-                        }
-                    }, republisher, events, verification, Executors.newFixedThreadPool(4, DaemonThreads.numbered("verify-")), meters, clock);
+                    auditWriter, auditLog::verificationStanding, republisher, events, verification, Executors.newFixedThreadPool(4, DaemonThreads.numbered("verify-")), meters, clock);
         }
         return new ErasureWorker(new ErasureWorker.Parts(s.kafka(), s.worker(), consumer, producer,
                 auditWriter, auditLog, outcomeLookup, republisher, processor, pool, budgets,

@@ -179,6 +179,11 @@ public final class WorkerHarness implements AutoCloseable {
         send(null, value);
     }
 
+    /** Any record to any topic, headers included (what a producer other than the worker could write). */
+    public void send(ProducerRecord<byte[], byte[]> record) throws Exception {
+        producer.send(record).get();
+    }
+
     public int count(String sql, Object... args) throws SQLException {
         try (Connection c = db.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.length; i++) {

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.cioerasure.config.Secret;
 import dev.cioerasure.config.Settings;
+import dev.cioerasure.kafka.TopicHeaders;
 import dev.cioerasure.metrics.MetricsContractIT;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.WorkerHarness;
@@ -124,6 +125,40 @@ class VerificationIT {
                         + " deadline passed (compliance incident)\"",
                 "              runbook_url: https://docs.test/operations.md#erasurepersonstillpresent",
                 ""));
+    }
+
+    /** A verification record as the worker writes it, for {@code request} (its body), due now. */
+    private static org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> verifyRecord(WorkerHarness h, String requestId,
+                                                                                                 byte[] request) {
+        org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> r =
+                new org.apache.kafka.clients.producer.ProducerRecord<>(h.topic + ".verify", null, request);
+        r.headers().add(TopicHeaders.REQUEST_ID, requestId.getBytes(StandardCharsets.UTF_8));
+        r.headers().add(TopicHeaders.VERIFY_DEADLINE, Long.toString(System.currentTimeMillis() + 60_000).getBytes(StandardCharsets.UTF_8));
+        return r;
+    }
+
+    @Test
+    void aVerificationRecordTheAuditTableDoesNotBackWritesNoRowAndDoesNotTakeTheRealOnesPlace() throws Exception {
+        sandbox.enableAppApi(APP_KEY, Duration.ZERO); // the App API finds nobody: any check would say VERIFIED
+        try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl())
+                .verification(verification(Duration.ofMillis(200), Duration.ofSeconds(20)))) {
+            h.start();
+            int port = h.runtime().metricsPort();
+            // Written by someone other than the worker, in the worker's format: a request never
+            // made, and a request about to be made, but for someone else than the one it erases.
+            h.send(verifyRecord(h, "f-never", Messages.request("f-never", "email", "nobody@example.com")));
+            h.send(verifyRecord(h, "f-real", Messages.request("f-real", "email", "someone-else@example.com")));
+            await().atMost(Duration.ofSeconds(30)).until(() -> MetricsContractIT.scrape(port)
+                    .matches("(?s).*\\nerasure_verification_checks_total\\{[^}]*result=\"ignored\"[^}]*\\} 2\\.0\\n.*"));
+            assertThat(sandbox.appCalls()).as("no look-up for a record the audit table does not back").isZero();
+            assertThat(verifications(h)).isEmpty();
+
+            h.send(Messages.request("f-real", "email", "jane@example.com"));
+            await().atMost(Duration.ofSeconds(30)).until(() -> verifications(h).containsKey("f-real"));
+            assertThat(verifications(h)).containsOnlyKeys("f-real").containsEntry("f-real", "VERIFIED");
+            assertThat(h.count("SELECT count(DISTINCT subject_hash) FROM audit_event WHERE request_id = 'f-real'"))
+                    .as("the VERIFY row is about the person erased").isEqualTo(1);
+        }
     }
 
     @Test

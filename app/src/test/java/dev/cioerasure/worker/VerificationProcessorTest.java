@@ -3,6 +3,7 @@ package dev.cioerasure.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cioerasure.audit.AuditEvent;
+import dev.cioerasure.audit.AuditLog;
 import dev.cioerasure.audit.AuditSink;
 import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.Step;
@@ -23,6 +24,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -55,6 +57,18 @@ class VerificationProcessorTest {
         return CompletableFuture.completedFuture(null);
     };
     private final Set<String> verified = ConcurrentHashMap.newKeySet();
+    /** Requests the audit table shows COMPLETED, and for whom (subject hash); any other is not erased. */
+    private final Map<String, String> completed = new ConcurrentHashMap<>();
+    private final List<String> asked = new CopyOnWriteArrayList<>();
+
+    private AuditLog.VerificationStanding standing(String requestId, String subject, String workspace) {
+        asked.add(requestId + " " + workspace);
+        if (verified.contains(requestId)) {
+            return AuditLog.VerificationStanding.DONE;
+        }
+        return subject.equals(completed.getOrDefault(requestId, subject)) ? AuditLog.VerificationStanding.DUE
+                : AuditLog.VerificationStanding.NOT_ERASED;
+    }
     private final AtomicReference<Instant> now = new AtomicReference<>(T0);
     private final Clock clock = new Clock() {
         @Override
@@ -81,13 +95,13 @@ class VerificationProcessorTest {
     private final Republisher republisher = new Republisher(producer, "t.dlq", "t.retry", TOPIC, "unit", meters);
     private final VerificationProcessor processor = new VerificationProcessor(new RequestParser(Clock.systemUTC()),
             new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
-            new VerificationExecutor(id -> {
+            java.util.Map.of(Settings.Workspace.DEFAULT_NAME, new VerificationExecutor(id -> {
                 lookups.incrementAndGet();
                 Integer status = answers.poll();
                 int s = status == null ? 404 : status;
                 return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
-            }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters),
-            sink, verified::contains, republisher,
+            }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters)),
+            Settings.Workspace.DEFAULT_NAME, sink, this::standing, republisher,
             new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool, meters, clock);
 
     @AfterEach
@@ -227,6 +241,25 @@ class VerificationProcessorTest {
     }
 
     @Test
+    void aRecordTheAuditTableDoesNotBackIsSkippedWithoutACall() throws Exception {
+        SubjectHasher hasher = new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123"));
+        completed.put("r-9", hasher.hash(new dev.cioerasure.request.Identifier(dev.cioerasure.request.IdentifierType.EMAIL,
+                "someone-else@example.com")));
+        check("r-9", 0, "none"); // the record names jane@example.com, the audit table erased someone else
+        assertThat(asked).containsExactly("r-9 null"); // no workspace header: the row without a workspace
+        assertThat(lookups).hasValue(0);
+        assertThat(rows).isEmpty();
+        assertThat(checks()).isEmpty();
+        assertThat(counted("erasure.verification.checks", "result", "ignored")).isEqualTo(1);
+
+        completed.put("r-9", hasher.hash(new dev.cioerasure.request.Identifier(dev.cioerasure.request.IdentifierType.EMAIL,
+                "jane@example.com")));
+        check("r-9", 0, "none");
+        assertThat(lookups).hasValue(1);
+        assertThat(rows).singleElement().extracting(AuditEvent::outcome).isEqualTo(Outcome.VERIFIED);
+    }
+
+    @Test
     void withSeveralWorkspacesACheckScheduledBeforeWorkspacesSaysItCannotTellWhichOne() throws Exception {
         VerificationProcessor several = new VerificationProcessor(new RequestParser(Clock.systemUTC()),
                 new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
@@ -234,7 +267,7 @@ class VerificationProcessorTest {
                     lookups.incrementAndGet();
                     return new PresenceResult(404, PresenceResult.classify(404), Optional.empty(), "http 404");
                 }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters)),
-                null, sink, (id, workspace) -> false, republisher, new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool,
+                null, sink, (id, subject, workspace) -> AuditLog.VerificationStanding.DUE, republisher, new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool,
                 meters, clock);
         RecordHeaders h = new RecordHeaders(); // no workspace header: written before workspaces existed
         h.add(TopicHeaders.REQUEST_ID, "r-old".getBytes(StandardCharsets.UTF_8));
