@@ -102,6 +102,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final ParkedRecords parked;
     /** How long a record that failed unexpectedly waits before it is tried again. */
     static final Duration UNEXPECTED_RETRY = Duration.ofSeconds(5);
+    /** The longest wait before a retry round (ERASURE_RETRY_DELAYS): no retry record is held longer. */
+    private final Duration longestRetryWait;
     /** Checks that the person is gone (App API), or null when verification is off. */
     private final VerificationProcessor verifier;
     /** Verification-topic records waiting for their next check; taken (uncommitted) but not in flight. */
@@ -164,6 +166,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         }
         this.verifier = d.verifier();
         this.maxParked = d.worker().maxParked();
+        this.longestRetryWait = d.worker().retryDelays().stream().max(Duration::compareTo).orElse(RecordProcessor.MAX_PAUSED_WAIT);
         this.stallAfter = d.worker().stallAfter();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("retry-timer-"));
         this.parked = new ParkedRecords(scheduler);
@@ -292,9 +295,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         TopicPartition tp = new TopicPartition(rec.topic(), rec.partition());
         OffsetTracker.Partition partition = offsets.taken(tp, rec.offset());
         if (verifier != null && rec.topic().equals(kafka.verifyTopic())) {
-            whenDue(rec, tp, verifyParked, () -> verify(rec, partition));
+            whenDue(rec, tp, verifyParked, verifier.longestWait(), () -> verify(rec, partition));
         } else if (rec.topic().equals(kafka.retryTopic())) {
-            whenDue(rec, tp, parked, () -> start(rec, partition));
+            whenDue(rec, tp, parked, longestRetryWait, () -> start(rec, partition));
         } else {
             start(rec, partition);
         }
@@ -305,8 +308,15 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
      * until its not-before time: its offset stays uncommitted meanwhile, so a crash re-reads and
      * re-parks it, and nothing else waits for it.
      */
-    private void whenDue(ConsumerRecord<byte[], byte[]> rec, TopicPartition tp, ParkedRecords until, Runnable work) {
+    private void whenDue(ConsumerRecord<byte[], byte[]> rec, TopicPartition tp, ParkedRecords until, Duration longest, Runnable work) {
         Duration wait = Duration.between(clock.instant(), republisher.notBefore(rec));
+        if (wait.compareTo(longest) > 0) {
+            // Longer than any wait this worker sets (a record written by someone else, or under longer
+            // delays, or by a clock far ahead): held for the longest instead, never for years.
+            log.warn("record {}-{}@{} asks to wait {} s, longer than any wait this worker sets; held {} s instead", rec.topic(),
+                    rec.partition(), rec.offset(), wait.toSeconds(), longest.toSeconds());
+            wait = longest;
+        }
         if (wait.isNegative() || wait.isZero()) {
             work.run();
         } else {

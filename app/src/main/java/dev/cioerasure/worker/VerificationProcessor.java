@@ -138,6 +138,12 @@ final class VerificationProcessor {
                 .tag("outcome", o.name()).tag("workspace", workspace).register(meters);
     }
 
+    /** The longest wait before a check this worker sets: the first one's, or the longest between two. */
+    Duration longestWait() {
+        return settings.firstCheckAfter().compareTo(Settings.Verification.MAX_INTERVAL) > 0 ? settings.firstCheckAfter()
+                : Settings.Verification.MAX_INTERVAL;
+    }
+
     /** When the first check of a request completed at {@code completedAt} is due. */
     static Instant firstCheck(Settings.Verification v, Instant completedAt) {
         return completedAt.plus(v.firstCheckAfter());

@@ -189,6 +189,21 @@ class HostileRecordsIT {
     }
 
     @Test
+    void aRetryRecordAskingToWaitForYearsIsHeldNoLongerThanTheLongestRetryDelay() throws Exception {
+        h.retryDelays(Duration.ofSeconds(1), Duration.ofSeconds(3));
+        h.start();
+        // On the retry topic, in the worker's format, due in the year 5138.
+        sendRaw(h.topic + ".retry", null, Messages.request("r-years", "id", "user-years"),
+                new RecordHeader(TopicHeaders.RETRY_ROUND, "1".getBytes(StandardCharsets.UTF_8)),
+                new RecordHeader(TopicHeaders.NOT_BEFORE, "99999999999999".getBytes(StandardCharsets.UTF_8)));
+        long sent = System.nanoTime();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-years' AND step = 'OUTCOME' AND outcome = 'COMPLETED'") == 1);
+        assertThat(Duration.ofNanos(System.nanoTime() - sent)).as("held for the longest retry delay (3 s), not until its time")
+                .isGreaterThanOrEqualTo(Duration.ofMillis(2500));
+    }
+
+    @Test
     void operatorCommandsCopeWithAnyHeaderAndPrintOnlyWhatTheWorkerWrites() throws Exception {
         RecordHeader[] junk = {
                 new RecordHeader(TopicHeaders.REASON_CODE, null),
