@@ -241,6 +241,15 @@ class VerificationProcessorTest {
     }
 
     @Test
+    void noVerificationRecordIsHeldLongerThanTheLongestWaitBetweenChecks() {
+        assertThat(processor.longestWait()).isEqualTo(Settings.Verification.MAX_INTERVAL);
+        for (int made = 0; made < 30; made++) {
+            assertThat(Duration.between(T0, VerificationProcessor.nextCheck(SETTINGS, T0, made, T0.plus(Duration.ofDays(30)))))
+                    .isLessThanOrEqualTo(processor.longestWait());
+        }
+    }
+
+    @Test
     void aRecordTheAuditTableDoesNotBackIsSkippedWithoutACall() throws Exception {
         SubjectHasher hasher = new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123"));
         completed.put("r-9", hasher.hash(new dev.cioerasure.request.Identifier(dev.cioerasure.request.IdentifierType.EMAIL,
