@@ -598,7 +598,7 @@ public final class Benchmark {
      */
     Result batchLatency(int limit, int latencyMs, int perSecond, int seconds) throws Exception {
         return latency(limit, latencyMs, perSecond, seconds, batchInFlight(),
-                Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"), "batch mode, ", BATCH_LATENCY_WARM_UP);
+                Map.of("CUSTOMERIO_TRACK_API", "batch", "CUSTOMERIO_BATCH_MAX_ITEMS", "200"), "batch mode, ", Integer.getInteger("bench.warmUp", BATCH_LATENCY_WARM_UP));
     }
 
     /** Requests a batch-mode worker drains before its latency is measured. */
@@ -651,6 +651,21 @@ public final class Benchmark {
                         }
                     }
                 }
+            }
+            if (Boolean.getBoolean("bench.perSecond")) {
+                java.util.TreeMap<Integer, List<Double>> bySecond = new java.util.TreeMap<>();
+                try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+                     ResultSet rs = st.executeQuery("SELECT request_id, (extract(epoch FROM recorded_at) * 1000000)::bigint FROM audit_event"
+                             + " WHERE step = 'OUTCOME' AND outcome = 'COMPLETED' AND request_id LIKE 'l-%'")) {
+                    while (rs.next()) {
+                        int i = Integer.parseInt(rs.getString(1).substring(2));
+                        bySecond.computeIfAbsent(i / perSecond, k -> new ArrayList<>()).add((rs.getLong(2) - sentAtMicros.get(rs.getString(1))) / 1000.0);
+                    }
+                }
+                bySecond.forEach((sec, l) -> {
+                    double[] x = l.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                    System.out.printf("  second %2d: p50 %5.0f  p99 %5.0f  max %5.0f ms%n", sec, percentile(x, 0.5), percentile(x, 0.99), x[x.length - 1]);
+                });
             }
             double[] sorted = lat.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             double[] sortedWarm = warm.stream().mapToDouble(Double::doubleValue).sorted().toArray();
