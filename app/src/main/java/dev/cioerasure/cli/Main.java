@@ -70,7 +70,14 @@ public final class Main {
                     + " run it with java -jar cio-erasure-tools.jar " + args[0]);
             return 2;
         }
-        return cli.setExecutionExceptionHandler(new Errors()).execute(args);
+        try {
+            return cli.setExecutionExceptionHandler(new Errors()).execute(args);
+        } catch (OutOfMemoryError e) {
+            // one line, as for every other failure; what was being read is named by the command, never quoted
+            System.err.println("cio-erasure: out of memory (this JVM may use at most " + Runtime.getRuntime().maxMemory() / (1024 * 1024)
+                    + " MB): give it more with java -Xmx…");
+            return Errors.SOFTWARE;
+        }
     }
 
     /** Why a set value is not one of the choices (after normalising), or null when it is fine or unset. */

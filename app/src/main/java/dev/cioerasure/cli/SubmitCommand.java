@@ -1,6 +1,5 @@
 package dev.cioerasure.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
@@ -16,7 +15,6 @@ import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -88,41 +86,33 @@ final class SubmitCommand implements Callable<Integer> {
         }
         Settings s = SettingsLoader.load(Main.environment(), dryRun ? EnumSet.of(SettingsLoader.Part.AUDIT)
                 : EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT));
-        RequestFile rf;
-        try {
-            rf = RequestFile.read(file, fmt);
-        } catch (IOException e) {
-            throw new Errors.UserError(file + ": " + e.getMessage(), 1);
-        }
         Submitter submitter = new Submitter(new SubjectHasher(s.audit().subjectKey()), Clock.systemUTC());
-        Submitter.Checked checked = submitter.check(rf);
-        if (!checked.problems().isEmpty()) {
-            System.err.println("cio-erasure: " + checked.problems().size() + " of " + rf.rows().size() + " row(s) in " + file
-                    + " are invalid; nothing was sent:");
-            checked.problems().stream().limit(50).forEach(p -> System.err.println("  " + p));
-            if (checked.problems().size() > 50) {
-                System.err.println("  … and " + (checked.problems().size() - 50) + " more");
-            }
-            return 1;
-        }
-        if (checked.messages().isEmpty()) {
-            throw new Errors.UserError(file + " holds no requests", 1);
-        }
         if (resubmit && skipSubmitted) {
             throw new Errors.UserError("--resubmit and --skip-submitted exclude each other", 2);
         }
         Path target = out != null ? out : defaultOut(file, fmt);
         Ledger ledger = Ledger.read(target, fmt);
-        List<ObjectNode> all = checked.messages();
-        java.util.Map<Boolean, List<ObjectNode>> sentBefore = all.stream()
-                .collect(java.util.stream.Collectors.partitioningBy(m -> ledger.ids().contains(m.get("request_id").asText())));
-        List<ObjectNode> repeated = sentBefore.get(true);
-        List<ObjectNode> toSend = all;
-        if (!repeated.isEmpty()) {
-            String already = repeated.size() + " of " + all.size() + " row(s) were already submitted on " + ledger.writtenAt()
+        // First pass: every row is checked before anything is sent; only counts and the first problems are kept.
+        Survey survey = Survey.of(file, fmt, submitter, ledger); // the request ids it kept for the check are let go
+        int generated = survey.generated;
+        if (survey.problems > 0) {
+            System.err.println("cio-erasure: " + survey.problems + " of " + survey.rows + " row(s) in " + file
+                    + " are invalid; nothing was sent:");
+            survey.firstProblems.forEach(p -> System.err.println("  " + p));
+            if (survey.problems > survey.firstProblems.size()) {
+                System.err.println("  … and " + (survey.problems - survey.firstProblems.size()) + " more");
+            }
+            return 1;
+        }
+        if (survey.valid == 0) {
+            throw new Errors.UserError(file + " holds no requests", 1);
+        }
+        int toSend = survey.valid;
+        if (survey.repeated > 0) {
+            String already = survey.repeated + " of " + survey.valid + " row(s) were already submitted on " + ledger.writtenAt()
                     + " (their request ids are in " + target + ")";
             if (skipSubmitted) {
-                toSend = sentBefore.get(false);
+                toSend = survey.valid - survey.repeated;
                 System.err.println("cio-erasure: " + already + "; skipping them (--skip-submitted)");
             } else if (resubmit) {
                 System.err.println("cio-erasure: " + already + "; sending them again (--resubmit): the worker records them as"
@@ -131,37 +121,65 @@ final class SubmitCommand implements Callable<Integer> {
                 System.err.println("cio-erasure: " + already + ". Nothing was sent. The worker would record them as DUPLICATE"
                         + " and erase nobody twice; a new request for the same person needs a new ticket (requested_by),"
                         + " date (requested_at) or request_id. Re-run with --skip-submitted to send only the "
-                        + (all.size() - repeated.size()) + " new row(s), or --resubmit to send all " + all.size() + " again.");
+                        + (survey.valid - survey.repeated) + " new row(s), or --resubmit to send all " + survey.valid + " again.");
                 return 1;
             }
         }
-        if (toSend.isEmpty()) {
+        if (toSend == 0) {
             System.out.println("nothing new to send: every row of " + file + " was already submitted");
             return 0;
         }
         if (dryRun) {
-            System.out.println(toSend.size() + " request(s) valid; nothing sent (--dry-run)"
-                    + (checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) would be generated" : ""));
+            System.out.println(toSend + " request(s) valid; nothing sent (--dry-run)"
+                    + (generated > 0 ? "; " + generated + " request id(s) would be generated" : ""));
             return 0;
         }
         Preflight.kafka(s.kafka(), Duration.ofSeconds(15), List.of(s.kafka().topic()), "ERASURE_TOPIC");
-        int total = toSend.size();
+        int total = toSend;
         ProgressBar progress = new ProgressBar(total, "acknowledged", 0);
         long t0 = System.nanoTime();
-        List<Submitter.Refused> refused = submitter.publish(new KafkaClients(s.kafka()), s.kafka().topic(), toSend, progress::update);
+        // Second pass: the same rows checked into the same messages, sent as they are read.
+        List<Submitter.Refused> refused;
+        int[] sentCount = {0};
+        try (Submitter.Publication publication = submitter.publication(new KafkaClients(s.kafka()), s.kafka().topic())) {
+            Submitter.Pass send = submitter.reread();
+            scan(file, fmt, row -> {
+                Submitter.Checked c = send.check(row);
+                if (c.message() != null && !(skipSubmitted && ledger.ids().contains(c.requestId()))) {
+                    publication.send(c.message());
+                    sentCount[0]++;
+                    progress.update(publication.acknowledged());
+                }
+            });
+            refused = publication.finish();
+            progress.update(publication.acknowledged());
+        }
         progress.done();
         double secs = (System.nanoTime() - t0) / 1e9;
+        Set<String> notSent = new java.util.HashSet<>();
+        refused.forEach(r -> notSent.add(r.requestId()));
+        int sent = sentCount[0] - refused.size();
         // Written once Kafka has answered for every request, with those it acknowledged: the file records what was sent.
-        java.util.Set<ObjectNode> notSent = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        refused.forEach(r -> notSent.add(r.message()));
-        List<ObjectNode> sent = toSend.stream().filter(m -> !notSent.contains(m)).toList();
-        if (!sent.isEmpty()) {
-            RequestFile.write(target, fmt, ledger.plus(sent));
+        if (sent > 0) {
+            ledger.rewrite(target, fmt, survey.named, out -> {
+                Submitter.Pass record = submitter.reread();
+                scan(file, fmt, row -> {
+                    Submitter.Checked c = record.check(row);
+                    if (c.message() != null && !ledger.ids().contains(c.requestId()) && !notSent.contains(c.requestId())) {
+                        out.write(c.message());
+                    }
+                });
+            });
+        }
+        if (sentCount[0] != total) {
+            System.err.println("cio-erasure: " + file + " changed while it was being submitted (" + sentCount[0] + " request(s) sent, "
+                    + total + " checked); what Kafka acknowledged is recorded in " + target + ": check the file and that record");
+            return 1;
         }
         if (!refused.isEmpty()) {
             System.err.println("cio-erasure: Kafka did not acknowledge " + refused.size() + " of " + total + " request(s)"
-                    + (sent.isEmpty() ? "; none was sent" : "; the " + sent.size() + " it acknowledged are recorded in " + target) + ":");
-            refused.stream().limit(20).forEach(r -> System.err.println("  request " + r.message().get("request_id").asText() + ": "
+                    + (sent == 0 ? "; none was sent" : "; the " + sent + " it acknowledged are recorded in " + target) + ":");
+            refused.stream().limit(20).forEach(r -> System.err.println("  request " + r.requestId() + ": "
                     + Errors.kafkaRefusal(r.cause())));
             if (refused.size() > 20) {
                 System.err.println("  … and " + (refused.size() - 20) + " more");
@@ -171,40 +189,99 @@ final class SubmitCommand implements Callable<Integer> {
             return unavailable ? Errors.UNAVAILABLE : 1;
         }
         System.out.printf("submitted %d request(s) to %s in %.1f s (%.0f/s)%s; request ids written to %s%n", total, s.kafka().topic(),
-                secs, total / Math.max(secs, 1e-3),
-                checked.generatedIds() > 0 ? "; " + checked.generatedIds() + " request id(s) generated" : "", target);
+                secs, total / Math.max(secs, 1e-3), generated > 0 ? "; " + generated + " request id(s) generated" : "", target);
         return 0;
     }
 
-    /** What earlier runs sent, from the --out file they wrote. */
-    private record Ledger(List<ObjectNode> messages, Set<String> ids, String writtenAt) {
+    /** Reads the file row by row; a file that cannot be read is the user's error (exit 1), named without its content. */
+    private static void scan(Path file, RequestFile.Format fmt, RequestFile.RowSink sink) throws IOException {
+        try {
+            RequestFile.scan(file, fmt, sink);
+        } catch (IOException e) {
+            throw new Errors.UserError(file + ": " + e.getMessage(), 1);
+        }
+    }
+
+    /** What the first pass learnt of the file: counts, the first problems, whether a request names workspaces. */
+    private static final class Survey {
+        static final int SHOWN_PROBLEMS = 50;
+        final Ledger ledger;
+        final List<String> firstProblems = new ArrayList<>();
+        int rows;
+        int problems;
+        int valid;
+        int repeated;
+        int generated;
+        boolean named;
+
+        private Survey(Ledger ledger) {
+            this.ledger = ledger;
+        }
+
+        static Survey of(Path file, RequestFile.Format fmt, Submitter submitter, Ledger ledger) throws IOException {
+            Survey survey = new Survey(ledger);
+            Submitter.Pass check = submitter.check();
+            scan(file, fmt, row -> survey.add(check.check(row)));
+            survey.generated = check.generated();
+            return survey;
+        }
+
+        void add(Submitter.Checked c) {
+            rows++;
+            if (c.problem() != null) {
+                if (problems++ < SHOWN_PROBLEMS) {
+                    firstProblems.add(c.problem());
+                }
+                return;
+            }
+            valid++;
+            repeated += ledger.ids().contains(c.requestId()) ? 1 : 0;
+            named |= c.message().has("workspaces");
+        }
+    }
+
+    /** Writes the new requests into an {@link RequestFile.Output}. */
+    @FunctionalInterface
+    private interface NewRows {
+        void writeTo(RequestFile.Output out) throws IOException;
+    }
+
+    /** What earlier runs sent, from the --out file they wrote: their request ids (the requests stay in the file). */
+    private record Ledger(Set<String> ids, String writtenAt, boolean named) {
         static Ledger read(Path target, RequestFile.Format fmt) throws IOException {
             if (!Files.exists(target)) {
-                return new Ledger(List.of(), Set.of(), null);
+                return new Ledger(Set.of(), null, false);
             }
-            RequestFile earlier;
+            Set<String> ids = new java.util.HashSet<>();
+            boolean[] named = {false};
             try {
-                earlier = RequestFile.read(target, fmt);
+                RequestFile.scan(target, fmt, row -> {
+                    if (row.message() != null && row.message().hasNonNull("request_id")) {
+                        ids.add(row.message().get("request_id").asText());
+                        named[0] |= row.message().has("workspaces");
+                    }
+                });
             } catch (IOException e) {
                 throw new Errors.UserError(target + " (the record of earlier submissions) cannot be read: " + e.getMessage()
                         + "; move it away or name another with --out", 1);
             }
-            List<ObjectNode> messages = new ArrayList<>();
-            Set<String> ids = new LinkedHashSet<>();
-            for (RequestFile.Row row : earlier.rows()) {
-                if (row.message() != null && row.message().hasNonNull("request_id")) {
-                    messages.add(row.message());
-                    ids.add(row.message().get("request_id").asText());
-                }
-            }
             String at = Files.getLastModifiedTime(target).toInstant().truncatedTo(ChronoUnit.SECONDS).toString();
-            return new Ledger(messages, ids, at);
+            return new Ledger(ids, at, named[0]);
         }
 
-        List<ObjectNode> plus(List<ObjectNode> sent) {
-            List<ObjectNode> merged = new ArrayList<>(messages);
-            sent.stream().filter(m -> !ids.contains(m.get("request_id").asText())).forEach(merged::add);
-            return merged;
+        /** The record rewritten: the requests it held, then the new ones; it replaces the old one whole. */
+        void rewrite(Path target, RequestFile.Format fmt, boolean newNamed, NewRows newRows) throws IOException {
+            try (RequestFile.Output out = RequestFile.Output.open(target, fmt, named || newNamed)) {
+                if (Files.exists(target)) {
+                    RequestFile.scan(target, fmt, row -> {
+                        if (row.message() != null && row.message().hasNonNull("request_id")) {
+                            out.write(row.message());
+                        }
+                    });
+                }
+                newRows.writeTo(out);
+                out.commit();
+            }
         }
     }
 

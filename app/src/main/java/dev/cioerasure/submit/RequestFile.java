@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvParser;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import java.io.IOException;
+import java.io.Reader;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,6 +36,12 @@ public final class RequestFile {
     /** One row: where it is in the file, and the message it stands for (possibly without request_id). */
     public record Row(int line, ObjectNode message, String problem) { }
 
+    /** Takes the rows of a file one at a time. */
+    @FunctionalInterface
+    public interface RowSink {
+        void accept(Row row) throws IOException;
+    }
+
     static final List<String> CSV_COLUMNS = List.of("request_id", "identifier_type", "identifier", "regulation", "requested_at", "requested_by",
             "workspaces");
     private static final Set<String> REQUIRED_CSV = Set.of("identifier_type", "identifier", "regulation", "requested_by");
@@ -43,12 +50,10 @@ public final class RequestFile {
 
     private final Format format;
     private final List<Row> rows;
-    private final List<String> csvHeader;
 
-    private RequestFile(Format format, List<Row> rows, List<String> csvHeader) {
+    private RequestFile(Format format, List<Row> rows) {
         this.format = format;
         this.rows = rows;
-        this.csvHeader = csvHeader;
     }
 
     public static Format formatOf(Path file) {
@@ -56,8 +61,27 @@ public final class RequestFile {
         return name.endsWith(".ndjson") || name.endsWith(".jsonl") || name.endsWith(".json") ? Format.NDJSON : Format.CSV;
     }
 
+    /** The whole file in memory (small files; {@link #scan} reads one row at a time). */
     public static RequestFile read(Path file, Format format) throws IOException {
-        return format == Format.CSV ? readCsv(file) : readNdjson(file);
+        List<Row> rows = new ArrayList<>();
+        scan(file, format, rows::add);
+        return new RequestFile(format, rows);
+    }
+
+    /**
+     * Reads the file row by row, each handed to {@code sink} as it is read: memory does not grow
+     * with the file. A file that cannot be read as a whole (not UTF-8, a bad CSV header, a quote
+     * left open) throws, naming the line and the cause, never the content; rows handed out before
+     * that are then to be disregarded.
+     */
+    public static void scan(Path file, Format format, RowSink sink) throws IOException {
+        try (Reader text = new StrictUtf8Reader(Files.newInputStream(file))) {
+            if (format == Format.CSV) {
+                scanCsv(text, sink);
+            } else {
+                scanNdjson(text, sink);
+            }
+        }
     }
 
     public Format format() {
@@ -69,52 +93,130 @@ public final class RequestFile {
     }
 
     /**
-     * The file as text: UTF-8, a leading byte order mark dropped. Anything else is refused with
-     * the line of the first byte that is not UTF-8, never with the bytes themselves (they may be
-     * part of an identifier).
+     * A file's text: UTF-8, a leading byte order mark dropped, decoded as it is read. Anything
+     * else is refused with the line of the first byte that is not UTF-8, never with the bytes
+     * themselves (they may be part of an identifier).
      */
-    static String utf8Text(Path file) throws IOException {
-        byte[] bytes = Files.readAllBytes(file);
-        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
-        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(bytes.length);
-        java.nio.charset.CoderResult result = StandardCharsets.UTF_8.newDecoder()
+    static final class StrictUtf8Reader extends Reader {
+        private final java.io.InputStream in;
+        private final java.nio.charset.CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
-                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT).decode(in, out, true);
-        if (result.isError()) {
-            int line = 1;
-            for (int i = 0; i < in.position(); i++) {
-                line += bytes[i] == '\n' ? 1 : 0;
-            }
-            throw new IOException("line " + line + " is not UTF-8 text; save the file as UTF-8");
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        private final java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(64 * 1024).flip();
+        private boolean eof;
+        private boolean flushed;
+        private boolean started;
+        /** The second half of a pair that a one-char read had no room for, or -1. */
+        private int pending = -1;
+        /** Line feeds decoded so far: the line being read is one more. */
+        private long lineFeeds;
+
+        StrictUtf8Reader(java.io.InputStream in) {
+            this.in = in;
         }
-        String text = out.flip().toString();
-        return text.startsWith("\uFEFF") ? text.substring(1) : text;
+
+        @Override
+        public int read(char[] buf, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            if (flushed) {
+                return -1;
+            }
+            if (pending >= 0) {
+                buf[off] = (char) pending;
+                pending = -1;
+                return 1;
+            }
+            if (len == 1) { // room for a character outside the BMP (two chars) too
+                char[] two = new char[2];
+                int n = read(two, 0, 2);
+                if (n == 2) {
+                    pending = two[1];
+                }
+                if (n > 0) {
+                    buf[off] = two[0];
+                    return 1;
+                }
+                return n;
+            }
+            java.nio.CharBuffer out = java.nio.CharBuffer.wrap(buf, off, len);
+            while (out.position() == off) {
+                if (!eof && !bytes.hasRemaining()) {
+                    bytes.clear();
+                    int n = in.read(bytes.array(), 0, bytes.capacity());
+                    bytes.limit(Math.max(n, 0));
+                    eof = n < 0;
+                } else if (!eof && bytes.remaining() < 4) {
+                    bytes.compact();
+                    int n = in.read(bytes.array(), bytes.position(), bytes.remaining());
+                    eof = n < 0;
+                    bytes.position(bytes.position() + Math.max(n, 0));
+                    bytes.flip();
+                }
+                java.nio.charset.CoderResult r = decoder.decode(bytes, out, eof);
+                if (r.isError()) {
+                    count(buf, off, out.position());
+                    throw new IOException("line " + (lineFeeds + 1) + " is not UTF-8 text; save the file as UTF-8");
+                }
+                if (eof && out.position() == off) {
+                    flushed = true;
+                    decoder.flush(out);
+                    if (out.position() == off) {
+                        return -1;
+                    }
+                }
+            }
+            int end = out.position();
+            if (!started) {
+                started = true;
+                if (buf[off] == '\uFEFF') { // a byte order mark is no part of the first line
+                    System.arraycopy(buf, off + 1, buf, off, end - off - 1);
+                    end--;
+                    if (end == off) {
+                        return read(buf, off, len);
+                    }
+                }
+            }
+            count(buf, off, end);
+            return end - off;
+        }
+
+        private void count(char[] buf, int from, int to) {
+            for (int i = from; i < to; i++) {
+                lineFeeds += buf[i] == '\n' ? 1 : 0;
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
+        }
     }
 
-    private static RequestFile readNdjson(Path file) throws IOException {
-        List<Row> rows = new ArrayList<>();
-        List<String> lines = utf8Text(file).lines().toList();
-        for (int i = 0; i < lines.size(); i++) {
-            String l = lines.get(i).strip();
+    private static void scanNdjson(Reader text, RowSink sink) throws IOException {
+        java.io.BufferedReader lines = new java.io.BufferedReader(text, 64 * 1024);
+        int lineNr = 0;
+        for (String line = lines.readLine(); line != null; line = lines.readLine()) {
+            lineNr++;
+            String l = line.strip();
             if (l.isEmpty()) {
                 continue;
             }
             try {
                 JsonNode n = JSON.readTree(l);
-                rows.add(n instanceof ObjectNode o ? new Row(i + 1, o, null) : new Row(i + 1, null, "not a JSON object"));
-            } catch (IOException e) {
-                rows.add(new Row(i + 1, null, "not valid JSON (or a field named twice, or more after the object)"));
+                sink.accept(n instanceof ObjectNode o ? new Row(lineNr, o, null) : new Row(lineNr, null, "not a JSON object"));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                sink.accept(new Row(lineNr, null, "not valid JSON (or a field named twice, or more after the object)"));
             }
         }
-        return new RequestFile(Format.NDJSON, rows, null);
     }
 
-    private static RequestFile readCsv(Path file) throws IOException {
+    private static void scanCsv(Reader text, RowSink sink) throws IOException {
         CsvMapper csv = CsvMapper.builder().enable(CsvParser.Feature.TRIM_SPACES).build();
         CsvSchema schema = CsvSchema.emptySchema().withHeader();
-        List<Row> rows = new ArrayList<>();
         List<String> header;
-        try (MappingIterator<Map<String, String>> it = csv.readerFor(Map.class).with(schema).readValues(utf8Text(file))) {
+        try (MappingIterator<Map<String, String>> it = csv.readerFor(Map.class).with(schema).readValues(text)) {
             header = new ArrayList<>();
             CsvSchema parsed = (CsvSchema) it.getParserSchema();
             if (parsed != null) {
@@ -137,12 +239,12 @@ public final class RequestFile {
                 Map<String, String> raw;
                 try {
                     raw = it.nextValue();
-                } catch (RuntimeException e) {
-                    rows.add(new Row(line, null, "not a well-formed CSV row"));
-                    continue;
                 } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
                     // the parser's own message may quote the row; say what is wrong and where
                     throw new IOException(malformed(e, line));
+                } catch (RuntimeException e) {
+                    sink.accept(new Row(line, null, "not a well-formed CSV row"));
+                    continue;
                 }
                 Map<String, String> r = new LinkedHashMap<>();
                 raw.forEach((k, v) -> r.put(k.strip().toLowerCase(Locale.ROOT), v));
@@ -164,10 +266,9 @@ public final class RequestFile {
                         list.add(w);
                     }
                 }
-                rows.add(new Row(line, m, null));
+                sink.accept(new Row(line, m, null));
             }
         }
-        return new RequestFile(Format.CSV, rows, header);
     }
 
     /** What is wrong with a CSV row the parser cannot read, by line, without its content. */
@@ -191,39 +292,99 @@ public final class RequestFile {
 
     /** Writes the requests (with their final request ids) in this file's format, for the team's follow-up. */
     public static void write(Path out, Format format, List<ObjectNode> messages) throws IOException {
-        if (!Files.exists(out) && out.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-            // it holds the identifiers: readable by its owner only, whatever the umask (an existing
-            // file keeps the permissions someone gave it)
-            Files.createFile(out, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        try (Output o = Output.open(out, format, messages.stream().anyMatch(m -> m.has("workspaces")))) {
+            for (ObjectNode m : messages) {
+                o.write(m);
+            }
+            o.commit();
         }
-        try (Writer w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
+    }
+
+    /**
+     * A file of requests written one at a time, in the format read here, into a temporary file
+     * beside the target that replaces it on {@link #commit} (the target is never half written).
+     * It holds identifiers: a new file is readable by its owner only, whatever the umask; one
+     * that replaces an existing file keeps the permissions someone gave that file.
+     */
+    public static final class Output implements AutoCloseable {
+        private final Path target;
+        private final Path temp;
+        private final Format format;
+        private final boolean named;
+        private final Writer w;
+        private final com.fasterxml.jackson.databind.SequenceWriter csvRows;
+        private boolean committed;
+
+        private Output(Path target, Path temp, Format format, boolean named, Writer w) throws IOException {
+            this.target = target;
+            this.temp = temp;
+            this.format = format;
+            this.named = named;
+            this.w = w;
+            if (format == Format.CSV) {
+                CsvSchema.Builder b = CsvSchema.builder();
+                CSV_COLUMNS.stream().filter(c -> named || !c.equals("workspaces")).forEach(b::addColumn);
+                csvRows = new CsvMapper().writer(b.build().withHeader()).writeValues(w);
+            } else {
+                csvRows = null;
+            }
+        }
+
+        /** @param named whether a workspaces column is needed (CSV: only when a request names workspaces) */
+        public static Output open(Path target, Format format, boolean named) throws IOException {
+            Path dir = target.toAbsolutePath().getParent();
+            boolean posix = target.getFileSystem().supportedFileAttributeViews().contains("posix");
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = posix && Files.exists(target)
+                    ? Files.getPosixFilePermissions(target)
+                    : java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+            Path temp = posix
+                    ? Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
+                            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")))
+                    : Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            if (posix) {
+                Files.setPosixFilePermissions(temp, perms);
+            }
+            return new Output(target, temp, format, named, Files.newBufferedWriter(temp, StandardCharsets.UTF_8));
+        }
+
+        public void write(ObjectNode m) throws IOException {
             if (format == Format.NDJSON) {
-                for (ObjectNode m : messages) {
-                    w.write(m.toString());
-                    w.write('\n');
-                }
+                w.write(m.toString());
+                w.write('\n');
                 return;
             }
-            CsvMapper csv = new CsvMapper();
-            CsvSchema.Builder b = CsvSchema.builder();
-            // the workspaces column only when a request names workspaces
-            boolean named = messages.stream().anyMatch(m -> m.has("workspaces"));
-            CSV_COLUMNS.stream().filter(c -> named || !c.equals("workspaces")).forEach(b::addColumn);
-            var writer = csv.writer(b.build().withHeader());
-            List<List<String>> lines = new ArrayList<>();
-            for (ObjectNode m : messages) {
-                List<String> line = new ArrayList<>(List.of(m.path("request_id").asText(""), m.path("identifier").path("type").asText(""),
-                        m.path("identifier").path("value").asText(""), m.path("regulation").asText(""),
-                        m.path("requested_at").asText(""), m.path("requested_by").asText("")));
-                if (named) {
-                    List<String> ws = new ArrayList<>();
-                    m.path("workspaces").forEach(name -> ws.add(name.asText()));
-                    line.add(String.join(" ", ws));
-                }
-                lines.add(line);
+            List<String> line = new ArrayList<>(List.of(m.path("request_id").asText(""), m.path("identifier").path("type").asText(""),
+                    m.path("identifier").path("value").asText(""), m.path("regulation").asText(""),
+                    m.path("requested_at").asText(""), m.path("requested_by").asText("")));
+            if (named) {
+                List<String> ws = new ArrayList<>();
+                m.path("workspaces").forEach(name -> ws.add(name.asText()));
+                line.add(String.join(" ", ws));
             }
-            w.write(writer.writeValueAsString(lines));
+            csvRows.write(line);
+        }
+
+        /** Puts the file written in place of the target. */
+        public void commit() throws IOException {
+            if (csvRows != null) {
+                csvRows.close();
+            }
+            w.close();
+            try {
+                Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            committed = true;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!committed) {
+                w.close();
+                Files.deleteIfExists(temp);
+            }
         }
     }
 }

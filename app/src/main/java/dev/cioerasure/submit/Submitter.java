@@ -14,41 +14,55 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Future;
-import java.util.function.IntConsumer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 
 /**
  * Validates every row of a {@link RequestFile} before anything is sent, fills in missing request
- * ids ({@link #generatedId}), then publishes.
+ * ids ({@link #generatedId}), then publishes. A file is read row by row, once to check it and once
+ * to send it, so memory does not grow with the file beyond the request ids it holds.
  */
 public final class Submitter {
-    /** The outcome of validation: the messages ready to send, or the problems by line (no values). */
-    public record Checked(List<ObjectNode> messages, List<String> problems, int generatedIds) { }
-
     private final RequestParser parser;
     private final SubjectHasher hasher;
-    private final Clock clock;
+    /** Filled in where a row has no requested_at: the same for every pass over a file. */
+    private final String now;
 
     public Submitter(SubjectHasher hasher, Clock clock) {
         this.parser = new RequestParser(clock);
         this.hasher = hasher;
-        this.clock = clock;
+        this.now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
     }
 
-    public Checked check(RequestFile file) {
-        List<ObjectNode> ok = new ArrayList<>();
-        List<String> problems = new ArrayList<>();
-        Map<String, Integer> seenIds = new HashMap<>();
-        int generated = 0;
-        String now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
-        for (RequestFile.Row row : file.rows()) {
+    /** A row checked: the message ready to send (its request id filled in), or why it cannot be sent (no values). */
+    public record Checked(int line, ObjectNode message, String problem) {
+        public String requestId() {
+            return message.get("request_id").asText();
+        }
+    }
+
+    /**
+     * One pass over a file: checks each row, and (in a {@link #check} pass) request ids repeated
+     * within the file. A new pass starts afresh, and checks the same rows into the same messages.
+     */
+    public final class Pass {
+        /** Each request id seen and its line; null when repeats are not looked for. */
+        private final Map<String, Integer> seenIds;
+        private int generated;
+
+        private Pass(boolean findRepeats) {
+            this.seenIds = findRepeats ? new HashMap<>() : null;
+        }
+
+        /** How many request ids this pass generated, so far. */
+        public int generated() {
+            return generated;
+        }
+
+        public Checked check(RequestFile.Row row) {
             if (row.problem() != null) {
-                problems.add("line " + row.line() + ": " + row.problem());
-                continue;
+                return new Checked(row.line(), null, "line " + row.line() + ": " + row.problem());
             }
             ObjectNode m = row.message().deepCopy();
             if (!m.has("requested_at")) {
@@ -60,13 +74,11 @@ public final class Submitter {
             }
             ParseResult parsed = parser.parse(m.toString().getBytes(StandardCharsets.UTF_8));
             if (parsed instanceof ParseResult.Invalid invalid) {
-                problems.add("line " + row.line() + ": " + invalid.rejection().describe());
-                continue;
+                return new Checked(row.line(), null, "line " + row.line() + ": " + invalid.rejection().describe());
             }
             ErasureRequest r = ((ParseResult.Valid) parsed).request();
             if (derive) {
                 m.put("request_id", generatedId(r, row.message().has("requested_at")));
-                generated++;
             }
             // keep the field order of the contract
             ObjectNode ordered = m.objectNode();
@@ -77,15 +89,27 @@ public final class Submitter {
                 ordered.set("workspaces", m.get("workspaces"));
             }
             String id = ordered.get("request_id").asText();
-            Integer earlier = seenIds.putIfAbsent(id, row.line());
+            Integer earlier = seenIds == null ? null : seenIds.putIfAbsent(id, row.line());
             if (earlier != null) {
-                problems.add("line " + row.line() + ": request_id repeats the one on line " + earlier
+                return new Checked(row.line(), null, "line " + row.line() + ": request_id repeats the one on line " + earlier
                         + (derive ? " (same person, regulation, requested_by, requested_at and workspaces)" : ""));
-                continue;
             }
-            ok.add(ordered);
+            generated += derive ? 1 : 0;
+            return new Checked(row.line(), ordered, null);
         }
-        return new Checked(ok, problems, generated);
+    }
+
+    /** A pass that checks every row and looks for request ids the file repeats (it keeps each id: about 150 bytes a row). */
+    public Pass check() {
+        return new Pass(true);
+    }
+
+    /**
+     * A pass over a file a {@link #check} pass has found sound: the same messages, without
+     * looking for repeats again, so its memory does not grow with the file.
+     */
+    public Pass reread() {
+        return new Pass(false);
     }
 
     /**
@@ -112,33 +136,58 @@ public final class Submitter {
         }
     }
 
-    /** A message Kafka did not acknowledge, and why (the producer's exception: it holds no message content). */
-    public record Refused(ObjectNode message, Exception cause) { }
+    /** A request Kafka did not acknowledge, and why (the producer's exception: it holds no message content). */
+    public record Refused(String requestId, Exception cause) { }
 
     /**
-     * Publishes (acks=all) and reports progress (messages acknowledged so far); returns once Kafka
-     * has answered for every message, with those it did not acknowledge. One refused message
-     * (too large for the topic, say) does not stop the others.
+     * Publishes (acks=all) one message at a time; {@link #finish} returns once Kafka has answered
+     * for every message, with those it did not acknowledge. One refused message (too large for the
+     * topic, say) does not stop the others. Memory: the producer's buffer, and the refused ones.
      */
-    public List<Refused> publish(KafkaClients kafka, String topic, List<ObjectNode> messages, IntConsumer progress) throws Exception {
-        List<Refused> refused = new ArrayList<>();
-        try (Producer<byte[], byte[]> producer = kafka.producer("cio-erasure-submit", Map.of(ProducerConfig.LINGER_MS_CONFIG, 20))) {
-            List<Future<RecordMetadata>> sent = new ArrayList<>(messages.size());
-            for (ObjectNode m : messages) {
-                byte[] value = m.toString().getBytes(StandardCharsets.UTF_8);
-                ErasureRequest r = ((ParseResult.Valid) parser.parse(value)).request();
-                sent.add(producer.send(new ProducerRecord<>(topic, RecordKeys.forSubject(hasher.hash(r.identifier())), value)));
-            }
-            int acknowledged = 0;
-            for (int i = 0; i < sent.size(); i++) {
-                try {
-                    sent.get(i).get();
-                    progress.accept(++acknowledged);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    refused.add(new Refused(messages.get(i), e.getCause() instanceof Exception c ? c : e));
+    public final class Publication implements AutoCloseable {
+        private final Producer<byte[], byte[]> producer;
+        private final String topic;
+        private final java.util.concurrent.atomic.AtomicInteger acknowledged = new java.util.concurrent.atomic.AtomicInteger();
+        private final List<Refused> refused = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        private Publication(KafkaClients kafka, String topic) {
+            this.producer = kafka.producer("cio-erasure-submit", Map.of(ProducerConfig.LINGER_MS_CONFIG, 20));
+            this.topic = topic;
+        }
+
+        public void send(ObjectNode m) {
+            byte[] value = m.toString().getBytes(StandardCharsets.UTF_8);
+            ErasureRequest r = ((ParseResult.Valid) parser.parse(value)).request();
+            String id = r.requestId();
+            producer.send(new ProducerRecord<>(topic, RecordKeys.forSubject(hasher.hash(r.identifier())), value), (md, e) -> {
+                if (e == null) {
+                    acknowledged.incrementAndGet();
+                } else {
+                    refused.add(new Refused(id, e));
                 }
+            });
+        }
+
+        /** Messages acknowledged so far. */
+        public int acknowledged() {
+            return acknowledged.get();
+        }
+
+        /** Waits until Kafka has answered for every message sent; the refused ones. */
+        public List<Refused> finish() {
+            producer.flush();
+            synchronized (refused) {
+                return List.copyOf(refused);
             }
         }
-        return refused;
+
+        @Override
+        public void close() {
+            producer.close();
+        }
+    }
+
+    public Publication publication(KafkaClients kafka, String topic) {
+        return new Publication(kafka, topic);
     }
 }

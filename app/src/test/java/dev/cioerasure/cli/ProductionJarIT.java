@@ -86,6 +86,31 @@ public class ProductionJarIT {
     }
 
     /**
+     * A bulk purge: a file of 200,000 requests is checked in a 64 MB heap (it is read row by row;
+     * held whole, it needed about 300 MB), and a heap too small for even that says so in one line,
+     * exit 70, instead of a stack trace.
+     */
+    @Test
+    void aLargeRequestFileIsCheckedInASmallHeapAndRunningOutOfMemoryIsOneLine(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path file = dir.resolve("purge.csv");
+        try (java.io.Writer w = Files.newBufferedWriter(file)) {
+            w.write("identifier_type,identifier,regulation,requested_by\n");
+            for (int i = 0; i < 200_000; i++) {
+                w.write("email,person" + i + "@example.com,GDPR,retention-purge-2026\n");
+            }
+        }
+        Map<String, String> env = Map.of("KAFKA_BOOTSTRAP_SERVERS", "localhost:1", "AUDIT_SUBJECT_KEY", "0123456789abcdef0123");
+        Run fits = javaJar(JAR, env, List.of("-Xmx64m"), "submit", "--file", file.toString(), "--dry-run");
+        assertThat(fits.exit()).as(fits.out()).isZero();
+        assertThat(fits.out()).contains("200000 request(s) valid; nothing sent (--dry-run)");
+
+        Run tooSmall = javaJar(JAR, env, List.of("-Xmx12m"), "submit", "--file", file.toString(), "--dry-run");
+        assertThat(tooSmall.exit()).as(tooSmall.out()).isEqualTo(70);
+        assertThat(tooSmall.out().strip().lines()).as(tooSmall.out())
+                .containsExactly("cio-erasure: out of memory (this JVM may use at most 12 MB): give it more with java -Xmx…");
+    }
+
+    /**
      * DATABASE_URL pointing at something that is not PostgreSQL (here an HTTP server, as a wrong
      * port may): a wrong setting (78), said as such. pgjdbc reports it as a failed TLS set-up
      * (sslmode=prefer, the default) or session set-up, which once read "TLS to PostgreSQL … failed".
@@ -148,8 +173,13 @@ public class ProductionJarIT {
     }
 
     public static Run javaJar(Path jar, Map<String, String> env, String... args) throws Exception {
-        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", jar.toString()));
+        return javaJar(jar, env, List.of(), args);
+    }
+
+    public static Run javaJar(Path jar, Map<String, String> env, List<String> jvmOptions, String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar.toString()));
         command.addAll(List.of(args));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         builder.environment().putAll(env);

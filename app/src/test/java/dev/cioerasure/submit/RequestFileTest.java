@@ -72,6 +72,38 @@ class RequestFileTest {
         assertThat(Files.readString(out)).contains("a@example.com");
         assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out)))
                 .as("it holds identifiers: no other user may read it").isEqualTo("rw-------");
+
+        // rewritten (a later submit adds to it): whole, with the permissions someone gave it, no temporary file left
+        Files.setPosixFilePermissions(out, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+        RequestFile.write(out, RequestFile.Format.CSV, List.of(rows.get(0).message(), rows.get(0).message()));
+        assertThat(Files.readAllLines(out)).hasSize(3);
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out))).isEqualTo("rw-r-----");
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder("r.csv", "r.submitted.csv");
+        }
+    }
+
+    @Test
+    void aFileIsReadRowByRowWithTheLineOfAByteThatIsNotUtf8PastTheFirstBuffer() throws Exception {
+        StringBuilder text = new StringBuilder("identifier_type,identifier,regulation,requested_by\n");
+        for (int i = 0; i < 5000; i++) { // about 250 KB: several of the reader's 64 KB buffers
+            text.append("email,p").append(i).append("@example.com,GDPR,desk-\u00e9\u4e2d\uD83D\uDE00\n");
+        }
+        Path f = dir.resolve("big.csv");
+        byte[] good = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] bad = java.util.Arrays.copyOf(good, good.length + 1);
+        bad[good.length] = (byte) 0xC3; // a sequence cut short by the end of the file, on line 5002
+        Files.write(f, good);
+        int[] rows = {0};
+        RequestFile.scan(f, RequestFile.Format.CSV, r -> {
+            assertThat(r.problem()).isNull();
+            assertThat(r.message().path("requested_by").asText()).isEqualTo("desk-\u00e9\u4e2d\uD83D\uDE00");
+            rows[0]++;
+        });
+        assertThat(rows[0]).isEqualTo(5000);
+        Files.write(f, bad);
+        assertThatThrownBy(() -> RequestFile.scan(f, RequestFile.Format.CSV, r -> { }))
+                .hasMessage("line 5002 is not UTF-8 text; save the file as UTF-8");
     }
 
     @Test
