@@ -97,6 +97,7 @@ final class AuditCommand {
 
         @Override
         public Integer call() throws Exception {
+            Errors.requestIdArgument("REQUEST_ID", requestId);
             try (HikariDataSource ds = database()) {
                 List<AuditQueries.Row> rows = new AuditQueries(ds).history(requestId);
                 if (rows.isEmpty()) {
@@ -478,6 +479,7 @@ final class AuditCommand {
             if (requestId == null) {
                 throw new Errors.UserError("give a REQUEST_ID, or --verify FILE --public-key PEM", 2);
             }
+            Errors.requestIdArgument("REQUEST_ID", requestId);
             SigningKey key = signingKey();
             try (HikariDataSource ds = database()) {
                 AuditQueries q = new AuditQueries(ds);

@@ -125,6 +125,7 @@ final class DlqCommand {
 
         @Override
         public Integer call() throws Exception {
+            requestIds.forEach(id -> Errors.requestIdArgument("--request-id", id));
             Settings.Kafka k = kafka();
             record Line(String at, String when, String code, String requestId, String origin, String reason) { }
             java.util.List<Line> lines = new ArrayList<>();
@@ -181,6 +182,7 @@ final class DlqCommand {
         public Integer call() throws Exception {
             Settings.Kafka k = kafka();
             Set<String> ids = selection.requestIds == null ? Set.of() : selection.requestIds;
+            ids.forEach(id -> Errors.requestIdArgument("--request-id", id));
             java.util.List<ConsumerRecord<byte[], byte[]>> chosen = new ArrayList<>();
             int[] cut = {0};
             Map<String, Integer> codes = new java.util.TreeMap<>();

@@ -65,4 +65,16 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
         }
         return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
+
+    /**
+     * A request id given on the command line, checked against the message contract before it is
+     * looked for: one that cannot be a request id is a usage error (exit 2), and is not echoed
+     * (it may hold control characters, or be a pasted identifier).
+     */
+    static String requestIdArgument(String option, String id) {
+        if (!dev.cioerasure.request.RequestParser.isRequestId(id)) {
+            throw new UserError(option + ": not a request id (1-128 printable ASCII characters, no leading or trailing space)", 2);
+        }
+        return id;
+    }
 }

@@ -127,7 +127,7 @@ public final class RequestParser {
             idProblem = new Rejection(Rejection.Code.WRONG_TYPE, "request_id must be a string");
         } else {
             String s = idNode.textValue();
-            if (s.isEmpty() || s.length() > MAX_REQUEST_ID || !isPrintableAscii(s) || !s.strip().equals(s)) {
+            if (!isRequestId(s)) {
                 idProblem = new Rejection(Rejection.Code.INVALID_VALUE,
                         "request_id must be 1-" + MAX_REQUEST_ID + " printable ASCII characters without leading or trailing spaces");
             } else {
@@ -363,6 +363,11 @@ public final class RequestParser {
         } catch (CharacterCodingException e) {
             return false;
         }
+    }
+
+    /** Whether {@code s} can be a request id: 1-128 printable ASCII characters, no leading or trailing space. */
+    public static boolean isRequestId(String s) {
+        return !s.isEmpty() && s.length() <= MAX_REQUEST_ID && isPrintableAscii(s) && s.strip().equals(s);
     }
 
     private static boolean isPrintableAscii(String s) {

@@ -81,6 +81,13 @@ class AuditCommandsIT {
         Cli.Run open = run(false, "audit", "status", "r-bob");
         assertThat(open.out()).contains("NOT ERASED", "RETRY_SCHEDULED", "retry round 1 of 8");
         assertThat(run(false, "audit", "status", "nope").exit()).isEqualTo(1);
+        // what cannot be a request id (a pasted email with a control character, 100,000 characters) is a usage error, never echoed
+        for (String notAnId : new String[] {"jane@example.com\u001b[2J", "x".repeat(100_000), " r-jane"}) {
+            Cli.Run bad = run(false, "audit", "status", notAnId);
+            assertThat(bad.exit()).isEqualTo(2);
+            assertThat(bad.err().strip()).isEqualTo(
+                    "cio-erasure: REQUEST_ID: not a request id (1-128 printable ASCII characters, no leading or trailing space)");
+        }
     }
 
     @Test

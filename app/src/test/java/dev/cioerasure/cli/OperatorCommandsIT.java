@@ -129,6 +129,11 @@ class OperatorCommandsIT {
         Cli.Run nothing = run("dlq", "replay", "--request-id", "no-such-request");
         assertThat(nothing.exit()).isEqualTo(1);
         assertThat(nothing.err()).contains("no dead-lettered record matches");
+        for (String command : new String[] {"list", "replay"}) {
+            Cli.Run bad = run("dlq", command, "--request-id", "jane@example.com\t");
+            assertThat(bad.exit()).isEqualTo(2);
+            assertThat(bad.err()).contains("--request-id: not a request id").doesNotContain("jane");
+        }
     }
 
     @Test
