@@ -221,7 +221,14 @@ final class SubmitCommand implements Callable<Integer> {
         static Survey of(Path file, RequestFile.Format fmt, Submitter submitter, Ledger ledger) throws IOException {
             Survey survey = new Survey(ledger);
             Submitter.Pass check = submitter.check();
-            scan(file, fmt, row -> survey.add(check.check(row)));
+            // a large file takes a while to check: progress by bytes read, after 2 s
+            ProgressBar progress = new ProgressBar(Files.size(file), "bytes checked", 2_000_000_000L);
+            try {
+                RequestFile.scan(file, fmt, row -> survey.add(check.check(row)), progress::update);
+            } catch (IOException e) {
+                throw new Errors.UserError(file + ": " + e.getMessage(), 1);
+            }
+            progress.done();
             survey.generated = check.generated();
             return survey;
         }

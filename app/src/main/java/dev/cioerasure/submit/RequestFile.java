@@ -75,11 +75,20 @@ public final class RequestFile {
      * that are then to be disregarded.
      */
     public static void scan(Path file, Format format, RowSink sink) throws IOException {
-        try (Reader text = new StrictUtf8Reader(Files.newInputStream(file))) {
+        scan(file, format, sink, bytes -> { });
+    }
+
+    /** The same, telling {@code bytesRead} after each row how many bytes of the file have been read. */
+    public static void scan(Path file, Format format, RowSink sink, java.util.function.LongConsumer bytesRead) throws IOException {
+        try (StrictUtf8Reader text = new StrictUtf8Reader(Files.newInputStream(file))) {
+            RowSink counted = row -> {
+                sink.accept(row);
+                bytesRead.accept(text.bytesRead);
+            };
             if (format == Format.CSV) {
-                scanCsv(text, sink);
+                scanCsv(text, counted);
             } else {
-                scanNdjson(text, sink);
+                scanNdjson(text, counted);
             }
         }
     }
@@ -106,6 +115,8 @@ public final class RequestFile {
         private boolean eof;
         private boolean flushed;
         private boolean started;
+        /** Bytes taken from the file so far. */
+        private long bytesRead;
         /** The second half of a pair that a one-char read had no room for, or -1. */
         private int pending = -1;
         /** Line feeds decoded so far: the line being read is one more. */
@@ -146,11 +157,13 @@ public final class RequestFile {
                     bytes.clear();
                     int n = in.read(bytes.array(), 0, bytes.capacity());
                     bytes.limit(Math.max(n, 0));
+                    bytesRead += Math.max(n, 0);
                     eof = n < 0;
                 } else if (!eof && bytes.remaining() < 4) {
                     bytes.compact();
                     int n = in.read(bytes.array(), bytes.position(), bytes.remaining());
                     eof = n < 0;
+                    bytesRead += Math.max(n, 0);
                     bytes.position(bytes.position() + Math.max(n, 0));
                     bytes.flip();
                 }

@@ -95,12 +95,14 @@ class RequestFileTest {
         bad[good.length] = (byte) 0xC3; // a sequence cut short by the end of the file, on line 5002
         Files.write(f, good);
         int[] rows = {0};
+        java.util.List<Long> read = new java.util.ArrayList<>();
         RequestFile.scan(f, RequestFile.Format.CSV, r -> {
             assertThat(r.problem()).isNull();
             assertThat(r.message().path("requested_by").asText()).isEqualTo("desk-\u00e9\u4e2d\uD83D\uDE00");
             rows[0]++;
-        });
+        }, read::add);
         assertThat(rows[0]).isEqualTo(5000);
+        assertThat(read).hasSize(5000).isSorted().last().isEqualTo((long) good.length); // progress by bytes read
         Files.write(f, bad);
         assertThatThrownBy(() -> RequestFile.scan(f, RequestFile.Format.CSV, r -> { }))
                 .hasMessage("line 5002 is not UTF-8 text; save the file as UTF-8");
