@@ -106,7 +106,8 @@ public class ProductionJarIT {
 
         Run tooSmall = javaJar(JAR, env, List.of("-Xmx12m"), "submit", "--file", file.toString(), "--dry-run");
         assertThat(tooSmall.exit()).as(tooSmall.out()).isEqualTo(70);
-        assertThat(tooSmall.out().strip().lines()).as(tooSmall.out())
+        // after the check's progress lines (a slow check in a heap that small), one line and no stack trace
+        assertThat(tooSmall.out().strip().lines().filter(l -> !l.contains("bytes checked"))).as(tooSmall.out())
                 .containsExactly("cio-erasure: out of memory (this JVM may use at most 12 MB): give it more with java -Xmx…");
     }
 
