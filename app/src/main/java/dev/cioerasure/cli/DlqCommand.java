@@ -183,7 +183,9 @@ final class DlqCommand {
             Settings.Kafka k = kafka();
             Set<String> ids = selection.requestIds == null ? Set.of() : selection.requestIds;
             ids.forEach(id -> Errors.requestIdArgument("--request-id", id));
-            java.util.List<ConsumerRecord<byte[], byte[]>> chosen = new ArrayList<>();
+            // First pass: which records, by coordinates only; the second sends them, so that memory
+            // does not grow with their bodies (a DLQ may hold a whole bulk purge after a long outage).
+            java.util.List<Chosen> chosen = new ArrayList<>();
             int[] cut = {0};
             Map<String, Integer> codes = new java.util.TreeMap<>();
             TopicReader.readAll(k, k.dlqTopic(), r -> {
@@ -192,18 +194,18 @@ final class DlqCommand {
                     if (r.value() == null) {
                         cut[0]++;
                     } else {
-                        chosen.add(r);
+                        chosen.add(new Chosen(r.partition(), r.offset(), shown(r.headers(), TopicHeaders.REQUEST_ID),
+                                shown(r.headers(), TopicHeaders.REASON_CODE)));
                     }
                 }
             });
-            States states = States.of(chosen.stream().map(r -> shown(r.headers(), TopicHeaders.REQUEST_ID)).filter(id -> !id.isEmpty())
-                    .distinct().toList());
+            States states = States.of(chosen.stream().map(Chosen::requestId).filter(id -> !id.isEmpty()).distinct().toList());
             if (!states.known() && !chosen.isEmpty()) {
                 System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
                         + "; every matching record is replayed");
             } else if (!force) {
                 int before = chosen.size();
-                chosen.removeIf(r -> states.resolved(shown(r.headers(), TopicHeaders.REQUEST_ID)));
+                chosen.removeIf(c -> states.resolved(c.requestId()));
                 if (chosen.size() < before) {
                     System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"
                             + " resolved (COMPLETED); --force replays them anyway");
@@ -221,35 +223,43 @@ final class DlqCommand {
                 return 1;
             }
             if (dryRun) {
-                chosen.forEach(r -> System.out.printf("would replay %d@%d (request %s, %s)%n", r.partition(), r.offset(),
-                        nz(shown(r.headers(), TopicHeaders.REQUEST_ID)), shown(r.headers(), TopicHeaders.REASON_CODE)));
+                chosen.forEach(c -> System.out.printf("would replay %d@%d (request %s, %s)%n", c.partition(), c.offset(),
+                        nz(c.requestId()), c.reasonCode()));
                 System.out.println(chosen.size() + " record(s) would be replayed to " + k.retryTopic());
                 return 0;
             }
-            java.util.List<String> notReplayed = new ArrayList<>();
-            boolean allTimedOut = true;
+            java.util.Set<Long> wanted = new java.util.HashSet<>();
+            chosen.forEach(c -> wanted.add(Chosen.key(c.partition(), c.offset())));
+            java.util.List<String> notReplayed = java.util.Collections.synchronizedList(new ArrayList<>());
+            boolean[] allTimedOut = {true};
+            int[] found = {0};
             try (Producer<byte[], byte[]> producer = new KafkaClients(k).producer("cio-erasure-dlq-replay", Map.of())) {
-                java.util.List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
-                for (ConsumerRecord<byte[], byte[]> r : chosen) {
+                TopicReader.readAll(k, k.dlqTopic(), r -> {
+                    if (r.value() == null || !wanted.remove(Chosen.key(r.partition(), r.offset()))) {
+                        return;
+                    }
+                    found[0]++;
                     // The retry topic is the worker's (only it and this command may write there), so the
                     // worker trusts the replay marker and the first origin carried over here.
                     ProducerRecord<byte[], byte[]> out = new ProducerRecord<>(k.retryTopic(), null, r.key(), r.value(),
                             TopicHeaders.forReplay(r.headers(), k.dlqTopic(), r.partition(), r.offset()));
-                    sent.add(producer.send(out));
-                }
-                for (int i = 0; i < sent.size(); i++) {
-                    try {
-                        sent.get(i).get();
-                    } catch (java.util.concurrent.ExecutionException e) {
-                        // the others go on: one record the retry topic refuses does not hold back the rest
-                        Exception cause = e.getCause() instanceof Exception c ? c : e;
-                        allTimedOut &= cause instanceof org.apache.kafka.common.errors.TimeoutException;
-                        ConsumerRecord<byte[], byte[]> r = chosen.get(i);
-                        notReplayed.add(r.partition() + "@" + r.offset() + " (request " + nz(shown(r.headers(), TopicHeaders.REQUEST_ID))
-                                + "): " + Errors.kafkaRefusal(cause));
-                    }
-                }
+                    String what = r.partition() + "@" + r.offset() + " (request " + nz(shown(r.headers(), TopicHeaders.REQUEST_ID)) + ")";
+                    producer.send(out, (md, e) -> {
+                        if (e != null) {
+                            // the others go on: one record the retry topic refuses does not hold back the rest
+                            synchronized (allTimedOut) {
+                                allTimedOut[0] &= e instanceof org.apache.kafka.common.errors.TimeoutException;
+                            }
+                            notReplayed.add(what + ": " + Errors.kafkaRefusal(e));
+                        }
+                    });
+                });
+                producer.flush();
             }
+            // gone between the two reads (the DLQ's retention): not replayed, said so
+            chosen.stream().filter(c -> wanted.contains(Chosen.key(c.partition(), c.offset())))
+                    .forEach(c -> notReplayed.add(c.partition() + "@" + c.offset() + " (request " + nz(c.requestId())
+                            + "): no longer on the DLQ"));
             System.out.println((chosen.size() - notReplayed.size()) + " record(s) replayed to " + k.retryTopic());
             if (!notReplayed.isEmpty()) {
                 System.err.println("cio-erasure: " + notReplayed.size() + " of " + chosen.size() + " record(s) were not replayed; they"
@@ -258,9 +268,17 @@ final class DlqCommand {
                 if (notReplayed.size() > 20) {
                     System.err.println("  … and " + (notReplayed.size() - 20) + " more");
                 }
-                return allTimedOut ? Errors.UNAVAILABLE : 1;
+                return allTimedOut[0] && found[0] == chosen.size() ? Errors.UNAVAILABLE : 1;
             }
             return 0;
+        }
+    }
+
+    /** A dead-lettered record chosen for replay, by its coordinates (its body is read again when it is sent). */
+    record Chosen(int partition, long offset, String requestId, String reasonCode) {
+        /** Partition and offset in one long (offsets stay far below 2^48). */
+        static long key(int partition, long offset) {
+            return ((long) partition << 48) | offset;
         }
     }
 

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
+import dev.cioerasure.kafka.TopicHeaders;
 import dev.cioerasure.testing.LogCapture;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.Cli;
@@ -15,6 +16,7 @@ import dev.cioerasure.testing.WorkerHarness;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -133,6 +135,37 @@ class OperatorCommandsIT {
             Cli.Run bad = run("dlq", command, "--request-id", "jane@example.com\t");
             assertThat(bad.exit()).isEqualTo(2);
             assertThat(bad.err()).contains("--request-id: not a request id").doesNotContain("jane");
+        }
+    }
+
+    /**
+     * After a long outage a DLQ may hold a whole bulk purge: replaying 160 MB of dead letters
+     * needs no more heap than their coordinates (the bodies are read again as they are sent).
+     */
+    @Test
+    void aLargeDeadLetterQueueIsReplayedInASmallHeap() throws Exception {
+        int records = 40_000;
+        byte[] value = new byte[4096];
+        java.util.Arrays.fill(value, (byte) 'x');
+        try (org.apache.kafka.clients.producer.Producer<byte[], byte[]> p = new dev.cioerasure.kafka.KafkaClients(h.settings.kafka())
+                .producer("it-dlq-filler", Map.of())) {
+            for (int i = 0; i < records; i++) {
+                org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> r =
+                        new org.apache.kafka.clients.producer.ProducerRecord<>(h.topic + ".dlq", value);
+                r.headers().add(TopicHeaders.REQUEST_ID, ("r-" + i).getBytes(StandardCharsets.UTF_8));
+                r.headers().add(TopicHeaders.REASON_CODE, "RETRIES_EXHAUSTED".getBytes(StandardCharsets.UTF_8));
+                p.send(r);
+            }
+            p.flush();
+        }
+        ProductionJarIT.Run replay = ProductionJarIT.javaJar(ProductionJarIT.JAR, env(), List.of("-Xmx96m"), "dlq", "replay", "--all");
+        assertThat(replay.exit()).as(replay.out()).isZero();
+        assertThat(replay.out()).contains(records + " record(s) replayed to " + h.topic + ".retry");
+        try (org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> c = new dev.cioerasure.kafka.KafkaClients(h.settings.kafka())
+                .consumer("it-retry-count", Map.of())) {
+            var parts = c.partitionsFor(h.topic + ".retry").stream()
+                    .map(i -> new org.apache.kafka.common.TopicPartition(i.topic(), i.partition())).toList();
+            assertThat(c.endOffsets(parts).values().stream().mapToLong(Long::longValue).sum()).isEqualTo(records);
         }
     }
 
