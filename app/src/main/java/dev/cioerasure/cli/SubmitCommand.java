@@ -146,7 +146,7 @@ final class SubmitCommand implements Callable<Integer> {
             scan(file, fmt, row -> {
                 Submitter.Checked c = send.check(row);
                 if (c.message() != null && !(skipSubmitted && ledger.ids().contains(c.requestId()))) {
-                    publication.send(c.message());
+                    publication.send(c);
                     sentCount[0]++;
                     progress.update(publication.acknowledged());
                 }
@@ -195,8 +195,14 @@ final class SubmitCommand implements Callable<Integer> {
 
     /** Reads the file row by row; a file that cannot be read is the user's error (exit 1), named without its content. */
     private static void scan(Path file, RequestFile.Format fmt, RequestFile.RowSink sink) throws IOException {
+        scan(file, fmt, sink, bytes -> { });
+    }
+
+    /** The same, telling {@code bytesRead} how far into the file it is. */
+    private static void scan(Path file, RequestFile.Format fmt, RequestFile.RowSink sink, java.util.function.LongConsumer bytesRead)
+            throws IOException {
         try {
-            RequestFile.scan(file, fmt, sink);
+            RequestFile.scan(file, fmt, sink, bytesRead);
         } catch (IOException e) {
             throw new Errors.UserError(file + ": " + e.getMessage(), 1);
         }
@@ -223,11 +229,7 @@ final class SubmitCommand implements Callable<Integer> {
             Submitter.Pass check = submitter.check();
             // a large file takes a while to check: progress by bytes read, after 2 s
             ProgressBar progress = new ProgressBar(Files.size(file), "bytes checked", 2_000_000_000L);
-            try {
-                RequestFile.scan(file, fmt, row -> survey.add(check.check(row)), progress::update);
-            } catch (IOException e) {
-                throw new Errors.UserError(file + ": " + e.getMessage(), 1);
-            }
+            scan(file, fmt, row -> survey.add(check.check(row)), progress::update);
             progress.done();
             survey.generated = check.generated();
             return survey;

@@ -5,6 +5,7 @@ import dev.cioerasure.audit.SubjectHasher;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.kafka.RecordKeys;
 import dev.cioerasure.request.ErasureRequest;
+import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.ParseResult;
 import dev.cioerasure.request.RequestParser;
 import java.nio.charset.StandardCharsets;
@@ -35,8 +36,15 @@ public final class Submitter {
         this.now = clock.instant().truncatedTo(ChronoUnit.SECONDS).toString();
     }
 
-    /** A row checked: the message ready to send (its request id filled in), or why it cannot be sent (no values). */
-    public record Checked(int line, ObjectNode message, String problem) {
+    /**
+     * A row checked: the message ready to send (its request id filled in) and the person it names,
+     * or why it cannot be sent (no values).
+     */
+    public record Checked(int line, ObjectNode message, Identifier identifier, String problem) {
+        static Checked problem(int line, String problem) {
+            return new Checked(line, null, null, problem);
+        }
+
         public String requestId() {
             return message.get("request_id").asText();
         }
@@ -62,7 +70,7 @@ public final class Submitter {
 
         public Checked check(RequestFile.Row row) {
             if (row.problem() != null) {
-                return new Checked(row.line(), null, "line " + row.line() + ": " + row.problem());
+                return Checked.problem(row.line(), "line " + row.line() + ": " + row.problem());
             }
             ObjectNode m = row.message().deepCopy();
             if (!m.has("requested_at")) {
@@ -74,7 +82,7 @@ public final class Submitter {
             }
             ParseResult parsed = parser.parse(m.toString().getBytes(StandardCharsets.UTF_8));
             if (parsed instanceof ParseResult.Invalid invalid) {
-                return new Checked(row.line(), null, "line " + row.line() + ": " + invalid.rejection().describe());
+                return Checked.problem(row.line(), "line " + row.line() + ": " + invalid.rejection().describe());
             }
             ErasureRequest r = ((ParseResult.Valid) parsed).request();
             if (derive) {
@@ -91,11 +99,11 @@ public final class Submitter {
             String id = ordered.get("request_id").asText();
             Integer earlier = seenIds == null ? null : seenIds.putIfAbsent(id, row.line());
             if (earlier != null) {
-                return new Checked(row.line(), null, "line " + row.line() + ": request_id repeats the one on line " + earlier
+                return Checked.problem(row.line(), "line " + row.line() + ": request_id repeats the one on line " + earlier
                         + (derive ? " (same person, regulation, requested_by, requested_at and workspaces)" : ""));
             }
             generated += derive ? 1 : 0;
-            return new Checked(row.line(), ordered, null);
+            return new Checked(row.line(), ordered, r.identifier(), null);
         }
     }
 
@@ -155,11 +163,11 @@ public final class Submitter {
             this.topic = topic;
         }
 
-        public void send(ObjectNode m) {
-            byte[] value = m.toString().getBytes(StandardCharsets.UTF_8);
-            ErasureRequest r = ((ParseResult.Valid) parser.parse(value)).request();
-            String id = r.requestId();
-            producer.send(new ProducerRecord<>(topic, RecordKeys.forSubject(hasher.hash(r.identifier())), value), (md, e) -> {
+        /** Sends a message its {@link Pass} found valid (it is not parsed again), keyed by its person. */
+        public void send(Checked c) {
+            byte[] value = c.message().toString().getBytes(StandardCharsets.UTF_8);
+            String id = c.requestId();
+            producer.send(new ProducerRecord<>(topic, RecordKeys.forSubject(hasher.hash(c.identifier())), value), (md, e) -> {
                 if (e == null) {
                     acknowledged.incrementAndGet();
                 } else {
