@@ -63,17 +63,28 @@ public final class WorkerRuntime implements AutoCloseable {
     private final MetricsServer metricsServer;
     private final Thread thread;
     private final Settings settings;
+    /** What start-up is doing, for /health/ready until the consumer loop exists. */
+    private volatile String stage = "starting";
 
     private WorkerRuntime(Settings s, Clock clock) throws IOException {
         this.settings = s;
         this.meters = Metrics.prometheus(ErasureWorker.kafkaClientSeriesFilter(s.kafka()));
-        // The port first: a busy METRICS_PORT stops start-up before any client is created.
+        // The port first: a busy METRICS_PORT stops start-up before any client is created, and a
+        // probe or scrape is answered (503 with the stage) while start-up waits for Kafka.
         try {
             this.metricsServer = new MetricsServer(s.worker().metricsPort(), meters, () -> worker != null && worker.isLive(),
-                    () -> worker == null ? java.util.Optional.of("starting") : worker.notReadyReason());
+                    () -> worker == null ? java.util.Optional.of(stage) : worker.notReadyReason());
         } catch (IOException e) {
             throw Preflight.port("METRICS_PORT", s.worker().metricsPort(), e);
         }
+        log.info("metrics and health on http://localhost:{}/metrics", metricsServer.port());
+        try {
+            awaitKafka(s);
+        } catch (RuntimeException e) {
+            metricsServer.close();
+            throw e;
+        }
+        stage = "starting: checking the audit database";
         this.dataSource = Databases.pool(s.database(), "audit", meters);
         try {
             checkSchema(); // before any client or thread: a refusal is then the one line the command prints
@@ -214,14 +225,23 @@ public final class WorkerRuntime implements AutoCloseable {
     }
 
     /**
-     * Checks the services and the audit schema, then starts consuming.
+     * Binds the monitoring port, checks the services and the audit schema, then starts consuming.
      *
      * @throws ServiceProblem (a setting) when the database lacks this release's tables or the login its role
      * @throws IllegalStateException when the audit table was written with another subject key
      */
     public static WorkerRuntime start(Settings s, Clock clock) throws IOException {
-        // An unresolvable broker address or a missing topic stops start-up; a broker that does
-        // not answer yet is waited for (readiness and the log say so).
+        WorkerRuntime r = new WorkerRuntime(s, clock);
+        r.thread.start();
+        return r;
+    }
+
+    /**
+     * An unresolvable broker address or a missing topic stops start-up; a broker that does not
+     * answer yet is waited for up to 10 s, then the worker starts anyway (readiness and the log say so).
+     */
+    private void awaitKafka(Settings s) {
+        stage = "starting: waiting for Kafka at " + s.kafka().bootstrapServers();
         try {
             List<String> topics = new java.util.ArrayList<>(List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()));
             if (s.workspaces().stream().anyMatch(w -> w.customerIo().verification().enabled())) {
@@ -241,10 +261,6 @@ public final class WorkerRuntime implements AutoCloseable {
             }
             log.warn("{}; the worker starts anyway and keeps trying", p.getMessage());
         }
-        WorkerRuntime r = new WorkerRuntime(s, clock);
-        r.thread.start();
-        log.info("metrics and health on http://localhost:{}/metrics", r.metricsServer.port());
-        return r;
     }
 
     /**

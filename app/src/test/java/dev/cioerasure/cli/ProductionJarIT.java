@@ -141,6 +141,35 @@ public class ProductionJarIT {
         }
     }
 
+    /**
+     * A worker whose broker does not answer waits for it up to 10 s before it starts anyway; its
+     * monitoring port answers from the start, saying what it waits for, so a probe or a scrape in
+     * those seconds is not a refused connection (it was: the port was bound after the wait).
+     */
+    @Test
+    void aWorkerWaitingForKafkaAtStartUpAlreadyAnswersItsProbesAndSaysWhatItWaitsFor() throws Exception {
+        Path log = Files.createTempFile("waiting-worker", ".log");
+        long t0 = System.nanoTime();
+        Process worker = SlowClientsIT.start(WORKER_AGAINST_NOTHING, log, "worker");
+        try {
+            int port = SlowClientsIT.boundPort(worker, log, SlowClientsIT.WORKER_PORT);
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            java.net.http.HttpResponse<String> ready = http.send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://localhost:" + port + "/health/ready")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(java.time.Duration.ofNanos(System.nanoTime() - t0)).as("within the 10 s wait for Kafka")
+                    .isLessThan(java.time.Duration.ofSeconds(10));
+            assertThat(ready.statusCode()).isEqualTo(503);
+            assertThat(ready.body()).contains("starting: waiting for Kafka at 127.0.0.1:1");
+            java.net.http.HttpResponse<String> metrics = http.send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://localhost:" + port + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.statusCode()).isEqualTo(200);
+            assertThat(metrics.body()).contains("jvm_");
+        } finally {
+            worker.destroyForcibly().waitFor();
+        }
+    }
+
     /** Starts a worker (against nothing: it would keep trying) and returns its output up to its configuration line. */
     private static List<String> firstLinesOfAWorker(Map<String, String> extraEnv) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",

@@ -16,6 +16,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -46,6 +48,28 @@ class SlowClientsIT {
         }
         throw new AssertionError("nothing served port " + port + ": " + Files.readString(log));
     }
+
+    /**
+     * The port a process started on port 0 bound, read from the line its log names it in (group 1
+     * of {@code line}): a port picked free beforehand may be taken by a test running alongside
+     * before the process binds it.
+     */
+    static int boundPort(Process p, Path log, Pattern line) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            Matcher m = line.matcher(Files.readString(log));
+            if (m.find()) {
+                return Integer.parseInt(m.group(1));
+            }
+            if (!p.isAlive()) {
+                throw new AssertionError("the process ended: " + Files.readString(log));
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no line names the port: " + Files.readString(log));
+    }
+
+    static final Pattern WORKER_PORT = Pattern.compile("metrics and health on http://localhost:(\\d+)/metrics");
 
     /**
      * Opens {@code n} connections that send half a request each (half of them stop inside the
@@ -87,12 +111,10 @@ class SlowClientsIT {
 
     @Test
     void theWorkersMonitoringPortAnswersAProbeBehindClientsThatNeverFinishTheirRequest() throws Exception {
-        int port = TestInfra.freePort();
         Path log = Files.createTempFile("slow-worker", ".log");
-        Map<String, String> env = new java.util.HashMap<>(ProductionJarIT.WORKER_AGAINST_NOTHING);
-        env.put("METRICS_PORT", Integer.toString(port));
-        Process worker = start(env, log, "worker");
+        Process worker = start(ProductionJarIT.WORKER_AGAINST_NOTHING, log, "worker"); // METRICS_PORT=0
         try {
+            int port = boundPort(worker, log, WORKER_PORT);
             awaitServing(worker, port, log);
             assertThat(probeBehindStalledClients(port, 4)).isLessThan(Duration.ofSeconds(20));
         } finally {
@@ -104,12 +126,12 @@ class SlowClientsIT {
     void theIntakeAnswersAProbeBehindMoreClientsThatNeverFinishTheirRequestThanItHasThreads() throws Exception {
         String topic = "slow-clients-" + System.nanoTime();
         TestInfra.kafka().createTopics(1, topic);
-        int port = TestInfra.freePort();
         Path log = Files.createTempFile("slow-intake", ".log");
         Process intake = start(Map.of("KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers(), "ERASURE_TOPIC", topic,
                 "AUDIT_SUBJECT_KEY", "k".repeat(32), "ERASURE_WEBHOOK_SECRET", "webhook-secret-for-slow-clients"), log,
-                "intake", "--port", Integer.toString(port));
+                "intake", "--port", "0");
         try {
+            int port = boundPort(intake, log, Pattern.compile("intake listening on port (\\d+)"));
             awaitServing(intake, port, log);
             assertThat(probeBehindStalledClients(port, 20)).isLessThan(Duration.ofSeconds(20));
         } finally {
