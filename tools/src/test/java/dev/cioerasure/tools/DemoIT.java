@@ -30,6 +30,8 @@ class DemoIT {
                 .contains("the receipt's verification (App API): VERIFIED")
                 .containsPattern("App API look-ups \\(0 over its limit\\) in brand-us")
                 .containsPattern("look-ups \\(0 over its limit\\) in brand-eu");
+        assertThat(r.out()).as("requests by status: on time is said of erasures only (a rejected request was not late)")
+                .containsPattern("(?m)^  COMPLETED\\s+20  \\(on time: 20\\)$").containsPattern("(?m)^  REJECTED\\s+2$");
         assertThat(r.out()).contains("signed receipt of demo-0000", "receipt check (audit receipt --verify): signature valid",
                 "checkpoints agree with the table");
     }
