@@ -78,6 +78,6 @@ final class WebhookPayload {
             requestId = "cio-webhook-" + regulation.name().toLowerCase(java.util.Locale.ROOT) + "-"
                     + signedAt.atOffset(java.time.ZoneOffset.UTC).toLocalDate() + "-" + subjectHash.apply(identifier).substring(0, 32);
         }
-        return new ErasureRequest(requestId, identifier, regulation, receivedAt, "customerio-webhook");
+        return new ErasureRequest(requestId, identifier, regulation, receivedAt, RequestParser.WEBHOOK_REQUESTED_BY);
     }
 }

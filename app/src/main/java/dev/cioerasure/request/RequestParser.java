@@ -43,6 +43,8 @@ public final class RequestParser {
     /** Tolerated clock skew for requested_at in the future. */
     static final Duration FUTURE_TOLERANCE = Duration.ofHours(1);
     static final Instant EARLIEST = Instant.parse("2000-01-01T00:00:00Z");
+    /** The {@code requested_by} of the requests the webhook intake makes. */
+    public static final String WEBHOOK_REQUESTED_BY = "customerio-webhook";
 
     private static final Set<String> TOP_FIELDS =
             Set.of("request_id", "identifier", "regulation", "requested_at", "requested_by", "workspaces");
@@ -92,6 +94,20 @@ public final class RequestParser {
     }
 
     public ParseResult parse(byte[] message) {
+        return parse(message, true);
+    }
+
+    /**
+     * A request this worker admitted before and wrote to its retry or verification topic: the
+     * contract without the rules that keep a person out of the references ({@link PersonInReferences}),
+     * which it was checked against when it arrived, or was not, by an older release: a request
+     * half done is finished, not refused.
+     */
+    public ParseResult parseAdmitted(byte[] message) {
+        return parse(message, false);
+    }
+
+    private ParseResult parse(byte[] message, boolean arriving) {
         if (message == null || message.length == 0) {
             return invalid(Rejection.Code.EMPTY, "message is empty", null);
         }
@@ -113,10 +129,10 @@ public final class RequestParser {
         if (root == null || !root.isObject()) {
             return invalid(Rejection.Code.NOT_AN_OBJECT, "the message must be a JSON object", null);
         }
-        return validate(root);
+        return validate(root, arriving);
     }
 
-    private ParseResult validate(JsonNode root) {
+    private ParseResult validate(JsonNode root, boolean arriving) {
         // The request id first, so that any later rejection can still name the ticket.
         JsonNode idNode = root.get("request_id");
         String requestId = null;
@@ -127,9 +143,17 @@ public final class RequestParser {
             idProblem = new Rejection(Rejection.Code.WRONG_TYPE, "request_id must be a string");
         } else {
             String s = idNode.textValue();
+            JsonNode value = root.path("identifier").path("value");
             if (!isRequestId(s)) {
                 idProblem = new Rejection(Rejection.Code.INVALID_VALUE,
                         "request_id must be 1-" + MAX_REQUEST_ID + " printable ASCII characters without leading or trailing spaces");
+            } else if (arriving && s.indexOf('@') >= 0) {
+                // It is logged and stored as written, and goes unread into no rejection either.
+                idProblem = new Rejection(Rejection.Code.INVALID_VALUE, "request_id must not contain '@': it is logged and stored"
+                        + " as written, so never an email address (use a ticket number or a UUID)");
+            } else if (arriving && value.isTextual() && PersonInReferences.requestIdNames(s, value.textValue())) {
+                idProblem = new Rejection(Rejection.Code.INVALID_VALUE, "request_id holds the identifier's value: it is logged and"
+                        + " stored as written, so never build it from the person's identifier (use a ticket number or a UUID)");
             } else {
                 requestId = s;
             }
@@ -214,6 +238,10 @@ public final class RequestParser {
             // It is stored in the audit table: a team or ticket reference, never someone's address.
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
                     "requested_by must be a team or ticket reference, not an email address"), rid);
+        }
+        if (arriving && PersonInReferences.requestedByNames(requestedBy, (String) value)) {
+            return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
+                    "requested_by holds the identifier's value: it is stored in the audit table, so a team or ticket reference only"), rid);
         }
         Object named = workspaces(root.get("workspaces"));
         if (named instanceof Rejection r) {

@@ -117,7 +117,8 @@ final class RecordProcessor {
     CompletableFuture<Void> process(ConsumerRecord<byte[], byte[]> rec) {
         KafkaCoordinates where = new KafkaCoordinates(rec.topic(), rec.partition(), rec.offset());
         long startNanos = System.nanoTime();
-        ParseResult parsed = parser.parse(rec.value());
+        // A parked request was admitted when it arrived; a replay from the DLQ is checked as new.
+        ParseResult parsed = republisher.parkedByTheWorker(rec) ? parser.parseAdmitted(rec.value()) : parser.parse(rec.value());
         CompletableFuture<Outcome> outcome;
         if (parsed instanceof ParseResult.Invalid invalid) {
             outcome = reject(rec, where, invalid);

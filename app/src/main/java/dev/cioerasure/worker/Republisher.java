@@ -176,6 +176,11 @@ final class Republisher {
         return retryTopic.equals(rec.topic());
     }
 
+    /** A request the worker parked itself after admitting it: on the retry topic, not put there by {@code dlq replay}. */
+    boolean parkedByTheWorker(ConsumerRecord<byte[], byte[]> rec) {
+        return fromRetryTopic(rec) && !isReplay(rec);
+    }
+
     private boolean fromVerifyTopic(ConsumerRecord<byte[], byte[]> rec) {
         return verifyTopic != null && verifyTopic.equals(rec.topic());
     }

@@ -167,7 +167,7 @@ final class VerificationProcessor {
 
     CompletableFuture<Void> process(ConsumerRecord<byte[], byte[]> rec) {
         KafkaCoordinates where = new KafkaCoordinates(rec.topic(), rec.partition(), rec.offset());
-        ParseResult parsed = parser.parse(rec.value());
+        ParseResult parsed = parser.parseAdmitted(rec.value()); // a request the worker erased
         Optional<Long> deadlineMillis = TopicHeaders.valid(rec.headers(), TopicHeaders.VERIFY_DEADLINE).map(Long::parseLong);
         if (!(parsed instanceof ParseResult.Valid valid) || deadlineMillis.isEmpty()) {
             // Only the worker writes this topic; anything else there is not a verification to make.

@@ -172,8 +172,8 @@ class OperatorCommandsIT {
     @Test
     void parkedShowsWhatWaitsForARetryRound() throws Exception {
         h.retryDelays(Duration.ofHours(1));
-        track.stubFor(post(urlPathEqualTo("/api/v1/customers/later/suppress")).atPriority(1).willReturn(aResponse().withStatus(503)));
-        h.send(Messages.request("r-later", "id", "later"));
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/p-later/suppress")).atPriority(1).willReturn(aResponse().withStatus(503)));
+        h.send(Messages.request("r-later", "id", "p-later"));
         h.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE outcome = 'RETRY_SCHEDULED'") == 1);
         Cli.Run parked = run("parked");
@@ -200,9 +200,9 @@ class OperatorCommandsIT {
 
     @Test
     void deadLettersShowWhetherTheyWereResolvedAndResolvedOnesAreNotReplayedAgain() throws Exception {
-        track.stubFor(post(urlPathEqualTo("/api/v1/customers/fix-later/suppress")).atPriority(1)
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/p-fix-later/suppress")).atPriority(1)
                 .willReturn(aResponse().withStatus(404).withBody("{}")));
-        h.send(Messages.request("r-fix-later", "id", "fix-later"));
+        h.send(Messages.request("r-fix-later", "id", "p-fix-later"));
         h.start();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
         assertThat(h.deadLetters(1, Duration.ofSeconds(30))).hasSize(1);

@@ -142,11 +142,13 @@ class SubmitIT {
                 r-3,id,someone@example.com,GDPR,2026-11-20T10:00:00Z,desk
                 r-1,email,again@example.com,GDPR,2026-11-20T10:00:00Z,desk
                 r-5,email,x@example.com,LGPD,2026-11-20T10:00:00Z,desk
+                erase-user-8812,id,user-8812,GDPR,2026-11-20T10:00:00Z,desk
                 """);
         Cli.Run r = submit("--file", csv.toString());
         assertThat(r.exit()).isEqualTo(1);
-        assertThat(r.err()).contains("4 of 5 row(s)", "nothing was sent", "line 3:", "line 4:", "line 5: request_id repeats the one on line 2",
-                "line 6:").doesNotContain("not-an-email", "someone@example.com", "again@example.com");
+        assertThat(r.err()).contains("5 of 6 row(s)", "nothing was sent", "line 3:", "line 4:", "line 5: request_id repeats the one on line 2",
+                "line 6:", "line 7: INVALID_VALUE: request_id holds the identifier's value")
+                .doesNotContain("not-an-email", "someone@example.com", "again@example.com", "8812");
         assertThat(h.read(h.topic, 1, Duration.ofSeconds(3))).isEmpty();
 
         Path noHeader = dir.resolve("noheader.csv");

@@ -127,6 +127,10 @@ class IntakeIT {
         assertThat(post("/v1/webhooks/customerio", "{\"phone\":\"1\"}".getBytes(StandardCharsets.UTF_8)).statusCode()).isEqualTo(400);
         assertThat(post("/v1/webhooks/customerio", "{\"id\":\"x@example.com\"}".getBytes(StandardCharsets.UTF_8)).statusCode())
                 .as("an id that looks like an email is ambiguous").isEqualTo(400);
+        HttpResponse<String> namedInTheId = post("/v1/webhooks/customerio", "{\"id\":\"user-8812\",\"request_id\":\"erase-user-8812\"}"
+                .getBytes(StandardCharsets.UTF_8));
+        assertThat(namedInTheId.statusCode()).as("a request id built from the person").isEqualTo(400);
+        assertThat(namedInTheId.body()).contains("request_id holds the identifier's value").doesNotContain("8812");
         HttpResponse<String> twice = post("/v1/webhooks/customerio", "{\"email\":\"a@example.com\",\"email\":\"b@example.com\"}"
                 .getBytes(StandardCharsets.UTF_8));
         assertThat(twice.statusCode()).as("which email was meant?").isEqualTo(400);

@@ -170,4 +170,52 @@ class RequestParserTest {
         ParseResult r = parse("{\"request_id\": \"jane@example.com is here\" ");
         assertThat(rejection(r).detail()).doesNotContain("jane");
     }
+
+    /** A reference built from the person would put the identifier where the keyed hash stands for it. */
+    @Test
+    void referencesThatNameThePersonAreRefusedWithoutKeepingThem() {
+        ParseResult email = parser.parse(Messages.request("jane@example.com", "email", "jane@example.com"));
+        assertThat(rejection(email).describe()).isEqualTo("INVALID_VALUE: request_id must not contain '@': it is logged and stored"
+                + " as written, so never an email address (use a ticket number or a UUID)");
+        assertThat(((ParseResult.Invalid) email).requestId()).as("not kept for the audit row, the DLQ header or the log").isEmpty();
+        assertThat(rejection(parser.parse(Messages.request("dpo@company.com", "id", "p-1"))).code())
+                .as("someone else's address too").isEqualTo(Code.INVALID_VALUE);
+
+        for (String id : new String[] {"erase-User-8812", "User-8812", "user-8812/ticket 4711", "PRIV-1:user-8812."}) {
+            ParseResult r = parser.parse(Messages.request(id, "id", "user-8812"));
+            assertThat(rejection(r).describe()).as(id).startsWith("INVALID_VALUE: request_id holds the identifier's value")
+                    .doesNotContainIgnoringCase("8812");
+            assertThat(((ParseResult.Invalid) r).requestId()).as(id).isEmpty();
+        }
+        ParseResult cio = parser.parse(Messages.request("erase-cio_a1b2c3d4", "cio_id", "a1b2c3d4"));
+        assertThat(((ParseResult.Invalid) cio).requestId()).isEmpty();
+        ParseResult unknownField = parse("{\"request_id\":\"erase-8812\",\"identifier\":{\"type\":\"id\",\"value\":\"8812\"},\"x\":1}");
+        assertThat(rejection(unknownField).code()).isEqualTo(Code.UNKNOWN_FIELD);
+        assertThat(((ParseResult.Invalid) unknownField).requestId()).as("not kept with another problem either").isEmpty();
+
+        ParseResult by = parser.parse(new String(Messages.request("PRIV-1", "id", "user-8812"), StandardCharsets.UTF_8)
+                .replace("privacy-desk/ticket-4711", "ticket 4711 for USER-8812").getBytes(StandardCharsets.UTF_8));
+        assertThat(rejection(by).describe()).isEqualTo("INVALID_VALUE: requested_by holds the identifier's value: it is stored in the"
+                + " audit table, so a team or ticket reference only");
+        assertThat(((ParseResult.Invalid) by).requestId()).contains("PRIV-1");
+
+        // Not the person: the value inside a longer number or word, a short value, what cio-erasure makes itself.
+        for (String[] ok : new String[][] {{"PRIV-188120", "8812"}, {"user-88120", "user-8812"}, {"PRIV-123", "123"},
+                {"sub-gdpr-0123456789abcdef0123456789abcdef", "gdpr"},
+                {"cio-webhook-ccpa-2026-12-06-0123456789abcdef0123456789abcdef", "webhook"}}) {
+            assertThat(parser.parse(Messages.request(ok[0], "id", ok[1]))).as(ok[0]).isInstanceOf(ParseResult.Valid.class);
+        }
+        assertThat(parser.parse(new String(Messages.request("r-1", "id", "customerio"), StandardCharsets.UTF_8)
+                .replace("privacy-desk/ticket-4711", RequestParser.WEBHOOK_REQUESTED_BY).getBytes(StandardCharsets.UTF_8)))
+                .as("the webhook intake's requester").isInstanceOf(ParseResult.Valid.class);
+    }
+
+    @Test
+    void aRequestTheWorkerAdmittedBeforeIsNotRefusedForItsReferences() {
+        byte[] old = Messages.request("erase-jane@example.com", "email", "jane@example.com");
+        assertThat(parser.parse(old)).isInstanceOf(ParseResult.Invalid.class);
+        assertThat(parser.parseAdmitted(old)).as("parked by an older release: finished, not refused").isInstanceOf(ParseResult.Valid.class);
+        assertThat(parser.parseAdmitted(Messages.request("r-1", "id", "a@b.co"))).as("the rest of the contract holds")
+                .isInstanceOf(ParseResult.Invalid.class);
+    }
 }

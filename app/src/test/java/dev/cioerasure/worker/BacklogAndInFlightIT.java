@@ -83,7 +83,7 @@ class BacklogAndInFlightIT {
     void duringADrainTheBacklogMetricTracksWhatKafkasGroupToolReports() throws Exception {
         h = new WorkerHarness(URI.create(track.baseUrl()), 40, 3, Duration.ofSeconds(5), 3); // 20 erasures/s
         for (int i = 0; i < 300; i++) {
-            h.send(("k" + i).getBytes(), Messages.request("r-drain-" + i, "id", "drain-" + i));
+            h.send(("k" + i).getBytes(), Messages.request("r-drain-" + i, "id", "p-drain-" + i));
         }
         h.start();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
@@ -138,7 +138,7 @@ class BacklogAndInFlightIT {
                 .willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(150)));
         h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 3, Duration.ofSeconds(5), 3).worker(8, Duration.ofMinutes(10));
         for (int i = 0; i < 200; i++) {
-            h.send(("k" + i).getBytes(), Messages.request("r-bound-" + i, "id", "bound-" + i));
+            h.send(("k" + i).getBytes(), Messages.request("r-bound-" + i, "id", "p-bound-" + i));
         }
         h.start();
         int max = 0;

@@ -69,7 +69,7 @@ class CrashIT {
     void killingTheWorkerRepeatedlyLosesNothingAndNeverCompletesARequestTwice() throws Exception {
         int n = 3000;
         for (int i = 0; i < n; i++) {
-            h.send(("key-" + i).getBytes(), Messages.request("r-crash-" + i, "id", "crash-" + i));
+            h.send(("key-" + i).getBytes(), Messages.request("r-crash-" + i, "id", "p-crash-" + i));
         }
         Random random = new Random(42);
         Path logDir = Files.createDirectories(Path.of("app", "target", "crash-it"));

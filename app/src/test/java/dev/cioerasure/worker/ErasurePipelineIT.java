@@ -269,7 +269,7 @@ class ErasurePipelineIT {
         h.close();
         h = new WorkerHarness(URI.create(track.baseUrl()), 200, 5, Duration.ofSeconds(5), 3);
         for (int i = 0; i < total; i++) {
-            h.send(Messages.request("r-restart-" + i, "id", "restart-" + i));
+            h.send(Messages.request("r-restart-" + i, "id", "p-restart-" + i));
         }
         track.stubFor(post(urlPathMatching("/api/v1/customers/[^/]+/suppress")).willReturn(okJson("{}").withFixedDelay(20)));
         h.start();
@@ -298,7 +298,7 @@ class ErasurePipelineIT {
         // slow enough (60 erasures/s) that the rebalance and the leave both happen mid-stream
         h = new WorkerHarness(URI.create(track.baseUrl()), 120, 5, Duration.ofSeconds(5), 6);
         for (int i = 0; i < total; i++) {
-            h.send(("k" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-rebalance-" + i, "id", "rebalance-" + i));
+            h.send(("k" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-rebalance-" + i, "id", "p-rebalance-" + i));
         }
         h.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() >= 100);
@@ -329,17 +329,30 @@ class ErasurePipelineIT {
             h.send(("{\"request_id\":\"r-pii-4\",\"identifier\":{\"type\":\"email\",\"value\":\"" + emails.get(1) + "\"},"
                     + "\"regulation\":\"GDPR\",\"requested_at\":\"2026-11-28T10:00:00Z\",\"requested_by\":\"desk\","
                     + "\"" + emails.get(0) + "\":\"x\"}").getBytes(StandardCharsets.UTF_8));
+            // References built from the person: a request id that is the email, one that holds the
+            // customer id, a requested_by that names it. Each is refused before any of it is kept.
+            h.send(Messages.request(emails.get(0), "email", emails.get(0)));
+            h.send(Messages.request("erase-User-8812-0042", "id", "user-8812-0042"));
+            h.send(new String(Messages.request("r-pii-7", "id", "user-8812-0042"), StandardCharsets.UTF_8)
+                    .replace("\"requested_by\":\"", "\"requested_by\":\"for user-8812-0042 ").getBytes(StandardCharsets.UTF_8));
             track.stubFor(post(urlPathEqualTo("/api/v1/customers/another.one%2Btag%40example.org/suppress"))
                     .willReturn(aResponse().withStatus(400).withBody("{\"meta\":{\"error\":\"bad Another.One+tag@example.org\"}}")));
             h.start();
-            await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 4);
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 7);
             h.stop();
 
-            String everything = h.rows().toString() + "\n" + String.join("\n", logs.lines());
+            String deadLetterHeaders = h.deadLetters(6, Duration.ofSeconds(30)).stream()
+                    .map(r -> java.util.Arrays.toString(r.headers().toArray())).reduce("", String::concat);
+            String everything = h.rows().toString() + "\n" + String.join("\n", logs.lines()) + "\n" + deadLetterHeaders;
             for (String email : emails) {
                 assertThat(everything).doesNotContainIgnoringCase(email);
                 assertThat(everything).doesNotContainIgnoringCase(email.substring(0, email.indexOf('@')));
             }
+            assertThat(everything).doesNotContainIgnoringCase("user-8812-0042");
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'REJECTED' AND request_id IS NULL"))
+                    .as("the two request ids that name the person are not kept").isEqualTo(2);
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-pii-7' AND outcome = 'REJECTED'")).isEqualTo(1);
+            track.verify(0, postRequestedFor(urlPathEqualTo("/api/v1/customers/user-8812-0042/suppress")));
             assertThat(everything).doesNotContain(WorkerHarness.API_KEY).doesNotContain(WorkerHarness.AUDIT_KEY);
             assertThat(logs.lines()).anyMatch(l -> l.contains("r-pii-3"));
         }

@@ -26,7 +26,7 @@ class GroupRateLimitIT {
              WorkerHarness h = new WorkerHarness(sandbox.baseUrl(), limit, 5, Duration.ofSeconds(5), 6)) {
             int n = 1200;
             for (int i = 0; i < n; i++) {
-                h.send(("subject-" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-group-" + i, "id", "group-" + i));
+                h.send(("subject-" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-group-" + i, "id", "p-group-" + i));
             }
             h.start();
             try (WorkerRuntime b = h.startAnother("group-b"); WorkerRuntime c = h.startAnother("group-c")) {

@@ -108,7 +108,7 @@ class HostileRecordsIT {
                     return true;
                 });
         // ...and a valid request behind them on the same partition.
-        sendRaw(h.topic, "k4".getBytes(StandardCharsets.UTF_8), Messages.request("r-behind", "id", "behind"));
+        sendRaw(h.topic, "k4".getBytes(StandardCharsets.UTF_8), Messages.request("r-behind", "id", "p-behind"));
         h.start();
 
         await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() == 4);
@@ -153,7 +153,7 @@ class HostileRecordsIT {
         h.close();
         h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 2, Duration.ofSeconds(5), 1).outagePause(Duration.ofSeconds(1));
         h.retryDelays(Duration.ofHours(1));
-        track.stubFor(post(urlPathEqualTo("/api/v1/customers/flaky/suppress")).atPriority(1).willReturn(aResponse().withStatus(503)));
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/p-flaky/suppress")).atPriority(1).willReturn(aResponse().withStatus(503)));
         RecordHeader[] forged = {
                 new RecordHeader(TopicHeaders.ORIGINAL_TOPIC, EMAIL.getBytes(StandardCharsets.UTF_8)),
                 new RecordHeader(TopicHeaders.ORIGINAL_PARTITION, "99".getBytes(StandardCharsets.UTF_8)),
@@ -167,7 +167,7 @@ class HostileRecordsIT {
         };
         sendRaw(h.topic, null, "{\"request_id\":\"r-forged\"}".getBytes(StandardCharsets.UTF_8), forged);
         // A retry round of 99 would make this FAILED at once; ignored, it is parked for round 1.
-        sendRaw(h.topic, null, Messages.request("r-flaky", "id", "flaky"), forged);
+        sendRaw(h.topic, null, Messages.request("r-flaky", "id", "p-flaky"), forged);
         h.start();
         await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() == 2);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-flaky' AND outcome = 'RETRY_SCHEDULED'")).isEqualTo(1);
@@ -240,9 +240,9 @@ class HostileRecordsIT {
     void aRecordStuckInFlightShowsInTheGaugeAndTurnsReadinessDown() throws Exception {
         h.close();
         h = new WorkerHarness(URI.create(track.baseUrl()), 1000, 1, Duration.ofSeconds(20), 1).worker(2, Duration.ofSeconds(2));
-        track.stubFor(post(urlPathEqualTo("/api/v1/customers/slow/suppress")).atPriority(1)
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/p-slow/suppress")).atPriority(1)
                 .willReturn(aResponse().withStatus(200).withBody("{}").withFixedDelay(8000)));
-        h.send(Messages.request("r-slow", "id", "slow"));
+        h.send(Messages.request("r-slow", "id", "p-slow"));
         h.start();
         java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
         java.net.http.HttpRequest ready = java.net.http.HttpRequest.newBuilder(

@@ -165,6 +165,37 @@ class RecordProcessorTest {
         assertThat(track.calls).hasValue(0);
     }
 
+    /**
+     * A request id built from the identifier is refused when the request arrives, and kept nowhere;
+     * one an older release admitted and parked is finished; one put back by {@code dlq replay} is checked as new.
+     */
+    @Test
+    void referencesNamingThePersonAreRefusedOnArrivalButARequestParkedBeforeIsFinished() throws Exception {
+        byte[] named = Messages.request("erase-user-8812", "id", "user-8812");
+        process(0, named);
+        assertThat(rows).extracting(r -> r.step() + " " + r.outcome() + " " + r.requestId()).containsExactly("OUTCOME REJECTED null");
+        assertThat(producer.history().get(0).headers().lastHeader(TopicHeaders.REQUEST_ID)).as("no request id on the DLQ copy").isNull();
+        assertThat(track.calls).hasValue(0);
+
+        ConsumerRecord<byte[], byte[]> parked = new ConsumerRecord<>(TOPIC + ".retry", 0, 1, 0L,
+                org.apache.kafka.common.record.TimestampType.CREATE_TIME, 0, 0, "k".getBytes(StandardCharsets.UTF_8), named,
+                new org.apache.kafka.common.header.internals.RecordHeaders(List.of(
+                        TopicHeaders.Written.of(TopicHeaders.RETRY_ROUND, "1"))), Optional.empty());
+        processor.process(parked).get(10, TimeUnit.SECONDS);
+        assertThat(stepsOf("erase-user-8812")).contains("OUTCOME COMPLETED");
+        assertThat(track.calls).hasValue(2);
+
+        byte[] replayedBody = Messages.request("erase-user-8813", "id", "user-8813");
+        ConsumerRecord<byte[], byte[]> replayed = new ConsumerRecord<>(TOPIC + ".retry", 0, 2, 0L,
+                org.apache.kafka.common.record.TimestampType.CREATE_TIME, 0, 0, "k".getBytes(StandardCharsets.UTF_8), replayedBody,
+                new org.apache.kafka.common.header.internals.RecordHeaders(List.of(
+                        TopicHeaders.Written.of(TopicHeaders.REPLAY, TOPIC + ".dlq-0@0"))), Optional.empty());
+        processor.process(replayed).get(10, TimeUnit.SECONDS);
+        assertThat(rows.get(rows.size() - 1).outcome()).isEqualTo(Outcome.REJECTED);
+        assertThat(stepsOf("erase-user-8813")).isEmpty();
+        assertThat(track.calls).hasValue(2);
+    }
+
     @Test
     void aPermanentRefusalFailsAtOnceAndATransientOneGoesToTheNextRetryRound() throws Exception {
         track.status.set(400);

@@ -72,7 +72,7 @@ class RetryRoundsIT {
         track.stubFor(delete(urlPathEqualTo(path)).inScenario("flaky").whenScenarioStateIs("ok").willReturn(okJson("{}")));
         h.send(Messages.request("r-flaky", "id", "flaky-1"));
         for (int i = 0; i < 20; i++) {
-            h.send(Messages.request("r-behind-" + i, "id", "behind-" + i));
+            h.send(Messages.request("r-behind-" + i, "id", "p-behind-" + i));
         }
         h.start();
         await().atMost(Duration.ofSeconds(20)).until(() -> h.count(

@@ -38,7 +38,7 @@ class StrictWindowIT {
              WorkerHarness h = new WorkerHarness(sandbox.baseUrl(), limit, 5, Duration.ofSeconds(5), 3)) {
             int n = 500;
             for (int i = 0; i < n; i++) {
-                h.send(("s-" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-strict-" + i, "id", "strict-" + i));
+                h.send(("s-" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-strict-" + i, "id", "p-strict-" + i));
             }
             h.start();
             await().atMost(Duration.ofSeconds(60)).until(() -> h.count(
@@ -63,7 +63,7 @@ class StrictWindowIT {
             for (int i = 0; i < n; i++) {
                 // skewed keys: half of all requests on one key's partition
                 String key = i % 2 == 0 ? "hot" : "s-" + i;
-                h.send(key.getBytes(StandardCharsets.UTF_8), Messages.request("r-group-strict-" + i, "id", "group-strict-" + i));
+                h.send(key.getBytes(StandardCharsets.UTF_8), Messages.request("r-group-strict-" + i, "id", "p-group-strict-" + i));
             }
             h.start();
             WorkerRuntime b = h.startAnother("strict-b");
