@@ -195,8 +195,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         Gauge.builder(MetricNames.OLDEST_IN_FLIGHT_AGE, this, w -> w.oldestInFlight().toMillis() / 1000.0)
                 .description("Age of the oldest record taken whose outcome is not yet durable (0 when none)")
                 .baseUnit("seconds").register(d.meters());
-        Gauge.builder(MetricNames.READY, this, w -> w.isReady() ? 1 : 0)
-                .description("1 when the worker is ready").register(d.meters());
     }
 
     /**

@@ -78,6 +78,10 @@ public final class WorkerRuntime implements AutoCloseable {
             throw Preflight.port("METRICS_PORT", s.worker().metricsPort(), e);
         }
         log.info("metrics and health on http://localhost:{}/metrics", metricsServer.port());
+        // From the first scrape: a worker whose start-up hangs (a lock on the database, say) is up
+        // and reads 0, so ErasureWorkerNotReady fires; the series absent would alert nobody.
+        Gauge.builder(MetricNames.READY, this, r -> r.worker != null && r.worker.isReady() ? 1 : 0)
+                .description("1 when the worker is ready (0 while it starts)").register(meters);
         try {
             awaitKafka(s);
         } catch (RuntimeException e) {

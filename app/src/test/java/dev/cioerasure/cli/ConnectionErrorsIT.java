@@ -147,6 +147,59 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * A worker whose start-up waits on the database (here a lock someone holds on a table it
+     * reads) is up, reads {@code erasure_ready 0} (the series was absent until start-up ended, so
+     * ErasureWorkerNotReady could not fire) and says where it waits; it starts once the lock goes.
+     */
+    @Test
+    void aWorkerWhoseStartUpWaitsOnTheDatabaseReadsNotReadyAndSaysWhere() throws Exception {
+        try (WorkerHarness h = WorkerHarness.forStub(java.net.URI.create("http://127.0.0.1:1"));
+             LogCapture logs = LogCapture.capture();
+             java.sql.Connection owner = TestInfra.dataSource(h.ownerDatabase()).getConnection()) {
+            owner.setAutoCommit(false);
+            owner.createStatement().execute("LOCK TABLE audit_subject_key IN ACCESS EXCLUSIVE MODE");
+            java.util.concurrent.CompletableFuture<WorkerRuntime> starting = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return h.start();
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            try {
+                java.util.regex.Pattern served = java.util.regex.Pattern.compile("metrics and health on http://localhost:(\\d+)/metrics");
+                java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+                // (the log is shared with the test classes running alongside: this worker is the one starting)
+                int port = await().atMost(Duration.ofSeconds(30)).until(() -> logs.lines().stream().map(served::matcher)
+                        .filter(java.util.regex.Matcher::find).map(m -> Integer.parseInt(m.group(1)))
+                        .filter(p -> get(http, p, "/health/ready").contains("starting: checking the audit database")).findFirst(),
+                        java.util.Optional::isPresent).orElseThrow();
+                Thread.sleep(1_000);
+                assertThat(starting).as("still waiting on the lock").isNotDone();
+                assertThat(get(http, port, "/metrics")).containsPattern("(?m)^erasure_ready\\{[^}]*\\} 0\\.0$");
+                owner.rollback();
+                WorkerRuntime r = starting.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(60)).until(() -> r.worker().isReady());
+                assertThat(get(http, port, "/metrics")).containsPattern("(?m)^erasure_ready\\{[^}]*\\} 1\\.0$");
+            } finally {
+                owner.rollback();
+                starting.get(60, java.util.concurrent.TimeUnit.SECONDS); // the harness closes it
+            }
+        }
+    }
+
+    private static String get(java.net.http.HttpClient http, int port, String path) {
+        try {
+            return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + port + path)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        } catch (java.io.IOException e) {
+            return ""; // a worker that has stopped since
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
+        }
+    }
+
+    /**
      * A login without its group role, or a database without this release's tables, is a setting
      * that waiting does not mend: every command stops with one line before it prints or takes
      * anything (they gave exit 70 and pgjdbc's exception; the worker started, joined its group and

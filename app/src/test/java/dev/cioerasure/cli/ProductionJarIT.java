@@ -164,7 +164,7 @@ public class ProductionJarIT {
             java.net.http.HttpResponse<String> metrics = http.send(java.net.http.HttpRequest.newBuilder(
                     java.net.URI.create("http://localhost:" + port + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
             assertThat(metrics.statusCode()).isEqualTo(200);
-            assertThat(metrics.body()).contains("jvm_");
+            assertThat(metrics.body()).contains("jvm_").containsPattern("(?m)^erasure_ready\\{[^}]*\\} 0\\.0$");
         } finally {
             worker.destroyForcibly().waitFor();
         }
