@@ -17,6 +17,7 @@ import dev.cioerasure.request.RequestJson;
 import dev.cioerasure.request.RequestParser;
 import dev.cioerasure.threads.DaemonThreads;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -91,6 +92,9 @@ public final class IntakeServer implements AutoCloseable {
         // to an intake that can publish them.
         this.kafkaWatch = new KafkaWatch(s.kafka(), Duration.ofSeconds(10), Duration.ofSeconds(5));
         HealthEndpoints endpoints = new HealthEndpoints(meters, Optional::empty, kafkaWatch::problem);
+        Gauge.builder(MetricNames.INTAKE_READY, kafkaWatch, w -> w.problem().isEmpty() ? 1 : 0)
+                .description("1 while the intake can publish (Kafka answers, the topic exists); 0: it answers signed requests 503")
+                .register(meters);
         this.server = HttpServer.create(new InetSocketAddress(port), 128);
         // The JDK server matches contexts by path prefix; route on the exact path instead, so
         // /v1/requests/extra or /v1/requestsX are 404 and never reach a handler.

@@ -60,6 +60,8 @@ public final class MetricNames {
     public static final String OPEN = "erasure.open";
     /** Counter, tags {@code endpoint}, {@code status}: HTTP intake requests. */
     public static final String INTAKE = "erasure.intake.requests";
+    /** Gauge: 1 while the intake can publish (Kafka answers, the topic exists), else 0: it answers signed requests 503. */
+    public static final String INTAKE_READY = "erasure.intake.ready";
     /** Gauge: 1 while the worker is ready (assigned, database reachable), else 0. */
     public static final String READY = "erasure.ready";
     /** Gauge: seconds since the Track API key file was last written (rotated); NaN for a key from a variable. */

@@ -238,6 +238,7 @@ class IntakeIT {
         await().atMost(Duration.ofSeconds(15)).until(() -> get(intake, "/health/ready").statusCode() == 200);
         assertThat(get(intake, "/health/ready").body()).contains("\"status\":\"UP\"");
         assertThat(get(intake, "/health/live").statusCode()).isEqualTo(200);
+        assertThat(get(intake, "/metrics").body()).containsPattern("(?m)^erasure_intake_ready\\{[^}]*\\} 1\\.0$");
         // the same intake in front of a broker that is not there
         Settings nowhere = new Settings(new Settings.Kafka("127.0.0.1:1", h.topic, "unused"), null, null, h.settings.audit(), null,
                 List.of(Secret.of("ERASURE_WEBHOOK_SECRET", SECRET)));
@@ -247,6 +248,8 @@ class IntakeIT {
             await().atMost(Duration.ofSeconds(20)).until(() -> get(orphan, "/health/ready").body().contains("KAFKA_BOOTSTRAP_SERVERS"));
             assertThat(get(orphan, "/health/ready").statusCode()).isEqualTo(503);
             assertThat(get(orphan, "/health/live").statusCode()).as("alive: it answers, it only cannot publish").isEqualTo(200);
+            assertThat(get(orphan, "/metrics").body()).as("what ErasureIntakeNotReady watches")
+                    .containsPattern("(?m)^erasure_intake_ready\\{[^}]*\\} 0\\.0$");
         }
     }
 

@@ -51,8 +51,18 @@ public class MetricsContractIT {
             Set<String> dashboard = metricsUsedIn(Path.of("config", "grafana", "dashboards", "cio-erasure.json"));
             assertThat(dashboard).contains("erasure_requests_total", "erasure_track_call_seconds_bucket", "erasure_retry_parked");
             used.addAll(dashboard);
+            // The intake's own series come from an intake.
+            String intakeScrape;
+            try (dev.cioerasure.intake.IntakeServer intake = new dev.cioerasure.intake.IntakeServer(new dev.cioerasure.config.Settings(
+                    h.settings.kafka(), null, null, h.settings.audit(), null,
+                    List.of(dev.cioerasure.config.Secret.of("ERASURE_WEBHOOK_SECRET", "contract-secret"))), 0, Metrics.prometheus(),
+                    java.time.Clock.systemUTC())) {
+                intakeScrape = scrape(intake.port());
+            }
+            assertThat(used).contains("erasure_intake_ready");
             for (String name : used) {
-                assertThat(scrape).as("metric %s used by an alert rule", name).containsPattern("(?m)^" + name + "[{ ]");
+                assertThat(name.startsWith("erasure_intake_") ? intakeScrape : scrape).as("metric %s used by an alert rule", name)
+                        .containsPattern("(?m)^" + name + "[{ ]");
             }
             // The alerts and the dashboard's workspace variable group by it: every series about a workspace carries it.
             for (String name : List.of("erasure_track_call_seconds_count", "erasure_credentials_rejected", "erasure_ratelimit_calls_per_second",
