@@ -194,8 +194,8 @@ final class AuditCommand {
 
         @Override
         public Integer call() throws Exception {
+            Identifier who = subject.identifier(); // once: "-" reads standard input; a bad one is exit 2 before the settings
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
-            Identifier who = subject.identifier(); // once: "-" reads standard input
             String hash = new SubjectHasher(s.audit().subjectKey()).hash(who);
             try (HikariDataSource ds = connected(s.database())) {
                 SubjectKeyFingerprint key = new SubjectKeyFingerprint(ds, new SubjectHasher(s.audit().subjectKey()));

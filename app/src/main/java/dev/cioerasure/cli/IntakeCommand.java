@@ -36,14 +36,18 @@ final class IntakeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // The arguments first: a wrong one is exit 2 at once, not after the settings or a 15 s wait for Kafka.
+        if (port < 0 || port > 65535) {
+            throw new Errors.UserError("--port must be a port (1-65535; 0: any free one)", 2);
+        }
+        if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535 || metricsPort == port)) {
+            throw new Errors.UserError("--metrics-port must be a port (1-65535) other than --port", 2);
+        }
         HttpServerTimeouts.install(); // before any HTTP server is made: it reads them once
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
                 SettingsLoader.Part.WEBHOOK));
         log.info(s.describe());
         Preflight.kafka(s.kafka(), java.time.Duration.ofSeconds(15), java.util.List.of(s.kafka().topic()), "ERASURE_TOPIC");
-        if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535 || metricsPort == port)) {
-            throw new Errors.UserError("--metrics-port must be a port (1-65535) other than --port", 2);
-        }
         PrometheusMeterRegistry meters = Metrics.prometheus();
         IntakeServer server;
         try {
