@@ -94,7 +94,6 @@ final class SubmitCommand implements Callable<Integer> {
         Ledger ledger = Ledger.read(target, fmt);
         // First pass: every row is checked before anything is sent; only counts and the first problems are kept.
         Survey survey = Survey.of(file, fmt, submitter, ledger); // the request ids it kept for the check are let go
-        int generated = survey.generated;
         if (survey.problems > 0) {
             System.err.println("cio-erasure: " + survey.problems + " of " + survey.rows + " row(s) in " + file
                     + " are invalid; nothing was sent:");
@@ -120,8 +119,9 @@ final class SubmitCommand implements Callable<Integer> {
             } else {
                 System.err.println("cio-erasure: " + already + ". Nothing was sent. The worker would record them as DUPLICATE"
                         + " and erase nobody twice; a new request for the same person needs a new ticket (requested_by),"
-                        + " date (requested_at) or request_id. Re-run with --skip-submitted to send only the "
-                        + (survey.valid - survey.repeated) + " new row(s), or --resubmit to send all " + survey.valid + " again.");
+                        + " date (requested_at) or request_id. " + (survey.repeated == survey.valid ? "Every row was; re-run with"
+                        : "Re-run with --skip-submitted to send only the " + (survey.valid - survey.repeated) + " new row(s), or with")
+                        + " --resubmit to send all " + survey.valid + " again.");
                 return 1;
             }
         }
@@ -131,7 +131,7 @@ final class SubmitCommand implements Callable<Integer> {
         }
         if (dryRun) {
             System.out.println(toSend + " request(s) valid; nothing sent (--dry-run)"
-                    + (generated > 0 ? "; " + generated + " request id(s) would be generated" : ""));
+                    + (generatedToSend(survey) > 0 ? "; " + generatedToSend(survey) + " of their ids would be generated" : ""));
             return 0;
         }
         Preflight.kafka(s.kafka(), Duration.ofSeconds(15), List.of(s.kafka().topic()), "ERASURE_TOPIC");
@@ -141,6 +141,7 @@ final class SubmitCommand implements Callable<Integer> {
         // Second pass: the same rows checked into the same messages, sent as they are read.
         List<Submitter.Refused> refused;
         int[] sentCount = {0};
+        int[] generatedSent = {0};
         try (Submitter.Publication publication = submitter.publication(new KafkaClients(s.kafka()), s.kafka().topic())) {
             Submitter.Pass send = submitter.reread();
             scan(file, fmt, row -> {
@@ -148,6 +149,7 @@ final class SubmitCommand implements Callable<Integer> {
                 if (c.message() != null && !(skipSubmitted && ledger.ids().contains(c.requestId()))) {
                     publication.send(c);
                     sentCount[0]++;
+                    generatedSent[0] += c.idGenerated() ? 1 : 0;
                     progress.update(publication.acknowledged());
                 }
             });
@@ -189,8 +191,13 @@ final class SubmitCommand implements Callable<Integer> {
             return unavailable ? Errors.UNAVAILABLE : 1;
         }
         System.out.printf("submitted %d request(s) to %s in %.1f s (%.0f/s)%s; request ids written to %s%n", total, s.kafka().topic(),
-                secs, total / Math.max(secs, 1e-3), generated > 0 ? "; " + generated + " request id(s) generated" : "", target);
+                secs, total / Math.max(secs, 1e-3), generatedSent[0] > 0 ? "; " + generatedSent[0] + " of their ids generated" : "", target);
         return 0;
+    }
+
+    /** Request ids generated for the rows that will be sent (with --skip-submitted, not those already recorded). */
+    private int generatedToSend(Survey survey) {
+        return skipSubmitted ? survey.generated - survey.generatedRepeated : survey.generated;
     }
 
     /** Reads the file row by row; a file that cannot be read is the user's error (exit 1), named without its content. */
@@ -218,6 +225,7 @@ final class SubmitCommand implements Callable<Integer> {
         int valid;
         int repeated;
         int generated;
+        int generatedRepeated;
         boolean named;
 
         private Survey(Ledger ledger) {
@@ -231,7 +239,6 @@ final class SubmitCommand implements Callable<Integer> {
             ProgressBar progress = new ProgressBar(Files.size(file), "bytes checked", 2_000_000_000L);
             scan(file, fmt, row -> survey.add(check.check(row)), progress::update);
             progress.done();
-            survey.generated = check.generated();
             return survey;
         }
 
@@ -244,7 +251,11 @@ final class SubmitCommand implements Callable<Integer> {
                 return;
             }
             valid++;
-            repeated += ledger.ids().contains(c.requestId()) ? 1 : 0;
+            generated += c.idGenerated() ? 1 : 0;
+            if (ledger.ids().contains(c.requestId())) {
+                repeated++;
+                generatedRepeated += c.idGenerated() ? 1 : 0;
+            }
             named |= c.message().has("workspaces");
         }
     }

@@ -25,6 +25,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * to send it, so memory does not grow with the file beyond the request ids it holds.
  */
 public final class Submitter {
+    /** Stands for the id to be generated while the row is checked: one of the ids cio-erasure makes, so it names nobody. */
+    private static final String PLACEHOLDER_ID = "sub-gdpr-00000000000000000000000000000000";
     private final RequestParser parser;
     private final SubjectHasher hasher;
     /** Filled in where a row has no requested_at: the same for every pass over a file. */
@@ -40,9 +42,9 @@ public final class Submitter {
      * A row checked: the message ready to send (its request id filled in) and the person it names,
      * or why it cannot be sent (no values).
      */
-    public record Checked(int line, ObjectNode message, Identifier identifier, String problem) {
+    public record Checked(int line, ObjectNode message, Identifier identifier, boolean idGenerated, String problem) {
         static Checked problem(int line, String problem) {
-            return new Checked(line, null, null, problem);
+            return new Checked(line, null, null, false, problem);
         }
 
         public String requestId() {
@@ -57,15 +59,9 @@ public final class Submitter {
     public final class Pass {
         /** Each request id seen and its line; null when repeats are not looked for. */
         private final Map<String, Integer> seenIds;
-        private int generated;
 
         private Pass(boolean findRepeats) {
             this.seenIds = findRepeats ? new HashMap<>() : null;
-        }
-
-        /** How many request ids this pass generated, so far. */
-        public int generated() {
-            return generated;
         }
 
         public Checked check(RequestFile.Row row) {
@@ -78,7 +74,7 @@ public final class Submitter {
             }
             boolean derive = !m.has("request_id");
             if (derive) {
-                m.put("request_id", "placeholder");
+                m.put("request_id", PLACEHOLDER_ID);
             }
             ParseResult parsed = parser.parse(m.toString().getBytes(StandardCharsets.UTF_8));
             if (parsed instanceof ParseResult.Invalid invalid) {
@@ -102,8 +98,7 @@ public final class Submitter {
                 return Checked.problem(row.line(), "line " + row.line() + ": request_id repeats the one on line " + earlier
                         + (derive ? " (same person, regulation, requested_by, requested_at and workspaces)" : ""));
             }
-            generated += derive ? 1 : 0;
-            return new Checked(row.line(), ordered, r.identifier(), null);
+            return new Checked(row.line(), ordered, r.identifier(), derive, null);
         }
     }
 

@@ -84,7 +84,7 @@ class SubmitIT {
                 """);
         Cli.Run r = submit("--file", csv.toString());
         assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.out()).contains("submitted 4 request(s)", "3 request id(s) generated", "november.submitted.csv");
+        assertThat(r.out()).contains("submitted 4 request(s)", "3 of their ids generated", "november.submitted.csv");
         Files.setLastModifiedTime(dir.resolve("november.submitted.csv"),
                 java.nio.file.attribute.FileTime.from(java.time.Instant.parse("2026-11-25T09:30:00Z")));
         assertThat(r.err()).contains("4/4 acknowledged");
@@ -97,7 +97,8 @@ class SubmitIT {
         Cli.Run again = submit("--file", csv.toString());
         assertThat(again.exit()).as("a repeat is stopped and explained").isEqualTo(1);
         assertThat(again.err()).contains("4 of 4 row(s) were already submitted on 2026-11-25T09:30:00Z", "Nothing was sent",
-                "--skip-submitted", "--resubmit");
+                "Every row was; re-run with --resubmit to send all 4 again.").as("no advice to send 0 new rows")
+                .doesNotContain("--skip-submitted");
         assertThat(submit("--file", csv.toString(), "--skip-submitted").out()).contains("nothing new to send");
         Thread.sleep(1000);
         assertThat(h.outcomes()).isEqualTo(4);
@@ -197,9 +198,12 @@ class SubmitIT {
         Cli.Run stopped = submit("--file", first.toString());
         assertThat(stopped.exit()).isEqualTo(1);
         assertThat(stopped.err()).contains("1 of 2 row(s) were already submitted", "--skip-submitted to send only the 1 new row(s)");
+        assertThat(submit("--file", first.toString(), "--skip-submitted", "--dry-run").out())
+                .contains("1 request(s) valid; nothing sent (--dry-run); 1 of their ids would be generated");
         Cli.Run onlyNew = submit("--file", first.toString(), "--skip-submitted");
         assertThat(onlyNew.exit()).as(onlyNew.err()).isZero();
-        assertThat(onlyNew.out()).contains("submitted 1 request(s)");
+        assertThat(onlyNew.out()).as("the ids of the rows sent, not of those skipped")
+                .contains("submitted 1 request(s)", "; 1 of their ids generated;");
         await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 2);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'"))
                 .as("erased again for the new ticket").isEqualTo(2);
