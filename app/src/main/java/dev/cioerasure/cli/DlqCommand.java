@@ -6,6 +6,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.kafka.TopicHeaders;
+import dev.cioerasure.request.Rejection;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -166,7 +167,9 @@ final class DlqCommand {
     @Command(name = "replay", mixinStandardHelpOptions = true,
             description = {"Publish dead-lettered records to the retry topic (<ERASURE_TOPIC>.retry), due at once.",
                     "Key and value unchanged, marked as a replay (a FAILED request may then be tried again; a COMPLETED"
-                            + " one is recorded as DUPLICATE). Fix the cause first (credentials, a malformed message at its source)."
+                            + " one is recorded as DUPLICATE). Fix the cause first (credentials, a workspace missing from the"
+                            + " configuration). A record rejected for its content (MALFORMED_JSON, UNKNOWN_FIELD, …) is skipped:"
+                            + " replayed unchanged it is rejected again; resubmit it corrected from its source."
                             + " A cut copy (its value was too large to keep) cannot be replayed: resubmit it from its source."})
     static final class Replay implements Callable<Integer> {
         @ArgGroup(exclusive = true, multiplicity = "1")
@@ -175,7 +178,8 @@ final class DlqCommand {
         @Option(names = "--dry-run", description = "Show what would be replayed, publish nothing.")
         boolean dryRun;
 
-        @Option(names = "--force", description = "Also replay records whose request is already resolved (COMPLETED); the worker records them as DUPLICATE.")
+        @Option(names = "--force", description = "Replay every matching record: also those whose request is already resolved (COMPLETED;"
+                + " the worker records them as DUPLICATE), and those rejected for their content (they come back REJECTED).")
         boolean force;
 
         @Override
@@ -199,6 +203,7 @@ final class DlqCommand {
                     }
                 }
             });
+            int matched = chosen.size();
             States states = States.of(chosen.stream().map(Chosen::requestId).filter(id -> !id.isEmpty()).distinct().toList());
             if (!states.known() && !chosen.isEmpty()) {
                 System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
@@ -211,6 +216,9 @@ final class DlqCommand {
                             + " resolved (COMPLETED); --force replays them anyway");
                 }
             }
+            if (!force) {
+                skipRejectedForTheirContent(chosen);
+            }
             if (cut[0] > 0) {
                 System.err.println("cio-erasure: " + cut[0] + " matching record(s) are cut copies without their value;"
                         + " they cannot be replayed (resubmit them from their source)");
@@ -219,7 +227,7 @@ final class DlqCommand {
                 if (selection.reason != null && cut[0] == 0 && !codes.containsKey(selection.reason.toUpperCase(java.util.Locale.ROOT))) {
                     System.err.println("cio-erasure: " + codesOnTheDlq(selection.reason, codes));
                 }
-                System.err.println("cio-erasure: no dead-lettered record matches; nothing replayed");
+                System.err.println("cio-erasure: " + (matched > 0 ? "nothing left to replay" : "no dead-lettered record matches; nothing replayed"));
                 return 1;
             }
             if (dryRun) {
@@ -271,6 +279,33 @@ final class DlqCommand {
                 return allTimedOut[0] && found[0] == chosen.size() ? Errors.UNAVAILABLE : 1;
             }
             return 0;
+        }
+    }
+
+    /**
+     * Rejection codes a replay cannot mend: the body is replayed unchanged, so it is rejected again.
+     * {@code INVALID_VALUE} is not one: a workspace added to the configuration, or a clock put
+     * right, can make such a request valid.
+     */
+    static final Set<String> CONTENT_REJECTIONS = java.util.Arrays.stream(Rejection.Code.values())
+            .filter(c -> c != Rejection.Code.INVALID_VALUE).map(Enum::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
+
+    /** Removes the records rejected for their content and says so. */
+    static void skipRejectedForTheirContent(java.util.List<Chosen> chosen) {
+        Map<String, Integer> codes = new java.util.TreeMap<>();
+        chosen.removeIf(c -> {
+            if (CONTENT_REJECTIONS.contains(c.reasonCode())) {
+                codes.merge(c.reasonCode(), 1, Integer::sum);
+                return true;
+            }
+            return false;
+        });
+        int skipped = codes.values().stream().mapToInt(Integer::intValue).sum();
+        if (skipped > 0) {
+            System.err.println("cio-erasure: skipped " + skipped + " record(s) rejected for their content (" + codes.entrySet().stream()
+                    .map(e -> e.getKey() + " " + e.getValue()).collect(java.util.stream.Collectors.joining(", "))
+                    + "): replayed unchanged they would be rejected again; resubmit them corrected from their source"
+                    + " (--force replays them anyway)");
         }
     }
 

@@ -75,6 +75,17 @@ class OperatorCommandsIT {
                 + " PERMANENT_FAILURE (1)", "nothing replayed");
         assertThat(run("dlq", "list", "--reason", "MISSING").err()).contains("the codes on the DLQ: MISSING_FIELD (1), PERMANENT_FAILURE (1)");
 
+        // a record rejected for its content comes back rejected if replayed unchanged: skipped, unless forced
+        Cli.Run all = run("dlq", "replay", "--all", "--dry-run");
+        assertThat(all.out()).contains("(request r-fix, PERMANENT_FAILURE)", "1 record(s) would be replayed").doesNotContain("r-broken");
+        assertThat(all.err()).contains("skipped 1 record(s) rejected for their content (MISSING_FIELD 1): replayed unchanged they"
+                + " would be rejected again; resubmit them corrected from their source (--force replays them anyway)");
+        Cli.Run broken = run("dlq", "replay", "--reason", "MISSING_FIELD");
+        assertThat(broken.exit()).isEqualTo(1);
+        assertThat(broken.err()).contains("skipped 1 record(s) rejected for their content", "nothing left to replay");
+        assertThat(run("dlq", "replay", "--reason", "MISSING_FIELD", "--force", "--dry-run").out())
+                .contains("(request r-broken, MISSING_FIELD)", "1 record(s) would be replayed");
+
         Cli.Run dry = run("dlq", "replay", "--request-id", "r-fix", "--dry-run");
         assertThat(dry.out()).contains("1 record(s) would be replayed");
         assertThat(h.outcomes()).isEqualTo(2);
@@ -219,7 +230,7 @@ class OperatorCommandsIT {
 
         Cli.Run again = runWithAudit("dlq", "replay", "--all");
         assertThat(again.exit()).isEqualTo(1);
-        assertThat(again.err()).contains("skipped 1 record(s) whose request is already resolved", "--force");
+        assertThat(again.err()).contains("skipped 1 record(s) whose request is already resolved", "--force", "nothing left to replay");
         assertThat(runWithAudit("dlq", "replay", "--all", "--force").exit()).isZero();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
                 "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix-later' AND outcome = 'DUPLICATE'") == 1);
