@@ -207,7 +207,7 @@ final class DlqCommand {
             States states = States.of(chosen.stream().map(Chosen::requestId).filter(id -> !id.isEmpty()).distinct().toList());
             if (!states.known() && !chosen.isEmpty()) {
                 System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
-                        + "; every matching record is replayed");
+                        + "; every matching record is replayed, resolved or not");
             } else if (!force) {
                 int before = chosen.size();
                 chosen.removeIf(c -> states.resolved(c.requestId()));

@@ -111,7 +111,7 @@ class SecuredKafkaIT {
             Cli.Run list = Cli.run(env, "dlq", "list");
             assertThat(list.exit()).as(list.err()).isZero();
             assertThat(list.out()).contains("r-broken", "MISSING_FIELD", "1 record(s)");
-            Cli.Run replay = Cli.run(env, "dlq", "replay", "--request-id", "r-broken");
+            Cli.Run replay = Cli.run(env, "dlq", "replay", "--request-id", "r-broken", "--force"); // rejected for its content: forced
             assertThat(replay.exit()).as(replay.err()).isZero();
             assertThat(replay.out()).contains("1 record(s) replayed");
             assertThat(h.read(h.topic + ".retry", 1, Duration.ofSeconds(20))).hasSize(1);
