@@ -166,10 +166,9 @@ class ConnectionErrorsIT {
                 }
             });
             try {
-                java.util.regex.Pattern served = java.util.regex.Pattern.compile("metrics and health on http://localhost:(\\d+)/metrics");
                 java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
                 // (the log is shared with the test classes running alongside: this worker is the one starting)
-                int port = await().atMost(Duration.ofSeconds(30)).until(() -> logs.lines().stream().map(served::matcher)
+                int port = await().atMost(Duration.ofSeconds(30)).until(() -> logs.lines().stream().map(SlowClientsIT.WORKER_PORT::matcher)
                         .filter(java.util.regex.Matcher::find).map(m -> Integer.parseInt(m.group(1)))
                         .filter(p -> get(http, p, "/health/ready").contains("starting: checking the audit database")).findFirst(),
                         java.util.Optional::isPresent).orElseThrow();
