@@ -9,6 +9,7 @@ import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -26,30 +27,76 @@ final class WorkerCommand implements Callable<Integer> {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
                 SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
         log.info(s.describe());
-        WorkerRuntime runtime;
-        try {
-            runtime = WorkerRuntime.start(s, Clock.systemUTC());
-        } catch (IllegalStateException e) {
-            throw new Errors.UserError(e.getMessage(), Errors.CONFIG);
-        }
-        CountDownLatch stopped = new CountDownLatch(1);
+        // The hook first: a SIGTERM during start-up (up to 10 s waiting for Kafka, or a database
+        // that hangs) is a clean stop too. Before the consumer loop starts no record has been
+        // taken, so there is nothing to finish: exit 0 at once.
+        Object lock = new Object();
+        AtomicReference<WorkerRuntime> consuming = new AtomicReference<>();
         AtomicBoolean shutdownRequested = new AtomicBoolean();
+        AtomicBoolean failing = new AtomicBoolean();
+        CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            shutdownRequested.set(true);
+            WorkerRuntime running;
+            synchronized (lock) {
+                if (failing.get()) {
+                    return; // an exit after the loop failed, with its own code
+                }
+                shutdownRequested.set(true);
+                running = consuming.get();
+            }
             log.info("shutdown requested");
-            runtime.close();
-            stopped.countDown();
-            log.info("stopped cleanly");
+            if (running == null) {
+                log.info("stopped during start-up: no record had been taken");
+            } else {
+                running.close();
+                stopped.countDown();
+                log.info("stopped cleanly");
+            }
             // A JVM ended by SIGTERM exits 143 after its hooks; a clean, complete stop is exit 0.
             Runtime.getRuntime().halt(0);
         }, "shutdown"));
+        WorkerRuntime runtime;
+        try {
+            runtime = WorkerRuntime.prepare(s, Clock.systemUTC());
+        } catch (IllegalStateException e) {
+            throw new Errors.UserError(e.getMessage(), Errors.CONFIG);
+        }
+        synchronized (lock) {
+            if (shutdownRequested.get()) {
+                stopped.await(); // the hook halts the JVM with exit 0; never returns
+            }
+            consuming.set(runtime);
+            runtime.startConsuming();
+        }
         runtime.join();
-        if (!shutdownRequested.get()) {
+        synchronized (lock) {
+            // not asked to stop: the exit below runs the hook, which must then leave its code alone
+            failing.set(!shutdownRequested.get());
+        }
+        if (failing.get()) {
             runtime.close();
-            log.error("the consumer loop ended unexpectedly; exiting so the supervisor restarts the worker");
-            return Errors.SOFTWARE;
+            throw whyTheLoopEnded(runtime.worker().failure().orElse(null), s);
         }
         stopped.await();
         return 0;
+    }
+
+    /**
+     * The one line and exit code for a consumer loop that ended without being asked to. Another
+     * worker with the same WORKER_INSTANCE_ID (a static group member) fences this one: a
+     * configuration error, since the two would take each other's place for as long as both run.
+     */
+    static Errors.UserError whyTheLoopEnded(RuntimeException cause, Settings s) {
+        if (cause instanceof org.apache.kafka.common.errors.FencedInstanceIdException) {
+            return new Errors.UserError("another worker joined consumer group " + s.kafka().groupId() + " with WORKER_INSTANCE_ID '"
+                    + s.worker().instanceId() + "' and took this one's place: give every instance its own WORKER_INSTANCE_ID"
+                    + " (unset, it is hostname-pid)", Errors.CONFIG);
+        }
+        if (cause instanceof org.apache.kafka.common.errors.AuthorizationException) {
+            return new Errors.UserError("Kafka stopped authorising this worker (" + cause.getClass().getSimpleName() + ": "
+                    + cause.getMessage() + "): check its principal's ACLs on the topics and the group", Errors.CONFIG);
+        }
+        return new Errors.UserError("the consumer loop ended unexpectedly (" + (cause == null ? "no error" : cause.toString())
+                + "); exiting so that the supervisor restarts the worker", Errors.SOFTWARE);
     }
 }

@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -116,6 +117,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final Duration stallAfter;
     private volatile boolean running = true;
     private volatile boolean loopAlive;
+    /** What ended the consumer loop when it was not asked to stop; null otherwise. */
+    private volatile RuntimeException failure;
     private volatile boolean assigned;
     private volatile int assignedPartitions;
     private volatile Thread loopThread;
@@ -281,8 +284,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             }
             shutdownGracefully();
         } catch (RuntimeException e) {
+            // kept for the command to explain and exit with, not thrown: a thread that dies of it
+            // prints a stack trace of its own
             log.error("worker loop stopped by an unexpected error: {}", e.toString());
-            throw e;
+            failure = e;
         } finally {
             loopAlive = false;
             closeQuietly();
@@ -569,6 +574,11 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     }
 
     /** The loop is running. */
+    /** The error that ended the consumer loop, when it was not asked to stop. */
+    public Optional<RuntimeException> failure() {
+        return Optional.ofNullable(failure);
+    }
+
     public boolean isLive() {
         return loopAlive;
     }

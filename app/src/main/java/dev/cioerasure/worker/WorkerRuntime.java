@@ -235,9 +235,22 @@ public final class WorkerRuntime implements AutoCloseable {
      * @throws IllegalStateException when the audit table was written with another subject key
      */
     public static WorkerRuntime start(Settings s, Clock clock) throws IOException {
-        WorkerRuntime r = new WorkerRuntime(s, clock);
-        r.thread.start();
+        WorkerRuntime r = prepare(s, clock);
+        r.startConsuming();
         return r;
+    }
+
+    /**
+     * Everything {@link #start} does but starting the consumer loop: no record is taken until
+     * {@link #startConsuming()}, so a stop requested before then has nothing to finish.
+     */
+    public static WorkerRuntime prepare(Settings s, Clock clock) throws IOException {
+        return new WorkerRuntime(s, clock);
+    }
+
+    /** Starts the consumer loop of a {@link #prepare prepared} runtime. */
+    public void startConsuming() {
+        thread.start();
     }
 
     /**

@@ -170,6 +170,27 @@ public class ProductionJarIT {
         }
     }
 
+    /**
+     * SIGTERM while the worker still starts (here: its 10 s wait for a broker that does not
+     * answer) is a clean stop like any other: exit 0 at once. It was 143, the JVM's code for a
+     * signal, because the shutdown hook was only registered once start-up was over.
+     */
+    @Test
+    void sigtermDuringStartUpIsACleanStop() throws Exception {
+        Path log = Files.createTempFile("stopped-while-starting", ".log");
+        Process worker = SlowClientsIT.start(WORKER_AGAINST_NOTHING, log, "worker");
+        try {
+            SlowClientsIT.boundPort(worker, log, SlowClientsIT.WORKER_PORT);
+            assertThat(Files.readString(log)).doesNotContain("worker consuming");
+            worker.destroy(); // SIGTERM
+            assertThat(worker.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)).as("stopped within 5 s").isTrue();
+            assertThat(worker.exitValue()).as(Files.readString(log)).isZero();
+            assertThat(Files.readString(log)).contains("shutdown requested", "stopped during start-up: no record had been taken");
+        } finally {
+            worker.destroyForcibly().waitFor();
+        }
+    }
+
     /** Starts a worker (against nothing: it would keep trying) and returns its output up to its configuration line. */
     private static List<String> firstLinesOfAWorker(Map<String, String> extraEnv) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
