@@ -92,10 +92,6 @@ final class WorkerCommand implements Callable<Integer> {
                     + s.worker().instanceId() + "' and took this one's place: give every instance its own WORKER_INSTANCE_ID"
                     + " (unset, it is hostname-pid)", Errors.CONFIG);
         }
-        if (cause instanceof org.apache.kafka.common.errors.AuthorizationException) {
-            return new Errors.UserError("Kafka stopped authorising this worker (" + cause.getClass().getSimpleName() + ": "
-                    + cause.getMessage() + "): check its principal's ACLs on the topics and the group", Errors.CONFIG);
-        }
         return new Errors.UserError("the consumer loop ended unexpectedly (" + (cause == null ? "no error" : cause.toString())
                 + "); exiting so that the supervisor restarts the worker", Errors.SOFTWARE);
     }
