@@ -1,0 +1,38 @@
+package dev.cioerasure.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.config.SettingsLoader;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.kafka.common.errors.FencedInstanceIdException;
+import org.junit.jupiter.api.Test;
+
+class WorkerCommandTest {
+    private static Settings settings() {
+        Map<String, String> env = new HashMap<>(ProductionJarIT.WORKER_AGAINST_NOTHING);
+        env.put("WORKER_INSTANCE_ID", "worker-a");
+        env.put("ERASURE_GROUP_ID", "erasers");
+        return SettingsLoader.load(env, EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
+                SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
+    }
+
+    @Test
+    void aFencedWorkerIsAConfigurationErrorNamingItsInstanceIdAndGroup() {
+        Errors.UserError e = WorkerCommand.whyTheLoopEnded(new FencedInstanceIdException("fenced"), settings());
+        assertThat(e.exitCode()).isEqualTo(Errors.CONFIG);
+        assertThat(e.getMessage()).isEqualTo("another worker joined consumer group erasers with WORKER_INSTANCE_ID 'worker-a' and took"
+                + " this one's place: give every instance its own WORKER_INSTANCE_ID (unset, it is hostname-pid)");
+    }
+
+    @Test
+    void anyOtherEndIsAnInternalErrorThatNamesTheException() {
+        Errors.UserError e = WorkerCommand.whyTheLoopEnded(new IllegalStateException("broken"), settings());
+        assertThat(e.exitCode()).isEqualTo(Errors.SOFTWARE);
+        assertThat(e.getMessage()).isEqualTo("the consumer loop ended unexpectedly (java.lang.IllegalStateException: broken);"
+                + " exiting so that the supervisor restarts the worker");
+        assertThat(WorkerCommand.whyTheLoopEnded(null, settings()).exitCode()).isEqualTo(Errors.SOFTWARE);
+    }
+}
