@@ -33,6 +33,20 @@ public interface BatchClient {
         }
     }
 
+    /**
+     * The largest body a batch request may have: Customer.io documents the whole request "under
+     * 500 KB", read here at its strictest (fewer than 500,000 bytes).
+     */
+    int MAX_REQUEST_BYTES = 499_999;
+
+    /** The bytes of a batch body besides its items: {@code {"batch":[]}}. */
+    int ENVELOPE_BYTES = 12;
+
+    /** The bytes an item adds to a batch body: its JSON, and a comma. */
+    static int encodedSize(Item item) {
+        return HttpBatchClient.itemBytes(item) + 1;
+    }
+
     Response send(List<Item> items);
 
     /** The credential/region check (v1's, no side effects). */

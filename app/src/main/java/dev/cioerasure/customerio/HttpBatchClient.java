@@ -48,13 +48,23 @@ final class HttpBatchClient implements BatchClient {
         ObjectNode root = JSON.createObjectNode();
         ArrayNode batch = root.putArray("batch");
         for (Item i : items) {
-            ObjectNode item = batch.addObject();
-            item.put("type", "person");
-            IdentifierType type = i.identifier().type();
-            item.putObject("identifiers").put(type.wireName(), i.identifier().value());
-            item.put("action", i.operation() == TrackOperation.SUPPRESS ? "suppress" : "delete");
+            batch.add(item(i));
         }
         return root.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The UTF-8 bytes of one item's JSON in a body. */
+    static int itemBytes(Item i) {
+        return item(i).toString().getBytes(StandardCharsets.UTF_8).length;
+    }
+
+    private static ObjectNode item(Item i) {
+        ObjectNode item = JSON.createObjectNode();
+        item.put("type", "person");
+        IdentifierType type = i.identifier().type();
+        item.putObject("identifiers").put(type.wireName(), i.identifier().value());
+        item.put("action", i.operation() == TrackOperation.SUPPRESS ? "suppress" : "delete");
+        return item;
     }
 
     @Override

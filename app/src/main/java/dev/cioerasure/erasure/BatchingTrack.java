@@ -33,7 +33,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * waiting for it: {@link #send}), so retries,
  * {@code Retry-After}, the breaker and the credential gate work per person as in v1. Here, calls
  * queue per operation and leave together: a batch goes when it holds {@code maxItems} calls, or
- * when its oldest call has waited {@code maxWait}.
+ * when its oldest call has waited {@code maxWait}, and is cut short where its body would reach
+ * {@link BatchClient#MAX_REQUEST_BYTES}.
  * <ul>
  *   <li>A batch holds one operation only, so one person's suppress and delete are never in the same
  *       batch (Customer.io does not document the order inside one), and a delete is only asked for
@@ -42,16 +43,17 @@ import java.util.concurrent.locks.ReentrantLock;
  *       {@link ArrivalWindow} sized by this instance's grant of the group's budget, with the same
  *       guarantee as v1 (no window of one second ever sees more arrivals than the limit).</li>
  *   <li>A 207 refuses only the items it lists (by {@code batch_index}); the others were accepted.</li>
- *   <li>A 400 refuses the batch whole: it is cut in halves and each half sent again, down to the
+ *   <li>A 400 (or a 413) refuses the batch whole: it is cut in halves and each half sent again, down to the
  *       single items, so one bad item fails only its own person.</li>
  *   <li>Anything else (401/403, 408/429/5xx, no response, a malformed 207) is every item's result.</li>
  * </ul>
  */
 public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced, AutoCloseable {
-    /** Items per batch at most: well under the 500 KB request limit with the longest identifiers (≈ 350 bytes an item). */
+    /** Items per batch at most; a batch is also cut where its body would reach the 500 KB limit. */
     public static final int MAX_ITEMS = 1000;
 
-    private record Pending(Identifier identifier, CompletableFuture<TrackResult> result, long since) { }
+    /** A queued call; {@code bytes}: what it adds to a batch body. */
+    private record Pending(Identifier identifier, CompletableFuture<TrackResult> result, long since, int bytes) { }
 
     private final BatchClient client;
     private final int maxItems;
@@ -116,7 +118,8 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
      */
     @Override
     public CompletableFuture<TrackResult> send(TrackOperation op, Identifier identifier) {
-        Pending p = new Pending(identifier, new CompletableFuture<>(), System.nanoTime());
+        Pending p = new Pending(identifier, new CompletableFuture<>(), System.nanoTime(),
+                BatchClient.encodedSize(new BatchClient.Item(op, identifier)));
         lock.lock();
         try {
             if (closed) {
@@ -145,8 +148,14 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
                     ArrayDeque<Pending> queue = q.getValue();
                     while (!queue.isEmpty() && (queue.size() >= maxItems || now - queue.peekFirst().since() >= maxWaitNanos)) {
                         List<Pending> batch = new ArrayList<>(Math.min(maxItems, queue.size()));
-                        while (batch.size() < maxItems && !queue.isEmpty()) {
-                            batch.add(queue.pollFirst());
+                        // also capped by size: 1,000 of the longest identifiers (254 characters of
+                        // three UTF-8 bytes each) would make a body of about 830 KB
+                        int bytes = BatchClient.ENVELOPE_BYTES;
+                        while (batch.size() < maxItems && !queue.isEmpty()
+                                && (batch.isEmpty() || bytes + queue.peekFirst().bytes() <= BatchClient.MAX_REQUEST_BYTES)) {
+                            Pending p = queue.pollFirst();
+                            bytes += p.bytes();
+                            batch.add(p);
                         }
                         TrackOperation op = q.getKey();
                         senders.execute(() -> send(op, batch));
@@ -168,7 +177,7 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
         }
     }
 
-    /** One batch request, paced; a whole-batch 400 is bisected. Completes every item's result. */
+    /** One batch request, paced; a whole-batch 400 or 413 is bisected. Completes every item's result. */
     private void send(TrackOperation op, List<Pending> batch) {
         try {
             pacing.acquire();
@@ -188,7 +197,8 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
         batchItems.record(batch.size());
         batchTimers.computeIfAbsent(r.status() > 0 ? Integer.toString(r.status()) : r.detail(), s -> Timer.builder(MetricNames.TRACK_BATCHES)
                 .description("Track v2 batch requests by HTTP status").tag("status", s).register(meters)).record(r.latency());
-        if (r.status() == 400 && batch.size() > 1) {
+        // 413: a server (or a proxy before it) that counts size more strictly still; halves pass
+        if ((r.status() == 400 || r.status() == 413) && batch.size() > 1) {
             int half = batch.size() / 2;
             send(op, batch.subList(0, half));
             send(op, batch.subList(half, batch.size()));
@@ -205,9 +215,9 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
         if (refused != null) {
             return new TrackResult(op, r.status(), TrackResult.Kind.PERMANENT, Optional.empty(), refused, r.latency());
         }
-        if (r.status() == 400 && size == 1) {
-            return new TrackResult(op, 400, TrackResult.Kind.PERMANENT, Optional.empty(), "http 400: the batch refused this item",
-                    r.latency());
+        if ((r.status() == 400 || r.status() == 413) && size == 1) {
+            return new TrackResult(op, r.status(), TrackResult.Kind.PERMANENT, Optional.empty(),
+                    "http " + r.status() + ": the batch refused this item", r.latency());
         }
         return new TrackResult(op, r.status(), r.kind(), r.retryAfter(), r.detail(), r.latency());
     }

@@ -68,6 +68,19 @@ class HttpBatchClientTest {
                 .contains("\"action\":\"delete\"");
     }
 
+    /** What the batcher counts against the 500 KB limit is what the body weighs, to the byte. */
+    @Test
+    void theEncodedSizeOfItemsIsWhatTheBodyWeighs() {
+        List<BatchClient.Item> items = List.of(new BatchClient.Item(TrackOperation.DESTROY, Identifier.email("\u4e2d\"q\"@x.io")),
+                new BatchClient.Item(TrackOperation.DESTROY, Identifier.id("customer-7")),
+                new BatchClient.Item(TrackOperation.DESTROY, Identifier.cioId("a30001")));
+        for (int n = 1; n <= items.size(); n++) {
+            List<BatchClient.Item> some = items.subList(0, n);
+            assertThat(HttpBatchClient.body(some).length)
+                    .isEqualTo(BatchClient.ENVELOPE_BYTES - 1 + some.stream().mapToInt(BatchClient::encodedSize).sum());
+        }
+    }
+
     @Test
     void a207RefusesTheListedItemsByIndexAndKeepsNoValueTheServerEchoes() {
         server.stubFor(post(urlEqualTo("/api/v2/batch")).willReturn(aResponse().withStatus(207).withBody("""

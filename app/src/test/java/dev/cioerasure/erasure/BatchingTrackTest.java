@@ -141,6 +141,40 @@ class BatchingTrackTest {
         assertThat(sent.stream().filter(b -> b.size() == 1).map(b -> b.get(0).identifier().value()).toList()).contains("p-5");
     }
 
+    /**
+     * Customer.io takes a batch request only under 500 KB. Counting items alone, 1,000 of the
+     * longest email addresses the contract admits (254 characters of three UTF-8 bytes each) made
+     * one body of about 830 KB; a batch is now cut where its body would reach the limit.
+     */
+    @Test
+    void aBatchIsCutBeforeItsBodyReachesTheDocumentedSizeLimit() throws Exception {
+        BatchingTrack t = track(1000, Duration.ofMillis(200), items -> ok(200, Map.of()));
+        List<CompletableFuture<TrackResult>> futures = new ArrayList<>();
+        for (int i = 0; i < 1000; i++) {
+            String local = String.format("%04d", i) + "\u4e2d".repeat(245); // 249 characters, 739 bytes
+            futures.add(t.send(TrackOperation.DESTROY, Identifier.email(local + "@x.io")));
+        }
+        for (CompletableFuture<TrackResult> f : futures) {
+            assertThat(f.get(10, TimeUnit.SECONDS).isSuccess()).isTrue();
+        }
+        assertThat(sent.stream().mapToInt(List::size).sum()).as("every call sent once").isEqualTo(1000);
+        assertThat(sent.size()).as("cut by size, not by the 1,000 items").isGreaterThan(1);
+        for (List<BatchClient.Item> batch : sent) {
+            int bytes = BatchClient.ENVELOPE_BYTES - 1 + batch.stream().mapToInt(BatchClient::encodedSize).sum();
+            assertThat(bytes).isLessThan(500_000);
+        }
+    }
+
+    @Test
+    void aWholeBatch413IsBisectedLikeA400() throws Exception {
+        BatchingTrack t = track(16, Duration.ofMillis(100), items -> items.size() > 4
+                ? new BatchClient.Response(413, TrackResult.Kind.PERMANENT, Optional.empty(), Map.of(), "http 413", Duration.ofMillis(1))
+                : ok(200, Map.of()));
+        List<TrackResult> results = callAll(t, TrackOperation.SUPPRESS, 16);
+        assertThat(results).allMatch(TrackResult::isSuccess);
+        assertThat(sent.stream().map(List::size).toList()).contains(16, 8, 4);
+    }
+
     @Test
     void aRetryableOrRefusedBatchIsEveryItemsResultWithItsRetryAfter() throws Exception {
         BatchingTrack t = track(50, Duration.ofMillis(50), items -> new BatchClient.Response(429, TrackResult.Kind.RETRYABLE,
