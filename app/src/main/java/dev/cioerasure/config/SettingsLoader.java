@@ -461,6 +461,17 @@ public final class SettingsLoader {
         try {
             URI u = URI.create(text.trim().replaceAll("/+$", ""));
             if (u.getScheme() != null && (u.getScheme().equals("http") || u.getScheme().equals("https")) && u.getHost() != null) {
+                // A user name or password in it would be printed wherever the URL is (the start-up
+                // line, credentials verify) and is never used: the keys authenticate. A query or a
+                // fragment would end up in front of every path. The value is not echoed.
+                if (u.getRawUserInfo() != null) {
+                    problems.add(name + ": must not hold a user name or password (user:password@): the API keys authenticate");
+                    return null;
+                }
+                if (u.getRawQuery() != null || u.getRawFragment() != null) {
+                    problems.add(name + ": must be a base URL, without a ?query or #fragment");
+                    return null;
+                }
                 return u;
             }
         } catch (IllegalArgumentException e) {

@@ -173,6 +173,26 @@ class SettingsLoaderTest {
         assertThat(SettingsLoader.load(env, WORKER).customerIo().baseUrl()).hasToString("http://localhost:8089");
     }
 
+    /**
+     * A password in a base URL was printed as written (the start-up line, credentials verify),
+     * and a query or fragment was put in front of every path (…/?t=x/api/v1/… : 404 for every call).
+     */
+    @Test
+    void aBaseUrlWithCredentialsAQueryOrAFragmentIsRefusedWithoutBeingEchoed() {
+        Map<String, String> env = valid();
+        env.put("CUSTOMERIO_TRACK_URL", "https://proxy-user:url-secret-77@track.example.com");
+        env.put("CUSTOMERIO_APP_API_KEY", "app-key-value");
+        env.put("CUSTOMERIO_APP_URL", "https://api.example.com/?token=url-secret-78");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll(
+                        "CUSTOMERIO_TRACK_URL: must not hold a user name or password (user:password@): the API keys authenticate",
+                        "CUSTOMERIO_APP_URL: must be a base URL, without a ?query or #fragment")
+                .hasMessageNotContainingAny("url-secret", "proxy-user");
+        env.put("CUSTOMERIO_TRACK_URL", "https://track.example.com/#part");
+        env.remove("CUSTOMERIO_APP_URL");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContaining(
+                "CUSTOMERIO_TRACK_URL: must be a base URL, without a ?query or #fragment");
+    }
+
     @Test
     void reportsEveryProblemAtOnceNamingEachVariable() {
         Map<String, String> env = new HashMap<>();
