@@ -76,9 +76,9 @@ final class AuditCommand {
         String fmt = "%-6s %-20s %-24s %-9s %-10s %-16s %5s %5s  %-26s %s%n";
         out.printf(fmt, "seq", "occurred (UTC)", "request", "step", "workspace", "outcome", "http", "tries", "kafka record", "reason");
         for (AuditQueries.Row r : rows) {
-            out.printf(fmt, r.seq(), ts(r.occurredAt()), nz(r.requestId()), r.step(), nz(r.workspace()), r.outcome(),
+            out.printf(fmt, r.seq(), ts(r.occurredAt()), nz(r.requestId()), nz(r.step()), nz(r.workspace()), nz(r.outcome()),
                     r.httpStatus() == null ? "" : r.httpStatus(),
-                    r.attempts() == null ? "" : r.attempts(), nz(r.source()), r.reason() == null ? "" : r.reason());
+                    r.attempts() == null ? "" : r.attempts(), nz(r.source()), r.reason() == null ? "" : shown(r.reason()));
         }
     }
 
@@ -86,8 +86,40 @@ final class AuditCommand {
         return t == null ? "-" : t.toString().replace('T', ' ').replaceAll("\\.\\d+", "").replace("Z", "");
     }
 
+    /** A text column of the audit table as printed: "-" for NULL, else {@link #shown}. */
     static String nz(String s) {
-        return s == null ? "-" : s;
+        return s == null ? "-" : shown(s);
+    }
+
+    /**
+     * A text the audit table holds, safe to print on an auditor's terminal. The worker writes no
+     * control or format character, but whoever holds the writer role can insert any text: an
+     * escape sequence in a reason could move the cursor, erase or recolour lines (hide a row of
+     * the history), or a newline forge one. Each such character is printed as a backslash, "u" and its four hex digits.
+     */
+    static String shown(String s) {
+        if (s == null) {
+            return null;
+        }
+        StringBuilder out = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            int t = Character.getType(c);
+            boolean hidden = t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR
+                    || t == Character.PARAGRAPH_SEPARATOR || t == Character.PRIVATE_USE
+                    || Character.isSurrogate(c) && !(Character.isHighSurrogate(c) && i + 1 < s.length()
+                            && Character.isLowSurrogate(s.charAt(i + 1)) || Character.isLowSurrogate(c) && i > 0
+                            && Character.isHighSurrogate(s.charAt(i - 1)));
+            if (hidden && out == null) {
+                out = new StringBuilder(s.length() + 16).append(s, 0, i);
+            }
+            if (hidden) {
+                out.append(String.format("\\u%04x", (int) c));
+            } else if (out != null) {
+                out.append(c);
+            }
+        }
+        return out == null ? s : out.toString();
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true, description = "The full history of one request, readable by a person.")
@@ -119,8 +151,8 @@ final class AuditCommand {
                     System.out.println("status      ERASED at " + ts(completed.occurredAt()) + (onTime ? " — on time" : " — LATE"));
                     AuditQueries.Verification verification = AuditQueries.Verification.of(rows, true);
                     for (AuditQueries.Row verify : verification.checks()) {
-                        System.out.println("verified    " + verify.outcome() + (verify.workspace() == null ? "" : " in " + verify.workspace())
-                                + " at " + ts(verify.occurredAt()) + (verify.reason() == null ? "" : " (" + verify.reason() + ")"));
+                        System.out.println("verified    " + nz(verify.outcome()) + (verify.workspace() == null ? "" : " in " + shown(verify.workspace()))
+                                + " at " + ts(verify.occurredAt()) + (verify.reason() == null ? "" : " (" + shown(verify.reason()) + ")"));
                     }
                     if (!verification.complete()) {
                         // names the workspaces still being checked when it was erased in several
@@ -128,14 +160,14 @@ final class AuditCommand {
                                 ? " in " + String.join(", ", verification.pendingIn()) : "") + " — the App API checks go on");
                     }
                 } else {
-                    System.out.println("status      NOT ERASED — latest outcome " + last.outcome()
-                            + (last.reason() == null ? "" : " (" + last.reason() + ")"));
+                    System.out.println("status      NOT ERASED — latest outcome " + nz(last.outcome())
+                            + (last.reason() == null ? "" : " (" + shown(last.reason()) + ")"));
                 }
                 java.util.Map<String, String> inWorkspace = new java.util.TreeMap<>();
                 rows.stream().filter(r -> "WORKSPACE".equals(r.step()) && !"DUPLICATE".equals(r.outcome()))
                         .forEach(r -> inWorkspace.merge(r.workspace(), r.outcome(), (a, b) -> "SUCCEEDED".equals(a) ? a : b));
                 if (!inWorkspace.isEmpty()) {
-                    System.out.println("workspaces  " + inWorkspace.entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
+                    System.out.println("workspaces  " + inWorkspace.entrySet().stream().map(e -> nz(e.getKey()) + " " + nz(e.getValue()))
                             .collect(java.util.stream.Collectors.joining(", ")));
                 }
                 System.out.println();
@@ -536,7 +568,7 @@ final class AuditCommand {
                                                 str(l.requestedAt()), str(l.deadlineAt()), str(l.firstSeenAt()), l.status(), str(l.statusAt()),
                                                 Boolean.toString(l.erased()), l.onTime() == null ? "" : l.onTime().toString(),
                                                 l.verification(), str(l.verifiedAt()), l.workspaces())
-                                        .map(ReportWriter::spreadsheetSafe).toList());
+                                        .map(AuditCommand::shown).map(ReportWriter::spreadsheetSafe).toList());
                             } catch (IOException e) {
                                 throw new java.io.UncheckedIOException(e);
                             }
@@ -553,7 +585,9 @@ final class AuditCommand {
                     };
                 }
                 case "json" -> {
-                    JsonGenerator g = new ObjectMapper().getFactory().createGenerator(out);
+                    // every character outside ASCII as \\uXXXX (the same JSON, and nothing a terminal acts on)
+                    JsonGenerator g = new ObjectMapper().getFactory().createGenerator(out)
+                            .enable(com.fasterxml.jackson.core.json.JsonWriteFeature.ESCAPE_NON_ASCII.mappedFeature());
                     g.useDefaultPrettyPrinter();
                     g.writeStartArray();
                     yield new ReportWriter() {
@@ -607,10 +641,10 @@ final class AuditCommand {
 
                     @Override
                     void line(AuditQueries.RequestLine l) {
-                        out.printf(fmt, l.requestId(), nz(l.regulation()), ts(l.requestedAt()), ts(l.deadlineAt()),
-                                l.erased() ? ts(l.statusAt()) : "-", l.status(),
+                        out.printf(fmt, nz(l.requestId()), nz(l.regulation()), ts(l.requestedAt()), ts(l.deadlineAt()),
+                                l.erased() ? ts(l.statusAt()) : "-", nz(l.status()),
                                 l.onTime() == null ? (l.erased() ? "" : "-") : l.onTime() ? "yes" : "LATE", nz(l.verification()),
-                                l.workspaces());
+                                nz(l.workspaces()));
                     }
                 };
             };

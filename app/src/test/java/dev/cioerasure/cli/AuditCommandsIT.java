@@ -230,8 +230,36 @@ class AuditCommandsIT {
         w.close();
         List<String> lines = bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
         assertThat(lines.get(1)).isEqualTo("r-1,GDPR,email,\"'=HYPERLINK(\"\"x\"\")\",,,,COMPLETED,,true,,PENDING,,");
-        assertThat(lines.get(2)).as("a quoted cell may span lines (RFC 4180)").isEqualTo("r-2,CCPA,id,\"desk,2");
-        assertThat(lines.get(3)).isEqualTo("line\",,,,\"'-1+1\",,false,false,,,");
+        assertThat(lines.get(2)).as("a line break in a cell is shown, not written (the worker writes none)")
+                .isEqualTo("r-2,CCPA,id,\"desk,2\\u000aline\",,,,\"'-1+1\",,false,false,,,");
+    }
+
+    /**
+     * The writer role may insert any text. An escape sequence in a reason or a requested_by
+     * reached the auditor's terminal as written, so a row could erase the line above it, or a line
+     * break print a row that is not there. Every output of the audit commands now shows such
+     * characters as text.
+     */
+    @Test
+    void textInsertedWithTheWriterRoleCannotSteerTheAuditorsTerminal() throws Exception {
+        String hostile = "ok\u001b[1A\u001b[2K\r\nFORGED COMPLETED\u202e\u0085\u0007";
+        Instant nov = Instant.parse("2026-11-05T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-esc", hasher.hash(Identifier.email("jane@example.com")), "email", Step.OUTCOME,
+                    Outcome.FAILED, 400, 1, hostile, "GDPR", nov, nov.plusSeconds(30L * 86400), hostile,
+                    new KafkaCoordinates("erasure.requests", 0, 9), nov.plusSeconds(5)))).get(10, TimeUnit.SECONDS);
+        }
+        List<Cli.Run> runs = List.of(run(false, "audit", "status", "r-esc"), run(true, "audit", "find", "--email", "jane@example.com"),
+                run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30"),
+                run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv"),
+                run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json"));
+        for (Cli.Run r : runs) {
+            assertThat(r.out()).contains("r-esc");
+            assertThat(r.out().chars().filter(c -> c < 0x20 && c != '\n' || c >= 0x7f && c <= 0x9f || c == 0x202e).count())
+                    .as(r.out()).isZero();
+            assertThat(r.out()).doesNotContain("\nFORGED");
+        }
+        assertThat(runs.get(0).out()).contains("ok\\u001b[1A\\u001b[2K\\u000d\\u000aFORGED COMPLETED\\u202e\\u0085\\u0007");
     }
 
     @Test
