@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
         description = {"Run a local stand-in for Customer.io's Track API (suppress, destroy, region).",
                 "For trying the worker without a real workspace (docker compose uses it). Accepts"
                         + " CUSTOMERIO_SITE_ID/CUSTOMERIO_TRACK_API_KEY as its only valid credentials; answers 429 with"
-                        + " Retry-After past --limit calls per second."})
+                        + " Retry-After past --limit calls per second, counted in a strict sliding window unless --limit-model says otherwise."})
 final class SandboxCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "Port (default: ${DEFAULT-VALUE}).")
     int port;
@@ -33,16 +33,26 @@ final class SandboxCommand implements Callable<Integer> {
     @Option(names = "--error-rate", defaultValue = "0", description = "Share of calls answered 503, 0..1 (default: ${DEFAULT-VALUE}).")
     double errorRate;
 
+    @Option(names = "--limit-model", defaultValue = "sliding-window",
+            description = "How --limit is counted: sliding-window (default: a call that finds --limit calls accepted in the second"
+                    + " before it gets 429, the strictest count a server may make) or token-bucket (lenient: forgives a burst).")
+    String limitModel;
+
     @Override
     public Integer call() throws Exception {
         if (errorRate < 0 || errorRate > 1 || limit < 0 || latencyMs < 0) {
             throw new Errors.UserError("--error-rate must be 0..1; --limit and --latency-ms must not be negative", 2);
         }
+        TrackSandbox.Limit model = switch (limitModel) {
+            case "sliding-window" -> TrackSandbox.Limit.SLIDING_WINDOW;
+            case "token-bucket" -> TrackSandbox.Limit.TOKEN_BUCKET;
+            default -> throw new Errors.UserError("--limit-model must be sliding-window or token-bucket", 2);
+        };
         Settings.CustomerIo c = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO)).customerIo();
-        TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(c.siteId(), c.apiKey().reveal(), latencyMs, limit, errorRate, false),
-                new InetSocketAddress(bind, port));
-        System.out.printf("Customer.io sandbox on %s:%d (latency %d ms, limit %s calls/s, error rate %.2f)%n", bind, sandbox.port(),
-                latencyMs, limit == 0 ? "no" : Integer.toString(limit), errorRate);
+        TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(c.siteId(), c.apiKey().reveal(), latencyMs, limit, errorRate, false,
+                model), new InetSocketAddress(bind, port));
+        System.out.printf("Customer.io sandbox on %s:%d (latency %d ms, limit %s calls/s%s, error rate %.2f)%n", bind, sandbox.port(),
+                latencyMs, limit == 0 ? "no" : Integer.toString(limit), limit == 0 ? "" : " counted as a " + limitModel, errorRate);
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             sandbox.close();

@@ -95,11 +95,54 @@ class ToolsJarIT {
         ProductionJarIT.Run sandbox = ProductionJarIT.javaJar(JAR, "sandbox", "--error-rate", "2");
         assertThat(sandbox.exit()).isEqualTo(2);
         assertThat(sandbox.out()).contains("--error-rate must be 0..1");
+        ProductionJarIT.Run model = ProductionJarIT.javaJar(JAR, "sandbox", "--limit-model", "leaky");
+        assertThat(model.exit()).isEqualTo(2);
+        assertThat(model.out()).contains("--limit-model must be sliding-window or token-bucket");
         ProductionJarIT.Run shortBatch = ProductionJarIT.javaJar(JAR, "bench", "--batch-requests", "0");
         assertThat(shortBatch.exit()).isEqualTo(2);
         assertThat(shortBatch.out()).contains("--batch-requests must be at least 10000 (got 0)");
         ProductionJarIT.Run shortRuns = ProductionJarIT.javaJar(JAR, "bench", "--seconds", "-1");
         assertThat(shortRuns.exit()).isEqualTo(2);
         assertThat(shortRuns.out()).contains("--seconds must be at least 10 (got -1)");
+    }
+
+    /**
+     * The sandbox docker compose runs counts its limit as strictly as a server may (it was a token
+     * bucket, which forgives what Customer.io need not): 5 calls, then one 300 ms later, at a
+     * limit of 5/s. A strict window refuses the sixth; a token bucket has refilled and takes it.
+     */
+    @Test
+    void theSandboxCountsItsLimitInAStrictWindowUnlessToldOtherwise() throws Exception {
+        assertThat(sixthCallAfter300ms()).as("default: sliding window").isEqualTo(429);
+        assertThat(sixthCallAfter300ms("--limit-model", "token-bucket")).as("token bucket").isEqualTo(200);
+    }
+
+    private static int sixthCallAfter300ms(String... more) throws Exception {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", JAR.toString(),
+                "sandbox", "--port", "0", "--bind", "127.0.0.1", "--latency-ms", "0", "--limit", "5"));
+        command.addAll(java.util.List.of(more));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().putAll(java.util.Map.of("CUSTOMERIO_SITE_ID", "site", "CUSTOMERIO_TRACK_API_KEY", "key"));
+        Process p = pb.start();
+        try {
+            String first = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8)).readLine();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("on 127\\.0\\.0\\.1:(\\d+) ").matcher(String.valueOf(first));
+            assertThat(m.find()).as(first).isTrue();
+            assertThat(first).contains("counted as a " + (more.length == 0 ? "sliding-window" : "token-bucket"));
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            java.net.http.HttpRequest call = java.net.http.HttpRequest.newBuilder(
+                            java.net.URI.create("http://127.0.0.1:" + m.group(1) + "/api/v1/customers/p-1"))
+                    .header("Authorization", "Basic " + java.util.Base64.getEncoder().encodeToString("site:key".getBytes()))
+                    .DELETE().build();
+            for (int i = 0; i < 5; i++) {
+                assertThat(http.send(call, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200);
+            }
+            Thread.sleep(300);
+            return http.send(call, java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
     }
 }

@@ -51,8 +51,9 @@ public final class TrackSandbox implements AutoCloseable {
             return new Options(siteId, apiKey, latencyMillis, limitPerSecond, errorRate, keepCalls, l);
         }
 
+        /** The demo's: 50 ms, 100 calls/s counted in a strict sliding window (what the worker guarantees against). */
         public static Options demo(String siteId, String apiKey) {
-            return new Options(siteId, apiKey, 50, 100, 0.0);
+            return new Options(siteId, apiKey, 50, 100, 0.0, true, Limit.SLIDING_WINDOW);
         }
     }
 
