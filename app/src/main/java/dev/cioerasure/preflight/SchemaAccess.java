@@ -5,6 +5,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Optional;
 import java.util.Set;
 import javax.sql.DataSource;
 import org.postgresql.util.PSQLException;
@@ -65,6 +66,34 @@ public final class SchemaAccess {
         } catch (SQLException e) {
             ServiceProblem p = explain(e, db, need);
             throw p != null ? p : Preflight.explain(e, db);
+        }
+    }
+
+    /**
+     * Why the worker's login holds more than the writer role's rights over the audit table: a
+     * superuser or the table's owner can disable its triggers and rewrite the chain (docs/security.md,
+     * out of scope), and UPDATE/DELETE/TRUNCATE are grants the writer never needs. Empty when it
+     * holds no more. The worker then still runs (the demo and tests log in as the owner), but says so.
+     */
+    public static Optional<String> beyondTheWriter(DataSource dataSource, String user) throws SQLException {
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT r.rolsuper, pg_has_role(current_user, t.relowner, 'USAGE'),"
+                     + " has_table_privilege('public.audit_event', 'UPDATE') OR has_table_privilege('public.audit_event', 'DELETE')"
+                     + " OR has_table_privilege('public.audit_event', 'TRUNCATE'), current_user"
+                     + " FROM pg_catalog.pg_roles r, pg_catalog.pg_class t"
+                     + " WHERE r.rolname = current_user AND t.oid = 'public.audit_event'::regclass")) {
+            if (!rs.next()) {
+                return Optional.empty();
+            }
+            String what = rs.getBoolean(1) ? "is a superuser" : rs.getBoolean(2) ? "owns the audit table (or is in the role that does)"
+                    : rs.getBoolean(3) ? "may UPDATE, DELETE or TRUNCATE the audit table" : null;
+            // the login PostgreSQL sees: a user= parameter in DATABASE_URL wins over DATABASE_USER
+            String login = rs.getString(4);
+            String who = login.equals(user) ? "user '" + user + "'" : "the login '" + login + "' (not DATABASE_USER '" + user
+                    + "': a user= parameter of DATABASE_URL wins over it)";
+            return Optional.ofNullable(what).map(w -> "DATABASE_USER: " + who + " " + w + ": whoever holds its password can"
+                    + " disable the append-only triggers or has rights the worker never needs; run the worker as a login that is only in"
+                    + " cio_erasure_writer" + ROLES);
         }
     }
 

@@ -291,6 +291,7 @@ public final class WorkerRuntime implements AutoCloseable {
         try {
             Preflight.database(settings.database());
             SchemaAccess.check(dataSource, settings.database(), SchemaAccess.Need.WORKER);
+            SchemaAccess.beyondTheWriter(dataSource, settings.database().user()).ifPresent(log::warn);
             SubjectKeyFingerprint key = new SubjectKeyFingerprint(dataSource, new SubjectHasher(settings.audit().subjectKey()));
             if (key.recordIfNone() == SubjectKeyFingerprint.Match.DIFFERENT) {
                 throw new IllegalStateException(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()));

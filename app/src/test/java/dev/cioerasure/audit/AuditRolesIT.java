@@ -66,6 +66,40 @@ class AuditRolesIT {
         assertThat(new ChainVerifier(auditor).verify().rowsChecked()).isEqualTo(2);
     }
 
+    /**
+     * A worker that logs in as a superuser, as the table's owner, or with UPDATE/DELETE/TRUNCATE
+     * granted works as well, so nothing told the operator that its password can undo the
+     * append-only guarantee; the worker now warns at start-up (the writer role alone: no warning).
+     */
+    @Test
+    void aLoginWithMoreThanTheWritersRightsIsNamedAndTheWriterIsNot() throws Exception {
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        exec(TestInfra.dataSource(owner), "CREATE ROLE extra_" + suffix + " LOGIN PASSWORD 'x' IN ROLE cio_erasure_writer");
+        exec(TestInfra.dataSource(owner), "GRANT DELETE ON audit_event TO extra_" + suffix);
+        exec(TestInfra.dataSource(owner), "CREATE ROLE tableowner_" + suffix + " LOGIN PASSWORD 'o'");
+        exec(TestInfra.dataSource(owner), "ALTER TABLE audit_event OWNER TO tableowner_" + suffix);
+        DataSource extra = TestInfra.dataSource(new Settings.Database(owner.url(), "extra_" + suffix, Secret.of("P", "x"), 2));
+        DataSource tableOwner = TestInfra.dataSource(new Settings.Database(owner.url(), "tableowner_" + suffix, Secret.of("P", "o"), 2));
+
+        assertThat(dev.cioerasure.preflight.SchemaAccess.beyondTheWriter(writer, "writer_x")).as("a login in cio_erasure_writer only")
+                .isEmpty();
+        assertThat(dev.cioerasure.preflight.SchemaAccess.beyondTheWriter(TestInfra.dataSource(owner), owner.user()))
+                .contains("DATABASE_USER: user '" + owner.user() + "' is a superuser: whoever holds its password can disable the"
+                        + " append-only triggers or has rights the worker never needs; run the worker as a login that is only in"
+                        + " cio_erasure_writer (docs/operations.md, \"Database\")");
+        assertThat(dev.cioerasure.preflight.SchemaAccess.beyondTheWriter(tableOwner, "tableowner_" + suffix)).hasValueSatisfying(
+                m -> assertThat(m).startsWith("DATABASE_USER: user 'tableowner_" + suffix + "' owns the audit table (or is in the role that does): "));
+        assertThat(dev.cioerasure.preflight.SchemaAccess.beyondTheWriter(extra, "extra_" + suffix)).hasValueSatisfying(
+                m -> assertThat(m).startsWith("DATABASE_USER: user 'extra_" + suffix + "' may UPDATE, DELETE or TRUNCATE the audit table: "));
+        // a user= in the URL wins over DATABASE_USER: the message names the login PostgreSQL sees
+        try (var pool = Databases.pool(new Settings.Database(owner.url() + "?user=" + owner.user(), "writer_x",
+                Secret.of("P", owner.password().reveal()), 2), "t", null)) {
+            assertThat(dev.cioerasure.preflight.SchemaAccess.beyondTheWriter(pool, "writer_x")).hasValueSatisfying(m -> assertThat(m)
+                    .startsWith("DATABASE_USER: the login '" + owner.user()
+                            + "' (not DATABASE_USER 'writer_x': a user= parameter of DATABASE_URL wins over it) is a superuser: "));
+        }
+    }
+
     @Test
     void theAuditorOnlyReads() throws Exception {
         try (AuditWriter w = new AuditWriter(writer, "w1", new SimpleMeterRegistry())) {

@@ -89,6 +89,14 @@ final class DemoCommand implements Callable<Integer> {
                 Settings.Database dbSettings = new Settings.Database(db.jdbcUrl(), "postgres", Secret.of("DATABASE_PASSWORD", "postgres"), 4);
                 try (HikariDataSource ds = Databases.pool(dbSettings, "demo", null)) {
                     Migrations.migrate(ds);
+                    // the worker logs in as docs/operations.md says: a login in cio_erasure_writer only, not the owner
+                    String workerPassword = randomHex(16);
+                    try (java.sql.Connection c = ds.getConnection(); java.sql.Statement st = c.createStatement()) {
+                        st.execute("CREATE ROLE demo_worker LOGIN PASSWORD '" + workerPassword + "' IN ROLE cio_erasure_writer");
+                    }
+                    // (without the embedded server's ?user=postgres, which would win over the worker's login)
+                    Settings.Database workerDb = new Settings.Database(db.jdbcUrl().replaceFirst("\\?.*$", ""), "demo_worker",
+                            Secret.of("DATABASE_PASSWORD", workerPassword), 4);
                     Secret auditKey = Secret.of("AUDIT_SUBJECT_KEY", randomHex(32));
                     // evidence outside the database: a signing key and a checkpoint directory of the demo's own
                     Path evidence = Files.createTempDirectory("cio-erasure-demo-evidence");
@@ -107,7 +115,7 @@ final class DemoCommand implements Callable<Integer> {
                                     euSandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60)));
                     Settings settings = new Settings(
                             new Settings.Kafka(kafka.bootstrapServers(), TOPIC, "cio-erasure-demo"),
-                            dbSettings,
+                            workerDb,
                             us,
                             new Settings.Audit(auditKey, new Settings.Checkpoints(keyFile, null, checkpointDir, Duration.ofSeconds(1))),
                             new Settings.Worker("demo-worker", 64, freeOrAny(metricsPort)),

@@ -18,6 +18,7 @@ class DemoIT {
         assertThat(r.out()).doesNotContain("Formatting metadata", "Bootstrap metadata")
                 .as("the metrics URL is printed only with --keep-running, while it is alive").doesNotContain("/metrics");
         assertThat(r.out()).contains("submitted 24 messages (20 valid, 1 duplicate, 3 malformed)");
+        assertThat(r.out()).as("the demo's worker logs in as a member of cio_erasure_writer only").doesNotContain("DATABASE_USER: ");
         assertThat(r.out()).containsPattern("(?m)^  COMPLETED\\s+20$").containsPattern("(?m)^  DUPLICATE\\s+1$")
                 .containsPattern("(?m)^  REJECTED\\s+3$");
         assertThat(r.out()).contains("demo finished in");
