@@ -229,7 +229,18 @@ public final class RequestFile {
         CsvMapper csv = CsvMapper.builder().enable(CsvParser.Feature.TRIM_SPACES).build();
         CsvSchema schema = CsvSchema.emptySchema().withHeader();
         List<String> header;
-        try (MappingIterator<Map<String, String>> it = csv.readerFor(Map.class).with(schema).readValues(text)) {
+        MappingIterator<Map<String, String>> opened;
+        try {
+            opened = csv.readerFor(Map.class).with(schema).readValues(text);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            // reading the header: the parser's message names its own classes ("Empty header line ... [Source: ...]")
+            String what = e.getOriginalMessage();
+            throw new IOException(what != null && what.startsWith("Empty header line")
+                    ? "the file is empty, or its first line is blank: a CSV file starts with a header line naming its columns ("
+                            + String.join(",", CSV_COLUMNS) + ")"
+                    : malformed(e, 1));
+        }
+        try (MappingIterator<Map<String, String>> it = opened) {
             header = new ArrayList<>();
             CsvSchema parsed = (CsvSchema) it.getParserSchema();
             if (parsed != null) {

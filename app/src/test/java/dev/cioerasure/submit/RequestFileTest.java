@@ -33,6 +33,17 @@ class RequestFileTest {
 
     private static final String HEADER = "identifier_type,identifier,regulation,requested_by\n";
 
+    /** An empty CSV file was refused with the parser's own two lines, naming its classes ("[Source: (…StrictUtf8Reader)"). */
+    @Test
+    void anEmptyCsvFileOrOneThatStartsWithABlankLineIsRefusedInOneLine() throws Exception {
+        for (String text : new String[] {"", "\n\n", "\uFEFF", "\n" + HEADER + "email,a@example.com,GDPR,desk\n"}) {
+            Path empty = file("empty.csv", text);
+            assertThatThrownBy(() -> RequestFile.scan(empty, RequestFile.Format.CSV, row -> { })).isInstanceOf(IOException.class)
+                    .hasMessage("the file is empty, or its first line is blank: a CSV file starts with a header line naming its columns"
+                            + " (request_id,identifier_type,identifier,regulation,requested_at,requested_by,workspaces)");
+        }
+    }
+
     @Test
     void aFileThatCannotBeReadSaysWhereAndWhyWithoutQuotingIt() throws Exception {
         Path extra = file("extra.csv", HEADER + "email,a@example.com,GDPR,desk\nemail,b@example.com,GDPR,desk,Jane Roe\n"
