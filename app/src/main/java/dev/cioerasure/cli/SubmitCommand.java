@@ -68,6 +68,28 @@ final class SubmitCommand implements Callable<Integer> {
         return null;
     }
 
+    /**
+     * Why the record of submissions cannot be written where it is to go, or null when it can. It is
+     * written after Kafka acknowledged the requests (a temporary file beside it, then renamed): found
+     * only then, the requests were sent and their record lost (exit 70).
+     */
+    static String unwritableRecord(Path target) {
+        if (Files.isDirectory(target)) {
+            return "is a directory, not a file";
+        }
+        Path dir = target.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            return "its directory " + dir + " does not exist";
+        }
+        if (!Files.isWritable(dir)) {
+            return "its directory " + dir + " is not writable by this user";
+        }
+        if (Files.exists(target) && !Files.isReadable(target)) {
+            return "not readable by this user";
+        }
+        return null;
+    }
+
     @Override
     public Integer call() throws Exception {
         String unusable = unusableFile(file);
@@ -91,6 +113,11 @@ final class SubmitCommand implements Callable<Integer> {
             throw new Errors.UserError("--resubmit and --skip-submitted exclude each other", 2);
         }
         Path target = out != null ? out : defaultOut(file, fmt);
+        String unwritable = dryRun ? null : unwritableRecord(target);
+        if (unwritable != null) {
+            throw new Errors.UserError((out != null ? "--out " : "the record of submissions ") + target + ": " + unwritable
+                    + "; nothing was sent" + (out != null ? "" : " (name another place with --out)"), 2);
+        }
         Ledger ledger = Ledger.read(target, fmt);
         // First pass: every row is checked before anything is sent; only counts and the first problems are kept.
         Survey survey = Survey.of(file, fmt, submitter, ledger); // the request ids it kept for the check are let go

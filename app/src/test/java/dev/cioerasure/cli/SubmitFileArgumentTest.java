@@ -32,6 +32,25 @@ class SubmitFileArgumentTest {
 
     }
 
+    /**
+     * The record of what was sent is written after Kafka acknowledged every request: an --out in a
+     * directory that does not exist failed only then (exit 70, a NoSuchFileException), the
+     * requests sent and their record lost. It is now a bad argument before anything is sent.
+     */
+    @Test
+    void aRecordThatCouldNotBeWrittenIsABadArgumentBeforeAnythingIsSent(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("ok.csv"), "identifier_type,identifier,regulation,requested_by\nid,p-1,GDPR,desk/1\n");
+        Path nowhere = dir.resolve("no-such-dir").resolve("record.csv");
+        Cli.Run missingDir = Cli.run(ENV, "submit", "--file", file.toString(), "--out", nowhere.toString());
+        assertThat(missingDir.exit()).isEqualTo(2);
+        assertThat(missingDir.err()).contains("--out " + nowhere + ": its directory " + nowhere.getParent()
+                + " does not exist; nothing was sent").doesNotContain("Exception");
+        Cli.Run directory = Cli.run(ENV, "submit", "--file", file.toString(), "--out", dir.toString());
+        assertThat(directory.exit()).isEqualTo(2);
+        assertThat(directory.err()).contains("--out " + dir + ": is a directory, not a file; nothing was sent");
+        assertThat(SubmitCommand.unwritableRecord(dir.resolve("ok.submitted.csv"))).isNull();
+    }
+
     @Test
     void aReadableFileIsUsable(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("ok.csv"), "identifier_type,identifier,regulation,requested_by\n");
