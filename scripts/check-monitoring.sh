@@ -64,7 +64,13 @@ for _ in $(seq 1 90); do
     sleep 1
 done
 query 'up{job="cio-erasure-worker"}' | grep -q '"1"\]' || { echo "FAIL: Prometheus never scraped the worker"; exit 1; }
-echo "worker scraped: up == 1, erasure_ready = $(query 'erasure_ready' | grep -o '"[01]"\]' | head -1)"
+# the port answers (erasure_ready 0) while the worker starts; wait for it to be ready
+for _ in $(seq 1 90); do
+    if query 'erasure_ready == 1' 2>/dev/null | grep -q '"value"'; then break; fi
+    sleep 1
+done
+query 'erasure_ready == 1' | grep -q '"value"' || { echo "FAIL: the worker never scraped as ready (erasure_ready 1)"; exit 1; }
+echo "worker scraped: up == 1, erasure_ready == 1"
 kill "$demo"; wait "$demo" 2>/dev/null || true; demo=
 firing() {
     curl -fsS "http://127.0.0.1:$prom_port/api/v1/alerts" | python3 -c '
