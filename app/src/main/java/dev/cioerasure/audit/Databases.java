@@ -4,10 +4,24 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
 import dev.cioerasure.config.Settings;
+import dev.cioerasure.threads.DaemonThreads;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The PostgreSQL connection pool (HikariCP), with its metrics bound to Micrometer. */
 public final class Databases {
+    private static final Logger log = LoggerFactory.getLogger(Databases.class);
+    /** How often a DATABASE_PASSWORD_FILE is looked at for a rotation. */
+    static final Duration PASSWORD_CHECK_EVERY = Duration.ofSeconds(10);
+    private static final ScheduledExecutorService PASSWORD_CHECKS =
+            Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("database-password-file"));
+
     private Databases() { }
 
     public static HikariDataSource pool(Settings.Database db, String poolName, MeterRegistry meters) {
@@ -35,6 +49,27 @@ public final class Databases {
         if (meters != null) {
             c.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
         }
-        return new HikariDataSource(c);
+        HikariDataSource pool = new HikariDataSource(c);
+        if (db.password().fromFile()) {
+            followRotations(pool, db);
+        }
+        return pool;
+    }
+
+    /**
+     * A rotated DATABASE_PASSWORD_FILE reaches the connections the pool opens from then on (the
+     * open ones stay: PostgreSQL does not end a session when its role's password changes). It was
+     * read once, so a pool recycling its connections after a rotation was refused (28P01) until a restart.
+     */
+    private static void followRotations(HikariDataSource pool, Settings.Database db) {
+        java.util.concurrent.atomic.AtomicReference<ScheduledFuture<?>> task = new java.util.concurrent.atomic.AtomicReference<>();
+        task.set(PASSWORD_CHECKS.scheduleWithFixedDelay(() -> {
+            if (pool.isClosed()) {
+                task.get().cancel(false);
+            } else if (db.password().refreshIfChanged()) {
+                pool.getHikariConfigMXBean().setPassword(db.password().reveal());
+                log.info("DATABASE_PASSWORD_FILE changed: the {} pool opens its new connections with the new password", pool.getPoolName());
+            }
+        }, PASSWORD_CHECK_EVERY.toMillis(), PASSWORD_CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS));
     }
 }

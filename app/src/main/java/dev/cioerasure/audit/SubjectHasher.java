@@ -16,13 +16,17 @@ import javax.crypto.spec.SecretKeySpec;
  */
 public final class SubjectHasher {
     private static final String ALGORITHM = "HmacSHA256";
-    private final Secret key;
-    private final ThreadLocal<KeyedMac> macs = new ThreadLocal<>();
+    private final SecretKeySpec key;
+    private final ThreadLocal<Mac> macs = new ThreadLocal<>();
 
-    private record KeyedMac(String key, Mac mac) { }
-
+    /**
+     * Reads the key once: a key file that changes while a process runs does not change the hashes
+     * it writes. (It did: the worker then wrote rows under a key the audit table's fingerprint does
+     * not name, unfindable with the key it started with, and the next start was refused.) A new
+     * key takes effect at the next start, where the fingerprint check refuses one other than the table's.
+     */
     public SubjectHasher(Secret key) {
-        this.key = key;
+        this.key = new SecretKeySpec(key.reveal().getBytes(StandardCharsets.UTF_8), ALGORITHM);
     }
 
     public String hash(Identifier identifier) {
@@ -39,18 +43,16 @@ public final class SubjectHasher {
     }
 
     private Mac mac() {
-        String k = key.reveal();
-        KeyedMac m = macs.get();
-        if (m == null || !m.key().equals(k)) {
+        Mac m = macs.get();
+        if (m == null) {
             try {
-                Mac mac = Mac.getInstance(ALGORITHM);
-                mac.init(new SecretKeySpec(k.getBytes(StandardCharsets.UTF_8), ALGORITHM));
-                m = new KeyedMac(k, mac);
+                m = Mac.getInstance(ALGORITHM);
+                m.init(key);
                 macs.set(m);
             } catch (GeneralSecurityException e) {
                 throw new IllegalStateException("HmacSHA256 unavailable", e);
             }
         }
-        return m.mac();
+        return m;
     }
 }

@@ -50,6 +50,11 @@ public final class Secret {
         return new Secret(this, derivation);
     }
 
+    /** Whether the value comes from a file (which may be rewritten: a rotation), directly or through {@link #derive}. */
+    public boolean fromFile() {
+        return base != null ? base.fromFile() : file != null;
+    }
+
     /** A fixed secret, e.g. from an environment variable. */
     public static Secret of(String source, String value) {
         Objects.requireNonNull(value, "value");

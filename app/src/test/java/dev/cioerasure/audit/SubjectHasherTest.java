@@ -13,6 +13,21 @@ import org.junit.jupiter.api.Test;
 class SubjectHasherTest {
     private final SubjectHasher hasher = new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "k-0123456789abcdef"));
 
+    /** The key is read once: a key file rewritten while the worker runs does not switch the hashes it writes. */
+    @Test
+    void aKeyFileChangedWhileRunningDoesNotChangeTheHashes(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.writeString(dir.resolve("audit_subject_key"), "first-key-0123456789abcdef\n");
+        SubjectHasher hasher = new SubjectHasher(Secret.fromFile("AUDIT_SUBJECT_KEY_FILE", file));
+        String before = hasher.hash(Identifier.email("jane@example.com"));
+        String fingerprint = hasher.fingerprint();
+        java.nio.file.Files.writeString(file, "second-key-0123456789abcdef-longer\n");
+        java.nio.file.Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5_000));
+        assertThat(hasher.hash(Identifier.email("jane@example.com"))).isEqualTo(before);
+        assertThat(hasher.fingerprint()).isEqualTo(fingerprint);
+        assertThat(new SubjectHasher(Secret.fromFile("AUDIT_SUBJECT_KEY_FILE", file)).hash(Identifier.email("jane@example.com")))
+                .as("a new start reads the new key").isNotEqualTo(before);
+    }
+
     @Test
     void isHmacSha256OfTypeAndNormalisedValue() throws Exception {
         Mac mac = Mac.getInstance("HmacSHA256");
