@@ -485,6 +485,9 @@ final class AuditCommand {
                     "The receipt is one line of JSON, signed (Ed25519) with AUDIT_SIGNING_KEY_FILE. --verify exits 0 when the"
                             + " receipt is exactly as issued, 3 when not."})
     static final class ReceiptCommand implements Callable<Integer> {
+        /** Far above any receipt (one request's rows, a few kilobytes). */
+        static final int MAX_RECEIPT_BYTES = 1024 * 1024;
+
         @Parameters(paramLabel = "REQUEST_ID", arity = "0..1", description = "The request to issue a receipt for.")
         String requestId;
 
@@ -503,8 +506,22 @@ final class AuditCommand {
                 if (publicKey == null || requestId != null) {
                     throw new Errors.UserError("--verify FILE needs --public-key PEM and no REQUEST_ID", 2);
                 }
+                String unusable = SubmitCommand.unusableFile(verify);
+                if (unusable != null) {
+                    throw new Errors.UserError("--verify " + verify + ": " + unusable.replace("a file of requests", "a receipt"), 2);
+                }
                 java.security.PublicKey key = publicKey(publicKey);
-                Receipt.Verdict v = Receipt.verify(Files.readAllBytes(verify), key);
+                // a receipt is a few kilobytes: a larger file is no receipt, and is not read whole
+                byte[] receipt;
+                try (java.io.InputStream in = Files.newInputStream(verify)) {
+                    receipt = in.readNBytes(MAX_RECEIPT_BYTES + 1);
+                }
+                if (receipt.length > MAX_RECEIPT_BYTES) {
+                    System.out.println("NOT VALID: " + Receipt.Verdict.NOT_A_RECEIPT.meaning + ": larger than any receipt (over "
+                            + MAX_RECEIPT_BYTES / 1024 / 1024 + " MiB)");
+                    return TAMPERED;
+                }
+                Receipt.Verdict v = Receipt.verify(receipt, key);
                 System.out.println((v == Receipt.Verdict.VALID ? "VALID: " : "NOT VALID: ") + v.meaning);
                 return v == Receipt.Verdict.VALID ? 0 : TAMPERED;
             }

@@ -367,6 +367,23 @@ class AuditCommandsIT {
         Cli.Run changed = Cli.run(Map.of(), "audit", "receipt", "--verify", receipt.toString(), "--public-key", pem.toString());
         assertThat(changed.exit()).isEqualTo(3);
         assertThat(changed.out()).startsWith("NOT VALID: the signature does not match");
+        // a file that is missing is a bad argument (it was exit 70 with a NoSuchFileException); one far larger
+        // than any receipt is none, and is not read whole (200 MB ran a 64 MB JVM out of memory, exit 70)
+        Cli.Run missing = Cli.run(Map.of(), "audit", "receipt", "--verify", dir.resolve("nope.json").toString(), "--public-key",
+                pem.toString());
+        assertThat(missing.exit()).isEqualTo(2);
+        assertThat(missing.err()).contains("--verify " + dir.resolve("nope.json") + ": no such file").doesNotContain("Exception");
+        java.nio.file.Path huge = dir.resolve("huge.json");
+        try (var w = java.nio.file.Files.newOutputStream(huge)) {
+            byte[] mb = new byte[1024 * 1024];
+            java.util.Arrays.fill(mb, (byte) 'a');
+            for (int i = 0; i < 3; i++) {
+                w.write(mb);
+            }
+        }
+        Cli.Run tooLarge = Cli.run(Map.of(), "audit", "receipt", "--verify", huge.toString(), "--public-key", pem.toString());
+        assertThat(tooLarge.exit()).isEqualTo(3);
+        assertThat(tooLarge.out()).startsWith("NOT VALID: not a receipt").contains("larger than any receipt (over 1 MiB)");
         assertThat(Cli.run(env, "audit", "receipt", "r-nobody").exit()).isEqualTo(1);
 
         java.nio.file.Path bulk = dir.resolve("november");
