@@ -118,6 +118,9 @@ class ConnectionErrorsIT {
         Map<String, String> env = env();
         env.put("LOG_LEVEL", "bogus");
         assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "LOG_LEVEL: must be one of TRACE, DEBUG, INFO, WARN, ERROR, OFF");
+        env.put("LOG_LEVEL", "info"); // any case (README)
+        Cli.Run lower = Cli.run(env, "audit", "verify");
+        assertThat(lower.exit()).as(lower.err()).isZero();
     }
 
     @Test
