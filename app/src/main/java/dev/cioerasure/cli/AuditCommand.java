@@ -373,7 +373,7 @@ final class AuditCommand {
 
         @Override
         public Integer call() throws Exception {
-            List<byte[]> files = checkpointFiles();
+            CheckpointCheck.Collector checkpoints = checkpoints();
             try (HikariDataSource ds = database()) {
                 long t0 = System.nanoTime();
                 ProgressBar[] bar = {null};
@@ -401,37 +401,37 @@ final class AuditCommand {
                         System.out.printf("  … and %d more%n", r.breakCount() - r.breaks().size());
                     }
                 }
-                if (files != null) {
-                    intact &= compareWithCheckpoints(ds, files);
+                if (checkpoints != null) {
+                    intact &= compareWithCheckpoints(ds, checkpoints);
                 }
                 return intact ? 0 : TAMPERED;
             }
         }
 
-        /** The raw checkpoints named by the options; null when none was asked for. */
-        private List<byte[]> checkpointFiles() throws IOException {
+        /** The checkpoints named by the options, signed by --public-key; null when none was asked for. */
+        private CheckpointCheck.Collector checkpoints() throws IOException {
             if (checkpointDir == null && checkpointTopic == null) {
                 return null;
             }
             if (publicKey == null) {
                 throw new Errors.UserError("--checkpoint-dir / --checkpoint-topic need --public-key PEM", 2);
             }
-            List<byte[]> raw = new java.util.ArrayList<>();
+            if (checkpointDir != null && !Files.isDirectory(checkpointDir)) {
+                throw new Errors.UserError("--checkpoint-dir: " + checkpointDir + " is not a directory", 2);
+            }
+            CheckpointCheck.Collector collected = new CheckpointCheck.Collector(publicKey(publicKey));
             if (checkpointDir != null) {
-                if (!Files.isDirectory(checkpointDir)) {
-                    throw new Errors.UserError("--checkpoint-dir: " + checkpointDir + " is not a directory", 2);
-                }
-                raw.addAll(CheckpointCheck.filesIn(checkpointDir));
+                collected.addFilesIn(checkpointDir);
             }
             if (checkpointTopic != null) {
                 Settings k = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA));
-                TopicReader.readAll(k.kafka(), checkpointTopic, rec -> raw.add(rec.value() == null ? new byte[0] : rec.value()));
+                TopicReader.readAll(k.kafka(), checkpointTopic, rec -> collected.add(rec.value()));
             }
-            return raw;
+            return collected;
         }
 
-        private boolean compareWithCheckpoints(HikariDataSource ds, List<byte[]> raw) throws Exception {
-            CheckpointCheck.Result r = CheckpointCheck.check(ds, raw, publicKey(publicKey));
+        private boolean compareWithCheckpoints(HikariDataSource ds, CheckpointCheck.Collector checkpoints) throws Exception {
+            CheckpointCheck.Result r = checkpoints.check(ds);
             if (r.ignored() > 0) {
                 System.out.printf("note: %d checkpoint(s) ignored: not a checkpoint, or not signed by this key%n", r.ignored());
             }

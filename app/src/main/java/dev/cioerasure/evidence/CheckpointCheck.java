@@ -9,7 +9,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -42,30 +41,58 @@ public final class CheckpointCheck {
 
     private CheckpointCheck() { }
 
-    /** Checkpoint files ({@code *.json}) in a directory, as published by the workers, in name order. */
-    public static List<byte[]> filesIn(Path dir) throws IOException {
-        List<byte[]> raw = new ArrayList<>();
-        try (var listing = Files.list(dir)) {
-            for (Path f : listing.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList()) {
-                raw.add(Files.readAllBytes(f));
+    /** Far above any checkpoint (a few hundred bytes): a larger file is none, and is not read. */
+    static final long MAX_CHECKPOINT_BYTES = 64 * 1024;
+
+    /**
+     * Takes raw checkpoints one at a time and keeps only those signed by the key, the earliest for
+     * each row: memory grows with the rows checkpointed (one a minute while the table grows), not
+     * with the bytes read, and a year of them is not held raw.
+     */
+    public static final class Collector {
+        private final PublicKey key;
+        private final Map<Long, Checkpoint> bySeq = new TreeMap<>();
+        private int ignored;
+
+        public Collector(PublicKey key) {
+            this.key = key;
+        }
+
+        /** One raw checkpoint (a file's bytes, a record's value); anything else is counted as ignored. */
+        public void add(byte[] raw) {
+            java.util.Optional<Checkpoint> read = raw == null ? java.util.Optional.empty() : Checkpoint.read(raw, key);
+            if (read.isEmpty()) {
+                ignored++;
+                return;
+            }
+            // one per row: two instances may checkpoint the same head
+            bySeq.merge(read.get().chainSeq(), read.get(), (a, b) -> b.takenAt().isBefore(a.takenAt()) ? b : a);
+        }
+
+        /**
+         * The checkpoint files ({@code *.json}) of a directory, as the workers publish them. What is
+         * not a regular file (a directory, a pipe that would block the read) or is larger than any
+         * checkpoint is ignored, and counted so, without being read.
+         */
+        public void addFilesIn(Path dir) throws IOException {
+            try (var listing = Files.list(dir)) {
+                for (Path f : listing.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList()) {
+                    if (!Files.isRegularFile(f) || Files.size(f) > MAX_CHECKPOINT_BYTES) {
+                        ignored++;
+                    } else {
+                        add(Files.readAllBytes(f));
+                    }
+                }
             }
         }
-        return raw;
-    }
 
-    /** Compares the table with those of the raw checkpoints that are signed by {@code key}; the others are counted as ignored. */
-    public static Result check(DataSource db, List<byte[]> raw, PublicKey key) throws SQLException {
-        List<Checkpoint> valid = new ArrayList<>();
-        for (byte[] b : raw) {
-            Checkpoint.read(b, key).ifPresent(valid::add);
+        /** Compares the table with the checkpoints collected. */
+        public Result check(DataSource db) throws SQLException {
+            return CheckpointCheck.check(db, bySeq, ignored);
         }
-        return check(db, valid, raw.size() - valid.size());
     }
 
-    private static Result check(DataSource db, List<Checkpoint> checkpoints, int ignored) throws SQLException {
-        // one per row: two instances may checkpoint the same head
-        Map<Long, Checkpoint> bySeq = new TreeMap<>();
-        checkpoints.stream().sorted(Comparator.comparing(Checkpoint::takenAt)).forEach(c -> bySeq.putIfAbsent(c.chainSeq(), c));
+    private static Result check(DataSource db, Map<Long, Checkpoint> bySeq, int ignored) throws SQLException {
         List<Finding> findings = new ArrayList<>();
         long end;
         try (Connection c = db.getConnection()) {

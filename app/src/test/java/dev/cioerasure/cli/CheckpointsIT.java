@@ -134,6 +134,13 @@ class CheckpointsIT {
                     java.time.Instant.now(), "forger").signed(SigningKey.generate()));
             assertThat(Cli.run(env, "audit", "verify", "--checkpoint-dir", checkpoints.toString(), "--public-key", pub.toString()).out())
                     .contains("1 checkpoint(s) ignored: not a checkpoint, or not signed by this key");
+            // a directory named like a checkpoint stopped the check (exit 70, "Is a directory"), and every file was
+            // read whole; what is not a regular file, or is larger than any checkpoint, is now ignored unread
+            Files.createDirectory(checkpoints.resolve("zz-a-directory.json"));
+            Files.write(checkpoints.resolve("zz-huge.json"), new byte[100 * 1024]);
+            Cli.Run odd = Cli.run(env, "audit", "verify", "--checkpoint-dir", checkpoints.toString(), "--public-key", pub.toString());
+            assertThat(odd.exit()).as(odd.err()).isEqualTo(3);
+            assertThat(odd.out()).contains("3 checkpoint(s) ignored", "TRUNCATED: the table ends at row " + (rows - 2));
         } finally {
             track.stop();
         }

@@ -229,7 +229,9 @@ final class DemoCommand implements Callable<Integer> {
         while (!Files.exists(latest) && System.nanoTime() < deadline) {
             Thread.sleep(100);
         }
-        CheckpointCheck.Result r = CheckpointCheck.check(ds, CheckpointCheck.filesIn(checkpointDir), signing.publicKey());
+        CheckpointCheck.Collector collected = new CheckpointCheck.Collector(signing.publicKey());
+        collected.addFilesIn(checkpointDir);
+        CheckpointCheck.Result r = collected.check(ds);
         say("  chain checkpoints (audit verify --checkpoint-dir): %d signed, up to row %d of %d: %s", r.checkpoints(), r.lastCovered(),
                 r.tableEnd(), r.consistent() && r.lastCovered() == rows ? "checkpoints agree with the table" : "NOT AGREEING: " + r.findings());
     }
