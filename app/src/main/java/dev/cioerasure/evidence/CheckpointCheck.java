@@ -43,6 +43,8 @@ public final class CheckpointCheck {
 
     /** Far above any checkpoint (a few hundred bytes): a larger file is none, and is not read. */
     static final long MAX_CHECKPOINT_BYTES = 64 * 1024;
+    /** Checkpointed rows looked up per query. */
+    private static final int LOOKUP_CHUNK = 1000;
 
     /**
      * Takes raw checkpoints one at a time and keeps only those signed by the key, the earliest for
@@ -100,19 +102,27 @@ public final class CheckpointCheck {
                 rs.next();
                 end = rs.getLong(1);
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT row_hash FROM audit_event WHERE chain_seq = ?")) {
-                for (Checkpoint cp : bySeq.values()) {
-                    String when = "the checkpoint of row " + cp.chainSeq() + " taken at " + cp.takenAt() + " by " + cp.worker();
-                    if (cp.chainSeq() > end) {
-                        findings.add(new Finding("TRUNCATED", cp, "the table ends at row " + end + ", but " + when
-                                + " recorded it: rows were deleted from the end and the chain head rewound"));
-                        continue;
-                    }
-                    ps.setLong(1, cp.chainSeq());
+            // the checkpointed rows' hashes a thousand at a time: a year of checkpoints is half a million rows
+            List<Checkpoint> all = new ArrayList<>(bySeq.values());
+            try (PreparedStatement ps = c.prepareStatement("SELECT chain_seq, row_hash FROM audit_event WHERE chain_seq = ANY (?)")) {
+                for (int from = 0; from < all.size(); from += LOOKUP_CHUNK) {
+                    List<Checkpoint> chunk = all.subList(from, Math.min(all.size(), from + LOOKUP_CHUNK));
+                    ps.setArray(1, c.createArrayOf("bigint", chunk.stream().map(Checkpoint::chainSeq).toArray()));
+                    Map<Long, String> hashes = new java.util.HashMap<>();
                     try (ResultSet rs = ps.executeQuery()) {
-                        if (!rs.next()) {
+                        while (rs.next()) {
+                            hashes.put(rs.getLong(1), rs.getString(2));
+                        }
+                    }
+                    for (Checkpoint cp : chunk) {
+                        String when = "the checkpoint of row " + cp.chainSeq() + " taken at " + cp.takenAt() + " by " + cp.worker();
+                        String hash = hashes.get(cp.chainSeq());
+                        if (cp.chainSeq() > end) {
+                            findings.add(new Finding("TRUNCATED", cp, "the table ends at row " + end + ", but " + when
+                                    + " recorded it: rows were deleted from the end and the chain head rewound"));
+                        } else if (hash == null) {
                             findings.add(new Finding("TRUNCATED", cp, "row " + cp.chainSeq() + " is missing, but " + when + " recorded it"));
-                        } else if (!rs.getString(1).equals(cp.rowHash())) {
+                        } else if (!hash.equals(cp.rowHash())) {
                             findings.add(new Finding("REWRITTEN", cp, "row " + cp.chainSeq() + "'s hash is not the one in " + when
                                     + ": rows up to it were changed and the hashes recomputed (a rewritten or re-hashed history)"));
                         }
