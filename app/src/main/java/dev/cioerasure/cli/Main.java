@@ -18,7 +18,21 @@ import picocli.CommandLine.Command;
 public final class Main {
 
     public static void main(String[] args) {
+        utf8Console();
         System.exit(run(defaults(), List.of(), args));
+    }
+
+    /**
+     * Standard output and error in UTF-8, whatever the locale. Without LANG (a systemd unit, a cron
+     * job) Java wrote '?' for every character outside ASCII, so {@code audit report --format csv >
+     * proof.csv} changed a {@code requested_by} such as "équipe/42" in the proof. The same streams
+     * as the JVM's own otherwise (a 128-byte buffer, flushed at each line).
+     */
+    public static void utf8Console() {
+        System.setOut(new java.io.PrintStream(new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.out),
+                128), true, java.nio.charset.StandardCharsets.UTF_8));
+        System.setErr(new java.io.PrintStream(new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.err),
+                128), true, java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /**

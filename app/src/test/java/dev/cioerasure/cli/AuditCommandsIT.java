@@ -235,6 +235,31 @@ class AuditCommandsIT {
     }
 
     /**
+     * Without a locale (LANG unset: a systemd unit, a cron job) Java wrote '?' for every character
+     * outside ASCII, so what the commands print (here a requested_by such as "équipe") was changed;
+     * CSV and JSON, which Jackson encodes itself, were not. The commands now write UTF-8 whatever
+     * the locale (the production jar, run as a process).
+     */
+    @Test
+    void outputIsUtf8EvenWithoutALocale() throws Exception {
+        Instant nov = Instant.parse("2026-11-06T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-utf", hasher.hash(Identifier.id("p-utf")), "id", Step.OUTCOME, Outcome.COMPLETED, null,
+                    null, null, "GDPR", nov, nov.plusSeconds(30L * 86400), "équipe-vie-privée/42",
+                    new KafkaCoordinates("erasure.requests", 0, 10), nov.plusSeconds(5)))).get(10, TimeUnit.SECONDS);
+        }
+        ProcessBuilder pb = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                ProductionJarIT.JAR.toString(), "audit", "status", "r-utf");
+        pb.environment().keySet().removeIf(k -> k.equals("LANG") || k.startsWith("LC_") || k.equals("JAVA_TOOL_OPTIONS"));
+        pb.environment().putAll(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal()));
+        Process p = pb.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(err).isZero();
+        assertThat(new String(out, StandardCharsets.UTF_8)).contains(" by équipe-vie-privée/42, deadline ", "ERASED at 2026-11-06 09:00:05");
+    }
+
+    /**
      * The writer role may insert any text. An escape sequence in a reason or a requested_by
      * reached the auditor's terminal as written, so a row could erase the line above it, or a line
      * break print a row that is not there. Every output of the audit commands now shows such
