@@ -201,6 +201,13 @@ final class AuditCommand {
          */
         static String given(String option, String value) {
             if (!value.equals("-")) {
+                // Java decodes the command line in the locale's encoding: without a UTF-8 locale, "zoë"
+                // arrives as "zo\uFFFD\uFFFD", whose hash matches nobody ("no requests" for someone erased)
+                if (value.indexOf('\uFFFD') >= 0) {
+                    throw new Errors.UserError(option + ": holds characters that could not be decoded (the command line is read in the"
+                            + " locale's encoding, not UTF-8 here): set LANG=C.UTF-8, or give the identifier on standard input with "
+                            + option + " -; nothing was searched", 2);
+                }
                 return value;
             }
             String line;
@@ -211,6 +218,9 @@ final class AuditCommand {
             }
             if (line == null || line.isBlank()) {
                 throw new Errors.UserError(option + " -: standard input holds no identifier (one line expected)", 2);
+            }
+            if (line.indexOf('\uFFFD') >= 0) {
+                throw new Errors.UserError(option + " -: standard input is not UTF-8 text; nothing was searched", 2);
             }
             return line;
         }
