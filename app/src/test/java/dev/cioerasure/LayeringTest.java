@@ -50,4 +50,16 @@ class LayeringTest {
                 .because("everything else logs through SLF4J, where redaction and levels apply")
                 .check(PRODUCTION);
     }
+
+    /**
+     * Text written to audit rows, HTTP answers and logs must not depend on the machine's locale: under
+     * a Turkish one, {@code "UNAUTHORIZED".toLowerCase()} is "unauthorızed" (a reason in the audit
+     * table), {@code "MISSING"} became "signature_mıssıng" (an intake answer).
+     */
+    @Test
+    void caseIsChangedWithAFixedLocale() {
+        noClasses().should().callMethod(String.class, "toLowerCase").orShould().callMethod(String.class, "toUpperCase")
+                .because("the no-argument forms follow the default locale; use Locale.ROOT")
+                .check(PRODUCTION);
+    }
 }

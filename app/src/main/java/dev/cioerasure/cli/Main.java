@@ -18,6 +18,8 @@ import picocli.CommandLine.Command;
 public final class Main {
 
     public static void main(String[] args) {
+        // numbers, dates and case in what the commands print and store, the same on every machine
+        Locale.setDefault(Locale.ROOT);
         utf8Console();
         System.exit(run(defaults(), List.of(), args));
     }

@@ -285,7 +285,7 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         for (Workspace w : single ? List.<Workspace>of() : workspaces) {
             CustomerIo c = w.customerIo();
             b.append("\n  workspace ").append(w.name()).append(": site_id=").append(c.siteId())
-             .append(", track key ").append(shown(c.apiKey())).append(", region ").append(c.region().name().toLowerCase())
+             .append(", track key ").append(shown(c.apiKey())).append(", region ").append(c.region().name().toLowerCase(java.util.Locale.ROOT))
              .append(", track base URL ").append(c.baseUrl()).append(", ").append(c.rateLimitPerSecond()).append(" calls/s, App API key ")
              .append(c.verification().enabled() ? shown(c.verification().appKey()) + " at " + c.appBaseUrl() + " ("
                      + c.verification().rateLimitPerSecond() + " look-ups/s)" : "(not set: UNVERIFIABLE rows)");
@@ -295,7 +295,7 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
             if (single) {
                 b.append("\n  CUSTOMERIO_SITE_ID=").append(customerIo.siteId())
                  .append("\n  CUSTOMERIO_TRACK_API_KEY=").append(shown(customerIo.apiKey()))
-                 .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase())
+                 .append("\n  CUSTOMERIO_REGION=").append(customerIo.region().name().toLowerCase(java.util.Locale.ROOT))
                  .append("\n  track base URL=").append(customerIo.baseUrl())
                  .append("\n  CUSTOMERIO_RATE_LIMIT_PER_SECOND=").append(customerIo.rateLimitPerSecond());
             }

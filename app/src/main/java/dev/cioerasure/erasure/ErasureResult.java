@@ -54,6 +54,6 @@ public record ErasureResult(StepResult suppress, StepResult destroy) {
             return r.operation().tag() + ": not called: " + r.detail() + " (workspace paused)";
         }
         return r.operation().tag() + ": " + r.detail() + " after " + f.attempts() + " attempt" + (f.attempts() == 1 ? "" : "s")
-                + " (" + r.kind().name().toLowerCase() + ")";
+                + " (" + r.kind().name().toLowerCase(java.util.Locale.ROOT) + ")";
     }
 }

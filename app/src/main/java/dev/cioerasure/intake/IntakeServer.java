@@ -144,7 +144,7 @@ public final class IntakeServer implements AutoCloseable {
             String signature = ex.getRequestHeaders().getFirst("X-CIO-Signature");
             SignatureVerifier.Verdict v = verifier.verify(ex.getRequestHeaders().getFirst("X-CIO-Timestamp"), signature, body);
             if (v != SignatureVerifier.Verdict.OK) {
-                reply(ex, endpoint, 401, "signature_" + v.name().toLowerCase(), switch (v) {
+                reply(ex, endpoint, 401, "signature_" + v.name().toLowerCase(java.util.Locale.ROOT), switch (v) {
                     case MISSING -> "X-CIO-Timestamp and X-CIO-Signature are required";
                     case MALFORMED -> "X-CIO-Timestamp must be unix seconds and X-CIO-Signature 64 hex characters";
                     case STALE -> "X-CIO-Timestamp is more than 5 minutes from now";

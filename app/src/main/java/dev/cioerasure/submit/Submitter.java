@@ -133,7 +133,7 @@ public final class Submitter {
         }
         try {
             byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(material.getBytes(StandardCharsets.UTF_8));
-            return "sub-" + r.regulation().name().toLowerCase() + "-" + java.util.HexFormat.of().formatHex(d).substring(0, 32);
+            return "sub-" + r.regulation().name().toLowerCase(java.util.Locale.ROOT) + "-" + java.util.HexFormat.of().formatHex(d).substring(0, 32);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -95,7 +95,7 @@ final class WorkspaceRound {
     private static AuditEvent stepRow(Rows rows, StepResult s) {
         TrackResult t = s.last();
         return rows.row(Step.valueOf(t.operation().name()), t.isSuccess() ? Outcome.SUCCEEDED : Outcome.FAILED, statusOrNull(t),
-                s.attempts(), t.isSuccess() ? null : t.detail() + " (" + t.kind().name().toLowerCase() + ")");
+                s.attempts(), t.isSuccess() ? null : t.detail() + " (" + t.kind().name().toLowerCase(java.util.Locale.ROOT) + ")");
     }
 
     static Integer statusOrNull(TrackResult t) {
