@@ -12,6 +12,7 @@ import java.time.Clock;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -47,6 +48,29 @@ final class IntakeCommand implements Callable<Integer> {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
                 SettingsLoader.Part.WEBHOOK));
         log.info(s.describe());
+        // The hook first: a SIGTERM during the wait for Kafka (up to 15 s) is a clean stop too (it
+        // was exit 143); once the servers run it stops them.
+        AtomicReference<Runnable> stopServers = new AtomicReference<>(() -> { });
+        java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (failed.get()) {
+                return; // the exit of a failed start, with its own code
+            }
+            stopServers.get().run();
+            Runtime.getRuntime().halt(0);
+        }, "shutdown"));
+        try {
+            stopServers.set(start(s));
+        } catch (RuntimeException e) {
+            failed.set(true);
+            throw e;
+        }
+        new CountDownLatch(1).await(); // until the hook halts the JVM
+        return 0;
+    }
+
+    /** Checks Kafka and starts the servers; returns what stops them. */
+    private Runnable start(Settings s) {
         Preflight.kafka(s.kafka(), java.time.Duration.ofSeconds(15), java.util.List.of(s.kafka().topic()), "ERASURE_TOPIC");
         PrometheusMeterRegistry meters = Metrics.prometheus();
         IntakeServer server;
@@ -68,16 +92,11 @@ final class IntakeCommand implements Callable<Integer> {
             log.info("intake listening on port {}", server.port());
         }
         MetricsServer metricsServer = monitoring;
-        CountDownLatch stop = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        return () -> {
             if (metricsServer != null) {
                 metricsServer.close();
             }
             server.close();
-            stop.countDown();
-            Runtime.getRuntime().halt(0);
-        }, "shutdown"));
-        stop.await();
-        return 0;
+        };
     }
 }

@@ -191,6 +191,34 @@ public class ProductionJarIT {
         }
     }
 
+    /**
+     * The intake waits up to 15 s for Kafka before it serves: a SIGTERM then is a clean stop (exit
+     * 0; it was 143), while a wait that runs out keeps its own exit code (69), which the shutdown
+     * hook that makes the first possible must not turn into 0.
+     */
+    @Test
+    void theIntakeStoppedWhileItWaitsForKafkaExitsZeroAndAWaitThatRunsOutStays69() throws Exception {
+        Map<String, String> env = Map.of("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1", "AUDIT_SUBJECT_KEY", "k".repeat(32),
+                "ERASURE_WEBHOOK_SECRET", "s".repeat(32));
+        Path stoppedLog = Files.createTempFile("intake-stopped", ".log");
+        Path waitedLog = Files.createTempFile("intake-waited", ".log");
+        Process stopped = SlowClientsIT.start(env, stoppedLog, "intake", "--port", "0");
+        Process waited = SlowClientsIT.start(env, waitedLog, "intake", "--port", "0");
+        try {
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+                    .until(() -> Files.readString(stoppedLog).contains("effective configuration"));
+            stopped.destroy(); // SIGTERM
+            assertThat(stopped.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(stopped.exitValue()).as(Files.readString(stoppedLog)).isZero();
+            assertThat(waited.waitFor(40, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(waited.exitValue()).as(Files.readString(waitedLog)).isEqualTo(69);
+            assertThat(Files.readString(waitedLog)).contains("KAFKA_BOOTSTRAP_SERVERS: no Kafka broker at 127.0.0.1:1");
+        } finally {
+            stopped.destroyForcibly().waitFor();
+            waited.destroyForcibly().waitFor();
+        }
+    }
+
     /** Starts a worker (against nothing: it would keep trying) and returns its output up to its configuration line. */
     private static List<String> firstLinesOfAWorker(Map<String, String> extraEnv) throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
