@@ -58,8 +58,14 @@ final class WorkerCommand implements Callable<Integer> {
         WorkerRuntime runtime;
         try {
             runtime = WorkerRuntime.prepare(s, Clock.systemUTC());
-        } catch (IllegalStateException e) {
-            throw new Errors.UserError(e.getMessage(), Errors.CONFIG);
+        } catch (RuntimeException | java.io.IOException e) {
+            synchronized (lock) {
+                failing.set(true); // the exit that follows runs the hook: it must keep this exit's code (78, 69)
+            }
+            if (e instanceof IllegalStateException) {
+                throw new Errors.UserError(e.getMessage(), Errors.CONFIG);
+            }
+            throw e;
         }
         synchronized (lock) {
             if (shutdownRequested.get()) {

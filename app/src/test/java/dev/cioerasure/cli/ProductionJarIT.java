@@ -189,6 +189,15 @@ public class ProductionJarIT {
         } finally {
             worker.destroyForcibly().waitFor();
         }
+        // and the hook, there from the start, leaves a failed start-up its own exit code (it made a busy port's 78 a 0)
+        try (java.net.ServerSocket busy = new java.net.ServerSocket(0)) {
+            Map<String, String> env = new java.util.HashMap<>(WORKER_AGAINST_NOTHING);
+            env.put("METRICS_PORT", Integer.toString(busy.getLocalPort()));
+            Run refused = javaJar(JAR, env, "worker");
+            assertThat(refused.exit()).as(refused.out()).isEqualTo(78);
+            assertThat(refused.out()).contains("METRICS_PORT: port " + busy.getLocalPort() + " is already in use")
+                    .doesNotContain("stopped during start-up");
+        }
     }
 
     /**
