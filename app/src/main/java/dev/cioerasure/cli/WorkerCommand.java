@@ -39,7 +39,7 @@ final class WorkerCommand implements Callable<Integer> {
             WorkerRuntime running;
             synchronized (lock) {
                 if (failing.get()) {
-                    return; // an exit after the loop failed, with its own code
+                    return; // the exit of a failed start-up or consumer loop, with its own code
                 }
                 shutdownRequested.set(true);
                 running = consuming.get();
