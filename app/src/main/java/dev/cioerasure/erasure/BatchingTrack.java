@@ -149,7 +149,7 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
                     while (!queue.isEmpty() && (queue.size() >= maxItems || now - queue.peekFirst().since() >= maxWaitNanos)) {
                         List<Pending> batch = new ArrayList<>(Math.min(maxItems, queue.size()));
                         // also capped by size: 1,000 of the longest identifiers (254 characters of
-                        // three UTF-8 bytes each) would make a body of about 830 KB
+                        // three UTF-8 bytes each) would make a body of over 800 KB
                         int bytes = BatchClient.ENVELOPE_BYTES;
                         while (batch.size() < maxItems && !queue.isEmpty()
                                 && (batch.isEmpty() || bytes + queue.peekFirst().bytes() <= BatchClient.MAX_REQUEST_BYTES)) {

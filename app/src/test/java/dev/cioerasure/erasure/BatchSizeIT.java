@@ -43,7 +43,7 @@ class BatchSizeIT {
         sandbox.close();
     }
 
-    /** 1,000 email addresses of 254 characters, most of them three UTF-8 bytes: about 830 KB in one body. */
+    /** 1,000 email addresses of 254 characters, most of them three UTF-8 bytes: over 800 KB in one body. */
     private static List<Identifier> longestEmails() {
         List<Identifier> out = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {

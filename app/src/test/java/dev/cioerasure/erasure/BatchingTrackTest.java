@@ -144,7 +144,7 @@ class BatchingTrackTest {
     /**
      * Customer.io takes a batch request only under 500 KB. Counting items alone, 1,000 of the
      * longest email addresses the contract admits (254 characters of three UTF-8 bytes each) made
-     * one body of about 830 KB; a batch is now cut where its body would reach the limit.
+     * one body of over 800 KB; a batch is now cut where its body would reach the limit.
      */
     @Test
     void aBatchIsCutBeforeItsBodyReachesTheDocumentedSizeLimit() throws Exception {
