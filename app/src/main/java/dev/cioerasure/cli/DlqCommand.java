@@ -241,12 +241,15 @@ final class DlqCommand {
             java.util.List<String> notReplayed = java.util.Collections.synchronizedList(new ArrayList<>());
             boolean[] allTimedOut = {true};
             int[] found = {0};
+            // a DLQ that holds a bulk purge takes a while: progress on stderr after 2 s
+            ProgressBar progress = new ProgressBar(chosen.size(), "replayed", 2_000_000_000L);
             try (Producer<byte[], byte[]> producer = new KafkaClients(k).producer("cio-erasure-dlq-replay", Map.of())) {
                 TopicReader.readAll(k, k.dlqTopic(), r -> {
                     if (r.value() == null || !wanted.remove(Chosen.key(r.partition(), r.offset()))) {
                         return;
                     }
                     found[0]++;
+                    progress.update(found[0]);
                     // The retry topic is the worker's (only it and this command may write there), so the
                     // worker trusts the replay marker and the first origin carried over here.
                     ProducerRecord<byte[], byte[]> out = new ProducerRecord<>(k.retryTopic(), null, r.key(), r.value(),
@@ -264,6 +267,7 @@ final class DlqCommand {
                 });
                 producer.flush();
             }
+            progress.done();
             // gone between the two reads (the DLQ's retention): not replayed, said so
             chosen.stream().filter(c -> wanted.contains(Chosen.key(c.partition(), c.offset())))
                     .forEach(c -> notReplayed.add(c.partition() + "@" + c.offset() + " (request " + nz(c.requestId())
