@@ -18,9 +18,6 @@ import picocli.CommandLine.Command;
 public final class Main {
 
     public static void main(String[] args) {
-        // numbers, dates and case in what the commands print and store, the same on every machine
-        Locale.setDefault(Locale.ROOT);
-        utf8Console();
         System.exit(run(defaults(), List.of(), args));
     }
 
@@ -30,7 +27,7 @@ public final class Main {
      * proof.csv} changed a {@code requested_by} such as "équipe/42" in the proof. The same streams
      * as the JVM's own otherwise (a 128-byte buffer, flushed at each line).
      */
-    public static void utf8Console() {
+    private static void utf8Console() {
         System.setOut(new java.io.PrintStream(new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.out),
                 128), true, java.nio.charset.StandardCharsets.UTF_8));
         System.setErr(new java.io.PrintStream(new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.err),
@@ -38,11 +35,15 @@ public final class Main {
     }
 
     /**
-     * Sets JVM-wide defaults a command relies on and returns the process's environment. Drops
-     * pooled HTTP connections before servers commonly drop them (30 s idle), so a call is not
-     * sent on a connection the other side is closing.
+     * Sets JVM-wide defaults a command relies on and returns the process's environment (for a
+     * process's main only: it replaces standard output and error). The root locale, so numbers,
+     * dates and case in what the commands print and store are the same on every machine; UTF-8
+     * output ({@link #utf8Console}). Drops pooled HTTP connections before servers commonly drop
+     * them (30 s idle), so a call is not sent on a connection the other side is closing.
      */
     public static Map<String, String> defaults() {
+        Locale.setDefault(Locale.ROOT);
+        utf8Console();
         if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
             System.setProperty("jdk.httpclient.keepalive.timeout", "20");
         }

@@ -12,8 +12,6 @@ public final class ToolsMain {
     private ToolsMain() { }
 
     public static void main(String[] args) {
-        java.util.Locale.setDefault(java.util.Locale.ROOT);
-        Main.utf8Console();
         // The embedded broker brings log4j2 along; it only needs to stay quiet, logging goes
         // through SLF4J/Logback.
         if (System.getProperty("log4j2.statusLoggerLevel") == null) {
