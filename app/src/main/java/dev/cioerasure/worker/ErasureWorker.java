@@ -573,12 +573,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         }
     }
 
-    /** The loop is running. */
     /** The error that ended the consumer loop, when it was not asked to stop. */
     public Optional<RuntimeException> failure() {
         return Optional.ofNullable(failure);
     }
 
+    /** The loop is running. */
     public boolean isLive() {
         return loopAlive;
     }
