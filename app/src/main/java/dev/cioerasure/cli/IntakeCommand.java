@@ -12,7 +12,6 @@ import java.time.Clock;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -50,21 +49,15 @@ final class IntakeCommand implements Callable<Integer> {
         log.info(s.describe());
         // The hook first: a SIGTERM during the wait for Kafka (up to 15 s) is a clean stop too (it
         // was exit 143); once the servers run it stops them.
-        AtomicReference<Runnable> stopServers = new AtomicReference<>(() -> { });
-        java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            if (failed.get()) {
-                return; // the exit of a failed start, with its own code
-            }
-            stopServers.get().run();
-            Runtime.getRuntime().halt(0);
-        }, "shutdown"));
+        CleanStop hook = new CleanStop(() -> { });
+        Runnable stopServers;
         try {
-            stopServers.set(start(s));
+            stopServers = start(s);
         } catch (RuntimeException e) {
-            failed.set(true);
+            hook.failed(); // the exit that follows keeps this one's code (78, 69)
             throw e;
         }
+        hook.start(() -> { }, stopServers);
         new CountDownLatch(1).await(); // until the hook halts the JVM
         return 0;
     }

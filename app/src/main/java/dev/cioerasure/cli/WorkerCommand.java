@@ -8,8 +8,6 @@ import java.time.Clock;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -30,56 +28,32 @@ final class WorkerCommand implements Callable<Integer> {
         // The hook first: a SIGTERM during start-up (up to 10 s waiting for Kafka, or a database
         // that hangs) is a clean stop too. Before the consumer loop starts no record has been
         // taken, so there is nothing to finish: exit 0 at once.
-        Object lock = new Object();
-        AtomicReference<WorkerRuntime> consuming = new AtomicReference<>();
-        AtomicBoolean shutdownRequested = new AtomicBoolean();
-        AtomicBoolean failing = new AtomicBoolean();
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            WorkerRuntime running;
-            synchronized (lock) {
-                if (failing.get()) {
-                    return; // the exit of a failed start-up or consumer loop, with its own code
-                }
-                shutdownRequested.set(true);
-                running = consuming.get();
-            }
+        CleanStop hook = new CleanStop(() -> {
             log.info("shutdown requested");
-            if (running == null) {
-                log.info("stopped during start-up: no record had been taken");
-            } else {
-                running.close();
-                stopped.countDown();
-                log.info("stopped cleanly");
-            }
-            // A JVM ended by SIGTERM exits 143 after its hooks; a clean, complete stop is exit 0.
-            Runtime.getRuntime().halt(0);
-        }, "shutdown"));
+            log.info("stopped during start-up: no record had been taken");
+        });
         WorkerRuntime runtime;
         try {
             runtime = WorkerRuntime.prepare(s, Clock.systemUTC());
         } catch (RuntimeException | java.io.IOException e) {
-            synchronized (lock) {
-                failing.set(true); // the exit that follows runs the hook: it must keep this exit's code (78, 69)
-            }
+            hook.failed(); // the exit that follows keeps this one's code (78, 69)
             if (e instanceof IllegalStateException) {
                 throw new Errors.UserError(e.getMessage(), Errors.CONFIG);
             }
             throw e;
         }
-        synchronized (lock) {
-            if (shutdownRequested.get()) {
-                stopped.await(); // the hook halts the JVM with exit 0; never returns
-            }
-            consuming.set(runtime);
-            runtime.startConsuming();
+        CountDownLatch stopped = new CountDownLatch(1);
+        boolean started = hook.start(runtime::startConsuming, () -> {
+            log.info("shutdown requested");
+            runtime.close();
+            stopped.countDown();
+            log.info("stopped cleanly");
+        });
+        if (!started) {
+            stopped.await(); // the hook halts the JVM with exit 0; never returns
         }
         runtime.join();
-        synchronized (lock) {
-            // not asked to stop: the exit below runs the hook, which must then leave its code alone
-            failing.set(!shutdownRequested.get());
-        }
-        if (failing.get()) {
+        if (hook.endedByItself()) {
             runtime.close();
             throw whyTheLoopEnded(runtime.worker().failure().orElse(null), s);
         }
