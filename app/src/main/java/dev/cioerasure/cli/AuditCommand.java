@@ -516,9 +516,9 @@ final class AuditCommand {
                 if (publicKey == null || requestId != null) {
                     throw new Errors.UserError("--verify FILE needs --public-key PEM and no REQUEST_ID", 2);
                 }
-                String unusable = SubmitCommand.unusableFile(verify);
+                String unusable = Errors.unusableFile(verify, "a receipt");
                 if (unusable != null) {
-                    throw new Errors.UserError("--verify " + verify + ": " + unusable.replace("a file of requests", "a receipt"), 2);
+                    throw new Errors.UserError("--verify " + verify + ": " + unusable, 2);
                 }
                 java.security.PublicKey key = publicKey(publicKey);
                 // a receipt is a few kilobytes: a larger file is no receipt, and is not read whole

@@ -52,6 +52,23 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
         }
     }
 
+    /**
+     * Why a file named on the command line cannot be read (a bad argument, exit 2), or null when it
+     * can; {@code what} is what it should be, e.g. "a file of requests".
+     */
+    static String unusableFile(java.nio.file.Path file, String what) {
+        if (java.nio.file.Files.isDirectory(file)) {
+            return "is a directory, not " + what;
+        }
+        if (!java.nio.file.Files.exists(file)) {
+            return "no such file";
+        }
+        if (!java.nio.file.Files.isReadable(file)) {
+            return "not readable by this user";
+        }
+        return null;
+    }
+
     /** Why Kafka did not take a record, from the producer's exception (which holds no record content). */
     static String kafkaRefusal(Exception e) {
         if (e instanceof org.apache.kafka.common.errors.RecordTooLargeException) {

@@ -54,20 +54,6 @@ final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--skip-submitted", description = "Send only the rows not yet submitted (not listed in --out).")
     boolean skipSubmitted;
 
-    /** Why {@code --file} names nothing this command can read (a bad argument, exit 2), or null when it can. */
-    static String unusableFile(Path file) {
-        if (Files.isDirectory(file)) {
-            return "is a directory, not a file of requests";
-        }
-        if (!Files.exists(file)) {
-            return "no such file";
-        }
-        if (!Files.isReadable(file)) {
-            return "not readable by this user";
-        }
-        return null;
-    }
-
     /**
      * Why the record of submissions cannot be written where it is to go, or null when it can. It is
      * written after Kafka acknowledged the requests (a temporary file beside it, then renamed): found
@@ -92,7 +78,7 @@ final class SubmitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String unusable = unusableFile(file);
+        String unusable = Errors.unusableFile(file, "a file of requests");
         if (unusable != null) {
             throw new Errors.UserError("--file " + file + ": " + unusable, 2);
         }

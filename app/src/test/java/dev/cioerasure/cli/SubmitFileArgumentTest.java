@@ -54,6 +54,6 @@ class SubmitFileArgumentTest {
     @Test
     void aReadableFileIsUsable(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("ok.csv"), "identifier_type,identifier,regulation,requested_by\n");
-        assertThat(SubmitCommand.unusableFile(file)).isNull();
+        assertThat(Errors.unusableFile(file, "a file of requests")).isNull();
     }
 }
