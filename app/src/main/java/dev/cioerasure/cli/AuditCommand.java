@@ -95,31 +95,31 @@ final class AuditCommand {
      * A text the audit table holds, safe to print on an auditor's terminal. The worker writes no
      * control or format character, but whoever holds the writer role can insert any text: an
      * escape sequence in a reason could move the cursor, erase or recolour lines (hide a row of
-     * the history), or a newline forge one. Each such character is printed as a backslash, "u" and its four hex digits.
+     * the history), or a newline forge one. Each such character is printed as a backslash, "u" and its four hex digits
+     * (one such escape per UTF-16 unit: a character beyond the first plane, such as an invisible tag character, as two).
      */
     static String shown(String s) {
         if (s == null) {
             return null;
         }
-        StringBuilder out = null;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            int t = Character.getType(c);
-            boolean hidden = t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR
-                    || t == Character.PARAGRAPH_SEPARATOR || t == Character.PRIVATE_USE
-                    || Character.isSurrogate(c) && !(Character.isHighSurrogate(c) && i + 1 < s.length()
-                            && Character.isLowSurrogate(s.charAt(i + 1)) || Character.isLowSurrogate(c) && i > 0
-                            && Character.isHighSurrogate(s.charAt(i - 1)));
-            if (hidden && out == null) {
-                out = new StringBuilder(s.length() + 16).append(s, 0, i);
+        StringBuilder out = new StringBuilder(s.length());
+        s.codePoints().forEach(cp -> {
+            if (hidden(cp)) {
+                for (char c : Character.toChars(cp)) {
+                    out.append(String.format("\\u%04x", (int) c));
+                }
+            } else {
+                out.appendCodePoint(cp);
             }
-            if (hidden) {
-                out.append(String.format("\\u%04x", (int) c));
-            } else if (out != null) {
-                out.append(c);
-            }
-        }
-        return out == null ? s : out.toString();
+        });
+        return out.toString();
+    }
+
+    /** Control, format (bidirectional overrides, tag characters), separator and private-use characters, and a lone surrogate. */
+    private static boolean hidden(int codePoint) {
+        int t = Character.getType(codePoint);
+        return t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR || t == Character.PARAGRAPH_SEPARATOR
+                || t == Character.PRIVATE_USE || t == Character.SURROGATE;
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true, description = "The full history of one request, readable by a person.")
