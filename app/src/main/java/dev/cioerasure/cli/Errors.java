@@ -1,6 +1,7 @@
 package dev.cioerasure.cli;
 
 import dev.cioerasure.config.ConfigException;
+import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.preflight.SchemaAccess;
 import dev.cioerasure.preflight.ServiceProblem;
 import picocli.CommandLine;
@@ -34,8 +35,20 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
             cmd.getErr().println("cio-erasure: " + refused.getMessage());
             return CONFIG;
         }
+        if (Preflight.cause(ex, OutOfMemoryError.class) != null) {
+            // a JDK class that ran out while it was made may wrap the error (MessageDigest.getInstance
+            // in a 12 MB heap: "NoSuchAlgorithmException: Error constructing implementation")
+            cmd.getErr().println(outOfMemory());
+            return SOFTWARE;
+        }
         cmd.getErr().println("cio-erasure: failed: " + ex);
         return SOFTWARE;
+    }
+
+    /** The one line for a JVM out of memory; what was being read is named by the command, never quoted. */
+    static String outOfMemory() {
+        return "cio-erasure: out of memory (this JVM may use at most " + Runtime.getRuntime().maxMemory() / (1024 * 1024)
+                + " MB): give it more with java -Xmx…";
     }
 
     /** An error the user can fix, with the message to show and the exit code to use. */

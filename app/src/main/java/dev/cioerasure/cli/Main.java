@@ -91,8 +91,7 @@ public final class Main {
             return cli.setExecutionExceptionHandler(new Errors()).execute(args);
         } catch (OutOfMemoryError e) {
             // one line, as for every other failure; what was being read is named by the command, never quoted
-            System.err.println("cio-erasure: out of memory (this JVM may use at most " + Runtime.getRuntime().maxMemory() / (1024 * 1024)
-                    + " MB): give it more with java -Xmx…");
+            System.err.println(Errors.outOfMemory());
             return Errors.SOFTWARE;
         }
     }

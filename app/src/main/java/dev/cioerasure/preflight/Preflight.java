@@ -243,7 +243,7 @@ public final class Preflight {
     }
 
     /** {@code e} or its first cause of this type; null when there is none. */
-    static <T extends Throwable> T cause(Throwable e, Class<T> type) {
+    public static <T extends Throwable> T cause(Throwable e, Class<T> type) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (type.isInstance(t)) {
                 return type.cast(t);
