@@ -4,7 +4,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.intake.IntakeServer;
-import dev.cioerasure.metrics.HttpServerTimeouts;
+import dev.cioerasure.metrics.HttpServerLimits;
 import dev.cioerasure.metrics.Metrics;
 import dev.cioerasure.metrics.MetricsServer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -43,7 +43,7 @@ final class IntakeCommand implements Callable<Integer> {
         if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535 || metricsPort == port)) {
             throw new Errors.UserError("--metrics-port must be a port (1-65535) other than --port", 2);
         }
-        HttpServerTimeouts.install(); // before any HTTP server is made: it reads them once
+        HttpServerLimits.install(); // before any HTTP server is made: it reads them once
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
                 SettingsLoader.Part.WEBHOOK));
         log.info(s.describe());

@@ -2,7 +2,7 @@ package dev.cioerasure.cli;
 
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
-import dev.cioerasure.metrics.HttpServerTimeouts;
+import dev.cioerasure.metrics.HttpServerLimits;
 import dev.cioerasure.worker.WorkerRuntime;
 import java.time.Clock;
 import java.util.EnumSet;
@@ -21,7 +21,7 @@ final class WorkerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        HttpServerTimeouts.install(); // before any HTTP server is made: it reads them once
+        HttpServerLimits.install(); // before any HTTP server is made: it reads them once
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
                 SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
         log.info(s.describe());

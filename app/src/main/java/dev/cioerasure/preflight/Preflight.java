@@ -104,11 +104,7 @@ public final class Preflight {
         try {
             admin = new KafkaClients(k).admin("cio-erasure-preflight", timeout);
         } catch (KafkaException e) {
-            if (has(e, org.apache.kafka.common.config.ConfigException.class) && String.valueOf(rootMessage(e)).contains("bootstrap")) {
-                throw config("KAFKA_BOOTSTRAP_SERVERS: no resolvable broker address in '" + k.bootstrapServers() + "'");
-            }
-            throw config("KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*, KAFKA_CLIENT_*: cannot create a Kafka client with"
-                    + " these settings (" + rootName(e) + ": " + withoutSecrets(k, rootMessage(e)) + ")");
+            throw clientNotCreated(k, e);
         }
         try (admin) {
             try {
@@ -133,6 +129,24 @@ public final class Preflight {
             Thread.currentThread().interrupt();
             throw unavailable("interrupted while checking Kafka");
         }
+    }
+
+    /**
+     * Why a Kafka client could not be made. The settings (an I/O error there is usually a key
+     * store that cannot be read), unless the process ran out of file descriptors: a client opens a
+     * selector, and "Too many open files" is no setting's fault (the intake once blamed its
+     * security settings for a connection flood).
+     */
+    static ServiceProblem clientNotCreated(Settings.Kafka k, KafkaException e) {
+        if (has(e, org.apache.kafka.common.config.ConfigException.class) && String.valueOf(rootMessage(e)).contains("bootstrap")) {
+            return config("KAFKA_BOOTSTRAP_SERVERS: no resolvable broker address in '" + k.bootstrapServers() + "'");
+        }
+        if (root(e) instanceof java.io.IOException io && String.valueOf(io.getMessage()).contains("Too many open files")) {
+            return unavailable("this process has no file descriptor left to open a Kafka client (IOException: Too many open"
+                    + " files): not a setting; see what holds them, or raise the limit (ulimit -n)");
+        }
+        return config("KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*, KAFKA_CLIENT_*: cannot create a Kafka client with"
+                + " these settings (" + rootName(e) + ": " + withoutSecrets(k, rootMessage(e)) + ")");
     }
 
     /** The topics of these that the cluster does not know (all of them if that cannot be told). */

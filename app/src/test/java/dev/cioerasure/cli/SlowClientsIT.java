@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Clients that connect and never finish their request hold a thread of the JDK HTTP server each,
  * and its pools are small (2 threads on the worker's monitoring port, 16 on the intake). The
- * packaged worker and intake disconnect them after 10 s (HttpServerTimeouts), so a health probe
+ * packaged worker and intake disconnect them after 10 s (HttpServerLimits), so a health probe
  * that comes after as many of them as there are threads is still answered. Without the limits
  * it waits forever (this test's probes time out after 25 s).
  */
@@ -101,6 +101,45 @@ class SlowClientsIT {
         }
     }
 
+    /** Sockets the process holds open, from /proc (a client sees a connection still queued for accept as open, too). */
+    private static long openSockets(Process p) throws Exception {
+        try (var fds = Files.list(Path.of("/proc", Long.toString(p.pid()), "fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().startsWith("socket:");
+                } catch (java.io.IOException closedMeanwhile) {
+                    return false;
+                }
+            }).count();
+        }
+    }
+
+    /**
+     * Opens n connections from 22 threads, within a second or two: one after the other, they
+     * overflow the monitoring port's accept queue (16) and wait for SYN retransmissions, so
+     * the first ones would reach the server's 10 s limit before the last is open.
+     */
+    private static List<Socket> openAtOnce(int port, int n) throws Exception {
+        java.util.concurrent.ExecutorService openers = java.util.concurrent.Executors.newFixedThreadPool(22);
+        try {
+            List<java.util.concurrent.Future<Socket>> opened = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                opened.add(openers.submit(() -> {
+                    Socket s = new Socket();
+                    s.connect(new java.net.InetSocketAddress("localhost", port), 10_000);
+                    return s;
+                }));
+            }
+            List<Socket> sockets = new ArrayList<>();
+            for (var f : opened) {
+                sockets.add(f.get());
+            }
+            return sockets;
+        } finally {
+            openers.shutdownNow();
+        }
+    }
+
     static Process start(Map<String, String> env, Path log, String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of(JAVA, "-jar", ProductionJarIT.JAR.toString()));
         command.addAll(List.of(args));
@@ -118,6 +157,55 @@ class SlowClientsIT {
             awaitServing(worker, port, log);
             assertThat(probeBehindStalledClients(port, 4)).isLessThan(Duration.ofSeconds(20));
         } finally {
+            worker.destroyForcibly().waitFor();
+        }
+    }
+
+    /**
+     * A flood of connections (thousands within the 10 s the server gives each) took every file
+     * descriptor of the intake: its Kafka client could no longer be made and it turned not ready.
+     * Each server now holds at most 1,000 connections; those beyond are closed as soon as they are
+     * accepted (HttpServerLimits), and the server answers again once the flood is gone.
+     */
+    @Test
+    void connectionsBeyondAThousandAreClosedAtTheDoorAndTheServerAnswersAfterTheFlood() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self/fd")), "counts the process's sockets in /proc");
+        Path log = Files.createTempFile("flooded-worker", ".log");
+        Process worker = start(ProductionJarIT.WORKER_AGAINST_NOTHING, log, "worker");
+        List<Socket> flood = new ArrayList<>();
+        try {
+            int port = boundPort(worker, log, WORKER_PORT);
+            awaitServing(worker, port, log);
+            long before = openSockets(worker);
+            flood.addAll(openAtOnce(port, 1_100));
+            Thread.sleep(1_000); // the server has accepted them all by now (and closed those beyond its limit)
+            // 1,000 at most, and a few of the worker's own (its attempts to reach Kafka) that may have opened meanwhile
+            assertThat(openSockets(worker) - before).as("sockets the worker holds for the flood").isLessThanOrEqualTo(1_010);
+            int closedByTheServer = 0;
+            for (Socket s : flood) {
+                s.setSoTimeout(1);
+                try {
+                    if (s.getInputStream().read() < 0) {
+                        closedByTheServer++;
+                    }
+                } catch (java.net.SocketTimeoutException stillOpen) {
+                    // held by the server, or still in its accept queue
+                } catch (java.io.IOException reset) {
+                    closedByTheServer++;
+                }
+            }
+            assertThat(closedByTheServer).as("connections closed at once").isPositive();
+            for (Socket s : flood) {
+                s.close();
+            }
+            HttpClient http = HttpClient.newHttpClient();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(http.send(
+                    HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/health/live")).timeout(Duration.ofSeconds(2)).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200));
+        } finally {
+            for (Socket s : flood) {
+                s.close();
+            }
             worker.destroyForcibly().waitFor();
         }
     }

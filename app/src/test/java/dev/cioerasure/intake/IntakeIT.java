@@ -69,7 +69,7 @@ class IntakeIT {
      * A sender of a body just over the limit must read its 413. The server discarded 64 KiB of the
      * unread body and then closed the connection while the sender still sent: the reset could
      * come first, and the sender saw "connection reset" (CI failed so once). It now discards up to
-     * 1 MiB (HttpServerTimeouts; the build gives the test JVM the same setting).
+     * 1 MiB (HttpServerLimits; the build gives the test JVM the same setting).
      */
     @Test
     void aBodyJustOverTheLimitIsAnswered413NotCutOff() throws Exception {
