@@ -82,6 +82,11 @@ final class SubmitCommand implements Callable<Integer> {
         if (unusable != null) {
             throw new Errors.UserError("--file " + file + ": " + unusable, 2);
         }
+        if (!Files.isRegularFile(file)) {
+            // read thrice: a pipe (bash's <(...)) was empty on the second reading, and submit said the file was empty
+            throw new Errors.UserError("--file " + file + ": not a regular file (a pipe or a device): submit reads the file once"
+                    + " to check it, once to send it and once to record it; save it to a file first", 2);
+        }
         RequestFile.Format fmt;
         if (format == null) {
             fmt = RequestFile.formatOf(file);

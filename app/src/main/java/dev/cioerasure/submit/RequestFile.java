@@ -121,6 +121,8 @@ public final class RequestFile {
         private int pending = -1;
         /** Line feeds decoded so far: the line being read is one more. */
         private long lineFeeds;
+        /** Characters of the line being read. */
+        private long lineLength;
 
         StrictUtf8Reader(java.io.InputStream in) {
             this.in = in;
@@ -169,7 +171,7 @@ public final class RequestFile {
                 }
                 java.nio.charset.CoderResult r = decoder.decode(bytes, out, eof);
                 if (r.isError()) {
-                    count(buf, off, out.position());
+                    countLineFeeds(buf, off, out.position());
                     throw new IOException("line " + (lineFeeds + 1) + " is not UTF-8 text; save the file as UTF-8");
                 }
                 if (eof && out.position() == off) {
@@ -195,7 +197,19 @@ public final class RequestFile {
             return end - off;
         }
 
-        private void count(char[] buf, int from, int to) {
+        private void count(char[] buf, int from, int to) throws IOException {
+            for (int i = from; i < to; i++) {
+                if (buf[i] == '\n') {
+                    lineFeeds++;
+                    lineLength = 0;
+                } else if (++lineLength > MAX_LINE_CHARS) {
+                    throw tooLong(lineFeeds + 1);
+                }
+            }
+        }
+
+        /** The line of an error found in what was decoded (a line too long there is no matter then). */
+        private void countLineFeeds(char[] buf, int from, int to) {
             for (int i = from; i < to; i++) {
                 lineFeeds += buf[i] == '\n' ? 1 : 0;
             }
@@ -205,6 +219,19 @@ public final class RequestFile {
         public void close() throws IOException {
             in.close();
         }
+    }
+
+    /**
+     * Longest line read, and longest CSV value (one in quotes may span lines), in characters. A
+     * request message is at most 16 KiB, so no row of a file of requests comes near it; without a
+     * bound, one line without an end (a file that is not one of requests, {@code /dev/zero}) was
+     * read into memory until the heap ran out, showing no progress meanwhile.
+     */
+    static final int MAX_LINE_CHARS = 65_536;
+
+    static IOException tooLong(long line) {
+        return new IOException("line " + line + " is longer than " + String.format(Locale.ROOT, "%,d", MAX_LINE_CHARS)
+                + " characters, and a request is at most 16 KiB: is this a file of requests?");
     }
 
     private static void scanNdjson(Reader text, RowSink sink) throws IOException {
@@ -226,7 +253,10 @@ public final class RequestFile {
     }
 
     private static void scanCsv(Reader text, RowSink sink) throws IOException {
-        CsvMapper csv = CsvMapper.builder().enable(CsvParser.Feature.TRIM_SPACES).build();
+        CsvMapper csv = CsvMapper.builder(com.fasterxml.jackson.dataformat.csv.CsvFactory.builder()
+                        .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                                .maxStringLength(MAX_LINE_CHARS).build()).build())
+                .enable(CsvParser.Feature.TRIM_SPACES).build();
         CsvSchema schema = CsvSchema.emptySchema().withHeader();
         List<String> header;
         MappingIterator<Map<String, String>> opened;
@@ -301,6 +331,10 @@ public final class RequestFile {
         int line = e.getLocation() == null || e.getLocation().getLineNr() < 1 ? rowLine : e.getLocation().getLineNr();
         if (what != null && what.startsWith("Too many entries")) {
             return "line " + rowLine + " has more columns than the header names (a value with a comma must be in double quotes)";
+        }
+        if (e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException) {
+            return "a value that starts on line " + rowLine + " is longer than " + String.format(Locale.ROOT, "%,d", MAX_LINE_CHARS)
+                    + " characters, and a request is at most 16 KiB (a double quote left open?)";
         }
         if (what != null && what.startsWith("Missing closing quote")) {
             return "a double quote opened on line " + rowLine + " is not closed by the end of the file (line " + line + ")";

@@ -51,6 +51,26 @@ class SubmitFileArgumentTest {
         assertThat(SubmitCommand.unwritableRecord(dir.resolve("ok.submitted.csv"))).isNull();
     }
 
+    /**
+     * submit reads its file three times (check, send, record): a pipe such as bash's
+     * {@code <(cat f.csv)} was read whole by the check and then empty, and submit said "the file is
+     * empty"; a device such as /dev/zero was read without end. Both are bad arguments now.
+     */
+    @Test
+    void aPipeOrADeviceIsABadArgument(@TempDir Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(Path.of("/dev/zero")), "a device file to name");
+        Cli.Run device = Cli.run(ENV, "submit", "--file", "/dev/zero", "--dry-run");
+        assertThat(device.exit()).isEqualTo(2);
+        assertThat(device.err()).contains("--file /dev/zero: not a regular file (a pipe or a device): submit reads the file once"
+                + " to check it, once to send it and once to record it; save it to a file first");
+        Path fifo = dir.resolve("requests.csv");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo makes a pipe here");
+        Cli.Run pipe = Cli.run(ENV, "submit", "--file", fifo.toString());
+        assertThat(pipe.exit()).isEqualTo(2);
+        assertThat(pipe.err()).contains("--file " + fifo + ": not a regular file");
+    }
+
     @Test
     void aReadableFileIsUsable(@TempDir Path dir) throws Exception {
         Path file = Files.writeString(dir.resolve("ok.csv"), "identifier_type,identifier,regulation,requested_by\n");

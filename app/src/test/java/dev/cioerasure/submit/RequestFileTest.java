@@ -134,4 +134,33 @@ class RequestFileTest {
         assertThat(rows.get(2).problem()).isNull();
         assertThat(rows.get(2).message().path("identifier").path("value").asText()).isEqualTo("d@example.com");
     }
+
+    /**
+     * A line without an end (a file that is not one of requests) was read into memory until the
+     * heap ran out: lines, and CSV values in quotes, are refused past 65,536 characters, naming the
+     * line and never the content, after reading no more than that line.
+     */
+    @Test
+    void aLineOrAQuotedValueLongerThanAnyRequestIsRefusedByItsLineUnread() throws Exception {
+        String longValue = "x".repeat(70_000);
+        Path nul = Files.write(dir.resolve("zeros.csv"), new byte[1 << 20]);
+        assertThatThrownBy(() -> RequestFile.scan(nul, RequestFile.Format.CSV, row -> { })).isInstanceOf(IOException.class)
+                .hasMessage("line 1 is longer than 65,536 characters, and a request is at most 16 KiB: is this a file of requests?");
+        Path ndjson = file("long.ndjson", "{}\n{\"requested_by\":\"" + longValue + "\"}\n");
+        List<RequestFile.Row> before = new java.util.ArrayList<>();
+        assertThatThrownBy(() -> RequestFile.scan(ndjson, RequestFile.Format.NDJSON, before::add)).isInstanceOf(IOException.class)
+                .hasMessageStartingWith("line 2 is longer than 65,536 characters").hasMessageNotContaining("xxxx");
+        assertThat(before).hasSize(1);
+        Path csv = file("long.csv", HEADER + "email,a@example.com,GDPR,desk\nemail,b@example.com,GDPR," + longValue + "\n");
+        assertThatThrownBy(() -> RequestFile.scan(csv, RequestFile.Format.CSV, row -> { })).isInstanceOf(IOException.class)
+                .hasMessageStartingWith("line 3 is longer than 65,536 characters");
+        String manyShortLines = (longValue.substring(0, 60) + "\n").repeat(2_000); // 122,000 characters in quotes
+        Path open = file("open.csv", HEADER + "email,a@example.com,GDPR,desk\nemail,b@example.com,GDPR,\"" + manyShortLines);
+        assertThatThrownBy(() -> RequestFile.scan(open, RequestFile.Format.CSV, row -> { })).isInstanceOf(IOException.class)
+                .hasMessage("a value that starts on line 3 is longer than 65,536 characters, and a request is at most 16 KiB"
+                        + " (a double quote left open?)");
+        Path fits = file("fits.csv", HEADER + "email,a@example.com,GDPR," + "d".repeat(60_000) + "\n");
+        assertThat(RequestFile.read(fits, RequestFile.Format.CSV).rows()).singleElement()
+                .satisfies(r -> assertThat(r.message().path("requested_by").asText()).hasSize(60_000));
+    }
 }
