@@ -107,7 +107,7 @@ public final class Secret {
             if (value != null && lastModified != null && modified.equals(lastModified) && size == lastSize) {
                 return false;
             }
-            String read = stripTrailingNewlines(Files.readString(file, StandardCharsets.UTF_8));
+            String read = stripTrailingNewlines(SmallFiles.readString(file, SmallFiles.KEY_BYTES, StandardCharsets.UTF_8));
             boolean changed = !read.equals(value);
             value = read;
             lastModified = modified;
@@ -116,7 +116,8 @@ public final class Secret {
         } catch (IOException e) {
             if (value == null) {
                 // Message names the variable and path (not secret), never the content.
-                throw new UncheckedIOException("cannot read secret file for " + source + ": " + e.getClass().getSimpleName(), e);
+                throw new UncheckedIOException("cannot read secret file for " + source + ": "
+                        + (e instanceof SmallFiles.TooLarge ? e.getMessage() : e.getClass().getSimpleName()), e);
             }
             return false; // keep the last good value while the file is being swapped
         }

@@ -118,6 +118,8 @@ public final class SettingsLoader {
             "key.deserializer", "value.deserializer", "acks", "enable.idempotence", "transactional.id");
     private static final String CLIENT_PREFIX = "KAFKA_CLIENT_";
     private static final String CLIENT_FILE = "KAFKA_CLIENT_CONFIG_FILE";
+    /** A client properties file: a few dozen lines, far below this. */
+    private static final int CLIENT_FILE_BYTES = 1024 * 1024;
 
     /**
      * TLS and SASL from named variables, then any client property from KAFKA_CLIENT_CONFIG_FILE (a
@@ -218,7 +220,7 @@ public final class SettingsLoader {
                     return super.put(key, value);
                 }
             };
-            try (Reader r = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
+            try (Reader r = new java.io.StringReader(SmallFiles.readString(path, CLIENT_FILE_BYTES, StandardCharsets.UTF_8))) {
                 fromFile.load(r);
                 twice.forEach(name -> problems.add(CLIENT_FILE + ": sets " + name + " more than once; set it once"));
                 for (String name : new TreeSet<>(fromFile.stringPropertyNames())) {
@@ -226,6 +228,8 @@ public final class SettingsLoader {
                         secret.put(name, Secret.of(CLIENT_FILE, fromFile.getProperty(name).trim()));
                     }
                 }
+            } catch (SmallFiles.TooLarge e) {
+                problems.add(CLIENT_FILE + ": " + Redact.filePath(file) + " is " + e.getMessage());
             } catch (IOException | IllegalArgumentException e) {
                 problems.add(CLIENT_FILE + ": " + Redact.filePath(file) + " is not a readable properties file");
             }
@@ -686,7 +690,14 @@ public final class SettingsLoader {
                 problems.add(name + "_FILE: " + Redact.filePath(fileName.trim()) + " is not a readable file");
                 return null;
             }
-            Secret s = Secret.fromFile(name + "_FILE=" + path, path);
+            Secret s;
+            try {
+                s = Secret.fromFile(name + "_FILE=" + path, path);
+            } catch (java.io.UncheckedIOException e) {
+                problems.add(name + "_FILE: " + Redact.filePath(fileName.trim()) + (e.getCause() instanceof SmallFiles.TooLarge
+                        ? " is " + e.getCause().getMessage() : " is not a readable file"));
+                return null;
+            }
             if (s.reveal().isEmpty()) {
                 problems.add(name + "_FILE: '" + path + "' is empty");
                 return null;

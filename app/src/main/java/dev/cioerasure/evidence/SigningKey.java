@@ -1,5 +1,6 @@
 package dev.cioerasure.evidence;
 
+import dev.cioerasure.config.SmallFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -52,7 +53,7 @@ public final class SigningKey {
      * @throws IllegalArgumentException with a message naming the file's problem (never its content)
      */
     public static SigningKey read(Path file) throws IOException {
-        byte[] der = pem(Files.readString(file, StandardCharsets.US_ASCII), "PRIVATE KEY", file);
+        byte[] der = pem(pemText(file), "PRIVATE KEY", file);
         if (der.length != PKCS8_ED25519_PREFIX.length + 32 || !Arrays.equals(Arrays.copyOf(der, PKCS8_ED25519_PREFIX.length),
                 PKCS8_ED25519_PREFIX)) {
             throw new IllegalArgumentException(file + " is not an Ed25519 private key (make one with: openssl genpkey -algorithm ed25519)");
@@ -78,11 +79,20 @@ public final class SigningKey {
 
     /** Reads a public key (SPKI PEM, as {@code audit public-key} prints it). */
     public static PublicKey readPublic(Path file) throws IOException {
-        byte[] der = pem(Files.readString(file, StandardCharsets.US_ASCII), "PUBLIC KEY", file);
+        byte[] der = pem(pemText(file), "PUBLIC KEY", file);
         try {
             return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(der));
         } catch (GeneralSecurityException e) {
             throw new IllegalArgumentException(file + " is not an Ed25519 public key (" + e.getClass().getSimpleName() + ")");
+        }
+    }
+
+    /** A key file's text; one too large to be a key is named so, never read whole. */
+    private static String pemText(Path file) throws IOException {
+        try {
+            return SmallFiles.readString(file, SmallFiles.KEY_BYTES, StandardCharsets.US_ASCII);
+        } catch (SmallFiles.TooLarge e) {
+            throw new IllegalArgumentException(file + " is " + e.getMessage() + " (a key in PEM is a few hundred bytes)");
         }
     }
 

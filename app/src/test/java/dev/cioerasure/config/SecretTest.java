@@ -1,6 +1,7 @@
 package dev.cioerasure.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,5 +33,17 @@ class SecretTest {
         Secret s = Secret.fromFile("X_FILE", f);
         Files.delete(f);
         assertThat(s.reveal()).isEqualTo("kept");
+    }
+
+    /** A rotated key file replaced by a large one (the wrong file) keeps the last value rather than reading it whole. */
+    @Test
+    void aFileReplacedByOneLargerThanAnySecretKeepsTheLastValue(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("s");
+        Files.writeString(f, "kept");
+        Secret s = Secret.fromFile("X_FILE", f);
+        Files.write(f, new byte[SmallFiles.KEY_BYTES + 1]);
+        assertThat(s.reveal()).isEqualTo("kept");
+        assertThatThrownBy(() -> Secret.fromFile("X_FILE", f)).hasMessage("cannot read secret file for X_FILE: larger than 65,536 bytes,"
+                + " which no such file is");
     }
 }

@@ -241,6 +241,27 @@ class SettingsLoaderTest {
                 .hasMessageContaining("CUSTOMERIO_TRACK_API_KEY_FILE").hasMessageContaining("not a readable file");
     }
 
+    /**
+     * A setting pointed at the wrong file (a log, a disk image) was read whole: the command ended
+     * "out of memory" instead of naming the setting. Files larger than their kind ever is are
+     * refused after one byte more than the limit, each named with its setting (SmallFiles).
+     */
+    @Test
+    void aSecretOrClientFileLargerThanAnySuchFileIsRefusedByItsSetting(@TempDir Path dir) throws Exception {
+        Path key = java.nio.file.Files.write(dir.resolve("track.key"), new byte[SmallFiles.KEY_BYTES + 1]);
+        Path client = java.nio.file.Files.write(dir.resolve("client.properties"), new byte[1024 * 1024 + 1]);
+        Map<String, String> env = valid();
+        env.remove("CUSTOMERIO_TRACK_API_KEY");
+        env.put("CUSTOMERIO_TRACK_API_KEY_FILE", key.toString());
+        env.put("KAFKA_CLIENT_CONFIG_FILE", client.toString());
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContainingAll(
+                "CUSTOMERIO_TRACK_API_KEY_FILE: '" + key + "' is larger than 65,536 bytes, which no such file is",
+                "KAFKA_CLIENT_CONFIG_FILE: '" + client + "' is larger than 1,048,576 bytes, which no such file is");
+        java.nio.file.Files.write(key, new byte[SmallFiles.KEY_BYTES]); // at the limit: read, then judged as a key
+        java.nio.file.Files.writeString(client, "request.timeout.ms=30000\n");
+        assertThat(SettingsLoader.load(env, WORKER).customerIo().apiKey().reveal()).hasSize(SmallFiles.KEY_BYTES);
+    }
+
     @Test
     void onlyTheAskedForPartsAreValidated() {
         Map<String, String> env = Map.of("DATABASE_URL", "jdbc:postgresql://db/x", "DATABASE_USER", "u", "DATABASE_PASSWORD", "p");

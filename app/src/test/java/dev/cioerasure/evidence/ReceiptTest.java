@@ -101,6 +101,12 @@ class ReceiptTest {
         Path none = dir.resolve("none.pem");
         Files.writeString(none, "hello");
         assertThatThrownBy(() -> SigningKey.read(none)).hasMessageContaining("holds no PEM block \"PRIVATE KEY\"");
+        // the wrong file named as a key (a log, /dev/zero) ran the command out of memory; it is now named, unread
+        Path large = Files.write(dir.resolve("large.pem"), new byte[64 * 1024 + 1]);
+        assertThatThrownBy(() -> SigningKey.read(large)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(large + " is larger than 65,536 bytes, which no such file is (a key in PEM is a few hundred bytes)");
+        assertThatThrownBy(() -> SigningKey.readPublic(large)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(large + " is larger than 65,536 bytes");
     }
 
     private static String sh(String command) throws Exception {
