@@ -21,9 +21,7 @@ import dev.cioerasure.evidence.Receipt;
 import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.IdentifierType;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -212,7 +210,7 @@ final class AuditCommand {
             }
             String line;
             try {
-                line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+                line = firstLine(System.in, option);
             } catch (IOException e) {
                 throw new Errors.UserError(option + " -: cannot read standard input (" + e.getClass().getSimpleName() + ")", 2);
             }
@@ -223,6 +221,34 @@ final class AuditCommand {
                 throw new Errors.UserError(option + " -: standard input is not UTF-8 text; nothing was searched", 2);
             }
             return line;
+        }
+
+        /** Longest first line read from standard input: an identifier is far shorter (an email at most 254 characters). */
+        static final int MAX_LINE_BYTES = 4096;
+
+        /**
+         * The first line, without its end, read no further than {@value #MAX_LINE_BYTES} bytes (a
+         * stream without line ends, such as {@code < /dev/zero}, ran the command out of memory);
+         * null when the input is empty. It stops at the line's end, so a person typing at a terminal
+         * is answered after Enter.
+         */
+        static String firstLine(java.io.InputStream in, String option) throws IOException {
+            java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+            for (int b = in.read(); b != '\n'; b = in.read()) {
+                if (b < 0) {
+                    if (line.size() == 0) {
+                        return null;
+                    }
+                    break;
+                }
+                if (line.size() == MAX_LINE_BYTES) {
+                    throw new Errors.UserError(option + " -: the first line of standard input is longer than " + MAX_LINE_BYTES
+                            + " bytes, longer than any identifier; nothing was searched", 2);
+                }
+                line.write(b);
+            }
+            String text = line.toString(StandardCharsets.UTF_8);
+            return text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
         }
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,5 +34,27 @@ class AuditSubjectTest {
         } finally {
             System.setIn(before);
         }
+    }
+
+    /** A stream without line ends ({@code < /dev/zero}) was read into memory until the heap ran out. */
+    @Test
+    void standardInputIsReadNoFurtherThanALineLongerThanAnyIdentifier() throws Exception {
+        java.util.concurrent.atomic.AtomicLong served = new java.util.concurrent.atomic.AtomicLong();
+        InputStream endless = new InputStream() {
+            @Override
+            public int read() {
+                served.incrementAndGet();
+                return 'a';
+            }
+        };
+        assertThatThrownBy(() -> AuditCommand.Subject.firstLine(endless, "--id"))
+                .isInstanceOfSatisfying(Errors.UserError.class, e -> assertThat(e.exitCode()).isEqualTo(2))
+                .hasMessage("--id -: the first line of standard input is longer than 4096 bytes, longer than any identifier;"
+                        + " nothing was searched");
+        assertThat(served.get()).isEqualTo(4097);
+        assertThat(AuditCommand.Subject.firstLine(new ByteArrayInputStream("zoë@x.org\r\nnext\n".getBytes(StandardCharsets.UTF_8)), "--email"))
+                .isEqualTo("zoë@x.org");
+        assertThat(AuditCommand.Subject.firstLine(new ByteArrayInputStream("p-1".getBytes(StandardCharsets.UTF_8)), "--id")).isEqualTo("p-1");
+        assertThat(AuditCommand.Subject.firstLine(new ByteArrayInputStream(new byte[0]), "--id")).isNull();
     }
 }
