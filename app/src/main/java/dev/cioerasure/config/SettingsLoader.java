@@ -118,7 +118,7 @@ public final class SettingsLoader {
             "key.deserializer", "value.deserializer", "acks", "enable.idempotence", "transactional.id");
     private static final String CLIENT_PREFIX = "KAFKA_CLIENT_";
     private static final String CLIENT_FILE = "KAFKA_CLIENT_CONFIG_FILE";
-    /** A client properties file: a few dozen lines, far below this. */
+    /** A client properties file or a workspaces file: a few dozen lines, far below this. */
     private static final int CLIENT_FILE_BYTES = 1024 * 1024;
 
     /**
@@ -315,7 +315,10 @@ public final class SettingsLoader {
             // an error in YAML; Jackson would keep the last one (a whole list of workspaces, or a key file).
             root = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder()
                     .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build()
-                    .readTree(Path.of(file).toFile());
+                    .readTree(SmallFiles.read(Path.of(file), CLIENT_FILE_BYTES));
+        } catch (SmallFiles.TooLarge e) {
+            problems.add(WORKSPACES_FILE + ": " + Redact.filePath(file) + " is " + e.getMessage());
+            return List.of();
         } catch (IOException | RuntimeException e) {
             String line = e instanceof com.fasterxml.jackson.core.JsonProcessingException j && j.getLocation() != null
                     ? " (line " + j.getLocation().getLineNr() + ")" : "";

@@ -179,6 +179,11 @@ class WorkspacesFileTest {
                 .hasMessageContaining("CUSTOMERIO_WORKSPACES_FILE: is set, so CUSTOMERIO_SITE_ID, CUSTOMERIO_TRACK_API_KEY must not be");
         Map<String, String> broken = env("broken.yaml", "workspaces: [ {name: a\n");
         assertThatThrownBy(() -> SettingsLoader.load(broken, CIO)).hasMessageContaining("is not valid YAML or JSON");
+        // the wrong file named (50 MB ran a 128 MB worker out of memory): refused by its size, unread
+        Map<String, String> large = env("large.yaml", "workspaces:\n  - {name: a, site_id: s, track_api_key_file: DIR/us.key}\n#"
+                + "x".repeat(1024 * 1024) + "\n");
+        assertThatThrownBy(() -> SettingsLoader.load(large, CIO))
+                .hasMessageContaining("CUSTOMERIO_WORKSPACES_FILE: '" + dir.resolve("large.yaml") + "' is larger than 1,048,576 bytes");
         Map<String, String> missing = new HashMap<>(Map.of("CUSTOMERIO_WORKSPACES_FILE", dir.resolve("nope.yaml").toString()));
         assertThatThrownBy(() -> SettingsLoader.load(missing, CIO)).hasMessageContaining("is not a readable file");
     }
