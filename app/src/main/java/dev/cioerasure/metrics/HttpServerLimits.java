@@ -15,8 +15,9 @@ import java.lang.management.ManagementFactory;
  * opened within those 10 s) took every file descriptor of the process: the intake's Kafka
  * client could then not be made ("Too many open files"), the intake turned not ready, and the
  * server spun on a core. Each server now holds at most {@value #MAX_CONNECTIONS_CEILING} connections
- * at once, and at most half the process's file descriptors; one more is closed as soon as it is
- * accepted. The flood is then refused at the door, while the process keeps its descriptors.
+ * at once, and at most a quarter of the process's file descriptors (the intake with
+ * {@code --metrics-port} runs two servers); one more is closed as soon as it is accepted. The
+ * flood is then refused at the door, while the process keeps its descriptors.
  *
  * <p>Drain: how much of a request body nobody read the server discards after the answer, so that
  * the connection closes cleanly: 1 MiB, not its default 64 KiB. The intake answers a body over
@@ -37,7 +38,7 @@ public final class HttpServerLimits {
     static final String MAX_CONNECTIONS = "jdk.httpserver.maxConnections";
     /** Bytes of an unread request body discarded after the answer. */
     static final int DRAIN_BYTES = 1024 * 1024;
-    /** Connections one server holds at once, unless the process has fewer than twice as many file descriptors. */
+    /** Connections one server holds at once, unless the process has fewer than four times as many file descriptors. */
     static final int MAX_CONNECTIONS_CEILING = 1000;
 
     private HttpServerLimits() {
@@ -57,12 +58,12 @@ public final class HttpServerLimits {
         }
     }
 
-    /** At most the ceiling, and at most half the file descriptors (at least 16); the ceiling when that count is unknown. */
+    /** At most the ceiling, and at most a quarter of the file descriptors (at least 16); the ceiling when that count is unknown. */
     static long maxConnections(long fileDescriptors) {
         if (fileDescriptors <= 0) {
             return MAX_CONNECTIONS_CEILING;
         }
-        return Math.max(16, Math.min(MAX_CONNECTIONS_CEILING, fileDescriptors / 2));
+        return Math.max(16, Math.min(MAX_CONNECTIONS_CEILING, fileDescriptors / 4));
     }
 
     /** The process's limit of open files, or -1 where the platform does not tell. */

@@ -54,7 +54,7 @@ class HttpServerLimitsTest {
 
     /** A flood of connections is closed at the door instead of taking every file descriptor (SlowClientsIT). */
     @Test
-    void installsAConnectionLimitOfAThousandOrHalfTheFileDescriptorsUnlessAnOperatorSetOne() {
+    void installsAConnectionLimitOfAThousandOrAQuarterOfTheFileDescriptorsUnlessAnOperatorSetOne() {
         System.clearProperty(HttpServerLimits.MAX_CONNECTIONS);
         HttpServerLimits.install();
         assertThat(Long.parseLong(System.getProperty("jdk.httpserver.maxConnections"))).isBetween(16L, 1000L);
@@ -63,8 +63,8 @@ class HttpServerLimitsTest {
         assertThat(System.getProperty("jdk.httpserver.maxConnections")).isEqualTo("50");
 
         assertThat(HttpServerLimits.maxConnections(1_048_576)).isEqualTo(1000);
-        assertThat(HttpServerLimits.maxConnections(1024)).isEqualTo(512);
-        assertThat(HttpServerLimits.maxConnections(20)).isEqualTo(16);
+        assertThat(HttpServerLimits.maxConnections(1024)).isEqualTo(256);
+        assertThat(HttpServerLimits.maxConnections(40)).isEqualTo(16);
         assertThat(HttpServerLimits.maxConnections(-1)).isEqualTo(1000);
     }
 }
