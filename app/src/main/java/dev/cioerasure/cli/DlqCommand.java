@@ -62,13 +62,47 @@ final class DlqCommand {
         }
 
         static States of(java.util.Collection<String> requestIds) throws java.sql.SQLException {
-            String url = Main.environment().get("DATABASE_URL");
-            if (url == null || url.isBlank()) {
-                return new States(Map.of(), false);
+            try (Lookup lookup = Lookup.open()) {
+                return lookup.states(requestIds);
             }
-            Settings.Database db = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE)).database();
-            try (com.zaxxer.hikari.HikariDataSource ds = AuditCommand.connected(db)) {
-                return new States(new dev.cioerasure.audit.AuditQueries(ds).statusOf(requestIds), true);
+        }
+
+        /** The audit table, open for several look-ups, when DATABASE_URL is set; states unknown otherwise. */
+        static final class Lookup implements AutoCloseable {
+            private final com.zaxxer.hikari.HikariDataSource dataSource;
+
+            private Lookup(com.zaxxer.hikari.HikariDataSource dataSource) {
+                this.dataSource = dataSource;
+            }
+
+            /** States unknown: no audit table to ask. */
+            static Lookup none() {
+                return new Lookup(null);
+            }
+
+            static Lookup open() {
+                String url = Main.environment().get("DATABASE_URL");
+                if (url == null || url.isBlank()) {
+                    return none();
+                }
+                Settings.Database db = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE)).database();
+                return new Lookup(AuditCommand.connected(db));
+            }
+
+            boolean known() {
+                return dataSource != null;
+            }
+
+            States states(java.util.Collection<String> requestIds) throws java.sql.SQLException {
+                return dataSource == null ? new States(Map.of(), false)
+                        : new States(new dev.cioerasure.audit.AuditQueries(dataSource).statusOf(requestIds), true);
+            }
+
+            @Override
+            public void close() {
+                if (dataSource != null) {
+                    dataSource.close();
+                }
             }
         }
 
@@ -129,25 +163,30 @@ final class DlqCommand {
             requestIds.forEach(id -> Errors.requestIdArgument("--request-id", id));
             Settings.Kafka k = kafka();
             record Line(String at, String when, String code, String requestId, String origin, String reason) { }
-            java.util.List<Line> lines = new ArrayList<>();
             Map<String, Integer> codes = new java.util.TreeMap<>();
-            TopicReader.readAll(k, k.dlqTopic(), r -> {
-                count(codes, r);
-                if (matches(r, requestIds, reason)) {
-                    lines.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
-                            nz(shown(r.headers(), TopicHeaders.REASON_CODE)), shown(r.headers(), TopicHeaders.REQUEST_ID), origin(r), reasonOf(r)));
-                }
-            });
-            States states = States.of(lines.stream().map(Line::requestId).filter(id -> !id.isEmpty()).distinct().toList());
             String fmt = "%-14s %-20s %-18s %-24s %-22s %-28s %s%n";
-            System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "state now", "original record", "reason");
-            for (Line l : lines) {
+            long[] resolved = {0};
+            try (StatePages<Line> pages = StatePages.open(Line::requestId, (l, states) -> {
                 System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), states.describe(l.requestId()), l.origin(), l.reason());
-            }
-            long resolved = lines.stream().filter(l -> states.resolved(l.requestId())).count();
-            System.out.println(lines.size() + " record(s)" + (states.known() ? "; " + resolved + " resolved since (COMPLETED)" : " " + States.NOTE));
-            if (lines.isEmpty() && reason != null) {
-                System.err.println("cio-erasure: " + codesOnTheDlq(reason, codes));
+                resolved[0] += states.resolved(l.requestId()) ? 1 : 0;
+            })) {
+                System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "state now", "original record", "reason");
+                TopicReader.readAll(k, k.dlqTopic(), r -> {
+                    count(codes, r);
+                    if (matches(r, requestIds, reason)) {
+                        pages.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
+                                nz(shown(r.headers(), TopicHeaders.REASON_CODE)), shown(r.headers(), TopicHeaders.REQUEST_ID), origin(r),
+                                reasonOf(r)));
+                    }
+                });
+                pages.finish();
+                System.out.println(pages.lines() + " record(s)"
+                        + (pages.known() ? "; " + resolved[0] + " resolved since (COMPLETED)" : " " + States.NOTE));
+                if (pages.lines() == 0 && reason != null) {
+                    System.err.println("cio-erasure: " + codesOnTheDlq(reason, codes));
+                }
+            } catch (StatePages.LookupFailed e) {
+                throw (java.sql.SQLException) e.getCause();
             }
             return 0;
         }

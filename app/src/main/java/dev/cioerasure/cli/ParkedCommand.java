@@ -38,34 +38,36 @@ final class ParkedCommand implements Callable<Integer> {
             });
         }
         record Line(String at, String round, Instant due, String requestId, String reason) { }
-        java.util.List<Line> lines = new java.util.ArrayList<>();
-        TopicReader.readAll(k, k.retryTopic(), r -> {
-            long done = committed.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L);
-            if (all || r.offset() >= done) {
-                Instant at = TopicHeaders.valid(r.headers(), TopicHeaders.NOT_BEFORE)
-                        .map(v -> Instant.ofEpochMilli(Long.parseLong(v))).orElse(null);
-                String round = shown(r.headers(), TopicHeaders.RETRY_ROUND);
-                boolean replay = TopicHeaders.valid(r.headers(), TopicHeaders.REPLAY).isPresent();
-                lines.add(new Line(r.partition() + "@" + r.offset(), replay && round.isEmpty() ? "replay" : DlqCommand.nz(round), at,
-                        shown(r.headers(), TopicHeaders.REQUEST_ID), shown(r.headers(), TopicHeaders.REASON)));
-            }
-        });
-        DlqCommand.States states = DlqCommand.States.of(lines.stream().map(Line::requestId).filter(id -> !id.isEmpty()).distinct().toList());
         Instant now = Instant.now();
         String fmt = "%-14s %-6s %-20s %-24s %s%n";
-        System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");
-        int shown = 0;
-        for (Line l : lines) {
+        long[] shownLines = {0};
+        try (StatePages<Line> pages = StatePages.open(Line::requestId, (l, states) -> {
             boolean finished = states.resolved(l.requestId());
             if (finished && !all) {
-                continue; // the request is COMPLETED: nothing waits any more
+                return; // the request is COMPLETED: nothing waits any more
             }
-            shown++;
+            shownLines[0]++;
             String due = finished ? "done (COMPLETED)" : l.due() == null || l.due().isBefore(now) ? "now" : l.due().toString().substring(0, 19);
             System.out.printf(fmt, l.at(), l.round(), due, DlqCommand.nz(l.requestId()), l.reason());
+        })) {
+            System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");
+            TopicReader.readAll(k, k.retryTopic(), r -> {
+                long done = committed.getOrDefault(new TopicPartition(r.topic(), r.partition()), 0L);
+                if (all || r.offset() >= done) {
+                    Instant at = TopicHeaders.valid(r.headers(), TopicHeaders.NOT_BEFORE)
+                            .map(v -> Instant.ofEpochMilli(Long.parseLong(v))).orElse(null);
+                    String round = shown(r.headers(), TopicHeaders.RETRY_ROUND);
+                    boolean replay = TopicHeaders.valid(r.headers(), TopicHeaders.REPLAY).isPresent();
+                    pages.add(new Line(r.partition() + "@" + r.offset(), replay && round.isEmpty() ? "replay" : DlqCommand.nz(round), at,
+                            shown(r.headers(), TopicHeaders.REQUEST_ID), shown(r.headers(), TopicHeaders.REASON)));
+                }
+            });
+            pages.finish();
+            System.out.println(shownLines[0] + " parked record(s)" + (all ? " (including processed ones)" : " not yet processed by group "
+                    + k.groupId()) + (pages.known() ? "" : " " + DlqCommand.States.NOTE));
+        } catch (StatePages.LookupFailed e) {
+            throw (java.sql.SQLException) e.getCause();
         }
-        System.out.println(shown + " parked record(s)" + (all ? " (including processed ones)" : " not yet processed by group " + k.groupId())
-                + (states.known() ? "" : " " + DlqCommand.States.NOTE));
         return 0;
     }
 }
