@@ -12,17 +12,34 @@ import org.slf4j.LoggerFactory;
 public final class LogCapture extends AppenderBase<ILoggingEvent> implements AutoCloseable {
     private final List<String> lines = new ArrayList<>();
     private final Logger root;
+    /** Loggers whose level this capture lowered, with the level each had (null: inherited). */
+    private final java.util.Map<Logger, ch.qos.logback.classic.Level> lowered = new java.util.LinkedHashMap<>();
 
-    private LogCapture() {
+    private LogCapture(boolean everyLevel) {
         LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
         root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        if (everyLevel) {
+            // as LOG_LEVEL=TRACE does: the root logger, and with it cio-erasure's own (the test
+            // configuration sets those to INFO); libraries the production logback.xml holds at
+            // WARN (Kafka, Hikari, Flyway) stay where they are, here as there
+            for (Logger l : List.of(root, ctx.getLogger("dev.cioerasure"))) {
+                lowered.put(l, l.getLevel());
+                l.setLevel(ch.qos.logback.classic.Level.TRACE);
+            }
+        }
         setContext(ctx);
         start();
         root.addAppender(this);
     }
 
+    /** Every event at the levels the test configuration logs (INFO for cio-erasure). */
     public static LogCapture capture() {
-        return new LogCapture();
+        return new LogCapture(false);
+    }
+
+    /** Every event down to TRACE, as a worker started with LOG_LEVEL=TRACE logs them, while open. */
+    public static LogCapture captureEveryLevel() {
+        return new LogCapture(true);
     }
 
     @Override
@@ -44,6 +61,7 @@ public final class LogCapture extends AppenderBase<ILoggingEvent> implements Aut
     @Override
     public void close() {
         root.detachAppender(this);
+        lowered.forEach(Logger::setLevel);
         stop();
     }
 }

@@ -322,7 +322,7 @@ class ErasurePipelineIT {
     @Test
     void noRawIdentifierReachesTheAuditTableOrTheLogs() throws Exception {
         List<String> emails = List.of("secret.person@example.com", "Another.One+tag@example.org");
-        try (LogCapture logs = LogCapture.capture()) {
+        try (LogCapture logs = LogCapture.captureEveryLevel()) { // an operator may run with LOG_LEVEL=TRACE
             h.send(Messages.request("r-pii-1", "email", emails.get(0)));
             h.send(Messages.request("r-pii-2", "email", emails.get(1)));
             h.send(Messages.request("r-pii-3", "id", emails.get(0)));  // rejected: id that looks like an email
@@ -355,6 +355,7 @@ class ErasurePipelineIT {
             track.verify(0, postRequestedFor(urlPathEqualTo("/api/v1/customers/user-8812-0042/suppress")));
             assertThat(everything).doesNotContain(WorkerHarness.API_KEY).doesNotContain(WorkerHarness.AUDIT_KEY);
             assertThat(logs.lines()).anyMatch(l -> l.contains("r-pii-3"));
+            assertThat(logs.lines()).as("DEBUG lines were captured too").anyMatch(l -> l.contains("request r-pii-1 at"));
         }
     }
 
