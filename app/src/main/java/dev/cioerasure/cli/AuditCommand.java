@@ -381,10 +381,23 @@ final class AuditCommand {
             System.err.println(written + " receipt(s) written to " + receipts);
         }
 
+        /**
+         * A receipt's file name in {@code --receipts DIR}: the request id where it is a portable
+         * file name (lower-case letters, digits, {@code . _ -}). An id with capitals or {@code :}
+         * is written in lower case with {@code :} as {@code _} and a hash of the id added: on a
+         * disk that ignores case (macOS, Windows), {@code R-1} and {@code r-1} were one file, the
+         * second receipt written over the first; Windows refuses {@code :}. Any other id (a
+         * {@code /}, {@code ..}) is replaced by a hash of it.
+         */
         static String fileName(String requestId) {
-            boolean plain = requestId.matches("[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}");
-            return (plain ? requestId : "request-" + Digests.sha256Hex(requestId.getBytes(StandardCharsets.UTF_8))
-                    .substring(0, 32)) + ".receipt.json";
+            String hash = Digests.sha256Hex(requestId.getBytes(StandardCharsets.UTF_8));
+            if (requestId.matches("[a-z0-9_-][a-z0-9._-]{0,127}")) {
+                return requestId + ".receipt.json";
+            }
+            if (requestId.matches("[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}")) {
+                return requestId.toLowerCase(java.util.Locale.ROOT).replace(':', '_') + "." + hash.substring(0, 12) + ".receipt.json";
+            }
+            return "request-" + hash.substring(0, 32) + ".receipt.json";
         }
     }
 

@@ -425,6 +425,11 @@ class AuditCommandsIT {
         }
         assertThat(AuditCommand.Report.fileName("../../etc/x")).matches("request-[0-9a-f]{32}\\.receipt\\.json");
         assertThat(AuditCommand.Report.fileName("..")).startsWith("request-");
-        assertThat(AuditCommand.Report.fileName("r-1.a:b")).isEqualTo("r-1.a:b.receipt.json");
+        assertThat(AuditCommand.Report.fileName("r-1.a_b")).isEqualTo("r-1.a_b.receipt.json");
+        // two ids that differ only in case were one file on a disk that ignores case; ':' is refused by Windows
+        assertThat(AuditCommand.Report.fileName("R-1")).matches("r-1\\.[0-9a-f]{12}\\.receipt\\.json")
+                .isNotEqualToIgnoringCase(AuditCommand.Report.fileName("r-1"));
+        assertThat(AuditCommand.Report.fileName("Ticket:4711")).matches("ticket_4711\\.[0-9a-f]{12}\\.receipt\\.json")
+                .isNotEqualToIgnoringCase(AuditCommand.Report.fileName("TICKET:4711"));
     }
 }
