@@ -160,12 +160,15 @@ final class SubmitCommand implements Callable<Integer> {
         List<Submitter.Refused> refused;
         int[] sentCount = {0};
         int[] generatedSent = {0};
+        java.util.function.Predicate<String> selected = id -> !(skipSubmitted && ledger.ids().contains(id));
+        IdDigest sentIds = new IdDigest();
         try (Submitter.Publication publication = submitter.publication(new KafkaClients(s.kafka()), s.kafka().topic())) {
             Submitter.Pass send = submitter.reread();
             scan(file, fmt, row -> {
                 Submitter.Checked c = send.check(row);
-                if (c.message() != null && !(skipSubmitted && ledger.ids().contains(c.requestId()))) {
+                if (c.message() != null && selected.test(c.requestId())) {
                     publication.send(c);
+                    sentIds.add(c.requestId());
                     sentCount[0]++;
                     generatedSent[0] += c.idGenerated() ? 1 : 0;
                     progress.update(publication.acknowledged());
@@ -181,15 +184,15 @@ final class SubmitCommand implements Callable<Integer> {
         int sent = sentCount[0] - refused.size();
         // Written once Kafka has answered for every request, with those it acknowledged: the file records what was sent.
         if (sent > 0) {
-            ledger.rewrite(target, fmt, survey.named, out -> {
-                Submitter.Pass record = submitter.reread();
-                scan(file, fmt, row -> {
-                    Submitter.Checked c = record.check(row);
-                    if (c.message() != null && !ledger.ids().contains(c.requestId()) && !notSent.contains(c.requestId())) {
-                        out.write(c.message());
-                    }
-                });
-            });
+            try {
+                record(ledger, target, fmt, survey.named, file, submitter, selected, notSent, sentIds.digest());
+            } catch (ChangedAfterSending e) {
+                System.err.println("cio-erasure: " + file + " changed after its requests were sent (" + sent + " of them acknowledged by"
+                        + " Kafka): read again, it no longer tells which were sent, so " + target + " was left as it was, without"
+                        + " them. Once the file stays as it is, submit it again with --resubmit: the worker records repeats as"
+                        + " DUPLICATE and erases nobody twice.");
+                return 1;
+            }
         }
         if (sentCount[0] != total) {
             System.err.println("cio-erasure: " + file + " changed while it was being submitted (" + sentCount[0] + " request(s) sent, "
@@ -211,6 +214,65 @@ final class SubmitCommand implements Callable<Integer> {
         System.out.printf("submitted %d request(s) to %s in %.1f s (%.0f/s)%s; request ids written to %s%n", total, s.kafka().topic(),
                 secs, total / Math.max(secs, 1e-3), generatedSent[0] > 0 ? "; " + generatedSent[0] + " of their ids generated" : "", target);
         return 0;
+    }
+
+    /**
+     * The third pass: the file read again, and the requests Kafka acknowledged added to the record
+     * of submissions. The messages are not kept between the passes (they hold identifiers, and a
+     * file may hold millions), so the record is made from the file; if the file changed after it
+     * was sent (an export still being written, rows edited), the rows read now are not those sent,
+     * and a record made from them would name requests never sent, which a later
+     * {@code --skip-submitted} would then skip for good. The requests this pass selects are
+     * compared with those the send pass sent ({@code sentIds}, in order); when they differ the
+     * record is left as it was and {@link ChangedAfterSending} is thrown.
+     */
+    static void record(Ledger ledger, Path target, RequestFile.Format fmt, boolean named, Path file, Submitter submitter,
+                       java.util.function.Predicate<String> selected, Set<String> notSent, byte[] sentIds) throws IOException {
+        ledger.rewrite(target, fmt, named, out -> {
+            Submitter.Pass record = submitter.reread();
+            IdDigest readAgain = new IdDigest();
+            scan(file, fmt, row -> {
+                Submitter.Checked c = record.check(row);
+                if (c.message() != null && selected.test(c.requestId())) {
+                    readAgain.add(c.requestId());
+                    if (!ledger.ids().contains(c.requestId()) && !notSent.contains(c.requestId())) {
+                        out.write(c.message());
+                    }
+                }
+            });
+            if (!java.security.MessageDigest.isEqual(readAgain.digest(), sentIds)) {
+                throw new ChangedAfterSending(); // before the commit: the record stays as it was
+            }
+        });
+    }
+
+    /** The file of requests no longer holds the requests that were sent from it. */
+    static final class ChangedAfterSending extends IOException {
+        ChangedAfterSending() {
+            super("the file changed after it was sent");
+        }
+    }
+
+    /** SHA-256 over request ids in the order added: two passes over a file select the same requests when theirs agree. */
+    static final class IdDigest {
+        private final java.security.MessageDigest sha256;
+
+        IdDigest() {
+            try {
+                sha256 = java.security.MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        void add(String requestId) {
+            sha256.update(requestId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            sha256.update((byte) '\n');
+        }
+
+        byte[] digest() {
+            return sha256.digest();
+        }
     }
 
     /** Request ids generated for the rows that will be sent (with --skip-submitted, not those already recorded). */
@@ -285,7 +347,7 @@ final class SubmitCommand implements Callable<Integer> {
     }
 
     /** What earlier runs sent, from the --out file they wrote: their request ids (the requests stay in the file). */
-    private record Ledger(Set<String> ids, String writtenAt, boolean named) {
+    record Ledger(Set<String> ids, String writtenAt, boolean named) {
         static Ledger read(Path target, RequestFile.Format fmt) throws IOException {
             if (!Files.exists(target)) {
                 return new Ledger(Set.of(), null, false);
