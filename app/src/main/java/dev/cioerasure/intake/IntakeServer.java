@@ -135,6 +135,11 @@ public final class IntakeServer implements AutoCloseable {
                 reply(ex, endpoint, 415, "unsupported_media_type", "Content-Type must be application/json (UTF-8)");
                 return;
             }
+            if (!isIdentity(ex.getRequestHeaders().get("Content-Encoding"))) {
+                // a gzip body was read as JSON: the sender saw "signature mismatch" or "not JSON", never the cause
+                reply(ex, endpoint, 415, "unsupported_media_type", "Content-Encoding is not supported: send the body uncompressed");
+                return;
+            }
             // a declared length over the limit is refused before a byte of the body is read
             byte[] body = declaredTooLarge(ex.getRequestHeaders().getFirst("Content-Length")) ? null : readLimited(ex.getRequestBody());
             if (body == null) {
@@ -252,6 +257,12 @@ public final class IntakeServer implements AutoCloseable {
     private static byte[] readLimited(InputStream in) throws IOException {
         byte[] b = in.readNBytes(MAX_BODY_BYTES + 1);
         return b.length > MAX_BODY_BYTES ? null : b;
+    }
+
+    /** No {@code Content-Encoding}, or only {@code identity}: the body is the JSON itself. */
+    static boolean isIdentity(java.util.List<String> contentEncodings) {
+        return contentEncodings == null || contentEncodings.stream().flatMap(v -> java.util.Arrays.stream(v.split(",")))
+                .map(String::trim).allMatch(e -> e.isEmpty() || e.equalsIgnoreCase("identity"));
     }
 
     /** {@code application/json}, optionally with {@code charset=utf-8}; nothing else. */
