@@ -65,12 +65,20 @@ final class WorkerCommand implements Callable<Integer> {
      * The one line and exit code for a consumer loop that ended without being asked to. Another
      * worker with the same WORKER_INSTANCE_ID (a static group member) fences this one: a
      * configuration error, since the two would take each other's place for as long as both run.
+     * So is a refusal by the cluster's authorizer (an ACL withdrawn while the worker ran).
      */
     static Errors.UserError whyTheLoopEnded(RuntimeException cause, Settings s) {
         if (cause instanceof org.apache.kafka.common.errors.FencedInstanceIdException) {
             return new Errors.UserError("another worker joined consumer group " + s.kafka().groupId() + " with WORKER_INSTANCE_ID '"
                     + s.worker().instanceId() + "' and took this one's place: give every instance its own WORKER_INSTANCE_ID"
                     + " (unset, it is hostname-pid)", Errors.CONFIG);
+        }
+        if (cause instanceof org.apache.kafka.common.errors.AuthorizationException) {
+            // an ACL withdrawn while the worker ran: restarting does not mend it (it was 70, "unexpectedly")
+            return new Errors.UserError("the cluster at " + s.kafka().bootstrapServers() + " no longer allows this worker what it needs ("
+                    + cause + "): the worker principal needs Read on the request, retry and verification topics and on group "
+                    + s.kafka().groupId() + ", Write on the retry, DLQ, verification and outcomes topics (docs/operations.md, Kafka topics)",
+                    Errors.CONFIG);
         }
         return new Errors.UserError("the consumer loop ended unexpectedly (" + (cause == null ? "no error" : cause.toString())
                 + "); exiting so that the supervisor restarts the worker", Errors.SOFTWARE);

@@ -27,6 +27,18 @@ class WorkerCommandTest {
                 + " this one's place: give every instance its own WORKER_INSTANCE_ID (unset, it is hostname-pid)");
     }
 
+    /** A withdrawn ACL ended the loop as "unexpectedly" (exit 70); a restart does not mend it. */
+    @Test
+    void aRefusalByTheAuthorizerIsAConfigurationErrorNamingTheAcls() {
+        Errors.UserError e = WorkerCommand.whyTheLoopEnded(
+                new org.apache.kafka.common.errors.TopicAuthorizationException(java.util.Set.of("erasure.requests")), settings());
+        assertThat(e.exitCode()).isEqualTo(Errors.CONFIG);
+        assertThat(e.getMessage()).startsWith("the cluster at ").contains("no longer allows this worker what it needs (",
+                "TopicAuthorizationException", "erasure.requests", "group erasers", "docs/operations.md");
+        assertThat(WorkerCommand.whyTheLoopEnded(new org.apache.kafka.common.errors.GroupAuthorizationException("erasers"),
+                settings()).exitCode()).isEqualTo(Errors.CONFIG);
+    }
+
     @Test
     void anyOtherEndIsAnInternalErrorThatNamesTheException() {
         Errors.UserError e = WorkerCommand.whyTheLoopEnded(new IllegalStateException("broken"), settings());
