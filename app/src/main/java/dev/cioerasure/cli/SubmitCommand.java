@@ -104,6 +104,11 @@ final class SubmitCommand implements Callable<Integer> {
             throw new Errors.UserError("--resubmit and --skip-submitted exclude each other", 2);
         }
         Path target = out != null ? out : defaultOut(file, fmt);
+        if (Files.exists(target) && Files.isSameFile(target, file)) {
+            // the record would replace the file of requests with itself plus ids, and a second run would find every row "already submitted"
+            throw new Errors.UserError("--out " + target + ": is the file of requests itself; name another file for the record"
+                    + " of what was sent; nothing was sent", 2);
+        }
         String unwritable = dryRun ? null : unwritableRecord(target);
         if (unwritable != null) {
             throw new Errors.UserError((out != null ? "--out " : "the record of submissions ") + target + ": " + unwritable

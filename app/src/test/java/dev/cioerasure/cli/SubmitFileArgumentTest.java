@@ -49,6 +49,12 @@ class SubmitFileArgumentTest {
         assertThat(directory.exit()).isEqualTo(2);
         assertThat(directory.err()).contains("--out " + dir + ": is a directory, not a file; nothing was sent");
         assertThat(SubmitCommand.unwritableRecord(dir.resolve("ok.submitted.csv"))).isNull();
+        // the record written over the file of requests replaced it (with ids added, readable by its owner only)
+        Cli.Run itself = Cli.run(ENV, "submit", "--file", file.toString(), "--out", dir.resolve(".").resolve("ok.csv").toString());
+        assertThat(itself.exit()).isEqualTo(2);
+        assertThat(itself.err()).contains(": is the file of requests itself; name another file for the record of what was sent;"
+                + " nothing was sent");
+        assertThat(Files.readString(file)).startsWith("identifier_type,");
     }
 
     /**
