@@ -125,4 +125,58 @@ class SecuredKafkaIT {
             track.stop();
         }
     }
+
+    /**
+     * An ACL withdrawn while the worker runs: its consumer is refused on the next fetch and the
+     * loop ends. That was exit 70, "ended unexpectedly", which a supervisor's restart does not
+     * mend; it is a configuration error (78) naming the ACLs the worker needs.
+     */
+    @Test
+    void aWorkerWhoseReadAclIsWithdrawnWhileItRunsExits78NamingTheAcls() throws Exception {
+        WireMockServer track = TrackStubs.started();
+        Settings.Kafka admin = SettingsLoader.load(env("erasure.requests", EmbeddedKafka.SASL_PASSWORD),
+                EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
+        Map<String, Object> adminProps = new HashMap<>(sasl.clientProperties());
+        adminProps.put("bootstrap.servers", sasl.bootstrapServers());
+        try (WorkerHarness h = new WorkerHarness(sasl, admin.client(), URI.create(track.baseUrl()), 1000, 5, Duration.ofSeconds(5), 2);
+             org.apache.kafka.clients.admin.Admin acls = org.apache.kafka.clients.admin.Admin.create(adminProps)) {
+            String user = "User:plain-user1"; // the test kit's second PLAIN login, refused everything unless an ACL allows it
+            var everythingOnTheTopics = binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic,
+                    org.apache.kafka.common.resource.PatternType.PREFIXED, user, org.apache.kafka.common.acl.AclOperation.ALL);
+            acls.createAcls(List.of(everythingOnTheTopics, binding(org.apache.kafka.common.resource.ResourceType.GROUP,
+                    h.settings.kafka().groupId(), org.apache.kafka.common.resource.PatternType.LITERAL, user,
+                    org.apache.kafka.common.acl.AclOperation.ALL))).all().get();
+            Path pw = Files.writeString(Files.createTempFile(dir, "user1-password", ""), "plain-user1-secret\n");
+            Path log = Files.createTempFile(dir, "acl-worker", ".log");
+            Process worker = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 100, Map.of(
+                    "KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM", "PLAIN", "KAFKA_SASL_USERNAME", "plain-user1",
+                    "KAFKA_SASL_PASSWORD_FILE", pw.toString(), "ERASURE_OUTCOMES_TOPIC", "none"), log);
+            try {
+                h.send(Messages.request("r-acl", "id", "acl-person"));
+                await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() == 1);
+                // Read withdrawn; Describe and Write stay, so that only the consumer is refused
+                acls.deleteAcls(List.of(everythingOnTheTopics.toFilter())).all().get();
+                acls.createAcls(List.of(
+                        binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic, org.apache.kafka.common.resource.PatternType.PREFIXED,
+                                user, org.apache.kafka.common.acl.AclOperation.DESCRIBE),
+                        binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic, org.apache.kafka.common.resource.PatternType.PREFIXED,
+                                user, org.apache.kafka.common.acl.AclOperation.WRITE))).all().get();
+                assertThat(worker.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as(Files.readString(log)).isTrue();
+                assertThat(worker.exitValue()).as(Files.readString(log)).isEqualTo(78);
+                assertThat(Files.readString(log)).contains("no longer allows this worker what it needs (",
+                        "TopicAuthorizationException", "docs/operations.md").doesNotContain("plain-user1-secret");
+            } finally {
+                worker.destroyForcibly().waitFor();
+            }
+        } finally {
+            track.stop();
+        }
+    }
+
+    private static org.apache.kafka.common.acl.AclBinding binding(org.apache.kafka.common.resource.ResourceType type, String name,
+            org.apache.kafka.common.resource.PatternType pattern, String principal, org.apache.kafka.common.acl.AclOperation operation) {
+        return new org.apache.kafka.common.acl.AclBinding(new org.apache.kafka.common.resource.ResourcePattern(type, name, pattern),
+                new org.apache.kafka.common.acl.AccessControlEntry(principal, "*", operation,
+                        org.apache.kafka.common.acl.AclPermissionType.ALLOW));
+    }
 }
