@@ -64,7 +64,7 @@ final class IntakeCommand implements Callable<Integer> {
 
     /** Checks Kafka and starts the servers; returns what stops them. */
     private Runnable start(Settings s) {
-        Preflight.kafka(s.kafka(), java.time.Duration.ofSeconds(15), java.util.List.of(s.kafka().topic()), "ERASURE_TOPIC");
+        Preflight.kafkaWrite(s.kafka(), java.time.Duration.ofSeconds(15), java.util.List.of(s.kafka().topic()), "ERASURE_TOPIC");
         PrometheusMeterRegistry meters = Metrics.prometheus();
         IntakeServer server;
         try {

@@ -12,8 +12,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Asks Kafka every {@code every} whether it answers and the topic exists (the same check as at
- * start-up, {@link Preflight#kafka}), for a readiness endpoint. Logs a change once, not every check.
+ * Asks Kafka every {@code every} whether it answers, the topic exists and this client may write
+ * to it (the same check as at start-up, {@link Preflight#kafkaWrite}), for a readiness endpoint.
+ * Logs a change once, not every check.
  */
 public final class KafkaWatch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(KafkaWatch.class);
@@ -37,7 +38,7 @@ public final class KafkaWatch implements AutoCloseable {
     private void check() {
         Optional<String> now;
         try {
-            Preflight.kafka(kafka, timeout, List.of(kafka.topic()), "ERASURE_TOPIC");
+            Preflight.kafkaWrite(kafka, timeout, List.of(kafka.topic()), "ERASURE_TOPIC");
             now = Optional.empty();
         } catch (ServiceProblem p) {
             now = Optional.of(p.getMessage());
@@ -47,9 +48,9 @@ public final class KafkaWatch implements AutoCloseable {
         Optional<String> before = problem;
         problem = now;
         if (now.isPresent() && !now.equals(before)) {
-            log.warn("{}; not ready (requests are answered 503 until Kafka is back)", now.get());
+            log.warn("{}; not ready (signed requests are answered 503 meanwhile)", now.get());
         } else if (now.isEmpty() && before.isPresent() && !before.get().equals("checking Kafka")) {
-            log.info("Kafka answers again; ready");
+            log.info("Kafka takes requests again; ready");
         }
     }
 

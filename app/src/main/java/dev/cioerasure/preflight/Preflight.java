@@ -100,6 +100,21 @@ public final class Preflight {
      * broker that does not answer is unavailability.
      */
     public static void kafka(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
+        kafka(k, timeout, topics, topicSetting, null);
+    }
+
+    /**
+     * The same, and that the cluster lets this client {@code write} to each topic, as its
+     * authorizer answers for the topics' authorized operations (a cluster without an authorizer
+     * allows all). An intake whose principal lacked the ACL was ready, and answered every signed
+     * request 503 "retry later"; it is a configuration problem naming the ACL.
+     */
+    public static void kafkaWrite(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
+        kafka(k, timeout, topics, topicSetting, org.apache.kafka.common.acl.AclOperation.WRITE);
+    }
+
+    private static void kafka(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting,
+                              org.apache.kafka.common.acl.AclOperation needed) {
         Admin admin;
         try {
             admin = new KafkaClients(k).admin("cio-erasure-preflight", timeout);
@@ -114,7 +129,20 @@ public final class Preflight {
             }
             if (!topics.isEmpty()) {
                 try {
-                    admin.describeTopics(List.copyOf(topics)).allTopicNames().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                    Map<String, org.apache.kafka.clients.admin.TopicDescription> described = admin.describeTopics(List.copyOf(topics),
+                                    new org.apache.kafka.clients.admin.DescribeTopicsOptions().includeAuthorizedOperations(needed != null))
+                            .allTopicNames().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                    if (needed != null) {
+                        for (var d : described.values()) {
+                            var allowed = d.authorizedOperations(); // null: the cluster does not say
+                            if (allowed != null && !allowed.contains(needed) && !allowed.contains(org.apache.kafka.common.acl.AclOperation.ALL)) {
+                                throw config(topicSetting + ": the cluster at " + k.bootstrapServers() + " does not allow this client to "
+                                        + needed.name().toLowerCase(java.util.Locale.ROOT) + " to topic " + d.name() + " (an ACL: "
+                                        + needed.name().charAt(0) + needed.name().substring(1).toLowerCase(java.util.Locale.ROOT)
+                                        + " on the topic for this principal; docs/operations.md lists the ACLs)");
+                            }
+                        }
+                    }
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof UnknownTopicOrPartitionException) {
                         throw config(topicSetting + ": topic " + missing(admin, topics, timeout) + " does not exist on the cluster at "

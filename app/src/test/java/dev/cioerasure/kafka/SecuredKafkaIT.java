@@ -179,4 +179,59 @@ class SecuredKafkaIT {
                 new org.apache.kafka.common.acl.AccessControlEntry(principal, "*", operation,
                         org.apache.kafka.common.acl.AclPermissionType.ALLOW));
     }
+
+    /**
+     * An intake whose principal may not write to the request topic was ready and answered every
+     * signed request 503 "retry later": Customer.io's webhook retries ran out while no alert
+     * fired. It now refuses to start (78) naming the ACL, and a running one turns not ready with
+     * that reason (ErasureIntakeNotReady) until the ACL is granted.
+     */
+    @Test
+    void anIntakeThatMayNotWriteToTheTopicSaysSoAndIsNotReadyUntilItMay() throws Exception {
+        String topic = "acl-intake-" + System.nanoTime();
+        sasl.createTopics(1, topic);
+        Map<String, Object> adminProps = new HashMap<>(sasl.clientProperties());
+        adminProps.put("bootstrap.servers", sasl.bootstrapServers());
+        try (org.apache.kafka.clients.admin.Admin acls = org.apache.kafka.clients.admin.Admin.create(adminProps)) {
+            String user = "User:plain-user1";
+            acls.createAcls(List.of(binding(org.apache.kafka.common.resource.ResourceType.TOPIC, topic,
+                    org.apache.kafka.common.resource.PatternType.LITERAL, user, org.apache.kafka.common.acl.AclOperation.DESCRIBE)))
+                    .all().get();
+            Map<String, String> env = env(topic, "plain-user1-secret");
+            env.put("KAFKA_SASL_USERNAME", "plain-user1");
+            env.put("ERASURE_WEBHOOK_SECRET", WEBHOOK_SECRET);
+            Path log = Files.createTempFile(dir, "acl-intake", ".log");
+            ProcessBuilder intakeCommand = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                    System.getProperty("java.class.path"), "dev.cioerasure.cli.Main", "intake", "--port", "0")
+                    .redirectErrorStream(true).redirectOutput(log.toFile());
+            intakeCommand.environment().putAll(env);
+            Process refused = intakeCommand.start();
+            assertThat(refused.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as(Files.readString(log)).isTrue();
+            assertThat(refused.exitValue()).as(Files.readString(log)).isEqualTo(78);
+            assertThat(Files.readString(log)).contains("ERASURE_TOPIC: the cluster at " + sasl.bootstrapServers()
+                    + " does not allow this client to write to topic " + topic + " (an ACL: Write on the topic for this principal;"
+                    + " docs/operations.md lists the ACLs)").doesNotContain("plain-user1-secret");
+
+            Settings intakeSettings = SettingsLoader.load(env, EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
+                    SettingsLoader.Part.WEBHOOK));
+            try (IntakeServer intake = new IntakeServer(intakeSettings, 0, Metrics.prometheus(), Clock.systemUTC())) {
+                HttpClient http = HttpClient.newHttpClient();
+                URI ready = URI.create("http://localhost:" + intake.port() + "/health/ready");
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(http.send(HttpRequest.newBuilder(ready).build(),
+                        HttpResponse.BodyHandlers.ofString()).body()).contains("does not allow this client to write to topic " + topic));
+                acls.createAcls(List.of(binding(org.apache.kafka.common.resource.ResourceType.TOPIC, topic,
+                        org.apache.kafka.common.resource.PatternType.LITERAL, user, org.apache.kafka.common.acl.AclOperation.WRITE)))
+                        .all().get();
+                await().atMost(Duration.ofSeconds(30)).until(() -> http.send(HttpRequest.newBuilder(ready).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode() == 200);
+                byte[] body = Messages.request("r-acl-intake", "id", "acl-intake-person");
+                String ts = Long.toString(Instant.now().getEpochSecond());
+                HttpResponse<String> accepted = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + intake.port() + "/v1/requests"))
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).header("Content-Type", "application/json")
+                        .header("X-CIO-Timestamp", ts).header("X-CIO-Signature", Signatures.signHex(WEBHOOK_SECRET, ts, body))
+                        .build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+            }
+        }
+    }
 }
