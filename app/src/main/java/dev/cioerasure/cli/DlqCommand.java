@@ -275,6 +275,8 @@ final class DlqCommand {
                 System.out.println(chosen.size() + " record(s) would be replayed to " + k.retryTopic());
                 return 0;
             }
+            dev.cioerasure.preflight.Preflight.kafkaWrite(k, java.time.Duration.ofSeconds(15), java.util.List.of(k.retryTopic()),
+                    "ERASURE_TOPIC");
             java.util.Set<Long> wanted = new java.util.HashSet<>();
             chosen.forEach(c -> wanted.add(Chosen.key(c.partition(), c.offset())));
             java.util.List<String> notReplayed = java.util.Collections.synchronizedList(new ArrayList<>());

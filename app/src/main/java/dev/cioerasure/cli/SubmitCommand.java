@@ -157,7 +157,8 @@ final class SubmitCommand implements Callable<Integer> {
                     + (generatedToSend(survey) > 0 ? "; " + generatedToSend(survey) + " of their ids would be generated" : ""));
             return 0;
         }
-        Preflight.kafka(s.kafka(), Duration.ofSeconds(15), List.of(s.kafka().topic()), "ERASURE_TOPIC");
+        // a principal without Write on the topic: one line before sending, not one refusal per request
+        Preflight.kafkaWrite(s.kafka(), Duration.ofSeconds(15), List.of(s.kafka().topic()), "ERASURE_TOPIC");
         int total = toSend;
         ProgressBar progress = new ProgressBar(total, "acknowledged", 0);
         long t0 = System.nanoTime();

@@ -212,6 +212,14 @@ class SecuredKafkaIT {
                     + " does not allow this client to write to topic " + topic + " (an ACL: Write on the topic for this principal;"
                     + " docs/operations.md lists the ACLs)").doesNotContain("plain-user1-secret");
 
+            // submit says so once, before sending, rather than once for every request Kafka refuses
+            Path csv = Files.writeString(dir.resolve("acl.csv"), "request_id,identifier_type,identifier,regulation,requested_by\n"
+                    + "r-acl-submit,id,acl-submit-person,GDPR,desk/1\n");
+            Cli.Run submit = Cli.run(env, "submit", "--file", csv.toString());
+            assertThat(submit.exit()).as(submit.err()).isEqualTo(78);
+            assertThat(submit.err()).contains("does not allow this client to write to topic " + topic);
+            assertThat(Files.exists(dir.resolve("acl.submitted.csv"))).as("nothing was sent, nothing recorded").isFalse();
+
             Settings intakeSettings = SettingsLoader.load(env, EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
                     SettingsLoader.Part.WEBHOOK));
             try (IntakeServer intake = new IntakeServer(intakeSettings, 0, Metrics.prometheus(), Clock.systemUTC())) {
