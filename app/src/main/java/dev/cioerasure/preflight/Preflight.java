@@ -15,12 +15,14 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
@@ -100,7 +102,9 @@ public final class Preflight {
      * broker that does not answer is unavailability.
      */
     public static void kafka(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
-        kafka(k, timeout, topics, topicSetting, null);
+        Map<String, Set<AclOperation>> needs = new java.util.LinkedHashMap<>();
+        topics.forEach(t -> needs.put(t, Set.of()));
+        kafka(k, timeout, needs, topicSetting);
     }
 
     /**
@@ -110,11 +114,18 @@ public final class Preflight {
      * request 503 "retry later"; it is a configuration problem naming the ACL.
      */
     public static void kafkaWrite(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
-        kafka(k, timeout, topics, topicSetting, org.apache.kafka.common.acl.AclOperation.WRITE);
+        Map<String, Set<AclOperation>> needs = new java.util.LinkedHashMap<>();
+        topics.forEach(t -> needs.put(t, Set.of(AclOperation.WRITE)));
+        kafka(k, timeout, needs, topicSetting);
     }
 
-    private static void kafka(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting,
-                              org.apache.kafka.common.acl.AclOperation needed) {
+    /**
+     * The same for topics that each need their own operations ({@code READ}, {@code WRITE}); a
+     * topic mapped to no operation is only checked to exist.
+     */
+    public static void kafka(Settings.Kafka k, Duration timeout, Map<String, Set<AclOperation>> needs, String topicSetting) {
+        Collection<String> topics = needs.keySet();
+        boolean askAuthorizer = needs.values().stream().anyMatch(ops -> !ops.isEmpty());
         Admin admin;
         try {
             admin = new KafkaClients(k).admin("cio-erasure-preflight", timeout);
@@ -130,15 +141,16 @@ public final class Preflight {
             if (!topics.isEmpty()) {
                 try {
                     Map<String, org.apache.kafka.clients.admin.TopicDescription> described = admin.describeTopics(List.copyOf(topics),
-                                    new org.apache.kafka.clients.admin.DescribeTopicsOptions().includeAuthorizedOperations(needed != null))
+                                    new org.apache.kafka.clients.admin.DescribeTopicsOptions().includeAuthorizedOperations(askAuthorizer))
                             .allTopicNames().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-                    if (needed != null) {
-                        for (var d : described.values()) {
-                            var allowed = d.authorizedOperations(); // null: the cluster does not say
-                            if (allowed != null && !allowed.contains(needed) && !allowed.contains(org.apache.kafka.common.acl.AclOperation.ALL)) {
+                    for (var d : described.values()) {
+                        Set<AclOperation> allowed = d.authorizedOperations(); // null: the cluster does not say
+                        for (AclOperation needed : needs.getOrDefault(d.name(), Set.of())) {
+                            if (allowed != null && !allowed.contains(needed) && !allowed.contains(AclOperation.ALL)) {
+                                String op = needed.name().toLowerCase(java.util.Locale.ROOT);
                                 throw config(topicSetting + ": the cluster at " + k.bootstrapServers() + " does not allow this client to "
-                                        + needed.name().toLowerCase(java.util.Locale.ROOT) + " to topic " + d.name() + " (an ACL: "
-                                        + needed.name().charAt(0) + needed.name().substring(1).toLowerCase(java.util.Locale.ROOT)
+                                        + op + (needed == AclOperation.WRITE ? " to" : "") + " topic " + d.name() + " (an ACL: "
+                                        + Character.toUpperCase(op.charAt(0)) + op.substring(1)
                                         + " on the topic for this principal; docs/operations.md lists the ACLs)");
                             }
                         }

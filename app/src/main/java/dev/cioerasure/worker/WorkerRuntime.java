@@ -260,15 +260,21 @@ public final class WorkerRuntime implements AutoCloseable {
     private void awaitKafka(Settings s) {
         stage = "starting: waiting for Kafka at " + s.kafka().bootstrapServers();
         try {
-            List<String> topics = new java.util.ArrayList<>(List.of(s.kafka().topic(), s.kafka().retryTopic(), s.kafka().dlqTopic()));
+            // what the worker does with each topic, checked against the cluster's authorizer (docs/operations.md, the ACLs)
+            var read = org.apache.kafka.common.acl.AclOperation.READ;
+            var write = org.apache.kafka.common.acl.AclOperation.WRITE;
+            java.util.Map<String, java.util.Set<org.apache.kafka.common.acl.AclOperation>> topics = new java.util.LinkedHashMap<>();
+            topics.put(s.kafka().topic(), java.util.Set.of(read));
+            topics.put(s.kafka().retryTopic(), java.util.Set.of(read, write));
+            topics.put(s.kafka().dlqTopic(), java.util.Set.of(write));
             if (s.workspaces().stream().anyMatch(w -> w.customerIo().verification().enabled())) {
-                topics.add(s.kafka().verifyTopic());
+                topics.put(s.kafka().verifyTopic(), java.util.Set.of(read, write));
             }
             if (s.kafka().outcomesTopic() != null) {
-                topics.add(s.kafka().outcomesTopic());
+                topics.put(s.kafka().outcomesTopic(), java.util.Set.of(write));
             }
             if (s.audit().checkpoints().enabled() && s.audit().checkpoints().topic() != null) {
-                topics.add(s.audit().checkpoints().topic());
+                topics.put(s.audit().checkpoints().topic(), java.util.Set.of(write));
             }
             Preflight.kafka(s.kafka(), Duration.ofSeconds(10), topics,
                     "ERASURE_TOPIC (its .retry, .dlq and, with CUSTOMERIO_APP_API_KEY, .verify topics), ERASURE_OUTCOMES_TOPIC or AUDIT_CHECKPOINT_TOPIC");

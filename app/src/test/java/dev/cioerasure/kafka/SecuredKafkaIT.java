@@ -127,12 +127,14 @@ class SecuredKafkaIT {
     }
 
     /**
-     * An ACL withdrawn while the worker runs: its consumer is refused on the next fetch and the
-     * loop ends. That was exit 70, "ended unexpectedly", which a supervisor's restart does not
+     * A worker whose principal lacks an ACL it needs (Write on the retry and dead-letter topics)
+     * started, and would have failed at its first dead letter: it stops at start-up (78) naming
+     * the ACL. One withdrawn while the worker runs: its consumer is refused on the next fetch and
+     * the loop ends. That was exit 70, "ended unexpectedly", which a supervisor's restart does not
      * mend; it is a configuration error (78) naming the ACLs the worker needs.
      */
     @Test
-    void aWorkerWhoseReadAclIsWithdrawnWhileItRunsExits78NamingTheAcls() throws Exception {
+    void aWorkerWithoutItsAclsDoesNotStartAndOneWhoseReadAclIsWithdrawnWhileItRunsExits78() throws Exception {
         WireMockServer track = TrackStubs.started();
         Settings.Kafka admin = SettingsLoader.load(env("erasure.requests", EmbeddedKafka.SASL_PASSWORD),
                 EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
@@ -141,16 +143,29 @@ class SecuredKafkaIT {
         try (WorkerHarness h = new WorkerHarness(sasl, admin.client(), URI.create(track.baseUrl()), 1000, 5, Duration.ofSeconds(5), 2);
              org.apache.kafka.clients.admin.Admin acls = org.apache.kafka.clients.admin.Admin.create(adminProps)) {
             String user = "User:plain-user1"; // the test kit's second PLAIN login, refused everything unless an ACL allows it
-            var everythingOnTheTopics = binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic,
-                    org.apache.kafka.common.resource.PatternType.PREFIXED, user, org.apache.kafka.common.acl.AclOperation.ALL);
-            acls.createAcls(List.of(everythingOnTheTopics, binding(org.apache.kafka.common.resource.ResourceType.GROUP,
+            var readOnTheTopics = binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic,
+                    org.apache.kafka.common.resource.PatternType.PREFIXED, user, org.apache.kafka.common.acl.AclOperation.READ);
+            acls.createAcls(List.of(readOnTheTopics, binding(org.apache.kafka.common.resource.ResourceType.GROUP,
                     h.settings.kafka().groupId(), org.apache.kafka.common.resource.PatternType.LITERAL, user,
                     org.apache.kafka.common.acl.AclOperation.ALL))).all().get();
             Path pw = Files.writeString(Files.createTempFile(dir, "user1-password", ""), "plain-user1-secret\n");
+            Map<String, String> asUser1 = Map.of("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM", "PLAIN",
+                    "KAFKA_SASL_USERNAME", "plain-user1", "KAFKA_SASL_PASSWORD_FILE", pw.toString(), "ERASURE_OUTCOMES_TOPIC", "none");
+
+            // without Write on the retry and dead-letter topics the worker does not start (it would fail at its first dead letter)
+            Path refusedLog = Files.createTempFile(dir, "acl-worker-refused", ".log");
+            Process refused = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 100, asUser1, refusedLog);
+            assertThat(refused.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as(Files.readString(refusedLog)).isTrue();
+            assertThat(refused.exitValue()).as(Files.readString(refusedLog)).isEqualTo(78);
+            assertThat(Files.readString(refusedLog)).contains("does not allow this client to write to topic " + h.topic + ".retry (an ACL:"
+                    + " Write on the topic for this principal; docs/operations.md lists the ACLs)");
+
+            acls.deleteAcls(List.of(readOnTheTopics.toFilter())).all().get();
+            var everythingOnTheTopics = binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic,
+                    org.apache.kafka.common.resource.PatternType.PREFIXED, user, org.apache.kafka.common.acl.AclOperation.ALL);
+            acls.createAcls(List.of(everythingOnTheTopics)).all().get();
             Path log = Files.createTempFile(dir, "acl-worker", ".log");
-            Process worker = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 100, Map.of(
-                    "KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM", "PLAIN", "KAFKA_SASL_USERNAME", "plain-user1",
-                    "KAFKA_SASL_PASSWORD_FILE", pw.toString(), "ERASURE_OUTCOMES_TOPIC", "none"), log);
+            Process worker = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 100, asUser1, log);
             try {
                 h.send(Messages.request("r-acl", "id", "acl-person"));
                 await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() == 1);
