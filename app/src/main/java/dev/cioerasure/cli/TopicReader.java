@@ -15,7 +15,9 @@ final class TopicReader {
     private TopicReader() { }
 
     static void readAll(Settings.Kafka k, String topic, Consumer<ConsumerRecord<byte[], byte[]>> each) {
-        Preflight.kafka(k, Duration.ofSeconds(15), List.of(topic), "ERASURE_TOPIC");
+        // a principal without Read: one line naming the ACL (exit 78), not the consumer's exception (70)
+        Preflight.kafka(k, Duration.ofSeconds(15), Map.of(topic, java.util.Set.of(org.apache.kafka.common.acl.AclOperation.READ)),
+                "ERASURE_TOPIC");
         try (org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> c = new KafkaClients(k).consumer("cio-erasure-reader", Map.of())) {
             var infos = c.partitionsFor(topic, Duration.ofSeconds(15));
             if (infos == null || infos.isEmpty()) {

@@ -143,9 +143,10 @@ public final class Preflight {
                     Map<String, org.apache.kafka.clients.admin.TopicDescription> described = admin.describeTopics(List.copyOf(topics),
                                     new org.apache.kafka.clients.admin.DescribeTopicsOptions().includeAuthorizedOperations(askAuthorizer))
                             .allTopicNames().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-                    for (var d : described.values()) {
-                        Set<AclOperation> allowed = d.authorizedOperations(); // null: the cluster does not say
-                        for (AclOperation needed : needs.getOrDefault(d.name(), Set.of())) {
+                    for (var need : needs.entrySet()) { // in the caller's order: the first refusal is named, the same each time
+                        var d = described.get(need.getKey());
+                        Set<AclOperation> allowed = d == null ? null : d.authorizedOperations(); // null: the cluster does not say
+                        for (AclOperation needed : need.getValue()) {
                             if (allowed != null && !allowed.contains(needed) && !allowed.contains(AclOperation.ALL)) {
                                 String op = needed.name().toLowerCase(java.util.Locale.ROOT);
                                 throw config(topicSetting + ": the cluster at " + k.bootstrapServers() + " does not allow this client to "

@@ -204,15 +204,21 @@ class SecuredKafkaIT {
     @Test
     void anIntakeThatMayNotWriteToTheTopicSaysSoAndIsNotReadyUntilItMay() throws Exception {
         String topic = "acl-intake-" + System.nanoTime();
-        sasl.createTopics(1, topic);
+        sasl.createTopics(1, topic, topic + ".dlq");
         Map<String, Object> adminProps = new HashMap<>(sasl.clientProperties());
         adminProps.put("bootstrap.servers", sasl.bootstrapServers());
         try (org.apache.kafka.clients.admin.Admin acls = org.apache.kafka.clients.admin.Admin.create(adminProps)) {
             String user = "User:plain-user1";
             acls.createAcls(List.of(binding(org.apache.kafka.common.resource.ResourceType.TOPIC, topic,
-                    org.apache.kafka.common.resource.PatternType.LITERAL, user, org.apache.kafka.common.acl.AclOperation.DESCRIBE)))
+                    org.apache.kafka.common.resource.PatternType.PREFIXED, user, org.apache.kafka.common.acl.AclOperation.DESCRIBE)))
                     .all().get();
             Map<String, String> env = env(topic, "plain-user1-secret");
+            // an operator without Read on the DLQ: one line naming the ACL (it was the consumer's exception, exit 70)
+            Cli.Run list = Cli.run(new HashMap<>(Map.of("KAFKA_BOOTSTRAP_SERVERS", sasl.bootstrapServers(), "ERASURE_TOPIC", topic,
+                    "KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM", "PLAIN", "KAFKA_SASL_USERNAME", "plain-user1",
+                    "KAFKA_SASL_PASSWORD_FILE", env.get("KAFKA_SASL_PASSWORD_FILE"))), "dlq", "list");
+            assertThat(list.exit()).as(list.err()).isEqualTo(78);
+            assertThat(list.err()).contains("does not allow this client to read topic " + topic + ".dlq (an ACL: Read on the topic");
             env.put("KAFKA_SASL_USERNAME", "plain-user1");
             env.put("ERASURE_WEBHOOK_SECRET", WEBHOOK_SECRET);
             Path log = Files.createTempFile(dir, "acl-intake", ".log");
