@@ -75,7 +75,7 @@ final class WorkerCommand implements Callable<Integer> {
         }
         if (cause instanceof org.apache.kafka.common.errors.AuthorizationException) {
             // an ACL withdrawn while the worker ran: restarting does not mend it (it was 70, "unexpectedly")
-            return new Errors.UserError("the cluster at " + s.kafka().bootstrapServers() + " no longer allows this worker what it needs ("
+            return new Errors.UserError("the cluster at " + s.kafka().bootstrapServers() + " refuses this worker what it needs ("
                     + cause + "): the worker principal needs Read on the request, retry and verification topics and on group "
                     + s.kafka().groupId() + ", Write on the retry, DLQ, verification and outcomes topics (docs/operations.md, Kafka topics)",
                     Errors.CONFIG);

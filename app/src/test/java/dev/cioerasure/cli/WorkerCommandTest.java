@@ -33,7 +33,7 @@ class WorkerCommandTest {
         Errors.UserError e = WorkerCommand.whyTheLoopEnded(
                 new org.apache.kafka.common.errors.TopicAuthorizationException(java.util.Set.of("erasure.requests")), settings());
         assertThat(e.exitCode()).isEqualTo(Errors.CONFIG);
-        assertThat(e.getMessage()).startsWith("the cluster at ").contains("no longer allows this worker what it needs (",
+        assertThat(e.getMessage()).startsWith("the cluster at ").contains("refuses this worker what it needs (",
                 "TopicAuthorizationException", "erasure.requests", "group erasers", "docs/operations.md");
         assertThat(WorkerCommand.whyTheLoopEnded(new org.apache.kafka.common.errors.GroupAuthorizationException("erasers"),
                 settings()).exitCode()).isEqualTo(Errors.CONFIG);

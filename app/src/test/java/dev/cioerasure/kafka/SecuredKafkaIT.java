@@ -145,9 +145,7 @@ class SecuredKafkaIT {
             String user = "User:plain-user1"; // the test kit's second PLAIN login, refused everything unless an ACL allows it
             var readOnTheTopics = binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic,
                     org.apache.kafka.common.resource.PatternType.PREFIXED, user, org.apache.kafka.common.acl.AclOperation.READ);
-            acls.createAcls(List.of(readOnTheTopics, binding(org.apache.kafka.common.resource.ResourceType.GROUP,
-                    h.settings.kafka().groupId(), org.apache.kafka.common.resource.PatternType.LITERAL, user,
-                    org.apache.kafka.common.acl.AclOperation.ALL))).all().get();
+            acls.createAcls(List.of(readOnTheTopics)).all().get();
             Path pw = Files.writeString(Files.createTempFile(dir, "user1-password", ""), "plain-user1-secret\n");
             Map<String, String> asUser1 = Map.of("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM", "PLAIN",
                     "KAFKA_SASL_USERNAME", "plain-user1", "KAFKA_SASL_PASSWORD_FILE", pw.toString(), "ERASURE_OUTCOMES_TOPIC", "none");
@@ -164,6 +162,17 @@ class SecuredKafkaIT {
             var everythingOnTheTopics = binding(org.apache.kafka.common.resource.ResourceType.TOPIC, h.topic,
                     org.apache.kafka.common.resource.PatternType.PREFIXED, user, org.apache.kafka.common.acl.AclOperation.ALL);
             acls.createAcls(List.of(everythingOnTheTopics)).all().get();
+
+            // every topic, but not the consumer group: refused when it joins, a configuration error too
+            Path noGroupLog = Files.createTempFile(dir, "acl-worker-no-group", ".log");
+            Process noGroup = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 100, asUser1, noGroupLog);
+            assertThat(noGroup.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as(Files.readString(noGroupLog)).isTrue();
+            assertThat(noGroup.exitValue()).as(Files.readString(noGroupLog)).isEqualTo(78);
+            assertThat(Files.readString(noGroupLog)).contains("refuses this worker what it needs (", "GroupAuthorizationException",
+                    "group " + h.settings.kafka().groupId());
+
+            acls.createAcls(List.of(binding(org.apache.kafka.common.resource.ResourceType.GROUP, h.settings.kafka().groupId(),
+                    org.apache.kafka.common.resource.PatternType.LITERAL, user, org.apache.kafka.common.acl.AclOperation.ALL))).all().get();
             Path log = Files.createTempFile(dir, "acl-worker", ".log");
             Process worker = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 100, asUser1, log);
             try {
@@ -178,7 +187,7 @@ class SecuredKafkaIT {
                                 user, org.apache.kafka.common.acl.AclOperation.WRITE))).all().get();
                 assertThat(worker.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as(Files.readString(log)).isTrue();
                 assertThat(worker.exitValue()).as(Files.readString(log)).isEqualTo(78);
-                assertThat(Files.readString(log)).contains("no longer allows this worker what it needs (",
+                assertThat(Files.readString(log)).contains("refuses this worker what it needs (",
                         "TopicAuthorizationException", "docs/operations.md").doesNotContain("plain-user1-secret");
             } finally {
                 worker.destroyForcibly().waitFor();
