@@ -3,7 +3,6 @@ package dev.cioerasure.evidence;
 import dev.cioerasure.config.SmallFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
