@@ -89,14 +89,18 @@ class BacklogAndInFlightIT {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
             await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() > 20);
             for (int sample = 0; sample < 3; sample++) {
-                long tool = groupToolLag(admin);
+                // Nothing is produced meanwhile, so the backlog only shrinks as the group commits: the
+                // exported figure lies between the group tool's readings just before and just after
+                // it. (A fixed allowance of a second's work failed once on a loaded CI machine: a
+                // commit held back by an unfinished record then advances by more than that at once.)
+                long before = groupToolLag(admin);
                 h.runtime().worker().refreshBacklog();
                 long[] exported = scrapedBacklog(scrape());
+                long after = groupToolLag(admin);
                 assertThat(exported[1]).as("one series per partition, no duplicates").isEqualTo(3);
-                // between the two readings the group commits at most a second of work (20 erasures/s)
-                assertThat(exported[0]).as("sample %d: exported %d, group tool %d", sample, exported[0], tool)
-                        .isBetween(Math.max(0, tool - 40), tool);
-                assertThat(tool).isGreaterThan(0);
+                assertThat(exported[0]).as("sample %d: exported %d, group tool %d before and %d after", sample, exported[0], before, after)
+                        .isBetween(after, before);
+                assertThat(before).isGreaterThan(0);
                 Thread.sleep(1500);
             }
             String scrape = scrape();
