@@ -13,8 +13,35 @@ import java.util.Optional;
  */
 public interface BatchClient {
 
-    /** One operation of a batch: suppress or destroy one person. */
-    record Item(TrackOperation operation, Identifier identifier) { }
+    /**
+     * One operation of a batch: suppress or destroy one person. Its JSON in a body is encoded once,
+     * when it is made: the batcher needs its size to cut batches below the size limit, and the
+     * body is then those same bytes (it was encoded twice, once for each).
+     */
+    final class Item {
+        private final TrackOperation operation;
+        private final Identifier identifier;
+        private final byte[] json;
+
+        public Item(TrackOperation operation, Identifier identifier) {
+            this.operation = operation;
+            this.identifier = identifier;
+            this.json = HttpBatchClient.itemJson(operation, identifier);
+        }
+
+        public TrackOperation operation() {
+            return operation;
+        }
+
+        public Identifier identifier() {
+            return identifier;
+        }
+
+        /** Its JSON in a batch body, UTF-8. */
+        byte[] json() {
+            return json;
+        }
+    }
 
     /**
      * The answer to one batch request.
@@ -44,7 +71,7 @@ public interface BatchClient {
 
     /** The bytes an item adds to a batch body: its JSON, and a comma. */
     static int encodedSize(Item item) {
-        return HttpBatchClient.itemBytes(item) + 1;
+        return item.json().length + 1;
     }
 
     Response send(List<Item> items);

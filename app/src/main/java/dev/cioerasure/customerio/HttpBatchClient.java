@@ -2,9 +2,8 @@ package dev.cioerasure.customerio;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.cioerasure.request.IdentifierType;
+import dev.cioerasure.request.Identifier;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -43,28 +42,28 @@ final class HttpBatchClient implements BatchClient {
         this.v1 = new HttpTrackClient(endpoint, clock);
     }
 
-    /** The request body of these items. */
+    /** The request body of these items: {@code {"batch":[item,item,…]}}, each item's JSON as it was encoded. */
     static byte[] body(List<Item> items) {
-        ObjectNode root = JSON.createObjectNode();
-        ArrayNode batch = root.putArray("batch");
-        for (Item i : items) {
-            batch.add(item(i));
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(
+                ENVELOPE_BYTES + items.stream().mapToInt(BatchClient::encodedSize).sum());
+        body.writeBytes("{\"batch\":[".getBytes(StandardCharsets.UTF_8));
+        for (int k = 0; k < items.size(); k++) {
+            if (k > 0) {
+                body.write(',');
+            }
+            body.writeBytes(items.get(k).json());
         }
-        return root.toString().getBytes(StandardCharsets.UTF_8);
+        body.writeBytes("]}".getBytes(StandardCharsets.UTF_8));
+        return body.toByteArray();
     }
 
-    /** The UTF-8 bytes of one item's JSON in a body. */
-    static int itemBytes(Item i) {
-        return item(i).toString().getBytes(StandardCharsets.UTF_8).length;
-    }
-
-    private static ObjectNode item(Item i) {
+    /** One item's JSON in a body, UTF-8 (made once per item: {@link Item}). */
+    static byte[] itemJson(TrackOperation operation, Identifier identifier) {
         ObjectNode item = JSON.createObjectNode();
         item.put("type", "person");
-        IdentifierType type = i.identifier().type();
-        item.putObject("identifiers").put(type.wireName(), i.identifier().value());
-        item.put("action", i.operation() == TrackOperation.SUPPRESS ? "suppress" : "delete");
-        return item;
+        item.putObject("identifiers").put(identifier.type().wireName(), identifier.value());
+        item.put("action", operation == TrackOperation.SUPPRESS ? "suppress" : "delete");
+        return item.toString().getBytes(StandardCharsets.UTF_8);
     }
 
     @Override

@@ -52,8 +52,13 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
     /** Items per batch at most; a batch is also cut where its body would reach the 500 KB limit. */
     public static final int MAX_ITEMS = 1000;
 
-    /** A queued call; {@code bytes}: what it adds to a batch body. */
-    private record Pending(Identifier identifier, CompletableFuture<TrackResult> result, long since, int bytes) { }
+    /** A queued call: its batch item, and when it was queued. */
+    private record Pending(BatchClient.Item item, CompletableFuture<TrackResult> result, long since) {
+        /** What it adds to a batch body. */
+        int bytes() {
+            return BatchClient.encodedSize(item);
+        }
+    }
 
     private final BatchClient client;
     private final int maxItems;
@@ -118,8 +123,7 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
      */
     @Override
     public CompletableFuture<TrackResult> send(TrackOperation op, Identifier identifier) {
-        Pending p = new Pending(identifier, new CompletableFuture<>(), System.nanoTime(),
-                BatchClient.encodedSize(new BatchClient.Item(op, identifier)));
+        Pending p = new Pending(new BatchClient.Item(op, identifier), new CompletableFuture<>(), System.nanoTime());
         lock.lock();
         try {
             if (closed) {
@@ -187,7 +191,7 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
         }
         BatchClient.Response r;
         try {
-            r = client.send(batch.stream().map(p -> new BatchClient.Item(op, p.identifier())).toList());
+            r = client.send(batch.stream().map(Pending::item).toList());
         } catch (RuntimeException e) {
             pacing.finished(false);
             batch.forEach(p -> p.result().completeExceptionally(e));
