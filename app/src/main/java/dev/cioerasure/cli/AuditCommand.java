@@ -562,10 +562,9 @@ final class AuditCommand {
                 java.security.PublicKey key = publicKey(publicKey);
                 // a receipt is a few kilobytes: a larger file is no receipt, and is not read whole
                 byte[] receipt;
-                try (java.io.InputStream in = Files.newInputStream(verify)) {
-                    receipt = in.readNBytes(MAX_RECEIPT_BYTES + 1);
-                }
-                if (receipt.length > MAX_RECEIPT_BYTES) {
+                try {
+                    receipt = dev.cioerasure.config.SmallFiles.read(verify, MAX_RECEIPT_BYTES);
+                } catch (dev.cioerasure.config.SmallFiles.TooLarge e) {
                     System.out.println("NOT VALID: " + Receipt.Verdict.NOT_A_RECEIPT.meaning + ": larger than any receipt (over "
                             + MAX_RECEIPT_BYTES / 1024 / 1024 + " MiB)");
                     return TAMPERED;

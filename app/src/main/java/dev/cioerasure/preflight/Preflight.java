@@ -102,9 +102,7 @@ public final class Preflight {
      * broker that does not answer is unavailability.
      */
     public static void kafka(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
-        Map<String, Set<AclOperation>> needs = new java.util.LinkedHashMap<>();
-        topics.forEach(t -> needs.put(t, Set.of()));
-        kafka(k, timeout, needs, topicSetting);
+        kafka(k, timeout, each(topics, Set.of()), topicSetting);
     }
 
     /**
@@ -114,9 +112,14 @@ public final class Preflight {
      * request 503 "retry later"; it is a configuration problem naming the ACL.
      */
     public static void kafkaWrite(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
+        kafka(k, timeout, each(topics, Set.of(AclOperation.WRITE)), topicSetting);
+    }
+
+    /** The same operations needed on each of the topics, in their order. */
+    private static Map<String, Set<AclOperation>> each(Collection<String> topics, Set<AclOperation> operations) {
         Map<String, Set<AclOperation>> needs = new java.util.LinkedHashMap<>();
-        topics.forEach(t -> needs.put(t, Set.of(AclOperation.WRITE)));
-        kafka(k, timeout, needs, topicSetting);
+        topics.forEach(t -> needs.put(t, operations));
+        return needs;
     }
 
     /**
