@@ -310,25 +310,35 @@ final class AuditCommand {
                 description = "Also write a signed receipt of each request of the period into DIR (needs AUDIT_SIGNING_KEY_FILE).")
         Path receipts;
 
+        /**
+         * A day written YYYY-MM-DD with a four-digit year. LocalDate alone also takes "+300000-12-31"
+         * and years past 999,999,999, which ended the command with exit 70 and PostgreSQL's or
+         * java.time's own error instead of a bad-argument one.
+         */
+        static LocalDate day(String option, String value) {
+            if (value.matches("[0-9]{4}-[0-9]{2}-[0-9]{2}")) {
+                try {
+                    return LocalDate.parse(value);
+                } catch (DateTimeParseException e) {
+                    // not a day of the calendar, e.g. 2026-02-30: said below
+                }
+            }
+            throw new Errors.UserError(option + " must be a day written YYYY-MM-DD, like 2026-11-01", 2);
+        }
+
         @Override
         public Integer call() throws Exception {
-            SigningKey key = receipts == null ? null : signingKey();
-            if (receipts != null) {
-                Files.createDirectories(receipts);
-            }
-            Instant start;
-            Instant end;
-            try {
-                start = LocalDate.parse(from).atStartOfDay(ZoneOffset.UTC).toInstant();
-                end = LocalDate.parse(to).plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-            } catch (DateTimeParseException e) {
-                throw new Errors.UserError("--from and --to must be dates like 2026-11-01", 2);
-            }
+            Instant start = day("--from", from).atStartOfDay(ZoneOffset.UTC).toInstant();
+            Instant end = day("--to", to).plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant();
             if (!end.isAfter(start)) {
                 throw new Errors.UserError("--to must not be before --from", 2);
             }
             if (!List.of("table", "csv", "json").contains(format)) {
                 throw new Errors.UserError("--format must be table, csv or json", 2);
+            }
+            SigningKey key = receipts == null ? null : signingKey();
+            if (receipts != null) {
+                Files.createDirectories(receipts);
             }
             try (HikariDataSource ds = database()) {
                 int[] counts = new int[4];
