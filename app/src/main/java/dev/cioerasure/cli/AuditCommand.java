@@ -336,6 +336,10 @@ final class AuditCommand {
             if (!List.of("table", "csv", "json").contains(format)) {
                 throw new Errors.UserError("--format must be table, csv or json", 2);
             }
+            String unusable = receipts == null ? null : Errors.unwritableDirectory(receipts);
+            if (unusable != null) {
+                throw new Errors.UserError("--receipts " + receipts + ": " + unusable + "; nothing was written", 2);
+            }
             SigningKey key = receipts == null ? null : signingKey();
             if (receipts != null) {
                 Files.createDirectories(receipts);
@@ -587,6 +591,13 @@ final class AuditCommand {
                 throw new Errors.UserError("give a REQUEST_ID, or --verify FILE --public-key PEM", 2);
             }
             Errors.requestIdArgument("REQUEST_ID", requestId);
+            String unwritable = out == null ? null : Errors.unwritableFile(out);
+            if (unwritable == null && out != null && Files.exists(out) && !Files.isWritable(out)) {
+                unwritable = "not writable by this user";
+            }
+            if (unwritable != null) {
+                throw new Errors.UserError("--out " + out + ": " + unwritable + "; no receipt was issued", 2);
+            }
             SigningKey key = signingKey();
             try (HikariDataSource ds = database()) {
                 AuditQueries q = new AuditQueries(ds);

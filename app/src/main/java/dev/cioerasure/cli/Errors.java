@@ -66,6 +66,36 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
     }
 
     /**
+     * Why a file named on the command line cannot be written (a bad argument, exit 2), or null when
+     * it may be: found only when writing, after the work, it was an exit 70 and a
+     * NoSuchFileException or FileSystemException.
+     */
+    static String unwritableFile(java.nio.file.Path target) {
+        if (java.nio.file.Files.isDirectory(target)) {
+            return "is a directory, not a file";
+        }
+        java.nio.file.Path dir = target.toAbsolutePath().getParent();
+        if (dir == null || !java.nio.file.Files.isDirectory(dir)) {
+            return "its directory " + dir + " does not exist";
+        }
+        if (!java.nio.file.Files.isWritable(dir)) {
+            return "its directory " + dir + " is not writable by this user";
+        }
+        return null;
+    }
+
+    /** Why a directory to write files into cannot be used, or null when it can (a missing one is made). */
+    static String unwritableDirectory(java.nio.file.Path dir) {
+        if (java.nio.file.Files.exists(dir) && !java.nio.file.Files.isDirectory(dir)) {
+            return "is a file, not a directory";
+        }
+        if (java.nio.file.Files.isDirectory(dir) && !java.nio.file.Files.isWritable(dir)) {
+            return "not writable by this user";
+        }
+        return null;
+    }
+
+    /**
      * Why a file named on the command line cannot be read (a bad argument, exit 2), or null when it
      * can; {@code what} is what it should be, e.g. "a file of requests".
      */

@@ -59,20 +59,11 @@ final class SubmitCommand implements Callable<Integer> {
      * only then, the requests were sent and their record lost (exit 70).
      */
     static String unwritableRecord(Path target) {
-        if (Files.isDirectory(target)) {
-            return "is a directory, not a file";
+        String unwritable = Errors.unwritableFile(target);
+        if (unwritable == null && Files.exists(target) && !Files.isReadable(target)) {
+            return "not readable by this user"; // it is read for the rows submitted before
         }
-        Path dir = target.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            return "its directory " + dir + " does not exist";
-        }
-        if (!Files.isWritable(dir)) {
-            return "its directory " + dir + " is not writable by this user";
-        }
-        if (Files.exists(target) && !Files.isReadable(target)) {
-            return "not readable by this user";
-        }
-        return null;
+        return unwritable;
     }
 
     @Override
