@@ -516,13 +516,18 @@ final class AuditCommand {
     }
 
     /** The public key named by --public-key, or a usage error that says what is wrong with the file. */
-    static java.security.PublicKey publicKey(Path pem) throws IOException {
+    static java.security.PublicKey publicKey(Path pem) {
+        String unusable = Errors.unusableFile(pem, "a public key (PEM)");
+        if (unusable != null) {
+            // a directory was read, and ended with exit 70 and "java.io.IOException: Is a directory"
+            throw new Errors.UserError("--public-key " + pem + ": " + unusable, 2);
+        }
         try {
             return SigningKey.readPublic(pem);
         } catch (IllegalArgumentException e) {
             throw new Errors.UserError("--public-key: " + e.getMessage(), 2);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new Errors.UserError("--public-key: " + pem + " does not exist", 2);
+        } catch (IOException e) {
+            throw new Errors.UserError("--public-key " + pem + ": cannot be read (" + e.getClass().getSimpleName() + ")", 2);
         }
     }
 

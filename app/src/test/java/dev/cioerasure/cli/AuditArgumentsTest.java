@@ -69,4 +69,21 @@ class AuditArgumentsTest {
         // a place that can be written gets as far as the missing settings
         assertThat(Cli.run(Map.of(), "audit", "receipt", "R-1", "--out", dir.resolve("r.json").toString()).exit()).isEqualTo(78);
     }
+
+    /** A directory given as the public key was read, and ended with exit 70 and "java.io.IOException: Is a directory". */
+    @Test
+    void aPublicKeyThatIsADirectoryOrMissingIsABadArgument() throws Exception {
+        Path receipt = Files.writeString(dir.resolve("r.receipt.json"), "{}");
+        Cli.Run directory = Cli.run(Map.of(), "audit", "receipt", "--verify", receipt.toString(), "--public-key", dir.toString());
+        assertThat(directory.exit()).isEqualTo(2);
+        assertThat(directory.err()).isEqualTo("cio-erasure: --public-key " + dir + ": is a directory, not a public key (PEM)"
+                + System.lineSeparator());
+        Cli.Run checkpoints = Cli.run(Map.of(), "audit", "verify", "--checkpoint-dir", dir.toString(), "--public-key", dir.toString());
+        assertThat(checkpoints.exit()).isEqualTo(2);
+        assertThat(checkpoints.err()).contains("--public-key " + dir + ": is a directory, not a public key (PEM)");
+        Path missing = dir.resolve("nope.pem");
+        Cli.Run none = Cli.run(Map.of(), "audit", "receipt", "--verify", receipt.toString(), "--public-key", missing.toString());
+        assertThat(none.exit()).isEqualTo(2);
+        assertThat(none.err()).contains("--public-key " + missing + ": no such file");
+    }
 }
