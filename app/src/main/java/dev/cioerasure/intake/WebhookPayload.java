@@ -32,6 +32,10 @@ final class WebhookPayload {
 
     /** A request message in the topic's format; throws {@link IllegalArgumentException} with a reason without values. */
     static ErasureRequest toRequest(byte[] body, Instant receivedAt, Instant signedAt, Function<Identifier, String> subjectHash) {
+        if (RequestParser.holdsNul(body)) {
+            // UTF-16 or UTF-32, which Jackson would read: the contract is UTF-8
+            throw new IllegalArgumentException("body holds NUL bytes: UTF-16 or UTF-32 text, not UTF-8 JSON");
+        }
         JsonNode n;
         try {
             n = JSON.readTree(body);

@@ -117,6 +117,9 @@ public final class RequestParser {
         if (!isUtf8(message)) {
             return invalid(Rejection.Code.NOT_UTF8, "message is not valid UTF-8", null);
         }
+        if (holdsNul(message)) {
+            return invalid(Rejection.Code.NOT_UTF8, "message holds NUL bytes: UTF-16 or UTF-32 text, not UTF-8", null);
+        }
         JsonNode root;
         try {
             root = mapper.readTree(message);
@@ -379,6 +382,21 @@ public final class RequestParser {
             return " (line " + jpe.getLocation().getLineNr() + ", column " + jpe.getLocation().getColumnNr() + ")";
         }
         return "";
+    }
+
+    /**
+     * A NUL byte: valid UTF-8, but never in UTF-8 JSON (JSON escapes it inside strings). Jackson
+     * reads bytes whose first ones hold NULs as UTF-16 or UTF-32, so a message in either (all
+     * its ASCII characters come with NULs) passed the UTF-8 check and was accepted; through
+     * the intake such a body was published to the topic as it came.
+     */
+    public static boolean holdsNul(byte[] bytes) {
+        for (byte b : bytes) {
+            if (b == 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static boolean isUtf8(byte[] bytes) {

@@ -57,4 +57,16 @@ class WebhookPayloadTest {
                 .getBytes(StandardCharsets.UTF_8), nextDay0, nextDay0, hash).requestId();
         assertThat(given).isEqualTo("ticket-9");
     }
+
+    /** Jackson read a body in UTF-16 or UTF-32 (no byte order mark) as such; the contract is UTF-8. */
+    @Test
+    void aBodyInUtf16IsRefused() {
+        for (java.nio.charset.Charset cs : new java.nio.charset.Charset[] {StandardCharsets.UTF_16LE, StandardCharsets.UTF_16BE}) {
+            byte[] body = "{\"email\":\"a@example.com\"}".getBytes(cs);
+            assertThatThrownBy(() -> WebhookPayload.toRequest(body, Instant.parse("2026-12-06T10:00:00Z"),
+                    Instant.parse("2026-12-06T10:00:00Z"), identifier -> "0".repeat(64)))
+                    .as(cs.name()).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("body holds NUL bytes: UTF-16 or UTF-32 text, not UTF-8 JSON");
+        }
+    }
 }

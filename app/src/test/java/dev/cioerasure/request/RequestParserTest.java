@@ -165,6 +165,26 @@ class RequestParserTest {
         assertThat(rejection(parser.parse(new byte[] {'{', (byte) 0xc3, '}'})).code()).isEqualTo(Code.NOT_UTF8);
     }
 
+    /**
+     * UTF-16 and UTF-32 without a byte order mark are valid UTF-8 byte for byte (their ASCII
+     * characters come with NULs), and Jackson reads such bytes in those encodings: the message was
+     * accepted, against the contract's UTF-8. A NUL is never in UTF-8 JSON.
+     */
+    @Test
+    void aMessageInUtf16OrUtf32IsNotUtf8() {
+        String json = new String(Messages.request("r-16", "email", "jane@example.com"), StandardCharsets.UTF_8);
+        for (java.nio.charset.Charset cs : new java.nio.charset.Charset[] {
+                StandardCharsets.UTF_16LE, StandardCharsets.UTF_16BE, java.nio.charset.Charset.forName("UTF-32BE"),
+                java.nio.charset.Charset.forName("UTF-32LE")}) {
+            Rejection r = rejection(parser.parse(json.getBytes(cs)));
+            assertThat(r.code()).as(cs.name()).isEqualTo(Code.NOT_UTF8);
+            assertThat(r.describe()).contains("NUL bytes: UTF-16 or UTF-32 text, not UTF-8");
+        }
+        assertThat(rejection(parser.parse(msg("{\"type\":\"id\",\"value\":\"p\u0000\"}", "").getBytes(StandardCharsets.UTF_8))).code())
+                .isEqualTo(Code.NOT_UTF8);
+        assertThat(parser.parse(json.getBytes(StandardCharsets.UTF_8))).isInstanceOf(ParseResult.Valid.class);
+    }
+
     @Test
     void rejectionDetailsNeverQuoteTheInput() {
         ParseResult r = parse("{\"request_id\": \"jane@example.com is here\" ");
