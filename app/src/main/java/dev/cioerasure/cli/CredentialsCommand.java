@@ -66,6 +66,9 @@ final class CredentialsCommand {
                     return 1;
                 }
                 case RETRYABLE -> {
+                    if (redirected(c.appBaseUrl(), r.status(), "CUSTOMERIO_APP_URL")) {
+                        return 1;
+                    }
                     System.out.println("UNREACHABLE: no usable answer from " + c.appBaseUrl() + " (" + r.detail() + "). Check the"
                             + " network, CUSTOMERIO_REGION and CUSTOMERIO_APP_URL; then try again.");
                     return 1;
@@ -115,6 +118,9 @@ final class CredentialsCommand {
                     return 1;
                 }
                 case RETRYABLE -> {
+                    if (redirected(c.baseUrl(), r.status(), "CUSTOMERIO_TRACK_URL")) {
+                        return 1;
+                    }
                     System.out.println("UNREACHABLE: no usable answer from " + c.baseUrl() + " (" + r.detail() + "). Check the"
                             + " network, CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL; then try again.");
                     return 1;
@@ -128,5 +134,16 @@ final class CredentialsCommand {
                 }
             }
         }
+    }
+
+    /** Says so and is true for a 3xx, which the clients handle as an outage (see TrackResult.classify). */
+    private static boolean redirected(Object baseUrl, int status, String urlSetting) {
+        if (status < 300 || status >= 400) {
+            return false;
+        }
+        System.out.println("REDIRECTED: " + baseUrl + " answered HTTP " + status + ", a redirect, which Customer.io does not send and"
+                + " cio-erasure does not follow (it would carry the key elsewhere); the worker would wait as in an outage. Check"
+                + " CUSTOMERIO_REGION and " + urlSetting + " (https://, no proxy in the way).");
+        return true;
     }
 }

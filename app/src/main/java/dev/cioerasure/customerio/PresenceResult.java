@@ -37,6 +37,11 @@ public record PresenceResult(int status, Kind kind, Optional<Duration> retryAfte
         if (status == 408 || status == 429 || status >= 500 && status < 600) {
             return Kind.RETRYABLE;
         }
+        if (status >= 300 && status < 400) {
+            // as for Track (TrackResult.classify): never followed, a misdirected base URL; asked
+            // again until the deadline rather than written UNVERIFIABLE at once, for good
+            return Kind.RETRYABLE;
+        }
         if (status == 401 || status == 403) {
             return Kind.UNAUTHORIZED;
         }

@@ -52,6 +52,13 @@ public record TrackResult(TrackOperation operation, int status, Kind kind, Optio
         if (status == 408 || status == 429 || status >= 500 && status < 600) {
             return Kind.RETRYABLE;
         }
+        if (status >= 300 && status < 400) {
+            // The Track API does not redirect: a 3xx comes from a base URL on http:// or a proxy in
+            // the way, and answers every call alike. Never followed (it would carry the key
+            // elsewhere); taken as an outage, so erasures wait behind the breaker and its alert
+            // instead of each one being FAILED and dead-lettered.
+            return Kind.RETRYABLE;
+        }
         if (status == 401 || status == 403) {
             return Kind.UNAUTHORIZED;
         }

@@ -3,6 +3,7 @@ package dev.cioerasure.cli;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
@@ -106,6 +107,17 @@ class CredentialsCommandTest {
         assertThat(r.out()).contains("UNEXPECTED: " + track.baseUrl() + " answered HTTP 404 to the credential check"
                 + " (GET /api/v1/accounts/region): is it Customer.io's Track API? Check CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL.")
                 .doesNotContain("Customer.io answered");
+    }
+
+    @Test
+    void aRedirectIsNamedAndNotFollowed() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(aResponse().withStatus(301)
+                .withHeader("Location", track.baseUrl() + "/elsewhere")));
+        Run r = verify(null);
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("REDIRECTED: " + track.baseUrl() + " answered HTTP 301, a redirect, which Customer.io does not send",
+                "Check CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL (https://, no proxy in the way)").doesNotContain("UNREACHABLE");
+        assertThat(track.findAll(getRequestedFor(urlPathEqualTo("/elsewhere")))).isEmpty();
     }
 
     @Test

@@ -13,7 +13,8 @@ class TrackResultTest {
             "200, SUCCESS", "204, SUCCESS",
             "408, RETRYABLE", "429, RETRYABLE", "500, RETRYABLE", "502, RETRYABLE", "503, RETRYABLE", "504, RETRYABLE",
             "401, UNAUTHORIZED", "403, UNAUTHORIZED",
-            "400, PERMANENT", "404, PERMANENT", "409, PERMANENT", "413, PERMANENT", "422, PERMANENT", "301, PERMANENT"
+            "400, PERMANENT", "404, PERMANENT", "409, PERMANENT", "413, PERMANENT", "422, PERMANENT",
+            "301, RETRYABLE", "302, RETRYABLE", "307, RETRYABLE", "308, RETRYABLE"
     })
     void classifiesStatusCodesAsTheTrackApiDocumentsThem(int status, Kind kind) {
         assertThat(TrackResult.classify(status)).isEqualTo(kind);

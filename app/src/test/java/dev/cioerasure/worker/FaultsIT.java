@@ -131,6 +131,32 @@ class FaultsIT {
         assertThat(outageStart).isPositive();
     }
 
+    /**
+     * A 3xx answers every call alike (a base URL on http://, a proxy in the way): it was taken
+     * as a permanent refusal, so each request in flight ended FAILED and on the DLQ. It is an
+     * outage now: the calls wait behind the breaker, and everything completes once it is gone.
+     */
+    @Test
+    void aRedirectForEveryCallPausesErasuresInsteadOfFailingThem() throws Exception {
+        h = new WorkerHarness(URI.create(track.baseUrl()), 400, 3, Duration.ofSeconds(2), 3);
+        h.outagePause(Duration.ofSeconds(2)).retryDelays(Duration.ofSeconds(3), Duration.ofSeconds(10), Duration.ofSeconds(20));
+        int n = 150;
+        sendRequests("r-moved-", n);
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() >= 20);
+        var moved = track.stubFor(any(anyUrl()).atPriority(1).willReturn(aResponse().withStatus(301)
+                .withHeader("Location", "https://elsewhere.example/api/v1/customers")));
+        await().atMost(Duration.ofSeconds(20)).until(() -> track.getAllServeEvents().stream()
+                .filter(e -> e.getResponse().getStatus() == 301).count() >= 10);
+        Thread.sleep(4_000);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step IN ('OUTCOME', 'WORKSPACE') AND outcome = 'FAILED'"))
+                .as("no request failed for a redirect").isZero();
+        track.removeStub(moved);
+        await().atMost(Duration.ofSeconds(90)).until(() -> h.count(
+                "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == n);
+        assertEveryRequestCompletedOnceInOrder("r-moved-", n);
+    }
+
     @Test
     void a429StormSlowsTheWholeWorkerDownAndEverythingCompletes() throws Exception {
         // A sandbox that allows 40 calls/s while the worker is configured for 400: Customer.io says no, a lot.
