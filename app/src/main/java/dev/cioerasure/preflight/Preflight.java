@@ -74,6 +74,13 @@ public final class Preflight {
         if ("3D000".equals(state)) {
             return config("DATABASE_URL: database '" + database(db.url()) + "' does not exist at " + where + " (SQLState 3D000)");
         }
+        if ("42501".equals(state)) {
+            // at log-in: CONNECT revoked from PUBLIC (docs/operations.md) and not granted to this login;
+            // it was exit 69, "cannot use PostgreSQL", which a supervisor retries for ever
+            return config("DATABASE_USER: user '" + db.user() + "' may not connect to database '" + database(db.url()) + "' at "
+                    + where + " (SQLState 42501: no CONNECT privilege on it; GRANT CONNECT ON DATABASE to this login, if it is"
+                    + " the right one)");
+        }
         if (has(e, UnknownHostException.class)) {
             return config("DATABASE_URL: unknown host in " + where + " (the name does not resolve)");
         }

@@ -116,4 +116,39 @@ class AuditRolesIT {
         assertThatThrownBy(() -> exec(auditor, "UPDATE audit_event SET reason = 'x'")).hasMessageContaining("permission denied");
         assertThat(new ChainVerifier(auditor).verify().intact()).isTrue();
     }
+
+    /**
+     * Roles belong to the server, not to a database, and PostgreSQL lets PUBLIC connect to every
+     * database: a login in cio_erasure_writer made for one audit database (staging, say) appends
+     * to every other one on the server. docs/operations.md says to revoke CONNECT from PUBLIC;
+     * then that login is refused at the door, and a command run with it says so (exit 78).
+     */
+    @Test
+    void aWriterForOneDatabaseWritesToAnotherOnTheSameServerUntilConnectIsRevoked() throws Exception {
+        Settings.Database other = TestInfra.freshDatabase();
+        String otherName = other.url().substring(other.url().lastIndexOf('/') + 1);
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        exec(TestInfra.dataSource(owner), "CREATE ROLE staging_" + suffix + " LOGIN PASSWORD 's' IN ROLE cio_erasure_writer");
+        DataSource stagingLoginOnOther = TestInfra.dataSource(new Settings.Database(other.url(), "staging_" + suffix, Secret.of("P", "s"), 2));
+        try (AuditWriter w = new AuditWriter(stagingLoginOnOther, "staging", new SimpleMeterRegistry())) {
+            w.append(List.of(row("from-staging", 1))).get(10, TimeUnit.SECONDS);
+        }
+        assertThat(new ChainVerifier(TestInfra.dataSource(other)).verify().rowsChecked()).as("a well-chained row from the wrong login")
+                .isEqualTo(1);
+
+        String otherWriter = "prod_" + suffix;
+        exec(TestInfra.dataSource(other), "CREATE ROLE " + otherWriter + " LOGIN PASSWORD 'p' IN ROLE cio_erasure_writer");
+        exec(TestInfra.dataSource(other), "REVOKE CONNECT ON DATABASE " + otherName + " FROM PUBLIC");
+        exec(TestInfra.dataSource(other), "GRANT CONNECT ON DATABASE " + otherName + " TO " + otherWriter);
+        assertThatThrownBy(() -> stagingLoginOnOther.getConnection().close()).isInstanceOfSatisfying(SQLException.class,
+                e -> assertThat(e.getSQLState()).isEqualTo("42501"));
+        DataSource prodWriter = TestInfra.dataSource(new Settings.Database(other.url(), otherWriter, Secret.of("P", "p"), 2));
+        try (AuditWriter w = new AuditWriter(prodWriter, "prod", new SimpleMeterRegistry())) {
+            w.append(List.of(row("from-prod", 2))).get(10, TimeUnit.SECONDS);
+        }
+        dev.cioerasure.testing.Cli.Run refused = dev.cioerasure.testing.Cli.run(java.util.Map.of("DATABASE_URL", other.url(),
+                "DATABASE_USER", "staging_" + suffix, "DATABASE_PASSWORD", "s"), "audit", "status", "from-prod");
+        assertThat(refused.exit()).as(refused.err()).isEqualTo(78);
+        assertThat(refused.err()).contains("DATABASE_USER", "staging_" + suffix, "CONNECT");
+    }
 }
