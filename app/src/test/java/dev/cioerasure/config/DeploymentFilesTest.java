@@ -112,6 +112,48 @@ class DeploymentFilesTest {
         assertThat(dockerfile).containsPattern("(?m)^USER (?!root)\\S+").contains("HEALTHCHECK").contains("/health/ready");
     }
 
+    /**
+     * The image set -XX:+ExitOnOutOfMemoryError for every command, so the JVM's exit code 3 for an
+     * out-of-memory error reached `audit verify`, whose 3 means a tampered audit table. The entry
+     * point gives the flag to the long-running worker and intake only (run here with a stand-in
+     * java that records its arguments).
+     */
+    @Test
+    void theImageStopsOnlyTheWorkerAndTheIntakeAtOnceWhenOutOfMemory(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path args = dir.resolve("args");
+        Path java = Files.writeString(dir.resolve("java"), "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$ARGS_OUT\"\n");
+        assertThat(java.toFile().setExecutable(true)).isTrue();
+        Map<String, List<String>> seen = new java.util.LinkedHashMap<>();
+        for (String command : new String[] {"worker", "intake", "audit", "migrate", "submit"}) {
+            ProcessBuilder pb = new ProcessBuilder("sh", "scripts/image-entrypoint.sh", command, "--help").redirectErrorStream(true);
+            pb.environment().put("PATH", dir + ":" + System.getenv("PATH"));
+            pb.environment().put("ARGS_OUT", args.toString());
+            pb.environment().put("JAVA_OPTS", "-Xmx256m -Dsun.net.httpserver.maxReqTime=5");
+            pb.environment().remove("CIO_ERASURE_JAR");
+            Process p = pb.start();
+            assertThat(p.waitFor()).as(new String(p.getInputStream().readAllBytes())).isZero();
+            seen.put(command, Files.readAllLines(args));
+        }
+        List<String> options = List.of("-Xmx256m", "-Dsun.net.httpserver.maxReqTime=5");
+        for (String longRunning : new String[] {"worker", "intake"}) {
+            assertThat(seen.get(longRunning)).containsExactlyElementsOf(concat(options,
+                    List.of("-XX:+ExitOnOutOfMemoryError", "-jar", "/app/cio-erasure.jar", longRunning, "--help")));
+        }
+        for (String command : new String[] {"audit", "migrate", "submit"}) {
+            assertThat(seen.get(command)).containsExactlyElementsOf(concat(options, List.of("-jar", "/app/cio-erasure.jar", command, "--help")));
+        }
+        String dockerfile = Files.readString(Path.of("Dockerfile"));
+        assertThat(dockerfile).contains("COPY --chmod=0755 scripts/image-entrypoint.sh /app/run", "ENTRYPOINT [\"/app/run\"]",
+                "ENV JAVA_OPTS=\"-Xmx256m\"").doesNotContain("ExitOnOutOfMemoryError\"");
+        assertThat(dockerfile).doesNotContainPattern("(?m)^ENV JAVA_TOOL_OPTIONS");
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new java.util.ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
     @Test
     void prometheusLoadsTheShippedAlertRules() throws Exception {
         JsonNode prom = YAML.readTree(Path.of("config", "prometheus", "prometheus.yml").toFile());
