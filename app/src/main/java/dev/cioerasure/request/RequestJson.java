@@ -17,7 +17,9 @@ public final class RequestJson {
         id.put("type", r.identifier().type().wireName());
         id.put("value", r.identifier().value());
         root.put("regulation", r.regulation().name());
-        root.put("requested_at", r.requestedAt().toString());
+        // with the offset it was written with, which the deadline counts on too
+        root.put("requested_at", r.requestedAtOffset().equals(java.time.ZoneOffset.UTC) ? r.requestedAt().toString()
+                : java.time.format.DateTimeFormatter.ISO_OFFSET_DATE_TIME.format(r.requestedAt().atOffset(r.requestedAtOffset())));
         root.put("requested_by", r.requestedBy());
         if (!r.workspaces().isEmpty()) {
             r.workspaces().forEach(root.putArray("workspaces")::add);

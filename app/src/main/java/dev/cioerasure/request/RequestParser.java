@@ -217,8 +217,11 @@ public final class RequestParser {
             return new ParseResult.Invalid(r, rid);
         }
         Instant requestedAt;
+        java.time.ZoneOffset writtenWith;
         try {
-            requestedAt = OffsetDateTime.parse((String) at).toInstant();
+            OffsetDateTime written = OffsetDateTime.parse((String) at);
+            requestedAt = written.toInstant();
+            writtenWith = written.getOffset();
         } catch (DateTimeParseException e) {
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
                     "requested_at must be an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z"), rid);
@@ -253,7 +256,7 @@ public final class RequestParser {
         @SuppressWarnings("unchecked")
         List<String> targets = (List<String>) named;
         return new ParseResult.Valid(new ErasureRequest(requestId,
-                new Identifier(idType.get(), (String) value), regulation, requestedAt, requestedBy, targets));
+                new Identifier(idType.get(), (String) value), regulation, requestedAt, requestedBy, targets, writtenWith));
     }
 
     /**

@@ -68,6 +68,21 @@ class RequestParserTest {
     }
 
     @Test
+    void theOffsetRequestedAtIsWrittenWithCountsTowardsTheDeadlineAndSurvivesRewriting() {
+        byte[] written = new String(Messages.request("r-tz", "id", "p-1"), StandardCharsets.UTF_8)
+                .replace("\"requested_at\":\"2026-11-28T10:00:00Z\"", "\"requested_at\":\"2026-03-31T01:00:00+02:00\"")
+                .getBytes(StandardCharsets.UTF_8);
+        ErasureRequest r = ((ParseResult.Valid) parser.parse(written)).request();
+        assertThat(r.requestedAt()).isEqualTo(Instant.parse("2026-03-30T23:00:00Z"));
+        assertThat(r.deadline()).isEqualTo(Instant.parse("2026-04-29T23:00:00Z"));
+        // the intake and the tools write requests again: the offset goes with them
+        assertThat(new String(RequestJson.toBytes(r), StandardCharsets.UTF_8)).contains("\"requested_at\":\"2026-03-31T01:00:00+02:00\"");
+        assertThat(((ParseResult.Valid) parser.parse(RequestJson.toBytes(r))).request()).isEqualTo(r);
+        ErasureRequest utc = ((ParseResult.Valid) parser.parse(Messages.request("r-utc", "id", "p-1"))).request();
+        assertThat(new String(RequestJson.toBytes(utc), StandardCharsets.UTF_8)).contains("\"requested_at\":\"2026-11-28T10:00:00Z\"");
+    }
+
+    @Test
     void acceptsAnOffsetTimestamp() {
         ParseResult r = parser.parse(Messages.request("r", "id", "42", "CCPA", "2026-11-28T12:00:00+02:00"));
         assertThat(((ParseResult.Valid) r).request().requestedAt()).isEqualTo(Instant.parse("2026-11-28T10:00:00Z"));
