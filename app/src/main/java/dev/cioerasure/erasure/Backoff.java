@@ -12,8 +12,9 @@ final class Backoff {
     private Backoff() { }
 
     /**
-     * Retry delays: exponential from {@code initial} with ±50 % jitter, never sooner than the
-     * server's {@code Retry-After}, never longer than {@code max}.
+     * Retry delays: exponential from {@code initial} with ±50 % jitter, never longer than
+     * {@code max}, and never sooner than the server's {@code Retry-After}: a result asking for more
+     * than {@code max} is not retried in line at all ({@link #waitsInLine}).
      */
     static <T> IntervalBiFunction<T> honouringRetryAfter(Duration initial, Duration max, Function<T, Optional<Duration>> retryAfter) {
         IntervalFunction backoff = IntervalFunction.ofExponentialRandomBackoff(initial, 2.0, 0.5, max);
@@ -28,6 +29,16 @@ final class Backoff {
             }
             return Math.min(wait, capMillis);
         };
+    }
+
+    /**
+     * Whether a retryable result may be tried again in line, after at most {@code max}: not when
+     * the server asked for a longer wait. Capped at {@code max}, such a call went again sooner
+     * than the server asked (a Retry-After of 60 s, retried after 30 s): the request goes to a
+     * later retry round instead, due no sooner than the server asked.
+     */
+    static boolean waitsInLine(Optional<Duration> retryAfter, Duration max) {
+        return retryAfter.isEmpty() || retryAfter.get().compareTo(max) <= 0;
     }
 
     /**

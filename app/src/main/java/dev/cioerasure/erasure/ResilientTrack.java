@@ -100,7 +100,7 @@ final class ResilientTrack implements AutoCloseable {
                 TrackResult::retryAfter);
         RetryRegistry retries = RetryRegistry.of(RetryConfig.<TrackResult>custom()
                 .maxAttempts(policy.maxAttempts())
-                .retryOnResult(TrackResult::isRetryable)
+                .retryOnResult(r -> r.isRetryable() && Backoff.waitsInLine(r.retryAfter(), policy.maxBackoff()))
                 .retryOnException(e -> false) // the client never throws; an abort (shutdown) must not be retried
                 .intervalBiFunction(interval)
                 .build());

@@ -66,7 +66,7 @@ public final class VerificationExecutor implements Paced {
         IntervalBiFunction<PresenceResult> interval = Backoff.honouringRetryAfter(initialBackoff, maxBackoff, PresenceResult::retryAfter);
         RetryRegistry retries = RetryRegistry.of(RetryConfig.<PresenceResult>custom()
                 .maxAttempts(maxAttempts)
-                .retryOnResult(r -> r.kind() == PresenceResult.Kind.RETRYABLE)
+                .retryOnResult(r -> r.kind() == PresenceResult.Kind.RETRYABLE && Backoff.waitsInLine(r.retryAfter(), maxBackoff))
                 .retryOnException(e -> false)
                 .intervalBiFunction(interval)
                 .build());

@@ -229,6 +229,11 @@ final class VerificationProcessor {
         }
         if (now.isBefore(deadline)) {
             Instant next = nextCheck(settings, now, made, deadline);
+            Instant asked = p.retryAfter().map(now::plus).orElse(now);
+            if (asked.isAfter(next)) {
+                // a Retry-After longer than the in-line backoff ended the check's retries: no sooner than asked
+                next = asked.isAfter(deadline) ? deadline : asked;
+            }
             log.debug("request {}: check {} found the person {}; next check at {}", r.requestId(), made, seen, next);
             return republisher.verifyLater(rec, r.requestId(), workspace, made, next, deadline, seen, p.statusTag());
         }

@@ -127,6 +127,17 @@ final class WorkspaceRound {
             return results.values().iterator().next();
         }
 
+        /** The longest wait a server asked for (Retry-After) in the last answer of a failed step, or zero. */
+        java.time.Duration longestRetryAfter() {
+            java.time.Duration longest = java.time.Duration.ZERO;
+            for (ErasureResult r : results.values()) {
+                StepResult failed = r.failedStep();
+                java.time.Duration asked = failed == null ? java.time.Duration.ZERO : failed.last().retryAfter().orElse(java.time.Duration.ZERO);
+                longest = asked.compareTo(longest) > 0 ? asked : longest;
+            }
+            return longest;
+        }
+
         String describe() {
             return describe("");
         }

@@ -155,7 +155,9 @@ class NonBlockingErasureTest {
     @Test
     void closingHandsBackEveryStepNotFinishedAndRefusesNewOnes() throws Exception {
         HeldTrack client = new HeldTrack();
-        ResilientTrack track = track(client);
+        // in-line backoff up to a minute, so that a 30 s Retry-After is waited out in line
+        ResilientTrack track = new ResilientTrack(client, new TrackPolicy(1000, 3, Duration.ofMillis(5), Duration.ofMinutes(1),
+                Duration.ofSeconds(30), Duration.ofMillis(50)), new SimpleMeterRegistry(), null, true, CallPacing.BY_THE_CLIENT);
         CompletableFuture<StepResult> unanswered = track.callAsync(TrackOperation.SUPPRESS, Identifier.id("waits-for-its-batch"));
         CompletableFuture<StepResult> backingOff = track.callAsync(TrackOperation.SUPPRESS, Identifier.id("waits-for-a-retry"));
         // answer only the second with a 429: its retry waits on the timer when the track closes

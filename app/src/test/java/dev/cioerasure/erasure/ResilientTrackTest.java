@@ -19,6 +19,9 @@ import org.junit.jupiter.api.Test;
 
 class ResilientTrackTest {
 
+    /** What a scripted 429 asks for: within the in-line backoff of the policies here (5 ms). */
+    static final Duration RETRY_AFTER = Duration.ofMillis(3);
+
     /** Answers with the scripted statuses in order, then 200; records what was called. */
     static final class ScriptedTrack implements TrackClient {
         final Deque<Integer> script;
@@ -38,7 +41,7 @@ class ResilientTrackTest {
             calls.add(op);
             int status = script.isEmpty() ? 200 : script.poll();
             return new TrackResult(op, status, TrackResult.classify(status),
-                    status == 429 ? Optional.of(Duration.ofSeconds(1)) : Optional.empty(), "http " + status, Duration.ofMillis(1));
+                    status == 429 ? Optional.of(RETRY_AFTER) : Optional.empty(), "http " + status, Duration.ofMillis(1));
         }
 
         @Override
@@ -121,6 +124,50 @@ class ResilientTrackTest {
         t.join(10_000);
         assertThat(t.isAlive()).isFalse();
         assertThat(meters.get("erasure.credentials.rejected").gauge().value()).isZero();
+    }
+
+    /**
+     * In-line waits stop at the policy's longest backoff (30 s in the worker): a Retry-After of a
+     * minute was cut to that, so the call went again sooner than the server asked. It is not
+     * retried in line now; the request's retry round waits the Retry-After out
+     * (RecordProcessorTest). A Retry-After within the backoff is waited out in line, in full.
+     */
+    @Test
+    void aRetryAfterLongerThanTheInLineBackoffIsNotRetriedSoonerInLine() {
+        TrackPolicy policy = new TrackPolicy(1000, 4, Duration.ofMillis(1), Duration.ofMillis(200), Duration.ofSeconds(30), Duration.ofMillis(50));
+        List<Long> sentAt = new ArrayList<>();
+        Duration[] asked = {Duration.ofSeconds(60)};
+        ScriptedTrack ok = new ScriptedTrack();
+        TrackClient oneAnswer = new TrackClient() {
+            @Override
+            public TrackResult suppress(Identifier identifier) {
+                sentAt.add(System.nanoTime());
+                return sentAt.size() > 1 ? ok.suppress(identifier) : new TrackResult(TrackOperation.SUPPRESS, 429, TrackResult.Kind.RETRYABLE,
+                        Optional.of(asked[0]), "http 429", Duration.ofMillis(1));
+            }
+
+            @Override
+            public TrackResult destroy(Identifier identifier) {
+                return ok.destroy(identifier);
+            }
+
+            @Override
+            public RegionCheck region() {
+                return ok.region();
+            }
+        };
+        StepResult longWait = new ResilientTrack(oneAnswer, policy, new SimpleMeterRegistry(), null, true,
+                new CallPacer(policy, new SimpleMeterRegistry(), null)).call(TrackOperation.SUPPRESS, Identifier.id("1"));
+        assertThat(longWait.attempts()).isEqualTo(1);
+        assertThat(longWait.last().retryAfter()).contains(Duration.ofSeconds(60));
+
+        sentAt.clear();
+        asked[0] = Duration.ofMillis(150);
+        StepResult shortWait = new ResilientTrack(oneAnswer, policy, new SimpleMeterRegistry(), null, true,
+                new CallPacer(policy, new SimpleMeterRegistry(), null)).call(TrackOperation.SUPPRESS, Identifier.id("1"));
+        assertThat(shortWait.attempts()).isEqualTo(2);
+        assertThat(shortWait.last().isSuccess()).isTrue();
+        assertThat(Duration.ofNanos(sentAt.get(1) - sentAt.get(0))).isGreaterThanOrEqualTo(Duration.ofMillis(150));
     }
 
     @Test

@@ -17,6 +17,8 @@ public class StatusTrack implements TrackClient {
     public static final int DEFECT = -1;
     public final AtomicInteger status = new AtomicInteger(200);
     public final AtomicInteger calls = new AtomicInteger();
+    /** The Retry-After of every answer, or null for none. */
+    public final java.util.concurrent.atomic.AtomicReference<Duration> retryAfter = new java.util.concurrent.atomic.AtomicReference<>();
 
     private TrackResult answer(TrackOperation op) {
         calls.incrementAndGet();
@@ -24,7 +26,7 @@ public class StatusTrack implements TrackClient {
         if (s == DEFECT) {
             throw new IllegalStateException("test: a defect in the Track client");
         }
-        return new TrackResult(op, s, TrackResult.classify(s), Optional.empty(), "http " + s, Duration.ofMillis(1));
+        return new TrackResult(op, s, TrackResult.classify(s), Optional.ofNullable(retryAfter.get()), "http " + s, Duration.ofMillis(1));
     }
 
     @Override

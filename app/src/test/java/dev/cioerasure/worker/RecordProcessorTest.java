@@ -214,6 +214,36 @@ class RecordProcessorTest {
         assertThat(new String(parked.headers().lastHeader(TopicHeaders.RETRY_ROUND).value(), StandardCharsets.UTF_8)).isEqualTo("1");
     }
 
+    /**
+     * A Retry-After longer than the in-line backoff ends the in-line retries (ResilientTrackTest):
+     * the retry round is then due no sooner than the server asked, though the first round's delay
+     * is shorter (1 min here), and never later than the longest retry delay.
+     */
+    @Test
+    void aRetryRoundIsDueNoSoonerThanTheServerAsked() throws Exception {
+        track.status.set(429);
+        track.retryAfter.set(Duration.ofMinutes(20));
+        RecordProcessor longerRounds = new RecordProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
+                new ErasureExecutor(track, new TrackPolicy(1000, 1, Duration.ofMillis(1), Duration.ofMillis(1), Duration.ofSeconds(30),
+                        Duration.ofSeconds(30), 0, Duration.ofSeconds(2)), new SimpleMeterRegistry()),
+                sink, lookup, new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
+                List.of(Duration.ofMinutes(1), Duration.ofHours(1)), pool, new SimpleMeterRegistry(), Clock.systemUTC());
+        long before = System.currentTimeMillis();
+        longerRounds.process(new ConsumerRecord<>(TOPIC, 0, 0, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-wait", "id", "person-w"))).get(10, TimeUnit.SECONDS);
+        assertThat(stepsOf("r-wait")).containsExactly("SUPPRESS FAILED", "OUTCOME RETRY_SCHEDULED");
+        assertThat(rows.get(1).reason()).endsWith("retry round 1 of 2 after PT20M");
+        long notBefore = Long.parseLong(new String(producer.history().get(0).headers().lastHeader(TopicHeaders.NOT_BEFORE).value(),
+                StandardCharsets.UTF_8));
+        assertThat(notBefore).isGreaterThanOrEqualTo(before + Duration.ofMinutes(20).toMillis());
+
+        track.retryAfter.set(Duration.ofHours(3)); // (RetryAfter caps at 1 h; a client may say more)
+        longerRounds.process(new ConsumerRecord<>(TOPIC, 0, 1, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-wait-2", "id", "person-w2"))).get(10, TimeUnit.SECONDS);
+        assertThat(rows.get(3).reason()).as("never later than the longest retry delay").endsWith("retry round 1 of 2 after PT1H");
+    }
+
     @Test
     void withAnAppApiKeyACompletedRequestGoesToTheVerificationTopicAfterItsRows() throws Exception {
         Settings.Verification on = new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", "app-key"), null, 10,
