@@ -89,6 +89,8 @@ class VerificationProcessorTest {
     /** What the App API answers, one status per attempt; 404 once they run out. */
     private final Deque<Integer> answers = new ArrayDeque<>();
     private final AtomicInteger lookups = new AtomicInteger();
+    /** The Retry-After of a 429, or null for none. */
+    private final AtomicReference<Duration> retryAfter = new AtomicReference<>();
     private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -99,7 +101,7 @@ class VerificationProcessorTest {
                 lookups.incrementAndGet();
                 Integer status = answers.poll();
                 int s = status == null ? 404 : status;
-                return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
+                return new PresenceResult(s, PresenceResult.classify(s), Optional.ofNullable(s == 429 ? retryAfter.get() : null), "http " + s);
             }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters)),
             Settings.Workspace.DEFAULT_NAME, sink, this::standing, republisher,
             new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool, meters, clock);
@@ -208,6 +210,19 @@ class VerificationProcessorTest {
         check("r-5", 5, "present");
         assertThat(rows.get(1).outcome()).as("seen present, then no answer: still present as far as anyone knows")
                 .isEqualTo(Outcome.STILL_PRESENT);
+    }
+
+    /** The in-line backoff is 5 ms here: a 429 asking for 10 minutes is checked again no sooner (not after 2 minutes). */
+    @Test
+    void aRetryAfterLongerThanTheInLineBackoffSetsTheNextCheck() throws Exception {
+        answers.add(429);
+        retryAfter.set(Duration.ofMinutes(10));
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        check("r-ra", 0, "none");
+        assertThat(lookups).as("not retried in line").hasValue(1);
+        assertThat(rows).isEmpty();
+        assertThat(Instant.ofEpochMilli(Long.parseLong(header(checks().get(0), TopicHeaders.NOT_BEFORE))))
+                .isEqualTo(now.get().plus(Duration.ofMinutes(10)));
     }
 
     @Test
