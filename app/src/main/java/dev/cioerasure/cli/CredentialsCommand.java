@@ -33,6 +33,7 @@ final class CredentialsCommand {
         @Override
         public Integer call() {
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO));
+            s.plainHttpWarnings().forEach(w -> System.out.println("WARNING: " + w));
             int worst = 0;
             boolean several = s.workspaces().size() > 1;
             for (Settings.Workspace w : s.workspaces()) {

@@ -25,6 +25,7 @@ final class WorkerCommand implements Callable<Integer> {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
                 SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
         log.info(s.describe());
+        s.plainHttpWarnings().forEach(log::warn);
         // The hook first: a SIGTERM during start-up (up to 10 s waiting for Kafka, or a database
         // that hangs) is a clean stop too. Before the consumer loop starts no record has been
         // taken, so there is nothing to finish: exit 0 at once.

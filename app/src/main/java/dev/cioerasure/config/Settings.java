@@ -265,6 +265,40 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
     }
 
     /** One line per setting, secrets shown only as their source; for the start-up log. */
+    /**
+     * One warning per Customer.io base URL on plain http:// to a host other than this machine: its
+     * key (Track: Basic auth; App API: a bearer token) would cross the network unencrypted. The
+     * settings allow http for a sandbox (docker compose runs one on its own network), so it is a
+     * warning, logged at start-up and printed by {@code credentials verify}, not a refusal.
+     */
+    public List<String> plainHttpWarnings() {
+        List<String> warnings = new java.util.ArrayList<>();
+        boolean single = workspaces.size() == 1 && workspaces.get(0).name().equals(Workspace.DEFAULT_NAME);
+        for (Workspace w : workspaces) {
+            CustomerIo c = w.customerIo();
+            String of = single ? "" : " of workspace " + w.name();
+            if (crossesTheNetworkInClear(c.baseUrl())) {
+                warnings.add((single ? "CUSTOMERIO_TRACK_URL" : "track_url") + of + " is plain http:// to " + c.baseUrl().getHost()
+                        + ": the Track API key crosses the network unencrypted (use https://; http only for a sandbox on this machine"
+                        + " or a private network)");
+            }
+            if (c.verification().enabled() && crossesTheNetworkInClear(c.appBaseUrl())) {
+                warnings.add((single ? "CUSTOMERIO_APP_URL" : "app_url") + of + " is plain http:// to " + c.appBaseUrl().getHost()
+                        + ": the App API key crosses the network unencrypted (use https://; http only for a sandbox on this machine"
+                        + " or a private network)");
+            }
+        }
+        return warnings;
+    }
+
+    private static boolean crossesTheNetworkInClear(URI url) {
+        if (!"http".equalsIgnoreCase(url.getScheme())) {
+            return false;
+        }
+        String host = url.getHost().toLowerCase(java.util.Locale.ROOT);
+        return !(host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1"));
+    }
+
     public String describe() {
         StringBuilder b = new StringBuilder("effective configuration:");
         if (kafka != null) {

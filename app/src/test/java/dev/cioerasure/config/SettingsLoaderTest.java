@@ -174,6 +174,30 @@ class SettingsLoaderTest {
     }
 
     /**
+     * http:// to another machine sends the Track key (Basic auth) and the App API key (bearer) in
+     * clear; it was taken without a word. It stays allowed (the compose sandbox, a private
+     * network) and is warned about, by host only; this machine's sandbox is not.
+     */
+    @Test
+    void aPlainHttpBaseUrlToAnotherMachineIsWarnedAbout() {
+        Map<String, String> env = valid();
+        assertThat(SettingsLoader.load(env, WORKER).plainHttpWarnings()).as("the region's https URLs").isEmpty();
+        env.put("CUSTOMERIO_TRACK_URL", "http://track.customer.io");
+        env.put("CUSTOMERIO_APP_API_KEY", "app-key-value");
+        env.put("CUSTOMERIO_APP_URL", "http://10.0.0.7:8080");
+        assertThat(SettingsLoader.load(env, WORKER).plainHttpWarnings()).containsExactly(
+                "CUSTOMERIO_TRACK_URL is plain http:// to track.customer.io: the Track API key crosses the network unencrypted"
+                        + " (use https://; http only for a sandbox on this machine or a private network)",
+                "CUSTOMERIO_APP_URL is plain http:// to 10.0.0.7: the App API key crosses the network unencrypted"
+                        + " (use https://; http only for a sandbox on this machine or a private network)");
+        for (String local : new String[] {"http://localhost:8089", "http://127.0.0.1:8089", "http://[::1]:8089", "https://track.example.com"}) {
+            env.put("CUSTOMERIO_TRACK_URL", local);
+            env.put("CUSTOMERIO_APP_URL", local);
+            assertThat(SettingsLoader.load(env, WORKER).plainHttpWarnings()).as(local).isEmpty();
+        }
+    }
+
+    /**
      * A password in a base URL was printed as written (the start-up line, credentials verify),
      * and a query or fragment was put in front of every path (…/?t=x/api/v1/… : 404 for every call).
      */
