@@ -110,6 +110,14 @@ class CredentialsCommandTest {
     }
 
     @Test
+    void aPlainHttpUrlToAnotherMachineIsWarnedAboutFirst() {
+        Run r = verify(null, Map.of("CUSTOMERIO_TRACK_URL", "http://track.example.invalid"));
+        assertThat(r.out()).startsWith("WARNING: CUSTOMERIO_TRACK_URL is plain http:// to track.example.invalid: the Track API key crosses"
+                + " the network unencrypted");
+        assertThat(verify(null).out()).as("this machine's sandbox").doesNotContain("WARNING");
+    }
+
+    @Test
     void aRedirectIsNamedAndNotFollowed() {
         track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(aResponse().withStatus(301)
                 .withHeader("Location", track.baseUrl() + "/elsewhere")));
