@@ -38,4 +38,28 @@ class SubmitterTest {
         assertThat(given.idGenerated()).isFalse();
         assertThat(given.requestId()).isEqualTo("T-1");
     }
+
+    private String idOf(String fields) throws Exception {
+        return submitter.check().check(row("{\"identifier\":{\"type\":\"email\",\"value\":\"jane@example.com\"}," + fields + "}"))
+                .requestId();
+    }
+
+    /** README, "Everyday use": what a generated request id is derived from, and what leaves it unchanged. */
+    @Test
+    void aGeneratedIdFollowsThePersonRegulationTicketGivenTimeAndWorkspaces() throws Exception {
+        String base = idOf("\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-1\"");
+        assertThat(idOf("\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-1\"")).as("the same row").isEqualTo(base);
+        assertThat(submitter.check().check(row("{\"identifier\":{\"type\":\"email\",\"value\":\"joe@example.com\"},"
+                + "\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-1\"}")).requestId()).as("another person").isNotEqualTo(base);
+        assertThat(idOf("\"regulation\":\"CCPA\",\"requested_by\":\"desk/T-1\"")).startsWith("sub-ccpa-");
+        assertThat(idOf("\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-2\"")).as("a new ticket").isNotEqualTo(base);
+        String dated = idOf("\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-1\",\"requested_at\":\"2026-12-01T10:00:00Z\"");
+        assertThat(dated).as("a given time").isNotEqualTo(base);
+        assertThat(idOf("\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-1\",\"requested_at\":\"2026-12-01T11:00:00+01:00\""))
+                .as("the same moment written with another offset").isEqualTo(dated);
+        String two = idOf("\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-1\",\"workspaces\":[\"eu\",\"us\"]");
+        assertThat(two).as("named workspaces").isNotEqualTo(base);
+        assertThat(idOf("\"regulation\":\"GDPR\",\"requested_by\":\"desk/T-1\",\"workspaces\":[\"us\",\"eu\"]")).as("in any order")
+                .isEqualTo(two);
+    }
 }
