@@ -108,6 +108,13 @@ public final class Secret {
                 return false;
             }
             String read = stripTrailingNewlines(SmallFiles.readString(file, SmallFiles.KEY_BYTES, StandardCharsets.UTF_8));
+            if (value != null && read.isBlank()) {
+                // A file being rewritten in place is empty for a moment: taken, an empty webhook
+                // secret failed every signature check with an exception (HMAC refuses an empty
+                // key), and an empty Track key was refused as bad credentials. The last value stays;
+                // the file is read again at the next use.
+                return false;
+            }
             boolean changed = !read.equals(value);
             value = read;
             lastModified = modified;

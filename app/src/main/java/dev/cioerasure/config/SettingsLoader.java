@@ -552,13 +552,17 @@ public final class SettingsLoader {
 
     private List<Secret> webhook() {
         List<Secret> secrets = new ArrayList<>();
-        Secret current = secret("ERASURE_WEBHOOK_SECRET", true);
-        if (current != null) {
-            secrets.add(current);
-        }
-        Secret previous = secret("ERASURE_WEBHOOK_SECRET_PREVIOUS", false);
-        if (previous != null) {
-            secrets.add(previous);
+        for (String name : List.of("ERASURE_WEBHOOK_SECRET", "ERASURE_WEBHOOK_SECRET_PREVIOUS")) {
+            Secret s = secret(name, name.equals("ERASURE_WEBHOOK_SECRET"));
+            if (s == null) {
+                continue;
+            }
+            // it is all that stands between anyone who can reach the intake and an erasure of whoever they name
+            if (s.reveal().length() < 16) {
+                problems.add(name + ": too short (at least 16 characters: a short secret can be guessed, and with it any request"
+                        + " signed; use Customer.io's signing key, or openssl rand -hex 32)");
+            }
+            secrets.add(s);
         }
         return List.copyOf(secrets);
     }

@@ -46,4 +46,18 @@ class SecretTest {
         assertThatThrownBy(() -> Secret.fromFile("X_FILE", f)).hasMessage("cannot read secret file for X_FILE: larger than 65,536 bytes,"
                 + " which no such file is");
     }
+
+    @Test
+    void aFileFoundEmptyWhileItIsRewrittenKeepsTheLastValueUntilItHoldsOne(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("s");
+        Files.writeString(f, "kept");
+        Secret s = Secret.fromFile("X_FILE", f);
+        Files.writeString(f, "\n");
+        Files.setLastModifiedTime(f, FileTime.fromMillis(System.currentTimeMillis() + 10_000));
+        assertThat(s.refreshIfChanged()).isFalse();
+        assertThat(s.reveal()).isEqualTo("kept");
+        Files.writeString(f, "rotated\n");
+        Files.setLastModifiedTime(f, FileTime.fromMillis(System.currentTimeMillis() + 20_000));
+        assertThat(s.reveal()).isEqualTo("rotated");
+    }
 }

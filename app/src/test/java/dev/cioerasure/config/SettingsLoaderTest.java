@@ -173,6 +173,20 @@ class SettingsLoaderTest {
         assertThat(SettingsLoader.load(env, WORKER).customerIo().baseUrl()).hasToString("http://localhost:8089");
     }
 
+    /** Any secret was taken, "x" too: with it, anyone who can reach the intake could sign a request to erase anybody. */
+    @Test
+    void aWebhookSecretShorterThanSixteenCharactersIsRefused() {
+        Map<String, String> env = new HashMap<>(Map.of("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092", "AUDIT_SUBJECT_KEY", "k".repeat(32),
+                "ERASURE_WEBHOOK_SECRET", "short-secret-15", "ERASURE_WEBHOOK_SECRET_PREVIOUS", "x"));
+        EnumSet<Part> intake = EnumSet.of(Part.KAFKA, Part.AUDIT, Part.WEBHOOK);
+        assertThatThrownBy(() -> SettingsLoader.load(env, intake)).hasMessageContainingAll(
+                "ERASURE_WEBHOOK_SECRET: too short (at least 16 characters", "ERASURE_WEBHOOK_SECRET_PREVIOUS: too short")
+                .hasMessageNotContaining("short-secret-15");
+        env.put("ERASURE_WEBHOOK_SECRET", "sixteen-chars-ok");
+        env.remove("ERASURE_WEBHOOK_SECRET_PREVIOUS");
+        assertThat(SettingsLoader.load(env, intake).webhookSecrets()).hasSize(1);
+    }
+
     /**
      * http:// to another machine sends the Track key (Basic auth) and the App API key (bearer) in
      * clear; it was taken without a word. It stays allowed (the compose sandbox, a private
