@@ -10,7 +10,6 @@ import dev.cioerasure.preflight.SchemaAccess;
 import dev.cioerasure.preflight.ServiceProblem;
 import java.util.EnumSet;
 import java.util.concurrent.Callable;
-import org.flywaydb.core.api.output.MigrateResult;
 import picocli.CommandLine.Command;
 
 @Command(name = "migrate", mixinStandardHelpOptions = true,
@@ -21,9 +20,9 @@ final class MigrateCommand implements Callable<Integer> {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE));
         Preflight.database(s.database());
         try (HikariDataSource ds = Databases.pool(s.database(), "migrate", null)) {
-            MigrateResult r;
+            Migrations.Result r;
             try {
-                r = Migrations.migrate(ds);
+                r = Migrations.migrateAndCompare(ds);
             } catch (org.flywaydb.core.api.FlywayException e) {
                 // a login that may not create or read the tables is a setting, and says which
                 ServiceProblem refused = SchemaAccess.explain(e, s.database(), SchemaAccess.Need.OWNER);
@@ -33,8 +32,14 @@ final class MigrateCommand implements Callable<Integer> {
                 throw new Errors.UserError("migration failed: " + e.getMessage().lines().findFirst().orElse("")
                         + " (run migrate as the database owner; see docs/operations.md)", Errors.SOFTWARE);
             }
-            System.out.println("migrations applied: " + r.migrationsExecuted + "; schema version now "
-                    + (r.targetSchemaVersion == null ? r.initialSchemaVersion : r.targetSchemaVersion));
+            if (r.schemaIsNewer()) {
+                // a rollback: "schema version now 14" alone read as if this release had made it so
+                System.out.println("migrations applied: 0; schema version " + r.schemaVersion() + " is newer than this release's newest"
+                        + " migration (" + r.newestHere() + "): a newer release migrated this database, and nothing was changed. Run"
+                        + " that release: an older worker may write what the newer schema does not expect");
+                return 0;
+            }
+            System.out.println("migrations applied: " + r.applied() + "; schema version now " + r.schemaVersion());
             return 0;
         }
     }
