@@ -274,7 +274,20 @@ final class AuditCommand {
                             + " \"no requests\" may mean a wrong key");
                     default -> { }
                 }
-                List<AuditQueries.Row> rows = new AuditQueries(ds).bySubject(hash);
+                List<AuditQueries.Row> rows = new java.util.ArrayList<>(new AuditQueries(ds).bySubject(hash));
+                int otherForms = 0;
+                for (Identifier form : otherUnicodeForms(who)) {
+                    // "zoë" is two different strings in NFC (ë) and NFD (e + ¨), hashed apart: a request
+                    // written in the other form (an export from macOS, say) was "no requests for this email"
+                    List<AuditQueries.Row> more = new AuditQueries(ds).bySubject(new SubjectHasher(s.audit().subjectKey()).hash(form));
+                    otherForms += more.isEmpty() ? 0 : 1;
+                    rows.addAll(more);
+                }
+                rows.sort(java.util.Comparator.comparingLong(AuditQueries.Row::seq));
+                if (otherForms > 0) {
+                    System.err.println("cio-erasure: note: some of these rows name the person with the same characters in another"
+                            + " Unicode form (composed or decomposed, NFC or NFD), which hashes differently");
+                }
                 if (rows.isEmpty()) {
                     System.out.println("no requests for this " + who.type().wireName()
                             + " (keyed hash " + hash.substring(0, 16) + "…)");
@@ -289,6 +302,16 @@ final class AuditCommand {
                 return 0;
             }
         }
+    }
+
+    /** The identifier in the Unicode normal forms (NFC, NFD) that differ from the form given. */
+    static List<Identifier> otherUnicodeForms(Identifier given) {
+        java.util.Set<String> forms = new java.util.LinkedHashSet<>();
+        for (java.text.Normalizer.Form f : new java.text.Normalizer.Form[] {java.text.Normalizer.Form.NFC, java.text.Normalizer.Form.NFD}) {
+            forms.add(java.text.Normalizer.normalize(given.value(), f));
+        }
+        forms.remove(given.value());
+        return forms.stream().map(v -> new Identifier(given.type(), v)).toList();
     }
 
     @Command(name = "report", mixinStandardHelpOptions = true,

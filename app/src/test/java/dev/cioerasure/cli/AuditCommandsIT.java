@@ -104,6 +104,30 @@ class AuditCommandsIT {
         assertThat(noKey.err()).contains("AUDIT_SUBJECT_KEY");
     }
 
+    /**
+     * "zoë" composed (NFC, what a keyboard types) and decomposed (NFD, e + combining diaeresis,
+     * what some exports write) are different strings with different hashes: a person erased under
+     * one was "no requests for this email" when searched with the other.
+     */
+    @Test
+    void findFindsThePersonWhicheverUnicodeFormTheRequestUsed() throws Exception {
+        String decomposed = java.text.Normalizer.normalize("zoë@exämple.org", java.text.Normalizer.Form.NFD);
+        assertThat(decomposed).isNotEqualTo("zoë@exämple.org");
+        Instant nov = Instant.parse("2026-11-02T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(row("r-zoe", hasher.hash(Identifier.email(decomposed)), "email", Step.OUTCOME, Outcome.COMPLETED, null,
+                    "GDPR", nov, nov.plusSeconds(60), 20))).get(10, TimeUnit.SECONDS);
+        }
+        Cli.Run composed = run(true, "audit", "find", "--email", java.text.Normalizer.normalize("zoë@exämple.org",
+                java.text.Normalizer.Form.NFC));
+        assertThat(composed.exit()).as(composed.err()).isZero();
+        assertThat(composed.out()).contains("1 request(s)", "ERASED", "r-zoe");
+        assertThat(composed.err()).contains("another Unicode form");
+        Cli.Run same = run(true, "audit", "find", "--email", decomposed);
+        assertThat(same.out()).contains("r-zoe");
+        assertThat(same.err()).doesNotContain("another Unicode form");
+    }
+
     /** {@code -} reads the identifier from standard input: out of the shell's history and the process list. */
     @Test
     void findReadsTheIdentifierFromStandardInputWhenGivenADash() {
