@@ -43,14 +43,24 @@ final class SandboxCommand implements Callable<Integer> {
         if (errorRate < 0 || errorRate > 1 || limit < 0 || latencyMs < 0) {
             throw new Errors.UserError("--error-rate must be 0..1; --limit and --latency-ms must not be negative", 2);
         }
+        if (port < 0 || port > 65_535) {
+            // was exit 70 and "failed: java.lang.IllegalArgumentException: port out of range:99999"
+            throw new Errors.UserError("--port must be 0..65535 (0: any free port)", 2);
+        }
         TrackSandbox.Limit model = switch (limitModel) {
             case "sliding-window" -> TrackSandbox.Limit.SLIDING_WINDOW;
             case "token-bucket" -> TrackSandbox.Limit.TOKEN_BUCKET;
             default -> throw new Errors.UserError("--limit-model must be sliding-window or token-bucket", 2);
         };
         Settings.CustomerIo c = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.CUSTOMERIO)).customerIo();
-        TrackSandbox sandbox = new TrackSandbox(new TrackSandbox.Options(c.siteId(), c.apiKey().reveal(), latencyMs, limit, errorRate, false,
-                model), new InetSocketAddress(bind, port));
+        TrackSandbox sandbox;
+        try {
+            sandbox = new TrackSandbox(new TrackSandbox.Options(c.siteId(), c.apiKey().reveal(), latencyMs, limit, errorRate, false,
+                    model), new InetSocketAddress(bind, port));
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            // a busy port was exit 70, "failed: java.net.BindException: Address already in use", where the product's servers say 78
+            throw dev.cioerasure.preflight.Preflight.port("--port", port, e);
+        }
         System.out.printf("Customer.io sandbox on %s:%d (latency %d ms, limit %s calls/s%s, error rate %.2f)%n", bind, sandbox.port(),
                 latencyMs, limit == 0 ? "no" : Integer.toString(limit), limit == 0 ? "" : " counted as a " + limitModel, errorRate);
         CountDownLatch stop = new CountDownLatch(1);
