@@ -65,6 +65,14 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // before anything starts: both were found only after Kafka and PostgreSQL had, and ended with exit 70
+        // (a NullPointerException for --requests 0, "Port value out of range" for --metrics-port 99999)
+        if (requests < 1 || requests > 10_000) {
+            throw new Errors.UserError("--requests must be 1..10000 (got " + requests + ")", 2);
+        }
+        if (metricsPort < 0 || metricsPort > 65_535) {
+            throw new Errors.UserError("--metrics-port must be 0..65535 (0: any free port)", 2);
+        }
         long t0 = System.nanoTime();
         say("starting embedded PostgreSQL and Kafka (KRaft) ...");
         CompletableFuture<EmbeddedDatabase> dbStart = CompletableFuture.supplyAsync(() -> unchecked(EmbeddedDatabase::start));
