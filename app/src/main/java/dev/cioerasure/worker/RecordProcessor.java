@@ -253,9 +253,8 @@ final class RecordProcessor {
         if (done.permanent.none() && done.exhausted.any() && round < retryDelays.size()) {
             // no sooner than the server asked (a Retry-After longer than the in-line backoff ends the in-line
             // retries), within the longest retry delay, which is as long as a retry record is ever held
-            Duration asked = done.exhausted.longestRetryAfter();
-            Duration longest = retryDelays.stream().max(Duration::compareTo).orElseThrow();
-            Duration delay = max(retryDelays.get(round), asked.compareTo(longest) > 0 ? longest : asked);
+            Duration asked = java.util.Collections.min(List.of(done.exhausted.longestRetryAfter(), java.util.Collections.max(retryDelays)));
+            Duration delay = java.util.Collections.max(List.of(retryDelays.get(round), asked));
             String reason = done.exhausted.describe() + done.paused.describe("; paused: ") + "; retry round " + (round + 1) + " of "
                     + retryDelays.size() + " after " + delay;
             return parked(rows, r, subject, where, done.exhausted.first(), round + 1, delay, reason, 0);
@@ -370,9 +369,5 @@ final class RecordProcessor {
     /** Stops the workspaces' own senders (batches); after the pool, when nothing calls them any more. */
     void close() {
         workspaces.close();
-    }
-
-    private static Duration max(Duration a, Duration b) {
-        return a.compareTo(b) >= 0 ? a : b;
     }
 }

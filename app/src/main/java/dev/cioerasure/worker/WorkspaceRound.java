@@ -9,6 +9,7 @@ import dev.cioerasure.erasure.ErasureResult;
 import dev.cioerasure.erasure.StepResult;
 import dev.cioerasure.erasure.Workspaces;
 import dev.cioerasure.request.ErasureRequest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -128,14 +129,9 @@ final class WorkspaceRound {
         }
 
         /** The longest wait a server asked for (Retry-After) in the last answer of a failed step, or zero. */
-        java.time.Duration longestRetryAfter() {
-            java.time.Duration longest = java.time.Duration.ZERO;
-            for (ErasureResult r : results.values()) {
-                StepResult failed = r.failedStep();
-                java.time.Duration asked = failed == null ? java.time.Duration.ZERO : failed.last().retryAfter().orElse(java.time.Duration.ZERO);
-                longest = asked.compareTo(longest) > 0 ? asked : longest;
-            }
-            return longest;
+        Duration longestRetryAfter() {
+            return results.values().stream().map(ErasureResult::failedStep).filter(java.util.Objects::nonNull)
+                    .map(failed -> failed.last().retryAfter().orElse(Duration.ZERO)).max(Duration::compareTo).orElse(Duration.ZERO);
         }
 
         String describe() {
