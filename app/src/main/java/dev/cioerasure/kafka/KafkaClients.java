@@ -67,9 +67,15 @@ public final class KafkaClients {
         return new KafkaProducer<>(producerConfig(clientId, tuning));
     }
 
-    /** The configuration of {@link #consumer}: no auto-commit, byte arrays; then {@code tuning} (e.g. the group). */
+    /**
+     * The configuration of {@link #consumer}: no auto-commit, byte arrays, committed records only;
+     * then {@code tuning} (e.g. the group). Kafka's default (read_uncommitted) hands out the records
+     * of a transaction its producer then aborts: the worker erased the people named in a request
+     * that was never made, and an erasure cannot be undone.
+     */
     public Map<String, Object> consumerConfig(String clientId, Map<String, Object> tuning) {
         Map<String, Object> p = common(clientId);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);

@@ -148,6 +148,37 @@ class HostileRecordsIT {
         assertThat(list.out()).contains("3 record(s)", "cut copy", h.topic + "-0@0", h.topic + "-0@2");
     }
 
+    /**
+     * A transactional producer (a stream processor, an outbox relay) that aborts takes its
+     * requests back. With Kafka's default read_uncommitted the worker erased those people anyway.
+     */
+    @Test
+    void aRequestWhoseTransactionWasAbortedIsNeverErased() throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "hostile-" + java.util.UUID.randomUUID());
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        try (KafkaProducer<byte[], byte[]> tx = new KafkaProducer<>(p)) {
+            tx.initTransactions();
+            tx.beginTransaction();
+            tx.send(new ProducerRecord<>(h.topic, 0, "k".getBytes(StandardCharsets.UTF_8),
+                    Messages.request("r-aborted", "id", "p-aborted"))).get();
+            tx.flush();
+            tx.abortTransaction();
+            tx.beginTransaction();
+            tx.send(new ProducerRecord<>(h.topic, 0, "k".getBytes(StandardCharsets.UTF_8),
+                    Messages.request("r-committed", "id", "p-committed"))).get();
+            tx.commitTransaction();
+        }
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-committed' AND outcome = 'COMPLETED'") == 1);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-aborted'")).isZero();
+        assertThat(track.findAll(com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor(
+                com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(".*p-aborted.*")))).as("nobody called about it").isEmpty();
+    }
+
     @Test
     void provenanceAndRetryHeadersFromTheProducerAreIgnoredOnTheRequestTopic() throws Exception {
         h.close();
