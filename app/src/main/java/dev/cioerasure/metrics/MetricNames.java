@@ -35,6 +35,8 @@ public final class MetricNames {
     public static final String DLQ = "erasure.dlq";
     /** Counter, tag {@code topic} (dlq, retry): records moved as a cut copy because the whole one was refused for good. */
     public static final String REPUBLISH_CUT = "erasure.republish.cut";
+    /** Counter, tag {@code topic}: offsets the topic's retention deleted before the group processed them. Alert on it. */
+    public static final String EXPIRED = "erasure.requests.expired";
     /** Counter, tag {@code topic}: records not copied at all (even the cut copy refused). Alert on it. */
     public static final String REPUBLISH_GIVEN_UP = "erasure.republish.given.up";
     /** Gauge: age in seconds of the oldest record taken whose outcome is not yet durable (0 when none). */

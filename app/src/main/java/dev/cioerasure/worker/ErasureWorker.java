@@ -34,7 +34,9 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.NoOffsetForPartitionException;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
@@ -66,6 +68,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final int maxInFlight;
     private final Duration drainTimeout;
     private final Consumer<byte[], byte[]> consumer;
+    private final ExpiredRecords expired;
     private final Producer<byte[], byte[]> producer;
     private final AuditWriter auditWriter;
     private final AuditLog auditLog;
@@ -147,6 +150,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.drainTimeout = Duration.ofSeconds(30);
         this.consumer = d.consumer();
         this.producer = d.producer();
+        this.expired = new ExpiredRecords(d.verifier() == null ? List.of(kafka.topic(), kafka.retryTopic())
+                : List.of(kafka.topic(), kafka.retryTopic(), kafka.verifyTopic()), d.meters());
         this.backlogMonitor = d.backlogMonitor();
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
@@ -221,7 +226,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     public static Consumer<byte[], byte[]> consumer(KafkaClients clients, Settings.Worker w) {
         Map<String, Object> p = new HashMap<>();
         p.put(ConsumerConfig.GROUP_ID_CONFIG, clients.settings().groupId());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // No automatic reset: a new group starts from the earliest record, and a position the
+        // retention deleted is said and counted before reading goes on (ExpiredRecords).
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
         // A poll takes at most a quarter of the in-flight limit, and the loop polls only while that
         // much room is left, so records in flight never exceed the limit (which bounds memory and
         // what a stop or rebalance waits for).
@@ -262,6 +269,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                     records = consumer.poll(Duration.ofMillis(100));
                 } catch (WakeupException e) {
                     break;
+                } catch (NoOffsetForPartitionException e) {
+                    consumer.seekToBeginning(e.partitions()); // the group has committed nothing there yet
+                    continue;
+                } catch (OffsetOutOfRangeException e) {
+                    expired.skipPast(consumer, e.offsetOutOfRangePartitions());
+                    continue;
                 }
                 for (ConsumerRecord<byte[], byte[]> rec : records) {
                     dispatch(rec);

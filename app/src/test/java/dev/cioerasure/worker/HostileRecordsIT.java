@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.LogCapture;
 import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.TestInfra;
 import dev.cioerasure.testing.TrackStubs;
@@ -177,6 +178,35 @@ class HostileRecordsIT {
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-aborted'")).isZero();
         assertThat(track.findAll(com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor(
                 com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(".*p-aborted.*")))).as("nobody called about it").isEmpty();
+    }
+
+    /**
+     * Requests the topic's retention deleted while the group was stopped: with the consumer's
+     * automatic reset to earliest the worker went on from what was left without a word, and those
+     * requests had no audit row at all. The gap is now logged with its offsets and counted.
+     */
+    @Test
+    void requestsTheRetentionDeletedBeforeTheGroupReachedThemAreSaidAndCounted() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            sendRaw(h.topic, ("k" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-kept-" + i, "id", "p-kept-" + i));
+        }
+        TopicPartition p0 = new TopicPartition(h.topic, 0);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
+            // the group had done offsets 0 and 1 when it stopped; the retention then deleted everything before 4
+            admin.alterConsumerGroupOffsets(h.settings.kafka().groupId(), Map.of(p0, new OffsetAndMetadata(2))).all().get();
+            admin.deleteRecords(Map.of(p0, org.apache.kafka.clients.admin.RecordsToDelete.beforeOffset(4))).all().get();
+        }
+        try (LogCapture logs = LogCapture.capture()) {
+            h.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                    "SELECT count(*) FROM audit_event WHERE request_id = 'r-kept-4' AND outcome = 'COMPLETED'") == 1);
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id IN ('r-kept-2', 'r-kept-3')")).isZero();
+            assertThat(h.runtime().meters().get("erasure.requests.expired").tag("topic", h.topic).counter().count()).isEqualTo(2);
+            assertThat(h.runtime().meters().get("erasure.requests.expired").tag("topic", h.topic + ".retry").counter().count())
+                    .as("exported at 0").isZero();
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("2 offset(s) of " + p0 + ", 2 to 3, were deleted by the"
+                    + " topic's retention before this group processed them"));
+        }
     }
 
     @Test
