@@ -151,7 +151,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.consumer = d.consumer();
         this.producer = d.producer();
         this.expired = new ExpiredRecords(d.verifier() == null ? List.of(kafka.topic(), kafka.retryTopic())
-                : List.of(kafka.topic(), kafka.retryTopic(), kafka.verifyTopic()), d.meters());
+                : List.of(kafka.topic(), kafka.retryTopic(), kafka.verifyTopic()), this::lossOf, d.meters());
         this.backlogMonitor = d.backlogMonitor();
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
@@ -584,6 +584,18 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 log.info("assigned {}", partitions);
             }
         }
+    }
+
+    /** What records of a topic deleted unprocessed were: their requests' state, and what to do. */
+    private String lossOf(String topic) {
+        if (topic.equals(kafka.retryTopic())) {
+            return "requests parked for a later retry round, which stay RETRY_SCHEDULED and are tried no more ('audit status' shows"
+                    + " each; resubmit them from their source)";
+        }
+        if (topic.equals(kafka.verifyTopic())) {
+            return "checks of erased persons, whose requests stay COMPLETED without a VERIFY row";
+        }
+        return "requests that were not erased and have no audit row; resubmit them from their source";
     }
 
     /** The error that ended the consumer loop, when it was not asked to stop. */

@@ -24,8 +24,11 @@ import org.slf4j.LoggerFactory;
 final class ExpiredRecords {
     private static final Logger log = LoggerFactory.getLogger(ExpiredRecords.class);
     private final Map<String, Counter> byTopic;
+    private final Function<String, String> consequence;
 
-    ExpiredRecords(Collection<String> topics, MeterRegistry meters) {
+    /** @param consequence what the loss of a topic's records means, for the log line */
+    ExpiredRecords(Collection<String> topics, Function<String, String> consequence, MeterRegistry meters) {
+        this.consequence = consequence;
         // exported from the start at 0, so increase() sees the first gap
         this.byTopic = topics.stream().collect(Collectors.toMap(Function.identity(), t -> Counter.builder(MetricNames.EXPIRED)
                 .description("Offsets of the request, retry or verification topic that the topic's retention deleted before the"
@@ -49,10 +52,9 @@ final class ExpiredRecords {
                 if (c != null) {
                     c.increment(gone);
                 }
-                log.error("{} offset(s) of {}, {} to {}, were deleted by the topic's retention before this group processed them:"
-                        + " those requests have no audit row and were not erased; resubmit them from their source (keep the"
-                        + " topic's retention longer than any stop of the workers). Going on from offset {}",
-                        gone, tp, position, first - 1, first);
+                log.error("{} offset(s) of {}, {} to {}, were deleted by the topic's retention before this group processed them: {}"
+                        + " (keep the topic's retention longer than any stop of the workers). Going on from offset {}",
+                        gone, tp, position, first - 1, consequence.apply(tp.topic()), first);
                 consumer.seek(tp, first);
             } else {
                 log.warn("offset {} of {} is past the end of its log (truncated?): reading it again from its beginning; what was"

@@ -205,7 +205,8 @@ class HostileRecordsIT {
             assertThat(h.runtime().meters().get("erasure.requests.expired").tag("topic", h.topic + ".retry").counter().count())
                     .as("exported at 0").isZero();
             assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("2 offset(s) of " + p0 + ", 2 to 3, were deleted by the"
-                    + " topic's retention before this group processed them"));
+                    + " topic's retention before this group processed them: requests that were not erased and have no audit row;"
+                    + " resubmit them from their source"));
         }
     }
 
