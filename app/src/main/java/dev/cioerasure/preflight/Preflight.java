@@ -183,6 +183,41 @@ public final class Preflight {
     }
 
     /**
+     * The topics must not be compacted. Compaction keeps only the latest record of each key, and
+     * requests are keyed by person: a person's earlier request (another ticket, a retry record
+     * parked for later) could be deleted before any worker reads it, and a tombstone would take
+     * the request before it with it, all without a trace. A topic whose configuration this client
+     * may not read (no DescribeConfigs ACL) is not checked.
+     */
+    public static void notCompacted(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
+        try (Admin admin = new KafkaClients(k).admin("cio-erasure-preflight-configs", timeout)) {
+            List<org.apache.kafka.common.config.ConfigResource> resources = topics.stream()
+                    .map(t -> new org.apache.kafka.common.config.ConfigResource(org.apache.kafka.common.config.ConfigResource.Type.TOPIC, t))
+                    .toList();
+            for (var e : admin.describeConfigs(resources).values().entrySet()) {
+                org.apache.kafka.clients.admin.Config config;
+                try {
+                    config = e.getValue().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException | TimeoutException unreadable) {
+                    continue; // not allowed to read it, or no answer: the other checks say what matters
+                }
+                var policy = config.get(org.apache.kafka.common.config.TopicConfig.CLEANUP_POLICY_CONFIG);
+                if (policy != null && policy.value() != null && policy.value().contains("compact")) {
+                    throw config(topicSetting + ": topic " + e.getKey().name() + " is compacted (cleanup.policy=" + policy.value()
+                            + "): compaction keeps only the latest record of each key, and requests are keyed by person, so a"
+                            + " person's earlier request could be deleted before it is processed; use cleanup.policy=delete with a"
+                            + " retention (docs/operations.md, \"Kafka topics\")");
+                }
+            }
+        } catch (KafkaException e) {
+            throw clientNotCreated(k, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw unavailable("interrupted while checking Kafka");
+        }
+    }
+
+    /**
      * Why a Kafka client could not be made. The settings (an I/O error there is usually a key
      * store that cannot be read), unless the process ran out of file descriptors: a client opens a
      * selector, and "Too many open files" is no setting's fault (the intake once blamed its

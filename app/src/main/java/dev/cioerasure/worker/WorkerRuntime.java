@@ -278,6 +278,10 @@ public final class WorkerRuntime implements AutoCloseable {
             }
             Preflight.kafka(s.kafka(), Duration.ofSeconds(10), topics,
                     "ERASURE_TOPIC (its .retry, .dlq and, with CUSTOMERIO_APP_API_KEY, .verify topics), ERASURE_OUTCOMES_TOPIC or AUDIT_CHECKPOINT_TOPIC");
+            // the topics it reads requests from (the checkpoint topic is compacted on purpose)
+            Preflight.notCompacted(s.kafka(), Duration.ofSeconds(10), topics.keySet().stream()
+                    .filter(t -> t.equals(s.kafka().topic()) || t.equals(s.kafka().retryTopic()) || t.equals(s.kafka().verifyTopic()))
+                    .toList(), "ERASURE_TOPIC");
         } catch (ServiceProblem p) {
             if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
                 throw p;

@@ -123,6 +123,26 @@ class ConnectionErrorsIT {
         assertThat(lower.exit()).as(lower.err()).isZero();
     }
 
+    /**
+     * A compacted request topic keeps only the latest record of each key, and requests are keyed
+     * by person: an earlier request of the same person could vanish unprocessed. It was taken.
+     */
+    @Test
+    void aWorkerRefusesACompactedRequestOrRetryTopic() throws Exception {
+        String compacted = "erasure.requests.compacted-" + UUID.randomUUID().toString().substring(0, 8);
+        TestInfra.kafka().createTopic(compacted, 1, Map.of("cleanup.policy", "compact"));
+        TestInfra.kafka().createTopics(1, compacted + ".dlq", compacted + ".retry");
+        Map<String, String> env = env();
+        env.put("ERASURE_TOPIC", compacted);
+        assertOneCleanLine(Cli.run(env, "worker"), 78, "ERASURE_TOPIC: topic " + compacted + " is compacted (cleanup.policy=compact):"
+                + " compaction keeps only the latest record of each key, and requests are keyed by person");
+        String retryCompacted = "erasure.requests.retry-compacted-" + UUID.randomUUID().toString().substring(0, 8);
+        TestInfra.kafka().createTopics(1, retryCompacted, retryCompacted + ".dlq");
+        TestInfra.kafka().createTopic(retryCompacted + ".retry", 1, Map.of("cleanup.policy", "compact,delete"));
+        env.put("ERASURE_TOPIC", retryCompacted);
+        assertOneCleanLine(Cli.run(env, "worker"), 78, "topic " + retryCompacted + ".retry is compacted (cleanup.policy=compact,delete)");
+    }
+
     @Test
     void aWorkerThatCannotReachKafkaSaysSoInOneLineAndIsNotReady() throws Exception {
         int port = TestInfra.freePort();
