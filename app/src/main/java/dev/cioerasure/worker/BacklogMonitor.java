@@ -131,25 +131,37 @@ final class BacklogMonitor implements AutoCloseable {
         return out;
     }
 
-    /** Seconds since the oldest timestamp among the records at these offsets; 0 when none waits, NaN when unread. */
+    /**
+     * Seconds since the oldest timestamp among the records at these offsets; 0 when none waits, NaN
+     * when unread. A partition whose offsets hold no committed record (a transaction's marker, the
+     * records of an aborted one: the committed offset stops short of them) has none waiting; it
+     * read NaN for as long as the topic stayed idle.
+     */
     private double oldestAge(Map<TopicPartition, Long> waitingFrom) {
         if (waitingFrom.isEmpty()) {
             return 0;
         }
         peek.assign(waitingFrom.keySet());
         waitingFrom.forEach(peek::seek);
+        Map<TopicPartition, Long> lastStable = peek.endOffsets(waitingFrom.keySet(), TIMEOUT); // read_committed: the LSO
         Map<TopicPartition, Long> first = new HashMap<>();
+        java.util.Set<TopicPartition> noneWaiting = new java.util.HashSet<>();
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (first.size() < waitingFrom.size() && System.nanoTime() < deadline) {
+        while (first.size() + noneWaiting.size() < waitingFrom.size() && System.nanoTime() < deadline) {
             for (ConsumerRecord<byte[], byte[]> r : peek.poll(Duration.ofMillis(200))) {
                 TopicPartition tp = new TopicPartition(r.topic(), r.partition());
                 first.putIfAbsent(tp, r.timestamp());
                 peek.pause(List.of(tp));
             }
+            for (TopicPartition tp : waitingFrom.keySet()) {
+                if (!first.containsKey(tp) && peek.position(tp) >= lastStable.getOrDefault(tp, Long.MAX_VALUE)) {
+                    noneWaiting.add(tp);
+                }
+            }
         }
         peek.resume(peek.paused());
         if (first.isEmpty()) {
-            return Double.NaN;
+            return noneWaiting.size() == waitingFrom.size() ? 0 : Double.NaN;
         }
         long oldest = first.values().stream().mapToLong(Long::longValue).min().orElseThrow();
         return Math.max(0, clock.millis() - oldest) / 1000.0;

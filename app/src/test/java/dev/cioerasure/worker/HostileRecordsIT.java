@@ -176,6 +176,11 @@ class HostileRecordsIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
                 "SELECT count(*) FROM audit_event WHERE request_id = 'r-committed' AND outcome = 'COMPLETED'") == 1);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-aborted'")).isZero();
+        // the committed offset stops at the commit marker: nothing waits there, and the age says 0 (it read NaN)
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            h.runtime().worker().refreshBacklog();
+            assertThat(h.runtime().meters().get("erasure.backlog.oldest.age.seconds").gauge().value()).isZero();
+        });
         assertThat(track.findAll(com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor(
                 com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(".*p-aborted.*")))).as("nobody called about it").isEmpty();
     }
