@@ -81,8 +81,13 @@ public final class CheckpointCheck {
                 for (Path f : listing.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList()) {
                     if (!Files.isRegularFile(f) || Files.size(f) > MAX_CHECKPOINT_BYTES) {
                         ignored++;
-                    } else {
-                        add(Files.readAllBytes(f));
+                        continue;
+                    }
+                    try {
+                        // bounded as well: a file that grows after its size was read is not read whole
+                        add(dev.cioerasure.config.SmallFiles.read(f, (int) MAX_CHECKPOINT_BYTES));
+                    } catch (dev.cioerasure.config.SmallFiles.TooLarge grew) {
+                        ignored++;
                     }
                 }
             }
