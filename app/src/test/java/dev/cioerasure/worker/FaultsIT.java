@@ -103,15 +103,20 @@ class FaultsIT {
         assertThat(h.runtime().worker().isReady()).isTrue();
     }
 
-    @Test
-    void customerIoDownForAWhileCostsProbesNotFailuresAndTheWorkerCatchesUp() throws Exception {
+    /** A worker with n requests under way (at least {@code done} finished), whose retry rounds outlast an outage of seconds. */
+    private void underWay(String prefix, int n, int done) throws Exception {
         h = new WorkerHarness(URI.create(track.baseUrl()), 400, 3, Duration.ofSeconds(2), 3);
         // retry rounds that outlast the outage, as the production defaults (1 min … 8 h) do
         h.outagePause(Duration.ofSeconds(2)).retryDelays(Duration.ofSeconds(3), Duration.ofSeconds(10), Duration.ofSeconds(20));
-        int n = 300;
-        sendRequests("r-down-", n);
+        sendRequests(prefix, n);
         h.start();
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() >= 40);
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() >= done);
+    }
+
+    @Test
+    void customerIoDownForAWhileCostsProbesNotFailuresAndTheWorkerCatchesUp() throws Exception {
+        int n = 300;
+        underWay("r-down-", n, 40);
         // the outage overrides the healthy stubs (no gap in which WireMock would answer 404)
         var outage = track.stubFor(any(anyUrl()).atPriority(1).willReturn(aResponse().withFault(Fault.CONNECTION_RESET_BY_PEER)));
         int before = track.getAllServeEvents().size();
@@ -138,12 +143,8 @@ class FaultsIT {
      */
     @Test
     void aRedirectForEveryCallPausesErasuresInsteadOfFailingThem() throws Exception {
-        h = new WorkerHarness(URI.create(track.baseUrl()), 400, 3, Duration.ofSeconds(2), 3);
-        h.outagePause(Duration.ofSeconds(2)).retryDelays(Duration.ofSeconds(3), Duration.ofSeconds(10), Duration.ofSeconds(20));
         int n = 150;
-        sendRequests("r-moved-", n);
-        h.start();
-        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() >= 20);
+        underWay("r-moved-", n, 20);
         var moved = track.stubFor(any(anyUrl()).atPriority(1).willReturn(aResponse().withStatus(301)
                 .withHeader("Location", "https://elsewhere.example/api/v1/customers")));
         await().atMost(Duration.ofSeconds(20)).until(() -> track.getAllServeEvents().stream()
