@@ -20,6 +20,11 @@ final class MigrateCommand implements Callable<Integer> {
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE));
         Preflight.database(s.database());
         try (HikariDataSource ds = Databases.pool(s.database(), "migrate", null)) {
+            try (java.sql.Connection c = ds.getConnection(); java.sql.Statement st = c.createStatement()) {
+                SchemaAccess.readOnly(st, s.database(), "migrate changes its tables");
+            } catch (java.sql.SQLException e) {
+                throw Preflight.explain(e, s.database());
+            }
             Migrations.Result r;
             try {
                 r = Migrations.migrateAndCompare(ds);

@@ -47,6 +47,23 @@ public final class SchemaAccess {
 
     private SchemaAccess() { }
 
+    /**
+     * A session that may not write: a hot standby or read replica (a cloud database's reader
+     * endpoint named by mistake), or default_transaction_read_only set for the database or the
+     * login. A worker started there, and every audit write failed (SQLState 25006) while it held
+     * its partitions; migrate failed with Flyway's message. Exit 78 instead, saying so.
+     */
+    public static void readOnly(Statement st, Settings.Database db, String why) throws SQLException {
+        try (ResultSet rs = st.executeQuery("SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting('transaction_read_only')")) {
+            if (rs.next() && (rs.getBoolean(1) || "on".equals(rs.getString(2)))) {
+                throw Preflight.config("DATABASE_URL: database '" + Preflight.database(db.url()) + "' at " + Preflight.hostAndPort(db.url())
+                        + (rs.getBoolean(1) ? " is a standby (read-only, in recovery)" : " takes no writes from this login"
+                        + " (default_transaction_read_only is on)") + ", and " + why + ": name the primary (a cloud database's"
+                        + " writer endpoint, not its reader)");
+            }
+        }
+    }
+
     /** Runs the need's probe on a connection of {@code dataSource}; throws a {@link ServiceProblem} if it is refused. */
     public static void check(DataSource dataSource, Settings.Database db, Need need) {
         if (need.probe == null) {
@@ -55,6 +72,7 @@ public final class SchemaAccess {
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
             st.executeQuery(need.probe).close();
             if (need == Need.WORKER) {
+                readOnly(st, db, "the worker appends to the audit table");
                 // the writer role may insert only the data columns: a column privilege, not a table one
                 try (ResultSet rs = st.executeQuery("SELECT has_any_column_privilege('public.audit_event', 'INSERT')")) {
                     if (rs.next() && !rs.getBoolean(1)) {

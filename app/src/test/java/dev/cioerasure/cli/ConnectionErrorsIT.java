@@ -124,6 +124,26 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * A read replica (a cloud database's reader endpoint) or a database that takes no writes: the
+     * worker started, and every audit write failed with SQLState 25006 while it held its partitions.
+     */
+    @Test
+    void aDatabaseThatTakesNoWritesStopsTheWorkerAndMigrateButNotTheAuditors() throws Exception {
+        String name = db.url().substring(db.url().lastIndexOf('/') + 1);
+        try (java.sql.Connection c = TestInfra.dataSource(db).getConnection(); java.sql.Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + name + " SET default_transaction_read_only = on");
+        }
+        String expected = "DATABASE_URL: database '" + name + "' at localhost:";
+        for (String[] command : new String[][] {{"worker"}, {"migrate"}}) {
+            Cli.Run r = Cli.run(env(), command);
+            assertOneCleanLine(r, 78, expected, "takes no writes from this login (default_transaction_read_only is on)",
+                    "name the primary");
+        }
+        Cli.Run audit = Cli.run(env(), "audit", "verify");
+        assertThat(audit.exit()).as(audit.err()).isZero();
+    }
+
+    /**
      * A compacted request topic keeps only the latest record of each key, and requests are keyed
      * by person: an earlier request of the same person could vanish unprocessed. It was taken.
      */
