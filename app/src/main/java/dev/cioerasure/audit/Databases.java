@@ -45,7 +45,15 @@ public final class Databases {
         // worker's rows outside the chain, or show an auditor a chain cut short as INTACT. A session
         // setting, not the URL's options parameter, so that a DATABASE_URL with options cannot drop it;
         // pg_temp last, as a temporary table would otherwise come first.
-        c.setConnectionInitSql("SET search_path = public, pg_temp");
+        // And commits are durable before they return: offsets are committed to Kafka once the audit
+        // rows' transaction has, so synchronous_commit=off (set by a DBA for the database or the
+        // role, for speed) could lose the rows of erasures already done, with a PostgreSQL crash.
+        // Only "off" is raised, to "local" (flushed to this server's disk); a stronger setting
+        // (on, remote_write, remote_apply: also a synchronous standby) is kept.
+        // (A plain SELECT of built-in functions: a DO block would need the plpgsql language, which a
+        // hardened database may not grant.)
+        c.setConnectionInitSql("SET search_path = public, pg_temp; SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') = 'off'"
+                + " THEN pg_catalog.set_config('synchronous_commit', 'local', false) END");
         if (meters != null) {
             c.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
         }

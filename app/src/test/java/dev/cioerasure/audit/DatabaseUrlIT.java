@@ -25,6 +25,36 @@ class DatabaseUrlIT {
         }
     }
 
+    /**
+     * Offsets are committed once the audit rows' transaction has: with synchronous_commit=off (a
+     * DBA's setting for speed) a PostgreSQL crash could lose rows of erasures already done. The
+     * pool's connections raise it to local; a stronger setting stays.
+     */
+    @Test
+    void commitsAreDurableWhateverTheDatabaseSaysAndAStrongerSettingStays() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        String name = db.url().substring(db.url().lastIndexOf('/') + 1).replaceAll("\\?.*", "");
+        try (Connection admin = TestInfra.dataSource(db).getConnection()) {
+            admin.createStatement().execute("ALTER DATABASE " + name + " SET synchronous_commit = off");
+        }
+        try (var pool = Databases.pool(db, "durable-it", null); Connection c = pool.getConnection();
+             ResultSet rs = c.createStatement().executeQuery("SHOW synchronous_commit")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo("local");
+            ResultSet path = c.createStatement().executeQuery("SHOW search_path");
+            path.next();
+            assertThat(path.getString(1)).isEqualTo("public, pg_temp");
+        }
+        try (Connection admin = TestInfra.dataSource(db).getConnection()) {
+            admin.createStatement().execute("ALTER DATABASE " + name + " SET synchronous_commit = remote_apply");
+        }
+        try (var pool = Databases.pool(db, "durable-it-2", null); Connection c = pool.getConnection();
+             ResultSet rs = c.createStatement().executeQuery("SHOW synchronous_commit")) {
+            rs.next();
+            assertThat(rs.getString(1)).isEqualTo("remote_apply");
+        }
+    }
+
     @Test
     void sslmodeRequireAgainstAServerWithoutTlsIsRefusedWithTheDriversReason() throws Exception {
         Settings.Database db = TestInfra.freshDatabase();
