@@ -273,7 +273,12 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                     consumer.seekToBeginning(e.partitions()); // the group has committed nothing there yet
                     continue;
                 } catch (OffsetOutOfRangeException e) {
-                    expired.skipPast(consumer, e.offsetOutOfRangePartitions());
+                    try {
+                        expired.skipPast(consumer, e.offsetOutOfRangePartitions());
+                    } catch (org.apache.kafka.common.errors.TimeoutException slow) {
+                        // the log's start could not be read: the next poll finds the same positions and tries again
+                        log.warn("cannot read where the log starts on {} ({}); trying again", e.partitions(), slow.getClass().getSimpleName());
+                    }
                     continue;
                 }
                 for (ConsumerRecord<byte[], byte[]> rec : records) {
