@@ -249,7 +249,8 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         }
     }
 
-    static String human(Duration d) {
+    /** A duration as the settings write one: {@code 8h}, {@code 5m}, {@code 30s}. */
+    public static String human(Duration d) {
         if (d.toSeconds() % 3600 == 0) {
             return d.toHours() + "h";
         }

@@ -183,13 +183,17 @@ public final class Preflight {
     }
 
     /**
-     * The topics must not be compacted. Compaction keeps only the latest record of each key, and
+     * The topics must not be compacted, and must keep a record at least as long as the worker may
+     * leave one waiting there ({@code keepFor}: a retry record until its round, a verification
+     * record until its next check). Compaction keeps only the latest record of each key, and
      * requests are keyed by person: a person's earlier request (another ticket, a retry record
      * parked for later) could be deleted before any worker reads it, and a tombstone would take
-     * the request before it with it, all without a trace. A topic whose configuration this client
-     * may not read (no DescribeConfigs ACL) is not checked.
+     * the request before it with it, all without a trace. A retention shorter than the wait
+     * deletes the record unprocessed at the next restart of the worker that holds it. A topic
+     * whose configuration this client may not read (no DescribeConfigs ACL) is not checked.
      */
-    public static void notCompacted(Settings.Kafka k, Duration timeout, Collection<String> topics, String topicSetting) {
+    public static void topicsKeepTheirRecords(Settings.Kafka k, Duration timeout, Map<String, Duration> keepFor, String topicSetting) {
+        Collection<String> topics = keepFor.keySet();
         try (Admin admin = new KafkaClients(k).admin("cio-erasure-preflight-configs", timeout)) {
             List<org.apache.kafka.common.config.ConfigResource> resources = topics.stream()
                     .map(t -> new org.apache.kafka.common.config.ConfigResource(org.apache.kafka.common.config.ConfigResource.Type.TOPIC, t))
@@ -207,6 +211,15 @@ public final class Preflight {
                             + "): compaction keeps only the latest record of each key, and requests are keyed by person, so a"
                             + " person's earlier request could be deleted before it is processed; use cleanup.policy=delete with a"
                             + " retention (docs/operations.md, \"Kafka topics\")");
+                }
+                var retention = config.get(org.apache.kafka.common.config.TopicConfig.RETENTION_MS_CONFIG);
+                Duration needed = keepFor.getOrDefault(e.getKey().name(), Duration.ZERO);
+                if (retention != null && retention.value() != null && retention.value().matches("[0-9]+")
+                        && Duration.ofMillis(Long.parseLong(retention.value())).compareTo(needed) < 0) {
+                    throw config(topicSetting + ": topic " + e.getKey().name() + " keeps records for " + Settings.human(
+                            Duration.ofMillis(Long.parseLong(retention.value()))) + " (retention.ms), less than the " + Settings.human(needed)
+                            + " a record may wait there, so a worker restarted meanwhile would find it deleted; raise its retention"
+                            + " (docs/operations.md, \"Kafka topics\": 7 days)");
                 }
             }
         } catch (KafkaException e) {

@@ -278,10 +278,15 @@ public final class WorkerRuntime implements AutoCloseable {
             }
             Preflight.kafka(s.kafka(), Duration.ofSeconds(10), topics,
                     "ERASURE_TOPIC (its .retry, .dlq and, with CUSTOMERIO_APP_API_KEY, .verify topics), ERASURE_OUTCOMES_TOPIC or AUDIT_CHECKPOINT_TOPIC");
-            // the topics it reads requests from (the checkpoint topic is compacted on purpose)
-            Preflight.notCompacted(s.kafka(), Duration.ofSeconds(10), topics.keySet().stream()
-                    .filter(t -> t.equals(s.kafka().topic()) || t.equals(s.kafka().retryTopic()) || t.equals(s.kafka().verifyTopic()))
-                    .toList(), "ERASURE_TOPIC");
+            // the topics it reads requests from (the checkpoint topic is compacted on purpose), and
+            // how long a record may wait in each: a retry record until its round, a check until the next
+            java.util.Map<String, Duration> keepFor = new java.util.LinkedHashMap<>();
+            keepFor.put(s.kafka().topic(), Duration.ZERO);
+            keepFor.put(s.kafka().retryTopic(), s.worker().retryDelays().stream().max(Duration::compareTo).orElse(Duration.ZERO));
+            if (topics.containsKey(s.kafka().verifyTopic())) {
+                keepFor.put(s.kafka().verifyTopic(), Settings.Verification.MAX_INTERVAL);
+            }
+            Preflight.topicsKeepTheirRecords(s.kafka(), Duration.ofSeconds(10), keepFor, "ERASURE_TOPIC");
         } catch (ServiceProblem p) {
             if (p.kind() == ServiceProblem.Kind.CONFIGURATION) {
                 throw p;

@@ -163,6 +163,26 @@ class ConnectionErrorsIT {
         assertOneCleanLine(Cli.run(env, "worker"), 78, "topic " + retryCompacted + ".retry is compacted (cleanup.policy=compact,delete)");
     }
 
+    /**
+     * A retry record waits on its topic until its round (8 h for the last by default): a retention
+     * shorter than that deleted it unprocessed at the next restart of the worker holding it.
+     */
+    @Test
+    void aWorkerRefusesARetryTopicThatKeepsRecordsShorterThanTheLongestRetryDelay() throws Exception {
+        String t = "erasure.requests.short-" + UUID.randomUUID().toString().substring(0, 8);
+        TestInfra.kafka().createTopics(1, t, t + ".dlq");
+        TestInfra.kafka().createTopic(t + ".retry", 1, Map.of("retention.ms", Long.toString(java.time.Duration.ofHours(1).toMillis())));
+        Map<String, String> env = env();
+        env.put("ERASURE_TOPIC", t);
+        env.put("ERASURE_OUTCOMES_TOPIC", "none");
+        assertOneCleanLine(Cli.run(env, "worker"), 78, "ERASURE_TOPIC: topic " + t + ".retry keeps records for 1h (retention.ms), less"
+                + " than the 8h a record may wait there");
+        // every round within the hour: the Kafka checks pass, and the database's (after them) stops it here
+        env.put("ERASURE_RETRY_DELAYS", "1m,5m,30m");
+        env.put("DATABASE_PASSWORD", WRONG_PASSWORD);
+        assertOneCleanLine(Cli.run(env, "worker"), 78, "DATABASE_PASSWORD: PostgreSQL refused the password");
+    }
+
     @Test
     void aWorkerThatCannotReachKafkaSaysSoInOneLineAndIsNotReady() throws Exception {
         int port = TestInfra.freePort();
