@@ -33,25 +33,21 @@ class DatabaseUrlIT {
     @Test
     void commitsAreDurableWhateverTheDatabaseSaysAndAStrongerSettingStays() throws Exception {
         Settings.Database db = TestInfra.freshDatabase();
+        assertThat(inAPoolSession(db, "off", "synchronous_commit")).isEqualTo("local");
+        assertThat(inAPoolSession(db, "off", "search_path")).isEqualTo("public, pg_temp");
+        assertThat(inAPoolSession(db, "remote_apply", "synchronous_commit")).isEqualTo("remote_apply");
+    }
+
+    /** The setting as a session of the pool sees it, with the database's synchronous_commit set to {@code databaseSays}. */
+    private static String inAPoolSession(Settings.Database db, String databaseSays, String setting) throws Exception {
         String name = db.url().substring(db.url().lastIndexOf('/') + 1).replaceAll("\\?.*", "");
         try (Connection admin = TestInfra.dataSource(db).getConnection()) {
-            admin.createStatement().execute("ALTER DATABASE " + name + " SET synchronous_commit = off");
+            admin.createStatement().execute("ALTER DATABASE " + name + " SET synchronous_commit = " + databaseSays);
         }
         try (var pool = Databases.pool(db, "durable-it", null); Connection c = pool.getConnection();
-             ResultSet rs = c.createStatement().executeQuery("SHOW synchronous_commit")) {
+             ResultSet rs = c.createStatement().executeQuery("SHOW " + setting)) {
             rs.next();
-            assertThat(rs.getString(1)).isEqualTo("local");
-            ResultSet path = c.createStatement().executeQuery("SHOW search_path");
-            path.next();
-            assertThat(path.getString(1)).isEqualTo("public, pg_temp");
-        }
-        try (Connection admin = TestInfra.dataSource(db).getConnection()) {
-            admin.createStatement().execute("ALTER DATABASE " + name + " SET synchronous_commit = remote_apply");
-        }
-        try (var pool = Databases.pool(db, "durable-it-2", null); Connection c = pool.getConnection();
-             ResultSet rs = c.createStatement().executeQuery("SHOW synchronous_commit")) {
-            rs.next();
-            assertThat(rs.getString(1)).isEqualTo("remote_apply");
+            return rs.getString(1);
         }
     }
 
