@@ -59,6 +59,19 @@ class ConnectionErrorsIT {
         assertThat(r.err()).doesNotContain("\tat ", "Exception:", WRONG_PASSWORD, "SSL");
     }
 
+    /** README: plain http:// to another machine is warned about at the worker's start (the key would cross the network in clear). */
+    @Test
+    void aWorkerSaysAtItsStartThatItsTrackKeyWouldCrossTheNetworkInClear() {
+        Map<String, String> env = env();
+        env.put("CUSTOMERIO_TRACK_URL", "http://track.example.invalid");
+        env.put("DATABASE_PASSWORD", WRONG_PASSWORD); // it stops at the database, after the warning
+        try (LogCapture logs = LogCapture.capture()) {
+            assertThat(Cli.run(env, "worker").exit()).isEqualTo(78);
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("WorkerCommand CUSTOMERIO_TRACK_URL is plain http:// to"
+                    + " track.example.invalid: the Track API key crosses the network unencrypted"));
+        }
+    }
+
     @Test
     void aWrongDatabasePasswordIsAConfigurationErrorForEveryCommand() {
         Map<String, String> env = env();
