@@ -208,6 +208,11 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
             this(instanceId, maxInFlight, metricsPort, retryDelays, maxParked, staticMembership, DEFAULT_STALL_AFTER);
         }
 
+        /** The longest of the retry delays (a retry record waits at most this long), empty when there are none. */
+        public java.util.Optional<Duration> longestRetryDelay() {
+            return retryDelays.stream().max(Duration::compareTo);
+        }
+
         public static final List<Duration> DEFAULT_RETRY_DELAYS = List.of(Duration.ofMinutes(1), Duration.ofMinutes(5),
                 Duration.ofMinutes(15), Duration.ofHours(1), Duration.ofHours(2), Duration.ofHours(4), Duration.ofHours(8),
                 Duration.ofHours(8));

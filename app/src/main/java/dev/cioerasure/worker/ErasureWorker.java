@@ -150,8 +150,6 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.drainTimeout = Duration.ofSeconds(30);
         this.consumer = d.consumer();
         this.producer = d.producer();
-        this.expired = new ExpiredRecords(d.verifier() == null ? List.of(kafka.topic(), kafka.retryTopic())
-                : List.of(kafka.topic(), kafka.retryTopic(), kafka.verifyTopic()), this::lossOf, d.meters());
         this.backlogMonitor = d.backlogMonitor();
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
         consumerMetrics.bindTo(d.meters());
@@ -173,8 +171,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             budgetTimer.scheduleWithFixedDelay(b::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         }
         this.verifier = d.verifier();
+        this.expired = new ExpiredRecords(consumedTopics(), this::lossOf, d.meters());
         this.maxParked = d.worker().maxParked();
-        this.longestRetryWait = d.worker().retryDelays().stream().max(Duration::compareTo).orElse(RecordProcessor.MAX_PAUSED_WAIT);
+        this.longestRetryWait = d.worker().longestRetryDelay().orElse(RecordProcessor.MAX_PAUSED_WAIT);
         this.stallAfter = d.worker().stallAfter();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("retry-timer-"));
         this.parked = new ParkedRecords(scheduler);
@@ -259,8 +258,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         long nextProgress = System.nanoTime() + PROGRESS_INTERVAL.toNanos();
         long lastFinished = 0;
         try {
-            List<String> topics = verifier == null ? List.of(kafka.topic(), kafka.retryTopic())
-                    : List.of(kafka.topic(), kafka.retryTopic(), kafka.verifyTopic());
+            List<String> topics = consumedTopics();
             consumer.subscribe(topics, new Rebalance());
             log.info("worker consuming {} as group {} (max {} in flight)", topics, kafka.groupId(), maxInFlight);
             while (running) {
@@ -589,6 +587,11 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 log.info("assigned {}", partitions);
             }
         }
+    }
+
+    /** The topics the worker reads: requests, retry rounds and, with an App API key, verifications. */
+    private List<String> consumedTopics() {
+        return verifier == null ? List.of(kafka.topic(), kafka.retryTopic()) : List.of(kafka.topic(), kafka.retryTopic(), kafka.verifyTopic());
     }
 
     /** What records of a topic deleted unprocessed were: their requests' state, and what to do. */

@@ -52,6 +52,8 @@ final class RecordProcessor {
     private final FinalOutcomes outcomes;
     private final Republisher republisher;
     private final List<Duration> retryDelays;
+    /** The longest of them: a retry record is never held longer. */
+    private final Duration longestRetryDelay;
     private final dev.cioerasure.config.Settings.Verification verification;
     private final OutcomeEvents events;
     private final ExecutorService pool;
@@ -91,6 +93,7 @@ final class RecordProcessor {
                     dev.cioerasure.config.Settings.Verification verification, OutcomeEvents events, ExecutorService pool,
                     MeterRegistry meters, Clock clock) {
         this.retryDelays = List.copyOf(retryDelays);
+        this.longestRetryDelay = retryDelays.stream().max(Duration::compareTo).orElse(Duration.ZERO);
         this.verification = verification;
         this.events = events;
         this.parser = parser;
@@ -253,7 +256,7 @@ final class RecordProcessor {
         if (done.permanent.none() && done.exhausted.any() && round < retryDelays.size()) {
             // no sooner than the server asked (a Retry-After longer than the in-line backoff ends the in-line
             // retries), within the longest retry delay, which is as long as a retry record is ever held
-            Duration asked = java.util.Collections.min(List.of(done.exhausted.longestRetryAfter(), java.util.Collections.max(retryDelays)));
+            Duration asked = java.util.Collections.min(List.of(done.exhausted.longestRetryAfter(), longestRetryDelay));
             Duration delay = java.util.Collections.max(List.of(retryDelays.get(round), asked));
             String reason = done.exhausted.describe() + done.paused.describe("; paused: ") + "; retry round " + (round + 1) + " of "
                     + retryDelays.size() + " after " + delay;

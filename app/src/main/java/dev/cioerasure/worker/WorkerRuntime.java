@@ -282,7 +282,7 @@ public final class WorkerRuntime implements AutoCloseable {
             // how long a record may wait in each: a retry record until its round, a check until the next
             java.util.Map<String, Duration> keepFor = new java.util.LinkedHashMap<>();
             keepFor.put(s.kafka().topic(), Duration.ZERO);
-            keepFor.put(s.kafka().retryTopic(), s.worker().retryDelays().stream().max(Duration::compareTo).orElse(Duration.ZERO));
+            keepFor.put(s.kafka().retryTopic(), s.worker().longestRetryDelay().orElse(Duration.ZERO));
             if (topics.containsKey(s.kafka().verifyTopic())) {
                 keepFor.put(s.kafka().verifyTopic(), Settings.Verification.MAX_INTERVAL);
             }
