@@ -270,7 +270,6 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         return s == null ? "(not set)" : "[hidden] (" + s.origin() + ")";
     }
 
-    /** One line per setting, secrets shown only as their source; for the start-up log. */
     /**
      * One warning per Customer.io base URL on plain http:// to a host other than this machine: its
      * key (Track: Basic auth; App API: a bearer token) would cross the network unencrypted. The
@@ -283,28 +282,26 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         for (Workspace w : workspaces) {
             CustomerIo c = w.customerIo();
             String of = single ? "" : " of workspace " + w.name();
-            if (crossesTheNetworkInClear(c.baseUrl())) {
-                warnings.add((single ? "CUSTOMERIO_TRACK_URL" : "track_url") + of + " is plain http:// to " + c.baseUrl().getHost()
-                        + ": the Track API key crosses the network unencrypted (use https://; http only for a sandbox on this machine"
-                        + " or a private network)");
-            }
-            if (c.verification().enabled() && crossesTheNetworkInClear(c.appBaseUrl())) {
-                warnings.add((single ? "CUSTOMERIO_APP_URL" : "app_url") + of + " is plain http:// to " + c.appBaseUrl().getHost()
-                        + ": the App API key crosses the network unencrypted (use https://; http only for a sandbox on this machine"
-                        + " or a private network)");
+            inClear(c.baseUrl(), (single ? "CUSTOMERIO_TRACK_URL" : "track_url") + of, "Track API key").ifPresent(warnings::add);
+            if (c.verification().enabled()) {
+                inClear(c.appBaseUrl(), (single ? "CUSTOMERIO_APP_URL" : "app_url") + of, "App API key").ifPresent(warnings::add);
             }
         }
         return warnings;
     }
 
-    private static boolean crossesTheNetworkInClear(URI url) {
-        if (!"http".equalsIgnoreCase(url.getScheme())) {
-            return false;
-        }
+    /** The warning for a base URL that is plain http:// to a host other than this machine; empty otherwise. */
+    private static java.util.Optional<String> inClear(URI url, String setting, String key) {
         String host = url.getHost().toLowerCase(java.util.Locale.ROOT);
-        return !(host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1"));
+        if (!"http".equalsIgnoreCase(url.getScheme()) || host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]")
+                || host.equals("::1")) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(setting + " is plain http:// to " + url.getHost() + ": the " + key + " crosses the network"
+                + " unencrypted (use https://; http only for a sandbox on this machine or a private network)");
     }
 
+    /** One line per setting, secrets shown only as their source; for the start-up log. */
     public String describe() {
         StringBuilder b = new StringBuilder("effective configuration:");
         if (kafka != null) {
