@@ -264,9 +264,10 @@ final class AuditCommand {
         public Integer call() throws Exception {
             Identifier who = subject.identifier(); // once: "-" reads standard input; a bad one is exit 2 before the settings
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
-            String hash = new SubjectHasher(s.audit().subjectKey()).hash(who);
+            SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
+            String hash = hasher.hash(who);
             try (HikariDataSource ds = connected(s.database())) {
-                SubjectKeyFingerprint key = new SubjectKeyFingerprint(ds, new SubjectHasher(s.audit().subjectKey()));
+                SubjectKeyFingerprint key = new SubjectKeyFingerprint(ds, hasher);
                 switch (key.compare()) {
                     case DIFFERENT -> throw new Errors.UserError(SubjectKeyFingerprint.mismatch(key.stored().orElseThrow()), Errors.CONFIG);
                     case NONE_RECORDED -> System.err.println("cio-erasure: warning: this audit table records no key fingerprint yet"
@@ -274,17 +275,18 @@ final class AuditCommand {
                             + " \"no requests\" may mean a wrong key");
                     default -> { }
                 }
-                List<AuditQueries.Row> rows = new java.util.ArrayList<>(new AuditQueries(ds).bySubject(hash));
-                int otherForms = 0;
+                AuditQueries queries = new AuditQueries(ds);
+                List<AuditQueries.Row> rows = new java.util.ArrayList<>(queries.bySubject(hash));
+                boolean underOtherForm = false;
                 for (Identifier form : otherUnicodeForms(who)) {
                     // "zoë" is two different strings in NFC (ë) and NFD (e + ¨), hashed apart: a request
                     // written in the other form (an export from macOS, say) was "no requests for this email"
-                    List<AuditQueries.Row> more = new AuditQueries(ds).bySubject(new SubjectHasher(s.audit().subjectKey()).hash(form));
-                    otherForms += more.isEmpty() ? 0 : 1;
+                    List<AuditQueries.Row> more = queries.bySubject(hasher.hash(form));
+                    underOtherForm |= !more.isEmpty();
                     rows.addAll(more);
                 }
                 rows.sort(java.util.Comparator.comparingLong(AuditQueries.Row::seq));
-                if (otherForms > 0) {
+                if (underOtherForm) {
                     System.err.println("cio-erasure: note: some of these rows name the person with the same characters in another"
                             + " Unicode form (composed or decomposed, NFC or NFD), which hashes differently");
                 }
