@@ -214,12 +214,12 @@ public final class Preflight {
                 }
                 var retention = config.get(org.apache.kafka.common.config.TopicConfig.RETENTION_MS_CONFIG);
                 Duration needed = keepFor.getOrDefault(e.getKey().name(), Duration.ZERO);
-                if (retention != null && retention.value() != null && retention.value().matches("[0-9]+")
-                        && Duration.ofMillis(Long.parseLong(retention.value())).compareTo(needed) < 0) {
-                    throw config(topicSetting + ": topic " + e.getKey().name() + " keeps records for " + Settings.human(
-                            Duration.ofMillis(Long.parseLong(retention.value()))) + " (retention.ms), less than the " + Settings.human(needed)
-                            + " a record may wait there, so a worker restarted meanwhile would find it deleted; raise its retention"
-                            + " (docs/operations.md, \"Kafka topics\": 7 days)");
+                Duration kept = retention == null || retention.value() == null || !retention.value().matches("[0-9]+") ? null // -1: for ever
+                        : Duration.ofMillis(Long.parseLong(retention.value()));
+                if (kept != null && kept.compareTo(needed) < 0) {
+                    throw config(topicSetting + ": topic " + e.getKey().name() + " keeps records for " + Settings.human(kept)
+                            + " (retention.ms), less than the " + Settings.human(needed) + " a record may wait there, so a worker"
+                            + " restarted meanwhile would find it deleted; raise its retention (docs/operations.md, \"Kafka topics\": 7 days)");
                 }
             }
         } catch (KafkaException e) {
