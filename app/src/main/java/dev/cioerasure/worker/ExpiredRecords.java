@@ -32,7 +32,7 @@ final class ExpiredRecords {
         // exported from the start at 0, so increase() sees the first gap
         this.byTopic = topics.stream().collect(Collectors.toMap(Function.identity(), t -> Counter.builder(MetricNames.EXPIRED)
                 .description("Offsets of the request, retry or verification topic that the topic's retention deleted before the"
-                        + " group processed them: requests without any audit row (the log names the offsets)")
+                        + " group processed them (the log names the offsets and what was lost)")
                 .tag("topic", t).register(meters)));
     }
 
