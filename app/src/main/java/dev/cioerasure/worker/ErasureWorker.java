@@ -240,9 +240,18 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         return clients.consumer("cio-erasure-" + w.instanceId(), p);
     }
 
-    /** The worker's producer for dead letters and parked records. */
+    /**
+     * The worker's producer for dead letters, parked records, verification records and outcome
+     * events. {@link Republisher} sends until Kafka acknowledges, so its timeouts lose nothing:
+     * they bound how long a record waits before the log says why (a broker down, a topic deleted
+     * while the worker runs) and it is sent again: 30 s for an accepted record rather than Kafka's
+     * 120 s, and 10 s rather than 60 s for a send to a topic without metadata, which blocks the
+     * processing thread that made it.
+     */
     public static Producer<byte[], byte[]> producer(KafkaClients clients, Settings.Worker w) {
-        return clients.producer("cio-erasure-dlq-" + w.instanceId(), Map.of(ProducerConfig.LINGER_MS_CONFIG, 5));
+        return clients.producer("cio-erasure-dlq-" + w.instanceId(), Map.of(ProducerConfig.LINGER_MS_CONFIG, 5,
+                ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000, ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000,
+                ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000));
     }
 
     static int pollSize(int maxInFlight) {

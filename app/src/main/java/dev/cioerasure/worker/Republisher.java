@@ -237,7 +237,9 @@ final class Republisher {
                 if (error == null) {
                     done.complete(null);
                 } else if (!isPermanent(error)) {
-                    log.warn("publish to {} for {} failed ({}); retrying", rec.topic(), what, error.getClass().getSimpleName());
+                    // Kafka's message says what is wrong, e.g. "Topic … not present in metadata" for a deleted topic
+                    log.warn("publish to {} for {} failed ({}: {}); retrying", rec.topic(), what, error.getClass().getSimpleName(),
+                            safeMessage(error));
                     Executor later = CompletableFuture.delayedExecutor(Math.min(30, 1L << Math.min(attempt, 5)), TimeUnit.SECONDS);
                     later.execute(() -> sendUntilAcked(rec, what, done, onPermanent, attempt + 1));
                 } else {
