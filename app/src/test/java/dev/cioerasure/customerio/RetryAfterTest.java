@@ -22,6 +22,17 @@ class RetryAfterTest {
         assertThat(RetryAfter.parse("Sun, 29 Nov 2026 10:00:30 GMT", clock)).contains(Duration.ofSeconds(30));
     }
 
+    /** RFC 9110 §5.6.7: a recipient MUST accept all three HTTP-date formats (an older proxy may send the obsolete two). */
+    @Test
+    void readsTheObsoleteRfc850AndAsctimeDates() {
+        assertThat(RetryAfter.parse("Sunday, 29-Nov-26 10:00:30 GMT", clock)).contains(Duration.ofSeconds(30));
+        assertThat(RetryAfter.parse("Sun Nov 29 10:01:00 2026", clock)).contains(Duration.ofSeconds(60));
+        assertThat(RetryAfter.parse("Sun Dec  6 10:00:00 2026", clock)).as("asctime pads a one-digit day with a space")
+                .contains(RetryAfter.MAX);
+        assertThat(RetryAfter.parse("Tuesday, 29-Nov-77 10:00:30 GMT", clock))
+                .as("a two-digit year more than 50 years ahead is the past one (1977): retry now").contains(Duration.ZERO);
+    }
+
     @Test
     void aDateInThePastMeansRetryNow() {
         assertThat(RetryAfter.parse("Sun, 29 Nov 2026 09:00:00 GMT", clock)).contains(Duration.ZERO);
