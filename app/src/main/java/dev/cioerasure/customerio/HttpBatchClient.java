@@ -110,7 +110,9 @@ final class HttpBatchClient implements BatchClient {
         Map<Integer, String> out = new HashMap<>();
         for (JsonNode e : errors) {
             JsonNode index = e.get("batch_index");
-            if (index == null || !index.isIntegralNumber() || index.asInt() < 0 || index.asInt() >= items.size()) {
+            // canConvertToInt: 2^32 read as an int is 0, an item the server did not name
+            if (index == null || !index.isIntegralNumber() || !index.canConvertToInt() || index.asInt() < 0
+                    || index.asInt() >= items.size()) {
                 return null;
             }
             out.put(index.asInt(), "batch item refused: " + name(e.get("reason"), "invalid", items) + " "

@@ -98,7 +98,9 @@ class HttpBatchClientTest {
     @Test
     void a207WhoseErrorsCannotBeMappedIsMalformedAndTheBatchIsRetried() {
         for (String body : List.of("{\"errors\":[{\"reason\":\"invalid\"}]}", "{\"errors\":[{\"batch_index\":3}]}", "not json",
-                "{\"errors\":[{\"batch_index\":\"1\"}]}", "{}")) {
+                "{\"errors\":[{\"batch_index\":\"1\"}]}", "{}",
+                "{\"errors\":[{\"batch_index\":4294967296}]}", "{\"errors\":[{\"batch_index\":18446744073709551617}]}")) {
+            // 2^32 and 2^64 + 1 read as an int are 0 and 1: items the server did not name
             server.stubFor(post(urlEqualTo("/api/v2/batch")).willReturn(aResponse().withStatus(207).withBody(body)));
             BatchClient.Response r = client.send(ITEMS);
             assertThat(r.kind()).as(body).isEqualTo(TrackResult.Kind.RETRYABLE);
