@@ -52,6 +52,12 @@ public final class Databases {
         // (on, remote_write, remote_apply: also a synchronous standby) is kept.
         // (A plain SELECT of built-in functions: a DO block would need the plpgsql language, which a
         // hardened database may not grant.)
+        // Read committed, whatever default_transaction_isolation a DBA set for the database or the
+        // role: every append locks the chain head (and the group's pacing its budget row) that a
+        // concurrent one has just updated, which under repeatable read or serializable fails with
+        // 40001, again and again while several workers write. Readers that need one snapshot
+        // (audit verify, open requests) ask for repeatable read themselves.
+        c.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
         c.setConnectionInitSql("SET search_path = public, pg_temp; SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') = 'off'"
                 + " THEN pg_catalog.set_config('synchronous_commit', 'local', false) END");
         if (meters != null) {

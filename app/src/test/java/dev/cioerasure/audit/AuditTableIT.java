@@ -172,6 +172,38 @@ class AuditTableIT {
         assertThat(r.rowsChecked()).isEqualTo(1000);
     }
 
+    /**
+     * A DBA's default_transaction_isolation (repeatable read or serializable, for the database
+     * or the role): every append locks the chain head, which a concurrent append has just
+     * updated, so such a transaction fails with 40001 (could not serialize access) and is tried
+     * again, over and over while several workers write. The pool's sessions append in read committed.
+     */
+    @Test
+    void concurrentWritersAreNotSerializationFailuresUnderADatabasesStricterDefaultIsolation() throws Exception {
+        Settings.Database settings = TestInfra.freshDatabase();
+        String name = settings.url().substring(settings.url().lastIndexOf('/') + 1).replaceAll("\\?.*", "");
+        try (Connection admin = TestInfra.dataSource(settings).getConnection(); Statement st = admin.createStatement()) {
+            st.execute("ALTER DATABASE " + name + " SET default_transaction_isolation = 'serializable'");
+        }
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        try (var pool = Databases.pool(TestInfra.asWriter(settings), "isolation-it", null)) {
+            List<AuditWriter> writers = new ArrayList<>();
+            List<CompletableFuture<Void>> done = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                AuditWriter writer = new AuditWriter(pool, "worker-" + w, meters);
+                writers.add(writer);
+                for (int i = 0; i < 100; i++) {
+                    done.add(writer.append(List.of(outcome("w" + w + "-" + i, Outcome.COMPLETED, w * 1000L + i))));
+                }
+            }
+            CompletableFuture.allOf(done.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+            writers.forEach(AuditWriter::close);
+            assertThat(meters.find(dev.cioerasure.metrics.MetricNames.AUDIT_WRITE_FAILURES).tag("sqlstate", "40001").counters())
+                    .as("serialization failures").allSatisfy(c -> assertThat(c.count()).isZero());
+            assertThat(new ChainVerifier(TestInfra.dataSource(settings)).verify().rowsChecked()).isEqualTo(400);
+        }
+    }
+
     @Test
     void anEditedRowIsDetected() throws Exception {
         write(outcome("r1", Outcome.COMPLETED, 1), outcome("r2", Outcome.FAILED, 2), outcome("r3", Outcome.COMPLETED, 3));
