@@ -81,6 +81,13 @@ public final class Preflight {
                     + where + " (SQLState 42501: no CONNECT privilege on it; GRANT CONNECT ON DATABASE to this login, if it is"
                     + " the right one)");
         }
+        if ("57014".equals(state)) {
+            // a statement_timeout set for the database or the role (a long audit verify or report on a
+            // large table); it was exit 69, "cannot use PostgreSQL", which reads as an outage to retry
+            return config("DATABASE_URL: PostgreSQL at " + where + " cancelled a statement (SQLState 57014 query_canceled): the"
+                    + " statement_timeout of user '" + db.user() + "' or of database '" + database(db.url()) + "' (or an administrator)"
+                    + " ended it; raise it for this login, e.g. ALTER ROLE \"" + db.user() + "\" SET statement_timeout = '1h'");
+        }
         if (has(e, UnknownHostException.class)) {
             return config("DATABASE_URL: unknown host in " + where + " (the name does not resolve)");
         }

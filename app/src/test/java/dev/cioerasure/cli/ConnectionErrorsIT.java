@@ -137,6 +137,27 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * A statement_timeout a DBA set for the database or the login cancels a long statement (here
+     * one that waits for a lock): that was exit 69, "cannot use PostgreSQL (SQLState 57014)",
+     * which reads as an outage to retry; it is the database's setting for this login.
+     */
+    @Test
+    void aStatementCancelledByTheDatabasesStatementTimeoutSaysSoAndIsAConfigurationError() throws Exception {
+        assertThat(Cli.run(env(), "migrate").exit()).isZero();
+        String name = db.url().substring(db.url().lastIndexOf('/') + 1);
+        try (java.sql.Connection c = TestInfra.dataSource(db).getConnection(); java.sql.Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + name + " SET statement_timeout = '300ms'");
+            c.setAutoCommit(false);
+            st.execute("SET LOCAL statement_timeout = 0");
+            st.execute("LOCK TABLE audit_event IN ACCESS EXCLUSIVE MODE"); // audit verify waits for it past its timeout
+            assertOneCleanLine(Cli.run(env(), "audit", "verify"), 78, "DATABASE_URL: PostgreSQL at localhost:",
+                    "cancelled a statement (SQLState 57014 query_canceled): the statement_timeout of user '" + db.user()
+                            + "' or of database '" + name + "'", "ALTER ROLE");
+            c.rollback();
+        }
+    }
+
+    /**
      * A read replica (a cloud database's reader endpoint) or a database that takes no writes: the
      * worker started, and every audit write failed with SQLState 25006 while it held its partitions.
      */
