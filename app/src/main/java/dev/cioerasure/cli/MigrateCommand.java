@@ -22,6 +22,7 @@ final class MigrateCommand implements Callable<Integer> {
         try (HikariDataSource ds = Databases.pool(s.database(), "migrate", null)) {
             try (java.sql.Connection c = ds.getConnection(); java.sql.Statement st = c.createStatement()) {
                 SchemaAccess.readOnly(st, s.database(), "migrate changes its tables");
+                SchemaAccess.unicode(st, s.database(), "migrate makes the audit tables there");
             } catch (java.sql.SQLException e) {
                 throw Preflight.explain(e, s.database());
             }

@@ -64,12 +64,33 @@ public final class SchemaAccess {
         }
     }
 
+    /**
+     * A database not encoded in UTF8 (LATIN1, SQL_ASCII: an old cluster's default): the audit
+     * table holds Unicode text (requested_by, reasons, workspace names) that LATIN1 cannot store,
+     * so one such row would fail its whole batch again and again (SQLState 22P05) while the
+     * worker held its partitions, and migrate failed with "run migrate as the database owner".
+     * SQL_ASCII stores bytes unchecked. Exit 78 instead, saying so.
+     */
+    public static void unicode(Statement st, Settings.Database db, String why) throws SQLException {
+        try (ResultSet rs = st.executeQuery("SELECT pg_catalog.current_setting('server_encoding')")) {
+            if (rs.next() && !"UTF8".equals(rs.getString(1))) {
+                throw Preflight.config("DATABASE_URL: database '" + Preflight.database(db.url()) + "' at " + Preflight.hostAndPort(db.url())
+                        + " is encoded " + rs.getString(1) + ", not UTF8, and " + why + ": the audit table holds Unicode text"
+                        + " (requested_by, reasons) that it cannot store; create the database with ENCODING 'UTF8'"
+                        + " (CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0)");
+            }
+        }
+    }
+
     /** Runs the need's probe on a connection of {@code dataSource}; throws a {@link ServiceProblem} if it is refused. */
     public static void check(DataSource dataSource, Settings.Database db, Need need) {
         if (need.probe == null) {
             throw new IllegalArgumentException(need + " has no probe");
         }
         try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            if (need == Need.WORKER) {
+                unicode(st, db, "the worker appends to the audit table"); // before the probe, which would send it to migrate
+            }
             st.executeQuery(need.probe).close();
             if (need == Need.WORKER) {
                 readOnly(st, db, "the worker appends to the audit table");

@@ -158,6 +158,25 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * A database encoded LATIN1 (an old cluster's default): migrate failed with "run migrate as
+     * the database owner" (a migration's em dash has no LATIN1 form), and the worker would fail
+     * every batch holding a requested_by such as "チケット-12" for good.
+     */
+    @Test
+    void aDatabaseNotEncodedInUtf8StopsMigrateAndTheWorker() throws Exception {
+        String name = "latin1_" + UUID.randomUUID().toString().substring(0, 8).replace('-', '_');
+        try (java.sql.Connection c = TestInfra.dataSource(db).getConnection(); java.sql.Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + name + " ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+        }
+        Map<String, String> env = env();
+        env.put("DATABASE_URL", db.url().substring(0, db.url().lastIndexOf('/') + 1) + name);
+        for (String command : List.of("migrate", "worker")) {
+            assertOneCleanLine(Cli.run(env, command), 78, "DATABASE_URL: database '" + name + "' at localhost:",
+                    "is encoded LATIN1, not UTF8", "create the database with ENCODING 'UTF8'");
+        }
+    }
+
+    /**
      * A read replica (a cloud database's reader endpoint) or a database that takes no writes: the
      * worker started, and every audit write failed with SQLState 25006 while it held its partitions.
      */
