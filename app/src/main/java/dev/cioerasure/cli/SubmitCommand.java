@@ -149,6 +149,14 @@ final class SubmitCommand implements Callable<Integer> {
         }
         // a principal without Write on the topic: one line before sending, not one refusal per request
         Preflight.kafkaWrite(s.kafka(), Duration.ofSeconds(15), List.of(s.kafka().topic()), "ERASURE_TOPIC");
+        try (SendStop stop = new SendStop()) {
+            return send(s, file, fmt, submitter, ledger, survey, target, toSend, stop);
+        }
+    }
+
+    /** The second and third passes: sends the requests, then records those Kafka acknowledged. */
+    private Integer send(Settings s, Path file, RequestFile.Format fmt, Submitter submitter, Ledger ledger, Survey survey, Path target,
+                         int toSend, SendStop stop) throws IOException {
         int total = toSend;
         ProgressBar progress = new ProgressBar(total, "acknowledged", 0);
         long t0 = System.nanoTime();
@@ -158,18 +166,24 @@ final class SubmitCommand implements Callable<Integer> {
         int[] generatedSent = {0};
         java.util.function.Predicate<String> selected = id -> !(skipSubmitted && ledger.ids().contains(id));
         IdDigest sentIds = new IdDigest();
+        boolean stopped = false;
         try (Submitter.Publication publication = submitter.publication(new KafkaClients(s.kafka()), s.kafka().topic())) {
             Submitter.Pass send = submitter.reread();
-            scan(file, fmt, row -> {
-                Submitter.Checked c = send.check(row);
-                if (c.message() != null && selected.test(c.requestId())) {
-                    publication.send(c);
-                    sentIds.add(c.requestId());
-                    sentCount[0]++;
-                    generatedSent[0] += c.idGenerated() ? 1 : 0;
-                    progress.update(publication.acknowledged());
-                }
-            });
+            try {
+                scan(file, fmt, row -> {
+                    Submitter.Checked c = send.check(row);
+                    if (c.message() != null && selected.test(c.requestId())) {
+                        stop.check();
+                        publication.send(c);
+                        sentIds.add(c.requestId());
+                        sentCount[0]++;
+                        generatedSent[0] += c.idGenerated() ? 1 : 0;
+                        progress.update(publication.acknowledged());
+                    }
+                });
+            } catch (SendStop.Stopped e) {
+                stopped = true; // the rows after it are not sent; those sent are answered for and recorded below
+            }
             refused = publication.finish();
             progress.update(publication.acknowledged());
         }
@@ -181,7 +195,8 @@ final class SubmitCommand implements Callable<Integer> {
         // Written once Kafka has answered for every request, with those it acknowledged: the file records what was sent.
         if (sent > 0) {
             try {
-                record(ledger, target, fmt, survey.named, file, submitter, selected, notSent, sentIds.digest());
+                record(ledger, target, fmt, survey.named, file, submitter, selected, stopped ? sentCount[0] : Integer.MAX_VALUE, notSent,
+                        sentIds.digest());
             } catch (ChangedAfterSending e) {
                 System.err.println("cio-erasure: " + file + " changed after its requests were sent (" + sent + " of them acknowledged by"
                         + " Kafka): read again, it no longer tells which were sent, so " + target + " was left as it was, without"
@@ -189,6 +204,13 @@ final class SubmitCommand implements Callable<Integer> {
                         + " DUPLICATE and erases nobody twice.");
                 return 1;
             }
+        }
+        if (stopped) {
+            System.err.println("cio-erasure: stopped by a signal after sending " + sentCount[0] + " of " + total + " request(s): "
+                    + (sent > 0 ? "the " + sent + " Kafka acknowledged are recorded in " + target : "none was acknowledged")
+                    + (refused.isEmpty() ? "" : ", " + refused.size() + " were not") + ". Run submit again with --skip-submitted to"
+                    + " send the others");
+            return 1;
         }
         if (sentCount[0] != total) {
             System.err.println("cio-erasure: " + file + " changed while it was being submitted (" + sentCount[0] + " request(s) sent, "
@@ -223,13 +245,16 @@ final class SubmitCommand implements Callable<Integer> {
      * record is left as it was and {@link ChangedAfterSending} is thrown.
      */
     static void record(Ledger ledger, Path target, RequestFile.Format fmt, boolean named, Path file, Submitter submitter,
-                       java.util.function.Predicate<String> selected, Set<String> notSent, byte[] sentIds) throws IOException {
+                       java.util.function.Predicate<String> selected, int sentRows, Set<String> notSent, byte[] sentIds)
+            throws IOException {
         ledger.rewrite(target, fmt, named, out -> {
             Submitter.Pass record = submitter.reread();
             IdDigest readAgain = new IdDigest();
+            int[] seen = {0};
             scan(file, fmt, row -> {
                 Submitter.Checked c = record.check(row);
-                if (c.message() != null && selected.test(c.requestId())) {
+                // a stopped submit sent the first sentRows selected (otherwise: every one, and a row added since is a change)
+                if (c.message() != null && selected.test(c.requestId()) && seen[0]++ < sentRows) {
                     readAgain.add(c.requestId());
                     if (!ledger.ids().contains(c.requestId()) && !notSent.contains(c.requestId())) {
                         out.write(c.message());

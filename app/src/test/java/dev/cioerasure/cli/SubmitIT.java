@@ -49,6 +49,69 @@ class SubmitIT {
         return Cli.run(env, all);
     }
 
+    /**
+     * SIGTERM (or Ctrl-C) while a large file is being sent: submit said nothing and recorded
+     * nothing, though thousands of its requests were on their way. It now stops sending, records
+     * what Kafka acknowledged, says so, and exits with the signal's code; --skip-submitted then
+     * sends exactly the rest.
+     */
+    @Test
+    void aSubmitStoppedBySigtermRecordsWhatItSentAndTheRestIsSentBySkipSubmitted() throws Exception {
+        String topic = h.topic + ".stopped";
+        dev.cioerasure.testing.TestInfra.kafka().createTopics(1, topic);
+        int rows = 200_000;
+        Path csv = dir.resolve("bulk.csv");
+        try (java.io.BufferedWriter w = Files.newBufferedWriter(csv)) {
+            w.write("identifier_type,identifier,regulation,requested_by\n");
+            for (int i = 0; i < rows; i++) {
+                w.write("id,bulk-" + i + ",GDPR,retention/2026\n");
+            }
+        }
+        Map<String, String> env = Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(), "ERASURE_TOPIC", topic,
+                "AUDIT_SUBJECT_KEY", WorkerHarness.AUDIT_KEY);
+        Path jar = Path.of("target", "cio-erasure.jar");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                Files.exists(jar) ? jar.toString() : System.getProperty("java.class.path"), "dev.cioerasure.cli.Main", "submit",
+                "--file", csv.toString());
+        pb.environment().putAll(env);
+        Path err = dir.resolve("stderr.txt");
+        Process p = pb.redirectError(err.toFile()).redirectOutput(dir.resolve("stdout.txt").toFile()).start();
+        try {
+            await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(err).matches("(?s).*\\] [1-9][0-9]*/200000 acknowledged.*"));
+            p.destroy(); // SIGTERM
+            assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        } finally {
+            p.destroyForcibly();
+        }
+        String said = Files.readString(err);
+        assertThat(p.exitValue()).as(said).isEqualTo(143);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("stopped by a signal after sending (\\d+) of 200000 request\\(s\\): the"
+                + " (\\d+) Kafka acknowledged are recorded in (\\S+)\\. Run submit again with --skip-submitted").matcher(said);
+        assertThat(m.find()).as(said).isTrue();
+        int sent = Integer.parseInt(m.group(1));
+        assertThat(Integer.parseInt(m.group(2))).isEqualTo(sent);
+        assertThat(sent).as("stopped part-way").isBetween(1, rows - 1);
+        Path record = dir.resolve("bulk.submitted.csv");
+        assertThat(m.group(3)).isEqualTo(record.toString());
+        try (var lines = Files.lines(record)) {
+            assertThat(lines.count() - 1).as("recorded rows").isEqualTo(sent);
+        }
+        assertThat(endOffset(topic)).as("on the topic").isEqualTo(sent);
+
+        Cli.Run rest = Cli.run(env, "submit", "--file", csv.toString(), "--skip-submitted");
+        assertThat(rest.exit()).as(rest.err()).isZero();
+        assertThat(rest.out()).contains("submitted " + (rows - sent) + " request(s)");
+        assertThat(endOffset(topic)).as("each request sent once").isEqualTo(rows);
+    }
+
+    private static long endOffset(String topic) throws Exception {
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(Map.of("bootstrap.servers",
+                dev.cioerasure.testing.TestInfra.kafka().bootstrapServers()))) {
+            org.apache.kafka.common.TopicPartition tp = new org.apache.kafka.common.TopicPartition(topic, 0);
+            return admin.listOffsets(Map.of(tp, org.apache.kafka.clients.admin.OffsetSpec.latest())).partitionResult(tp).get().offset();
+        }
+    }
+
     @Test
     void aRequestKafkaRefusesIsNamedAndOnlyTheAcknowledgedOnesAreRecorded() throws Exception {
         // a topic that takes records of at most 400 bytes: the long row is refused, the others go

@@ -49,8 +49,19 @@ class SubmitRecordTest {
         Path file = Files.writeString(dir.resolve("r.csv"), HEADER + "a-1,id,p-1,GDPR,desk/1\na-2,id,p-2,GDPR,desk/1\na-3,id,p-3,GDPR,desk/1\n");
         Path record = dir.resolve("r.submitted.csv");
         SubmitCommand.record(SubmitCommand.Ledger.read(record, RequestFile.Format.CSV), record, RequestFile.Format.CSV, false, file,
-                submitter, id -> true, Set.of("a-2"), sent("a-1", "a-2", "a-3"));
+                submitter, id -> true, Integer.MAX_VALUE, Set.of("a-2"), sent("a-1", "a-2", "a-3"));
         assertThat(recordedIds(record)).as("a-2 was not acknowledged").containsExactly("a-1", "a-3");
+    }
+
+    /** A submit stopped by a signal sent the first rows only: those are recorded (less the unacknowledged), the rest not. */
+    @Test
+    void aStoppedSubmitRecordsTheRowsItSentUpToWhereItStopped() throws Exception {
+        Path file = Files.writeString(dir.resolve("r.csv"), HEADER + "a-1,id,p-1,GDPR,desk/1\na-2,id,p-2,GDPR,desk/1\na-3,id,p-3,GDPR,desk/1\n"
+                + "a-4,id,p-4,GDPR,desk/1\n");
+        Path record = dir.resolve("r.submitted.csv");
+        SubmitCommand.record(SubmitCommand.Ledger.read(record, RequestFile.Format.CSV), record, RequestFile.Format.CSV, false, file,
+                submitter, id -> !id.equals("a-1"), 2, Set.of("a-3"), sent("a-2", "a-3"));
+        assertThat(recordedIds(record)).as("a-1 not selected, a-3 not acknowledged, a-4 not sent").containsExactly("a-2");
     }
 
     @Test
@@ -59,7 +70,7 @@ class SubmitRecordTest {
         Path file = Files.writeString(dir.resolve("r.csv"), HEADER + "a-1,id,p-1,GDPR,desk/1\nb-9,id,p-9,GDPR,desk/1\n");
         // a-1 and a-2 were sent; then a-2's row was replaced by one never sent
         assertThatThrownBy(() -> SubmitCommand.record(SubmitCommand.Ledger.read(record, RequestFile.Format.CSV), record,
-                RequestFile.Format.CSV, false, file, submitter, id -> true, Set.of(), sent("a-1", "a-2")))
+                RequestFile.Format.CSV, false, file, submitter, id -> true, Integer.MAX_VALUE, Set.of(), sent("a-1", "a-2")))
                 .isInstanceOf(SubmitCommand.ChangedAfterSending.class);
         assertThat(recordedIds(record)).containsExactly("old-1");
         try (var left = Files.list(dir)) {
@@ -69,7 +80,7 @@ class SubmitRecordTest {
         // rows added after sending are no more recorded than rows replaced
         Files.writeString(file, HEADER + "a-1,id,p-1,GDPR,desk/1\na-2,id,p-2,GDPR,desk/1\nc-1,id,p-3,GDPR,desk/1\n");
         assertThatThrownBy(() -> SubmitCommand.record(SubmitCommand.Ledger.read(record, RequestFile.Format.CSV), record,
-                RequestFile.Format.CSV, false, file, submitter, id -> true, Set.of(), sent("a-1", "a-2")))
+                RequestFile.Format.CSV, false, file, submitter, id -> true, Integer.MAX_VALUE, Set.of(), sent("a-1", "a-2")))
                 .isInstanceOf(SubmitCommand.ChangedAfterSending.class);
         assertThat(recordedIds(record)).containsExactly("old-1");
     }
