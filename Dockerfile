@@ -17,8 +17,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf 
     && groupadd --system --gid 10001 erasure && useradd --system --uid 10001 --gid erasure --no-create-home erasure
 USER 10001:10001
 # Small fixed heap: the worker's memory is bounded by ERASURE_MAX_IN_FLIGHT, not by the backlog.
-# JAVA_OPTS reaches every command; the entry point adds -XX:+ExitOnOutOfMemoryError for the worker
-# and the intake only (scripts/image-entrypoint.sh says why).
+# JAVA_OPTS reaches every command; the entry point adds -XX:+ExitOnOutOfMemoryError for the intake
+# only (scripts/image-entrypoint.sh says why).
 ENV JAVA_OPTS="-Xmx256m"
 COPY --chmod=0755 scripts/image-entrypoint.sh /app/run
 EXPOSE 9400 8080

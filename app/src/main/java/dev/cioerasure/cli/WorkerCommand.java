@@ -22,6 +22,18 @@ final class WorkerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         HttpServerLimits.install(); // before any HTTP server is made: it reads them once
+        // Out of memory in a thread of the worker's own: one line and exit 70 for the supervisor to
+        // restart it, rather than running on with a thread lost. (The image no longer gives the worker
+        // -XX:+ExitOnOutOfMemoryError: with it, a record that expands beyond the heap stopped every
+        // worker of the group at every start; the consumer loop now rejects such a record.)
+        Thread.setDefaultUncaughtExceptionHandler((thread, e) -> {
+            if (e instanceof VirtualMachineError) {
+                System.err.println(Errors.outOfMemory() + " (thread " + thread.getName() + "); exiting so that the supervisor restarts"
+                        + " the worker");
+                Runtime.getRuntime().halt(Errors.SOFTWARE);
+            }
+            log.error("thread {} stopped by an unexpected error: {}", thread.getName(), e.toString());
+        });
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
                 SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
         log.info(s.describe());
@@ -80,6 +92,11 @@ final class WorkerCommand implements Callable<Integer> {
                     + cause + "): the worker principal needs Read on the request, retry and verification topics and on group "
                     + s.kafka().groupId() + ", Write on the retry, DLQ, verification and outcomes topics (docs/operations.md, Kafka topics)",
                     Errors.CONFIG);
+        }
+        if (cause instanceof dev.cioerasure.worker.ErasureWorker.OutOfMemoryReading) {
+            // it was a stack trace ("Exception in thread erasure-consumer") and "ended unexpectedly (no error)"
+            return new Errors.UserError("the worker ran " + cause.getMessage() + ": give it a larger heap (JAVA_OPTS, -Xmx;"
+                    + " docs/operations.md, \"A record larger than the heap\")", Errors.SOFTWARE);
         }
         return new Errors.UserError("the consumer loop ended unexpectedly (" + (cause == null ? "no error" : cause.toString())
                 + "); exiting so that the supervisor restarts the worker", Errors.SOFTWARE);

@@ -65,6 +65,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(30);
 
     private final Settings.Kafka kafka;
+    /** Out-of-memory failures of poll that {@link #skipUnreadable} could not explain. */
+    private int unexplainedOutOfMemory;
     private final int maxInFlight;
     private final Duration drainTimeout;
     private final Consumer<byte[], byte[]> consumer;
@@ -254,6 +256,85 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000));
     }
 
+    /**
+     * After the consumer ran out of memory reading records: one of them expands beyond the heap.
+     * Kafka decompresses a batch record by record, each in a buffer of its full size, so a producer
+     * with Write on a topic can send a batch of well under a megabyte (zeros compress a
+     * thousandfold) holding a record of hundreds, which would stop the worker at every start. The
+     * poll that failed lost the records it had collected, so every partition goes back to the
+     * first record not taken; {@link HeapBreakingRecord} finds the record, the records before it
+     * in its partition are processed as read by the search, and the record itself is rejected
+     * (OVERSIZE: no request is that large) at its coordinates, its DLQ copy without a value.
+     * Three failures in a row that the search cannot explain stop the worker, saying where it read.
+     */
+    private void skipUnreadable() {
+        Map<TopicPartition, Long> from = resumePositions();
+        from.forEach(consumer::seek);
+        java.util.Optional<HeapBreakingRecord.Found> found = HeapBreakingRecord.find(kafka, from);
+        if (found.isEmpty()) {
+            if (++unexplainedOutOfMemory >= 3) {
+                throw OutOfMemoryReading.near(from);
+            }
+            log.warn("out of memory reading records, and no record was found that the heap cannot hold; reading again");
+            return;
+        }
+        HeapBreakingRecord.Found f = found.get();
+        long heapMiB = Runtime.getRuntime().maxMemory() / (1024 * 1024);
+        log.error("{}@{} expands beyond the heap ({} MiB), so no worker with this heap can read it: rejected as OVERSIZE, its DLQ"
+                + " copy without its value; the {} record(s) before it there go on", f.partition(), f.offset(), heapMiB, f.before().size());
+        for (ConsumerRecord<byte[], byte[]> rec : f.before()) {
+            dispatch(rec);
+        }
+        consumer.seek(f.partition(), f.offset() + 1);
+        start(new UnreadableRecord(f.partition(), f.offset(), "record expands beyond the worker's heap (" + heapMiB
+                + " MiB); the limit is " + dev.cioerasure.request.RequestParser.MAX_MESSAGE_BYTES + " bytes"),
+                offsets.taken(f.partition(), f.offset()));
+    }
+
+    /** A record no one could read: only its coordinates, and why it is rejected. */
+    static final class UnreadableRecord extends ConsumerRecord<byte[], byte[]> {
+        private final String why;
+
+        UnreadableRecord(TopicPartition tp, long offset, String why) {
+            super(tp.topic(), tp.partition(), offset, null, null);
+            this.why = why;
+        }
+
+        String why() {
+            return why;
+        }
+    }
+
+    /** Where each partition held resumes: after the last record taken, else at the group's committed offset, else the beginning. */
+    private Map<TopicPartition, Long> resumePositions() {
+        Map<TopicPartition, Long> at = new java.util.TreeMap<>(
+                java.util.Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition));
+        Set<TopicPartition> held = consumer.assignment();
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(held, Duration.ofSeconds(10));
+        Map<TopicPartition, Long> beginnings = consumer.beginningOffsets(held, Duration.ofSeconds(10));
+        for (TopicPartition tp : held) {
+            long next = offsets.next(tp);
+            OffsetAndMetadata c = committed.get(tp);
+            at.put(tp, next >= 0 ? next : c != null ? c.offset() : beginnings.get(tp));
+        }
+        return at;
+    }
+
+    /** The worker stops: records it cannot read keep failing, and the search finds none that explains it. */
+    public static final class OutOfMemoryReading extends RuntimeException {
+        private OutOfMemoryReading(String message) {
+            super(message, null, false, false);
+        }
+
+        public static OutOfMemoryReading near(Map<TopicPartition, Long> positions) {
+            List<String> at = new ArrayList<>();
+            positions.forEach((tp, offset) -> at.add(tp + " offset " + offset));
+            return new OutOfMemoryReading("out of memory (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB heap) three times"
+                    + " reading records at or after " + (at.isEmpty() ? "no partition" : String.join(", ", at)) + ", and no single"
+                    + " record there is larger than the heap");
+        }
+    }
+
     static int pollSize(int maxInFlight) {
         return Math.max(1, Math.min(500, maxInFlight / 4));
     }
@@ -276,6 +357,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                     records = consumer.poll(Duration.ofMillis(100));
                 } catch (WakeupException e) {
                     break;
+                } catch (OutOfMemoryError e) {
+                    // a record that expands beyond the heap (a compressed batch): poll fails on it, at every start
+                    skipUnreadable();
+                    continue;
                 } catch (NoOffsetForPartitionException e) {
                     consumer.seekToBeginning(e.partitions()); // the group has committed nothing there yet
                     continue;
@@ -313,6 +398,11 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             // prints a stack trace of its own
             log.error("worker loop stopped by an unexpected error: {}", e.toString());
             failure = e;
+        } catch (OutOfMemoryError e) {
+            // out of memory elsewhere than reading records (those are skipped above): the command exits 70, saying so
+            failure = new OutOfMemoryReading("out of memory (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB heap) in the"
+                    + " consumer loop");
+            log.error("worker loop stopped: {}", failure.getMessage());
         } finally {
             loopAlive = false;
             closeQuietly();

@@ -51,6 +51,12 @@ final class OffsetTracker {
         return p;
     }
 
+    /** One past the highest offset taken from the partition in this assignment, or -1 when none was. */
+    long next(TopicPartition tp) {
+        Partition p = partitions.get(tp);
+        return p == null ? -1 : p.next;
+    }
+
     /** Offsets that moved since the last call to {@link #markCommitted}. */
     Map<TopicPartition, OffsetAndMetadata> toCommit(Collection<TopicPartition> only) {
         Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();

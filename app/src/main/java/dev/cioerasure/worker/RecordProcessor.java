@@ -121,7 +121,10 @@ final class RecordProcessor {
         KafkaCoordinates where = new KafkaCoordinates(rec.topic(), rec.partition(), rec.offset());
         long startNanos = System.nanoTime();
         // A parked request was admitted when it arrived; a replay from the DLQ is checked as new.
-        ParseResult parsed = republisher.parkedByTheWorker(rec) ? parser.parseAdmitted(rec.value()) : parser.parse(rec.value());
+        ParseResult parsed = rec instanceof ErasureWorker.UnreadableRecord u
+                ? new ParseResult.Invalid(new dev.cioerasure.request.Rejection(dev.cioerasure.request.Rejection.Code.OVERSIZE, u.why()),
+                        java.util.Optional.empty())
+                : republisher.parkedByTheWorker(rec) ? parser.parseAdmitted(rec.value()) : parser.parse(rec.value());
         CompletableFuture<Outcome> outcome;
         if (parsed instanceof ParseResult.Invalid invalid) {
             outcome = reject(rec, where, invalid);

@@ -39,6 +39,19 @@ class WorkerCommandTest {
                 settings()).exitCode()).isEqualTo(Errors.CONFIG);
     }
 
+    /** Out of memory reading records, three times, without a single record larger than the heap: a larger heap is the cure. */
+    @Test
+    void runningOutOfMemoryReadingRecordsWithoutAnUnreadableRecordAsksForALargerHeap() {
+        java.util.Map<org.apache.kafka.common.TopicPartition, Long> at = new java.util.LinkedHashMap<>();
+        at.put(new org.apache.kafka.common.TopicPartition("erasure.requests", 3), 1200L);
+        at.put(new org.apache.kafka.common.TopicPartition("erasure.requests.retry", 0), 7L);
+        Errors.UserError e = WorkerCommand.whyTheLoopEnded(dev.cioerasure.worker.ErasureWorker.OutOfMemoryReading.near(at), settings());
+        assertThat(e.exitCode()).isEqualTo(Errors.SOFTWARE);
+        assertThat(e.getMessage()).matches("the worker ran out of memory \\(\\d+ MiB heap\\) three times reading records at or after"
+                + " erasure.requests-3 offset 1200, erasure.requests.retry-0 offset 7, and no single record there is larger than the"
+                + " heap: give it a larger heap \\(JAVA_OPTS, -Xmx; docs/operations.md, \"A record larger than the heap\"\\)");
+    }
+
     @Test
     void anyOtherEndIsAnInternalErrorThatNamesTheException() {
         Errors.UserError e = WorkerCommand.whyTheLoopEnded(new IllegalStateException("broken"), settings());

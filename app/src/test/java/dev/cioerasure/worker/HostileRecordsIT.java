@@ -11,6 +11,7 @@ import dev.cioerasure.testing.Messages;
 import dev.cioerasure.testing.TestInfra;
 import dev.cioerasure.testing.TrackStubs;
 import dev.cioerasure.testing.WorkerHarness;
+import dev.cioerasure.testing.WorkerProcess;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -74,6 +75,54 @@ class HostileRecordsIT {
     private Map<String, String> env() {
         return Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(),
                 "ERASURE_TOPIC", h.topic, "ERASURE_GROUP_ID", h.settings.kafka().groupId());
+    }
+
+    /**
+     * A compression bomb: 300 MB of zeros is a batch of a few hundred KB in zstd, within any
+     * topic's size limit, and Kafka's consumer decompresses each record into a buffer of its full
+     * size. A worker whose heap is smaller died on it at every start (a stack trace, "ended
+     * unexpectedly (no error)"), and so did every worker of the group that took the partition. It
+     * now rejects that record at its coordinates and goes on: the request before it, read in the
+     * same batch of fetches, and the one after it are erased.
+     */
+    @Test
+    void aRecordThatExpandsBeyondTheHeapIsRejectedAndTheRecordsAroundItGoOn() throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(400_000_000));
+        p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Long.toString(800_000_000L));
+        sendRaw(h.topic, null, Messages.request("r-before-the-bomb", "email", "before.bomb@example.com"));
+        try (KafkaProducer<byte[], byte[]> bomb = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            assertThat(bomb.send(new ProducerRecord<>(h.topic, 0, null, new byte[300_000_000])).get().offset()).isEqualTo(1);
+        }
+        sendRaw(h.topic, null, Messages.request("r-behind-the-bomb", "email", "behind.bomb@example.com"));
+
+        java.nio.file.Path log = java.nio.file.Files.createTempFile("bomb-worker", ".log");
+        Process worker = WorkerProcess.start(h.settings, track.baseUrl(), 1000, Map.of(), log); // -Xmx256m
+        try {
+            await().atMost(Duration.ofSeconds(40)).until(() -> h.outcomes() == 3);
+            assertThat(worker.isAlive()).isTrue();
+            worker.destroy();
+            assertThat(worker.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        } finally {
+            worker.destroyForcibly();
+        }
+        String said = java.nio.file.Files.readString(log);
+        java.nio.file.Files.deleteIfExists(log);
+        assertThat(worker.exitValue()).as(said).isZero();
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'"
+                + " AND request_id IN ('r-before-the-bomb', 'r-behind-the-bomb')")).isEqualTo(2);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'REJECTED' AND kafka_offset = 1"
+                + " AND reason LIKE 'OVERSIZE: record expands beyond the worker''s heap (% MiB); the limit is 16384 bytes'")).isEqualTo(1);
+        assertThat(said).contains(h.topic + "-0@1 expands beyond the heap (", "rejected as OVERSIZE")
+                .doesNotContain("Exception in thread", "\tat ");
+        List<ConsumerRecord<byte[], byte[]>> dead = h.deadLetters(1, Duration.ofSeconds(10));
+        assertThat(dead).singleElement().satisfies(d -> {
+            assertThat(d.value()).isNull();
+            assertThat(new String(d.headers().lastHeader("x-erasure-reason-code").value(), java.nio.charset.StandardCharsets.UTF_8))
+                    .isEqualTo("OVERSIZE");
+        });
     }
 
     private void sendRaw(String topic, byte[] key, byte[] value, RecordHeader... headers) throws Exception {
