@@ -265,7 +265,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
      * first record not taken; {@link HeapBreakingRecord} finds the record, the records before it
      * in its partition are processed as read by the search, and the record itself is rejected
      * (OVERSIZE: no request is that large) at its coordinates, its DLQ copy without a value.
-     * Three failures in a row that the search cannot explain stop the worker, saying where it read.
+     * The third failure that the search cannot explain stops the worker, saying where it read.
      */
     private void skipUnreadable() {
         Map<TopicPartition, Long> from = resumePositions();
@@ -286,23 +286,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             dispatch(rec);
         }
         consumer.seek(f.partition(), f.offset() + 1);
-        start(new UnreadableRecord(f.partition(), f.offset(), "record expands beyond the worker's heap (" + heapMiB
+        start(new HeapBreakingRecord.Unreadable(f.partition(), f.offset(), "record expands beyond the worker's heap (" + heapMiB
                 + " MiB); the limit is " + dev.cioerasure.request.RequestParser.MAX_MESSAGE_BYTES + " bytes"),
                 offsets.taken(f.partition(), f.offset()));
-    }
-
-    /** A record no one could read: only its coordinates, and why it is rejected. */
-    static final class UnreadableRecord extends ConsumerRecord<byte[], byte[]> {
-        private final String why;
-
-        UnreadableRecord(TopicPartition tp, long offset, String why) {
-            super(tp.topic(), tp.partition(), offset, null, null);
-            this.why = why;
-        }
-
-        String why() {
-            return why;
-        }
     }
 
     /** Where each partition held resumes: after the last record taken, else at the group's committed offset, else the beginning. */

@@ -30,6 +30,20 @@ final class HeapBreakingRecord {
     /** The unreadable record's partition and offset, and the records of that partition from the worker's position up to it. */
     record Found(TopicPartition partition, long offset, List<ConsumerRecord<byte[], byte[]>> before) { }
 
+    /** Stands for the record no one could read, to be rejected: only its coordinates, and why. */
+    static final class Unreadable extends ConsumerRecord<byte[], byte[]> {
+        private final String why;
+
+        Unreadable(TopicPartition tp, long offset, String why) {
+            super(tp.topic(), tp.partition(), offset, null, null);
+            this.why = why;
+        }
+
+        String why() {
+            return why;
+        }
+    }
+
     private HeapBreakingRecord() { }
 
     /** The first record from these positions that the heap cannot hold; empty if none is met within {@link #BUDGET}. */

@@ -121,7 +121,7 @@ final class RecordProcessor {
         KafkaCoordinates where = new KafkaCoordinates(rec.topic(), rec.partition(), rec.offset());
         long startNanos = System.nanoTime();
         // A parked request was admitted when it arrived; a replay from the DLQ is checked as new.
-        ParseResult parsed = rec instanceof ErasureWorker.UnreadableRecord u
+        ParseResult parsed = rec instanceof HeapBreakingRecord.Unreadable u
                 ? new ParseResult.Invalid(new dev.cioerasure.request.Rejection(dev.cioerasure.request.Rejection.Code.OVERSIZE, u.why()),
                         java.util.Optional.empty())
                 : republisher.parkedByTheWorker(rec) ? parser.parseAdmitted(rec.value()) : parser.parse(rec.value());
