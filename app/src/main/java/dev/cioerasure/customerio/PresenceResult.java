@@ -53,8 +53,13 @@ public record PresenceResult(int status, Kind kind, Optional<Duration> retryAfte
         return kind == Kind.GONE || kind == Kind.PRESENT;
     }
 
-    /** A metric-safe tag: the status code, or the kind of failure when there was no response. */
+    /** The status: the code, or the kind of failure when there was no response (the last check's, in the verification record). */
     public String statusTag() {
         return status > 0 ? Integer.toString(status) : detail;
+    }
+
+    /** The metrics' status tag, from a bounded set ({@link StatusTags}). */
+    public String metricTag() {
+        return StatusTags.of(status, detail);
     }
 }

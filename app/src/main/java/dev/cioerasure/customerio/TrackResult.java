@@ -65,8 +65,13 @@ public record TrackResult(TrackOperation operation, int status, Kind kind, Optio
         return Kind.PERMANENT;
     }
 
-    /** A metric-safe status tag: the code, or {@code io_error}/{@code timeout} when there was no response. */
+    /** The status: the code, or {@code io_error}/{@code timeout} when there was no response. */
     public String statusTag() {
         return status > 0 ? Integer.toString(status) : detail;
+    }
+
+    /** The metrics' status tag, from a bounded set ({@link StatusTags}). */
+    public String metricTag() {
+        return StatusTags.of(status, detail);
     }
 }

@@ -199,7 +199,7 @@ public final class BatchingTrack implements TrackClient, NonBlockingTrack, Paced
         }
         pacing.finished(r.status() > 0);
         batchItems.record(batch.size());
-        batchTimers.computeIfAbsent(r.status() > 0 ? Integer.toString(r.status()) : r.detail(), s -> Timer.builder(MetricNames.TRACK_BATCHES)
+        batchTimers.computeIfAbsent(dev.cioerasure.customerio.StatusTags.of(r.status(), r.detail()), s -> Timer.builder(MetricNames.TRACK_BATCHES)
                 .description("Track v2 batch requests by HTTP status").tag("status", s).register(meters)).record(r.latency());
         // 413: a server (or a proxy before it) that counts size more strictly still; halves pass
         if ((r.status() == 400 || r.status() == 413) && batch.size() > 1) {

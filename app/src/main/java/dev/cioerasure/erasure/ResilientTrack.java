@@ -223,10 +223,10 @@ final class ResilientTrack implements AutoCloseable {
             }
             pacing.afterCall(r);
             breaker.onResult(r.latency().toNanos(), TimeUnit.NANOSECONDS, r);
-            callTimers.computeIfAbsent(op.tag() + "|" + r.statusTag(), k -> Timer.builder(MetricNames.TRACK_CALLS)
+            callTimers.computeIfAbsent(op.tag() + "|" + r.metricTag(), k -> Timer.builder(MetricNames.TRACK_CALLS)
                     .description("Track API calls (each attempt) by operation and HTTP status")
                     .tag("operation", op.tag())
-                    .tag("status", r.statusTag())
+                    .tag("status", r.metricTag())
                     .publishPercentileHistogram()
                     .register(meters)).record(r.latency());
             return r;

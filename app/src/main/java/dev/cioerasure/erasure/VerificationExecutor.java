@@ -144,7 +144,7 @@ public final class VerificationExecutor implements Paced {
         pacing.finished(r.status() > 0);
         long took = System.nanoTime() - start;
         breaker.onResult(took, java.util.concurrent.TimeUnit.NANOSECONDS, r);
-        callTimers.computeIfAbsent(r.statusTag(), k -> Timer.builder(MetricNames.APP_CALLS)
+        callTimers.computeIfAbsent(r.metricTag(), k -> Timer.builder(MetricNames.APP_CALLS)
                 .description("App API look-ups (each attempt) by HTTP status, including the wait for a slot")
                 .tag("status", k)
                 .register(meters)).record(Duration.ofNanos(took));
