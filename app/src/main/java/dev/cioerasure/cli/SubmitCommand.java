@@ -28,12 +28,13 @@ import picocli.CommandLine.Option;
                         + " (request_id,identifier_type,identifier,regulation,requested_at,requested_by,workspaces; request_id,"
                         + " requested_at and workspaces optional) or NDJSON (one request message per line). Every row is"
                         + " validated first: if any is bad, the bad lines are listed and nothing is sent. Missing request ids"
-                        + " are generated (stable per person, regulation, requested_by and requested_at: the same row gets the"
-                        + " same id, so a re-run erases nobody twice; a new ticket or date is a new request). After Kafka has"
-                        + " acknowledged them, the requests with their ids are written to --out (default"
+                        + " are generated (stable per person, regulation, requested_by, requested_at and workspaces: the same row"
+                        + " gets the same id, so a re-run erases nobody twice; a new ticket or date is a new request). After Kafka"
+                        + " has acknowledged them, the requests with their ids are written to --out (default"
                         + " <file>.submitted.<ext>), which also records what was sent: rows already in it are not sent again"
-                        + " unless you say so. Needs KAFKA_BOOTSTRAP_SERVERS and AUDIT_SUBJECT_KEY (the record key is the"
-                        + " subject's keyed hash)."})
+                        + " unless you say so. Stopped by a signal (Ctrl-C) while sending, it records what Kafka acknowledged"
+                        + " and says how many were sent; --skip-submitted sends the rest. Needs KAFKA_BOOTSTRAP_SERVERS and"
+                        + " AUDIT_SUBJECT_KEY (the record key is the subject's keyed hash)."})
 final class SubmitCommand implements Callable<Integer> {
     @Option(names = "--file", paramLabel = "F", required = true, description = "The CSV or NDJSON file.")
     Path file;
