@@ -175,6 +175,20 @@ class AuditCommandsIT {
         assertThat(run(false, "audit", "report", "--from", "yesterday", "--to", "2026-11-30").exit()).isEqualTo(2);
     }
 
+    /** A request rejected before its requested_at could be read has none: it is in the report of the day it was first seen. */
+    @Test
+    void aRequestRejectedWithoutARequestedAtIsReportedOnTheDayItWasFirstSeen() throws Exception {
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-no-date", null, null, Step.OUTCOME, Outcome.REJECTED, null, null,
+                    "INVALID_VALUE: requested_at must be an RFC 3339 timestamp with offset", null, null, null, null,
+                    new KafkaCoordinates("erasure.requests", 0, 77), Instant.parse("2026-10-15T08:00:00Z")))).get(10, TimeUnit.SECONDS);
+        }
+        Cli.Run day = run(false, "audit", "report", "--from", "2026-10-15", "--to", "2026-10-15", "--format", "csv");
+        assertThat(day.out()).containsPattern("(?m)^r-no-date,,,,,,\"?2026-10-15T08:00:00Z\"?,REJECTED,");
+        assertThat(run(false, "audit", "report", "--from", "2026-10-16", "--to", "2026-10-31", "--format", "csv").out())
+                .doesNotContain("r-no-date");
+    }
+
     @Test
     void statusAndReportShowEachWorkspaceAndFoldTheirVerifications() throws Exception {
         String ann = hasher.hash(Identifier.id("ann-7"));
