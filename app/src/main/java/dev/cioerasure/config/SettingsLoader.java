@@ -115,7 +115,7 @@ public final class SettingsLoader {
     /** Set by the program for each client; an operator's value would break a guarantee (offsets, ordering, acks). */
     private static final Set<String> RESERVED_CLIENT_PROPERTIES = Set.of("bootstrap.servers", "group.id", "group.instance.id",
             "client.id", "enable.auto.commit", "auto.offset.reset", "max.poll.records", "key.serializer", "value.serializer",
-            "key.deserializer", "value.deserializer", "acks", "enable.idempotence", "transactional.id");
+            "key.deserializer", "value.deserializer", "acks", "enable.idempotence", "transactional.id", "isolation.level");
     private static final String CLIENT_PREFIX = "KAFKA_CLIENT_";
     private static final String CLIENT_FILE = "KAFKA_CLIENT_CONFIG_FILE";
     /** A client properties file or a workspaces file: a few dozen lines, far below this. */

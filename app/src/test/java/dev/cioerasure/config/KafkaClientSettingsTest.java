@@ -72,6 +72,23 @@ class KafkaClientSettingsTest {
                 .message().doesNotContain("TLS_AES", "CHACHA");
     }
 
+    /** Consumers read committed records only, so that an aborted request is never erased: an operator's read_uncommitted was dropped without a word. */
+    @Test
+    void theIsolationLevelIsCioErasuresOwn() {
+        assertThatThrownBy(() -> load(env("KAFKA_CLIENT_ISOLATION_LEVEL", "read_uncommitted")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("KAFKA_CLIENT_ISOLATION_LEVEL: isolation.level is set by cio-erasure itself and cannot be overridden");
+    }
+
+    /** An operator's timing reaches every client, except where a client of cio-erasure sets its own. */
+    @Test
+    void aClientsOwnTimingsTakeThePlaceOfAnOperators() {
+        dev.cioerasure.kafka.KafkaClients clients = new dev.cioerasure.kafka.KafkaClients(load(env("KAFKA_CLIENT_LINGER_MS", "100",
+                "KAFKA_CLIENT_RECONNECT_BACKOFF_MS", "250")));
+        Map<String, Object> p = clients.producerConfig("worker", Map.of("linger.ms", 5));
+        assertThat(p).containsEntry("linger.ms", 5).containsEntry("reconnect.backoff.ms", "250");
+    }
+
     @Test
     void everyRuleBreachIsNamedInOneMessage() throws Exception {
         Path file = Files.writeString(dir.resolve("client.properties"), "enable.auto.commit=true\nsasl.mechanism=PLAIN\n");
