@@ -26,14 +26,7 @@ final class WorkerCommand implements Callable<Integer> {
         // restart it, rather than running on with a thread lost. (The image no longer gives the worker
         // -XX:+ExitOnOutOfMemoryError: with it, a record that expands beyond the heap stopped every
         // worker of the group at every start; the consumer loop now rejects such a record.)
-        Thread.setDefaultUncaughtExceptionHandler((thread, e) -> {
-            if (e instanceof VirtualMachineError) {
-                System.err.println(Errors.outOfMemory() + " (thread " + thread.getName() + "); exiting so that the supervisor restarts"
-                        + " the worker");
-                Runtime.getRuntime().halt(Errors.SOFTWARE);
-            }
-            log.error("thread {} stopped by an unexpected error: {}", thread.getName(), e.toString());
-        });
+        Thread.setDefaultUncaughtExceptionHandler(lostThreads(System.err, code -> Runtime.getRuntime().halt(code)));
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
                 SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
         log.info(s.describe());
@@ -72,6 +65,21 @@ final class WorkerCommand implements Callable<Integer> {
         }
         stopped.await();
         return 0;
+    }
+
+    /**
+     * What happens to an error no thread of the worker caught: out of memory, one line on
+     * {@code err} and {@code halt} with 70; anything else is logged in one line (no stack trace).
+     */
+    static Thread.UncaughtExceptionHandler lostThreads(java.io.PrintStream err, java.util.function.IntConsumer halt) {
+        return (thread, e) -> {
+            if (e instanceof OutOfMemoryError) {
+                err.println(Errors.outOfMemory() + " (thread " + thread.getName() + "); exiting so that the supervisor restarts the worker");
+                halt.accept(Errors.SOFTWARE);
+                return;
+            }
+            log.error("thread {} stopped by an unexpected error: {}", thread.getName(), e.toString());
+        };
     }
 
     /**

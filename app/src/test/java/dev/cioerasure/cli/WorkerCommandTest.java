@@ -52,6 +52,20 @@ class WorkerCommandTest {
                 + " heap: give it a larger heap \\(JAVA_OPTS, -Xmx; docs/operations.md, \"A record larger than the heap\"\\)");
     }
 
+    /** Out of memory in a thread of its own: the worker says so in one line and exits 70, rather than running on without it. */
+    @Test
+    void aThreadLostToOutOfMemoryStopsTheWorkerWithOneLine() {
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.util.List<Integer> halted = new java.util.ArrayList<>();
+        Thread.UncaughtExceptionHandler h = WorkerCommand.lostThreads(new java.io.PrintStream(err, true), halted::add);
+        h.uncaughtException(new Thread("erasure-7"), new IllegalStateException("not fatal"));
+        assertThat(halted).isEmpty();
+        h.uncaughtException(new Thread("erasure-7"), new OutOfMemoryError("Java heap space"));
+        assertThat(halted).containsExactly(70);
+        assertThat(err.toString()).hasLineCount(1).startsWith("cio-erasure: out of memory (this JVM may use at most ")
+                .contains("(thread erasure-7); exiting so that the supervisor restarts the worker");
+    }
+
     @Test
     void anyOtherEndIsAnInternalErrorThatNamesTheException() {
         Errors.UserError e = WorkerCommand.whyTheLoopEnded(new IllegalStateException("broken"), settings());
