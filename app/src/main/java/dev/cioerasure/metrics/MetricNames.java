@@ -45,6 +45,8 @@ public final class MetricNames {
     public static final String BACKLOG = "erasure.backlog.records";
     /** Gauge: age in seconds of the oldest request waiting in the request topic; 0 when none waits. */
     public static final String BACKLOG_OLDEST_AGE = "erasure.backlog.oldest.age.seconds";
+    /** Records of the request topic the group cannot read yet: in or behind a transaction still open. */
+    public static final String BACKLOG_UNCOMMITTED = "erasure.backlog.uncommitted";
     /** Gauge, tags {@code version}, {@code java}, {@code kafka_clients}: always 1. */
     public static final String BUILD_INFO = "erasure.build.info";
     /** Counter: times a 429 lowered this instance's Track rate by 10 % (it recovers by 5 % per 5 s without one). */

@@ -50,6 +50,7 @@ final class BacklogMonitor implements AutoCloseable {
     private final Clock clock;
     private final MultiGauge backlog;
     private volatile double oldestWaitingSeconds = Double.NaN;
+    private volatile double uncommitted;
     private volatile boolean reachable = true;
     private volatile String problem;
     private long lastProblemLog;
@@ -68,6 +69,10 @@ final class BacklogMonitor implements AutoCloseable {
                 .description("Age of the oldest request waiting in the request topic (Kafka timestamp of the record at the"
                         + " group's committed offset); 0 when none waits")
                 .baseUnit("seconds").register(meters);
+        Gauge.builder(MetricNames.BACKLOG_UNCOMMITTED, this, m -> m.uncommitted)
+                .description("Records of the request topic the group cannot read yet: in or behind a transaction still open"
+                        + " (log-end offset minus last stable offset); they wait, unseen by the backlog's age, until it ends")
+                .baseUnit("records").register(meters);
     }
 
     /** False while the last refresh could not reach Kafka. */
@@ -104,6 +109,7 @@ final class BacklogMonitor implements AutoCloseable {
             }
             backlog.register(rows, true);
             oldestWaitingSeconds = oldestAge(waitingFrom);
+            uncommitted = uncommitted(partitions, end);
             if (!reachable) {
                 log.info("Kafka at {} answers again", kafka.bootstrapServers());
             }
@@ -122,9 +128,33 @@ final class BacklogMonitor implements AutoCloseable {
     }
 
     private Map<TopicPartition, Long> offsets(List<TopicPartition> partitions, OffsetSpec spec) throws Exception {
+        return offsets(partitions, spec, org.apache.kafka.common.IsolationLevel.READ_UNCOMMITTED);
+    }
+
+    /**
+     * Records of the request topic past the last stable offset: a transaction still open holds
+     * them (its own, and every committed record written after it), and the worker, reading
+     * committed records only, cannot reach them until it commits or aborts. A producer that
+     * opens one and hangs stops its partition for up to the transaction's timeout (15 min at the
+     * broker's default most), again and again; the backlog's age says nothing, since nothing past
+     * that offset can be read.
+     */
+    private double uncommitted(List<TopicPartition> partitions, Map<TopicPartition, Long> end) throws Exception {
+        List<TopicPartition> requests = partitions.stream().filter(tp -> tp.topic().equals(kafka.topic())).toList();
+        Map<TopicPartition, Long> stable = offsets(requests, OffsetSpec.latest(), org.apache.kafka.common.IsolationLevel.READ_COMMITTED);
+        long n = 0;
+        for (TopicPartition tp : requests) {
+            n += Math.max(0, end.getOrDefault(tp, 0L) - stable.getOrDefault(tp, end.getOrDefault(tp, 0L)));
+        }
+        return n;
+    }
+
+    private Map<TopicPartition, Long> offsets(List<TopicPartition> partitions, OffsetSpec spec, org.apache.kafka.common.IsolationLevel isolation)
+            throws Exception {
         Map<TopicPartition, OffsetSpec> request = new HashMap<>();
         partitions.forEach(tp -> request.put(tp, spec));
-        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> r = admin.listOffsets(request).all()
+        Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> r = admin.listOffsets(request,
+                        new org.apache.kafka.clients.admin.ListOffsetsOptions(isolation)).all()
                 .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         Map<TopicPartition, Long> out = new HashMap<>();
         r.forEach((tp, info) -> out.put(tp, info.offset()));

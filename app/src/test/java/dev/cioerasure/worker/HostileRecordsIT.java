@@ -235,6 +235,42 @@ class HostileRecordsIT {
     }
 
     /**
+     * A transactional producer that opens a transaction and hangs: no consumer reading committed
+     * records gets past it, so the requests written after it wait, and the backlog's age said 0
+     * (nothing past that offset can be read). The records it holds are now a gauge of their own,
+     * with an alert; once it ends (here: aborted), the request behind it is erased.
+     */
+    @Test
+    void requestsBehindATransactionLeftOpenAreCountedUntilItEnds() throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "hanging-" + java.util.UUID.randomUUID());
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        try (KafkaProducer<byte[], byte[]> tx = new KafkaProducer<>(p)) {
+            tx.initTransactions();
+            tx.beginTransaction();
+            tx.send(new ProducerRecord<>(h.topic, 0, "k".getBytes(StandardCharsets.UTF_8), Messages.request("r-open", "id", "p-open"))).get();
+            sendRaw(h.topic, null, Messages.request("r-behind-the-open-one", "id", "p-behind"));
+            h.start();
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                h.runtime().worker().refreshBacklog();
+                assertThat(h.runtime().meters().get("erasure.backlog.uncommitted").gauge().value()).isEqualTo(2);
+            });
+            assertThat(h.runtime().meters().get("erasure.backlog.oldest.age.seconds").gauge().value()).as("what it said alone").isZero();
+            assertThat(h.outcomes()).isZero();
+            tx.abortTransaction();
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-behind-the-open-one' AND outcome = 'COMPLETED'") == 1);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-open'")).isZero();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            h.runtime().worker().refreshBacklog();
+            assertThat(h.runtime().meters().get("erasure.backlog.uncommitted").gauge().value()).isZero();
+        });
+    }
+
+    /**
      * Requests the topic's retention deleted while the group was stopped: with the consumer's
      * automatic reset to earliest the worker went on from what was left without a word, and those
      * requests had no audit row at all. The gap is now logged with its offsets and counted.
