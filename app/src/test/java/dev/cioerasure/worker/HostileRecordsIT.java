@@ -97,11 +97,16 @@ class HostileRecordsIT {
             assertThat(bomb.send(new ProducerRecord<>(h.topic, 0, null, new byte[300_000_000])).get().offset()).isEqualTo(1);
         }
         sendRaw(h.topic, null, Messages.request("r-behind-the-bomb", "email", "behind.bomb@example.com"));
+        // on the other partitions too: a poll that fails loses what it had collected from them
+        for (int partition = 1; partition <= 2; partition++) {
+            bigProducer.send(new ProducerRecord<>(h.topic, partition, null, Messages.request("r-beside-" + partition, "id",
+                    "p-beside-" + partition))).get();
+        }
 
         java.nio.file.Path log = java.nio.file.Files.createTempFile("bomb-worker", ".log");
         Process worker = WorkerProcess.start(h.settings, track.baseUrl(), 1000, Map.of(), log); // -Xmx256m
         try {
-            await().atMost(Duration.ofSeconds(40)).until(() -> h.outcomes() == 3);
+            await().atMost(Duration.ofSeconds(40)).until(() -> h.outcomes() == 5);
             assertThat(worker.isAlive()).isTrue();
             worker.destroy();
             assertThat(worker.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
@@ -112,7 +117,7 @@ class HostileRecordsIT {
         java.nio.file.Files.deleteIfExists(log);
         assertThat(worker.exitValue()).as(said).isZero();
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'"
-                + " AND request_id IN ('r-before-the-bomb', 'r-behind-the-bomb')")).isEqualTo(2);
+                + " AND request_id IN ('r-before-the-bomb', 'r-behind-the-bomb', 'r-beside-1', 'r-beside-2')")).isEqualTo(4);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'REJECTED' AND kafka_offset = 1"
                 + " AND reason LIKE 'OVERSIZE: record expands beyond the worker''s heap (% MiB); the limit is 16384 bytes'")).isEqualTo(1);
         assertThat(said).contains(h.topic + "-0@1 expands beyond the heap (", "rejected as OVERSIZE")
