@@ -92,13 +92,15 @@ class HostileRecordsIT {
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd");
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(400_000_000));
         p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Long.toString(800_000_000L));
-        sendRaw(h.topic, null, Messages.request("r-before-the-bomb", "email", "before.bomb@example.com"));
+        // on partition 2, the last a poll collects: what it collected from 0 and 1 before is lost with it
+        bigProducer.send(new ProducerRecord<>(h.topic, 2, null, Messages.request("r-before-the-bomb", "email", "before.bomb@example.com")))
+                .get();
         try (KafkaProducer<byte[], byte[]> bomb = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
-            assertThat(bomb.send(new ProducerRecord<>(h.topic, 0, null, new byte[300_000_000])).get().offset()).isEqualTo(1);
+            assertThat(bomb.send(new ProducerRecord<>(h.topic, 2, null, new byte[300_000_000])).get().offset()).isEqualTo(1);
         }
-        sendRaw(h.topic, null, Messages.request("r-behind-the-bomb", "email", "behind.bomb@example.com"));
-        // on the other partitions too: a poll that fails loses what it had collected from them
-        for (int partition = 1; partition <= 2; partition++) {
+        bigProducer.send(new ProducerRecord<>(h.topic, 2, null, Messages.request("r-behind-the-bomb", "email", "behind.bomb@example.com")))
+                .get();
+        for (int partition = 0; partition <= 1; partition++) {
             bigProducer.send(new ProducerRecord<>(h.topic, partition, null, Messages.request("r-beside-" + partition, "id",
                     "p-beside-" + partition))).get();
         }
@@ -117,10 +119,10 @@ class HostileRecordsIT {
         java.nio.file.Files.deleteIfExists(log);
         assertThat(worker.exitValue()).as(said).isZero();
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'"
-                + " AND request_id IN ('r-before-the-bomb', 'r-behind-the-bomb', 'r-beside-1', 'r-beside-2')")).isEqualTo(4);
-        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'REJECTED' AND kafka_offset = 1"
+                + " AND request_id IN ('r-before-the-bomb', 'r-behind-the-bomb', 'r-beside-0', 'r-beside-1')")).isEqualTo(4);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'REJECTED' AND kafka_partition = 2 AND kafka_offset = 1"
                 + " AND reason LIKE 'OVERSIZE: record expands beyond the worker''s heap (% MiB); the limit is 16384 bytes'")).isEqualTo(1);
-        assertThat(said).contains(h.topic + "-0@1 expands beyond the heap (", "rejected as OVERSIZE")
+        assertThat(said).contains(h.topic + "-2@1 expands beyond the heap (", "rejected as OVERSIZE")
                 .doesNotContain("Exception in thread", "\tat ");
         List<ConsumerRecord<byte[], byte[]>> dead = h.deadLetters(1, Duration.ofSeconds(10));
         assertThat(dead).singleElement().satisfies(d -> {
