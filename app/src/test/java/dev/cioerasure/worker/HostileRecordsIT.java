@@ -130,6 +130,9 @@ class HostileRecordsIT {
             assertThat(new String(d.headers().lastHeader("x-erasure-reason-code").value(), java.nio.charset.StandardCharsets.UTF_8))
                     .isEqualTo("OVERSIZE");
         });
+        Cli.Run list = Cli.run(env(), "dlq", "list");
+        assertThat(list.exit()).as(list.err()).isZero();
+        assertThat(list.out()).contains(h.topic + "-2@1", "OVERSIZE: record expands beyond the worker's heap");
     }
 
     private void sendRaw(String topic, byte[] key, byte[] value, RecordHeader... headers) throws Exception {
