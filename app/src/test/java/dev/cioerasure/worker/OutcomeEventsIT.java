@@ -100,6 +100,15 @@ class OutcomeEventsIT {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()));
              LogCapture logs = LogCapture.capture()) {
             admin.deleteTopics(List.of(outcomes)).all().get();
+            // deletion is asynchronous: an event produced meanwhile went to the log being deleted
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                try {
+                    admin.describeTopics(List.of(outcomes)).allTopicNames().get();
+                    return false;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    return e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+                }
+            });
             h.send(Messages.request("r-while-gone", "email", "while.gone@example.com"));
             // first the send Kafka had accepted expires (30 s), then one finds no metadata (10 s)
             await().atMost(Duration.ofSeconds(75)).until(() -> logs.lines().stream().anyMatch(l ->
