@@ -135,6 +135,24 @@ class HostileRecordsIT {
         assertThat(list.out()).contains(h.topic + "-2@1", "OVERSIZE: record expands beyond the worker's heap");
     }
 
+    /** Waits until the worker's backlog gauge, refreshed, reads {@code expected}. */
+    private void awaitBacklogGauge(String name, double expected) {
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            h.runtime().worker().refreshBacklog();
+            assertThat(h.runtime().meters().get(name).gauge().value()).isEqualTo(expected);
+        });
+    }
+
+    /** A producer with a transactional id of its own, its transactions initialised. */
+    private static KafkaProducer<byte[], byte[]> transactional(String idPrefix) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, idPrefix + "-" + java.util.UUID.randomUUID());
+        KafkaProducer<byte[], byte[]> tx = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        tx.initTransactions();
+        return tx;
+    }
+
     private void sendRaw(String topic, byte[] key, byte[] value, RecordHeader... headers) throws Exception {
         bigProducer.send(new ProducerRecord<>(topic, 0, key, value, Arrays.asList(headers))).get();
     }
@@ -214,13 +232,7 @@ class HostileRecordsIT {
      */
     @Test
     void aRequestWhoseTransactionWasAbortedIsNeverErased() throws Exception {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
-        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "hostile-" + java.util.UUID.randomUUID());
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        try (KafkaProducer<byte[], byte[]> tx = new KafkaProducer<>(p)) {
-            tx.initTransactions();
+        try (KafkaProducer<byte[], byte[]> tx = transactional("hostile")) {
             tx.beginTransaction();
             tx.send(new ProducerRecord<>(h.topic, 0, "k".getBytes(StandardCharsets.UTF_8),
                     Messages.request("r-aborted", "id", "p-aborted"))).get();
@@ -236,10 +248,7 @@ class HostileRecordsIT {
                 "SELECT count(*) FROM audit_event WHERE request_id = 'r-committed' AND outcome = 'COMPLETED'") == 1);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-aborted'")).isZero();
         // the committed offset stops at the commit marker: nothing waits there, and the age says 0 (it read NaN)
-        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-            h.runtime().worker().refreshBacklog();
-            assertThat(h.runtime().meters().get("erasure.backlog.oldest.age.seconds").gauge().value()).isZero();
-        });
+        awaitBacklogGauge("erasure.backlog.oldest.age.seconds", 0);
         assertThat(track.findAll(com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor(
                 com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(".*p-aborted.*")))).as("nobody called about it").isEmpty();
     }
@@ -252,21 +261,12 @@ class HostileRecordsIT {
      */
     @Test
     void requestsBehindATransactionLeftOpenAreCountedUntilItEnds() throws Exception {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers());
-        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "hanging-" + java.util.UUID.randomUUID());
-        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-        try (KafkaProducer<byte[], byte[]> tx = new KafkaProducer<>(p)) {
-            tx.initTransactions();
+        try (KafkaProducer<byte[], byte[]> tx = transactional("hanging")) {
             tx.beginTransaction();
             tx.send(new ProducerRecord<>(h.topic, 0, "k".getBytes(StandardCharsets.UTF_8), Messages.request("r-open", "id", "p-open"))).get();
             sendRaw(h.topic, null, Messages.request("r-behind-the-open-one", "id", "p-behind"));
             h.start();
-            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-                h.runtime().worker().refreshBacklog();
-                assertThat(h.runtime().meters().get("erasure.backlog.uncommitted").gauge().value()).isEqualTo(2);
-            });
+            awaitBacklogGauge("erasure.backlog.uncommitted", 2);
             assertThat(h.runtime().meters().get("erasure.backlog.oldest.age.seconds").gauge().value()).as("what it said alone").isZero();
             assertThat(h.outcomes()).isZero();
             tx.abortTransaction();
@@ -274,10 +274,7 @@ class HostileRecordsIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
                 "SELECT count(*) FROM audit_event WHERE request_id = 'r-behind-the-open-one' AND outcome = 'COMPLETED'") == 1);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-open'")).isZero();
-        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-            h.runtime().worker().refreshBacklog();
-            assertThat(h.runtime().meters().get("erasure.backlog.uncommitted").gauge().value()).isZero();
-        });
+        awaitBacklogGauge("erasure.backlog.uncommitted", 0);
     }
 
     /**
