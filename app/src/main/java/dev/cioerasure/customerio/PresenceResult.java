@@ -31,21 +31,14 @@ public record PresenceResult(int status, Kind kind, Optional<Duration> retryAfte
         if (status == 404) {
             return Kind.GONE;
         }
-        if (status >= 200 && status < 300) {
-            return Kind.PRESENT;
-        }
-        if (status == 408 || status == 429 || status >= 500 && status < 600) {
-            return Kind.RETRYABLE;
-        }
-        if (status >= 300 && status < 400) {
-            // as for Track (TrackResult.classify): never followed, a misdirected base URL; asked
-            // again until the deadline rather than written UNVERIFIABLE at once, for good
-            return Kind.RETRYABLE;
-        }
-        if (status == 401 || status == 403) {
-            return Kind.UNAUTHORIZED;
-        }
-        return Kind.PERMANENT;
+        // otherwise as a Track call: 2xx an answer, 3xx (never followed, a misdirected base URL),
+        // 408, 429 and 5xx asked again until the deadline, 401/403 refused credentials
+        return switch (TrackResult.classify(status)) {
+            case SUCCESS -> Kind.PRESENT;
+            case RETRYABLE -> Kind.RETRYABLE;
+            case UNAUTHORIZED -> Kind.UNAUTHORIZED;
+            case PERMANENT, PAUSED -> Kind.PERMANENT; // PAUSED is no status's kind: no call was made
+        };
     }
 
     /** An answer about the person (gone or present), as opposed to an error. */
