@@ -279,7 +279,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             return;
         }
         HeapBreakingRecord.Found f = found.get();
-        long heapMiB = Runtime.getRuntime().maxMemory() / (1024 * 1024);
+        long heapMiB = OutOfMemoryReading.heapMiB();
         log.error("{}@{} expands beyond the heap ({} MiB), so no worker with this heap can read it: rejected as OVERSIZE, its DLQ"
                 + " copy without its value; the {} record(s) before it there go on", f.partition(), f.offset(), heapMiB, f.before().size());
         for (ConsumerRecord<byte[], byte[]> rec : f.before()) {
@@ -315,9 +315,17 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         public static OutOfMemoryReading near(Map<TopicPartition, Long> positions) {
             List<String> at = new ArrayList<>();
             positions.forEach((tp, offset) -> at.add(tp + " offset " + offset));
-            return new OutOfMemoryReading("out of memory (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB heap) three times"
-                    + " reading records at or after " + (at.isEmpty() ? "no partition" : String.join(", ", at)) + ", and no single"
-                    + " record there is larger than the heap");
+            return new OutOfMemoryReading("out of memory (" + heapMiB() + " MiB heap) three times reading records at or after "
+                    + (at.isEmpty() ? "no partition" : String.join(", ", at)) + ", and no single record there is larger than the heap");
+        }
+
+        static OutOfMemoryReading inTheLoop() {
+            return new OutOfMemoryReading("out of memory (" + heapMiB() + " MiB heap) in the consumer loop");
+        }
+
+        /** The heap this JVM may use, in MiB (-Xmx). */
+        static long heapMiB() {
+            return Runtime.getRuntime().maxMemory() / (1024 * 1024);
         }
     }
 
@@ -386,8 +394,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             failure = e;
         } catch (OutOfMemoryError e) {
             // out of memory elsewhere than reading records (those are skipped above): the command exits 70, saying so
-            failure = new OutOfMemoryReading("out of memory (" + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB heap) in the"
-                    + " consumer loop");
+            failure = OutOfMemoryReading.inTheLoop();
             log.error("worker loop stopped: {}", failure.getMessage());
         } finally {
             loopAlive = false;
