@@ -46,10 +46,12 @@ final class IntakeCommand implements Callable<Integer> {
         HttpServerLimits.install(); // before any HTTP server is made: it reads them once
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.AUDIT,
                 SettingsLoader.Part.WEBHOOK));
-        log.info(s.describe());
         // The hook first: a SIGTERM during the wait for Kafka (up to 15 s) is a clean stop too (it
-        // was exit 143); once the servers run it stops them.
+        // was exit 143); once the servers run it stops them. Before the configuration line, the first
+        // sign of life: a SIGTERM sent on seeing it found no hook yet, and the hook's registration
+        // then failed ("Shutdown in progress", exit 143).
         CleanStop hook = new CleanStop(() -> { });
+        log.info(s.describe());
         Runnable stopServers;
         try {
             stopServers = start(s);

@@ -29,15 +29,16 @@ final class WorkerCommand implements Callable<Integer> {
         Thread.setDefaultUncaughtExceptionHandler(lostThreads(System.err, code -> Runtime.getRuntime().halt(code)));
         Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA, SettingsLoader.Part.DATABASE,
                 SettingsLoader.Part.CUSTOMERIO, SettingsLoader.Part.AUDIT, SettingsLoader.Part.WORKER));
-        log.info(s.describe());
-        s.plainHttpWarnings().forEach(log::warn);
         // The hook first: a SIGTERM during start-up (up to 10 s waiting for Kafka, or a database
         // that hangs) is a clean stop too. Before the consumer loop starts no record has been
-        // taken, so there is nothing to finish: exit 0 at once.
+        // taken, so there is nothing to finish: exit 0 at once. Registered before the configuration
+        // line, the first sign of life, so that a SIGTERM sent on seeing it finds the hook.
         CleanStop hook = new CleanStop(() -> {
             log.info("shutdown requested");
             log.info("stopped during start-up: no record had been taken");
         });
+        log.info(s.describe());
+        s.plainHttpWarnings().forEach(log::warn);
         WorkerRuntime runtime;
         try {
             runtime = WorkerRuntime.prepare(s, Clock.systemUTC());
