@@ -77,7 +77,7 @@ public final class Databases {
      */
     private static void followRotations(HikariDataSource pool, Settings.Database db) {
         java.util.concurrent.atomic.AtomicReference<ScheduledFuture<?>> task = new java.util.concurrent.atomic.AtomicReference<>();
-        task.set(PASSWORD_CHECKS.scheduleWithFixedDelay(() -> {
+        task.set(dev.cioerasure.threads.Repeating.every(PASSWORD_CHECKS, "the check of DATABASE_PASSWORD_FILE", () -> {
             if (pool.isClosed()) {
                 task.get().cancel(false);
             } else if (db.password().refreshIfChanged()) {

@@ -27,7 +27,7 @@ public final class KafkaWatch implements AutoCloseable {
     public KafkaWatch(Settings.Kafka kafka, Duration every, Duration timeout) {
         this.kafka = kafka;
         this.timeout = timeout;
-        timer.scheduleWithFixedDelay(this::check, 0, every.toMillis(), TimeUnit.MILLISECONDS);
+        dev.cioerasure.threads.Repeating.every(timer, "the check of Kafka", this::check, 0, every.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Why Kafka cannot take requests now (no secret, no personal data); empty when it can. */

@@ -46,7 +46,10 @@ final class BacklogMonitor implements AutoCloseable {
 
     private final Settings.Kafka kafka;
     private final Admin admin;
-    private final Consumer<byte[], byte[]> peek;
+    private final java.util.function.Supplier<Consumer<byte[], byte[]>> peeks;
+    private Consumer<byte[], byte[]> peek;
+    /** Partitions whose record at the group's offset (the offset kept here) expands beyond the heap: left out of the age until the group is past it. */
+    private final Map<TopicPartition, Long> beyondTheHeap = new HashMap<>();
     private final Clock clock;
     private final MultiGauge backlog;
     private volatile double oldestWaitingSeconds = Double.NaN;
@@ -56,12 +59,18 @@ final class BacklogMonitor implements AutoCloseable {
     private long lastProblemLog;
 
     BacklogMonitor(Settings.Kafka kafka, String instance, MeterRegistry meters, Clock clock) {
+        this(kafka, instance, meters, clock, () -> new KafkaClients(kafka).consumer("cio-erasure-backlog-peek-" + instance,
+                // one record a poll: a partition is paused after its first, and no record behind it is read
+                Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1, ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 1 << 20)));
+    }
+
+    /** {@code peeks} makes the consumer that reads the records at the group's offsets (a new one after it met a record beyond the heap). */
+    BacklogMonitor(Settings.Kafka kafka, String instance, MeterRegistry meters, Clock clock, java.util.function.Supplier<Consumer<byte[], byte[]>> peeks) {
         this.kafka = kafka;
         this.clock = clock;
-        KafkaClients clients = new KafkaClients(kafka);
-        this.admin = clients.admin("cio-erasure-backlog-" + instance, TIMEOUT);
-        this.peek = clients.consumer("cio-erasure-backlog-peek-" + instance, Map.of(
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 100, ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 1 << 20));
+        this.admin = new KafkaClients(kafka).admin("cio-erasure-backlog-" + instance, TIMEOUT);
+        this.peeks = peeks;
+        this.peek = peeks.get();
         this.backlog = MultiGauge.builder(MetricNames.BACKLOG)
                 .description("Records of the group not yet committed: log-end offset minus committed offset, per partition")
                 .register(meters);
@@ -166,35 +175,80 @@ final class BacklogMonitor implements AutoCloseable {
      * when unread. A partition whose offsets hold no committed record (a transaction's marker, the
      * records of an aborted one: the committed offset stops short of them) has none waiting; it
      * read NaN for as long as the topic stayed idle.
+     *
+     * <p>Reading a record means holding its value, and a compressed record can expand beyond the
+     * heap (the worker rejects it, {@link HeapBreakingRecord}). The poll that meets one fails
+     * whole, so the partitions are then read one at a time to learn which one holds it; that
+     * partition is left out until the group's offset there moves past it. Before, the error ended
+     * this refresh's schedule: every backlog gauge kept its last value for good.
      */
     private double oldestAge(Map<TopicPartition, Long> waitingFrom) {
-        if (waitingFrom.isEmpty()) {
+        beyondTheHeap.entrySet().removeIf(e -> !e.getValue().equals(waitingFrom.get(e.getKey())));
+        Map<TopicPartition, Long> readable = new HashMap<>(waitingFrom);
+        readable.keySet().removeAll(beyondTheHeap.keySet());
+        if (readable.isEmpty()) {
             return 0;
         }
-        peek.assign(waitingFrom.keySet());
-        waitingFrom.forEach(peek::seek);
-        Map<TopicPartition, Long> lastStable = peek.endOffsets(waitingFrom.keySet(), TIMEOUT); // read_committed: the LSO
         Map<TopicPartition, Long> first = new HashMap<>();
         java.util.Set<TopicPartition> noneWaiting = new java.util.HashSet<>();
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (first.size() + noneWaiting.size() < waitingFrom.size() && System.nanoTime() < deadline) {
-            for (ConsumerRecord<byte[], byte[]> r : peek.poll(Duration.ofMillis(200))) {
-                TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-                first.putIfAbsent(tp, r.timestamp());
-                peek.pause(List.of(tp));
-            }
-            for (TopicPartition tp : waitingFrom.keySet()) {
-                if (!first.containsKey(tp) && peek.position(tp) >= lastStable.getOrDefault(tp, Long.MAX_VALUE)) {
-                    noneWaiting.add(tp);
+        try {
+            firstRecords(readable, first, noneWaiting, deadline);
+        } catch (OutOfMemoryError e) {
+            renewPeek();
+            first.clear();
+            noneWaiting.clear();
+            for (Map.Entry<TopicPartition, Long> one : readable.entrySet()) {
+                try {
+                    firstRecords(Map.of(one.getKey(), one.getValue()), first, noneWaiting, deadline);
+                } catch (OutOfMemoryError alone) {
+                    renewPeek();
+                    beyondTheHeap.put(one.getKey(), one.getValue());
+                    noneWaiting.add(one.getKey());
+                    log.warn("the record at {}@{} expands beyond the heap: the backlog's age leaves it out until the group is past it"
+                            + " (the worker rejects it as OVERSIZE)", one.getKey(), one.getValue());
                 }
             }
         }
-        peek.resume(peek.paused());
         if (first.isEmpty()) {
-            return noneWaiting.size() == waitingFrom.size() ? 0 : Double.NaN;
+            return noneWaiting.size() == readable.size() ? 0 : Double.NaN;
         }
         long oldest = first.values().stream().mapToLong(Long::longValue).min().orElseThrow();
         return Math.max(0, clock.millis() - oldest) / 1000.0;
+    }
+
+    /** The timestamp of the first committed record from each of these offsets into {@code first}, or the partition into {@code noneWaiting}. */
+    private void firstRecords(Map<TopicPartition, Long> from, Map<TopicPartition, Long> first, java.util.Set<TopicPartition> noneWaiting,
+                              long deadline) {
+        peek.assign(from.keySet());
+        from.forEach(peek::seek);
+        Map<TopicPartition, Long> lastStable = peek.endOffsets(from.keySet(), TIMEOUT); // read_committed: the LSO
+        try {
+            while (from.keySet().stream().anyMatch(tp -> !first.containsKey(tp) && !noneWaiting.contains(tp)) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : peek.poll(Duration.ofMillis(200))) {
+                    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+                    first.putIfAbsent(tp, r.timestamp());
+                    peek.pause(List.of(tp));
+                }
+                for (TopicPartition tp : from.keySet()) {
+                    if (!first.containsKey(tp) && peek.position(tp) >= lastStable.getOrDefault(tp, Long.MAX_VALUE)) {
+                        noneWaiting.add(tp);
+                    }
+                }
+            }
+        } finally {
+            peek.resume(peek.paused());
+        }
+    }
+
+    /** A consumer that met a record beyond the heap keeps failing at it: a new one. */
+    private void renewPeek() {
+        try {
+            peek.close(Duration.ofSeconds(5));
+        } catch (RuntimeException ignored) {
+            // it is being replaced
+        }
+        peek = peeks.get();
     }
 
     @Override

@@ -39,7 +39,7 @@ final class ClockCheck {
     }
 
     void schedule(ScheduledExecutorService scheduler) {
-        scheduler.scheduleWithFixedDelay(this::check, 0, EVERY.toSeconds(), TimeUnit.SECONDS);
+        dev.cioerasure.threads.Repeating.every(scheduler, "the clock check", this::check, 0, EVERY.toSeconds(), TimeUnit.SECONDS);
     }
 
     void check() {

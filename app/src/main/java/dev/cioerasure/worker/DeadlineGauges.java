@@ -46,7 +46,7 @@ final class DeadlineGauges {
     }
 
     void schedule(ScheduledExecutorService scheduler) {
-        scheduler.scheduleWithFixedDelay(this::refresh, 0, REFRESH.toSeconds(), TimeUnit.SECONDS);
+        dev.cioerasure.threads.Repeating.every(scheduler, "the deadline gauges' refresh", this::refresh, 0, REFRESH.toSeconds(), TimeUnit.SECONDS);
     }
 
     void refresh() {

@@ -7,6 +7,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.kafka.KafkaClients;
 import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.threads.DaemonThreads;
+import dev.cioerasure.threads.Repeating;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
@@ -170,7 +171,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.budgets = List.copyOf(d.budgets());
         this.budgetTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("rate-budget-"));
         for (GroupRateBudget b : budgets) {
-            budgetTimer.scheduleWithFixedDelay(b::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
+            Repeating.every(budgetTimer, "the renewal of the rate budget's lease", b::renew, 0, GroupRateBudget.RENEW_MILLIS, TimeUnit.MILLISECONDS);
         }
         this.verifier = d.verifier();
         this.expired = new ExpiredRecords(consumedTopics(), this::lossOf, d.meters());
@@ -187,14 +188,14 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         new ClockCheck(auditLog, d.clock(), d.meters()).schedule(deadlineTimer);
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
-        healthPinger.scheduleWithFixedDelay(() -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
+        Repeating.every(healthPinger, "the check of PostgreSQL", () -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
         this.backlogTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("backlog-"));
-        backlogTimer.scheduleWithFixedDelay(backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
+        Repeating.every(backlogTimer, "the backlog's refresh", backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
         this.checkpoints = d.checkpoints();
         this.checkpointTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("checkpoint-"));
         if (checkpoints != null) {
             long every = checkpoints.every().toMillis();
-            checkpointTimer.scheduleWithFixedDelay(checkpoints::publish, every, every, TimeUnit.MILLISECONDS);
+            Repeating.every(checkpointTimer, "the checkpoint of the audit chain", checkpoints::publish, every, every, TimeUnit.MILLISECONDS);
         }
         Gauge.builder(MetricNames.RETRY_PARKED, parked, ParkedRecords::size)
                 .description("Records held until they are due: retry-topic records until their retry round, records that failed"

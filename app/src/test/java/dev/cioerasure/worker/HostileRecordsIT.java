@@ -110,6 +110,11 @@ class HostileRecordsIT {
         try {
             await().atMost(Duration.ofSeconds(40)).until(() -> h.outcomes() == 5);
             assertThat(worker.isAlive()).isTrue();
+            // the backlog's watcher reads the record at each committed offset too: it must survive the bomb and go on
+            java.net.URI metrics = java.net.URI.create("http://localhost:" + metricsPort(log) + "/metrics");
+            await().atMost(Duration.ofSeconds(40)).untilAsserted(() -> assertThat(scrape(metrics))
+                    .contains("partition=\"2\",topic=\"" + h.topic + "\"} 0.0")
+                    .contains("erasure_backlog_oldest_age_seconds{application=\"cio-erasure\"} 0.0"));
             worker.destroy();
             assertThat(worker.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         } finally {
@@ -133,6 +138,70 @@ class HostileRecordsIT {
         Cli.Run list = Cli.run(env(), "dlq", "list");
         assertThat(list.exit()).as(list.err()).isZero();
         assertThat(list.out()).contains(h.topic + "-2@1", "OVERSIZE: record expands beyond the worker's heap");
+    }
+
+    /**
+     * The backlog's watcher reads the record at the group's offset of each partition for its
+     * timestamp, and so holds its value: a record beyond the heap fails that poll. The error ended
+     * the refresh's schedule, and every backlog gauge kept its last value for good (the worker
+     * above read a backlog of 1, 1 and 3 and an age of NaN long after all was done). Now the
+     * partition holding it is left out of the age until the group is past it; the others are dated.
+     */
+    @Test
+    void theBacklogsAgeLeavesOutARecordBeyondTheHeapUntilTheGroupIsPastIt() throws Exception {
+        long now = System.currentTimeMillis();
+        TopicPartition bombed = new TopicPartition(h.topic, 2);
+        bigProducer.send(new ProducerRecord<>(h.topic, 0, now - 600_000, null, Messages.request("r-ten-minutes", "id", "p-ten"))).get();
+        bigProducer.send(new ProducerRecord<>(h.topic, 2, now - 3_600_000, null, "stands for the bomb".getBytes(StandardCharsets.UTF_8))).get();
+        bigProducer.send(new ProducerRecord<>(h.topic, 2, now - 1_200_000, null, Messages.request("r-twenty-minutes", "id", "p-twenty"))).get();
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        java.util.function.Supplier<org.apache.kafka.clients.consumer.Consumer<byte[], byte[]>> peeks = () -> beyondTheHeapAt(bombed, 0,
+                new dev.cioerasure.kafka.KafkaClients(h.settings.kafka()).consumer("backlog-peek-it",
+                        Map.of(org.apache.kafka.clients.consumer.ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1)));
+        try (LogCapture logs = LogCapture.capture();
+             BacklogMonitor monitor = new BacklogMonitor(h.settings.kafka(), "it", meters, java.time.Clock.systemUTC(), peeks)) {
+            monitor.refresh();
+            assertThat(meters.get(dev.cioerasure.metrics.MetricNames.BACKLOG_OLDEST_AGE).gauge().value()).isBetween(600.0, 700.0);
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("the record at " + h.topic + "-2@0 expands beyond the heap"));
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
+                admin.alterConsumerGroupOffsets(h.settings.kafka().groupId(), Map.of(bombed, new OffsetAndMetadata(1))).all().get();
+            }
+            monitor.refresh(); // the group is past it: the request behind it is the oldest
+            assertThat(meters.get(dev.cioerasure.metrics.MetricNames.BACKLOG_OLDEST_AGE).gauge().value()).isBetween(1200.0, 1300.0);
+        }
+    }
+
+    /**
+     * A consumer that fails as Kafka's does on a record that expands beyond the heap: every poll
+     * that would read {@code tp} at {@code offset} throws OutOfMemoryError (the real one needs a
+     * JVM of its own, as above).
+     */
+    @SuppressWarnings("unchecked")
+    private static org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> beyondTheHeapAt(TopicPartition tp, long offset,
+            org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> real) {
+        return (org.apache.kafka.clients.consumer.Consumer<byte[], byte[]>) java.lang.reflect.Proxy.newProxyInstance(
+                HostileRecordsIT.class.getClassLoader(), new Class<?>[] {org.apache.kafka.clients.consumer.Consumer.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("poll") && real.assignment().contains(tp) && !real.paused().contains(tp)
+                            && real.position(tp) == offset) {
+                        throw new OutOfMemoryError("Java heap space");
+                    }
+                    try {
+                        return method.invoke(real, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
+    private static int metricsPort(java.nio.file.Path log) throws Exception {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("metrics and health on http://localhost:(\\d+)/metrics").matcher(java.nio.file.Files.readString(log));
+        assertThat(m.find()).as("the worker's log names its metrics port").isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
+    private static String scrape(java.net.URI uri) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(uri).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     }
 
     /** Waits until the worker's backlog gauge, refreshed, reads {@code expected}. */

@@ -1,0 +1,42 @@
+package dev.cioerasure.threads;
+
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Work repeated on a schedule that an error cannot end in silence. A task given to
+ * {@link ScheduledExecutorService#scheduleWithFixedDelay} that throws once is never run again,
+ * and nothing says so: its gauges keep their last value (a backlog, a clock's skew, the
+ * database's reachability) and the alerts built on them stay quiet for good. Here an exception
+ * is logged in one line and the task runs again at its next time; an error (out of memory, say)
+ * goes to the thread's uncaught-exception handler, as if the thread had died of it (the
+ * worker's prints one line and exits 70), and the task runs again too if that handler returns.
+ */
+public final class Repeating {
+    private static final Logger log = LoggerFactory.getLogger(Repeating.class);
+
+    private Repeating() { }
+
+    /** {@code task} every {@code delay} after the end of the last run, the first after {@code initialDelay}. */
+    public static ScheduledFuture<?> every(ScheduledExecutorService executor, String what, Runnable task, long initialDelay, long delay,
+                                           TimeUnit unit) {
+        return executor.scheduleWithFixedDelay(guarded(what, task), initialDelay, delay, unit);
+    }
+
+    /** {@code task}, with what it throws reported instead of ending its schedule. */
+    static Runnable guarded(String what, Runnable task) {
+        return () -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                log.error("{} failed ({}); it runs again at its next time", what, e.toString());
+            } catch (Error e) {
+                Thread t = Thread.currentThread();
+                t.getUncaughtExceptionHandler().uncaughtException(t, e);
+            }
+        };
+    }
+}
