@@ -84,6 +84,26 @@ public final class AuditLog {
         }
     }
 
+    /**
+     * The offset of the last record of this topic partition that has an {@code OUTCOME} row, or
+     * -1 when none has. Every record of the request topic gets one before the group's offset may
+     * pass it, so the group's committed offset is never beyond this plus one, unless something
+     * other than a worker moved it.
+     */
+    public long lastOutcomeOffset(String topic, int partition) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT max(kafka_offset) FROM audit_event"
+                     + " WHERE step = 'OUTCOME' AND kafka_topic = ? AND kafka_partition = ?")) {
+            ps.setString(1, topic);
+            ps.setInt(2, partition);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                long last = rs.getLong(1);
+                return rs.wasNull() ? -1 : last;
+            }
+        }
+    }
+
     /** True when the database answers. */
     public boolean isReachable() {
         try (Connection c = dataSource.getConnection()) {

@@ -37,6 +37,8 @@ public final class MetricNames {
     public static final String REPUBLISH_CUT = "erasure.republish.cut";
     /** Counter, tag {@code topic}: offsets the topic's retention deleted before the group processed them. Alert on it. */
     public static final String EXPIRED = "erasure.requests.expired";
+    /** Counter, tag {@code topic}: offsets of the request topic the group's committed offset passed without an outcome row. Alert on it. */
+    public static final String SKIPPED = "erasure.requests.skipped";
     /** Counter, tag {@code topic}: records not copied at all (even the cut copy refused). Alert on it. */
     public static final String REPUBLISH_GIVEN_UP = "erasure.republish.given.up";
     /** Gauge: age in seconds of the oldest record taken whose outcome is not yet durable (0 when none). */

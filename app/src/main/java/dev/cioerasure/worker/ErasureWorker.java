@@ -93,6 +93,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final ScheduledExecutorService scheduler;
     /** Refreshes the deadline gauges: a database read, kept off the retry timers. */
     private final ScheduledExecutorService deadlineTimer;
+    private final SkippedRecords skippedRecords;
     private final ScheduledExecutorService healthPinger;
     private final ScheduledExecutorService backlogTimer;
     private final ScheduledExecutorService budgetTimer;
@@ -186,6 +187,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.deadlineTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("deadlines-"));
         new DeadlineGauges(auditLog.openRequests(), d.clock(), d.meters()).schedule(deadlineTimer);
         new ClockCheck(auditLog, d.clock(), d.meters()).schedule(deadlineTimer);
+        this.skippedRecords = new SkippedRecords(kafka.topic(), kafka.groupId(), auditLog, deadlineTimer, d.meters());
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
         Repeating.every(healthPinger, "the check of PostgreSQL", () -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
@@ -679,7 +681,30 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             if (!partitions.isEmpty()) {
                 log.info("assigned {}", partitions);
             }
+            checkCommittedOffsets(partitions);
         }
+    }
+
+    /** Whether the group's offsets of these request-topic partitions passed records without an outcome row ({@link SkippedRecords}). */
+    private void checkCommittedOffsets(Collection<TopicPartition> partitions) {
+        java.util.Set<TopicPartition> requests = partitions.stream().filter(tp -> tp.topic().equals(kafka.topic()))
+                .collect(java.util.stream.Collectors.toSet());
+        if (requests.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, OffsetAndMetadata> committed;
+        try {
+            try {
+                committed = consumer.committed(requests, Duration.ofSeconds(10));
+            } catch (WakeupException e) {
+                committed = consumer.committed(requests, Duration.ofSeconds(10)); // the wakeup was meant for poll()
+            }
+        } catch (RuntimeException e) {
+            log.warn("could not read the group's offsets of {} to check them against the audit table ({}); not checked this time",
+                    requests, e.getClass().getSimpleName());
+            return;
+        }
+        skippedRecords.check(committed);
     }
 
     /** The topics the worker reads: requests, retry rounds and, with an App API key, verifications. */

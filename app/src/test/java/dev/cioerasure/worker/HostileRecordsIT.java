@@ -376,6 +376,47 @@ class HostileRecordsIT {
         }
     }
 
+    /**
+     * An operator "skips the backlog" with kafka-consumer-groups --reset-offsets, or runs a console
+     * consumer with the worker's group id: the group's offset moves past requests no worker saw.
+     * The worker went on from the new offset without a word; those requests had no erasure and no
+     * audit row. Now it compares the offset it is assigned with the partition's last outcome row,
+     * and names the gap, counts it, and says how to process it; its own commits never trip it.
+     */
+    @Test
+    void requestsTheGroupsOffsetWasMovedPastAreSaidAndCountedAndTheWorkersOwnCommitsAreNot() throws Exception {
+        TopicPartition p0 = new TopicPartition(h.topic, 0);
+        for (int i = 0; i < 2; i++) {
+            sendRaw(h.topic, null, Messages.request("r-seen-" + i, "id", "p-seen-" + i));
+        }
+        sendRaw(h.topic, null, Messages.request("r-seen-other-partition", "id", "p-seen-o")); // partition 0 too; 1 and 2 stay empty
+        try (LogCapture logs = LogCapture.capture()) {
+            h.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 3);
+            h.stop(); // commits 3 on partition 0: its own commit, at the last outcome row plus one
+            for (int i = 0; i < 3; i++) {
+                sendRaw(h.topic, null, Messages.request("r-skipped-" + i, "id", "p-skipped-" + i)); // offsets 3, 4, 5
+            }
+            sendRaw(h.topic, null, Messages.request("r-after-the-reset", "id", "p-after")); // offset 6
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
+                assertThat(admin.listConsumerGroupOffsets(h.settings.kafka().groupId()).partitionsToOffsetAndMetadata().get().get(p0).offset())
+                        .isEqualTo(3);
+                admin.alterConsumerGroupOffsets(h.settings.kafka().groupId(), Map.of(p0, new OffsetAndMetadata(6))).all().get();
+            }
+            assertThat(logs.lines()).noneSatisfy(l -> assertThat(l).contains("without an outcome row"));
+            h.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                    "SELECT count(*) FROM audit_event WHERE request_id = 'r-after-the-reset' AND outcome = 'COMPLETED'") == 1);
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id LIKE 'r-skipped-%'")).isZero();
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                    assertThat(h.runtime().meters().get("erasure.requests.skipped").tag("topic", h.topic).counter().count()).isEqualTo(3));
+            assertThat(logs.lines()).filteredOn(l -> l.contains("without an outcome row")).singleElement().satisfies(l -> assertThat(l)
+                    .contains("3 offset(s) of " + p0 + ", 3 to 5, were passed by group " + h.settings.kafka().groupId()
+                            + "'s committed offset 6 without an outcome row: requests among them were not erased",
+                            "--reset-offsets --topic " + h.topic + ":0 --to-offset 3 --execute"));
+        }
+    }
+
     @Test
     void provenanceAndRetryHeadersFromTheProducerAreIgnoredOnTheRequestTopic() throws Exception {
         h.close();
