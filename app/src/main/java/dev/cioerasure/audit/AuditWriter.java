@@ -179,6 +179,9 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
                 } catch (SQLException ignored) {
                     // the connection is broken; the pool discards it
                 }
+                if (e instanceof SQLException s && s.getSQLState() != null && s.getSQLState().startsWith("08")) {
+                    Databases.evictIdle(dataSource);
+                }
                 throw e;
             }
         }

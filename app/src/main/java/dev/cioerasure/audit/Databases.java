@@ -22,9 +22,40 @@ public final class Databases {
     private static final ScheduledExecutorService PASSWORD_CHECKS =
             Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("database-password-file"));
 
+    /**
+     * How long the worker's connections wait for an answer to a statement that was sent, unless
+     * DATABASE_URL sets {@code socketTimeout}. The driver's default is to wait for good: after a
+     * failover, a connection to the old primary that stopped answering (nothing closed) held the
+     * audit writer, and every request in flight, until TCP gave up (about 15 minutes on Linux), or
+     * for ever when the peer still acknowledged (a frozen server). Long enough for the worker's
+     * statements to wait out a migration's lock on the audit table (V13: 0.7 s per million rows).
+     */
+    public static final Duration WORKER_SOCKET_TIMEOUT = Duration.ofSeconds(120);
+
     private Databases() { }
 
+    /**
+     * After a connection failed (SQLState class 08), the pool's idle connections are suspect too:
+     * after a failover they all lead to the old primary. Each would be tried in turn, at up to 5 s
+     * of validation apiece (30 s to recover in FaultsIT, with 5 s of socket timeout); evicted, the
+     * next borrower opens a new one.
+     */
+    public static void evictIdle(javax.sql.DataSource dataSource) {
+        if (dataSource instanceof HikariDataSource h && h.getHikariPoolMXBean() != null) {
+            h.getHikariPoolMXBean().softEvictConnections();
+        }
+    }
+
+    /** A pool whose connections wait for an answer as long as it takes (the commands: a report or a migration may take long). */
     public static HikariDataSource pool(Settings.Database db, String poolName, MeterRegistry meters) {
+        return pool(db, poolName, meters, null);
+    }
+
+    /**
+     * A pool whose connections give up on an answer after {@code socketTimeout} (null: never), unless
+     * DATABASE_URL sets {@code socketTimeout} itself (the URL's parameters win over these properties).
+     */
+    public static HikariDataSource pool(Settings.Database db, String poolName, MeterRegistry meters, Duration socketTimeout) {
         HikariConfig c = new HikariConfig();
         c.setJdbcUrl(db.url());
         c.setUsername(db.user());
@@ -39,6 +70,9 @@ public final class Databases {
         // small (a sequential scan) would otherwise slow every look-up as the table grows.
         c.addDataSourceProperty("options", "-c plan_cache_mode=force_custom_plan");
         c.addDataSourceProperty("ApplicationName", "cio-erasure");
+        if (socketTimeout != null) {
+            c.addDataSourceProperty("socketTimeout", Long.toString(socketTimeout.toSeconds()));
+        }
         // Every name cio-erasure's SQL uses lives in public (the migrations put it there). PostgreSQL's
         // default search path reads a schema named like the login role ("$user") first, and anyone
         // with CREATE on the database can make one: its look-alike audit_event would take the

@@ -41,6 +41,8 @@ public final class OpenRequests {
     public record Summary(long open, long overdue, Optional<Instant> oldestOpenSince) { }
 
     public static final int DEFAULT_MAX_TRACKED = 100_000;
+    /** How long the read of the whole view may wait for an answer (the pool's connection gets its own timeout back after). */
+    static final java.time.Duration WHOLE_VIEW_TIMEOUT = java.time.Duration.ofMinutes(30);
 
     /** The latest OUTCOME row of one open request: what the view reports for it, and when it was written. */
     private record Open(Instant requestedAt, Instant deadlineAt, Instant statusAt) {
@@ -94,6 +96,9 @@ public final class OpenRequests {
 
     /** Reads the view whole, once: summarises every row, and keeps them when they fit. */
     private Summary load(Connection c, Instant now) throws SQLException {
+        // the view sorts the whole history before its first row (minutes for a table of 100,000,000
+        // rows): longer than the worker's connections wait for an answer (Databases.WORKER_SOCKET_TIMEOUT)
+        c.setNetworkTimeout(Runnable::run, (int) WHOLE_VIEW_TIMEOUT.toMillis());
         long top = top(c);
         Tally all = new Tally(now);
         Map<String, Open> rows = new HashMap<>();

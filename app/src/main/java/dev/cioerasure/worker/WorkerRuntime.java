@@ -89,7 +89,7 @@ public final class WorkerRuntime implements AutoCloseable {
             throw e;
         }
         stage = "starting: checking the audit database";
-        this.dataSource = Databases.pool(s.database(), "audit", meters);
+        this.dataSource = Databases.pool(s.database(), "audit", meters, Databases.WORKER_SOCKET_TIMEOUT);
         try {
             checkSchema(); // before any client or thread: a refusal is then the one line the command prints
         } catch (RuntimeException e) {

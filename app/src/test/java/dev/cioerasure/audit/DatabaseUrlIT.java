@@ -51,6 +51,27 @@ class DatabaseUrlIT {
         }
     }
 
+    /**
+     * The worker's connections give up on an answer after 120 s (FaultsIT shows a hung connection
+     * then costs that, not the run); DATABASE_URL's socketTimeout wins; the commands' wait as long
+     * as it takes (a report or a migration may).
+     */
+    @Test
+    void theWorkersConnectionsWaitAtMostTheSocketTimeoutAndTheUrlsOwnWins() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        assertThat(networkTimeoutMillis(db, Databases.WORKER_SOCKET_TIMEOUT)).isEqualTo(120_000);
+        Settings.Database own = new Settings.Database(db.url() + (db.url().contains("?") ? "&" : "?") + "socketTimeout=7",
+                db.user(), db.password(), 2);
+        assertThat(networkTimeoutMillis(own, Databases.WORKER_SOCKET_TIMEOUT)).isEqualTo(7_000);
+        assertThat(networkTimeoutMillis(db, null)).isZero();
+    }
+
+    private static int networkTimeoutMillis(Settings.Database db, java.time.Duration socketTimeout) throws Exception {
+        try (var pool = Databases.pool(db, "timeout-it", null, socketTimeout); Connection c = pool.getConnection()) {
+            return c.getNetworkTimeout();
+        }
+    }
+
     @Test
     void sslmodeRequireAgainstAServerWithoutTlsIsRefusedWithTheDriversReason() throws Exception {
         Settings.Database db = TestInfra.freshDatabase();

@@ -11,13 +11,18 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A TCP proxy on loopback that a test can cut (every connection dropped, new ones refused) and
- * restore, to simulate a database outage without stopping the database.
+ * restore, to simulate a database outage without stopping the database; or whose open
+ * connections it can hang (nothing more forwarded, nothing closed) while new ones are served, as
+ * after a failover: the old primary's address answers no more, and the name leads to the new one.
  */
 public final class TcpProxy implements AutoCloseable {
     private final ServerSocket server;
     private final int upstreamPort;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean up = true;
+    private final java.util.concurrent.atomic.AtomicLong generation = new java.util.concurrent.atomic.AtomicLong();
+    private volatile long hungBelow;
+    private final java.util.Map<Socket, Long> upstreams = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     public TcpProxy(int upstreamPort) throws IOException {
@@ -43,8 +48,10 @@ public final class TcpProxy implements AutoCloseable {
                 Socket upstream = new Socket(InetAddress.getLoopbackAddress(), upstreamPort);
                 open.add(client);
                 open.add(upstream);
-                pump(client, upstream);
-                pump(upstream, client);
+                long born = generation.get();
+                upstreams.put(upstream, born);
+                pump(client, upstream, born, client, upstream);
+                pump(upstream, client, born, client, upstream);
             } catch (IOException e) {
                 if (closed) {
                     return;
@@ -53,21 +60,34 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
-    private void pump(Socket from, Socket to) {
+    private void pump(Socket from, Socket to, long born, Socket client, Socket upstream) {
         Thread t = new Thread(() -> {
             byte[] buf = new byte[16 * 1024];
-            try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+            try {
+                InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream();
                 int n;
-                while ((n = in.read(buf)) >= 0) {
+                while ((n = in.read(buf)) >= 0 && born >= hungBelow) {
                     out.write(buf, 0, n);
                     out.flush();
                 }
             } catch (IOException ignored) {
-                // connection cut
-            } finally {
-                closeQuietly(from);
-                closeQuietly(to);
+                // connection cut, or its database side closed by hangOpenConnections
             }
+            if (born < hungBelow) {
+                // hung: the database side is gone, the client's connection stays open and silent
+                closeQuietly(upstream);
+                while (!closed && !client.isClosed()) {
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+            }
+            closeQuietly(from);
+            closeQuietly(to);
         }, "tcp-proxy-pump");
         t.setDaemon(true);
         t.start();
@@ -78,6 +98,22 @@ public final class TcpProxy implements AutoCloseable {
         up = false;
         open.forEach(TcpProxy::closeQuietly);
         open.clear();
+    }
+
+    /**
+     * The connections open now forward nothing more and stay open on the client's side, while the
+     * database sees them closed (it ends their sessions, releasing their locks); new connections
+     * are served. A pump blocked reading notices at its next read: a client waiting for an answer
+     * gets none, since the database's side is closed at once.
+     */
+    public void hangOpenConnections() {
+        long below = generation.incrementAndGet();
+        hungBelow = below;
+        upstreams.forEach((socket, born) -> {
+            if (born < below) {
+                closeQuietly(socket);
+            }
+        });
     }
 
     public void restore() {

@@ -212,6 +212,36 @@ class FaultsIT {
         }
     }
 
+    /**
+     * A failover: the old primary's address stops answering without closing anything, and new
+     * connections reach the new primary. A connection waiting for an answer waited for good (the
+     * driver's default has no read timeout; over a real network, until TCP gives up, about 15
+     * minutes on Linux), and with it the audit writer and every request in flight. The worker's
+     * connections now give up on an answer after DATABASE_URL's socketTimeout (120 s unless the URL
+     * sets it; 5 s here), and the writer writes the batch again on a new connection.
+     */
+    @Test
+    void aDatabaseThatStopsAnsweringOnOpenConnectionsCostsTheSocketTimeoutNotTheRun() throws Exception {
+        try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
+            h = new WorkerHarness(URI.create(track.baseUrl()), 100, 5, Duration.ofSeconds(5), 3);
+            String direct = h.settings.database().url();
+            h.databaseUrl(direct.replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/")
+                    + (direct.contains("?") ? "&" : "?") + "socketTimeout=5");
+            int n = 200;
+            sendRequests("r-hang-", n);
+            h.start();
+            await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() >= 40);
+            proxy.hangOpenConnections();
+            long hungAt = System.nanoTime();
+            await().atMost(Duration.ofSeconds(60)).until(() -> h.count(
+                    "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == n);
+            Cli.report("[faults] open database connections hung (failover): every request completed %.1f s later%n",
+                    (System.nanoTime() - hungAt) / 1e9);
+            await().atMost(Duration.ofSeconds(15)).until(() -> h.runtime().worker().isReady());
+            assertEveryRequestCompletedOnceInOrder("r-hang-", n);
+        }
+    }
+
     private static int ready(int port) throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/health/ready")).build(),
                 HttpResponse.BodyHandlers.discarding()).statusCode();
