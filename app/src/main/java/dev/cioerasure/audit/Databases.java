@@ -92,8 +92,17 @@ public final class Databases {
         // 40001, again and again while several workers write. Readers that need one snapshot
         // (audit verify, open requests) ask for repeatable read themselves.
         c.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
+        // And the server notices a client gone without a word (a NAT or firewall that dropped the
+        // connection's state, a failover of the network in between) within about two minutes:
+        // TCP keepalives every 10 s after 60 s of silence, six unanswered ones end the session.
+        // Until then its transaction stays open, and an append's lock on the chain head, or the
+        // rate budget's, holds every worker of the group; PostgreSQL's default leaves it to the
+        // system's, two hours on Linux. A shorter setting of the DBA's stays.
         c.setConnectionInitSql("SET search_path = public, pg_temp; SELECT CASE WHEN pg_catalog.current_setting('synchronous_commit') = 'off'"
-                + " THEN pg_catalog.set_config('synchronous_commit', 'local', false) END");
+                + " THEN pg_catalog.set_config('synchronous_commit', 'local', false) END;"
+                + " SELECT pg_catalog.set_config(k.name, k.most::text, false) FROM (VALUES ('tcp_keepalives_idle', 60),"
+                + " ('tcp_keepalives_interval', 10), ('tcp_keepalives_count', 6)) AS k(name, most)"
+                + " WHERE pg_catalog.current_setting(k.name)::int NOT BETWEEN 1 AND k.most");
         if (meters != null) {
             c.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
         }

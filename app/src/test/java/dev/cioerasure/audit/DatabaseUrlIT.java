@@ -38,6 +38,25 @@ class DatabaseUrlIT {
         assertThat(inAPoolSession(db, "remote_apply", "synchronous_commit")).isEqualTo("remote_apply");
     }
 
+    /**
+     * A client gone without a word (its NAT or firewall state dropped) kept its session, and an
+     * append's lock on the chain head that holds every worker, until the system's keepalive gave
+     * up: two hours on Linux. Sessions ask for keepalives after 60 s, every 10 s, six at most; a
+     * DBA's shorter setting stays.
+     */
+    @Test
+    void sessionsAskTheServerToNoticeAVanishedClientWithinMinutesAndAShorterSettingStays() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        assertThat(inAPoolSession(db, "off", "tcp_keepalives_idle")).isEqualTo("60");
+        assertThat(inAPoolSession(db, "off", "tcp_keepalives_interval")).isEqualTo("10");
+        assertThat(inAPoolSession(db, "off", "tcp_keepalives_count")).isEqualTo("6");
+        String name = db.url().substring(db.url().lastIndexOf('/') + 1).replaceAll("\\?.*", "");
+        try (Connection admin = TestInfra.dataSource(db).getConnection()) {
+            admin.createStatement().execute("ALTER DATABASE " + name + " SET tcp_keepalives_idle = 20");
+        }
+        assertThat(inAPoolSession(db, "off", "tcp_keepalives_idle")).isEqualTo("20");
+    }
+
     /** The setting as a session of the pool sees it, with the database's synchronous_commit set to {@code databaseSays}. */
     private static String inAPoolSession(Settings.Database db, String databaseSays, String setting) throws Exception {
         String name = db.url().substring(db.url().lastIndexOf('/') + 1).replaceAll("\\?.*", "");
