@@ -28,11 +28,22 @@ public final class Repeating {
 
     /** {@code task}, with what it throws reported instead of ending its schedule. */
     static Runnable guarded(String what, Runnable task) {
+        long[] lastLog = {0};
+        int[] unsaid = {0};
         return () -> {
             try {
                 task.run();
             } catch (RuntimeException e) {
-                log.error("{} failed ({}); it runs again at its next time", what, e.toString());
+                // some run every 250 ms: one line a minute at most, saying how many failed since
+                long now = System.nanoTime();
+                if (lastLog[0] == 0 || now - lastLog[0] > java.util.concurrent.TimeUnit.MINUTES.toNanos(1)) {
+                    log.error("{} failed ({}){}; it runs again at its next time", what, e.toString(),
+                            unsaid[0] == 0 ? "" : " (and " + unsaid[0] + " time(s) since the last line)");
+                    lastLog[0] = now;
+                    unsaid[0] = 0;
+                } else {
+                    unsaid[0]++;
+                }
             } catch (Error e) {
                 Thread t = Thread.currentThread();
                 t.getUncaughtExceptionHandler().uncaughtException(t, e);

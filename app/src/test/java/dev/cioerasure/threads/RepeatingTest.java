@@ -19,18 +19,18 @@ import org.junit.jupiter.api.Test;
  */
 class RepeatingTest {
     @Test
-    void aTaskThatThrowsIsLoggedInOneLineAndRunsAgain() throws Exception {
+    void aTaskThatThrowsIsLoggedInOneLineAMinuteAndRunsAgain() throws Exception {
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
         AtomicInteger runs = new AtomicInteger();
         try (LogCapture logs = LogCapture.capture()) {
             Repeating.every(timer, "the test's refresh", () -> {
-                if (runs.incrementAndGet() <= 2) {
+                if (runs.incrementAndGet() <= 20) {
                     throw new IllegalStateException("broker gone");
                 }
             }, 0, 10, TimeUnit.MILLISECONDS);
-            await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() >= 4);
+            await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() >= 22);
             assertThat(logs.lines()).filteredOn(l -> l.contains("the test's refresh failed"))
-                    .hasSize(2).allSatisfy(l -> assertThat(l).contains("broker gone", "runs again at its next time"));
+                    .singleElement().satisfies(l -> assertThat(l).contains("broker gone", "runs again at its next time"));
         } finally {
             timer.shutdownNow();
         }
