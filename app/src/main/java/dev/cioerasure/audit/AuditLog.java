@@ -85,17 +85,19 @@ public final class AuditLog {
     }
 
     /**
-     * The offset of the last record of this topic partition that has an {@code OUTCOME} row, or
-     * -1 when none has. Every record of the request topic gets one before the group's offset may
-     * pass it, so the group's committed offset is never beyond this plus one, unless something
-     * other than a worker moved it.
+     * The offset of the last record of this topic partition before {@code before} that has an
+     * {@code OUTCOME} row, or -1 when none has. Every record of the request topic gets one before
+     * the group's offset may pass it, so the group's committed offset is never beyond this plus
+     * one, unless something other than a worker moved it. Records processed since the offset was
+     * read (their rows at {@code before} and after) do not hide what was skipped before it.
      */
-    public long lastOutcomeOffset(String topic, int partition) throws SQLException {
+    public long lastOutcomeOffset(String topic, int partition, long before) throws SQLException {
         try (Connection c = dataSource.getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT max(kafka_offset) FROM audit_event"
-                     + " WHERE step = 'OUTCOME' AND kafka_topic = ? AND kafka_partition = ?")) {
+                     + " WHERE step = 'OUTCOME' AND kafka_topic = ? AND kafka_partition = ? AND kafka_offset < ?")) {
             ps.setString(1, topic);
             ps.setInt(2, partition);
+            ps.setLong(3, before);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 long last = rs.getLong(1);

@@ -34,7 +34,7 @@ public final class Repeating {
             try {
                 task.run();
             } catch (RuntimeException e) {
-                // some run every 250 ms: one line a minute at most, saying how many failed since
+                // some run every 200 ms (the rate budget): one line a minute at most, saying how many failed since
                 long now = System.nanoTime();
                 if (lastLog[0] == 0 || now - lastLog[0] > java.util.concurrent.TimeUnit.MINUTES.toNanos(1)) {
                     log.error("{} failed ({}){}; it runs again at its next time", what, e.toString(),

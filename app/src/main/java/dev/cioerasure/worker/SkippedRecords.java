@@ -59,7 +59,7 @@ final class SkippedRecords {
             long at = e.getValue().offset();
             long last;
             try {
-                last = audit.lastOutcomeOffset(tp.topic(), tp.partition());
+                last = audit.lastOutcomeOffset(tp.topic(), tp.partition(), at);
             } catch (java.sql.SQLException ex) {
                 log.warn("could not check the group's offset {} of {} against the audit table (SQLState {}); not checked this time", at, tp,
                         ex.getSQLState());
