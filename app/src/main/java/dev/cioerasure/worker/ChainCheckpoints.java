@@ -122,10 +122,12 @@ final class ChainCheckpoints {
 
     private void fail(String where, Exception e) {
         if (!failing) {
-            String target = where.equals("kafka") ? "topic " + settings.topic() + " (AUDIT_CHECKPOINT_TOPIC)"
-                    : where.equals("directory") ? "AUDIT_CHECKPOINT_DIR" : "the audit table";
-            log.warn("cannot publish an audit chain checkpoint to {} ({}); retrying every {}", target,
-                    e instanceof IOException ? "I/O error" : Preflight.rootName(e), settings.every());
+            // "to the audit table" said the opposite of what failed: reading the chain's head from it
+            String what = where.equals("kafka") ? "publish an audit chain checkpoint to topic " + settings.topic() + " (AUDIT_CHECKPOINT_TOPIC)"
+                    : where.equals("directory") ? "publish an audit chain checkpoint to AUDIT_CHECKPOINT_DIR"
+                    : "read the audit chain's head for a checkpoint from PostgreSQL";
+            log.warn("cannot {} ({}); retrying every {} s", what, e instanceof IOException ? "I/O error" : Preflight.rootName(e),
+                    settings.every().toSeconds());
         }
         failing = true;
     }
