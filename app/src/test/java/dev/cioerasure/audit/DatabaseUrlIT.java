@@ -50,19 +50,21 @@ class DatabaseUrlIT {
         assertThat(inAPoolSession(db, "off", "tcp_keepalives_idle")).isEqualTo("60");
         assertThat(inAPoolSession(db, "off", "tcp_keepalives_interval")).isEqualTo("10");
         assertThat(inAPoolSession(db, "off", "tcp_keepalives_count")).isEqualTo("6");
+        setForTheDatabase(db, "tcp_keepalives_idle = 20");
+        assertThat(inAPoolSession(db, "off", "tcp_keepalives_idle")).isEqualTo("20");
+    }
+
+    /** {@code ALTER DATABASE … SET setting}, as a DBA would. */
+    private static void setForTheDatabase(Settings.Database db, String setting) throws Exception {
         String name = db.url().substring(db.url().lastIndexOf('/') + 1).replaceAll("\\?.*", "");
         try (Connection admin = TestInfra.dataSource(db).getConnection()) {
-            admin.createStatement().execute("ALTER DATABASE " + name + " SET tcp_keepalives_idle = 20");
+            admin.createStatement().execute("ALTER DATABASE " + name + " SET " + setting);
         }
-        assertThat(inAPoolSession(db, "off", "tcp_keepalives_idle")).isEqualTo("20");
     }
 
     /** The setting as a session of the pool sees it, with the database's synchronous_commit set to {@code databaseSays}. */
     private static String inAPoolSession(Settings.Database db, String databaseSays, String setting) throws Exception {
-        String name = db.url().substring(db.url().lastIndexOf('/') + 1).replaceAll("\\?.*", "");
-        try (Connection admin = TestInfra.dataSource(db).getConnection()) {
-            admin.createStatement().execute("ALTER DATABASE " + name + " SET synchronous_commit = " + databaseSays);
-        }
+        setForTheDatabase(db, "synchronous_commit = " + databaseSays);
         try (var pool = Databases.pool(db, "durable-it", null); Connection c = pool.getConnection();
              ResultSet rs = c.createStatement().executeQuery("SHOW " + setting)) {
             rs.next();
