@@ -412,12 +412,37 @@ final class AuditCommand {
                 if (rows.isEmpty()) {
                     continue;
                 }
-                Files.write(receipts.resolve(fileName(id)), Receipt.issue(id, rows, q.rowHashes(id), key, issuedAt));
+                writeWhole(receipts.resolve(fileName(id)), Receipt.issue(id, rows, q.rowHashes(id), key, issuedAt));
                 if (++written % 1000 == 0) {
                     System.err.println("… " + written + " of " + requestIds.size() + " receipts written");
                 }
             }
             System.err.println(written + " receipt(s) written to " + receipts);
+        }
+
+        /**
+         * Writes a receipt to a file of its own beside {@code target}, then moves it in place: a
+         * command stopped while writing (a kill, a full disk) leaves the receipt that was there, or
+         * none, never half of one that {@code --verify} then calls invalid.
+         */
+        static void writeWhole(java.nio.file.Path target, byte[] content) throws java.io.IOException {
+            if (Files.exists(target) && !Files.isRegularFile(target)) {
+                Files.write(target, content); // a device or a pipe (/dev/stdout): nothing to replace
+                return;
+            }
+            java.nio.file.Path dir = target.toAbsolutePath().getParent();
+            java.nio.file.Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            try {
+                Files.write(temp, content);
+                try {
+                    Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                    Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            } finally {
+                Files.deleteIfExists(temp);
+            }
         }
 
         /**
@@ -641,7 +666,7 @@ final class AuditCommand {
                     System.out.write(receipt);
                     System.out.flush();
                 } else {
-                    Files.write(out, receipt);
+                    Report.writeWhole(out, receipt);
                     System.err.println("receipt of " + requestId + " written to " + out);
                 }
                 return 0;
