@@ -28,7 +28,7 @@ final class MigrateCommand implements Callable<Integer> {
             }
             Migrations.Result r;
             try {
-                r = Migrations.migrateAndCompare(ds);
+                r = Migrations.migrateAndCompare(ds, System.err::println); // progress on stderr, the result on stdout
             } catch (org.flywaydb.core.api.FlywayException e) {
                 // a login that may not create or read the tables is a setting, and says which
                 ServiceProblem refused = SchemaAccess.explain(e, s.database(), SchemaAccess.Need.OWNER);
