@@ -187,7 +187,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.deadlineTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("deadlines-"));
         new DeadlineGauges(auditLog.openRequests(), d.clock(), d.meters()).schedule(deadlineTimer);
         new ClockCheck(auditLog, d.clock(), d.meters()).schedule(deadlineTimer);
-        this.skippedRecords = new SkippedRecords(kafka.topic(), kafka.groupId(), auditLog, deadlineTimer, d.meters());
+        this.skippedRecords = new SkippedRecords(kafka.topic(), kafka.groupId(), kafka.bootstrapServers(), auditLog, deadlineTimer, d.meters());
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
         Repeating.every(healthPinger, "the check of PostgreSQL", () -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);

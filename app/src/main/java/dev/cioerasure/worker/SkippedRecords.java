@@ -27,13 +27,15 @@ final class SkippedRecords {
     private static final Logger log = LoggerFactory.getLogger(SkippedRecords.class);
     private final String topic;
     private final String group;
+    private final String bootstrapServers;
     private final AuditLog audit;
     private final Executor executor;
     private final Counter skipped;
 
-    SkippedRecords(String topic, String group, AuditLog audit, Executor executor, MeterRegistry meters) {
+    SkippedRecords(String topic, String group, String bootstrapServers, AuditLog audit, Executor executor, MeterRegistry meters) {
         this.topic = topic;
         this.group = group;
+        this.bootstrapServers = bootstrapServers;
         this.audit = audit;
         this.executor = executor;
         // exported from the start at 0, so increase() sees the first gap
@@ -73,8 +75,9 @@ final class SkippedRecords {
                         + " among them were not erased and are not in the audit table. Something other than a worker moved the offset"
                         + " (kafka-consumer-groups --reset-offsets, or another consumer using group {}), or the audit table lost rows"
                         + " (restored from an older backup?). To process them, stop the workers and run: kafka-consumer-groups"
-                        + " --group {} --reset-offsets --topic {}:{} --to-offset {} --execute (records processed since are not"
-                        + " recorded twice)", n, tp, last + 1, at - 1, group, at, group, group, tp.topic(), tp.partition(), last + 1);
+                        + " --bootstrap-server {} --group {} --reset-offsets --topic {}:{} --to-offset {} --execute (records processed"
+                        + " since are not recorded twice)", n, tp, last + 1, at - 1, group, at, group, bootstrapServers, group, tp.topic(),
+                        tp.partition(), last + 1);
             }
         }
         return found;

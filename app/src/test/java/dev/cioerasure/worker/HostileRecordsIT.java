@@ -413,10 +413,11 @@ class HostileRecordsIT {
             assertThat(logs.lines()).filteredOn(l -> l.contains("without an outcome row")).singleElement().satisfies(l -> assertThat(l)
                     .contains("3 offset(s) of " + p0 + ", 3 to 5, were passed by group " + h.settings.kafka().groupId()
                             + "'s committed offset 6 without an outcome row: requests among them were not erased",
-                            "--reset-offsets --topic " + h.topic + ":0 --to-offset 3 --execute"));
+                            "kafka-consumer-groups --bootstrap-server " + h.settings.kafka().bootstrapServers() + " --group "
+                                    + h.settings.kafka().groupId() + " --reset-offsets --topic " + h.topic + ":0 --to-offset 3 --execute"));
         }
         // a check that runs late, once the record at the new offset has its row, still sees the gap before it
-        SkippedRecords late = new SkippedRecords(h.topic, h.settings.kafka().groupId(), new dev.cioerasure.audit.AuditLog(h.db),
+        SkippedRecords late = new SkippedRecords(h.topic, h.settings.kafka().groupId(), "localhost:9092", new dev.cioerasure.audit.AuditLog(h.db),
                 Runnable::run, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
         assertThat(late.checkNow(Map.of(p0, new OffsetAndMetadata(6)))).isEqualTo(3);
         assertThat(late.checkNow(Map.of(p0, new OffsetAndMetadata(3)))).as("the worker's own commit before the reset").isZero();
