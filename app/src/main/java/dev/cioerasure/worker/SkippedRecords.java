@@ -76,7 +76,7 @@ final class SkippedRecords {
                         + " (kafka-consumer-groups --reset-offsets, or another consumer using group {}), or the audit table lost rows"
                         + " (restored from an older backup?). To process them, stop the workers and run: kafka-consumer-groups"
                         + " --bootstrap-server {} --group {} --reset-offsets --topic {}:{} --to-offset {} --execute (records processed"
-                        + " since are not recorded twice)", n, tp, last + 1, at - 1, group, at, group, bootstrapServers, group, tp.topic(),
+                        + " since are recognised: not sent again, not recorded twice)", n, tp, last + 1, at - 1, group, at, group, bootstrapServers, group, tp.topic(),
                         tp.partition(), last + 1);
             }
         }

@@ -242,6 +242,34 @@ class FaultsIT {
         }
     }
 
+    /**
+     * A statement that waits longer than the socket timeout for a lock (a migration, a DBA's
+     * LOCK TABLE) is given up and written again; the abandoned session writes nothing, since the
+     * connection it answers is gone, so every request is recorded once.
+     */
+    @Test
+    void anAppendThatWaitsForALockLongerThanTheSocketTimeoutIsWrittenAgainAndOnlyOnce() throws Exception {
+        h = new WorkerHarness(URI.create(track.baseUrl()), 100, 5, Duration.ofSeconds(5), 3);
+        String direct = h.settings.database().url();
+        h.databaseUrl(direct + (direct.contains("?") ? "&" : "?") + "socketTimeout=2");
+        int n = 150;
+        sendRequests("r-lock-", n);
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() >= 20);
+        try (java.sql.Connection dba = TestInfra.dataSource(h.ownerDatabase()).getConnection()) {
+            dba.setAutoCommit(false);
+            dba.createStatement().execute("LOCK TABLE audit_event IN SHARE ROW EXCLUSIVE MODE");
+            int before = h.outcomes();
+            Thread.sleep(7_000); // three socket timeouts and more
+            assertThat(h.outcomes()).as("nothing is appended while the table is locked").isEqualTo(before);
+            dba.commit();
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> h.count(
+                "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == n);
+        await().atMost(Duration.ofSeconds(15)).until(() -> h.runtime().worker().isReady());
+        assertEveryRequestCompletedOnceInOrder("r-lock-", n);
+    }
+
     private static int ready(int port) throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/health/ready")).build(),
                 HttpResponse.BodyHandlers.discarding()).statusCode();

@@ -421,6 +421,28 @@ class HostileRecordsIT {
                 Runnable::run, new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
         assertThat(late.checkNow(Map.of(p0, new OffsetAndMetadata(6)))).isEqualTo(3);
         assertThat(late.checkNow(Map.of(p0, new OffsetAndMetadata(3)))).as("the worker's own commit before the reset").isZero();
+
+        // what the log says to do: stop the workers, move the group back to 3, start again
+        h.stop();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
+            admin.alterConsumerGroupOffsets(h.settings.kafka().groupId(), Map.of(p0, new OffsetAndMetadata(3))).all().get();
+        }
+        int callsForTheOneAfter = track.findAll(com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor(
+                com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(".*/p-after.*"))).size();
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE request_id LIKE 'r-skipped-%'"
+                + " AND step = 'OUTCOME' AND outcome = 'COMPLETED'") == 3);
+        // the record past the gap, processed before, is recognised: nothing sent again, nothing recorded twice
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, TestInfra.kafka().bootstrapServers()))) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> admin.listConsumerGroupOffsets(h.settings.kafka().groupId())
+                    .partitionsToOffsetAndMetadata().get().get(p0).offset() == 7);
+        }
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND kafka_topic = ? AND kafka_partition = 0",
+                h.topic)).isEqualTo(7);
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-after-the-reset'")).isEqualTo(
+                h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-seen-0'"));
+        assertThat(track.findAll(com.github.tomakehurst.wiremock.client.WireMock.anyRequestedFor(
+                com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching(".*/p-after.*")))).hasSize(callsForTheOneAfter);
     }
 
     @Test
