@@ -31,6 +31,12 @@ public final class Databases {
      * statements to wait out a migration's lock on the audit table (V13: 0.7 s per million rows).
      */
     public static final Duration WORKER_SOCKET_TIMEOUT = Duration.ofSeconds(120);
+    /**
+     * The same for the commands, whose statements may rightly take long (a report over years, a
+     * migration that rebuilds an index over a billion rows) but not for ever: an {@code audit report}
+     * run by cron after a failover waited for good.
+     */
+    public static final Duration COMMAND_SOCKET_TIMEOUT = Duration.ofHours(1);
 
     private Databases() { }
 
@@ -46,9 +52,9 @@ public final class Databases {
         }
     }
 
-    /** A pool whose connections wait for an answer as long as it takes (the commands: a report or a migration may take long). */
+    /** A pool for a command: its connections wait for an answer up to {@link #COMMAND_SOCKET_TIMEOUT}. */
     public static HikariDataSource pool(Settings.Database db, String poolName, MeterRegistry meters) {
-        return pool(db, poolName, meters, null);
+        return pool(db, poolName, meters, COMMAND_SOCKET_TIMEOUT);
     }
 
     /**

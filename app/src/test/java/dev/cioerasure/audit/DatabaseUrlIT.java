@@ -74,8 +74,8 @@ class DatabaseUrlIT {
 
     /**
      * The worker's connections give up on an answer after 120 s (FaultsIT shows a hung connection
-     * then costs that, not the run); DATABASE_URL's socketTimeout wins; the commands' wait as long
-     * as it takes (a report or a migration may).
+     * then costs that, not the run); DATABASE_URL's socketTimeout wins; the commands' wait an hour
+     * (a report or a migration may take long, but not for ever).
      */
     @Test
     void theWorkersConnectionsWaitAtMostTheSocketTimeoutAndTheUrlsOwnWins() throws Exception {
@@ -85,6 +85,9 @@ class DatabaseUrlIT {
                 db.user(), db.password(), 2);
         assertThat(networkTimeoutMillis(own, Databases.WORKER_SOCKET_TIMEOUT)).isEqualTo(7_000);
         assertThat(networkTimeoutMillis(db, null)).isZero();
+        try (var commands = Databases.pool(db, "command-it", null); Connection c = commands.getConnection()) {
+            assertThat(c.getNetworkTimeout()).as("the commands' connections: an hour").isEqualTo(3_600_000);
+        }
     }
 
     private static int networkTimeoutMillis(Settings.Database db, java.time.Duration socketTimeout) throws Exception {
