@@ -17,6 +17,9 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
 
     @Override
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
+        if (ex instanceof ReaderGone) {
+            return 0; // the reader of the output has what it wanted (| head): nothing to say, and nowhere to say it
+        }
         if (ex instanceof ConfigException) {
             cmd.getErr().println("cio-erasure: " + ex.getMessage());
             return CONFIG;
@@ -136,5 +139,23 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
             throw new UserError(option + ": not a request id (1-128 printable ASCII characters, no leading or trailing space)", 2);
         }
         return id;
+    }
+
+    /**
+     * Standard output was closed by its reader ({@code dlq list | head}): a listing stops there.
+     * Java never dies of SIGPIPE, so a long listing ran to its end, reading the whole topic and
+     * looking up every page, while the shell waited for it.
+     */
+    static final class ReaderGone extends RuntimeException {
+        ReaderGone() {
+            super("standard output was closed by its reader", null, false, false);
+        }
+    }
+
+    /** Throws {@link ReaderGone} once standard output can take nothing more (it flushes what it holds). */
+    static void stopIfReaderGone() {
+        if (System.out.checkError()) {
+            throw new ReaderGone();
+        }
     }
 }

@@ -18,13 +18,21 @@ final class StatePages<L> implements AutoCloseable {
     private final DlqCommand.States.Lookup lookup;
     private final Function<L, String> requestId;
     private final BiConsumer<L, DlqCommand.States> print;
+    private final java.util.function.BooleanSupplier readerGone;
     private final List<L> page = new ArrayList<>(PAGE);
     private long lines;
 
     StatePages(DlqCommand.States.Lookup lookup, Function<L, String> requestId, BiConsumer<L, DlqCommand.States> print) {
+        this(lookup, requestId, print, System.out::checkError);
+    }
+
+    /** @param readerGone whether the printed lines have nowhere to go any more (the listing then stops, {@link Errors.ReaderGone}) */
+    StatePages(DlqCommand.States.Lookup lookup, Function<L, String> requestId, BiConsumer<L, DlqCommand.States> print,
+               java.util.function.BooleanSupplier readerGone) {
         this.lookup = lookup;
         this.requestId = requestId;
         this.print = print;
+        this.readerGone = readerGone;
     }
 
     /** Opens the audit table when DATABASE_URL is set; {@code print} gets each line with the states of its page. */
@@ -57,6 +65,9 @@ final class StatePages<L> implements AutoCloseable {
         }
         page.forEach(l -> print.accept(l, states));
         page.clear();
+        if (readerGone.getAsBoolean()) {
+            throw new Errors.ReaderGone();
+        }
     }
 
     /** Lines added so far. */

@@ -32,4 +32,26 @@ class StatePagesTest {
             assertThat(i - printedWhenAdding.get(i)).isLessThan(StatePages.PAGE);
         }
     }
+
+    /**
+     * {@code dlq list | head}: Java never dies of SIGPIPE, so the listing read the whole topic and
+     * looked up every page while the shell waited for it. It stops after the page that found the
+     * reader gone.
+     */
+    @Test
+    void aListingStopsOnceItsReaderIsGone() {
+        boolean[] gone = {false};
+        List<String> printed = new ArrayList<>();
+        try (StatePages<String> pages = new StatePages<>(DlqCommand.States.Lookup.none(), line -> "r-" + line, (line, states) -> {
+            printed.add(line);
+            gone[0] = true; // the reader closed its end after the first line
+        }, () -> gone[0])) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> {
+                for (int i = 0; i < 10 * StatePages.PAGE; i++) {
+                    pages.add(Integer.toString(i));
+                }
+            }).isInstanceOf(Errors.ReaderGone.class);
+        }
+        assertThat(printed).as("one page, then no more reading or looking up").hasSize(StatePages.PAGE);
+    }
 }
