@@ -10,10 +10,10 @@ import org.slf4j.LoggerFactory;
  * Work repeated on a schedule that an error cannot end in silence. A task given to
  * {@link ScheduledExecutorService#scheduleWithFixedDelay} that throws once is never run again,
  * and nothing says so: its gauges keep their last value (a backlog, a clock's skew, the
- * database's reachability) and the alerts built on them stay quiet for good. Here an exception
- * is logged in one line and the task runs again at its next time; an error (out of memory, say)
- * goes to the thread's uncaught-exception handler, as if the thread had died of it (the
- * worker's prints one line and exits 70), and the task runs again too if that handler returns.
+ * database's reachability) and the alerts built on them stay quiet for good. Here what it throws
+ * is logged in one line (at most one a minute) and the task runs again at its next time; running
+ * out of memory goes to the thread's uncaught-exception handler, as if the thread had died of it
+ * (the worker's prints one line and exits 70), and the task runs again too if that handler returns.
  */
 public final class Repeating {
     private static final Logger log = LoggerFactory.getLogger(Repeating.class);
@@ -33,7 +33,10 @@ public final class Repeating {
         return () -> {
             try {
                 task.run();
-            } catch (RuntimeException e) {
+            } catch (OutOfMemoryError e) {
+                Thread t = Thread.currentThread();
+                t.getUncaughtExceptionHandler().uncaughtException(t, e);
+            } catch (RuntimeException | Error e) {
                 // some run every 200 ms (the rate budget): one line a minute at most, saying how many failed since
                 long now = System.nanoTime();
                 if (lastLog[0] == 0 || now - lastLog[0] > java.util.concurrent.TimeUnit.MINUTES.toNanos(1)) {
@@ -44,9 +47,6 @@ public final class Repeating {
                 } else {
                     unsaid[0]++;
                 }
-            } catch (Error e) {
-                Thread t = Thread.currentThread();
-                t.getUncaughtExceptionHandler().uncaughtException(t, e);
             }
         };
     }

@@ -37,7 +37,7 @@ class RepeatingTest {
     }
 
     @Test
-    void anErrorGoesToTheThreadsHandlerAsIfTheThreadHadDiedOfItAndTheTaskRunsAgain() throws Exception {
+    void runningOutOfMemoryGoesToTheThreadsHandlerAsIfTheThreadHadDiedOfItAndTheTaskRunsAgain() throws Exception {
         List<Throwable> handled = new CopyOnWriteArrayList<>();
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "repeating-test");
@@ -48,11 +48,15 @@ class RepeatingTest {
         AtomicInteger runs = new AtomicInteger();
         try {
             Repeating.every(timer, "the test's refresh", () -> {
-                if (runs.incrementAndGet() == 1) {
+                int run = runs.incrementAndGet();
+                if (run == 1) {
                     throw new OutOfMemoryError("Java heap space");
                 }
+                if (run == 2) {
+                    throw new StackOverflowError(); // logged like an exception: the thread did not die of it
+                }
             }, 0, 10, TimeUnit.MILLISECONDS);
-            await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() >= 3);
+            await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() >= 4);
             assertThat(handled).singleElement().isInstanceOf(OutOfMemoryError.class);
         } finally {
             timer.shutdownNow();
