@@ -438,12 +438,7 @@ final class AuditCommand {
             java.nio.file.Path temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
             try {
                 Files.write(temp, content);
-                try {
-                    Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-                } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-                    Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                }
+                dev.cioerasure.config.SmallFiles.replace(temp, target);
             } finally {
                 Files.deleteIfExists(temp);
             }

@@ -45,4 +45,17 @@ public final class SmallFiles {
         return charset.newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
                 .decode(ByteBuffer.wrap(read(file, limit))).toString();
     }
+
+    /**
+     * Puts {@code written}, a file written beside {@code target} in the same directory, in its
+     * place: atomically where the file system can, so that a command stopped meanwhile leaves the
+     * old file or the new one, never half of one (the submit record, a receipt).
+     */
+    public static void replace(Path written, Path target) throws IOException {
+        try {
+            Files.move(written, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+            Files.move(written, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
 }

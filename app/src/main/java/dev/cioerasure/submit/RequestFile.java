@@ -429,11 +429,7 @@ public final class RequestFile {
                 csvRows.close();
             }
             w.close();
-            try {
-                Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-                Files.move(temp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            }
+            dev.cioerasure.config.SmallFiles.replace(temp, target);
             committed = true;
         }
 
