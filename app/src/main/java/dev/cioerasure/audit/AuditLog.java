@@ -106,8 +106,21 @@ public final class AuditLog {
         }
     }
 
-    /** True when the database answers. */
+    /**
+     * True when the database answers. After a failover the pool's idle connections lead to the old
+     * primary and may never answer: the pool spends a whole borrow's wait validating one of them.
+     * A failed check therefore drops the idle connections and asks once more, on a new one, so
+     * readiness says whether the database can be reached, not whether an old connection still works.
+     */
     public boolean isReachable() {
+        if (answers()) {
+            return true;
+        }
+        Databases.evictIdle(dataSource);
+        return answers();
+    }
+
+    private boolean answers() {
         try (Connection c = dataSource.getConnection()) {
             return c.isValid(2);
         } catch (SQLException e) {

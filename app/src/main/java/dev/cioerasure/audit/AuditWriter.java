@@ -5,8 +5,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -17,6 +15,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import javax.sql.DataSource;
 import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
 import org.postgresql.util.PSQLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -157,7 +156,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         return healthy ? null : lastFailure;
     }
 
-    private void write(List<Pending> batch) throws SQLException, IOException {
+    private void write(List<Pending> batch) throws SQLException {
         Timer.Sample sample = Timer.start();
         int count = 0;
         StringBuilder text = new StringBuilder(batch.size() * 512);
@@ -170,23 +169,48 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         byte[] data = text.toString().getBytes(StandardCharsets.UTF_8);
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
+            CopyIn copy = null;
             try {
-                c.unwrap(PGConnection.class).getCopyAPI().copyIn(COPY, new ByteArrayInputStream(data));
+                copy = c.unwrap(PGConnection.class).getCopyAPI().copyIn(COPY);
+                copy.writeToCopy(data, 0, data.length);
+                copy.endCopy();
                 c.commit();
-            } catch (SQLException | IOException | RuntimeException | AssertionError e) {
-                try {
-                    c.rollback();
-                } catch (SQLException ignored) {
-                    // the connection is broken; the pool discards it
-                }
-                if (e instanceof SQLException s && s.getSQLState() != null && s.getSQLState().startsWith("08")) {
+            } catch (SQLException | RuntimeException | AssertionError e) {
+                if (Databases.connectionLost(e)) {
+                    // The COPY goes around the pool's wrapper, which so still takes the connection
+                    // for sound. Ending the COPY and rolling back would each wait a socket timeout
+                    // more for an answer that may never come (a failover: 120 s apiece). Closed now,
+                    // the server ends the transaction (nothing committed) and the pool drops it.
+                    abort(c, e);
                     Databases.evictIdle(dataSource);
+                } else {
+                    undo(c, copy, e);
                 }
                 throw e;
             }
         }
         sample.stop(writeTimer);
         batchRows.record(count);
+    }
+
+    private static void abort(Connection c, Throwable cause) {
+        try {
+            c.abort(Runnable::run);
+        } catch (SQLException | RuntimeException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    /** A statement failed on a sound connection (a constraint, a trigger's refusal): ends the COPY and the transaction. */
+    private static void undo(Connection c, CopyIn copy, Throwable cause) {
+        try {
+            if (copy != null && copy.isActive()) {
+                copy.cancelCopy();
+            }
+            c.rollback();
+        } catch (SQLException | RuntimeException e) {
+            cause.addSuppressed(e); // the connection is broken after all; the pool discards it
+        }
     }
 
     /** One row in COPY's text format: the columns of {@link #COPY}, each ended by a tab, the last by a newline; {@code \N} for NULL. */

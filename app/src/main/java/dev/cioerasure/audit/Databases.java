@@ -52,6 +52,18 @@ public final class Databases {
         }
     }
 
+    /** Whether {@code e} says the connection was lost (SQLState class 08: a failure, a timeout waiting for an answer, a refusal). */
+    public static boolean connectionLost(Throwable e) {
+        return e instanceof java.sql.SQLException s && s.getSQLState() != null && s.getSQLState().startsWith("08");
+    }
+
+    /** {@link #evictIdle} when {@code e} says the connection was lost. */
+    public static void evictIdleIfConnectionLost(javax.sql.DataSource dataSource, Throwable e) {
+        if (connectionLost(e)) {
+            evictIdle(dataSource);
+        }
+    }
+
     /** A pool for a command: its connections wait for an answer up to {@link #COMMAND_SOCKET_TIMEOUT}. */
     public static HikariDataSource pool(Settings.Database db, String poolName, MeterRegistry meters) {
         return pool(db, poolName, meters, COMMAND_SOCKET_TIMEOUT);

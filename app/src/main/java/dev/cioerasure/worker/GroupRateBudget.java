@@ -1,5 +1,6 @@
 package dev.cioerasure.worker;
 
+import dev.cioerasure.audit.Databases;
 import dev.cioerasure.erasure.Paced;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -142,6 +143,8 @@ final class GroupRateBudget implements AutoCloseable {
                 throw e;
             }
         } catch (SQLException | RuntimeException e) {
+            // after a failover the renewals would otherwise try the pool's dead idle connections one by one
+            Databases.evictIdleIfConnectionLost(dataSource, e);
             if (healthy) {
                 log.warn("cannot renew this instance's share of the {} rate ({}); it starts no call once its lease"
                         + " runs out", budget, why(e));

@@ -100,7 +100,7 @@ class FaultsIT {
                 assertThat(s).as("suppress before destroy for %s", e.getRequest().getUrl()).isNotNull().isLessThan(i);
             }
         }
-        assertThat(h.runtime().worker().isReady()).isTrue();
+        assertThat(h.runtime().worker().notReadyReason()).as("why the worker is not ready").isEmpty();
     }
 
     /** A worker with n requests under way (at least {@code done} finished), whose retry rounds outlast an outage of seconds. */

@@ -1,0 +1,139 @@
+package dev.cioerasure.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
+import dev.cioerasure.config.Settings;
+import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.TcpProxy;
+import dev.cioerasure.testing.TestInfra;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.Connection;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A failover leaves the pool's connections with the old primary's address, silent (the proxy's
+ * {@code hangOpenConnections}). Each costs a wait before it is given up; the worker must pay it
+ * once, not once more for every step of cleaning up, nor declare the database unreachable while a
+ * new connection reaches it.
+ */
+class DatabaseFailoverIT {
+    /** Readiness: each idle connection the pool hands out costs a whole validation wait (5 s), all of a borrow's budget. */
+    @Test
+    void theReadinessCheckAnswersOnANewConnectionWhenThePoolsIdleOnesHang() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
+            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
+            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=5",
+                    db.user(), db.password(), 4);
+            try (var pool = Databases.pool(proxied, "failover-it", null, Databases.WORKER_SOCKET_TIMEOUT)) {
+                // four idle connections, each last used long enough ago to be validated when handed out
+                List<Connection> held = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    held.add(pool.getConnection());
+                }
+                for (Connection c : held) {
+                    c.close();
+                }
+                Thread.sleep(600);
+                AuditLog log = new AuditLog(pool);
+                assertThat(log.isReachable()).as("before the failover").isTrue();
+                Thread.sleep(600);
+
+                proxy.hangOpenConnections();
+
+                long start = System.nanoTime();
+                boolean reachable = log.isReachable();
+                double seconds = (System.nanoTime() - start) / 1e9;
+                Cli.report("[failover] readiness check with hung idle connections: reachable=%s in %.1f s%n", reachable, seconds);
+                assertThat(reachable).as("a new connection reaches the database (checked in %.1f s)", seconds).isTrue();
+                assertThat(log.isReachable()).as("and the next check, on the pool's new connections").isTrue();
+            }
+        }
+    }
+
+    /**
+     * The audit writer's COPY goes around the pool's wrapper, so the pool does not learn that the
+     * connection is lost; rolling it back then waited a second socket timeout for an answer that
+     * never comes (120 s more in production). A lost connection is closed at once instead.
+     */
+    @Test
+    void anAppendOnAHungConnectionIsWrittenAgainAfterOneSocketTimeoutNotTwo() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        int socketTimeout = 4;
+        try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
+            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
+            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=" + socketTimeout,
+                    db.user(), db.password(), 1);
+            try (var pool = Databases.pool(proxied, "failover-writer-it", null, Databases.WORKER_SOCKET_TIMEOUT);
+                 AuditWriter writer = new AuditWriter(pool, "w1", new SimpleMeterRegistry())) {
+                writer.append(List.of(row("before", 1))).get(30, TimeUnit.SECONDS);
+                // at once: the pool hands its one connection out again without validating it
+                proxy.hangOpenConnections();
+                long start = System.nanoTime();
+                writer.append(List.of(row("after", 2))).get(60, TimeUnit.SECONDS);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                Cli.report("[failover] append on a hung connection written %.1f s after the hang (socket timeout %d s)%n", seconds, socketTimeout);
+                assertThat(seconds).as("written again after one socket timeout (%d s), not two", socketTimeout)
+                        .isGreaterThanOrEqualTo(socketTimeout - 0.5).isLessThan(socketTimeout * 1.75);
+            }
+        }
+        assertThat(rows(db)).as("both rows, once each").isEqualTo(2);
+    }
+
+    /**
+     * The same, with the connection lost while the COPY waits for its answer (all rows sent, the
+     * chain's head locked by another session): giving the COPY up politely waited a socket timeout
+     * for the server to acknowledge, and the rollback another.
+     */
+    @Test
+    void anAppendWhoseConnectionHangsMidCopyIsWrittenAgainAfterOneSocketTimeout() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        int socketTimeout = 4;
+        try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
+            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
+            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=" + socketTimeout,
+                    db.user(), db.password(), 2);
+            try (var pool = Databases.pool(proxied, "failover-copy-it", null, Databases.WORKER_SOCKET_TIMEOUT);
+                 AuditWriter writer = new AuditWriter(pool, "w1", new SimpleMeterRegistry())) {
+                writer.append(List.of(row("before", 1))).get(30, TimeUnit.SECONDS);
+                CompletableFuture<Void> after;
+                long start;
+                try (Connection dba = TestInfra.dataSource(db).getConnection()) {
+                    dba.setAutoCommit(false);
+                    dba.createStatement().execute("SELECT * FROM audit_chain_head FOR UPDATE");
+                    after = writer.append(List.of(row("after", 2)));
+                    Thread.sleep(1_000); // the COPY's rows are sent; its trigger waits for the head
+                    proxy.hangOpenConnections();
+                    start = System.nanoTime();
+                    dba.commit();
+                }
+                after.get(60, TimeUnit.SECONDS);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                Cli.report("[failover] append hung mid-COPY written %.1f s after the hang (socket timeout %d s)%n", seconds, socketTimeout);
+                assertThat(seconds).as("written again within one socket timeout (%d s) of the hang, not three", socketTimeout)
+                        .isLessThan(socketTimeout * 1.5);
+            }
+        }
+        assertThat(rows(db)).as("both rows, once each").isEqualTo(2);
+    }
+
+    private static long rows(Settings.Database db) throws Exception {
+        try (Connection c = TestInfra.dataSource(db).getConnection();
+             var rs = c.createStatement().executeQuery("SELECT count(*) FROM audit_event")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    private static AuditEvent row(String requestId, long offset) {
+        Instant t = Instant.parse("2026-11-28T10:00:00Z");
+        return new AuditEvent(requestId, "c".repeat(64), "id", Step.OUTCOME, Outcome.COMPLETED, null, null, null,
+                "GDPR", t, t.plusSeconds(30 * 86400), "desk", new KafkaCoordinates("t", 0, offset), t);
+    }
+}
