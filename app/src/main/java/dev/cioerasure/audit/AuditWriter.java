@@ -193,12 +193,35 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
         batchRows.record(count);
     }
 
+    /**
+     * Closes a lost connection at once. When it was lost by waiting too long for an answer, the
+     * server may still be working on the COPY, typically waiting for a lock (a migration, a DBA's
+     * LOCK TABLE): its session would wait on, holding one of the server's connections, one more
+     * for each attempt given up. A cancel request (a new connection carrying the session's key;
+     * a server that does not know the key ignores it) ends it first.
+     */
     private static void abort(Connection c, Throwable cause) {
+        if (timedOut(cause)) {
+            try {
+                c.unwrap(PGConnection.class).cancelQuery();
+            } catch (SQLException | RuntimeException e) {
+                cause.addSuppressed(e);
+            }
+        }
         try {
             c.abort(Runnable::run);
         } catch (SQLException | RuntimeException e) {
             cause.addSuppressed(e);
         }
+    }
+
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.SocketTimeoutException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** A statement failed on a sound connection (a constraint, a trigger's refusal): ends the COPY and the transaction. */

@@ -123,6 +123,41 @@ class DatabaseFailoverIT {
         assertThat(rows(db)).as("both rows, once each").isEqualTo(2);
     }
 
+    /**
+     * A COPY that waits for a lock longer than the socket timeout (a migration, a DBA's LOCK TABLE)
+     * is given up and written again. The given-up statement's session went on waiting on the
+     * server, one more each timeout: a 30-minute migration against the 120 s default left 15 per
+     * worker, each holding one of the server's connections. The writer now cancels it first.
+     */
+    @Test
+    void anAppendGivenUpWhileWaitingForALockLeavesNoSessionWaitingBehind() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        Settings.Database timed = new Settings.Database(db.url() + (db.url().contains("?") ? "&" : "?") + "socketTimeout=2",
+                db.user(), db.password(), 2);
+        try (var pool = Databases.pool(timed, "lock-it", null, Databases.WORKER_SOCKET_TIMEOUT);
+             AuditWriter writer = new AuditWriter(pool, "w1", new SimpleMeterRegistry())) {
+            writer.append(List.of(row("before", 1))).get(30, TimeUnit.SECONDS);
+            CompletableFuture<Void> after;
+            long waiting;
+            try (Connection dba = TestInfra.dataSource(db).getConnection()) {
+                dba.setAutoCommit(false);
+                dba.createStatement().execute("LOCK TABLE audit_event IN SHARE ROW EXCLUSIVE MODE");
+                after = writer.append(List.of(row("after", 2)));
+                Thread.sleep(7_000); // three socket timeouts and more
+                try (var rs = dba.createStatement().executeQuery("SELECT count(*) FROM pg_stat_activity"
+                        + " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")) {
+                    rs.next();
+                    waiting = rs.getLong(1);
+                }
+                dba.commit();
+            }
+            after.get(30, TimeUnit.SECONDS);
+            Cli.report("[failover] sessions waiting for a lock held 7 s, socket timeout 2 s: %d%n", waiting);
+            assertThat(waiting).as("only the append's current attempt waits for the lock").isLessThanOrEqualTo(1);
+        }
+        assertThat(rows(db)).as("both rows, once each").isEqualTo(2);
+    }
+
     private static long rows(Settings.Database db) throws Exception {
         try (Connection c = TestInfra.dataSource(db).getConnection();
              var rs = c.createStatement().executeQuery("SELECT count(*) FROM audit_event")) {
