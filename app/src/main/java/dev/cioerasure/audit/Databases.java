@@ -57,6 +57,23 @@ public final class Databases {
         return e instanceof java.sql.SQLException s && s.getSQLState() != null && s.getSQLState().startsWith("08");
     }
 
+    /** Why a database call failed, without any value from the database: its SQLState, else the exception's kind. */
+    public static String why(Throwable e) {
+        return e instanceof java.sql.SQLException s && s.getSQLState() != null ? "SQLState " + s.getSQLState() : e.getClass().getSimpleName();
+    }
+
+    /**
+     * Rolls back after {@code cause}. A lost connection fails its rollback too; that failure is
+     * added to the cause, which says why, instead of taking its place.
+     */
+    public static void rollbackAfter(java.sql.Connection c, Throwable cause) {
+        try {
+            c.rollback();
+        } catch (java.sql.SQLException | RuntimeException broken) {
+            cause.addSuppressed(broken);
+        }
+    }
+
     /** {@link #evictIdle} when {@code e} says the connection was lost. */
     public static void evictIdleIfConnectionLost(javax.sql.DataSource dataSource, Throwable e) {
         if (connectionLost(e)) {

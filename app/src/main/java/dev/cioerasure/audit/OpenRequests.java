@@ -88,7 +88,7 @@ public final class OpenRequests {
                 c.commit();
                 return s;
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
+                Databases.rollbackAfter(c, e);
                 throw e;
             }
         }

@@ -4,6 +4,7 @@ import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -54,7 +55,7 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
             }
         }, (error, asks, first) -> {
             if (first) {
-                log.warn("duplicate check failed ({}); {} request(s) wait until the database answers", error.getClass().getSimpleName(), asks);
+                log.warn("duplicate check failed ({}); {} request(s) wait until the database answers", Databases.why(error), asks);
             }
         }, (a, why) -> a.answer().completeExceptionally(
                 // stopped (shutdown): the record is handed back, not failed
@@ -115,19 +116,23 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
             // bench (4-75 ms a look-up at 100,000 rows, estimated as a table of a few thousand).
             // Per id, and with table scans ruled out, only look-ups by request_id's index are left.
             IndexReads.only(c);
-            try (PreparedStatement ps = c.prepareStatement(QUERY)) {
-                Array ids = c.createArrayOf("text", batch.stream().map(Ask::requestId).distinct().toArray());
-                ps.setArray(1, ids);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        Optional<Outcome> outcome = rs.getBoolean(2) ? Optional.of(Outcome.COMPLETED)
-                                : rs.getBoolean(3) ? Optional.of(Outcome.FAILED) : Optional.empty();
-                        found.put(rs.getString(1), new Standing(outcome, names(rs.getArray(4)), names(rs.getArray(5))));
+            try {
+                try (PreparedStatement ps = c.prepareStatement(QUERY)) {
+                    Array ids = c.createArrayOf("text", batch.stream().map(Ask::requestId).distinct().toArray());
+                    ps.setArray(1, ids);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            Optional<Outcome> outcome = rs.getBoolean(2) ? Optional.of(Outcome.COMPLETED)
+                                    : rs.getBoolean(3) ? Optional.of(Outcome.FAILED) : Optional.empty();
+                            found.put(rs.getString(1), new Standing(outcome, names(rs.getArray(4)), names(rs.getArray(5))));
+                        }
                     }
                 }
-            } finally {
-                c.rollback(); // read only: nothing to keep, and SET LOCAL ends with the transaction
+            } catch (SQLException | RuntimeException e) {
+                Databases.rollbackAfter(c, e);
+                throw e;
             }
+            c.rollback(); // read only: nothing to keep, and SET LOCAL ends with the transaction
         }
         return found;
     }

@@ -135,11 +135,7 @@ final class GroupRateBudget implements AutoCloseable {
                 }
                 healthy = true;
             } catch (SQLException | RuntimeException e) {
-                try {
-                    c.rollback();
-                } catch (SQLException broken) {
-                    e.addSuppressed(broken); // a lost connection fails its rollback too: the first error says why
-                }
+                Databases.rollbackAfter(c, e);
                 throw e;
             }
         } catch (SQLException | RuntimeException e) {
@@ -147,15 +143,10 @@ final class GroupRateBudget implements AutoCloseable {
             Databases.evictIdleIfConnectionLost(dataSource, e);
             if (healthy) {
                 log.warn("cannot renew this instance's share of the {} rate ({}); it starts no call once its lease"
-                        + " runs out", budget, why(e));
+                        + " runs out", budget, Databases.why(e));
             }
             healthy = false;
         }
-    }
-
-    /** Why a renewal failed, without any value from the database: its SQLState, else the exception's kind. */
-    static String why(Exception e) {
-        return e instanceof SQLException s && s.getSQLState() != null ? "SQLState " + s.getSQLState() : e.getClass().getSimpleName();
     }
 
     private int renew(Connection c, int want) throws SQLException {

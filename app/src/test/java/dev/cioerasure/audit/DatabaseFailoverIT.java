@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.cioerasure.audit.AuditEvent.KafkaCoordinates;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.LogCapture;
 import dev.cioerasure.testing.TcpProxy;
 import dev.cioerasure.testing.TestInfra;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -156,6 +157,25 @@ class DatabaseFailoverIT {
             assertThat(waiting).as("only the append's current attempt waits for the lock").isLessThanOrEqualTo(1);
         }
         assertThat(rows(db)).as("both rows, once each").isEqualTo(2);
+    }
+
+    /** The duplicate check's log line names the lost connection (SQLState 08006), not the failed rollback after it. */
+    @Test
+    void theDuplicateCheckSaysTheConnectionWasLost() throws Exception {
+        Settings.Database db = TestInfra.freshDatabase();
+        try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
+            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
+            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=2",
+                    db.user(), db.password(), 1);
+            try (var pool = Databases.pool(proxied, "failover-lookup-it", null, Databases.WORKER_SOCKET_TIMEOUT);
+                 OutcomeLookup lookup = new OutcomeLookup(pool);
+                 LogCapture logs = LogCapture.capture()) {
+                assertThat(lookup.finalOutcome("r-1")).isEmpty();
+                proxy.hangOpenConnections();
+                assertThat(lookup.finalOutcome("r-1")).as("answered on a new connection").isEmpty();
+                assertThat(String.join("\n", logs.lines())).contains("duplicate check failed (SQLState 08006)");
+            }
+        }
     }
 
     private static long rows(Settings.Database db) throws Exception {

@@ -31,9 +31,9 @@ class GroupRateBudgetRenewalFailureTest {
 
     @Test
     void anErrorWithoutSqlStateIsNamedByItsKind() {
-        assertThat(GroupRateBudget.why(new SQLException("closed"))).isEqualTo("SQLException");
-        assertThat(GroupRateBudget.why(new SQLException("refused", "08001"))).isEqualTo("SQLState 08001");
-        assertThat(GroupRateBudget.why(new IllegalStateException("x"))).isEqualTo("IllegalStateException");
+        assertThat(dev.cioerasure.audit.Databases.why(new SQLException("closed"))).isEqualTo("SQLException");
+        assertThat(dev.cioerasure.audit.Databases.why(new SQLException("refused", "08001"))).isEqualTo("SQLState 08001");
+        assertThat(dev.cioerasure.audit.Databases.why(new IllegalStateException("x"))).isEqualTo("IllegalStateException");
     }
 
     /** A database whose connection broke: every statement fails with 08006, and so does the rollback, without a state. */
