@@ -98,6 +98,15 @@ public final class Preflight {
                     + " is the host or the port wrong?)");
         }
         String message = String.valueOf(rootMessage(e));
+        String refused = refusedParameter(e);
+        if (refused != null) {
+            // a value the driver cannot parse (socketTimeout=abc, sslmode=bogus) or a setting PostgreSQL
+            // refuses at log-in (options=-c …): it was exit 69, "cannot use PostgreSQL", and a worker
+            // waited for a database that would never take it
+            String password = db.password().reveal();
+            String detail = !password.isEmpty() && refused.contains(password) ? "no detail" : refused.replaceFirst("^FATAL: ", "");
+            return config("DATABASE_URL: a connection parameter is not valid at " + where + ": " + detail);
+        }
         if (message.contains("SSL") || has(e, javax.net.ssl.SSLException.class)) {
             // sslmode / sslrootcert in DATABASE_URL: the server offers no TLS, or its certificate does not check out
             return config("DATABASE_URL: TLS to PostgreSQL at " + where + " failed (" + rootName(e) + ": " + message + ")");
@@ -343,6 +352,26 @@ public final class Preflight {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof SQLException s && s.getSQLState() != null && !s.getSQLState().startsWith("08")) {
                 return s.getSQLState();
+            }
+        }
+        return null;
+    }
+
+    /**
+     * What the driver or the server said when it refused a parameter of the connection, or null:
+     * an invalid value (22023, the driver's or a log-in setting's), a setting PostgreSQL does not
+     * know (42704), or one of the driver's named modes it does not know (08001 "Invalid sslmode
+     * value").
+     */
+    private static String refusedParameter(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException s && s.getSQLState() != null && s.getMessage() != null) {
+                String m = s.getMessage();
+                if (s.getSQLState().equals("22023")
+                        || s.getSQLState().equals("42704") && m.contains("configuration parameter")
+                        || s.getSQLState().equals("08001") && m.matches("Invalid \\w+ value: .*")) {
+                    return m;
+                }
             }
         }
         return null;

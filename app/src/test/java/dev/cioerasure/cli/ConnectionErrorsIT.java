@@ -97,6 +97,28 @@ class ConnectionErrorsIT {
         assertOneCleanLine(Cli.run(env, "audit", "verify"), 69, "connection refused");
     }
 
+    /**
+     * A parameter of DATABASE_URL that the driver or PostgreSQL refuses is a wrong setting (78),
+     * not an outage (69) for a supervisor to retry, nor a database for the worker to wait for.
+     */
+    @Test
+    void aDatabaseUrlParameterTheDriverOrTheServerRefusesIsAConfigurationError() {
+        Map<String, String> env = env();
+        String url = db.url() + (db.url().contains("?") ? "&" : "?");
+        Map<String, String> cases = Map.of(
+                "socketTimeout=abc", "socketTimeout parameter value must be an integer but was: abc",
+                "sslmode=bogus", "Invalid sslmode value: bogus",
+                "options=-c%20statement_timeout=abc", "invalid value for parameter \"statement_timeout\"",
+                "options=-c%20no_such_setting=1", "unrecognized configuration parameter \"no_such_setting\"");
+        cases.forEach((parameter, said) -> {
+            env.put("DATABASE_URL", url + parameter);
+            assertOneCleanLine(Cli.run(env, "audit", "verify"), 78, "DATABASE_URL: a connection parameter is not valid at ", said);
+        });
+        env.put("DATABASE_URL", url + "socketTimeout=abc");
+        assertOneCleanLine(Cli.run(env, "migrate"), 78, "socketTimeout parameter value must be an integer");
+        assertOneCleanLine(Cli.run(env, "worker"), 78, "socketTimeout parameter value must be an integer");
+    }
+
     @Test
     void kafkaProblemsStopTheCommandsQuicklyWithOneLine() throws Exception {
         Map<String, String> env = env();
