@@ -242,6 +242,10 @@ public final class SettingsLoader {
                 }
             }
         }
+        plain.forEach((name, value) -> KafkaClientValues.problem(name, value)
+                .ifPresent(why -> problems.add(setBy.get(name) + ": " + why)));
+        secret.forEach((name, value) -> KafkaClientValues.problem(name, value.reveal())
+                .ifPresent(why -> problems.add(setBy.get(name) + ": " + why)));
         return new KafkaClientConfig(plain, secret);
     }
 

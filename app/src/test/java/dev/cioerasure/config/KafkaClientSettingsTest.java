@@ -50,6 +50,30 @@ class KafkaClientSettingsTest {
         assertThat(new KafkaClients(k).consumerConfig("c", Map.of()).get("sasl.jaas.config").toString()).contains("password=\"rotated\"");
     }
 
+    /**
+     * A value Kafka would refuse is a wrong setting named by its variable, and never quoted: it was
+     * found only when a command made its first client past the preflight (dlq list: exit 70, with
+     * Kafka's exception, which quotes it).
+     */
+    @Test
+    void aClientPropertyValueKafkaWouldRefuseIsNamedByItsVariableWithoutQuotingIt() throws Exception {
+        Path file = Files.writeString(dir.resolve("client.properties"), "ssl.engine.factory.class=no.such.Factory-sEcReT\n");
+        assertThatThrownBy(() -> load(env("KAFKA_CLIENT_REQUEST_TIMEOUT_MS", "abc-sEcReT",
+                "KAFKA_CLIENT_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", "https",
+                "KAFKA_CLIENT_METADATA_RECOVERY_STRATEGY", "sometimes-sEcReT",
+                "KAFKA_CLIENT_CONFIG_FILE", file.toString())))
+                .hasMessageContainingAll(
+                        "KAFKA_CLIENT_REQUEST_TIMEOUT_MS: not a valid value for request.timeout.ms (int",
+                        "KAFKA_CLIENT_METADATA_RECOVERY_STRATEGY: not a valid value for metadata.recovery.strategy (string, ",
+                        "KAFKA_CLIENT_CONFIG_FILE (ssl.engine.factory.class): not a valid value for ssl.engine.factory.class"
+                                + " (a class on the class path)")
+                .hasMessageNotContaining("sEcReT").hasMessageNotContaining("ENDPOINT");
+        // valid values, and a name Kafka does not know (a plugin's), pass
+        Settings.Kafka k = load(env("KAFKA_CLIENT_REQUEST_TIMEOUT_MS", "30000", "KAFKA_CLIENT_METADATA_RECOVERY_STRATEGY", "rebootstrap",
+                "KAFKA_CLIENT_SOME_PLUGIN_OPTION", "x"));
+        assertThat(new KafkaClients(k).common("x")).containsEntry("request.timeout.ms", "30000").containsEntry("some.plugin.option", "x");
+    }
+
     @Test
     void anyOtherClientPropertyComesFromAFileOrAPrefixedVariableAndIsShownHidden() throws Exception {
         Path file = Files.writeString(dir.resolve("client.properties"), "ssl.cipher.suites=TLS_AES_256_GCM_SHA384\n");
