@@ -258,12 +258,34 @@ public final class SettingsLoader {
         String url = required("DATABASE_URL", "a JDBC URL such as jdbc:postgresql://db:5432/erasure");
         if (url != null && !url.startsWith("jdbc:postgresql://")) {
             problems.add("DATABASE_URL: must start with jdbc:postgresql:// (got a URL with another scheme)");
+        } else if (url != null && namesNoHost(url)) {
+            // the driver then tries localhost:5432, and a worker waited there for a database that was
+            // never meant (jdbc:postgresql://${DB_HOST}/erasure with DB_HOST unset, say)
+            problems.add("DATABASE_URL: names no host (jdbc:postgresql://HOST[:PORT]/DATABASE); the driver would try localhost:5432");
         }
         String user = required("DATABASE_USER", "the database role to log in as: a member of cio_erasure_writer for the worker, of"
                 + " cio_erasure_auditor for audit, one that may create tables for migrate");
         Secret password = secret("DATABASE_PASSWORD", true);
         int pool = intInRange("DATABASE_POOL_SIZE", 8, 1, 100);
         return new Settings.Database(url, user, password, pool);
+    }
+
+    /** Whether a jdbc:postgresql:// URL's host list is empty, or one of its hosts is (":5432", "a,"). */
+    static boolean namesNoHost(String url) {
+        String rest = url.substring("jdbc:postgresql://".length());
+        int end = rest.length();
+        for (char c : new char[] {'/', '?', ';'}) {
+            int i = rest.indexOf(c);
+            if (i >= 0) {
+                end = Math.min(end, i);
+            }
+        }
+        for (String host : rest.substring(0, end).split(",", -1)) {
+            if (host.isBlank() || host.startsWith(":")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static final String WORKSPACES_FILE = "CUSTOMERIO_WORKSPACES_FILE";

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,23 @@ class SettingsLoaderTest {
         env.put("CUSTOMERIO_TRACK_API_KEY", "track-key-value");
         env.put("AUDIT_SUBJECT_KEY", "audit-key-value-0123456789");
         return env;
+    }
+
+    /** A URL without a host made the driver try localhost:5432, where a worker waited for a database never meant. */
+    @Test
+    void aDatabaseUrlThatNamesNoHostIsRefused() {
+        Map<String, String> env = valid();
+        for (String url : List.of("jdbc:postgresql://", "jdbc:postgresql:///erasure", "jdbc:postgresql://:5432/erasure",
+                "jdbc:postgresql://db1:5432,/erasure")) {
+            env.put("DATABASE_URL", url);
+            assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).as(url)
+                    .hasMessageContaining("DATABASE_URL: names no host (jdbc:postgresql://HOST[:PORT]/DATABASE)");
+        }
+        for (String url : List.of("jdbc:postgresql://db/erasure", "jdbc:postgresql://db1:5432,db2:5433/erasure?targetServerType=primary",
+                "jdbc:postgresql://[::1]:5432/erasure", "jdbc:postgresql://db?sslmode=require")) {
+            env.put("DATABASE_URL", url);
+            assertThat(SettingsLoader.load(env, WORKER).database().url()).isEqualTo(url);
+        }
     }
 
     @Test
