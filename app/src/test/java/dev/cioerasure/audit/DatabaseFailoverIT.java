@@ -29,9 +29,7 @@ class DatabaseFailoverIT {
     void theReadinessCheckAnswersOnANewConnectionWhenThePoolsIdleOnesHang() throws Exception {
         Settings.Database db = TestInfra.freshDatabase();
         try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
-            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
-            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=5",
-                    db.user(), db.password(), 4);
+            Settings.Database proxied = through(proxy, db, 5, 4);
             try (var pool = Databases.pool(proxied, "failover-it", null, Databases.WORKER_SOCKET_TIMEOUT)) {
                 // four idle connections, each last used long enough ago to be validated when handed out
                 List<Connection> held = new ArrayList<>();
@@ -68,9 +66,7 @@ class DatabaseFailoverIT {
         Settings.Database db = TestInfra.freshDatabase();
         int socketTimeout = 4;
         try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
-            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
-            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=" + socketTimeout,
-                    db.user(), db.password(), 1);
+            Settings.Database proxied = through(proxy, db, socketTimeout, 1);
             try (var pool = Databases.pool(proxied, "failover-writer-it", null, Databases.WORKER_SOCKET_TIMEOUT);
                  AuditWriter writer = new AuditWriter(pool, "w1", new SimpleMeterRegistry())) {
                 writer.append(List.of(row("before", 1))).get(30, TimeUnit.SECONDS);
@@ -97,9 +93,7 @@ class DatabaseFailoverIT {
         Settings.Database db = TestInfra.freshDatabase();
         int socketTimeout = 4;
         try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
-            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
-            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=" + socketTimeout,
-                    db.user(), db.password(), 2);
+            Settings.Database proxied = through(proxy, db, socketTimeout, 2);
             try (var pool = Databases.pool(proxied, "failover-copy-it", null, Databases.WORKER_SOCKET_TIMEOUT);
                  AuditWriter writer = new AuditWriter(pool, "w1", new SimpleMeterRegistry())) {
                 writer.append(List.of(row("before", 1))).get(30, TimeUnit.SECONDS);
@@ -133,8 +127,7 @@ class DatabaseFailoverIT {
     @Test
     void anAppendGivenUpWhileWaitingForALockLeavesNoSessionWaitingBehind() throws Exception {
         Settings.Database db = TestInfra.freshDatabase();
-        Settings.Database timed = new Settings.Database(db.url() + (db.url().contains("?") ? "&" : "?") + "socketTimeout=2",
-                db.user(), db.password(), 2);
+        Settings.Database timed = withSocketTimeout(db, db.url(), 2, 2);
         try (var pool = Databases.pool(timed, "lock-it", null, Databases.WORKER_SOCKET_TIMEOUT);
              AuditWriter writer = new AuditWriter(pool, "w1", new SimpleMeterRegistry())) {
             writer.append(List.of(row("before", 1))).get(30, TimeUnit.SECONDS);
@@ -167,9 +160,7 @@ class DatabaseFailoverIT {
     void theDuplicateCheckSaysTheConnectionWasLost() throws Exception {
         Settings.Database db = TestInfra.freshDatabase();
         try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
-            String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
-            Settings.Database proxied = new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=2",
-                    db.user(), db.password(), 1);
+            Settings.Database proxied = through(proxy, db, 2, 1);
             try (var pool = Databases.pool(proxied, "failover-lookup-it", null, Databases.WORKER_SOCKET_TIMEOUT);
                  OutcomeLookup lookup = new OutcomeLookup(pool);
                  LogCapture logs = LogCapture.capture()) {
@@ -179,6 +170,17 @@ class DatabaseFailoverIT {
                 assertThat(String.join("\n", logs.lines())).contains("duplicate check failed (SQLState 08006)");
             }
         }
+    }
+
+    /** The database reached through the proxy, with this socket timeout and pool size. */
+    private static Settings.Database through(TcpProxy proxy, Settings.Database db, int socketTimeout, int poolSize) {
+        String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
+        return withSocketTimeout(db, url, socketTimeout, poolSize);
+    }
+
+    private static Settings.Database withSocketTimeout(Settings.Database db, String url, int socketTimeout, int poolSize) {
+        return new Settings.Database(url + (url.contains("?") ? "&" : "?") + "socketTimeout=" + socketTimeout, db.user(), db.password(),
+                poolSize);
     }
 
     private static long rows(Settings.Database db) throws Exception {
