@@ -87,7 +87,7 @@ public final class Databases {
     }
 
     /**
-     * A pool whose connections give up on an answer after {@code socketTimeout} (null: never), unless
+     * A pool whose connections give up on an answer after {@code socketTimeout}, unless
      * DATABASE_URL sets {@code socketTimeout} itself (the URL's parameters win over these properties).
      */
     public static HikariDataSource pool(Settings.Database db, String poolName, MeterRegistry meters, Duration socketTimeout) {
@@ -105,9 +105,7 @@ public final class Databases {
         // small (a sequential scan) would otherwise slow every look-up as the table grows.
         c.addDataSourceProperty("options", "-c plan_cache_mode=force_custom_plan");
         c.addDataSourceProperty("ApplicationName", "cio-erasure");
-        if (socketTimeout != null) {
-            c.addDataSourceProperty("socketTimeout", Long.toString(socketTimeout.toSeconds()));
-        }
+        c.addDataSourceProperty("socketTimeout", Long.toString(socketTimeout.toSeconds()));
         // Every name cio-erasure's SQL uses lives in public (the migrations put it there). PostgreSQL's
         // default search path reads a schema named like the login role ("$user") first, and anyone
         // with CREATE on the database can make one: its look-alike audit_event would take the

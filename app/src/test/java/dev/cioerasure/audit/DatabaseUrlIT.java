@@ -84,7 +84,6 @@ class DatabaseUrlIT {
         Settings.Database own = new Settings.Database(db.url() + (db.url().contains("?") ? "&" : "?") + "socketTimeout=7",
                 db.user(), db.password(), 2);
         assertThat(networkTimeoutMillis(own, Databases.WORKER_SOCKET_TIMEOUT)).isEqualTo(7_000);
-        assertThat(networkTimeoutMillis(db, null)).isZero();
         try (var commands = Databases.pool(db, "command-it", null); Connection c = commands.getConnection()) {
             assertThat(c.getNetworkTimeout()).as("the commands' connections: an hour").isEqualTo(3_600_000);
         }
