@@ -596,11 +596,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
             return;
         }
         try {
-            try {
+            pastAWakeup(() -> {
                 consumer.commitSync(due, Duration.ofSeconds(10));
-            } catch (WakeupException e) {
-                consumer.commitSync(due, Duration.ofSeconds(10)); // the wakeup was meant for poll()
-            }
+                return null;
+            });
             offsets.markCommitted(due);
         } catch (RuntimeException e) {
             log.warn("offset commit failed ({}); uncommitted records will be redone", e.getClass().getSimpleName());
@@ -694,11 +693,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         }
         Map<TopicPartition, OffsetAndMetadata> committed;
         try {
-            try {
-                committed = consumer.committed(requests, Duration.ofSeconds(10));
-            } catch (WakeupException e) {
-                committed = consumer.committed(requests, Duration.ofSeconds(10)); // the wakeup was meant for poll()
-            }
+            committed = pastAWakeup(() -> consumer.committed(requests, Duration.ofSeconds(10)));
         } catch (RuntimeException e) {
             log.warn("could not read the group's offsets of {} to check them against the audit table ({}); not checked this time",
                     requests, e.getClass().getSimpleName());
@@ -737,6 +732,18 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     /** Measures the group's backlog now (normally every 15 s); for tests. */
     void refreshBacklog() {
         backlogMonitor.refresh();
+    }
+
+    /**
+     * A consumer call made on the consumer's thread, called once more if it meets a wakeup: that
+     * one was meant for poll() (a stop), which the loop notices on its own.
+     */
+    private static <T> T pastAWakeup(java.util.function.Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (WakeupException e) {
+            return call.get();
+        }
     }
 
     /** Records in flight now. */
