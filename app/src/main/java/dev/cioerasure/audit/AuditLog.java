@@ -107,24 +107,32 @@ public final class AuditLog {
     }
 
     /**
-     * True when the database answers. After a failover the pool's idle connections lead to the old
-     * primary and may never answer: the pool spends a whole borrow's wait validating one of them.
-     * A failed check therefore drops the idle connections and asks once more, on a new one, so
-     * readiness says whether the database can be reached, not whether an old connection still works.
+     * Why the database cannot be used now (its SQLState and name, or the error's kind; never a
+     * value), or empty when it answers. After a failover the pool's idle connections lead to the
+     * old primary and may never answer: the pool spends a whole borrow's wait validating one of
+     * them. A failed check therefore drops the idle connections and asks once more, on a new one,
+     * so readiness says whether the database can be reached, not whether an old connection still
+     * works.
      */
-    public boolean isReachable() {
-        if (answers()) {
-            return true;
+    public java.util.Optional<String> whyUnreachable() {
+        java.util.Optional<String> first = check();
+        if (first.isEmpty()) {
+            return first;
         }
         Databases.evictIdle(dataSource);
-        return answers();
+        return check();
     }
 
-    private boolean answers() {
+    /** True when the database answers ({@link #whyUnreachable()} is empty). */
+    public boolean isReachable() {
+        return whyUnreachable().isEmpty();
+    }
+
+    private java.util.Optional<String> check() {
         try (Connection c = dataSource.getConnection()) {
-            return c.isValid(2);
+            return c.isValid(2) ? java.util.Optional.empty() : java.util.Optional.of("no answer within 2 s");
         } catch (SQLException e) {
-            return false;
+            return java.util.Optional.of(Databases.why(e));
         }
     }
 }

@@ -130,19 +130,10 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
             if ("none".equals(sqlState)) {
                 return e.getClass().getSimpleName();
             }
-            return "SQLState " + sqlState + (SQL_STATES.containsKey(sqlState) ? " " + SQL_STATES.get(sqlState) : "")
+            return "SQLState " + sqlState + Databases.stateName(sqlState).map(n -> " " + n).orElse("")
                     + ("none".equals(constraint) ? "" : ", constraint " + constraint);
         }
     }
-
-    /** Names of the SQLStates an operator is most likely to meet here (PostgreSQL appendix A). */
-    private static final java.util.Map<String, String> SQL_STATES = java.util.Map.ofEntries(
-            java.util.Map.entry("23505", "unique_violation"), java.util.Map.entry("23514", "check_violation"),
-            java.util.Map.entry("23502", "not_null_violation"), java.util.Map.entry("42501", "insufficient_privilege"),
-            java.util.Map.entry("28P01", "invalid_password"), java.util.Map.entry("08001", "connection refused"),
-            java.util.Map.entry("08006", "connection failure"), java.util.Map.entry("57P01", "admin_shutdown"),
-            java.util.Map.entry("40001", "serialization_failure"), java.util.Map.entry("55P03", "lock_not_available"),
-            java.util.Map.entry("57014", "query_canceled (statement_timeout)"));
 
     private Counter failureCounter(Failure f) {
         return Counter.builder(MetricNames.AUDIT_WRITE_FAILURES)

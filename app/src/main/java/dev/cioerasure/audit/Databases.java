@@ -57,9 +57,31 @@ public final class Databases {
         return e instanceof java.sql.SQLException s && s.getSQLState() != null && s.getSQLState().startsWith("08");
     }
 
-    /** Why a database call failed, without any value from the database: its SQLState, else the exception's kind. */
+    /** Names of the SQLStates an operator is most likely to meet here (PostgreSQL appendix A). */
+    private static final java.util.Map<String, String> STATE_NAMES = java.util.Map.ofEntries(
+            java.util.Map.entry("23505", "unique_violation"), java.util.Map.entry("23514", "check_violation"),
+            java.util.Map.entry("23502", "not_null_violation"), java.util.Map.entry("42501", "insufficient_privilege"),
+            java.util.Map.entry("28P01", "invalid_password"), java.util.Map.entry("28000", "invalid_authorization_specification"),
+            java.util.Map.entry("08001", "connection refused"), java.util.Map.entry("08006", "connection failure"),
+            java.util.Map.entry("57P01", "admin_shutdown"), java.util.Map.entry("57P03", "cannot_connect_now"),
+            java.util.Map.entry("53300", "too_many_connections"), java.util.Map.entry("3D000", "invalid_catalog_name"),
+            java.util.Map.entry("40001", "serialization_failure"), java.util.Map.entry("55P03", "lock_not_available"),
+            java.util.Map.entry("57014", "query_canceled (statement_timeout)"));
+
+    /** The name of an SQLState an operator is likely to meet, if it is one. */
+    public static java.util.Optional<String> stateName(String sqlState) {
+        return java.util.Optional.ofNullable(STATE_NAMES.get(sqlState));
+    }
+
+    /**
+     * Why a database call failed, without any value from the database: its SQLState (named when it
+     * is a common one), else the exception's kind.
+     */
     public static String why(Throwable e) {
-        return e instanceof java.sql.SQLException s && s.getSQLState() != null ? "SQLState " + s.getSQLState() : e.getClass().getSimpleName();
+        if (e instanceof java.sql.SQLException s && s.getSQLState() != null) {
+            return "SQLState " + s.getSQLState() + stateName(s.getSQLState()).map(n -> " " + n).orElse("");
+        }
+        return e.getClass().getSimpleName();
     }
 
     /**

@@ -102,7 +102,8 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final BacklogMonitor backlogMonitor;
     private final ChainCheckpoints checkpoints;
     private final ScheduledExecutorService checkpointTimer;
-    private volatile boolean databaseReachable = true;
+    /** Why the last check of the audit database failed (no values), or null when it answered. */
+    private volatile String databaseProblem;
     /**
      * Retry-topic records waiting for their not-before time, and records waiting to be tried again
      * after an unexpected failure; taken (uncommitted) but not in flight.
@@ -190,7 +191,7 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         this.skippedRecords = new SkippedRecords(kafka.topic(), kafka.groupId(), kafka.bootstrapServers(), auditLog, deadlineTimer, d.meters());
         // Readiness also reflects a database that is down while there happens to be nothing to write.
         this.healthPinger = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("db-ping-"));
-        Repeating.every(healthPinger, "the check of PostgreSQL", () -> databaseReachable = auditLog.isReachable(), 0, 5, TimeUnit.SECONDS);
+        Repeating.every(healthPinger, "the check of PostgreSQL", () -> databaseProblem = auditLog.whyUnreachable().orElse(null), 0, 5, TimeUnit.SECONDS);
         this.backlogTimer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.numbered("backlog-"));
         Repeating.every(backlogTimer, "the backlog's refresh", backlogMonitor::refresh, 0, 15, TimeUnit.SECONDS);
         this.checkpoints = d.checkpoints();
@@ -782,8 +783,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         if (!assigned) {
             return java.util.Optional.of("not yet a member of consumer group " + kafka.groupId());
         }
-        if (!databaseReachable) {
-            return java.util.Optional.of("audit database unreachable");
+        String database = databaseProblem;
+        if (database != null) {
+            return java.util.Optional.of("audit database unreachable (" + database + ")");
         }
         if (budgets.stream().anyMatch(b -> !b.healthy())) {
             return java.util.Optional.of("cannot renew this instance's lease of the group's Track or App API rate (table rate_budget_lease)");

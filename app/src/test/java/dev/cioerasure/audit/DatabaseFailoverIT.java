@@ -167,7 +167,7 @@ class DatabaseFailoverIT {
                 assertThat(lookup.finalOutcome("r-1")).isEmpty();
                 proxy.hangOpenConnections();
                 assertThat(lookup.finalOutcome("r-1")).as("answered on a new connection").isEmpty();
-                assertThat(String.join("\n", logs.lines())).contains("duplicate check failed (SQLState 08006)");
+                assertThat(String.join("\n", logs.lines())).contains("duplicate check failed (SQLState 08006 connection failure)");
             }
         }
     }

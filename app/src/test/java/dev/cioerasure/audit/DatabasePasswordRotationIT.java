@@ -44,6 +44,8 @@ class DatabasePasswordRotationIT {
         Settings.Database stale = new Settings.Database(owner.url(), role, Secret.of("DATABASE_PASSWORD", "first-password"), 1);
         try (HikariDataSource pool = Databases.pool(stale, "stale", null)) {
             assertThatThrownBy(() -> pool.getConnection().close()).isInstanceOf(SQLException.class);
+            // and the worker's readiness says why, not only "unreachable"
+            assertThat(new AuditLog(pool).whyUnreachable()).contains("SQLState 28P01 invalid_password");
         }
     }
 

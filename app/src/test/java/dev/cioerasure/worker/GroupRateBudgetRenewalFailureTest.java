@@ -24,7 +24,7 @@ class GroupRateBudgetRenewalFailureTest {
         try (LogCapture logs = LogCapture.capture()) {
             budget.renew();
             assertThat(budget.healthy()).isFalse();
-            assertThat(logs.lines()).anyMatch(l -> l.contains("cannot renew this instance's share of the track rate (SQLState 08006)"))
+            assertThat(logs.lines()).anyMatch(l -> l.contains("cannot renew this instance's share of the track rate (SQLState 08006 connection failure)"))
                     .noneMatch(l -> l.contains("SQLState null"));
         }
     }
@@ -32,7 +32,7 @@ class GroupRateBudgetRenewalFailureTest {
     @Test
     void anErrorWithoutSqlStateIsNamedByItsKind() {
         assertThat(dev.cioerasure.audit.Databases.why(new SQLException("closed"))).isEqualTo("SQLException");
-        assertThat(dev.cioerasure.audit.Databases.why(new SQLException("refused", "08001"))).isEqualTo("SQLState 08001");
+        assertThat(dev.cioerasure.audit.Databases.why(new SQLException("refused", "08001"))).isEqualTo("SQLState 08001 connection refused");
         assertThat(dev.cioerasure.audit.Databases.why(new IllegalStateException("x"))).isEqualTo("IllegalStateException");
     }
 
