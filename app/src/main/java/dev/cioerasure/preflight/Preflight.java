@@ -288,8 +288,37 @@ public final class Preflight {
             return config("the cluster at " + k.bootstrapServers() + " does not allow this client what it needs ("
                     + cause.getClass().getSimpleName() + "; docs/operations.md lists the ACLs)");
         }
+        List<String> accepting = acceptingConnections(k.bootstrapServers());
+        if (!accepting.isEmpty()) {
+            // the usual mistake behind it: a TLS or SASL listener's port with a PLAINTEXT client (or
+            // the other way round), or another service's port; Kafka's client only times out
+            String protocol = String.valueOf(k.client().revealed().getOrDefault("security.protocol", "PLAINTEXT"));
+            return unavailable("KAFKA_BOOTSTRAP_SERVERS: " + String.join(", ", accepting) + " accepts connections, but no Kafka"
+                    + " broker answered there within " + waited.toSeconds() + " s: a listener for another security protocol than "
+                    + protocol + " (KAFKA_SECURITY_PROTOCOL), a service that is not Kafka, or a broker too busy to answer");
+        }
         return unavailable("KAFKA_BOOTSTRAP_SERVERS: no Kafka broker at " + k.bootstrapServers() + " answered within "
                 + waited.toSeconds() + " s (is it running and reachable from here?)");
+    }
+
+    /** The bootstrap addresses that accept a TCP connection within a second (well-formed host:port entries only). */
+    private static List<String> acceptingConnections(String bootstrapServers) {
+        List<String> accepting = new java.util.ArrayList<>();
+        for (String entry : bootstrapServers.split(",")) {
+            String address = entry.strip();
+            int colon = address.lastIndexOf(':');
+            if (colon <= 0) {
+                continue;
+            }
+            String host = address.substring(0, colon).replaceAll("^\\[|\\]$", "");
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new java.net.InetSocketAddress(host, Integer.parseInt(address.substring(colon + 1))), 1_000);
+                accepting.add(address);
+            } catch (java.io.IOException | RuntimeException closedOrUnknown) {
+                // not listening, not reachable, or not resolvable: the general message says it
+            }
+        }
+        return accepting;
     }
 
     private static String rootMessage(Throwable e) {

@@ -131,6 +131,11 @@ class ConnectionErrorsIT {
                 "KAFKA_BOOTSTRAP_SERVERS: no Kafka broker at 127.0.0.1:" + port + " answered within 15 s");
         assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(40));
         assertOneCleanLine(Cli.run(env, "dlq", "list"), 69, "no Kafka broker");
+        // a port that answers, but not as Kafka (here PostgreSQL's; in practice, mostly a TLS listener's)
+        String notKafka = "127.0.0.1:" + TestInfra.postgres().port();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", notKafka);
+        assertOneCleanLine(Cli.run(env, "dlq", "list"), 69, "KAFKA_BOOTSTRAP_SERVERS: " + notKafka + " accepts connections, but no"
+                + " Kafka broker answered there within ", "a listener for another security protocol than PLAINTEXT");
         env.put("KAFKA_BOOTSTRAP_SERVERS", "no-such-host.invalid:9092");
         assertOneCleanLine(Cli.run(env, "submit", "--file", file.toString()), 78, "KAFKA_BOOTSTRAP_SERVERS: no resolvable broker address");
         env.put("KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers());

@@ -210,6 +210,16 @@ class SecuredKafkaIT {
      * fired. It now refuses to start (78) naming the ACL, and a running one turns not ready with
      * that reason (ErasureIntakeNotReady) until the ACL is granted.
      */
+    /** A PLAINTEXT client at a SASL listener: Kafka's client only times out; the line says what is likely wrong. */
+    @Test
+    void aClientWithoutSaslAtASaslListenerIsToldTheListenerMayWantAnotherProtocol() {
+        Cli.Run list = Cli.run(new HashMap<>(Map.of("KAFKA_BOOTSTRAP_SERVERS", sasl.bootstrapServers(), "ERASURE_TOPIC", "any.topic")),
+                "dlq", "list");
+        assertThat(list.exit()).as(list.err()).isEqualTo(69);
+        assertThat(list.err()).contains("KAFKA_BOOTSTRAP_SERVERS: " + sasl.bootstrapServers() + " accepts connections, but no Kafka"
+                + " broker answered there within ", "a listener for another security protocol than PLAINTEXT (KAFKA_SECURITY_PROTOCOL)");
+    }
+
     @Test
     void anIntakeThatMayNotWriteToTheTopicSaysSoAndIsNotReadyUntilItMay() throws Exception {
         String topic = "acl-intake-" + System.nanoTime();
