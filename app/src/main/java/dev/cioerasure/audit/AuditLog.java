@@ -123,11 +123,6 @@ public final class AuditLog {
         return check();
     }
 
-    /** True when the database answers ({@link #whyUnreachable()} is empty). */
-    public boolean isReachable() {
-        return whyUnreachable().isEmpty();
-    }
-
     private java.util.Optional<String> check() {
         try (Connection c = dataSource.getConnection()) {
             return c.isValid(2) ? java.util.Optional.empty() : java.util.Optional.of("no answer within 2 s");

@@ -130,8 +130,7 @@ public final class AuditWriter implements AuditSink, AutoCloseable {
             if ("none".equals(sqlState)) {
                 return e.getClass().getSimpleName();
             }
-            return "SQLState " + sqlState + Databases.stateName(sqlState).map(n -> " " + n).orElse("")
-                    + ("none".equals(constraint) ? "" : ", constraint " + constraint);
+            return Databases.describeState(sqlState) + ("none".equals(constraint) ? "" : ", constraint " + constraint);
         }
     }
 

@@ -7,6 +7,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.threads.DaemonThreads;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -68,9 +69,9 @@ public final class Databases {
             java.util.Map.entry("40001", "serialization_failure"), java.util.Map.entry("55P03", "lock_not_available"),
             java.util.Map.entry("57014", "query_canceled (statement_timeout)"));
 
-    /** The name of an SQLState an operator is likely to meet, if it is one. */
-    public static java.util.Optional<String> stateName(String sqlState) {
-        return java.util.Optional.ofNullable(STATE_NAMES.get(sqlState));
+    /** "SQLState X", with the state's name when it is a common one. */
+    public static String describeState(String sqlState) {
+        return "SQLState " + sqlState + Optional.ofNullable(STATE_NAMES.get(sqlState)).map(n -> " " + n).orElse("");
     }
 
     /**
@@ -79,7 +80,7 @@ public final class Databases {
      */
     public static String why(Throwable e) {
         if (e instanceof java.sql.SQLException s && s.getSQLState() != null) {
-            return "SQLState " + s.getSQLState() + stateName(s.getSQLState()).map(n -> " " + n).orElse("");
+            return describeState(s.getSQLState());
         }
         return e.getClass().getSimpleName();
     }
@@ -93,13 +94,6 @@ public final class Databases {
             c.rollback();
         } catch (java.sql.SQLException | RuntimeException broken) {
             cause.addSuppressed(broken);
-        }
-    }
-
-    /** {@link #evictIdle} when {@code e} says the connection was lost. */
-    public static void evictIdleIfConnectionLost(javax.sql.DataSource dataSource, Throwable e) {
-        if (connectionLost(e)) {
-            evictIdle(dataSource);
         }
     }
 

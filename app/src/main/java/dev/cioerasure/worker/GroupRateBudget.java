@@ -140,7 +140,9 @@ final class GroupRateBudget implements AutoCloseable {
             }
         } catch (SQLException | RuntimeException e) {
             // after a failover the renewals would otherwise try the pool's dead idle connections one by one
-            Databases.evictIdleIfConnectionLost(dataSource, e);
+            if (Databases.connectionLost(e)) {
+                Databases.evictIdle(dataSource);
+            }
             if (healthy) {
                 log.warn("cannot renew this instance's share of the {} rate ({}); it starts no call once its lease"
                         + " runs out", budget, Databases.why(e));

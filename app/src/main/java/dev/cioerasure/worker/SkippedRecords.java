@@ -63,8 +63,8 @@ final class SkippedRecords {
             try {
                 last = audit.lastOutcomeOffset(tp.topic(), tp.partition(), at);
             } catch (java.sql.SQLException ex) {
-                log.warn("could not check the group's offset {} of {} against the audit table (SQLState {}); not checked this time", at, tp,
-                        ex.getSQLState());
+                log.warn("could not check the group's offset {} of {} against the audit table ({}); not checked this time", at, tp,
+                        dev.cioerasure.audit.Databases.why(ex));
                 continue;
             }
             if (at > last + 1) {
