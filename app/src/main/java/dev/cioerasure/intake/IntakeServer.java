@@ -230,10 +230,22 @@ public final class IntakeServer implements AutoCloseable {
         n.put("error", error);
         n.put("reason", reason);
         if (status != 413) {
-            log.info("refused {} on {}: {} {}", ex.getRequestMethod(), endpoint, status, error);
+            log.info("refused {} on {}: {} {}", loggable(ex.getRequestMethod()), endpoint, status, error);
         }
         count(endpoint, status);
         respond(ex, status, n.toString());
+    }
+
+    private static final java.util.Set<String> STANDARD_METHODS =
+            java.util.Set.of("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT");
+
+    /**
+     * The request method as the log may show it. The JDK server takes any token as a method, and
+     * anyone who can reach the port chooses it: an email address, terminal escapes, 100,000
+     * characters. Only the standard methods are named.
+     */
+    static String loggable(String method) {
+        return STANDARD_METHODS.contains(method) ? method : "a non-standard method";
     }
 
     private void count(String endpoint, int status) {

@@ -261,6 +261,34 @@ class IntakeIT {
                 .as("registered at 0 from the start").containsPattern("erasure_intake_requests_total\\{[^}]*endpoint=\"webhook\"[^}]*status=\"413\"[^}]*\\} 0\\.0");
     }
 
+    /**
+     * The JDK server takes any token as the request method, and anyone who reaches the port
+     * chooses it. The refusal's log line named it: an email address, terminal escapes or 100,000
+     * characters went to the log as sent.
+     */
+    @Test
+    void aMethodChosenByTheSenderNeverReachesTheLog() throws Exception {
+        String email = "method-person@example.com";
+        String escape = "X\u001b[2J\u001b[31mFORGED";
+        String huge = "M".repeat(50_000);
+        try (LogCapture logs = LogCapture.capture()) {
+            for (String method : List.of(email, escape, huge, "PUT")) {
+                try (java.net.Socket socket = new java.net.Socket("localhost", intake.port())) {
+                    socket.setSoTimeout(10_000);
+                    socket.getOutputStream().write((method + " /v1/requests HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+                            .getBytes(StandardCharsets.ISO_8859_1));
+                    String status = new String(socket.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1);
+                    assertThat(status).as("a method of %d characters", method.length()).isEqualTo("HTTP/1.1 405");
+                }
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> logs.lines().stream().filter(l -> l.contains("refused ")).count() == 4);
+            List<String> refusals = logs.lines().stream().filter(l -> l.contains("refused ")).toList();
+            assertThat(refusals).as("the standard method is still named").anyMatch(l -> l.contains("refused PUT on requests: 405"));
+            assertThat(refusals).filteredOn(l -> l.contains("refused a non-standard method on requests: 405")).hasSize(3);
+            assertThat(String.join("\n", logs.lines())).doesNotContain(email).doesNotContain("\u001b").doesNotContain("MMMM");
+        }
+    }
+
     @Test
     void readyOnlyWhileKafkaAnswers() throws Exception {
         await().atMost(Duration.ofSeconds(15)).until(() -> get(intake, "/health/ready").statusCode() == 200);
