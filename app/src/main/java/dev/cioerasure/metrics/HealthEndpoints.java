@@ -1,5 +1,7 @@
 package dev.cioerasure.metrics;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -41,12 +43,16 @@ public record HealthEndpoints(PrometheusMeterRegistry registry, Supplier<Optiona
         return true;
     }
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private static void health(HttpExchange ex, Optional<String> problem) throws IOException {
         if (problem.isEmpty()) {
             respond(ex, 200, "application/json", "{\"status\":\"UP\"}\n");
         } else {
-            String reason = problem.get().replace("\\", "\\\\").replace("\"", "\\\"");
-            respond(ex, 503, "application/json", "{\"status\":\"DOWN\",\"reason\":\"" + reason + "\"}\n");
+            // Jackson escapes what a reason may carry from a driver's or broker's message (a line
+            // break, a control character), which a probe's JSON parser would otherwise refuse
+            ObjectNode down = JSON.createObjectNode().put("status", "DOWN").put("reason", problem.get());
+            respond(ex, 503, "application/json", down + "\n");
         }
     }
 

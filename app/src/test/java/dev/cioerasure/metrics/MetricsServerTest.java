@@ -57,4 +57,18 @@ class MetricsServerTest {
         // the JDK's server warns on stderr when a HEAD answer is given a body length
         assertThat(stderr.toString(StandardCharsets.UTF_8)).doesNotContain("HEAD");
     }
+
+    /** A reason with a line break, a quote, a backslash or a control character is still one JSON value. */
+    @Test
+    void aReasonOfAnyCharactersIsValidJson() throws Exception {
+        String reason = "audit database unreachable (FATAL: no\nsuch \"role\" \\ \t\u0001 \u00e9)";
+        try (MetricsServer server = new MetricsServer(0, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true,
+                () -> java.util.Optional.of(reason))) {
+            HttpResponse<String> ready = send(server.port(), "GET", "/health/ready");
+            assertThat(ready.statusCode()).isEqualTo(503);
+            com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(ready.body());
+            assertThat(json.get("status").asText()).isEqualTo("DOWN");
+            assertThat(json.get("reason").asText()).isEqualTo(reason);
+        }
+    }
 }
