@@ -262,12 +262,27 @@ public final class SettingsLoader {
             // the driver then tries localhost:5432, and a worker waited there for a database that was
             // never meant (jdbc:postgresql://${DB_HOST}/erasure with DB_HOST unset, say)
             problems.add("DATABASE_URL: names no host (jdbc:postgresql://HOST[:PORT]/DATABASE); the driver would try localhost:5432");
+        } else if (url != null && setsSchema(url)) {
+            // every connection sets search_path = public, pg_temp (a schema named like the login must
+            // not shadow the audit table), so the tables went to public while the operator meant another
+            problems.add("DATABASE_URL: names a schema (currentSchema, or search_path in options); cio-erasure's tables live in"
+                    + " schema public of the database the URL names: give it a database of its own instead");
         }
         String user = required("DATABASE_USER", "the database role to log in as: a member of cio_erasure_writer for the worker, of"
                 + " cio_erasure_auditor for audit, one that may create tables for migrate");
         Secret password = secret("DATABASE_PASSWORD", true);
         int pool = intInRange("DATABASE_POOL_SIZE", 8, 1, 100);
         return new Settings.Database(url, user, password, pool);
+    }
+
+    /** Whether the URL asks for a schema search path, as the driver reads its parameters. */
+    static boolean setsSchema(String url) {
+        java.util.Properties p = org.postgresql.Driver.parseURL(url, new java.util.Properties());
+        if (p == null) {
+            return false; // the driver's own error, at the first connection, names it
+        }
+        String options = p.getProperty("options", "");
+        return p.getProperty("currentSchema") != null || options.toLowerCase(java.util.Locale.ROOT).contains("search_path");
     }
 
     /** Whether a jdbc:postgresql:// URL's host list is empty, or one of its hosts is (":5432", "a,"). */

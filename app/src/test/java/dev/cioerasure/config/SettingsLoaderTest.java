@@ -45,6 +45,28 @@ class SettingsLoaderTest {
         }
     }
 
+    /**
+     * Every connection sets {@code search_path = public, pg_temp}, so a schema asked for in the
+     * URL was silently not used: {@code migrate} put the tables in public.
+     */
+    @Test
+    void aDatabaseUrlThatNamesASchemaIsRefused() {
+        Map<String, String> env = valid();
+        for (String url : List.of("jdbc:postgresql://db/erasure?currentSchema=erasure", "jdbc:postgresql://db/erasure?ssl=true&currentSchema=a,b",
+                "jdbc:postgresql://db/erasure?options=-c%20search_path%3Derasure", "jdbc:postgresql://db/erasure?options=-csearch_path=erasure",
+                "jdbc:postgresql://db/erasure?options=-c%20SEARCH_PATH=x")) {
+            env.put("DATABASE_URL", url);
+            assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).as(url)
+                    .hasMessageContaining("DATABASE_URL: names a schema (currentSchema, or search_path in options);")
+                    .hasMessageContaining("give it a database of its own");
+        }
+        for (String url : List.of("jdbc:postgresql://db/erasure?options=-c%20statement_timeout%3D0", "jdbc:postgresql://db/schema?sslmode=require",
+                "jdbc:postgresql://db/erasure?ApplicationName=currentSchema")) {
+            env.put("DATABASE_URL", url);
+            assertThat(SettingsLoader.load(env, WORKER).database().url()).as(url).isEqualTo(url);
+        }
+    }
+
     @Test
     void aWholeNumberTooLargeForItsSettingIsOutOfRangeNotMalformed() {
         Map<String, String> env = valid();
