@@ -372,7 +372,11 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
              .append("\n  ERASURE_STALL_AFTER=").append(human(worker.stallAfter()));
         }
         if (webhookSecrets != null && !webhookSecrets.isEmpty()) {
-            b.append("\n  ERASURE_WEBHOOK_SECRET=").append(webhookSecrets.stream().map(Settings::shown).toList());
+            // the current secret first, then the previous one (SettingsLoader's order)
+            b.append("\n  ERASURE_WEBHOOK_SECRET=").append(shown(webhookSecrets.get(0)));
+            if (webhookSecrets.size() > 1) {
+                b.append("\n  ERASURE_WEBHOOK_SECRET_PREVIOUS=").append(shown(webhookSecrets.get(1)));
+            }
         }
         return b.toString();
     }

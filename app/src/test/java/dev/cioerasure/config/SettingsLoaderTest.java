@@ -369,6 +369,15 @@ class SettingsLoaderTest {
         assertThat(described).contains("CUSTOMERIO_TRACK_API_KEY=[hidden] (file " + key + ")")
                 .contains("DATABASE_PASSWORD=[hidden] (env DATABASE_PASSWORD)")
                 .doesNotContain("file-key-value");
+        // the intake's two secrets, each on its line under its own name (it printed one list: "=[[hidden] (env …), …]")
+        Path previous = dir.resolve("previous-secret");
+        Files.writeString(previous, "previous-secret-value-0123\n");
+        env.put("ERASURE_WEBHOOK_SECRET", "current-secret-value-0123");
+        env.put("ERASURE_WEBHOOK_SECRET_PREVIOUS_FILE", previous.toString());
+        String intake = SettingsLoader.load(env, EnumSet.of(Part.KAFKA, Part.AUDIT, Part.WEBHOOK)).describe();
+        assertThat(intake).contains("\n  ERASURE_WEBHOOK_SECRET=[hidden] (env ERASURE_WEBHOOK_SECRET)\n")
+                .contains("\n  ERASURE_WEBHOOK_SECRET_PREVIOUS=[hidden] (file " + previous + ")")
+                .doesNotContain("[[").doesNotContain("secret-value");
     }
 
     @Test
