@@ -141,7 +141,15 @@ public final class IntakeServer implements AutoCloseable {
                 return;
             }
             // a declared length over the limit is refused before a byte of the body is read
-            byte[] body = declaredTooLarge(ex.getRequestHeaders().getFirst("Content-Length")) ? null : readLimited(ex.getRequestBody());
+            byte[] body;
+            try {
+                body = declaredTooLarge(ex.getRequestHeaders().getFirst("Content-Length")) ? null : readLimited(ex.getRequestBody());
+            } catch (IOException e) {
+                // a malformed chunk header (the JDK's reader refuses it): the sender got a closed
+                // connection and no word why; if the connection itself is gone, this answer fails too
+                reply(ex, endpoint, 400, "bad_request", "the body could not be read: malformed chunked transfer encoding");
+                return;
+            }
             if (body == null) {
                 reply(ex, endpoint, 413, "too_large", "body exceeds " + MAX_BODY_BYTES + " bytes");
                 return;

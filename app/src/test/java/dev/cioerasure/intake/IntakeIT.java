@@ -289,6 +289,27 @@ class IntakeIT {
         }
     }
 
+    /** A chunk header the JDK's reader refuses closed the connection without an answer. */
+    @Test
+    void aBodyInMalformedChunksIsAnswered400() throws Exception {
+        for (String chunks : List.of("FFFFFFFFFFFFFFFF\r\nabc\r\n0\r\n\r\n", "zz\r\nabc\r\n0\r\n\r\n")) {
+            try (java.net.Socket socket = new java.net.Socket("localhost", intake.port())) {
+                socket.setSoTimeout(10_000);
+                socket.getOutputStream().write(("POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                        + "Transfer-Encoding: chunked\r\n\r\n" + chunks).getBytes(StandardCharsets.ISO_8859_1));
+                StringBuilder answer = new StringBuilder();
+                byte[] buffer = new byte[4096];
+                int n;
+                // the connection may stay open after the answer: read until its JSON body ends
+                while (answer.indexOf("}") < 0 && (n = socket.getInputStream().read(buffer)) > 0) {
+                    answer.append(new String(buffer, 0, n, StandardCharsets.ISO_8859_1));
+                }
+                assertThat(answer.toString()).as(chunks).startsWith("HTTP/1.1 400").contains("malformed chunked transfer encoding");
+            }
+        }
+        assertThat(h.read(h.topic, 1, Duration.ofSeconds(2))).as("nothing published").isEmpty();
+    }
+
     @Test
     void readyOnlyWhileKafkaAnswers() throws Exception {
         await().atMost(Duration.ofSeconds(15)).until(() -> get(intake, "/health/ready").statusCode() == 200);
