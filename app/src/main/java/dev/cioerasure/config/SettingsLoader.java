@@ -87,10 +87,13 @@ public final class SettingsLoader {
     private Settings.Kafka kafka() {
         String servers = required("KAFKA_BOOTSTRAP_SERVERS", "a comma-separated list of host:port");
         if (servers != null) {
-            for (String hp : servers.split(",")) {
+            // -1: a trailing comma passed here, and Kafka's client then refused the list as a whole
+            for (String hp : servers.split(",", -1)) {
                 String t = hp.trim();
                 int colon = t.lastIndexOf(':');
-                if (colon <= 0 || parsePort(t.substring(colon + 1)) < 0) {
+                if (t.isEmpty()) {
+                    problems.add("KAFKA_BOOTSTRAP_SERVERS: an empty entry between commas in '" + servers.trim() + "'");
+                } else if (colon <= 0 || parsePort(t.substring(colon + 1)) < 0) {
                     problems.add("KAFKA_BOOTSTRAP_SERVERS: '" + t + "' is not host:port");
                 }
             }

@@ -67,6 +67,19 @@ class SettingsLoaderTest {
         }
     }
 
+    /** A trailing comma passed the check, and the start-up check then said "no resolvable broker address" of the whole list. */
+    @Test
+    void aBootstrapListWithAnEmptyEntryIsRefusedSaySo() {
+        Map<String, String> env = valid();
+        for (String servers : List.of("kafka-1:9092,", ",kafka-1:9092", "kafka-1:9092,,kafka-2:9092", "kafka-1:9092, ")) {
+            env.put("KAFKA_BOOTSTRAP_SERVERS", servers);
+            assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).as(servers)
+                    .hasMessageContaining("KAFKA_BOOTSTRAP_SERVERS: an empty entry between commas in '" + servers.trim() + "'");
+        }
+        env.put("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092, kafka-2:9092");
+        assertThat(SettingsLoader.load(env, WORKER).kafka().bootstrapServers()).isEqualTo("kafka-1:9092, kafka-2:9092");
+    }
+
     @Test
     void aWholeNumberTooLargeForItsSettingIsOutOfRangeNotMalformed() {
         Map<String, String> env = valid();
