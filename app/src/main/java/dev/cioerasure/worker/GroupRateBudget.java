@@ -47,6 +47,11 @@ final class GroupRateBudget implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GroupRateBudget.class);
     static final long RENEW_MILLIS = 200;
     static final long TTL_MILLIS = 1_000;
+    /**
+     * How long a renewal's session may wait for its client's next statement before the database
+     * ends it (and its lock): twice a lease, so a renewal that slow had lost its lease anyway.
+     */
+    static final long IDLE_IN_RENEWAL_MILLIS = 2 * TTL_MILLIS;
     /** The Track API's budget: two calls per request (suppress, then destroy). */
     static final String TRACK = "track";
     /** The App API's budget (verification): one look-up per check. */
@@ -153,7 +158,15 @@ final class GroupRateBudget implements AutoCloseable {
 
     private int renew(Connection c, int want) throws SQLException {
         try (Statement st = c.createStatement()) {
-            st.execute("SELECT pg_advisory_xact_lock(" + (LOCK_KEY + budget.hashCode()) + ")");
+            // An instance cut off mid-renewal (a network partition) left its session holding this
+            // lock while the database waited for its next statement, until TCP keepalives noticed
+            // (minutes; never, when something in between still answers them): every other
+            // instance's renewal waited on it, their leases ran out, and the whole group started no
+            // call. Such a session now ends IDLE_IN_RENEWAL_MILLIS after its last statement, and a
+            // renewal waits for the lock no longer than a lease lasts (then tries again).
+            st.execute("SET LOCAL idle_in_transaction_session_timeout = " + IDLE_IN_RENEWAL_MILLIS
+                    + "; SET LOCAL lock_timeout = " + TTL_MILLIS
+                    + "; SELECT pg_advisory_xact_lock(" + (LOCK_KEY + budget.hashCode()) + ")");
         }
         try (PreparedStatement ps = c.prepareStatement(
                 "DELETE FROM rate_budget_lease WHERE budget = ? AND expires_at < now() - make_interval(secs => ?)")) {

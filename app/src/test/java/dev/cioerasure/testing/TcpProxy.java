@@ -24,6 +24,9 @@ public final class TcpProxy implements AutoCloseable {
     private volatile long hungBelow;
     private final java.util.Map<Socket, Long> upstreams = new ConcurrentHashMap<>();
     private volatile boolean closed;
+    /** Once a client sends this, the proxy goes silent after forwarding it ({@link #freezeOnceSent}). */
+    private volatile String freezeMarker;
+    private volatile boolean frozen;
 
     public TcpProxy(int upstreamPort) throws IOException {
         this.upstreamPort = upstreamPort;
@@ -50,8 +53,8 @@ public final class TcpProxy implements AutoCloseable {
                 open.add(upstream);
                 long born = generation.get();
                 upstreams.put(upstream, born);
-                pump(client, upstream, born, client, upstream);
-                pump(upstream, client, born, client, upstream);
+                pump(client, upstream, born, client, upstream, true);
+                pump(upstream, client, born, client, upstream, false);
             } catch (IOException e) {
                 if (closed) {
                     return;
@@ -60,7 +63,7 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
-    private void pump(Socket from, Socket to, long born, Socket client, Socket upstream) {
+    private void pump(Socket from, Socket to, long born, Socket client, Socket upstream, boolean fromClient) {
         Thread t = new Thread(() -> {
             byte[] buf = new byte[16 * 1024];
             try {
@@ -68,8 +71,15 @@ public final class TcpProxy implements AutoCloseable {
                 OutputStream out = to.getOutputStream();
                 int n;
                 while ((n = in.read(buf)) >= 0 && born >= hungBelow) {
+                    if (frozen) {
+                        continue; // silent: read and dropped, both sockets left open
+                    }
                     out.write(buf, 0, n);
                     out.flush();
+                    String marker = freezeMarker;
+                    if (fromClient && marker != null && new String(buf, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1).contains(marker)) {
+                        frozen = true;
+                    }
                 }
             } catch (IOException ignored) {
                 // connection cut, or its database side closed by hangOpenConnections
@@ -114,6 +124,21 @@ public final class TcpProxy implements AutoCloseable {
                 closeQuietly(socket);
             }
         });
+    }
+
+    /**
+     * A network partition at a chosen moment: once a client sends bytes holding {@code marker}
+     * (e.g. a statement's text), they are forwarded, and from then on nothing more goes either
+     * way while every socket stays open. The database sees a client that went quiet mid-session
+     * (its TCP peer, this proxy, still answers keepalives: only a timeout of its own ends it).
+     */
+    public void freezeOnceSent(String marker) {
+        freezeMarker = marker;
+    }
+
+    /** Whether {@link #freezeOnceSent}'s marker has gone through, and the proxy is silent. */
+    public boolean frozen() {
+        return frozen;
     }
 
     public void restore() {
