@@ -117,6 +117,36 @@ class AuditRolesIT {
         assertThat(new ChainVerifier(auditor).verify().intact()).isTrue();
     }
 
+    /** Every query docs/auditing.md gives an auditor runs as the auditor role (its views and columns as the guide names them). */
+    @Test
+    void theAuditingGuidesQueriesRunAsTheAuditor() throws Exception {
+        try (AuditWriter w = new AuditWriter(writer, "w1", new SimpleMeterRegistry())) {
+            w.append(List.of(row("r-guide", 1))).get(10, TimeUnit.SECONDS);
+        }
+        java.util.regex.Matcher blocks = java.util.regex.Pattern.compile("```sql\n(.*?)```", java.util.regex.Pattern.DOTALL)
+                .matcher(java.nio.file.Files.readString(java.nio.file.Path.of("docs", "auditing.md")));
+        List<String> queries = new java.util.ArrayList<>();
+        while (blocks.find()) {
+            for (String statement : blocks.group(1).replaceAll("(?m)--.*$", "").split(";")) {
+                if (statement.strip().startsWith("SELECT")) {
+                    queries.add(statement.strip());
+                }
+            }
+        }
+        assertThat(queries).as("the guide's queries").hasSizeGreaterThanOrEqualTo(7);
+        int rows = 0;
+        for (String query : queries) {
+            try (Connection c = auditor.getConnection(); Statement st = c.createStatement(); var rs = st.executeQuery(query)) {
+                while (rs.next()) {
+                    rows++;
+                }
+            } catch (SQLException e) {
+                throw new AssertionError("docs/auditing.md: " + query, e);
+            }
+        }
+        assertThat(rows).as("the on-time rate and the median find the erased request").isGreaterThanOrEqualTo(2);
+    }
+
     /**
      * Roles belong to the server, not to a database, and PostgreSQL lets PUBLIC connect to every
      * database: a login in cio_erasure_writer made for one audit database (staging, say) appends
