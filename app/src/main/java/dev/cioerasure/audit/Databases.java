@@ -66,7 +66,8 @@ public final class Databases {
             java.util.Map.entry("08001", "connection refused"), java.util.Map.entry("08006", "connection failure"),
             java.util.Map.entry("57P01", "admin_shutdown"), java.util.Map.entry("57P03", "cannot_connect_now"),
             java.util.Map.entry("53300", "too_many_connections"), java.util.Map.entry("3D000", "invalid_catalog_name"),
-            java.util.Map.entry("40001", "serialization_failure"), java.util.Map.entry("55P03", "lock_not_available"),
+            java.util.Map.entry("40001", "serialization_failure"), java.util.Map.entry("55P03", "lock_not_available (lock_timeout)"),
+            java.util.Map.entry("25P03", "idle_in_transaction_session_timeout"),
             java.util.Map.entry("57014", "query_canceled (statement_timeout)"));
 
     /** "SQLState X", with the state's name when it is a common one. */

@@ -8,6 +8,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.erasure.ErasureExecutor;
 import dev.cioerasure.erasure.TrackPolicy;
 import dev.cioerasure.testing.Cli;
+import dev.cioerasure.testing.LogCapture;
 import dev.cioerasure.testing.StatusTrack;
 import dev.cioerasure.testing.TcpProxy;
 import dev.cioerasure.testing.TestInfra;
@@ -78,7 +79,8 @@ class GroupRateBudgetIT {
             return t;
         });
         String url = owner.url().replace(":" + TestInfra.postgres().port() + "/", ":%d/");
-        try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port());
+        try (LogCapture logs = LogCapture.capture();
+             TcpProxy proxy = new TcpProxy(TestInfra.postgres().port());
              var cutOffPool = Databases.pool(new Settings.Database(String.format(url, proxy.port()), owner.user(), owner.password(), 2),
                      "budget-it", null, Duration.ofSeconds(60))) {
             GroupRateBudget cutOff = budget(cutOffPool, "cut-off", 1_000);
@@ -103,6 +105,8 @@ class GroupRateBudgetIT {
             Cli.report("[budget] another instance renewed with slots to use %.1f s after one was cut off holding the lock%n", seconds);
             // the cut-off instance's slots still count for a lease, a second and the grace (4 s) after its last renewal
             assertThat(seconds).isLessThan(10);
+            assertThat(logs.lines()).as("the others say why they could not renew meanwhile").anyMatch(l -> l.contains(
+                    "cannot renew this instance's share of the track rate (SQLState 55P03 lock_not_available (lock_timeout))"));
         } finally {
             renewals.shutdownNow();
         }
