@@ -30,11 +30,20 @@ public interface FinalOutcomes {
      * @param completedWorkspaces  the workspaces with a WORKSPACE SUCCEEDED row for the request
      * @param suppressedWorkspaces the workspaces with a SUPPRESS SUCCEEDED row for it (a later round
      *                             only destroys there: the suppression was accepted and holds)
+     * @param outcomeRecords       the Kafka records ({@code topic-partition@offset}) whose OUTCOME row
+     *                             gave the request its final outcome: one of them read again (after a
+     *                             restart or a rebalance) is that record redone, not a duplicate request
      */
-    record Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces, Set<String> suppressedWorkspaces) {
+    record Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces, Set<String> suppressedWorkspaces,
+                    Set<String> outcomeRecords) {
         public Standing {
             completedWorkspaces = Set.copyOf(completedWorkspaces);
             suppressedWorkspaces = Set.copyOf(suppressedWorkspaces);
+            outcomeRecords = Set.copyOf(outcomeRecords);
+        }
+
+        public Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces, Set<String> suppressedWorkspaces) {
+            this(outcome, completedWorkspaces, suppressedWorkspaces, Set.of());
         }
     }
 }

@@ -31,11 +31,12 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
      * the rows read are those of the asked requests, however large the table grows. Asked ids
      * without rows come back with NULLs (no outcome, no workspaces).
      */
-    private static final String QUERY = "SELECT r.id, s.completed, s.finished, s.erased_in, s.suppressed_in"
+    private static final String QUERY = "SELECT r.id, s.completed, s.finished, s.erased_in, s.suppressed_in, s.decided_by"
             + " FROM unnest(?::text[]) AS r(id) CROSS JOIN LATERAL ("
             + " SELECT bool_or(step = 'OUTCOME' AND outcome = 'COMPLETED') AS completed, bool_or(step = 'OUTCOME') AS finished,"
             + " array_agg(workspace) FILTER (WHERE step = 'WORKSPACE') AS erased_in,"
-            + " array_agg(workspace) FILTER (WHERE step = 'SUPPRESS' AND workspace IS NOT NULL) AS suppressed_in"
+            + " array_agg(workspace) FILTER (WHERE step = 'SUPPRESS' AND workspace IS NOT NULL) AS suppressed_in,"
+            + " array_agg(kafka_topic || '-' || kafka_partition || '@' || kafka_offset) FILTER (WHERE step = 'OUTCOME') AS decided_by"
             + " FROM audit_event e WHERE e.request_id = r.id AND ((step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED'))"
             + " OR (step = 'WORKSPACE' AND outcome = 'SUCCEEDED') OR (step = 'SUPPRESS' AND outcome = 'SUCCEEDED'))) s";
     private static final Standing NONE = new Standing(Optional.empty(), java.util.Set.of(), java.util.Set.of());
@@ -124,7 +125,8 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
                         while (rs.next()) {
                             Optional<Outcome> outcome = rs.getBoolean(2) ? Optional.of(Outcome.COMPLETED)
                                     : rs.getBoolean(3) ? Optional.of(Outcome.FAILED) : Optional.empty();
-                            found.put(rs.getString(1), new Standing(outcome, names(rs.getArray(4)), names(rs.getArray(5))));
+                            found.put(rs.getString(1), new Standing(outcome, names(rs.getArray(4)), names(rs.getArray(5)),
+                                    names(rs.getArray(6))));
                         }
                     }
                 }
@@ -138,7 +140,9 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
     }
 
     private static java.util.Set<String> names(Array a) throws java.sql.SQLException {
-        return a == null ? java.util.Set.of() : new java.util.HashSet<>(java.util.Arrays.asList((String[]) a.getArray()));
+        // without NULLs: a row without Kafka coordinates has none to name
+        return a == null ? java.util.Set.of() : java.util.Arrays.stream((String[]) a.getArray()).filter(java.util.Objects::nonNull)
+                .collect(java.util.stream.Collectors.toSet());
     }
 
     @Override

@@ -148,6 +148,9 @@ final class RecordProcessor {
             outcome = result;
         }
         return outcome.thenAccept(o -> {
+            if (o == null) {
+                return; // a record redone: counted when it was first decided
+            }
             outcomeMeters.get(o).count().increment();
             outcomeMeters.get(o).time().record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
             if (rec.timestamp() > 0) {
@@ -174,7 +177,8 @@ final class RecordProcessor {
      * retry topic (for the round it carries, or with the pauses in a row when it only waits for
      * paused workspaces; {@link #park()}), and which workspaces go to the
      * verification topic ({@code verify}; a null element: the unnamed workspace of a request
-     * completed before workspaces existed).
+     * completed before workspaces existed). No {@code outcome}: the record had been decided
+     * before, and is only redone (nothing to write or count).
      */
     private record Decision(List<AuditEvent> rows, Outcome outcome, String dlqReasonCode, String reason, String requestId,
                             int retryRound, int pauses, Instant notBefore, List<String> verify, List<AuditEvent> announce) {
@@ -221,15 +225,24 @@ final class RecordProcessor {
         Optional<Outcome> previous = standing.outcome();
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
-            log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
-                    r.requestId(), where, previous.get());
             // A completed request is verified again where its verification may be missing (a crash
             // between its rows and its verification record); a finished one is skipped.
             // Its final outcome is announced again too (the first announcement may have been lost in a crash).
             List<String> verify = previous.get() == Outcome.COMPLETED ? verifiable(standing.completedWorkspaces()) : List.of();
+            List<AuditEvent> announce = List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where));
+            if (standing.outcomeRecords().contains(where.toString())) {
+                // This very record decided it: read again after a restart or a rebalance, before its
+                // offset was committed. It was logged and counted as a DUPLICATE, which it is not
+                // (the table, keeping one outcome per record, had already left its row out).
+                log.info("request {} at {} was recorded {} by this record before (read again after a restart or a"
+                        + " rebalance): nothing sent to Customer.io", r.requestId(), where, previous.get());
+                return new Decision(List.of(), null, null, null, r.requestId(), 0, 0, null, verify, announce);
+            }
+            log.info("request {} at {} already {}: nothing sent to Customer.io (DUPLICATE)",
+                    r.requestId(), where, previous.get());
             return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.DUPLICATE, null, null,
                     "request id already has outcome " + previous.get(), where)), Outcome.DUPLICATE, null, null, r.requestId(), 0, 0,
-                    null, verify, List.of(row(r, subject, Step.OUTCOME, previous.get(), null, null, OutcomeEvents.REPEATED, where)));
+                    null, verify, announce);
         }
         return null;
     }
@@ -331,7 +344,7 @@ final class RecordProcessor {
     }
 
     private CompletableFuture<Outcome> persist(ConsumerRecord<byte[], byte[]> rec, Decision d) {
-        CompletableFuture<Void> durable = audit.append(d.rows());
+        CompletableFuture<Void> durable = d.rows().isEmpty() ? CompletableFuture.completedFuture(null) : audit.append(d.rows());
         // Announced only once durable; the record is done only once announced. Sent from the pool:
         // never from the audit writer's thread (a send waiting for metadata would hold every append).
         CompletableFuture<Void> written = durable.thenComposeAsync(v -> events.announce(d.announce()), pool);

@@ -67,6 +67,9 @@ class OutcomeLookupIT {
             for (CompletableFuture<Optional<Outcome>> f : futures) {
                 answers.add(f.get(30, TimeUnit.SECONDS));
             }
+            // the record that decided it, so that the same record read again is known for a redo
+            assertThat(lookup.standingAsync("q-1000").get(30, TimeUnit.SECONDS).outcomeRecords()).containsExactly("t-0@1000");
+            assertThat(lookup.standingAsync("never-seen-0").get(30, TimeUnit.SECONDS).outcomeRecords()).isEmpty();
         } finally {
             askers.shutdownNow();
         }

@@ -58,7 +58,9 @@ class RecordProcessorTest {
         @Override
         public Standing standing(String id) {
             return new Standing(finalOutcome(id), workspacesWith(id, Step.WORKSPACE, Outcome.SUCCEEDED),
-                    workspacesWith(id, Step.SUPPRESS, Outcome.SUCCEEDED));
+                    workspacesWith(id, Step.SUPPRESS, Outcome.SUCCEEDED), rows.stream().filter(r -> id.equals(r.requestId())
+                            && r.step() == Step.OUTCOME && r.source() != null).map(r -> r.source().toString())
+                            .collect(java.util.stream.Collectors.toSet()));
         }
 
         private java.util.Set<String> workspacesWith(String id, Step step, Outcome outcome) {
@@ -155,6 +157,37 @@ class RecordProcessorTest {
         assertThat(stepsOf("r-2")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE SUCCEEDED",
                 "OUTCOME COMPLETED", "VERIFY UNVERIFIABLE", "OUTCOME DUPLICATE");
         assertThat(track.calls).hasValue(2);
+    }
+
+    /**
+     * The record that completed a request, read again before its offset was committed (a restart,
+     * a rebalance after a long pause): it was logged and counted as a DUPLICATE, hundreds of them
+     * after a pause of a minute, while the audit table rightly held none.
+     */
+    @Test
+    void theSameRecordReadAgainIsARedoNotADuplicate() throws Exception {
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        RecordProcessor counted = new RecordProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), executor(track), sink, lookup,
+                new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
+                List.of(Duration.ofMinutes(1)), pool, meters, Clock.systemUTC());
+        byte[] value = Messages.request("r-redo", "id", "person-redo");
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            counted.process(new ConsumerRecord<>(TOPIC, 0, 7, "k".getBytes(StandardCharsets.UTF_8), value)).get(10, TimeUnit.SECONDS);
+            counted.process(new ConsumerRecord<>(TOPIC, 0, 7, "k".getBytes(StandardCharsets.UTF_8), value)).get(10, TimeUnit.SECONDS);
+            assertThat(logs.lines()).anyMatch(l -> l.contains("request r-redo at " + TOPIC + "-0@7 was recorded COMPLETED by this record"
+                    + " before (read again after a restart or a rebalance): nothing sent to Customer.io")).noneMatch(l -> l.contains("DUPLICATE"));
+            // the same request in another record is a duplicate, as before
+            counted.process(new ConsumerRecord<>(TOPIC, 0, 8, "k".getBytes(StandardCharsets.UTF_8), value)).get(10, TimeUnit.SECONDS);
+            assertThat(logs.lines()).anyMatch(l -> l.contains("request r-redo at " + TOPIC + "-0@8 already COMPLETED: nothing sent to"
+                    + " Customer.io (DUPLICATE)"));
+        }
+        assertThat(stepsOf("r-redo")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE SUCCEEDED",
+                "OUTCOME COMPLETED", "VERIFY UNVERIFIABLE", "OUTCOME DUPLICATE");
+        assertThat(track.calls).hasValue(2);
+        assertThat(meters.get(dev.cioerasure.metrics.MetricNames.REQUESTS).tag("outcome", "COMPLETED").counter().count()).isEqualTo(1);
+        assertThat(meters.get(dev.cioerasure.metrics.MetricNames.REQUESTS).tag("outcome", "DUPLICATE").counter().count())
+                .as("one per Kafka record: only offset 8's").isEqualTo(1);
     }
 
     @Test
