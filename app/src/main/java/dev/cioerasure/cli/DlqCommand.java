@@ -238,7 +238,7 @@ final class DlqCommand {
                         cut[0]++;
                     } else {
                         chosen.add(new Chosen(r.partition(), r.offset(), shown(r.headers(), TopicHeaders.REQUEST_ID),
-                                shown(r.headers(), TopicHeaders.REASON_CODE)));
+                                shown(r.headers(), TopicHeaders.REASON_CODE), origin(r)));
                     }
                 }
             });
@@ -258,6 +258,7 @@ final class DlqCommand {
             if (!force) {
                 skipRejectedForTheirContent(chosen);
             }
+            skipCopiesOfTheSameRecord(chosen);
             if (cut[0] > 0) {
                 System.err.println("cio-erasure: " + cut[0] + " matching record(s) are cut copies without their value;"
                         + " they cannot be replayed (resubmit them from their source)");
@@ -355,7 +356,24 @@ final class DlqCommand {
     }
 
     /** A dead-lettered record chosen for replay, by its coordinates (its body is read again when it is sent). */
-    record Chosen(int partition, long offset, String requestId, String reasonCode) {
+    /**
+     * A record dead-lettered more than once (redone after a restart before its offset was
+     * committed, or failed again after a replay) has a copy on the DLQ for each time, all with
+     * its content: one is replayed, the first. Each copy was replayed, and the request processed
+     * once more for each (a DUPLICATE row each time, and a count of replays that was not one of records).
+     */
+    private static void skipCopiesOfTheSameRecord(java.util.List<Chosen> chosen) {
+        Set<String> origins = new java.util.HashSet<>();
+        int before = chosen.size();
+        chosen.removeIf(c -> !c.origin().equals("?") && !origins.add(c.origin()));
+        if (chosen.size() < before) {
+            System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " more copy(ies) of record(s) dead-lettered more"
+                    + " than once (a restart redid them, or a replay failed again): each original record is replayed once");
+        }
+    }
+
+    /** @param origin the original record's coordinates ({@code topic-partition@offset}), {@code ?} when unknown */
+    record Chosen(int partition, long offset, String requestId, String reasonCode, String origin) {
         /** Partition and offset in one long (offsets stay far below 2^48). */
         static long key(int partition, long offset) {
             return ((long) partition << 48) | offset;

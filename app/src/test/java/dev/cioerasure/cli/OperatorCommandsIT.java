@@ -134,6 +134,36 @@ class OperatorCommandsIT {
         assertThat(h.read(topic + ".retry", 2, Duration.ofSeconds(10))).hasSize(2);
     }
 
+    /** A record dead-lettered twice (redone after a restart) is replayed once; each copy was, and its request processed again. */
+    @Test
+    void aRecordDeadLetteredTwiceIsReplayedOnce() throws Exception {
+        String topic = h.topic + "-twice";
+        dev.cioerasure.testing.TestInfra.kafka().createTopics(1, topic, topic + ".dlq", topic + ".retry");
+        try (var producer = new dev.cioerasure.kafka.KafkaClients(h.settings.kafka()).producer("it-dlq-writer", Map.of())) {
+            for (String[] r : new String[][] {{"r-twice", "5"}, {"r-once", "6"}, {"r-twice", "5"}}) {
+                var rec = new org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]>(topic + ".dlq", null,
+                        "k".getBytes(StandardCharsets.UTF_8), Messages.request(r[0], "id", "person-" + r[0]));
+                rec.headers().add(dev.cioerasure.kafka.TopicHeaders.REQUEST_ID, r[0].getBytes(StandardCharsets.UTF_8))
+                        .add(dev.cioerasure.kafka.TopicHeaders.REASON_CODE, "RETRIES_EXHAUSTED".getBytes(StandardCharsets.UTF_8))
+                        .add(dev.cioerasure.kafka.TopicHeaders.ORIGINAL_TOPIC, topic.getBytes(StandardCharsets.UTF_8))
+                        .add(dev.cioerasure.kafka.TopicHeaders.ORIGINAL_PARTITION, "0".getBytes(StandardCharsets.UTF_8))
+                        .add(dev.cioerasure.kafka.TopicHeaders.ORIGINAL_OFFSET, r[1].getBytes(StandardCharsets.UTF_8))
+                        .add(dev.cioerasure.kafka.TopicHeaders.ORIGINAL_TIMESTAMP, "1700000000000".getBytes(StandardCharsets.UTF_8));
+                producer.send(rec).get();
+            }
+        }
+        Map<String, String> env = Map.of("KAFKA_BOOTSTRAP_SERVERS", h.settings.kafka().bootstrapServers(), "ERASURE_TOPIC", topic);
+        assertThat(Cli.run(env, "dlq", "list").out()).contains("3 record(s)");
+        Cli.Run dry = Cli.run(env, "dlq", "replay", "--all", "--dry-run");
+        assertThat(dry.out()).contains("(request r-twice, RETRIES_EXHAUSTED)", "(request r-once, RETRIES_EXHAUSTED)",
+                "2 record(s) would be replayed");
+        assertThat(dry.err()).contains("skipped 1 more copy(ies) of record(s) dead-lettered more than once");
+        Cli.Run replay = Cli.run(env, "dlq", "replay", "--request-id", "r-twice");
+        assertThat(replay.exit()).as(replay.err()).isZero();
+        assertThat(replay.out()).contains("1 record(s) replayed to " + topic + ".retry");
+        assertThat(h.read(topic + ".retry", 2, Duration.ofSeconds(3))).hasSize(1);
+    }
+
     @Test
     void replayNeedsASelectionAndSaysWhenNothingMatches() {
         Cli.Run none = run("dlq", "replay");
