@@ -308,7 +308,7 @@ class RecordProcessorTest {
                 .isBetween(before + 7_200_000, System.currentTimeMillis() + 7_200_000);
         assertThat(header(task, TopicHeaders.ORIGINAL_OFFSET)).isEqualTo("7");
 
-        // Seen again (a replay after a crash between the rows and this record): verified again, not lost.
+        // The same request in another record: a duplicate, verified again where its verification may be missing.
         verifying.process(new ConsumerRecord<>(TOPIC, 0, 8, "k".getBytes(StandardCharsets.UTF_8),
                 Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
         assertThat(stepsOf("r-6")).endsWith("OUTCOME DUPLICATE");
@@ -322,6 +322,16 @@ class RecordProcessorTest {
         assertThat(new String(sentTo(TOPIC + ".outcomes").get(1).value(), StandardCharsets.UTF_8))
                 .as("a repeat says so, and says nothing about the deadline (its time is when it was seen again)")
                 .contains("announced again").doesNotContain("on_time");
+
+        // The very record that completed it, read again (a crash before its offset was committed):
+        // a redo, not a duplicate; verified and announced again all the same.
+        long rowsBefore = rows.size();
+        verifying.process(new ConsumerRecord<>(TOPIC, 0, 7, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-6", "email", "six@example.com"))).get(10, TimeUnit.SECONDS);
+        assertThat(rows).as("no row: the table holds its outcome already").hasSize((int) rowsBefore);
+        assertThat(sentTo(TOPIC + ".verify")).hasSize(3);
+        assertThat(sentTo(TOPIC + ".outcomes")).hasSize(3);
+        assertThat(new String(sentTo(TOPIC + ".outcomes").get(2).value(), StandardCharsets.UTF_8)).contains("announced again");
     }
 
     // --- several workspaces ---
