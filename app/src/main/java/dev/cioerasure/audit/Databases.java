@@ -64,6 +64,7 @@ public final class Databases {
             java.util.Map.entry("23502", "not_null_violation"), java.util.Map.entry("42501", "insufficient_privilege"),
             java.util.Map.entry("28P01", "invalid_password"), java.util.Map.entry("28000", "invalid_authorization_specification"),
             java.util.Map.entry("08001", "connection refused"), java.util.Map.entry("08006", "connection failure"),
+            java.util.Map.entry("08003", "connection_does_not_exist"),
             java.util.Map.entry("57P01", "admin_shutdown"), java.util.Map.entry("57P03", "cannot_connect_now"),
             java.util.Map.entry("53300", "too_many_connections"), java.util.Map.entry("3D000", "invalid_catalog_name"),
             java.util.Map.entry("40001", "serialization_failure"), java.util.Map.entry("55P03", "lock_not_available (lock_timeout)"),
