@@ -60,6 +60,8 @@ public class MetricsContractIT {
                 intakeScrape = scrape(intake.port());
             }
             assertThat(used).contains("erasure_intake_ready");
+            // ErasureIntakeRestarting reads the intake's start time, the one metric of another prefix its rules use
+            assertThat(intakeScrape).containsPattern("(?m)^process_start_time_seconds[{ ]");
             for (String name : used) {
                 assertThat(name.startsWith("erasure_intake_") ? intakeScrape : scrape).as("metric %s used by an alert rule", name)
                         .containsPattern("(?m)^" + name + "[{ ]");
