@@ -355,7 +355,6 @@ final class DlqCommand {
         }
     }
 
-    /** A dead-lettered record chosen for replay, by its coordinates (its body is read again when it is sent). */
     /**
      * A record dead-lettered more than once (redone after a restart before its offset was
      * committed, or failed again after a replay) has a copy on the DLQ for each time, all with
@@ -372,7 +371,11 @@ final class DlqCommand {
         }
     }
 
-    /** @param origin the original record's coordinates ({@code topic-partition@offset}), {@code ?} when unknown */
+    /**
+     * A dead-lettered record chosen for replay, by its coordinates (its body is read again when it is sent).
+     *
+     * @param origin the original record's coordinates ({@code topic-partition@offset}), {@code ?} when unknown
+     */
     record Chosen(int partition, long offset, String requestId, String reasonCode, String origin) {
         /** Partition and offset in one long (offsets stay far below 2^48). */
         static long key(int partition, long offset) {
