@@ -174,7 +174,7 @@ class DatabaseFailoverIT {
 
     /** The database reached through the proxy, with this socket timeout and pool size. */
     private static Settings.Database through(TcpProxy proxy, Settings.Database db, int socketTimeout, int poolSize) {
-        String url = db.url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
+        String url = proxy.route(db.url());
         return withSocketTimeout(db, url, socketTimeout, poolSize);
     }
 

@@ -40,6 +40,11 @@ public final class TcpProxy implements AutoCloseable {
         return server.getLocalPort();
     }
 
+    /** The JDBC URL {@code jdbcUrl} (to this proxy's upstream port) routed through this proxy instead. */
+    public String route(String jdbcUrl) {
+        return jdbcUrl.replace(":" + upstreamPort + "/", ":" + port() + "/");
+    }
+
     private void accept() {
         while (!closed) {
             try {

@@ -187,7 +187,7 @@ class FaultsIT {
             // 100 calls/s: 50 erasures/s, so the outage lands in the middle of the run
             h = new WorkerHarness(URI.create(track.baseUrl()), 100, 5, Duration.ofSeconds(5), 3);
             String direct = h.settings.database().url();
-            h.databaseUrl(direct.replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/"));
+            h.databaseUrl(proxy.route(direct));
             int n = 300;
             sendRequests("r-pg-", n);
             h.start();
@@ -225,7 +225,7 @@ class FaultsIT {
         try (TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
             h = new WorkerHarness(URI.create(track.baseUrl()), 100, 5, Duration.ofSeconds(5), 3);
             String direct = h.settings.database().url();
-            h.databaseUrl(direct.replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/")
+            h.databaseUrl(proxy.route(direct)
                     + (direct.contains("?") ? "&" : "?") + "socketTimeout=5");
             int n = 200;
             sendRequests("r-hang-", n);

@@ -78,10 +78,9 @@ class GroupRateBudgetIT {
             t.setDaemon(true);
             return t;
         });
-        String url = owner.url().replace(":" + TestInfra.postgres().port() + "/", ":%d/");
         try (LogCapture logs = LogCapture.capture();
              TcpProxy proxy = new TcpProxy(TestInfra.postgres().port());
-             var cutOffPool = Databases.pool(new Settings.Database(String.format(url, proxy.port()), owner.user(), owner.password(), 2),
+             var cutOffPool = Databases.pool(new Settings.Database(proxy.route(owner.url()), owner.user(), owner.password(), 2),
                      "budget-it", null, Duration.ofSeconds(60))) {
             GroupRateBudget cutOff = budget(cutOffPool, "cut-off", 1_000);
             GroupRateBudget other = budget(direct, "other", 1_000);

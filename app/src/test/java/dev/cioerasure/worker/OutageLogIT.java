@@ -31,7 +31,7 @@ class OutageLogIT {
         Path log = Files.createTempFile("outage-worker", ".log");
         try (WorkerHarness h = WorkerHarness.forStub(URI.create(track.baseUrl()));
              TcpProxy proxy = new TcpProxy(TestInfra.postgres().port())) {
-            String url = h.settings.database().url().replace(":" + TestInfra.postgres().port() + "/", ":" + proxy.port() + "/");
+            String url = proxy.route(h.settings.database().url());
             Process worker = WorkerProcess.start(h.settings, track.baseUrl(), 100, Map.of("DATABASE_URL", url), log);
             try {
                 h.send(Messages.request("r-before-outage", "id", "person-before-outage"));
