@@ -58,8 +58,8 @@ public final class TcpProxy implements AutoCloseable {
                 open.add(upstream);
                 long born = generation.get();
                 upstreams.put(upstream, born);
-                pump(client, upstream, born, client, upstream, true);
-                pump(upstream, client, born, client, upstream, false);
+                pump(client, upstream, born, client, upstream);
+                pump(upstream, client, born, client, upstream);
             } catch (IOException e) {
                 if (closed) {
                     return;
@@ -68,7 +68,7 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
-    private void pump(Socket from, Socket to, long born, Socket client, Socket upstream, boolean fromClient) {
+    private void pump(Socket from, Socket to, long born, Socket client, Socket upstream) {
         Thread t = new Thread(() -> {
             byte[] buf = new byte[16 * 1024];
             try {
@@ -82,7 +82,7 @@ public final class TcpProxy implements AutoCloseable {
                     out.write(buf, 0, n);
                     out.flush();
                     String marker = freezeMarker;
-                    if (fromClient && marker != null && new String(buf, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1).contains(marker)) {
+                    if (from == client && marker != null && new String(buf, 0, n, java.nio.charset.StandardCharsets.ISO_8859_1).contains(marker)) {
                         frozen = true;
                     }
                 }
