@@ -112,6 +112,16 @@ public final class Preflight {
             return config("DATABASE_URL: TLS to PostgreSQL at " + where + " failed (" + rootName(e) + ": " + message + ")");
         }
         String cause = networkCause(e);
+        if (TIMED_OUT.equals(cause)) {
+            List<String> accepting = acceptingConnections(withPorts(where, 5432));
+            if (!accepting.isEmpty()) {
+                // a wrong port (Kafka's, an HTTP server's) takes the driver's first message and
+                // stays silent: "timed out" alone reads as a network problem
+                return unavailable("DATABASE_URL: " + String.join(", ", accepting) + " accepts connections, but nothing answered"
+                        + " there as PostgreSQL in time: a service that is not PostgreSQL (is the port right?), or a server too busy"
+                        + " to answer");
+            }
+        }
         if (cause != null) {
             return unavailable("DATABASE_URL: cannot connect to PostgreSQL at " + where + " (" + cause + ")");
         }
@@ -301,7 +311,13 @@ public final class Preflight {
                 + waited.toSeconds() + " s (is it running and reachable from here?)");
     }
 
-    /** The bootstrap addresses that accept a TCP connection within a second (well-formed host:port entries only). */
+    /** The comma-separated hosts of a JDBC URL, each with its port ({@code defaultPort} where it names none). */
+    static String withPorts(String hosts, int defaultPort) {
+        return java.util.Arrays.stream(hosts.split(",")).map(String::strip)
+                .map(h -> h.matches(".*:\\d+") ? h : h + ":" + defaultPort).collect(java.util.stream.Collectors.joining(","));
+    }
+
+    /** The addresses of a comma-separated list that accept a TCP connection within a second (well-formed host:port entries only). */
     private static List<String> acceptingConnections(String bootstrapServers) {
         List<String> accepting = new java.util.ArrayList<>();
         for (String entry : bootstrapServers.split(",")) {
@@ -355,9 +371,11 @@ public final class Preflight {
         return new ServiceProblem(ServiceProblem.Kind.UNAVAILABLE, m);
     }
 
+    private static final String TIMED_OUT = "timed out";
+
     private static final Map<Class<? extends Throwable>, String> NETWORK = Map.of(
             ConnectException.class, "connection refused",
-            SocketTimeoutException.class, "timed out",
+            SocketTimeoutException.class, TIMED_OUT,
             NoRouteToHostException.class, "no route to host",
             EOFException.class, "the server closed the connection");
 

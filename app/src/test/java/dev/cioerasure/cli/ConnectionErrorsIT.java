@@ -98,6 +98,40 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * A port where something takes the connection and the driver's first message but never
+     * answers (Kafka's, for one, did so when checked by hand): it said "timed out", which reads as
+     * a network problem; it names the port now. Still 69: a PostgreSQL too busy to answer looks the same.
+     */
+    @Test
+    void aPortThatAcceptsButNeverAnswersAsPostgresIsNamedAsSuch() throws Exception {
+        List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (ServerSocket silent = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            Thread accepting = new Thread(() -> {
+                while (!silent.isClosed()) {
+                    try {
+                        held.add(silent.accept());
+                    } catch (java.io.IOException closed) {
+                        return;
+                    }
+                }
+            }, "silent-port");
+            accepting.setDaemon(true);
+            accepting.start();
+            Map<String, String> env = env();
+            String where = "127.0.0.1:" + silent.getLocalPort();
+            env.put("DATABASE_URL", "jdbc:postgresql://" + where + "/erasure");
+            Cli.Run r = Cli.run(env, "audit", "verify");
+            assertOneCleanLine(r, 69, "DATABASE_URL: " + where + " accepts connections, but nothing answered there as PostgreSQL in"
+                    + " time: a service that is not PostgreSQL (is the port right?), or a server too busy to answer");
+            assertThat(held).as("the driver did reach the port").isNotEmpty();
+        } finally {
+            for (java.net.Socket s : held) {
+                s.close();
+            }
+        }
+    }
+
+    /**
      * A parameter of DATABASE_URL that the driver or PostgreSQL refuses is a wrong setting (78),
      * not an outage (69) for a supervisor to retry, nor a database for the worker to wait for.
      */
