@@ -28,6 +28,7 @@ final class HttpAppClient implements AppClient {
         this.clock = clock;
         this.base = endpoint.baseUrl().toString().replaceAll("/+$", "") + "/v1";
         this.http = HttpClient.newBuilder()
+                .version(HttpTrackClient.ONE_CONNECTION_PER_CALL) // as the Track client, and for the same reason
                 .connectTimeout(endpoint.connectTimeout())
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .build();
