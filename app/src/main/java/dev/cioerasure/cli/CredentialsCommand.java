@@ -70,6 +70,9 @@ final class CredentialsCommand {
                     if (redirected(c.appBaseUrl(), r.status(), "CUSTOMERIO_APP_URL")) {
                         return 1;
                     }
+                    if (untrusted(c.appBaseUrl(), r.detail())) {
+                        return 1;
+                    }
                     System.out.println("UNREACHABLE: no usable answer from " + c.appBaseUrl() + " (" + r.detail() + "). Check the"
                             + " network, CUSTOMERIO_REGION and CUSTOMERIO_APP_URL; then try again.");
                     return 1;
@@ -122,6 +125,9 @@ final class CredentialsCommand {
                     if (redirected(c.baseUrl(), r.status(), "CUSTOMERIO_TRACK_URL")) {
                         return 1;
                     }
+                    if (untrusted(c.baseUrl(), r.detail())) {
+                        return 1;
+                    }
                     System.out.println("UNREACHABLE: no usable answer from " + c.baseUrl() + " (" + r.detail() + "). Check the"
                             + " network, CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL; then try again.");
                     return 1;
@@ -135,6 +141,20 @@ final class CredentialsCommand {
                 }
             }
         }
+    }
+
+    /**
+     * Says so and is true when the TLS set-up failed: "no usable answer … check the network"
+     * sent the operator the wrong way when a proxy that intercepts TLS stood in between.
+     */
+    private static boolean untrusted(java.net.URI url, String detail) {
+        if (!TrackResult.TLS_FAILED.equals(detail)) {
+            return false;
+        }
+        System.out.println("TLS FAILED: the TLS connection to " + url + " could not be set up (" + detail + "): its certificate is"
+                + " not trusted by this JVM, or they share no TLS version or cipher. Behind a proxy that intercepts TLS, add its CA"
+                + " to a trust store and give it to the JVM (-Djavax.net.ssl.trustStore=… in JAVA_OPTS); then try again.");
+        return true;
     }
 
     /** Says so and is true for a 3xx, which the clients handle as an outage (see TrackResult.classify). */

@@ -134,6 +134,13 @@ final class HttpTrackClient implements TrackClient {
         if (e instanceof HttpTimeoutException) {
             return "timeout";
         }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof javax.net.ssl.SSLException) {
+                // a certificate this JVM does not trust (a proxy that intercepts TLS), or no protocol
+                // or cipher in common: not the network, and it does not pass by itself
+                return TrackResult.TLS_FAILED;
+            }
+        }
         return e instanceof ConnectException ? "connect_refused" : "io_error";
     }
 

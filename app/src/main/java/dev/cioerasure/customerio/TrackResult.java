@@ -65,6 +65,9 @@ public record TrackResult(TrackOperation operation, int status, Kind kind, Optio
         return Kind.PERMANENT;
     }
 
+    /** The detail (and status tag) of a call whose TLS set-up failed: an untrusted certificate, no protocol in common. */
+    public static final String TLS_FAILED = "tls_error";
+
     /** The status: the code, or {@code io_error}/{@code timeout} when there was no response. */
     public String statusTag() {
         return status > 0 ? Integer.toString(status) : detail;

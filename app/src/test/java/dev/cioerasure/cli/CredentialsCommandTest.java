@@ -109,6 +109,32 @@ class CredentialsCommandTest {
                 .doesNotContain("Customer.io answered");
     }
 
+    /**
+     * A certificate the JVM does not trust, as behind a proxy that intercepts TLS: it said
+     * "UNREACHABLE … (io_error). Check the network", which sent the operator the wrong way.
+     */
+    @Test
+    void aCertificateThisJvmDoesNotTrustIsNamedNotTakenForTheNetwork() {
+        WireMockServer tls = new WireMockServer(options().dynamicPort().dynamicHttpsPort()); // WireMock's own certificate, trusted by no JVM
+        tls.start();
+        String https = "https://localhost:" + tls.httpsPort();
+        tls.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).willReturn(okJson("{\"region\":\"us\"}")));
+        Run r;
+        try {
+            r = verify(null, Map.of("CUSTOMERIO_TRACK_URL", https, "CUSTOMERIO_APP_API_KEY", "app-secret-value", "CUSTOMERIO_APP_URL", https));
+            assertThat(tls.getAllServeEvents()).as("nothing was asked over a connection that was not set up").isEmpty();
+        } finally {
+            tls.stop();
+        }
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).contains("TLS FAILED: the TLS connection to " + https + " could not be set up (tls_error): its"
+                + " certificate is not trusted by this JVM, or they share no TLS version or cipher. Behind a proxy that intercepts"
+                + " TLS, add its CA to a trust store and give it to the JVM (-Djavax.net.ssl.trustStore=… in JAVA_OPTS); then try"
+                + " again.");
+        assertThat(r.out().lines().filter(l -> l.startsWith("TLS FAILED"))).as(r.out()).hasSize(2); // the Track and the App API
+        assertThat(r.out()).doesNotContain("UNREACHABLE", "app-secret-value", "key-secret-value");
+    }
+
     @Test
     void aPlainHttpUrlToAnotherMachineIsWarnedAboutFirst() {
         Run r = verify(null, Map.of("CUSTOMERIO_TRACK_URL", "http://track.example.invalid"));
