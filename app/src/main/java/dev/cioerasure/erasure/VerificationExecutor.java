@@ -13,12 +13,14 @@ import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.github.resilience4j.retry.RetryRegistry;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,16 +54,29 @@ public final class VerificationExecutor implements Paced {
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
     private final Map<String, Timer> callTimers = new ConcurrentHashMap<>();
+    /**
+     * Whether the App API's last answer refused the key. Such a look-up is asked again at the
+     * next check until the verification deadline (24 h by default), and only then recorded
+     * {@code UNVERIFIABLE}: a revoked key said nothing for a day but a debug line and a metric's
+     * status tag. It is logged when it starts and ends, and alerts.
+     */
+    private final AtomicBoolean keyRefused = new AtomicBoolean();
+    private final String workspaceLabel;
 
     /**
      * @param callsPerSecond  the limit until a grant is set (the group budget sets it at once)
      * @param maxAttempts     in-line attempts per look-up (1 = no retry)
      * @param unansweredGrace how much longer a call without a response holds its slot
+     * @param workspace       the workspace's name for log lines, or null for the single workspace
      */
     public VerificationExecutor(AppClient client, int callsPerSecond, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
-                                Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters) {
+                                Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters, String workspace) {
         this.client = client;
         this.meters = meters;
+        this.workspaceLabel = ResilientTrack.label(workspace);
+        Gauge.builder(MetricNames.APP_CREDENTIALS_REJECTED, keyRefused, k -> k.get() ? 1 : 0)
+                .description("1 while the App API refuses the App API key (401/403): no erasure can be verified until it is replaced")
+                .strongReference(true).register(meters);
         this.pacing = new LeasedWindow(callsPerSecond, 0, unansweredGrace, "waiting for a share of the group's App API rate");
         IntervalBiFunction<PresenceResult> interval = Backoff.honouringRetryAfter(initialBackoff, maxBackoff, PresenceResult::retryAfter);
         RetryRegistry retries = RetryRegistry.of(RetryConfig.<PresenceResult>custom()
@@ -142,6 +157,7 @@ public final class VerificationExecutor implements Paced {
             throw e;
         }
         pacing.finished(r.status() > 0);
+        noteKey(r);
         long took = System.nanoTime() - start;
         breaker.onResult(took, java.util.concurrent.TimeUnit.NANOSECONDS, r);
         callTimers.computeIfAbsent(r.metricTag(), k -> Timer.builder(MetricNames.APP_CALLS)
@@ -149,5 +165,16 @@ public final class VerificationExecutor implements Paced {
                 .tag("status", k)
                 .register(meters)).record(Duration.ofNanos(took));
         return r;
+    }
+
+    private void noteKey(PresenceResult r) {
+        if (r.kind() == PresenceResult.Kind.UNAUTHORIZED) {
+            if (keyRefused.compareAndSet(false, true)) {
+                log.warn("the App API refuses the App API key{} (HTTP {}): no erasure can be verified until it is replaced; each"
+                        + " check is asked again until its verification deadline", workspaceLabel, r.status());
+            }
+        } else if (r.status() > 0 && keyRefused.compareAndSet(true, false)) {
+            log.info("the App API accepts the App API key{} again", workspaceLabel);
+        }
     }
 }

@@ -74,6 +74,8 @@ public final class MetricNames {
     public static final String CREDENTIALS_AGE = "erasure.credentials.age";
     /** Gauge: 1 while the Track credentials are being refused (401/403), else 0. Alert on it. */
     public static final String CREDENTIALS_REJECTED = "erasure.credentials.rejected";
+    /** Gauge 0/1 per workspace: the App API refuses the App API key → {@code erasure_app_credentials_rejected}. */
+    public static final String APP_CREDENTIALS_REJECTED = "erasure.app.credentials.rejected";
 
     /** Timer, tag {@code status}: every App API look-up attempt → {@code erasure_app_call_seconds}. */
     public static final String APP_CALLS = "erasure.app.call";

@@ -191,7 +191,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 VerificationExecutor check = new VerificationExecutor(AppClient.http(new AppEndpoint(cio.appBaseUrl(),
                         v.appKey(), cio.connectTimeout(), cio.requestTimeout()), clock),
                         v.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(500), Duration.ofSeconds(30),
-                        cio.breakerOpenFor(), UNANSWERED_GRACE, tagged);
+                        cio.breakerOpenFor(), UNANSWERED_GRACE, tagged, workspaces.several() ? w.name() : null);
                 budgets.add(new GroupRateBudget(dataSource, GroupRateBudget.budgetName(GroupRateBudget.APP, w.name()), 1, instance,
                         v.rateLimitPerSecond(), UNANSWERED_GRACE, check, () -> -1));
                 Gauge.builder(MetricNames.APP_RATE_LIMIT, check, VerificationExecutor::callsPerSecond)

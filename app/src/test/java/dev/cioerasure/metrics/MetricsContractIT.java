@@ -38,7 +38,10 @@ public class MetricsContractIT {
     @Test
     void everyMetricInTheAlertRulesAndTheDashboardIsExported() throws Exception {
         WireMockServer track = TrackStubs.started();
-        try (WorkerHarness h = WorkerHarness.forStub(URI.create(track.baseUrl()))) {
+        // with an App API key, for the verification's series (no check falls due within the test)
+        try (WorkerHarness h = WorkerHarness.forStub(URI.create(track.baseUrl())).verification(new dev.cioerasure.config.Settings.Verification(
+                dev.cioerasure.config.Secret.of("CUSTOMERIO_APP_API_KEY", "contract-app-key"), URI.create(track.baseUrl()), 10,
+                Duration.ofHours(1), Duration.ofHours(24)))) {
             h.send(Messages.request("r-contract", "id", "contract-1"));
             h.send("not json".getBytes());
             h.start();
@@ -69,7 +72,7 @@ public class MetricsContractIT {
             // The alerts and the dashboard's workspace variable group by it: every series about a workspace carries it.
             for (String name : List.of("erasure_track_call_seconds_count", "erasure_credentials_rejected", "erasure_ratelimit_calls_per_second",
                     "erasure_ratelimiter_wait_seconds_count", "resilience4j_circuitbreaker_state", "resilience4j_retry_calls_total",
-                    "erasure_verifications_total", "erasure_credentials_age_seconds")) {
+                    "erasure_verifications_total", "erasure_credentials_age_seconds", "erasure_app_credentials_rejected")) {
                 assertThat(scrape).as("%s names its workspace", name).containsPattern("(?m)^" + name + "\\{[^}]*workspace=\"default\"")
                         .doesNotContainPattern("(?m)^" + name + "\\{(?![^}]*workspace=)[^}]*}");
             }

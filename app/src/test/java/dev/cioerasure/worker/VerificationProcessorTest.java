@@ -102,7 +102,7 @@ class VerificationProcessorTest {
                 Integer status = answers.poll();
                 int s = status == null ? 404 : status;
                 return new PresenceResult(s, PresenceResult.classify(s), Optional.ofNullable(s == 429 ? retryAfter.get() : null), "http " + s);
-            }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters)),
+            }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters, null)),
             Settings.Workspace.DEFAULT_NAME, sink, this::standing, republisher,
             new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool, meters, clock);
 
@@ -246,6 +246,35 @@ class VerificationProcessorTest {
         assertThat(checks()).isEmpty();
     }
 
+    /**
+     * A revoked App API key: each check is asked again until the deadline (a day by default) and
+     * only then recorded UNVERIFIABLE. It said nothing meanwhile but a debug line; now it is
+     * logged when it starts and ends, and {@code erasure_app_credentials_rejected} alerts.
+     */
+    @Test
+    void aRefusedAppKeyIsSaidAtOnceAndGaugedUntilAnAnswerComesAgain() throws Exception {
+        java.util.function.DoubleSupplier refused = () -> meters.get("erasure.app.credentials.rejected").gauge().value();
+        assertThat(refused.getAsDouble()).isZero();
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            answers.add(401);
+            check("r-key", 0, "none");
+            assertThat(rows).as("asked again later, not given up").isEmpty();
+            assertThat(checks()).hasSize(1);
+            assertThat(refused.getAsDouble()).isEqualTo(1);
+            answers.add(403);
+            check("r-key-2", 0, "none");
+            assertThat(refused.getAsDouble()).isEqualTo(1);
+            assertThat(logs.lines()).as("said once, when it starts").filteredOn(l -> l.contains("refuses the App API key")).singleElement()
+                    .asString().contains("the App API refuses the App API key (HTTP 401): no erasure can be verified until it is"
+                            + " replaced; each check is asked again until its verification deadline");
+
+            check("r-key-3", 0, "none"); // 404: an answer
+            assertThat(refused.getAsDouble()).isZero();
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("the App API accepts the App API key again"));
+        }
+    }
+
     @Test
     void anAlreadyVerifiedRequestIsNotCheckedAgain() throws Exception {
         verified.add("r-8");
@@ -290,7 +319,7 @@ class VerificationProcessorTest {
                 java.util.Map.of("us", new VerificationExecutor(id -> {
                     lookups.incrementAndGet();
                     return new PresenceResult(404, PresenceResult.classify(404), Optional.empty(), "http 404");
-                }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters)),
+                }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters, null)),
                 null, sink, (id, subject, workspace) -> AuditLog.VerificationStanding.DUE, republisher, new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool,
                 meters, clock);
         RecordHeaders h = new RecordHeaders(); // no workspace header: written before workspaces existed
