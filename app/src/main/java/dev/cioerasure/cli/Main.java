@@ -39,13 +39,21 @@ public final class Main {
      * process's main only: it replaces standard output and error). The root locale, so numbers,
      * dates and case in what the commands print and store are the same on every machine; UTF-8
      * output ({@link #utf8Console}). Drops pooled HTTP connections before servers commonly drop
-     * them (30 s idle), so a call is not sent on a connection the other side is closing.
+     * them (30 s idle), so a call is not sent on a connection the other side is closing; and, the
+     * other way round, the intake's and the monitoring port's server keep an idle connection 620 s
+     * (the JDK's default: 30 s), longer than load balancers keep theirs to it (60 s is common, some
+     * keep 10 minutes): one that sent a request on a connection the intake was closing answered the
+     * sender 502, and a webhook that does not retry lost its request ({@code IntakeCommandIT}).
+     * At most 200 idle connections are kept (the JDK's {@code maxIdleConnections}); more are closed.
      */
     public static Map<String, String> defaults() {
         Locale.setDefault(Locale.ROOT);
         utf8Console();
         if (System.getProperty("jdk.httpclient.keepalive.timeout") == null) {
             System.setProperty("jdk.httpclient.keepalive.timeout", "20");
+        }
+        if (System.getProperty("sun.net.httpserver.idleInterval") == null) {
+            System.setProperty("sun.net.httpserver.idleInterval", "620");
         }
         return System.getenv();
     }

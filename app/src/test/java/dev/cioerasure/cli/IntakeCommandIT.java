@@ -58,6 +58,46 @@ class IntakeCommandIT {
         }
     }
 
+    /**
+     * A load balancer keeps its idle connections to the intake open for a while (60 s is a common
+     * default) and sends the next request on one of them. The JDK's server closed them after
+     * 30-40 s idle, so such a request met a closing connection: the balancer answers 502, and a
+     * sender that does not retry (a webhook) lost its request, which the intake never saw. Its
+     * idle connections stay open 620 s now, longer than balancers keep theirs.
+     */
+    @Test
+    void anIdleKeptAliveConnectionStillTakesARequestAfterAMinute() throws Exception {
+        String topic = "intake-idle-" + System.nanoTime();
+        TestInfra.kafka().createTopics(1, topic);
+        int port = TestInfra.freePort();
+        Path log = Files.createTempFile("intake-idle", ".log");
+        Process intake = SlowClientsIT.start(env(topic), log, "intake", "--port", Integer.toString(port));
+        try (java.net.Socket s = new java.net.Socket()) {
+            SlowClientsIT.awaitServing(intake, port, log);
+            s.connect(new java.net.InetSocketAddress("localhost", port));
+            s.setSoTimeout(10_000);
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                    java.nio.charset.StandardCharsets.US_ASCII));
+            for (int i = 0; i < 2; i++) {
+                if (i == 1) {
+                    Thread.sleep(65_000); // idle, as a balancer's pooled connection between two requests
+                }
+                s.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: intake\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                assertThat(in.readLine()).as("request %d on the same connection", i + 1).isEqualTo("HTTP/1.1 200 OK");
+                int length = 0;
+                for (String h = in.readLine(); !h.isEmpty(); h = in.readLine()) {
+                    if (h.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                        length = Integer.parseInt(h.substring(15).strip());
+                    }
+                }
+                in.skip(length);
+            }
+        } finally {
+            intake.destroyForcibly().waitFor();
+        }
+    }
+
     @Test
     void aBusyMetricsPortIsAWrongSetting() throws Exception {
         String topic = "intake-busy-" + System.nanoTime();
