@@ -156,6 +156,13 @@ public final class IntakeServer implements AutoCloseable {
             }
             String signature = ex.getRequestHeaders().getFirst("X-CIO-Signature");
             SignatureVerifier.Verdict v = verifier.verify(ex.getRequestHeaders().getFirst("X-CIO-Timestamp"), signature, body);
+            if (v == SignatureVerifier.Verdict.IN_PROGRESS) {
+                // the first copy may still fail (Kafka slow to answer, the sender gave up waiting and
+                // sent it again): "already accepted" would make the sender drop a request that is lost
+                ex.getResponseHeaders().set("Retry-After", "5");
+                reply(ex, endpoint, 503, "in_progress", "the same signed request is being handed to Kafka; retry in a few seconds");
+                return;
+            }
             if (v != SignatureVerifier.Verdict.OK) {
                 reply(ex, endpoint, 401, "signature_" + v.name().toLowerCase(java.util.Locale.ROOT), switch (v) {
                     case MISSING -> "X-CIO-Timestamp and X-CIO-Signature are required";
@@ -218,6 +225,7 @@ public final class IntakeServer implements AutoCloseable {
             refuse(ex, endpoint, signature, 503, "unavailable", "shutting down; retry later");
             return false;
         }
+        verifier.published(signature); // a copy is a replay from now on
         log.info("accepted request {} via {} as {}-{}@{}", request.requestId(), endpoint, meta.topic(), meta.partition(), meta.offset());
         ObjectNode ok = JSON.createObjectNode();
         ok.put("status", "accepted");

@@ -21,19 +21,31 @@ import javax.crypto.spec.SecretKeySpec;
  * accepted when the timestamp is within ±5 minutes, the signature matches one of the configured
  * secrets (current, and previous during a rotation) — compared in constant time — and the same
  * signature was not accepted before (replay protection for as long as the timestamp is valid).
- * A signature counts as accepted from its verification on (so two copies sent at once cannot
- * both pass) until the intake {@link #release releases} it because the request was not published.
+ * A signature counts as taken from its verification on (so two copies sent at once cannot both
+ * pass) until the intake {@link #release releases} it because the request was not published. A
+ * copy that comes while the first is still being published is {@link Verdict#IN_PROGRESS}, not a
+ * replay: the first may still fail, and a sender told "already accepted" would not send it again.
  */
 final class SignatureVerifier {
     static final Duration WINDOW = Duration.ofMinutes(5);
     static final int MAX_REMEMBERED = 200_000;
 
-    enum Verdict { OK, MISSING, MALFORMED, STALE, BAD_SIGNATURE, REPLAYED }
+    enum Verdict { OK, MISSING, MALFORMED, STALE, BAD_SIGNATURE, REPLAYED, IN_PROGRESS }
+
+    /** A signature taken: until when its timestamp is valid, and whether its request was published. */
+    private static final class Taken {
+        final long staleAfter;
+        volatile boolean published;
+
+        Taken(long staleAfter) {
+            this.staleAfter = staleAfter;
+        }
+    }
 
     private final List<Secret> secrets;
     private final Clock clock;
-    /** Accepted signatures → epoch second after which they are stale anyway. */
-    private final Map<String, Long> seen = new ConcurrentHashMap<>();
+    /** Signatures taken (being published, or published). */
+    private final Map<String, Taken> seen = new ConcurrentHashMap<>();
 
     SignatureVerifier(List<Secret> secrets, Clock clock) {
         if (secrets.isEmpty()) {
@@ -65,10 +77,19 @@ final class SignatureVerifier {
             return Verdict.BAD_SIGNATURE;
         }
         purge(now);
-        if (seen.putIfAbsent(signature.toLowerCase(Locale.ROOT), ts + WINDOW.toSeconds()) != null) {
-            return Verdict.REPLAYED;
+        Taken before = seen.putIfAbsent(signature.toLowerCase(Locale.ROOT), new Taken(ts + WINDOW.toSeconds()));
+        if (before != null) {
+            return before.published ? Verdict.REPLAYED : Verdict.IN_PROGRESS;
         }
         return Verdict.OK;
+    }
+
+    /** Marks a signature {@link #verify} accepted as published: a copy of its request is a replay from now on. */
+    void published(String signature) {
+        Taken t = seen.get(signature.toLowerCase(Locale.ROOT));
+        if (t != null) {
+            t.published = true;
+        }
     }
 
     /**
@@ -100,8 +121,8 @@ final class SignatureVerifier {
         if (seen.size() < MAX_REMEMBERED / 2) {
             return;
         }
-        for (Iterator<Map.Entry<String, Long>> it = seen.entrySet().iterator(); it.hasNext(); ) {
-            if (it.next().getValue() < now) {
+        for (Iterator<Map.Entry<String, Taken>> it = seen.entrySet().iterator(); it.hasNext(); ) {
+            if (it.next().getValue().staleAfter < now) {
                 it.remove();
             }
         }

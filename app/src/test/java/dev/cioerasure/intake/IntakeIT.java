@@ -182,7 +182,16 @@ class IntakeIT {
                     .POST(HttpRequest.BodyPublishers.ofByteArray(body)).header("Content-Type", "application/json")
                     .header("X-CIO-Timestamp", ts).header("X-CIO-Signature", SignatureVerifier.signHex(SECRET, ts, body)).build();
             try (LogCapture logs = LogCapture.capture()) {
-                HttpResponse<String> first = http.send(signed, HttpResponse.BodyHandlers.ofString());
+                java.util.concurrent.CompletableFuture<HttpResponse<String>> sent = http.sendAsync(signed, HttpResponse.BodyHandlers.ofString());
+                Thread.sleep(1_000); // the first copy waits for Kafka (here, for a topic that is not there)
+                // a sender that gave up waiting sends it again: it was told 401 "already accepted", and
+                // then the first failed: the request was lost
+                HttpResponse<String> copy = http.send(signed, HttpResponse.BodyHandlers.ofString());
+                assertThat(sent).as("still waiting for Kafka").isNotDone();
+                assertThat(copy.statusCode()).as(copy.body()).isEqualTo(503);
+                assertThat(copy.body()).contains("\"error\":\"in_progress\"", "retry in a few seconds");
+                assertThat(copy.headers().firstValue("Retry-After")).hasValue("5");
+                HttpResponse<String> first = sent.get(60, java.util.concurrent.TimeUnit.SECONDS);
                 assertThat(first.statusCode()).isEqualTo(503);
                 assertThat(first.body()).contains("retry later");
                 assertThat(logs.lines()).as("the operator is told the producer's reason, not 'ExecutionException'")
