@@ -51,13 +51,28 @@ final class CredentialsCommand {
             return worst;
         }
 
-        /** The App API key: a look-up of a made-up person must answer 404 (key accepted, no such person). */
+        /**
+         * The App API key: a look-up of a made-up person must answer 404 (key accepted, no such
+         * person), and the same look-up with a made-up key must be refused. A server that answers
+         * 404 whatever the key (a wrong CUSTOMERIO_APP_URL: a gateway's or another API's JSON 404)
+         * is not the App API, and the worker would record each of its 404s as VERIFIED.
+         */
         private static int app(Settings.CustomerIo c) {
             System.out.println("checking the App API key from " + c.verification().appKey().source() + " at " + c.appBaseUrl());
+            Identifier nobody = Identifier.id("cio-erasure-credential-check-" + UUID.randomUUID());
             PresenceResult r = AppClient.http(new AppEndpoint(c.appBaseUrl(), c.verification().appKey(), c.connectTimeout(),
-                    c.requestTimeout()), Clock.systemUTC()).lookup(Identifier.id("cio-erasure-credential-check-" + UUID.randomUUID()));
+                    c.requestTimeout()), Clock.systemUTC()).lookup(nobody);
             switch (r.kind()) {
                 case GONE, PRESENT -> {
+                    PresenceResult control = AppClient.http(new AppEndpoint(c.appBaseUrl(),
+                            dev.cioerasure.config.Secret.of("a made-up key", "cio-erasure-not-a-key-" + UUID.randomUUID()), c.connectTimeout(),
+                            c.requestTimeout()), Clock.systemUTC()).lookup(nobody);
+                    if (control.isAnswer()) {
+                        System.out.println("UNEXPECTED: " + c.appBaseUrl() + " answered " + control.detail() + " to the same look-up with a"
+                                + " made-up key: it does not check App API keys, so it is not the App API, and each of its 404s would be"
+                                + " recorded VERIFIED without Customer.io being asked. Check CUSTOMERIO_REGION and CUSTOMERIO_APP_URL.");
+                        return 1;
+                    }
                     System.out.println("OK: the App API accepts CUSTOMERIO_APP_API_KEY (verification can run)");
                     return 0;
                 }

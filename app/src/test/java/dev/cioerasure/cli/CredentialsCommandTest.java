@@ -207,16 +207,35 @@ class CredentialsCommandTest {
         track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/cio-erasure-credential-check-[0-9a-f-]+/attributes"))
                 .withHeader("Authorization", equalTo("Bearer app-secret-value"))
                 .willReturn(aResponse().withStatus(404).withHeader("Content-Type", "application/json").withBody("{\"errors\":[]}")));
+        // as the App API: any other key is refused
+        track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/.*")).atPriority(10)
+                .willReturn(aResponse().withStatus(401).withHeader("Content-Type", "application/json").withBody("{\"errors\":[]}")));
         Map<String, String> app = Map.of("CUSTOMERIO_APP_API_KEY", "app-secret-value", "CUSTOMERIO_APP_URL", track.baseUrl());
         Run ok = verify(null, app);
         assertThat(ok.exit()).as(ok.out()).isZero();
         assertThat(ok.out()).contains("OK: the App API accepts CUSTOMERIO_APP_API_KEY").doesNotContain("app-secret-value");
 
-        track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/.*")).atPriority(10)
-                .willReturn(aResponse().withStatus(401)));
         Run refused = verify(null, Map.of("CUSTOMERIO_APP_API_KEY", "wrong-app-key", "CUSTOMERIO_APP_URL", track.baseUrl()));
         assertThat(refused.exit()).as("the Track key works, the App API key does not").isEqualTo(1);
         assertThat(refused.out()).contains("OK: Customer.io accepts the credentials", "REJECTED: the App API refused CUSTOMERIO_APP_API_KEY")
                 .doesNotContain("wrong-app-key");
+    }
+
+    /**
+     * A CUSTOMERIO_APP_URL where something answers a JSON 404 whatever the key (a gateway,
+     * another API): "OK" before, and the worker then recorded each of its 404s as VERIFIED,
+     * a proof of erasure without Customer.io being asked.
+     */
+    @Test
+    void anAppUrlThatAnswers404WhateverTheKeyIsNotTheAppApi() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+                .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
+        track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/.*"))
+                .willReturn(aResponse().withStatus(404).withHeader("Content-Type", "application/json").withBody("{\"message\":\"no route\"}")));
+        Run r = verify(null, Map.of("CUSTOMERIO_APP_API_KEY", "app-secret-value", "CUSTOMERIO_APP_URL", track.baseUrl()));
+        assertThat(r.exit()).as(r.out()).isEqualTo(1);
+        assertThat(r.out()).contains("UNEXPECTED: " + track.baseUrl() + " answered http 404 to the same look-up with a made-up key: it"
+                + " does not check App API keys, so it is not the App API, and each of its 404s would be recorded VERIFIED without"
+                + " Customer.io being asked. Check CUSTOMERIO_REGION and CUSTOMERIO_APP_URL.").doesNotContain("OK: the App API", "app-secret-value");
     }
 }
