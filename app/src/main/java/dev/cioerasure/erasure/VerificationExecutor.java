@@ -18,6 +18,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -54,6 +55,7 @@ public final class VerificationExecutor implements Paced {
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
     private final Map<String, Timer> callTimers = new ConcurrentHashMap<>();
+    private static final Duration KEYS_CHECK_VALID = Duration.ofHours(1);
     /**
      * Whether the App API's last answer refused the key. Such a look-up is asked again at the
      * next check until the verification deadline (24 h by default), and only then recorded
@@ -62,16 +64,27 @@ public final class VerificationExecutor implements Paced {
      */
     private final AtomicBoolean keyRefused = new AtomicBoolean();
     private final String workspaceLabel;
+    /**
+     * The same look-up with a made-up key, or null (no control). A 404 proves that Customer.io has
+     * no such person only when it comes from the App API: a wrong CUSTOMERIO_APP_URL (a gateway,
+     * another API answering a JSON 404 to anything) recorded VERIFIED for everyone. So a 404 counts
+     * once the server there has refused a made-up key, asked at most once an hour.
+     */
+    private final AppClient madeUpKey;
+    private volatile long keysCheckedUntilNanos = System.nanoTime();
+    private volatile boolean keysChecked;
 
     /**
      * @param callsPerSecond  the limit until a grant is set (the group budget sets it at once)
      * @param maxAttempts     in-line attempts per look-up (1 = no retry)
      * @param unansweredGrace how much longer a call without a response holds its slot
      * @param workspace       the workspace's name for log lines, or null for the single workspace
+     * @param madeUpKey       the same App API with a made-up key, which it must refuse before a 404 counts; null for none
      */
-    public VerificationExecutor(AppClient client, int callsPerSecond, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
-                                Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters, String workspace) {
+    public VerificationExecutor(AppClient client, AppClient madeUpKey, int callsPerSecond, int maxAttempts, Duration initialBackoff,
+                                Duration maxBackoff, Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters, String workspace) {
         this.client = client;
+        this.madeUpKey = madeUpKey;
         this.meters = meters;
         this.workspaceLabel = ResilientTrack.label(workspace);
         Gauge.builder(MetricNames.APP_CREDENTIALS_REJECTED, keyRefused, k -> k.get() ? 1 : 0)
@@ -135,7 +148,48 @@ public final class VerificationExecutor implements Paced {
             attempts.incrementAndGet();
             return attempt(identifier);
         });
+        if (last.kind() == PresenceResult.Kind.GONE && madeUpKey != null) {
+            PresenceResult unproven = keysUnchecked();
+            if (unproven != null) {
+                return new Check(unproven, attempts.get());
+            }
+        }
         return new Check(last, attempts.get());
+    }
+
+    /**
+     * Null when the server at the App API's URL has refused a made-up key within the hour (asked
+     * now if not); else why the 404 proves nothing yet, as an error: the check is asked again
+     * until its deadline, so a URL put right meanwhile still verifies.
+     */
+    private synchronized PresenceResult keysUnchecked() {
+        if (keysChecked && System.nanoTime() - keysCheckedUntilNanos < 0) {
+            return null;
+        }
+        pacing.acquire(); // a call like any other against the group's App API limit
+        PresenceResult control;
+        try {
+            control = madeUpKey.lookup(Identifier.id("cio-erasure-control-" + java.util.UUID.randomUUID()));
+        } catch (RuntimeException e) {
+            pacing.finished(false);
+            throw e;
+        }
+        pacing.finished(control.status() > 0);
+        if (control.kind() == PresenceResult.Kind.UNAUTHORIZED) {
+            keysChecked = true;
+            keysCheckedUntilNanos = System.nanoTime() + KEYS_CHECK_VALID.toNanos();
+            return null;
+        }
+        keysChecked = false;
+        if (control.isAnswer()) {
+            log.error("the App API's URL{} answered {} to a look-up with a made-up key: it does not check App API keys, so it is not"
+                    + " the App API, and its 404s prove nothing; no erasure is recorded VERIFIED until CUSTOMERIO_APP_URL is put right",
+                    workspaceLabel, control.detail());
+            return new PresenceResult(0, PresenceResult.Kind.RETRYABLE, Optional.empty(),
+                    "404 not counted: the App API's URL also answered " + control.detail() + " to a made-up key (not the App API)");
+        }
+        return new PresenceResult(0, PresenceResult.Kind.RETRYABLE, Optional.empty(),
+                "404 not counted: could not ask whether the App API's URL refuses a made-up key (" + control.detail() + ")");
     }
 
     private PresenceResult attempt(Identifier identifier) {

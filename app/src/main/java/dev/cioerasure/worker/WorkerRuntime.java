@@ -190,6 +190,8 @@ public final class WorkerRuntime implements AutoCloseable {
                 // Its own client, limit, retry and breaker, and its own threads: never an erasure's.
                 VerificationExecutor check = new VerificationExecutor(AppClient.http(new AppEndpoint(cio.appBaseUrl(),
                         v.appKey(), cio.connectTimeout(), cio.requestTimeout()), clock),
+                        AppClient.http(new AppEndpoint(cio.appBaseUrl(), Secret.of("a made-up App API key", "cio-erasure-not-a-key-"
+                                + java.util.UUID.randomUUID()), cio.connectTimeout(), cio.requestTimeout()), clock),
                         v.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(500), Duration.ofSeconds(30),
                         cio.breakerOpenFor(), UNANSWERED_GRACE, tagged, workspaces.several() ? w.name() : null);
                 budgets.add(new GroupRateBudget(dataSource, GroupRateBudget.budgetName(GroupRateBudget.APP, w.name()), 1, instance,

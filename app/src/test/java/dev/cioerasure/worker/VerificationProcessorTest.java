@@ -89,6 +89,8 @@ class VerificationProcessorTest {
     /** What the App API answers, one status per attempt; 404 once they run out. */
     private final Deque<Integer> answers = new ArrayDeque<>();
     private final AtomicInteger lookups = new AtomicInteger();
+    private final Deque<Integer> controlAnswers = new ArrayDeque<>();
+    private final AtomicInteger controls = new AtomicInteger();
     /** The Retry-After of a 429, or null for none. */
     private final AtomicReference<Duration> retryAfter = new AtomicReference<>();
     private final MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
@@ -102,6 +104,11 @@ class VerificationProcessorTest {
                 Integer status = answers.poll();
                 int s = status == null ? 404 : status;
                 return new PresenceResult(s, PresenceResult.classify(s), Optional.ofNullable(s == 429 ? retryAfter.get() : null), "http " + s);
+            }, id -> { // the same App API with a made-up key: refused, as the App API does
+                controls.incrementAndGet();
+                Integer status = controlAnswers.poll();
+                int s = status == null ? 401 : status;
+                return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
             }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters, null)),
             Settings.Workspace.DEFAULT_NAME, sink, this::standing, republisher,
             new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool, meters, clock);
@@ -275,6 +282,30 @@ class VerificationProcessorTest {
         }
     }
 
+    /**
+     * A 404 counts only from a server that refuses a made-up key: at a wrong CUSTOMERIO_APP_URL
+     * (a gateway, another API answering a JSON 404 to anything), every check was recorded
+     * VERIFIED, a proof of erasure without Customer.io being asked.
+     */
+    @Test
+    void a404FromAServerThatTakesAMadeUpKeyIsNoProof() throws Exception {
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        controlAnswers.add(404);
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            check("r-gw", 0, "none");
+            assertThat(rows).as("no VERIFIED row").isEmpty();
+            assertThat(header(checks().get(0), TopicHeaders.VERIFY_LAST)).as("asked again later").isEqualTo("error");
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("answered http 404 to a look-up with a made-up key: it"
+                    + " does not check App API keys, so it is not the App API"));
+        }
+        // CUSTOMERIO_APP_URL put right: the server refuses the made-up key, and a 404 counts
+        check("r-gw", 1, "error");
+        assertThat(rows).singleElement().extracting(AuditEvent::outcome).isEqualTo(Outcome.VERIFIED);
+        check("r-gw-2", 0, "none");
+        assertThat(rows).hasSize(2);
+        assertThat(controls).as("asked once for each failed control, then at most once an hour").hasValue(2);
+    }
+
     @Test
     void anAlreadyVerifiedRequestIsNotCheckedAgain() throws Exception {
         verified.add("r-8");
@@ -319,7 +350,7 @@ class VerificationProcessorTest {
                 java.util.Map.of("us", new VerificationExecutor(id -> {
                     lookups.incrementAndGet();
                     return new PresenceResult(404, PresenceResult.classify(404), Optional.empty(), "http 404");
-                }, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters, null)),
+                }, null, 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30), Duration.ofSeconds(2), meters, null)),
                 null, sink, (id, subject, workspace) -> AuditLog.VerificationStanding.DUE, republisher, new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool,
                 meters, clock);
         RecordHeaders h = new RecordHeaders(); // no workspace header: written before workspaces existed
