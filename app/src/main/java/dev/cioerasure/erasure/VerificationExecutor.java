@@ -44,6 +44,8 @@ import org.slf4j.LoggerFactory;
 public final class VerificationExecutor implements Paced {
     private static final Logger log = LoggerFactory.getLogger(VerificationExecutor.class);
     public static final String NAME = "customerio-app";
+    /** How long a made-up key's refusal vouches for the server at the App API's URL. */
+    private static final Duration KEYS_CHECK_VALID = Duration.ofHours(1);
 
     /** The look-up's last answer and how many calls it took. */
     public record Check(PresenceResult last, int attempts) { }
@@ -55,7 +57,6 @@ public final class VerificationExecutor implements Paced {
     private final CircuitBreaker breaker;
     private final MeterRegistry meters;
     private final Map<String, Timer> callTimers = new ConcurrentHashMap<>();
-    private static final Duration KEYS_CHECK_VALID = Duration.ofHours(1);
     /**
      * Whether the App API's last answer refused the key. Such a look-up is asked again at the
      * next check until the verification deadline (24 h by default), and only then recorded
@@ -71,15 +72,15 @@ public final class VerificationExecutor implements Paced {
      * once the server there has refused a made-up key, asked at most once an hour.
      */
     private final AppClient madeUpKey;
-    private volatile long keysCheckedUntilNanos = System.nanoTime();
     private volatile boolean keysChecked;
+    private volatile long keysCheckedUntilNanos;
 
     /**
+     * @param madeUpKey       the same App API with a made-up key, which it must refuse before a 404 counts; null for none
      * @param callsPerSecond  the limit until a grant is set (the group budget sets it at once)
      * @param maxAttempts     in-line attempts per look-up (1 = no retry)
      * @param unansweredGrace how much longer a call without a response holds its slot
      * @param workspace       the workspace's name for log lines, or null for the single workspace
-     * @param madeUpKey       the same App API with a made-up key, which it must refuse before a 404 counts; null for none
      */
     public VerificationExecutor(AppClient client, AppClient madeUpKey, int callsPerSecond, int maxAttempts, Duration initialBackoff,
                                 Duration maxBackoff, Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters, String workspace) {
