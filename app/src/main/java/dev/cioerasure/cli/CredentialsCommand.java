@@ -114,6 +114,19 @@ final class CredentialsCommand {
             TrackResult r = check.result();
             switch (r.kind()) {
                 case SUCCESS -> {
+                    // and refused with a made-up key: a server that answers 200 whatever the key (a
+                    // catch-all mock, a sandbox left in the settings) is not Customer.io, and every
+                    // suppress and destroy sent there would be recorded SUCCEEDED
+                    TrackResult control = TrackClient.http(new TrackEndpoint(c.baseUrl(), c.siteId(), dev.cioerasure.config.Secret.of(
+                            "a made-up key", "cio-erasure-not-a-key-" + UUID.randomUUID()), c.connectTimeout(), c.requestTimeout()),
+                            Clock.systemUTC()).region().result();
+                    if (control.isSuccess()) {
+                        System.out.println("UNEXPECTED: " + c.baseUrl() + " answered HTTP " + control.status() + " to the credential check"
+                                + " with a made-up key too: it does not check Track credentials, so it is not Customer.io's Track API,"
+                                + " and every suppress and destroy sent there would be recorded SUCCEEDED with nobody erased. Check"
+                                + " CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL.");
+                        return 1;
+                    }
                     String configured = c.region().name().toLowerCase(Locale.ROOT);
                     if (check.region().isEmpty()) {
                         System.out.println("OK: Customer.io accepts the credentials; its answer did not name the workspace's region, so"

@@ -34,9 +34,14 @@ class CredentialsCommandTest {
         track.stop();
     }
 
+    /** site-9:key-secret-value, the credentials the checks below are given. */
+    private static final String GOOD = "Basic c2l0ZS05OmtleS1zZWNyZXQtdmFsdWU=";
+
     @BeforeEach
     void reset() {
         track.resetAll();
+        // as Customer.io: other credentials are refused
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).atPriority(10).willReturn(aResponse().withStatus(401)));
     }
 
     private record Run(int exit, String out) { }
@@ -65,7 +70,7 @@ class CredentialsCommandTest {
 
     @Test
     void workingCredentialsInTheConfiguredRegionPass() {
-        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).withHeader("Authorization", equalTo("Basic c2l0ZS05OmtleS1zZWNyZXQtdmFsdWU="))
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).withHeader("Authorization", equalTo(GOOD))
                 .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
         Run r = verify(null);
         assertThat(r.exit()).isZero();
@@ -74,7 +79,7 @@ class CredentialsCommandTest {
 
     @Test
     void aWorkspaceInAnotherRegionIsNamed() {
-        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).withHeader("Authorization", equalTo(GOOD))
                 .willReturn(okJson("{\"url\":\"https://track-eu.customer.io\",\"region\":\"eu\",\"environment_id\":1}")));
         Run r = verify("us");
         assertThat(r.exit()).isEqualTo(1);
@@ -83,7 +88,7 @@ class CredentialsCommandTest {
 
     @Test
     void aRegionThatIsNotARegionsNameIsNeitherPrintedNorSaidToMatch() {
-        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).withHeader("Authorization", equalTo(GOOD))
                 .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"\\u001b[2Jus; export X=1\",\"environment_id\":1}")));
         Run r = verify("us");
         assertThat(r.exit()).isZero();
@@ -101,7 +106,7 @@ class CredentialsCommandTest {
 
     @Test
     void aServerThatIsNotTheTrackApiIsNotCalledCustomerIo() {
-        // nothing stubbed: WireMock answers 404, as any other web server at a wrong CUSTOMERIO_TRACK_URL would
+        track.resetAll(); // nothing stubbed: WireMock answers 404, as any other web server at a wrong CUSTOMERIO_TRACK_URL would
         Run r = verify(null);
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.out()).contains("UNEXPECTED: " + track.baseUrl() + " answered HTTP 404 to the credential check"
@@ -202,7 +207,7 @@ class CredentialsCommandTest {
 
     @Test
     void anAppApiKeyIsCheckedTooWhenSet() {
-        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).withHeader("Authorization", equalTo(GOOD))
                 .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
         track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/cio-erasure-credential-check-[0-9a-f-]+/attributes"))
                 .withHeader("Authorization", equalTo("Bearer app-secret-value"))
@@ -228,7 +233,7 @@ class CredentialsCommandTest {
      */
     @Test
     void anAppUrlThatAnswers404WhateverTheKeyIsNotTheAppApi() {
-        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region"))
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).withHeader("Authorization", equalTo(GOOD))
                 .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
         track.stubFor(get(com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching("/v1/customers/.*"))
                 .willReturn(aResponse().withStatus(404).withHeader("Content-Type", "application/json").withBody("{\"message\":\"no route\"}")));
@@ -237,5 +242,22 @@ class CredentialsCommandTest {
         assertThat(r.out()).contains("UNEXPECTED: " + track.baseUrl() + " answered http 404 to the same look-up with a made-up key: it"
                 + " does not check App API keys, so it is not the App API, and each of its 404s would be recorded VERIFIED without"
                 + " Customer.io being asked. Check CUSTOMERIO_REGION and CUSTOMERIO_APP_URL.").doesNotContain("OK: the App API", "app-secret-value");
+    }
+
+    /**
+     * A CUSTOMERIO_TRACK_URL where something answers 200 whatever the credentials (a catch-all
+     * mock, a sandbox left in the settings): "OK" before, and the worker then recorded every
+     * suppress and destroy SUCCEEDED with nobody erased.
+     */
+    @Test
+    void aTrackUrlThatAcceptsAnyKeyIsNotCustomerIo() {
+        track.stubFor(get(urlPathEqualTo("/api/v1/accounts/region")).atPriority(1)
+                .willReturn(okJson("{\"url\":\"https://track.customer.io\",\"region\":\"us\",\"environment_id\":1}")));
+        Run r = verify(null);
+        assertThat(r.exit()).as(r.out()).isEqualTo(1);
+        assertThat(r.out()).contains("UNEXPECTED: " + track.baseUrl() + " answered HTTP 200 to the credential check with a made-up key"
+                + " too: it does not check Track credentials, so it is not Customer.io's Track API, and every suppress and destroy sent"
+                + " there would be recorded SUCCEEDED with nobody erased. Check CUSTOMERIO_REGION and CUSTOMERIO_TRACK_URL.")
+                .doesNotContain("OK:", "key-secret-value");
     }
 }
