@@ -92,6 +92,7 @@ public final class WorkerRuntime implements AutoCloseable {
         this.dataSource = Databases.pool(s.database(), "audit", meters, Databases.WORKER_SOCKET_TIMEOUT);
         try {
             checkSchema(); // before any client or thread: a refusal is then the one line the command prints
+            trackUrlsCheckCredentials(s);
         } catch (RuntimeException e) {
             metricsServer.close();
             dataSource.close();
@@ -294,6 +295,30 @@ public final class WorkerRuntime implements AutoCloseable {
                 throw p;
             }
             log.warn("{}; the worker starts anyway and keeps trying", p.getMessage());
+        }
+    }
+
+    /**
+     * Whether what answers at each workspace's Track URL checks credentials: asked once at the
+     * start with a made-up key, which Customer.io refuses (401). Something that accepts it (a
+     * catch-all mock, a sandbox left in the settings) is not Customer.io, and every suppress and
+     * destroy sent there would be recorded SUCCEEDED, in a table nobody can correct, with nobody
+     * erased: a setting (exit 78). No answer within a few seconds proves nothing either way, and
+     * the worker starts: Customer.io being down is an outage it waits out.
+     */
+    private static void trackUrlsCheckCredentials(Settings s) {
+        boolean several = s.workspaces().size() > 1;
+        for (Settings.Workspace w : s.workspaces()) {
+            Settings.CustomerIo cio = w.customerIo();
+            TrackEndpoint madeUp = new TrackEndpoint(cio.baseUrl(), cio.siteId(), Secret.of("a made-up Track key",
+                    "cio-erasure-not-a-key-" + java.util.UUID.randomUUID()), Duration.ofSeconds(3), Duration.ofSeconds(5));
+            dev.cioerasure.customerio.TrackResult r = TrackClient.http(madeUp, Clock.systemUTC()).region().result();
+            if (r.isSuccess()) {
+                throw Preflight.config("CUSTOMERIO_TRACK_URL" + (several ? " of workspace " + w.name() : "") + ": " + cio.baseUrl()
+                        + " answered HTTP " + r.status() + " to a credential check with a made-up key: it does not check Track"
+                        + " credentials, so it is not Customer.io's Track API, and every suppress and destroy sent there would be"
+                        + " recorded SUCCEEDED with nobody erased");
+            }
         }
     }
 

@@ -278,6 +278,31 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * A CUSTOMERIO_TRACK_URL where something answers 200 whatever the credentials (a catch-all
+     * mock, a sandbox left in the settings): every suppress and destroy was recorded SUCCEEDED,
+     * with nobody erased. Customer.io refuses a made-up key (the sandbox too, as the demo shows).
+     */
+    @Test
+    void aWorkerRefusesATrackUrlThatAcceptsAMadeUpKey() throws Exception {
+        com.github.tomakehurst.wiremock.WireMockServer catchAll = new com.github.tomakehurst.wiremock.WireMockServer(
+                com.github.tomakehurst.wiremock.core.WireMockConfiguration.options().dynamicPort());
+        catchAll.start();
+        try {
+            catchAll.stubFor(com.github.tomakehurst.wiremock.client.WireMock.any(com.github.tomakehurst.wiremock.client.WireMock.anyUrl())
+                    .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson("{}")));
+            Map<String, String> env = env();
+            env.put("CUSTOMERIO_TRACK_URL", catchAll.baseUrl());
+            assertOneCleanLine(Cli.run(env, "worker"), 78, "CUSTOMERIO_TRACK_URL: " + catchAll.baseUrl() + " answered HTTP 200 to a"
+                    + " credential check with a made-up key: it does not check Track credentials, so it is not Customer.io's Track API,"
+                    + " and every suppress and destroy sent there would be recorded SUCCEEDED with nobody erased");
+            assertThat(catchAll.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
+                    com.github.tomakehurst.wiremock.client.WireMock.anyUrl()))).as("nothing sent to be erased").isEmpty();
+        } finally {
+            catchAll.stop();
+        }
+    }
+
+    /**
      * A retry record waits on its topic until its round (8 h for the last by default): a retention
      * shorter than that deleted it unprocessed at the next restart of the worker holding it.
      */

@@ -102,6 +102,8 @@ class CrashIT {
 
         List<ServeEvent> events = new ArrayList<>(track.getAllServeEvents());
         Collections.reverse(events);
+        // each start's check of the URL with a made-up key (ConnectionErrorsIT) is no erasure call
+        events.removeIf(e -> e.getRequest().getUrl().equals("/api/v1/accounts/region"));
         Map<String, Integer> firstSuppress = new HashMap<>();
         int suppressCalls = 0;
         for (int i = 0; i < events.size(); i++) {

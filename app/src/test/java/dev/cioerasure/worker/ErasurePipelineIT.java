@@ -69,8 +69,10 @@ class ErasurePipelineIT {
         h.close();
     }
 
+    /** The erasure calls, first first (not the start's check of the URL with a made-up key: ConnectionErrorsIT). */
     private List<ServeEvent> callsInArrivalOrder() {
         List<ServeEvent> events = new ArrayList<>(track.getAllServeEvents());
+        events.removeIf(e -> e.getRequest().getUrl().equals("/api/v1/accounts/region"));
         Collections.reverse(events);
         return events;
     }
