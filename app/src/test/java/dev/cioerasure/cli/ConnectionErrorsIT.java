@@ -292,7 +292,9 @@ class ConnectionErrorsIT {
                     .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson("{}")));
             Map<String, String> env = env();
             env.put("CUSTOMERIO_TRACK_URL", catchAll.baseUrl());
-            assertOneCleanLine(Cli.run(env, "worker"), 78, "CUSTOMERIO_TRACK_URL: " + catchAll.baseUrl() + " answered HTTP 200 to a"
+            // bounded: a worker that starts (as it did) would run on
+            Cli.Run r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(90), () -> Cli.run(env, "worker"));
+            assertOneCleanLine(r, 78, "CUSTOMERIO_TRACK_URL: " + catchAll.baseUrl() + " answered HTTP 200 to a"
                     + " credential check with a made-up key: it does not check Track credentials, so it is not Customer.io's Track API,"
                     + " and every suppress and destroy sent there would be recorded SUCCEEDED with nobody erased");
             assertThat(catchAll.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
