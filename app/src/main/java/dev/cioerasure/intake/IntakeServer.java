@@ -140,6 +140,15 @@ public final class IntakeServer implements AutoCloseable {
                 reply(ex, endpoint, 415, "unsupported_media_type", "Content-Encoding is not supported: send the body uncompressed");
                 return;
             }
+            String length = ex.getRequestHeaders().getFirst("Content-Length");
+            if (length != null && !length.strip().matches("[0-9]{1,19}")) {
+                // The JDK's server reads "+120" as 120 (it was accepted, 202). A proxy in front may read
+                // such a length otherwise, and then the bytes after it as a request of their own
+                // (request smuggling): refused, and the connection closed.
+                ex.getResponseHeaders().set("Connection", "close");
+                reply(ex, endpoint, 400, "bad_request", "Content-Length must be written in digits only");
+                return;
+            }
             // a declared length over the limit is refused before a byte of the body is read
             byte[] body;
             try {

@@ -319,6 +319,27 @@ class IntakeIT {
         assertThat(h.read(h.topic, 1, Duration.ofSeconds(2))).as("nothing published").isEmpty();
     }
 
+    /**
+     * A Content-Length with a sign: the JDK's server read "+120" as 120 and the request was
+     * accepted (202). A proxy in front may read it otherwise, and the bytes after it as a request
+     * of their own. Refused now, and the connection closed; nothing published.
+     */
+    @Test
+    void aContentLengthThatIsNotDigitsIsRefusedAndTheConnectionClosed() throws Exception {
+        byte[] body = Messages.request("r-plus-length", "id", "someone-plus-length");
+        String ts = Long.toString(Instant.now().getEpochSecond());
+        try (java.net.Socket socket = new java.net.Socket("localhost", intake.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "X-CIO-Timestamp: " + ts + "\r\nX-CIO-Signature: " + SignatureVerifier.signHex(SECRET, ts, body) + "\r\n"
+                    + "Content-Length: +" + body.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().write(body);
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1); // to the close
+            assertThat(answer).startsWith("HTTP/1.1 400").contains("Content-Length must be written in digits only");
+        }
+        assertThat(h.read(h.topic, 1, Duration.ofSeconds(2))).as("nothing published").isEmpty();
+    }
+
     @Test
     void readyOnlyWhileKafkaAnswers() throws Exception {
         await().atMost(Duration.ofSeconds(15)).until(() -> get(intake, "/health/ready").statusCode() == 200);
