@@ -69,6 +69,8 @@ public class MetricsContractIT {
                 assertThat(name.startsWith("erasure_intake_") ? intakeScrape : scrape).as("metric %s used by an alert rule", name)
                         .containsPattern("(?m)^" + name + "[{ ]");
             }
+            // ErasureAppApiUnavailable reads the App API's breaker by its name
+            assertThat(scrape).containsPattern("(?m)^resilience4j_circuitbreaker_state\\{[^}]*name=\"customerio-app\"[^}]*workspace=\"default\"");
             // The alerts and the dashboard's workspace variable group by it: every series about a workspace carries it.
             for (String name : List.of("erasure_track_call_seconds_count", "erasure_credentials_rejected", "erasure_ratelimit_calls_per_second",
                     "erasure_ratelimiter_wait_seconds_count", "resilience4j_circuitbreaker_state", "resilience4j_retry_calls_total",
