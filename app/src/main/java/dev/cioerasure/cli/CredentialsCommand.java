@@ -117,7 +117,7 @@ final class CredentialsCommand {
                     // and refused with a made-up key: a server that answers 200 whatever the key (a
                     // catch-all mock, a sandbox left in the settings) is not Customer.io, and every
                     // suppress and destroy sent there would be recorded SUCCEEDED
-                    TrackResult control = TrackClient.http(new TrackEndpoint(c.baseUrl(), c.siteId(), dev.cioerasure.config.Secret.of(
+                    TrackResult control = TrackClient.http(new TrackEndpoint(c.baseUrl(), "cio-erasure-check", dev.cioerasure.config.Secret.of(
                             "a made-up key", "cio-erasure-not-a-key-" + UUID.randomUUID()), c.connectTimeout(), c.requestTimeout()),
                             Clock.systemUTC()).region().result();
                     if (control.isSuccess()) {

@@ -300,7 +300,7 @@ public final class WorkerRuntime implements AutoCloseable {
 
     /**
      * Whether what answers at each workspace's Track URL checks credentials: asked once at the
-     * start with a made-up key, which Customer.io refuses (401). Something that accepts it (a
+     * start with a made-up site id and key, which Customer.io refuses (401). Something that accepts it (a
      * catch-all mock, a sandbox left in the settings) is not Customer.io, and every suppress and
      * destroy sent there would be recorded SUCCEEDED, in a table nobody can correct, with nobody
      * erased: a setting (exit 78). No answer within a few seconds proves nothing either way, and
@@ -310,7 +310,8 @@ public final class WorkerRuntime implements AutoCloseable {
         boolean several = s.workspaces().size() > 1;
         for (Settings.Workspace w : s.workspaces()) {
             Settings.CustomerIo cio = w.customerIo();
-            TrackEndpoint madeUp = new TrackEndpoint(cio.baseUrl(), cio.siteId(), Secret.of("a made-up Track key",
+            // a made-up site id too: a call no workspace's rate limit can count as its own
+            TrackEndpoint madeUp = new TrackEndpoint(cio.baseUrl(), "cio-erasure-check", Secret.of("a made-up Track key",
                     "cio-erasure-not-a-key-" + java.util.UUID.randomUUID()), Duration.ofSeconds(3), Duration.ofSeconds(5));
             dev.cioerasure.customerio.TrackResult r = TrackClient.http(madeUp, Clock.systemUTC()).region().result();
             if (r.isSuccess()) {
