@@ -64,9 +64,8 @@ final class CredentialsCommand {
                     c.requestTimeout()), Clock.systemUTC()).lookup(nobody);
             switch (r.kind()) {
                 case GONE, PRESENT -> {
-                    PresenceResult control = AppClient.http(new AppEndpoint(c.appBaseUrl(),
-                            dev.cioerasure.config.Secret.of("a made-up key", "cio-erasure-not-a-key-" + UUID.randomUUID()), c.connectTimeout(),
-                            c.requestTimeout()), Clock.systemUTC()).lookup(nobody);
+                    PresenceResult control = AppClient.http(AppEndpoint.madeUp(c.appBaseUrl(), c.connectTimeout(), c.requestTimeout()),
+                            Clock.systemUTC()).lookup(nobody);
                     if (control.isAnswer()) {
                         System.out.println("UNEXPECTED: " + c.appBaseUrl() + " answered " + control.detail() + " to the same look-up with a"
                                 + " made-up key: it does not check App API keys, so it is not the App API, and each of its 404s would be"
@@ -117,9 +116,7 @@ final class CredentialsCommand {
                     // and refused with a made-up key: a server that answers 200 whatever the key (a
                     // catch-all mock, a sandbox left in the settings) is not Customer.io, and every
                     // suppress and destroy sent there would be recorded SUCCEEDED
-                    TrackResult control = TrackClient.http(new TrackEndpoint(c.baseUrl(), "cio-erasure-check", dev.cioerasure.config.Secret.of(
-                            "a made-up key", "cio-erasure-not-a-key-" + UUID.randomUUID()), c.connectTimeout(), c.requestTimeout()),
-                            Clock.systemUTC()).region().result();
+                    TrackResult control = TrackClient.checkWithMadeUpCredentials(c.baseUrl(), c.connectTimeout(), c.requestTimeout());
                     if (control.isSuccess()) {
                         System.out.println("UNEXPECTED: " + c.baseUrl() + " answered HTTP " + control.status() + " to the credential check"
                                 + " with a made-up key too: it does not check Track credentials, so it is not Customer.io's Track API,"

@@ -24,4 +24,14 @@ public interface TrackClient {
     static TrackClient http(TrackEndpoint endpoint, Clock clock) {
         return new HttpTrackClient(endpoint, clock);
     }
+
+    /**
+     * The credential check at this base URL with credentials of no workspace
+     * ({@link TrackEndpoint#madeUp}): a success means that what answers there does not check
+     * Track credentials, so it is not Customer.io's Track API.
+     */
+    static TrackResult checkWithMadeUpCredentials(java.net.URI baseUrl, java.time.Duration connectTimeout,
+                                                  java.time.Duration requestTimeout) {
+        return http(TrackEndpoint.madeUp(baseUrl, connectTimeout, requestTimeout), Clock.systemUTC()).region().result();
+    }
 }

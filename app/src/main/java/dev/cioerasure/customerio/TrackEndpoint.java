@@ -15,6 +15,16 @@ import java.time.Duration;
  */
 public record TrackEndpoint(URI baseUrl, String siteId, Secret apiKey, Duration connectTimeout, Duration requestTimeout) {
 
+    /**
+     * Credentials of no workspace (a made-up site id and key) at this base URL: Customer.io refuses
+     * them (401), and no workspace's rate limit can count the call as its own. Whatever accepts
+     * them is not Customer.io, and its answers would be recorded as erasures.
+     */
+    public static TrackEndpoint madeUp(URI baseUrl, Duration connectTimeout, Duration requestTimeout) {
+        return new TrackEndpoint(baseUrl, "cio-erasure-check", Secret.of("a made-up Track key",
+                "cio-erasure-not-a-key-" + java.util.UUID.randomUUID()), connectTimeout, requestTimeout);
+    }
+
     /** {@code site_id:api_key} for HTTP Basic auth: the key's own site id when it has one. */
     public String basicCredentials() {
         String key = apiKey.reveal().strip();

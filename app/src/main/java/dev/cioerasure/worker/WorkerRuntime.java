@@ -191,8 +191,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 // Its own client, limit, retry and breaker, and its own threads: never an erasure's.
                 VerificationExecutor check = new VerificationExecutor(AppClient.http(new AppEndpoint(cio.appBaseUrl(),
                         v.appKey(), cio.connectTimeout(), cio.requestTimeout()), clock),
-                        AppClient.http(new AppEndpoint(cio.appBaseUrl(), Secret.of("a made-up App API key", "cio-erasure-not-a-key-"
-                                + java.util.UUID.randomUUID()), cio.connectTimeout(), cio.requestTimeout()), clock),
+                        AppClient.http(AppEndpoint.madeUp(cio.appBaseUrl(), cio.connectTimeout(), cio.requestTimeout()), clock),
                         v.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(500), Duration.ofSeconds(30),
                         cio.breakerOpenFor(), UNANSWERED_GRACE, tagged, workspaces.several() ? w.name() : null);
                 budgets.add(new GroupRateBudget(dataSource, GroupRateBudget.budgetName(GroupRateBudget.APP, w.name()), 1, instance,
@@ -310,10 +309,8 @@ public final class WorkerRuntime implements AutoCloseable {
         boolean several = s.workspaces().size() > 1;
         for (Settings.Workspace w : s.workspaces()) {
             Settings.CustomerIo cio = w.customerIo();
-            // a made-up site id too: a call no workspace's rate limit can count as its own
-            TrackEndpoint madeUp = new TrackEndpoint(cio.baseUrl(), "cio-erasure-check", Secret.of("a made-up Track key",
-                    "cio-erasure-not-a-key-" + java.util.UUID.randomUUID()), Duration.ofSeconds(3), Duration.ofSeconds(5));
-            dev.cioerasure.customerio.TrackResult r = TrackClient.http(madeUp, Clock.systemUTC()).region().result();
+            dev.cioerasure.customerio.TrackResult r = TrackClient.checkWithMadeUpCredentials(cio.baseUrl(), Duration.ofSeconds(3),
+                    Duration.ofSeconds(5));
             if (r.isSuccess()) {
                 throw Preflight.config("CUSTOMERIO_TRACK_URL" + (several ? " of workspace " + w.name() : "") + ": " + cio.baseUrl()
                         + " answered HTTP " + r.status() + " to a credential check with a made-up key: it does not check Track"
