@@ -72,8 +72,8 @@ public final class VerificationExecutor implements Paced {
      * once the server there has refused a made-up key, asked at most once an hour.
      */
     private final AppClient madeUpKey;
-    private volatile boolean keysChecked;
-    private volatile long keysCheckedUntilNanos;
+    /** Until when the last refusal of the made-up key vouches for the URL (now, or past: ask). */
+    private volatile long keysCheckedUntilNanos = System.nanoTime();
 
     /**
      * @param madeUpKey       the same App API with a made-up key, which it must refuse before a 404 counts; null for none
@@ -164,24 +164,16 @@ public final class VerificationExecutor implements Paced {
      * until its deadline, so a URL put right meanwhile still verifies.
      */
     private synchronized PresenceResult keysUnchecked() {
-        if (keysChecked && System.nanoTime() - keysCheckedUntilNanos < 0) {
+        if (System.nanoTime() - keysCheckedUntilNanos < 0) {
             return null;
         }
         pacing.acquire(); // a call like any other against the group's App API limit
-        PresenceResult control;
-        try {
-            control = madeUpKey.lookup(Identifier.id("cio-erasure-control-" + java.util.UUID.randomUUID()));
-        } catch (RuntimeException e) {
-            pacing.finished(false);
-            throw e;
-        }
-        pacing.finished(control.status() > 0);
+        PresenceResult control = inSlot(madeUpKey, Identifier.id("cio-erasure-control-" + java.util.UUID.randomUUID()));
         if (control.kind() == PresenceResult.Kind.UNAUTHORIZED) {
-            keysChecked = true;
             keysCheckedUntilNanos = System.nanoTime() + KEYS_CHECK_VALID.toNanos();
             return null;
         }
-        keysChecked = false;
+        keysCheckedUntilNanos = System.nanoTime();
         if (control.isAnswer()) {
             log.error("the App API's URL{} answered {} to a look-up with a made-up key: it does not check App API keys, so it is not"
                     + " the App API, and its 404s prove nothing; no erasure is recorded VERIFIED until CUSTOMERIO_APP_URL is put right",
@@ -204,14 +196,7 @@ public final class VerificationExecutor implements Paced {
             breaker.releasePermission();
             throw e;
         }
-        PresenceResult r;
-        try {
-            r = client.lookup(identifier);
-        } catch (RuntimeException e) {
-            pacing.finished(false);
-            throw e;
-        }
-        pacing.finished(r.status() > 0);
+        PresenceResult r = inSlot(client, identifier);
         noteKey(r);
         long took = System.nanoTime() - start;
         breaker.onResult(took, java.util.concurrent.TimeUnit.NANOSECONDS, r);
@@ -219,6 +204,19 @@ public final class VerificationExecutor implements Paced {
                 .description("App API look-ups (each attempt) by HTTP status, including the wait for a slot")
                 .tag("status", k)
                 .register(meters)).record(Duration.ofNanos(took));
+        return r;
+    }
+
+    /** One look-up in a slot of the pacing already taken, which it gives back answered or not. */
+    private PresenceResult inSlot(AppClient c, Identifier identifier) {
+        PresenceResult r;
+        try {
+            r = c.lookup(identifier);
+        } catch (RuntimeException e) {
+            pacing.finished(false);
+            throw e;
+        }
+        pacing.finished(r.status() > 0);
         return r;
     }
 

@@ -152,7 +152,7 @@ public final class IntakeServer implements AutoCloseable {
             // a declared length over the limit is refused before a byte of the body is read
             byte[] body;
             try {
-                body = declaredTooLarge(ex.getRequestHeaders().getFirst("Content-Length")) ? null : readLimited(ex.getRequestBody());
+                body = declaredTooLarge(length) ? null : readLimited(ex.getRequestBody());
             } catch (IOException e) {
                 // a malformed chunk header (the JDK's reader refuses it): the sender got a closed
                 // connection and no word why; if the connection itself is gone, this answer fails too
