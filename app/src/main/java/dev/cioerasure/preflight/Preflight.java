@@ -1,5 +1,6 @@
 package dev.cioerasure.preflight;
 
+import dev.cioerasure.audit.Databases;
 import dev.cioerasure.config.Redact;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.kafka.KafkaClients;
@@ -97,6 +98,17 @@ public final class Preflight {
             return config("DATABASE_URL: what answers at " + where + " is not PostgreSQL (SQLState 08P01 protocol_violation:"
                     + " is the host or the port wrong?)");
         }
+        if ("53300".equals(state)) {
+            // it said "cannot use PostgreSQL … (SQLState 53300)", which left the operator to look the code up;
+            // still 69: connections close again, and the worker waits for one
+            return unavailable("DATABASE_URL: PostgreSQL at " + where + " has no connection left for user '" + db.user() + "' ("
+                    + Databases.describeState(state) + ": " + connectionLimit(e, db) + " is reached; each worker holds up to"
+                    + " DATABASE_POOL_SIZE connections)");
+        }
+        if ("57P03".equals(state)) {
+            return unavailable("DATABASE_URL: PostgreSQL at " + where + " takes no connections now (" + Databases.describeState(state)
+                    + ": it is starting up, shutting down or recovering, or it is a standby that does not serve reads)");
+        }
         String message = String.valueOf(rootMessage(e));
         String refused = refusedParameter(e);
         if (refused != null) {
@@ -126,7 +138,25 @@ public final class Preflight {
             return unavailable("DATABASE_URL: cannot connect to PostgreSQL at " + where + " (" + cause + ")");
         }
         return unavailable("DATABASE_URL: cannot use PostgreSQL at " + where
-                + (state == null ? " (" + rootName(e) + ")" : " (SQLState " + state + ")"));
+                + (state == null ? " (" + rootName(e) + ")" : " (" + Databases.describeState(state) + ")"));
+    }
+
+    /**
+     * Which limit a refusal with SQLState 53300 met, as PostgreSQL's (English) message names it;
+     * any of them when the message is in another language.
+     */
+    private static String connectionLimit(Throwable e, Settings.Database db) {
+        String m = String.valueOf(rootMessage(e));
+        if (m.contains("too many connections for role")) {
+            return "the CONNECTION LIMIT of role '" + db.user() + "'";
+        }
+        if (m.contains("too many connections for database")) {
+            return "the CONNECTION LIMIT of database '" + database(db.url()) + "'";
+        }
+        if (m.contains("too many clients") || m.contains("connection slots are reserved")) {
+            return "the server's max_connections (less the slots it reserves for administrators)";
+        }
+        return "the server's max_connections, or a CONNECTION LIMIT of the role or the database,";
     }
 
     /**

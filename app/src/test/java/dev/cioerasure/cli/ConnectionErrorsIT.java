@@ -132,6 +132,81 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * PostgreSQL refusing a connection for want of one (a role's CONNECTION LIMIT, max_connections)
+     * or while it starts up said "cannot use PostgreSQL … (SQLState 53300)": the operator had to
+     * look the code up. It names the limit now; still 69, since connections close again.
+     */
+    @Test
+    void aServerWithoutAConnectionLeftOrStartingUpSaysWhich() throws Exception {
+        String role = "limited_" + UUID.randomUUID().toString().substring(0, 8);
+        try (var c = TestInfra.dataSource(db).getConnection(); var st = c.createStatement()) {
+            st.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'l' CONNECTION LIMIT 0 IN ROLE cio_erasure_auditor");
+        }
+        Map<String, String> env = env();
+        env.put("DATABASE_USER", role);
+        env.put("DATABASE_PASSWORD", "l");
+        assertOneCleanLine(Cli.run(env, "audit", "verify"), 69, "DATABASE_URL: PostgreSQL at ", " has no connection left for user '"
+                + role + "' (SQLState 53300 too_many_connections: the CONNECTION LIMIT of role '" + role + "' is reached");
+
+        env = env();
+        for (String[] refusal : new String[][] {{"53300", "sorry, too many clients already"}, {"57P03", "the database system is starting up"}}) {
+            try (ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+                Thread answering = new Thread(() -> refuseLogIns(server, refusal[0], refusal[1]), "refusing-postgres");
+                answering.setDaemon(true);
+                answering.start();
+                String where = "127.0.0.1:" + server.getLocalPort();
+                env.put("DATABASE_URL", "jdbc:postgresql://" + where + "/erasure");
+                Cli.Run r = Cli.run(env, "audit", "verify");
+                if (refusal[0].equals("53300")) {
+                    assertOneCleanLine(r, 69, "DATABASE_URL: PostgreSQL at " + where + " has no connection left for user '" + db.user()
+                            + "' (SQLState 53300 too_many_connections: the server's max_connections (less the slots it reserves for"
+                            + " administrators) is reached; each worker holds up to DATABASE_POOL_SIZE connections)");
+                } else {
+                    assertOneCleanLine(r, 69, "DATABASE_URL: PostgreSQL at " + where + " takes no connections now (SQLState 57P03"
+                            + " cannot_connect_now: it is starting up, shutting down or recovering");
+                }
+            }
+        }
+    }
+
+    /**
+     * A server that speaks PostgreSQL's protocol only to refuse each log-in, as PostgreSQL does:
+     * "no" to a TLS or GSS request, then an ErrorResponse with this SQLState and message.
+     */
+    private static void refuseLogIns(ServerSocket server, String sqlState, String message) {
+        while (!server.isClosed()) {
+            try (java.net.Socket s = server.accept()) {
+                var in = new java.io.DataInputStream(s.getInputStream());
+                var out = s.getOutputStream();
+                while (true) {
+                    int length = in.readInt();
+                    int code = in.readInt();
+                    in.skipNBytes(length - 8);
+                    if (code == 80877103 || code == 80877104) { // SSLRequest, GSSENCRequest
+                        out.write('N');
+                        out.flush();
+                        continue;
+                    }
+                    var fields = new java.io.ByteArrayOutputStream();
+                    for (String f : new String[] {"SFATAL", "VFATAL", "C" + sqlState, "M" + message}) {
+                        fields.write(f.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                        fields.write(0);
+                    }
+                    fields.write(0);
+                    var error = new java.io.DataOutputStream(out);
+                    error.writeByte('E');
+                    error.writeInt(4 + fields.size());
+                    fields.writeTo(error);
+                    error.flush();
+                    break;
+                }
+            } catch (java.io.IOException closedOrGone) {
+                // the next connection, or the end once the server socket closes
+            }
+        }
+    }
+
+    /**
      * A parameter of DATABASE_URL that the driver or PostgreSQL refuses is a wrong setting (78),
      * not an outage (69) for a supervisor to retry, nor a database for the worker to wait for.
      */
