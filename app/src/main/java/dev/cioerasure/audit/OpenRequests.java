@@ -51,14 +51,18 @@ public final class OpenRequests {
         }
     }
 
-    /** OUTCOME rows appended in (seen, top] for requests that have not completed (the view's rule: ever completed means erased). */
-    private static final String OPENED = "SELECT e.request_id, e.requested_at, e.deadline_at, e.occurred_at FROM audit_event e"
+    /**
+     * OUTCOME rows appended in (seen, top] for requests that have not completed (the view's rule:
+     * ever completed means erased). The latest of a request stands: CLOSED (V14) closes it, any
+     * other opens it (again).
+     */
+    private static final String OPENED = "SELECT e.request_id, e.requested_at, e.deadline_at, e.occurred_at, e.outcome FROM audit_event e"
             + " WHERE e.chain_seq > ? AND e.chain_seq <= ? AND e.step = 'OUTCOME' AND e.request_id IS NOT NULL"
             + " AND e.outcome NOT IN ('COMPLETED', 'DUPLICATE')"
             + " AND NOT EXISTS (SELECT 1 FROM audit_event c WHERE c.request_id = e.request_id AND c.step = 'OUTCOME'"
             + " AND c.outcome = 'COMPLETED') ORDER BY e.chain_seq";
     /** Which of the open requests have completed since (at most one COMPLETED per request id, by a unique index). */
-    private static final String CLOSED = "SELECT request_id FROM audit_event WHERE request_id = ANY(?) AND step = 'OUTCOME'"
+    private static final String COMPLETED_SINCE = "SELECT request_id FROM audit_event WHERE request_id = ANY(?) AND step = 'OUTCOME'"
             + " AND outcome = 'COMPLETED'";
     private static final String WHOLE_VIEW = "SELECT request_id, requested_at, deadline_at, status_at FROM erasure_open_requests";
 
@@ -135,25 +139,32 @@ public final class OpenRequests {
             ps.setLong(2, top);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    opened.put(rs.getString(1), open(rs)); // in chain order: the latest row stands
+                    // in chain order: the latest row stands; null marks a request closed without erasure
+                    opened.put(rs.getString(1), "CLOSED".equals(rs.getString(5)) ? null : open(rs));
                 }
             }
         }
-        List<String> closed = new java.util.ArrayList<>();
+        List<String> completed = new java.util.ArrayList<>();
         if (!open.isEmpty()) {
-            try (PreparedStatement ps = c.prepareStatement(CLOSED)) {
+            try (PreparedStatement ps = c.prepareStatement(COMPLETED_SINCE)) {
                 Array ids = c.createArrayOf("text", open.keySet().toArray());
                 ps.setArray(1, ids);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) {
-                        closed.add(rs.getString(1));
+                        completed.add(rs.getString(1));
                     }
                 }
                 ids.free();
             }
         }
-        open.putAll(opened);
-        open.keySet().removeAll(closed);
+        opened.forEach((id, o) -> {
+            if (o == null) {
+                open.remove(id);
+            } else {
+                open.put(id, o);
+            }
+        });
+        open.keySet().removeAll(completed);
         seenUpTo = top;
         Summary s = summary(now);
         if (open.size() > maxTracked) {

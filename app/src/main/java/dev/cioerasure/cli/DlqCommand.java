@@ -56,7 +56,7 @@ final class DlqCommand {
         private final Map<String, String> status;
         private final boolean known;
 
-        private States(Map<String, String> status, boolean known) {
+        States(Map<String, String> status, boolean known) {
             this.status = status;
             this.known = known;
         }
@@ -110,11 +110,16 @@ final class DlqCommand {
             return known;
         }
 
+        /** Erased (COMPLETED), or closed without erasure by a recorded decision (CLOSED, the command {@code close}). */
         boolean resolved(String requestId) {
-            return "COMPLETED".equals(status.get(requestId));
+            String st = status.get(requestId);
+            return "COMPLETED".equals(st) || "CLOSED".equals(st);
         }
 
-        /** {@code resolved}, {@code open (STATUS)}, {@code ?} without the audit table, {@code -} without a request id. */
+        /**
+         * {@code resolved}, {@code closed without erasure}, {@code open (STATUS)}, {@code ?} without the
+         * audit table, {@code -} without a request id.
+         */
         String describe(String requestId) {
             if (!known) {
                 return "?";
@@ -123,7 +128,8 @@ final class DlqCommand {
                 return "-";
             }
             String st = status.get(requestId);
-            return st == null ? "open (no outcome)" : resolved(requestId) ? "resolved" : "open (" + st + ")";
+            return st == null ? "open (no outcome)" : "CLOSED".equals(st) ? "closed without erasure" : resolved(requestId) ? "resolved"
+                    : "open (" + st + ")";
         }
 
         static final String NOTE = "(state unknown: set DATABASE_URL, DATABASE_USER and DATABASE_PASSWORD to see whether each"
@@ -181,7 +187,7 @@ final class DlqCommand {
                 });
                 pages.finish();
                 System.out.println(pages.lines() + " record(s)"
-                        + (pages.known() ? "; " + resolved[0] + " resolved since (COMPLETED)" : " " + States.NOTE));
+                        + (pages.known() ? "; " + resolved[0] + " resolved since (COMPLETED, or CLOSED without erasure)" : " " + States.NOTE));
                 if (pages.lines() == 0 && reason != null) {
                     System.err.println("cio-erasure: " + codesOnTheDlq(reason, codes));
                 }
@@ -217,8 +223,8 @@ final class DlqCommand {
         @Option(names = "--dry-run", description = "Show what would be replayed, publish nothing.")
         boolean dryRun;
 
-        @Option(names = "--force", description = "Replay every matching record: also those whose request is already resolved (COMPLETED;"
-                + " the worker records them as DUPLICATE), and those rejected for their content (they come back REJECTED).")
+        @Option(names = "--force", description = "Replay every matching record: also those whose request is already resolved (COMPLETED:"
+                + " the worker records them as DUPLICATE; or CLOSED without erasure: the worker processes them again), and those rejected for their content (they come back REJECTED).")
         boolean force;
 
         @Override
@@ -252,7 +258,7 @@ final class DlqCommand {
                 chosen.removeIf(c -> states.resolved(c.requestId()));
                 if (chosen.size() < before) {
                     System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"
-                            + " resolved (COMPLETED); --force replays them anyway");
+                            + " resolved (COMPLETED, or CLOSED without erasure); --force replays them anyway");
                 }
             }
             if (!force) {

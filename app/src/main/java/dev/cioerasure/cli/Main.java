@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         description = "Queue-driven GDPR/CCPA erasure worker for Customer.io.%n"
                 + "Configuration comes from the environment (see config/cio-erasure.env.example).",
         subcommands = {WorkerCommand.class, MigrateCommand.class, DlqCommand.class, ParkedCommand.class,
-                CredentialsCommand.class, IntakeCommand.class, AuditCommand.class, SubmitCommand.class,
+                CredentialsCommand.class, IntakeCommand.class, AuditCommand.class, SubmitCommand.class, CloseCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
 

@@ -492,12 +492,12 @@ public final class Preflight {
         return t;
     }
 
-    static String hostAndPort(String url) {
+    public static String hostAndPort(String url) {
         Matcher m = JDBC.matcher(url);
         return m.matches() ? m.group(1) : Redact.jdbcUrl(url);
     }
 
-    static String database(String url) {
+    public static String database(String url) {
         Matcher m = JDBC.matcher(url);
         return m.matches() && m.group(2) != null ? m.group(2) : "?";
     }

@@ -27,7 +27,7 @@ class OpenRequestsIT {
     private static final String INSERT = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
             + " regulation, requested_at, deadline_at, kafka_topic, kafka_partition, kafka_offset, worker_instance, occurred_at)"
             + " VALUES (?, ?, 'id', ?, ?, 'GDPR', ?, ?, 't', 0, ?, 'w', now())";
-    private static final String[] OUTCOMES = {"FAILED", "REJECTED", "RETRY_SCHEDULED", "RETRY_SCHEDULED", "COMPLETED", "DUPLICATE"};
+    private static final String[] OUTCOMES = {"FAILED", "REJECTED", "RETRY_SCHEDULED", "RETRY_SCHEDULED", "COMPLETED", "DUPLICATE", "CLOSED"};
 
     private final Random random = new Random(20261205);
     private long offset;

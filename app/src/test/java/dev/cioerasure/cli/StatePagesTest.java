@@ -54,4 +54,18 @@ class StatePagesTest {
         }
         assertThat(printed).as("one page, then no more reading or looking up").hasSize(StatePages.PAGE);
     }
+
+    /**
+     * A request closed without erasure (the command close) is neither "open" in dlq list nor
+     * replayed without --force: it was decided, and a replay would erase the person after all.
+     */
+    @Test
+    void aRequestClosedWithoutErasureIsShownSoAndCountsAsResolved() {
+        DlqCommand.States states = new DlqCommand.States(java.util.Map.of("a", "CLOSED", "b", "COMPLETED", "c", "REJECTED"), true);
+        assertThat(states.describe("a")).isEqualTo("closed without erasure");
+        assertThat(states.describe("b")).isEqualTo("resolved");
+        assertThat(states.describe("c")).isEqualTo("open (REJECTED)");
+        assertThat(states.describe("d")).isEqualTo("open (no outcome)");
+        assertThat(List.of("a", "b", "c", "d")).filteredOn(states::resolved).containsExactly("a", "b");
+    }
 }
