@@ -110,6 +110,11 @@ final class DlqCommand {
             return known;
         }
 
+        /** The request's status (erasure_request_status), null when it has none or it is unknown. */
+        String status(String requestId) {
+            return status.get(requestId);
+        }
+
         /** Erased (COMPLETED), or closed without erasure by a recorded decision (CLOSED, the command {@code close}). */
         boolean resolved(String requestId) {
             String st = status.get(requestId);
@@ -176,8 +181,8 @@ final class DlqCommand {
                 System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), states.describe(l.requestId()), l.origin(), l.reason());
                 resolved[0] += states.resolved(l.requestId()) ? 1 : 0;
             })) {
-                System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code", "request id", "state now", "original record", "reason");
-                TopicReader.readAll(k, k.dlqTopic(), r -> {
+                TopicReader.readAll(k, k.dlqTopic(), () -> System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code",
+                        "request id", "state now", "original record", "reason"), r -> {
                     count(codes, r);
                     if (matches(r, requestIds, reason)) {
                         pages.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),

@@ -44,10 +44,10 @@ final class ParkedCommand implements Callable<Integer> {
         try (StatePages<Line> pages = StatePages.open(Line::requestId, (l, states) -> {
             boolean finished = states.resolved(l.requestId());
             if (finished && !all) {
-                return; // the request is COMPLETED: nothing waits any more
+                return; // the request is COMPLETED (or CLOSED without erasure): nothing waits any more
             }
             shownLines[0]++;
-            String due = finished ? "done (COMPLETED)" : l.due() == null || l.due().isBefore(now) ? "now" : l.due().toString().substring(0, 19);
+            String due = finished ? "done (" + states.status(l.requestId()) + ")" : l.due() == null || l.due().isBefore(now) ? "now" : l.due().toString().substring(0, 19);
             System.out.printf(fmt, l.at(), l.round(), due, DlqCommand.nz(l.requestId()), l.reason());
         })) {
             System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");

@@ -15,9 +15,18 @@ final class TopicReader {
     private TopicReader() { }
 
     static void readAll(Settings.Kafka k, String topic, Consumer<ConsumerRecord<byte[], byte[]>> each) {
+        readAll(k, topic, () -> { }, each);
+    }
+
+    /**
+     * The same, running {@code reachable} once Kafka has answered and the topic may be read, before
+     * the first record: a listing prints its header there, not above a line saying Kafka did not answer.
+     */
+    static void readAll(Settings.Kafka k, String topic, Runnable reachable, Consumer<ConsumerRecord<byte[], byte[]>> each) {
         // a principal without Read: one line naming the ACL (exit 78), not the consumer's exception (70)
         Preflight.kafka(k, Duration.ofSeconds(15), Map.of(topic, java.util.Set.of(org.apache.kafka.common.acl.AclOperation.READ)),
                 "ERASURE_TOPIC");
+        reachable.run();
         try (org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> c = new KafkaClients(k).consumer("cio-erasure-reader", Map.of())) {
             var infos = c.partitionsFor(topic, Duration.ofSeconds(15));
             if (infos == null || infos.isEmpty()) {
