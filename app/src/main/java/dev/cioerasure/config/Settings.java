@@ -133,6 +133,18 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
         public URI baseUrl() {
             return trackUrl != null ? trackUrl : region.trackUrl();
         }
+
+        /** The site id the calls are made as (not a secret): the key's own when it is written {@code SITE_ID:API_KEY}. */
+        public String siteIdInUse() {
+            return siteIdInUse(siteId, apiKey);
+        }
+
+        /** The site id calls with this configured site id and key are made as: the key's own when it has one. */
+        public static String siteIdInUse(String siteId, Secret apiKey) {
+            String key = apiKey.reveal().strip();
+            int colon = key.indexOf(':');
+            return colon > 0 ? key.substring(0, colon) : siteId;
+        }
     }
 
     /**

@@ -392,7 +392,30 @@ public final class SettingsLoader {
                 out.add(w);
             }
         }
+        oneCustomerIoWorkspaceEach(out);
         return List.copyOf(out);
+    }
+
+    /**
+     * Two entries that call the same site id at the same Track URL are one Customer.io workspace
+     * under two names (a block copied for a staging workspace, its site_id left as it was): each
+     * would take the whole rate limit there, and a request would be recorded erased in both while
+     * the workspace meant by one of them kept the person.
+     */
+    private void oneCustomerIoWorkspaceEach(List<Settings.Workspace> workspaces) {
+        for (int i = 0; i < workspaces.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                Settings.CustomerIo a = workspaces.get(j).customerIo();
+                Settings.CustomerIo b = workspaces.get(i).customerIo();
+                if (a.siteIdInUse().equals(b.siteIdInUse())
+                        && a.baseUrl().toString().replaceFirst("/+$", "").equals(b.baseUrl().toString().replaceFirst("/+$", ""))) {
+                    problems.add(WORKSPACES_FILE + ": workspaces '" + workspaces.get(j).name() + "' and '" + workspaces.get(i).name()
+                            + "' both call site id " + a.siteIdInUse() + " at " + a.baseUrl() + ": they are one Customer.io workspace, so"
+                            + " each would take the whole rate limit there, and a request would be recorded erased in both while the"
+                            + " workspace one of them means kept the person (give each its own site_id and key)");
+                }
+            }
+        }
     }
 
     /** One workspace of the file, checked by the single workspace's rules; null (and problems) when invalid. */

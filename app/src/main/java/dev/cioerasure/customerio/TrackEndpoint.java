@@ -33,9 +33,7 @@ public record TrackEndpoint(URI baseUrl, String siteId, Secret apiKey, Duration 
 
     /** The site id the calls are made as (not a secret): the key's own when it has one. */
     public String siteIdInUse() {
-        String key = apiKey.reveal().strip();
-        int colon = key.indexOf(':');
-        return colon > 0 ? key.substring(0, colon) : siteId;
+        return dev.cioerasure.config.Settings.CustomerIo.siteIdInUse(siteId, apiKey);
     }
 
     @Override

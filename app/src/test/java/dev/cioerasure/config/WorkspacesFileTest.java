@@ -187,4 +187,38 @@ class WorkspacesFileTest {
         Map<String, String> missing = new HashMap<>(Map.of("CUSTOMERIO_WORKSPACES_FILE", dir.resolve("nope.yaml").toString()));
         assertThatThrownBy(() -> SettingsLoader.load(missing, CIO)).hasMessageContaining("is not a readable file");
     }
+
+    /**
+     * A block copied for a staging workspace with its site_id left as it was: two names for one
+     * Customer.io workspace. Each took the whole rate limit there, and a request was recorded
+     * erased in both while the staging workspace kept the person. The site id a key file names
+     * (SITE_ID:API_KEY) is the one compared; the same site id at another Track URL is another workspace.
+     */
+    @Test
+    void twoEntriesForOneSiteIdAtOneTrackUrlAreOneWorkspaceAndRefused() throws Exception {
+        Map<String, String> copied = env("copied.yaml", """
+                workspaces:
+                  - {name: prod, site_id: site-1, track_api_key_file: DIR/us.key}
+                  - {name: staging, site_id: site-1, track_api_key_file: DIR/eu.key}
+                """);
+        assertThatThrownBy(() -> SettingsLoader.load(copied, CIO)).hasMessageContaining("CUSTOMERIO_WORKSPACES_FILE: workspaces 'prod' and"
+                + " 'staging' both call site id site-1 at https://track.customer.io: they are one Customer.io workspace")
+                .message().doesNotContain("us-track-key-value", "eu-track-key-value");
+
+        Files.writeString(dir.resolve("rotated.key"), "site-1:new-track-key-value");
+        Map<String, String> rotated = env("rotated.yaml", """
+                workspaces:
+                  - {name: prod, site_id: site-1, track_api_key_file: DIR/us.key}
+                  - {name: staging, site_id: site-2, track_api_key_file: DIR/rotated.key, track_url: "https://track.customer.io/"}
+                """);
+        assertThatThrownBy(() -> SettingsLoader.load(rotated, CIO)).hasMessageContaining("workspaces 'prod' and 'staging' both call site id"
+                + " site-1").message().doesNotContain("new-track-key-value");
+
+        Map<String, String> regions = env("regions.yaml", """
+                workspaces:
+                  - {name: us, site_id: site-1, track_api_key_file: DIR/us.key}
+                  - {name: eu, site_id: site-1, track_api_key_file: DIR/eu.key, region: eu}
+                """);
+        assertThat(SettingsLoader.load(regions, CIO).workspaces()).hasSize(2);
+    }
 }
