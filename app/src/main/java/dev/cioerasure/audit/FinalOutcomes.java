@@ -33,13 +33,27 @@ public interface FinalOutcomes {
      * @param outcomeRecords       the Kafka records ({@code topic-partition@offset}) whose OUTCOME row
      *                             gave the request its final outcome: one of them read again (after a
      *                             restart or a rebalance) is that record redone, not a duplicate request
+     * @param outcomeSubjects      the subject hashes of those OUTCOME rows (empty: not known): a record
+     *                             of the request id for another subject is no copy of the request, but
+     *                             another request under its id
      */
     record Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces, Set<String> suppressedWorkspaces,
-                    Set<String> outcomeRecords) {
+                    Set<String> outcomeRecords, Set<String> outcomeSubjects) {
         public Standing {
             completedWorkspaces = Set.copyOf(completedWorkspaces);
             suppressedWorkspaces = Set.copyOf(suppressedWorkspaces);
             outcomeRecords = Set.copyOf(outcomeRecords);
+            outcomeSubjects = Set.copyOf(outcomeSubjects);
+        }
+
+        public Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces, Set<String> suppressedWorkspaces,
+                        Set<String> outcomeRecords) {
+            this(outcome, completedWorkspaces, suppressedWorkspaces, outcomeRecords, Set.of());
+        }
+
+        /** Whether the request's final outcome is known to be another subject's, not this one's. */
+        public boolean decidedForAnother(String subject) {
+            return outcome.isPresent() && !outcomeSubjects.isEmpty() && !outcomeSubjects.contains(subject);
         }
 
         public Standing(Optional<Outcome> outcome, Set<String> completedWorkspaces, Set<String> suppressedWorkspaces) {

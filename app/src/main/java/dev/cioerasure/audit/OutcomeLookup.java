@@ -31,12 +31,13 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
      * the rows read are those of the asked requests, however large the table grows. Asked ids
      * without rows come back with NULLs (no outcome, no workspaces).
      */
-    private static final String QUERY = "SELECT r.id, s.completed, s.finished, s.erased_in, s.suppressed_in, s.decided_by"
+    private static final String QUERY = "SELECT r.id, s.completed, s.finished, s.erased_in, s.suppressed_in, s.decided_by, s.subjects"
             + " FROM unnest(?::text[]) AS r(id) CROSS JOIN LATERAL ("
             + " SELECT bool_or(step = 'OUTCOME' AND outcome = 'COMPLETED') AS completed, bool_or(step = 'OUTCOME') AS finished,"
             + " array_agg(workspace) FILTER (WHERE step = 'WORKSPACE') AS erased_in,"
             + " array_agg(workspace) FILTER (WHERE step = 'SUPPRESS' AND workspace IS NOT NULL) AS suppressed_in,"
-            + " array_agg(kafka_topic || '-' || kafka_partition || '@' || kafka_offset) FILTER (WHERE step = 'OUTCOME') AS decided_by"
+            + " array_agg(kafka_topic || '-' || kafka_partition || '@' || kafka_offset) FILTER (WHERE step = 'OUTCOME') AS decided_by,"
+            + " array_agg(DISTINCT subject_hash) FILTER (WHERE step = 'OUTCOME' AND subject_hash IS NOT NULL) AS subjects"
             + " FROM audit_event e WHERE e.request_id = r.id AND ((step = 'OUTCOME' AND outcome IN ('COMPLETED', 'FAILED'))"
             + " OR (step = 'WORKSPACE' AND outcome = 'SUCCEEDED') OR (step = 'SUPPRESS' AND outcome = 'SUCCEEDED'))) s";
     private static final Standing NONE = new Standing(Optional.empty(), java.util.Set.of(), java.util.Set.of());
@@ -126,7 +127,7 @@ public final class OutcomeLookup implements FinalOutcomes, AutoCloseable {
                             Optional<Outcome> outcome = rs.getBoolean(2) ? Optional.of(Outcome.COMPLETED)
                                     : rs.getBoolean(3) ? Optional.of(Outcome.FAILED) : Optional.empty();
                             found.put(rs.getString(1), new Standing(outcome, names(rs.getArray(4)), names(rs.getArray(5)),
-                                    names(rs.getArray(6))));
+                                    names(rs.getArray(6)), names(rs.getArray(7))));
                         }
                     }
                 }

@@ -178,8 +178,11 @@ final class DlqCommand {
             String fmt = "%-14s %-20s %-18s %-24s %-22s %-28s %s%n";
             long[] resolved = {0};
             try (StatePages<Line> pages = StatePages.open(Line::requestId, (l, states) -> {
-                System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), states.describe(l.requestId()), l.origin(), l.reason());
-                resolved[0] += states.resolved(l.requestId()) ? 1 : 0;
+                // the request id's state is another identifier's: this record's own was never erased
+                boolean another = REUSED.equals(l.code());
+                System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), another ? "not erased (id reused)"
+                        : states.describe(l.requestId()), l.origin(), l.reason());
+                resolved[0] += !another && states.resolved(l.requestId()) ? 1 : 0;
             })) {
                 TopicReader.readAll(k, k.dlqTopic(), () -> System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code",
                         "request id", "state now", "original record", "reason"), r -> {
@@ -260,7 +263,7 @@ final class DlqCommand {
                         + "; every matching record is replayed, resolved or not");
             } else if (!force) {
                 int before = chosen.size();
-                chosen.removeIf(c -> states.resolved(c.requestId()));
+                chosen.removeIf(c -> states.resolved(c.requestId()) && !REUSED.equals(c.reasonCode())); // those: below
                 if (chosen.size() < before) {
                     System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"
                             + " resolved (COMPLETED, or CLOSED without erasure); --force replays them anyway");
@@ -344,6 +347,9 @@ final class DlqCommand {
      * {@code INVALID_VALUE} is not one: a workspace added to the configuration, or a clock put
      * right, can make such a request valid.
      */
+    /** A record rejected since its request id has a final outcome for another identifier: the id's state is not the record's. */
+    static final String REUSED = Rejection.Code.REQUEST_ID_REUSED.name();
+
     static final Set<String> CONTENT_REJECTIONS = java.util.Arrays.stream(Rejection.Code.values())
             .filter(c -> c != Rejection.Code.INVALID_VALUE).map(Enum::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
 

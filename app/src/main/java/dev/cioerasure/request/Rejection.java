@@ -17,7 +17,12 @@ public record Rejection(Code code, String detail) {
         UNKNOWN_FIELD,
         MISSING_FIELD,
         WRONG_TYPE,
-        INVALID_VALUE
+        INVALID_VALUE,
+        /**
+         * The request id already has a final outcome (COMPLETED or FAILED) for another subject: this
+         * is another request under its id, not a copy of it. Set by the worker, not the parser.
+         */
+        REQUEST_ID_REUSED
     }
 
     /** {@code CODE: detail}, e.g. for a DLQ header or the audit reason. */

@@ -223,6 +223,15 @@ final class RecordProcessor {
     private Decision duplicate(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where,
                                FinalOutcomes.Standing standing) {
         Optional<Outcome> previous = standing.outcome();
+        if (standing.decidedForAnother(subject)) {
+            // One ticket reused for a second person (or a second address of the same one), submitted
+            // later: recorded DUPLICATE, nobody erased, and the request id read COMPLETED everywhere.
+            String reason = dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED + ": the request id already has outcome "
+                    + previous.get() + " for another identifier; this one was not erased: submit it under a request id of its own";
+            log.warn("rejected {} (request {}): {}", where, r.requestId(), reason);
+            return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.REJECTED, null, null, reason, where)), Outcome.REJECTED,
+                    dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED.name(), reason, r.requestId());
+        }
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
             // A completed request is verified again where its verification may be missing (a crash

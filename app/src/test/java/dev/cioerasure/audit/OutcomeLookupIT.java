@@ -70,6 +70,9 @@ class OutcomeLookupIT {
             // the record that decided it, so that the same record read again is known for a redo
             assertThat(lookup.standingAsync("q-1000").get(30, TimeUnit.SECONDS).outcomeRecords()).containsExactly("t-0@1000");
             assertThat(lookup.standingAsync("never-seen-0").get(30, TimeUnit.SECONDS).outcomeRecords()).isEmpty();
+            // and whose subject it was, so that another subject's record under the id is known for another request
+            assertThat(lookup.standingAsync("q-1001").get(30, TimeUnit.SECONDS).outcomeSubjects()).containsExactly("a".repeat(64));
+            assertThat(lookup.standingAsync("never-seen-0").get(30, TimeUnit.SECONDS).outcomeSubjects()).isEmpty();
         } finally {
             askers.shutdownNow();
         }

@@ -258,9 +258,17 @@ class OperatorCommandsIT {
         Cli.Run list = runWithAudit("dlq", "list");
         assertThat(list.out()).contains("resolved", "1 resolved since (COMPLETED, or CLOSED without erasure)").doesNotContain("open (FAILED)");
 
+        // the same request id later for another identifier: its dead letter is not "resolved" by the first one's erasure
+        h.send(Messages.request("r-fix-later", "id", "p-other"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix-later' AND outcome = 'REJECTED'") == 1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> runWithAudit("dlq", "list").out().contains("REQUEST_ID_REUSED"));
+        assertThat(runWithAudit("dlq", "list").out()).contains("not erased (id reused)", "2 record(s); 1 resolved since");
+
         Cli.Run again = runWithAudit("dlq", "replay", "--all");
         assertThat(again.exit()).isEqualTo(1);
-        assertThat(again.err()).contains("skipped 1 record(s) whose request is already resolved", "--force", "nothing left to replay");
+        assertThat(again.err()).contains("skipped 1 record(s) whose request is already resolved", "--force", "nothing left to replay",
+                "skipped 1 record(s) rejected for their content (REQUEST_ID_REUSED 1)");
         assertThat(runWithAudit("dlq", "replay", "--all", "--force").exit()).isZero();
         await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
                 "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix-later' AND outcome = 'DUPLICATE'") == 1);

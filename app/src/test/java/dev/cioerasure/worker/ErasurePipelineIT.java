@@ -263,6 +263,15 @@ class ErasurePipelineIT {
         track.verify(1, postRequestedFor(urlPathMatching(".*/suppress")));
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-dup' AND outcome = 'COMPLETED'")).isEqualTo(1);
         assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-dup' AND outcome = 'DUPLICATE'")).isEqualTo(2);
+
+        // the same ticket later for another identifier: not a copy of the request, and not erased under its id
+        h.send("other-subject".getBytes(StandardCharsets.UTF_8), Messages.request("r-dup", "email", "second@example.com"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 4);
+        track.verify(1, postRequestedFor(urlPathMatching(".*/suppress")));
+        assertThat(h.count("SELECT count(*) FROM audit_event WHERE request_id = 'r-dup' AND outcome = 'REJECTED'"
+                + " AND reason LIKE 'REQUEST_ID_REUSED: %' AND subject_hash IS NOT NULL")).isEqualTo(1);
+        assertThat(h.deadLetters(1, Duration.ofSeconds(15))).singleElement()
+                .satisfies(r -> assertThat(header(r, "x-erasure-reason-code")).isEqualTo("REQUEST_ID_REUSED"));
     }
 
     @Test

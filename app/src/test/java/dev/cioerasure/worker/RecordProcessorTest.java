@@ -60,7 +60,9 @@ class RecordProcessorTest {
             return new Standing(finalOutcome(id), workspacesWith(id, Step.WORKSPACE, Outcome.SUCCEEDED),
                     workspacesWith(id, Step.SUPPRESS, Outcome.SUCCEEDED), rows.stream().filter(r -> id.equals(r.requestId())
                             && r.step() == Step.OUTCOME && r.source() != null).map(r -> r.source().toString())
-                            .collect(java.util.stream.Collectors.toSet()));
+                            .collect(java.util.stream.Collectors.toSet()), rows.stream().filter(r -> id.equals(r.requestId())
+                            && r.step() == Step.OUTCOME && (r.outcome() == Outcome.COMPLETED || r.outcome() == Outcome.FAILED))
+                            .map(AuditEvent::subjectHash).collect(java.util.stream.Collectors.toSet()));
         }
 
         private java.util.Set<String> workspacesWith(String id, Step step, Outcome outcome) {
@@ -106,6 +108,35 @@ class RecordProcessorTest {
         assertThat(rows).extracting(AuditEvent::subjectHash)
                 .containsOnly(new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")).hash(
                         dev.cioerasure.request.Identifier.id("person-1")));
+    }
+
+    /**
+     * One ticket reused for a second person (or a second address of the same one), submitted later:
+     * it was recorded DUPLICATE, nothing was sent, and the request id read COMPLETED everywhere, so
+     * nobody saw that the second identifier was never erased. It is rejected now, dead-lettered
+     * with its own reason code, its row carrying its own subject; a real copy is still a DUPLICATE.
+     */
+    @Test
+    void aRequestIdCompletedForAnotherIdentifierIsRejectedNotADuplicate() throws Exception {
+        process(0, Messages.request("ticket-1", "email", "jane@home.example"));
+        process(1, Messages.request("ticket-1", "email", "jane@work.example"));
+        process(2, Messages.request("ticket-1", "email", "jane@home.example"));
+        assertThat(stepsOf("ticket-1")).containsExactly("SUPPRESS SUCCEEDED", "DESTROY SUCCEEDED", "WORKSPACE SUCCEEDED",
+                "OUTCOME COMPLETED", "VERIFY UNVERIFIABLE", "OUTCOME REJECTED", "OUTCOME DUPLICATE");
+        assertThat(track.calls).as("nothing sent for the second identifier").hasValue(2);
+        AuditEvent rejected = rows.get(5);
+        assertThat(rejected.reason()).isEqualTo("REQUEST_ID_REUSED: the request id already has outcome COMPLETED for another identifier;"
+                + " this one was not erased: submit it under a request id of its own");
+        assertThat(rejected.subjectHash()).as("the row is the second identifier's, so audit find finds it")
+                .isEqualTo(new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123"))
+                        .hash(dev.cioerasure.request.Identifier.email("jane@work.example")))
+                .isNotEqualTo(rows.get(3).subjectHash());
+        assertThat(producer.history()).singleElement().satisfies(dlq -> {
+            assertThat(dlq.topic()).isEqualTo(TOPIC + ".dlq");
+            assertThat(new String(dlq.headers().lastHeader(TopicHeaders.REASON_CODE).value(), StandardCharsets.UTF_8))
+                    .isEqualTo("REQUEST_ID_REUSED");
+        });
+        assertThat(rows.toString()).doesNotContain("jane@");
     }
 
     @Test
