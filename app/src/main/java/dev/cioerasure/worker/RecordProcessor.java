@@ -226,11 +226,19 @@ final class RecordProcessor {
         if (standing.decidedForAnother(subject)) {
             // One ticket reused for a second person (or a second address of the same one), submitted
             // later: recorded DUPLICATE, nobody erased, and the request id read COMPLETED everywhere.
-            String reason = dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED + ": the request id already has outcome "
-                    + previous.get() + " for another identifier; this one was not erased: submit it under a request id of its own";
-            log.warn("rejected {} (request {}): {}", where, r.requestId(), reason);
-            return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.REJECTED, null, null, reason, where)), Outcome.REJECTED,
-                    dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED.name(), reason, r.requestId());
+            return reused(r, subject, where, "the request id already has outcome " + previous.get() + " for another identifier; this one"
+                    + " was not erased");
+        }
+        List<String> notErasedIn = previous.orElse(null) == Outcome.COMPLETED && !standing.completedWorkspaces().isEmpty()
+                && !standing.outcomeRecords().contains(where.toString())
+                ? workspaces.toDo(r.workspaces(), standing.completedWorkspaces()) : List.of();
+        if (!notErasedIn.isEmpty()) {
+            // The same person, the request sent again naming a workspace it was not erased in (or every
+            // workspace, one of them added since): as a DUPLICATE that workspace kept the person.
+            // (No WORKSPACE rows at all: a request completed before workspaces existed, migration V9.)
+            return reused(r, subject, where, "the request id was completed in " + String.join(", ", new java.util.TreeSet<>(
+                    standing.completedWorkspaces())) + "; this one names " + String.join(", ", notErasedIn) + " too, and was not"
+                    + " erased there");
         }
         // Completed is final. Failed is final too, unless an operator replays the request from the DLQ.
         if (previous.isPresent() && (previous.get() == Outcome.COMPLETED || !republisher.isReplay(rec))) {
@@ -254,6 +262,14 @@ final class RecordProcessor {
                     null, verify, announce);
         }
         return null;
+    }
+
+    /** REJECTED (REQUEST_ID_REUSED): another erasure under the id of one that has its final outcome; nothing is sent. */
+    private Decision reused(ErasureRequest r, String subject, KafkaCoordinates where, String what) {
+        String reason = dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED + ": " + what + ": submit it under a request id of its own";
+        log.warn("rejected {} (request {}): {}", where, r.requestId(), reason);
+        return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.REJECTED, null, null, reason, where)), Outcome.REJECTED,
+                dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED.name(), reason, r.requestId());
     }
 
     /** What the round's result means for the request: completed, parked for a later round, or failed. */

@@ -430,6 +430,24 @@ class RecordProcessorTest {
         assertThat(sentTo(TOPIC + ".dlq")).hasSize(1);
     }
 
+    /**
+     * The same person's request sent again under its id, naming a workspace it was not erased in:
+     * as a DUPLICATE, that workspace kept the person and the id read COMPLETED. It is rejected now;
+     * the request sent again as it was is still a DUPLICATE.
+     */
+    @Test
+    void aCompletedRequestIdSentAgainForAWorkspaceItWasNotErasedInIsRejected() throws Exception {
+        processBoth(request(0, Messages.inWorkspaces("m-9", "id", "person-m9", "eu")));
+        processBoth(request(1, Messages.inWorkspaces("m-9", "id", "person-m9", "eu", "us")));
+        processBoth(request(2, Messages.inWorkspaces("m-9", "id", "person-m9", "eu")));
+        assertThat(withWorkspace("m-9")).containsExactly("SUPPRESS SUCCEEDED eu", "DESTROY SUCCEEDED eu", "WORKSPACE SUCCEEDED eu",
+                "OUTCOME COMPLETED", "VERIFY UNVERIFIABLE eu", "OUTCOME REJECTED", "OUTCOME DUPLICATE");
+        assertThat(rows.get(rows.size() - 2).reason()).isEqualTo("REQUEST_ID_REUSED: the request id was completed in eu; this one names us"
+                + " too, and was not erased there: submit it under a request id of its own");
+        assertThat(us.calls).hasValue(0);
+        assertThat(sentTo(TOPIC + ".dlq")).hasSize(1);
+    }
+
     @Test
     void aRetryRoundErasesOnlyInTheWorkspacesStillMissing() throws Exception {
         eu.status.set(503);
