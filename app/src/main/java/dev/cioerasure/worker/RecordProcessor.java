@@ -60,6 +60,14 @@ final class RecordProcessor {
     private final MeterRegistry meters;
     private final Clock clock;
     private final SubjectLanes lanes = new SubjectLanes();
+    /**
+     * Records of one request id, one after another too, whatever their subjects: the second sees
+     * the first's outcome, and is a DUPLICATE or (another identifier) REQUEST_ID_REUSED. Side by
+     * side, both were erased and the second recorded DUPLICATE, so its person read not erased.
+     * A record takes its request id's lane first, then its subject's: nothing that holds a
+     * subject's lane waits for a request id's, so the two cannot wait for each other.
+     */
+    private final SubjectLanes requestIdLanes = new SubjectLanes();
     private final Timer endToEnd;
     private final java.util.Map<Outcome, OutcomeMeters> outcomeMeters = new java.util.EnumMap<>(Outcome.class);
 
@@ -134,7 +142,7 @@ final class RecordProcessor {
             CompletableFuture<Outcome> result = new CompletableFuture<>();
             // No thread waits for the record: the look-up, the Track calls and the audit append each
             // answer later, and what follows runs on the thread that answered (none of it blocks).
-            lanes.submit(subject, () -> outcomes.standingAsync(request.requestId())
+            requestIdLanes.submit(request.requestId(), () -> lanes.submit(subject, () -> outcomes.standingAsync(request.requestId())
                     .thenCompose(standing -> decide(rec, request, subject, where, standing))
                     .thenCompose(d -> persist(rec, d))
                     .whenComplete((o, e) -> {
@@ -144,7 +152,7 @@ final class RecordProcessor {
                             result.complete(o);
                         }
                     })
-                    .thenApply(o -> null));
+                    .thenApply(o -> null)));
             outcome = result;
         }
         return outcome.thenAccept(o -> {

@@ -1,6 +1,7 @@
 package dev.cioerasure.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.cioerasure.audit.AuditEvent;
 import dev.cioerasure.audit.AuditSink;
@@ -137,6 +138,47 @@ class RecordProcessorTest {
                     .isEqualTo("REQUEST_ID_REUSED");
         });
         assertThat(rows.toString()).doesNotContain("jane@");
+    }
+
+    /**
+     * Two records of one request id for two identifiers, taken together (a producer that keys by
+     * request id puts them in one partition): side by side, both were erased and the second
+     * recorded DUPLICATE. The second now waits for the first's outcome, and is REQUEST_ID_REUSED.
+     */
+    @Test
+    void twoRecordsOfOneRequestIdRunOneAfterTheOtherWhateverTheirSubjects() throws Exception {
+        List<CompletableFuture<FinalOutcomes.Standing>> asked = new CopyOnWriteArrayList<>();
+        FinalOutcomes held = new FinalOutcomes() {
+            @Override
+            public Optional<Outcome> finalOutcome(String id) {
+                throw new AssertionError("a look-up waited for");
+            }
+
+            @Override
+            public CompletableFuture<Standing> standingAsync(String id) {
+                CompletableFuture<Standing> answer = new CompletableFuture<>();
+                asked.add(answer);
+                return answer;
+            }
+        };
+        RecordProcessor p = new RecordProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), executor(track), sink, held,
+                new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
+                List.of(Duration.ofMinutes(1)), pool, new SimpleMeterRegistry(), Clock.systemUTC());
+        CompletableFuture<Void> first = p.process(request(0, Messages.request("t-9", "email", "a@home.example")));
+        CompletableFuture<Void> second = p.process(request(1, Messages.request("t-9", "email", "a@work.example")));
+        assertThat(asked).as("the second waits for the first, though its subject is another").hasSize(1);
+
+        asked.get(0).complete(new FinalOutcomes.Standing(Optional.empty(), java.util.Set.of(), java.util.Set.of()));
+        first.get(10, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> asked.size() == 2);
+        String home = new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123"))
+                .hash(dev.cioerasure.request.Identifier.email("a@home.example"));
+        asked.get(1).complete(new FinalOutcomes.Standing(Optional.of(Outcome.COMPLETED), java.util.Set.of("default"),
+                java.util.Set.of("default"), java.util.Set.of(TOPIC + "-0@0"), java.util.Set.of(home)));
+        second.get(10, TimeUnit.SECONDS);
+        assertThat(stepsOf("t-9")).endsWith("OUTCOME COMPLETED", "VERIFY UNVERIFIABLE", "OUTCOME REJECTED");
+        assertThat(track.calls).as("only the first was erased").hasValue(2);
     }
 
     @Test
