@@ -5,6 +5,7 @@ import dev.cioerasure.audit.Databases;
 import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
+import dev.cioerasure.preflight.SchemaAccess;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -51,6 +52,9 @@ final class CloseCommand implements Callable<Integer> {
         Preflight.database(db);
         try (HikariDataSource ds = Databases.pool(db, "close", null); Connection c = ds.getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT public.close_request(?, ?, ?)")) {
+            try (java.sql.Statement st = c.createStatement()) {
+                SchemaAccess.readOnly(st, db, "close appends a row"); // a reader endpoint named by mistake: 25006 said only its code
+            }
             ps.setString(1, requestId);
             ps.setString(2, by);
             ps.setString(3, why);

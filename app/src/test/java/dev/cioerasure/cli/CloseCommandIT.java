@@ -186,6 +186,18 @@ class CloseCommandIT {
                 + " if it is the right database, run 'migrate' as its owner first");
     }
 
+    @Test
+    void aDatabaseThatTakesNoWritesIsNamedAsSuch() throws Exception {
+        Settings.Database owner = TestInfra.freshDatabase();
+        try (Connection c = TestInfra.dataSource(owner).getConnection(); Statement st = c.createStatement()) {
+            st.execute("ALTER DATABASE " + owner.url().substring(owner.url().lastIndexOf('/') + 1) + " SET default_transaction_read_only = on");
+        }
+        Map<String, String> env = Map.of("DATABASE_URL", owner.url(), "DATABASE_USER", owner.user(), "DATABASE_PASSWORD",
+                owner.password().reveal());
+        assertRefused(Cli.run(env, "close", "r-1", "--by", "desk", "--why", "x"), 78, "takes no writes from this login"
+                + " (default_transaction_read_only is on), and close appends a row: name the primary");
+    }
+
     private static void assertRefused(Cli.Run r, int exit, String expected) {
         assertThat(r.exit()).as(r.err()).isEqualTo(exit);
         assertThat(r.err()).contains(expected).doesNotContain("\tat ", "Exception");
