@@ -161,6 +161,13 @@ final class AuditCommand {
                     System.out.println("status      NOT ERASED — latest outcome " + nz(last.outcome())
                             + (last.reason() == null ? "" : " (" + shown(last.reason()) + ")"));
                 }
+                long reused = rows.stream().filter(r -> "OUTCOME".equals(r.step()) && "REJECTED".equals(r.outcome())
+                        && r.reason() != null && r.reason().startsWith("REQUEST_ID_REUSED:")).count();
+                if (reused > 0) {
+                    // the status above is the id's first person's: these were another's, under the same id, and never erased
+                    System.out.println("reused      " + reused + " record(s) under this id for another identifier or workspace, rejected"
+                            + " (REQUEST_ID_REUSED): not erased, see below");
+                }
                 java.util.Map<String, String> inWorkspace = new java.util.TreeMap<>();
                 rows.stream().filter(r -> "WORKSPACE".equals(r.step()) && !"DUPLICATE".equals(r.outcome()))
                         .forEach(r -> inWorkspace.merge(r.workspace(), r.outcome(), (a, b) -> "SUCCEEDED".equals(a) ? a : b));

@@ -78,6 +78,7 @@ class AuditCommandsIT {
         Cli.Run r = run(false, "audit", "status", "r-jane");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("ERASED at 2026-11-02 09:01:01 — on time", "GDPR", "deadline 2026-12-02 09:00:00", "SUPPRESS", "DESTROY");
+        assertThat(r.out()).doesNotContain("reused ");
         Cli.Run open = run(false, "audit", "status", "r-bob");
         assertThat(open.out()).contains("NOT ERASED", "RETRY_SCHEDULED", "retry round 1 of 8");
         assertThat(run(false, "audit", "status", "nope").exit()).isEqualTo(1);
@@ -88,6 +89,22 @@ class AuditCommandsIT {
             assertThat(bad.err().strip()).isEqualTo(
                     "cio-erasure: REQUEST_ID: not a request id (1-128 printable ASCII characters, no leading or trailing space)");
         }
+    }
+
+    /** A record of a finished request's id for another identifier: the id's status is the first person's, so it says so. */
+    @Test
+    void statusNamesTheRecordsOfItsIdRejectedForAnotherIdentifier() throws Exception {
+        String other = hasher.hash(Identifier.email("jane@work.example"));
+        Instant nov = Instant.parse("2026-11-02T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-jane", other, "email", Step.OUTCOME, Outcome.REJECTED, null, null,
+                    "REQUEST_ID_REUSED: the request id already has outcome COMPLETED for another identifier; this one was not erased:"
+                            + " submit it under a request id of its own", "GDPR", nov, nov.plusSeconds(86400L * 30), "desk/1",
+                    new KafkaCoordinates("erasure.requests", 0, 90), nov.plusSeconds(600)))).get(10, TimeUnit.SECONDS);
+        }
+        Cli.Run r = run(false, "audit", "status", "r-jane");
+        assertThat(r.out()).contains("ERASED at 2026-11-02 09:01:01", "reused      1 record(s) under this id for another identifier or"
+                + " workspace, rejected (REQUEST_ID_REUSED): not erased, see below", "REQUEST_ID_REUSED: the request id already has");
     }
 
     @Test
