@@ -86,6 +86,21 @@ class RecordProcessorTest {
         pool.shutdownNow();
     }
 
+    /** Look-ups the test answers itself (each one's future from {@code answer}); one waited for is a failure. */
+    private static FinalOutcomes held(java.util.function.Function<String, CompletableFuture<FinalOutcomes.Standing>> answer) {
+        return new FinalOutcomes() {
+            @Override
+            public Optional<Outcome> finalOutcome(String id) {
+                throw new AssertionError("a look-up waited for");
+            }
+
+            @Override
+            public CompletableFuture<Standing> standingAsync(String id) {
+                return answer.apply(id);
+            }
+        };
+    }
+
     private void process(long offset, byte[] value) throws Exception {
         processor.process(new ConsumerRecord<>(TOPIC, 0, offset, "k".getBytes(StandardCharsets.UTF_8), value)).get(10, TimeUnit.SECONDS);
     }
@@ -148,19 +163,11 @@ class RecordProcessorTest {
     @Test
     void twoRecordsOfOneRequestIdRunOneAfterTheOtherWhateverTheirSubjects() throws Exception {
         List<CompletableFuture<FinalOutcomes.Standing>> asked = new CopyOnWriteArrayList<>();
-        FinalOutcomes held = new FinalOutcomes() {
-            @Override
-            public Optional<Outcome> finalOutcome(String id) {
-                throw new AssertionError("a look-up waited for");
-            }
-
-            @Override
-            public CompletableFuture<Standing> standingAsync(String id) {
-                CompletableFuture<Standing> answer = new CompletableFuture<>();
-                asked.add(answer);
-                return answer;
-            }
-        };
+        FinalOutcomes held = held(id -> {
+            CompletableFuture<FinalOutcomes.Standing> answer = new CompletableFuture<>();
+            asked.add(answer);
+            return answer;
+        });
         RecordProcessor p = new RecordProcessor(new RequestParser(Clock.systemUTC()),
                 new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")), executor(track), sink, held,
                 new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry()),
@@ -185,17 +192,7 @@ class RecordProcessorTest {
     void recordsWaitingForTheirLookUpOrTheirAuditRowsHoldNoThread() throws Exception {
         java.util.Map<String, CompletableFuture<FinalOutcomes.Standing>> asked = new java.util.concurrent.ConcurrentHashMap<>();
         List<CompletableFuture<Void>> appends = new java.util.concurrent.CopyOnWriteArrayList<>();
-        FinalOutcomes heldLookUps = new FinalOutcomes() {
-            @Override
-            public Optional<Outcome> finalOutcome(String id) {
-                throw new AssertionError("a look-up waited for");
-            }
-
-            @Override
-            public CompletableFuture<Standing> standingAsync(String id) {
-                return asked.computeIfAbsent(id, k -> new CompletableFuture<>());
-            }
-        };
+        FinalOutcomes heldLookUps = held(id -> asked.computeIfAbsent(id, k -> new CompletableFuture<>()));
         AuditSink heldAppends = batch -> {
             CompletableFuture<Void> durable = new CompletableFuture<>();
             appends.add(durable);
