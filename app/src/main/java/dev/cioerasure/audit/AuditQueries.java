@@ -23,7 +23,15 @@ public final class AuditQueries {
     public record Row(long seq, Instant recordedAt, Instant occurredAt, String requestId, String subjectHash, String identifierType,
                       String step, String outcome, Integer httpStatus, Integer attempts, String reason, String regulation,
                       Instant requestedAt, Instant deadlineAt, String requestedBy, String source, String workerInstance,
-                      String workspace) { }
+                      String workspace) {
+        /**
+         * Another identifier's (or workspace's) record under this request id, rejected as
+         * REQUEST_ID_REUSED: not the request's own outcome, whatever came before it.
+         */
+        public boolean reusedId() {
+            return "OUTCOME".equals(step) && "REJECTED".equals(outcome) && reason != null && reason.startsWith("REQUEST_ID_REUSED:");
+        }
+    }
 
     /**
      * One request's standing (the view erasure_request_status), for reports.

@@ -136,8 +136,8 @@ final class AuditCommand {
                 }
                 AuditQueries.Row first = rows.stream().filter(r -> r.regulation() != null).findFirst().orElse(rows.get(0));
                 AuditQueries.Row completed = rows.stream().filter(r -> "COMPLETED".equals(r.outcome())).findFirst().orElse(null);
-                AuditQueries.Row last = rows.stream().filter(r -> "OUTCOME".equals(r.step()) && !"DUPLICATE".equals(r.outcome()))
-                        .reduce((a, b) -> b).orElse(rows.get(rows.size() - 1));
+                AuditQueries.Row last = rows.stream().filter(r -> "OUTCOME".equals(r.step()) && !"DUPLICATE".equals(r.outcome())
+                        && !r.reusedId()).reduce((a, b) -> b).orElse(rows.get(rows.size() - 1));
                 System.out.println("request     " + requestId);
                 if (first.regulation() != null) {
                     System.out.println("regulation  " + first.regulation() + ", requested " + ts(first.requestedAt()) + " by "
@@ -161,8 +161,7 @@ final class AuditCommand {
                     System.out.println("status      NOT ERASED — latest outcome " + nz(last.outcome())
                             + (last.reason() == null ? "" : " (" + shown(last.reason()) + ")"));
                 }
-                long reused = rows.stream().filter(r -> "OUTCOME".equals(r.step()) && "REJECTED".equals(r.outcome())
-                        && r.reason() != null && r.reason().startsWith("REQUEST_ID_REUSED:")).count();
+                long reused = rows.stream().filter(AuditQueries.Row::reusedId).count();
                 if (reused > 0) {
                     // the status above is the id's first person's: these were another's, under the same id, and never erased
                     System.out.println("reused      " + reused + " record(s) under this id for another identifier or workspace, rejected"

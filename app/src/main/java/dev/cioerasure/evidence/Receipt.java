@@ -28,8 +28,11 @@ public final class Receipt {
      *
      * @param rowHashes each row's chain link by chain position
      */
-    public static byte[] issue(String requestId, List<AuditQueries.Row> rows, Map<Long, String> rowHashes, SigningKey key,
+    public static byte[] issue(String requestId, List<AuditQueries.Row> allRows, Map<Long, String> rowHashes, SigningKey key,
                                Instant issuedAt) {
+        // another identifier's record under this id (REQUEST_ID_REUSED) is not this person's request
+        List<AuditQueries.Row> own = allRows.stream().filter(x -> !x.reusedId()).toList();
+        List<AuditQueries.Row> rows = own.isEmpty() ? allRows : own;
         ObjectNode r = JsonNodeFactory.instance.objectNode();
         r.put("format", FORMAT);
         r.put("request_id", requestId);

@@ -105,6 +105,14 @@ class AuditCommandsIT {
         Cli.Run r = run(false, "audit", "status", "r-jane");
         assertThat(r.out()).contains("ERASED at 2026-11-02 09:01:01", "reused      1 record(s) under this id for another identifier or"
                 + " workspace, rejected (REQUEST_ID_REUSED): not erased, see below", "REQUEST_ID_REUSED: the request id already has");
+        // a request not erased: its own latest outcome, not the reuse's rejection
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-bob", other, "email", Step.OUTCOME, Outcome.REJECTED, null, null,
+                    "REQUEST_ID_REUSED: the request id already has outcome FAILED for another identifier; this one was not erased:"
+                            + " submit it under a request id of its own", "CCPA", nov, nov.plusSeconds(86400L * 45), "desk/1",
+                    new KafkaCoordinates("erasure.requests", 0, 91), nov.plusSeconds(7200)))).get(10, TimeUnit.SECONDS);
+        }
+        assertThat(run(false, "audit", "status", "r-bob").out()).contains("NOT ERASED — latest outcome RETRY_SCHEDULED", "reused      1");
     }
 
     @Test

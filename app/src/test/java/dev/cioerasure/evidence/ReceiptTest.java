@@ -53,6 +53,25 @@ class ReceiptTest {
         assertThat(pending).as("completed, checks still going on").contains("\"verification\":\"PENDING\"", "\"verified_at\":null");
     }
 
+    /**
+     * A FAILED request whose id another identifier's record then reused: the receipt said the
+     * reuse's REJECTED was the request's status, and listed that row among the person's own.
+     */
+    @Test
+    void anotherIdentifiersRecordUnderTheIdIsNotInThePersonsReceipt() throws Exception {
+        List<AuditQueries.Row> rows = List.of(
+                new AuditQueries.Row(7, T.plusSeconds(60), T.plusSeconds(60), "r-jane", "ab".repeat(32), "email", "OUTCOME", "FAILED",
+                        400, 1, "suppress: http 400", "GDPR", T, T.plusSeconds(30 * 86400), "desk/1", "erasure.requests-0@5", "w-1", null),
+                new AuditQueries.Row(8, T.plusSeconds(90), T.plusSeconds(90), "r-jane", "cd".repeat(32), "email", "OUTCOME", "REJECTED",
+                        null, null, "REQUEST_ID_REUSED: the request id already has outcome FAILED for another identifier; this one was"
+                        + " not erased: submit it under a request id of its own", "GDPR", T, T.plusSeconds(30 * 86400), "desk/1",
+                        "erasure.requests-0@6", "w-1", null));
+        String text = new String(Receipt.issue("r-jane", rows, hashes(), SigningKey.generate(), T.plusSeconds(3600)),
+                StandardCharsets.UTF_8);
+        assertThat(text).contains("\"status\":\"FAILED\"", "\"erased\":false", "\"subject_hash\":\"" + "ab".repeat(32))
+                .doesNotContain("cd".repeat(32), "REQUEST_ID_REUSED", "\"chain_seq\":8");
+    }
+
     @Test
     void everyOneByteChangeFails() throws Exception {
         SigningKey key = SigningKey.generate();
