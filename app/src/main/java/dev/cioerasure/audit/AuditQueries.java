@@ -29,7 +29,8 @@ public final class AuditQueries {
          * REQUEST_ID_REUSED: not the request's own outcome, whatever came before it.
          */
         public boolean reusedId() {
-            return "OUTCOME".equals(step) && "REJECTED".equals(outcome) && reason != null && reason.startsWith("REQUEST_ID_REUSED:");
+            return "OUTCOME".equals(step) && "REJECTED".equals(outcome) && reason != null
+                    && reason.startsWith(dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED.name() + ":"); // Rejection.describe()
         }
     }
 

@@ -342,14 +342,14 @@ final class DlqCommand {
         }
     }
 
+    /** A record rejected since its request id has a final outcome for another identifier: the id's state is not the record's. */
+    static final String REUSED = Rejection.Code.REQUEST_ID_REUSED.name();
+
     /**
      * Rejection codes a replay cannot mend: the body is replayed unchanged, so it is rejected again.
      * {@code INVALID_VALUE} is not one: a workspace added to the configuration, or a clock put
      * right, can make such a request valid.
      */
-    /** A record rejected since its request id has a final outcome for another identifier: the id's state is not the record's. */
-    static final String REUSED = Rejection.Code.REQUEST_ID_REUSED.name();
-
     static final Set<String> CONTENT_REJECTIONS = java.util.Arrays.stream(Rejection.Code.values())
             .filter(c -> c != Rejection.Code.INVALID_VALUE).map(Enum::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
 

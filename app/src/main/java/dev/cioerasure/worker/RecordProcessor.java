@@ -14,6 +14,7 @@ import dev.cioerasure.erasure.Workspaces;
 import dev.cioerasure.metrics.MetricNames;
 import dev.cioerasure.request.ErasureRequest;
 import dev.cioerasure.request.ParseResult;
+import dev.cioerasure.request.Rejection;
 import dev.cioerasure.request.RequestParser;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -130,7 +131,7 @@ final class RecordProcessor {
         long startNanos = System.nanoTime();
         // A parked request was admitted when it arrived; a replay from the DLQ is checked as new.
         ParseResult parsed = rec instanceof HeapBreakingRecord.Unreadable u
-                ? new ParseResult.Invalid(new dev.cioerasure.request.Rejection(dev.cioerasure.request.Rejection.Code.OVERSIZE, u.why()),
+                ? new ParseResult.Invalid(new Rejection(Rejection.Code.OVERSIZE, u.why()),
                         java.util.Optional.empty())
                 : republisher.parkedByTheWorker(rec) ? parser.parseAdmitted(rec.value()) : parser.parse(rec.value());
         CompletableFuture<Outcome> outcome;
@@ -227,7 +228,11 @@ final class RecordProcessor {
                 .thenApply(done -> inContext(r.requestId(), where, () -> conclude(rec, r, subject, where, done)));
     }
 
-    /** The DUPLICATE decision when the request already has a final outcome (and is not replayed); null otherwise. */
+    /**
+     * The decision for a request whose id already has a final outcome: REJECTED (REQUEST_ID_REUSED)
+     * when that outcome is another identifier's, or a completed request's that this record names a
+     * workspace beyond; else DUPLICATE (unless replayed); null when the request is to be erased.
+     */
     private Decision duplicate(ConsumerRecord<byte[], byte[]> rec, ErasureRequest r, String subject, KafkaCoordinates where,
                                FinalOutcomes.Standing standing) {
         Optional<Outcome> previous = standing.outcome();
@@ -274,10 +279,11 @@ final class RecordProcessor {
 
     /** REJECTED (REQUEST_ID_REUSED): another erasure under the id of one that has its final outcome; nothing is sent. */
     private Decision reused(ErasureRequest r, String subject, KafkaCoordinates where, String what) {
-        String reason = dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED + ": " + what + ": submit it under a request id of its own";
+        Rejection rejection = new Rejection(Rejection.Code.REQUEST_ID_REUSED, what + ": submit it under a request id of its own");
+        String reason = rejection.describe();
         log.warn("rejected {} (request {}): {}", where, r.requestId(), reason);
         return new Decision(List.of(row(r, subject, Step.OUTCOME, Outcome.REJECTED, null, null, reason, where)), Outcome.REJECTED,
-                dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED.name(), reason, r.requestId());
+                rejection.code().name(), reason, r.requestId());
     }
 
     /** What the round's result means for the request: completed, parked for a later round, or failed. */
