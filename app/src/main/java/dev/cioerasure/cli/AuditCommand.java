@@ -114,7 +114,7 @@ final class AuditCommand {
     }
 
     /** Control, format (bidirectional overrides, tag characters), separator and private-use characters, and a lone surrogate. */
-    private static boolean hidden(int codePoint) {
+    static boolean hidden(int codePoint) {
         int t = Character.getType(codePoint);
         return t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR || t == Character.PARAGRAPH_SEPARATOR
                 || t == Character.PRIVATE_USE || t == Character.SURROGATE;

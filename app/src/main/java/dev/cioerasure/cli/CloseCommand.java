@@ -6,6 +6,7 @@ import dev.cioerasure.config.Settings;
 import dev.cioerasure.config.SettingsLoader;
 import dev.cioerasure.preflight.Preflight;
 import dev.cioerasure.preflight.SchemaAccess;
+import dev.cioerasure.preflight.ServiceProblem;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -71,16 +72,16 @@ final class CloseCommand implements Callable<Integer> {
 
     /** A value for a text option: the rule the database function applies too, checked before anything is asked. */
     private static void text(String option, String value, int max, String why) {
-        if (value.isEmpty() || value.length() > max || value.indexOf('@') >= 0
-                || value.codePoints().anyMatch(cp -> Character.getType(cp) == Character.CONTROL
-                        || Character.getType(cp) == Character.FORMAT || Character.getType(cp) == Character.LINE_SEPARATOR
-                        || Character.getType(cp) == Character.PARAGRAPH_SEPARATOR)) {
+        if (value.isEmpty() || value.length() > max || value.indexOf('@') >= 0 || value.codePoints().anyMatch(AuditCommand::hidden)) {
             throw new Errors.UserError(option + ": must be 1-" + max + " characters, without control or invisible characters or @ ("
                     + why + ")", 2);
         }
     }
 
-    /** What the database's refusal means: the function's own (class CE), a login without the role, a database without V14. */
+    /**
+     * What the database's refusal means: the function's own (class CE); a login without the role or
+     * a database without V14, as {@link SchemaAccess#explain} says for every command; else the connection's.
+     */
     private RuntimeException refused(SQLException e, Settings.Database db) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String message = e.getMessage() == null ? "" : e.getMessage().replaceFirst("(?s)^ERROR: ", "").lines().findFirst().orElse("");
@@ -91,12 +92,10 @@ final class CloseCommand implements Callable<Integer> {
                     + ("RETRY_SCHEDULED".equals(message) ? ", still being worked on: close it once it is FAILED (parked shows it)"
                     : "CLOSED".equals(message) ? " already" : "") + "; only a REJECTED or FAILED request can be closed", AuditCommand.NOT_FOUND);
             case "CE004" -> new Errors.UserError(message, 2);
-            case "42501" -> Preflight.config("DATABASE_USER: user '" + db.user() + "' may not close requests (SQLState 42501: "
-                    + message + "): close needs a login in cio_erasure_closer");
-            case "42883" -> Preflight.config("DATABASE_URL: database '" + Preflight.database(db.url()) + "' at "
-                    + Preflight.hostAndPort(db.url()) + " does not hold the audit tables of this release (SQLState 42883: no function"
-                    + " close_request): if it is the right database, run 'migrate' as its owner first");
-            default -> Preflight.explain(e, db);
+            default -> {
+                ServiceProblem refused = SchemaAccess.explain(e, db, SchemaAccess.Need.CLOSER);
+                yield refused != null ? refused : Preflight.explain(e, db);
+            }
         };
     }
 }

@@ -29,7 +29,9 @@ public final class SchemaAccess {
                 "SELECT FROM audit_event e, audit_subject_key, erasure_request_status, erasure_workspace_status"
                         + " WHERE e.workspace IS NULL LIMIT 0"),
         /** Creates and changes the tables (migrate): no probe, its refusals are explained only. */
-        OWNER("migrate needs the database's owner, or a role that may create tables and roles", null);
+        OWNER("migrate needs the database's owner, or a role that may create tables and roles", null),
+        /** Calls close_request (the command close): no probe, its refusals are explained only. */
+        CLOSER("close needs a login in cio_erasure_closer", null);
 
         private final String role;
         /** Reads every object (and the newest column, V9's workspace) the command needs; no row. */

@@ -107,9 +107,9 @@ class CloseCommandIT {
         assertRefused(Cli.run(env, "close", "fail-1", "--by", "jane@example.com", "--why", "x"), 2, "--by: must be 1-200 characters,"
                 + " without control or invisible characters or @");
         assertRefused(Cli.run(env, "close", "fail-1", "--by", "desk", "--why", "line\nbreak"), 2, "--why: must be 1-500 characters");
-        assertRefused(Cli.run(asAuditor, "close", "fail-1", "--by", "desk", "--why", "x"), 78, "DATABASE_USER: user '" + auditor
-                + "' may not close requests (SQLState 42501: permission denied for function close_request): close needs a login in"
-                + " cio_erasure_closer");
+        assertRefused(Cli.run(asAuditor, "close", "fail-1", "--by", "desk", "--why", "x"), 78, "DATABASE_USER: PostgreSQL does not let user '"
+                + auditor + "' use the audit tables (SQLState 42501: permission denied for function close_request): close needs a login in"
+                + " cio_erasure_closer (docs/operations.md, \"Database\")");
 
         Settings.Database asCloser = new Settings.Database(owner.url(), closer, dev.cioerasure.config.Secret.of("DATABASE_PASSWORD", "c"), 1);
         try (Connection c = TestInfra.dataSource(asCloser).getConnection(); Statement st = c.createStatement()) {
@@ -182,8 +182,9 @@ class CloseCommandIT {
                 .load().migrate();
         Map<String, String> env = Map.of("DATABASE_URL", db.url(), "DATABASE_USER", "postgres", "DATABASE_PASSWORD", "postgres");
         assertRefused(Cli.run(env, "close", "r-1", "--by", "desk", "--why", "x"), 78, "DATABASE_URL: database '" + name + "' at localhost:"
-                + TestInfra.postgres().port() + " does not hold the audit tables of this release (SQLState 42883: no function close_request):"
-                + " if it is the right database, run 'migrate' as its owner first");
+                + TestInfra.postgres().port() + " does not hold the audit tables of this release (SQLState 42883: function"
+                + " public.close_request(character varying, character varying, character varying) does not exist): is it the right"
+                + " database? If so, run 'migrate' as its owner first");
     }
 
     @Test
