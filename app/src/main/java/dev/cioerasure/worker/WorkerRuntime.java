@@ -307,8 +307,12 @@ public final class WorkerRuntime implements AutoCloseable {
      */
     private static void trackUrlsCheckCredentials(Settings s) {
         boolean several = s.workspaces().size() > 1;
+        java.util.Set<java.net.URI> asked = new java.util.HashSet<>(); // workspaces of one region share its URL: asked once
         for (Settings.Workspace w : s.workspaces()) {
             Settings.CustomerIo cio = w.customerIo();
+            if (!asked.add(cio.baseUrl())) {
+                continue;
+            }
             dev.cioerasure.customerio.TrackResult r = TrackClient.checkWithMadeUpCredentials(cio.baseUrl(), Duration.ofSeconds(3),
                     Duration.ofSeconds(5));
             if (r.isSuccess()) {
