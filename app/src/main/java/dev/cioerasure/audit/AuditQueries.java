@@ -35,6 +35,13 @@ public final class AuditQueries {
     }
 
     /**
+     * {@link Row#reusedId()} in SQL, over {@code audit_event} aliased {@code e}: the rule by which the
+     * view erasure_request_status and close_request (migration V15) leave such a row out. Null for
+     * a REJECTED row without a reason: test it with {@code IS NOT TRUE}, not {@code NOT}.
+     */
+    static final String REUSED_ID_ROW = "(e.outcome = 'REJECTED' AND e.reason LIKE 'REQUEST\\_ID\\_REUSED:%')";
+
+    /**
      * One request's standing (the view erasure_request_status), for reports.
      *
      * @param verification over the request's VERIFY rows (one per workspace): STILL_PRESENT if any

@@ -54,11 +54,11 @@ public final class OpenRequests {
     /**
      * OUTCOME rows appended in (seen, top] for requests that have not completed (the view's rule:
      * ever completed means erased). The latest of a request stands: CLOSED (V14) closes it, any
-     * other opens it (again).
+     * other opens it (again), but for another identifier's record rejected under its id (V15).
      */
     private static final String OPENED = "SELECT e.request_id, e.requested_at, e.deadline_at, e.occurred_at, e.outcome FROM audit_event e"
             + " WHERE e.chain_seq > ? AND e.chain_seq <= ? AND e.step = 'OUTCOME' AND e.request_id IS NOT NULL"
-            + " AND e.outcome NOT IN ('COMPLETED', 'DUPLICATE')"
+            + " AND e.outcome NOT IN ('COMPLETED', 'DUPLICATE') AND " + AuditQueries.REUSED_ID_ROW + " IS NOT TRUE"
             + " AND NOT EXISTS (SELECT 1 FROM audit_event c WHERE c.request_id = e.request_id AND c.step = 'OUTCOME'"
             + " AND c.outcome = 'COMPLETED') ORDER BY e.chain_seq";
     /** Which of the open requests have completed since (at most one COMPLETED per request id, by a unique index). */

@@ -25,9 +25,13 @@ import org.junit.jupiter.api.Test;
  */
 class OpenRequestsIT {
     private static final String INSERT = "INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
-            + " regulation, requested_at, deadline_at, kafka_topic, kafka_partition, kafka_offset, worker_instance, occurred_at)"
-            + " VALUES (?, ?, 'id', ?, ?, 'GDPR', ?, ?, 't', 0, ?, 'w', now())";
-    private static final String[] OUTCOMES = {"FAILED", "REJECTED", "RETRY_SCHEDULED", "RETRY_SCHEDULED", "COMPLETED", "DUPLICATE", "CLOSED"};
+            + " regulation, requested_at, deadline_at, kafka_topic, kafka_partition, kafka_offset, worker_instance, occurred_at, reason)"
+            + " VALUES (?, ?, 'id', ?, ?, 'GDPR', ?, ?, 't', 0, ?, 'w', now(), ?)";
+    /** REUSED: a REJECTED row of another identifier's record under the id (REQUEST_ID_REUSED), as the worker writes it. */
+    private static final String[] OUTCOMES = {"FAILED", "REJECTED", "RETRY_SCHEDULED", "RETRY_SCHEDULED", "COMPLETED", "DUPLICATE", "CLOSED",
+            "REUSED"};
+    private static final String REUSED_REASON = "REQUEST_ID_REUSED: the request id already has outcome FAILED for another identifier;"
+            + " this one was not erased: submit it under a request id of its own";
 
     private final Random random = new Random(20261205);
     private long offset;
@@ -80,6 +84,35 @@ class OpenRequestsIT {
         assertThat(s.oldestOpenSince()).as("the rejection, 25 days ago, not the parked request of 2 days")
                 .hasValueSatisfying(t -> assertThat(Duration.between(t, now).toHours()).isBetween(599L, 600L));
         assertThat(new OpenRequests(ds).refresh(now)).as("the same when read from the view whole").isEqualTo(s).isEqualTo(view(ds));
+    }
+
+    /**
+     * Another identifier's record rejected under a failed request's id (REQUEST_ID_REUSED) is not the
+     * request's outcome: the request stays as it was, overdue since its own request time, for the
+     * tracker and the view alike (before V15 the view took the reuse's row: not overdue, newer).
+     */
+    @Test
+    void aRecordRejectedForReusingTheIdLeavesTheRequestAsItWas() throws Exception {
+        DataSource ds = ChainAppendMigrationIT.freshDatabase("open_reused");
+        Migrations.migrate(ds);
+        Instant now = Instant.now();
+        OpenRequests tracked = new OpenRequests(ds);
+        tracked.refresh(now);
+        try (Connection c = ds.getConnection()) {
+            append(c, "failed-1", "OUTCOME", "FAILED", now.minus(40, ChronoUnit.DAYS), now.minus(10, ChronoUnit.DAYS));
+            append(c, "failed-1", "OUTCOME", "REUSED", now.minus(1, ChronoUnit.DAYS), now.plus(29, ChronoUnit.DAYS));
+        }
+        OpenRequests.Summary s = tracked.refresh(now);
+        assertThat(s.open()).isEqualTo(1);
+        assertThat(s.overdue()).as("the failed request's deadline, not the reuse's").isEqualTo(1);
+        assertThat(s.oldestOpenSince()).hasValueSatisfying(t -> assertThat(Duration.between(t, now).toHours()).isBetween(959L, 960L));
+        assertThat(view(ds)).isEqualTo(s);
+        assertThat(new OpenRequests(ds).refresh(now)).as("the same when read from the view whole").isEqualTo(s);
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT status FROM erasure_request_status WHERE request_id = 'failed-1'")) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getString(1)).isEqualTo("FAILED");
+        }
     }
 
     @Test
@@ -154,6 +187,10 @@ class OpenRequestsIT {
             ps.setObject(5, requestedAt == null ? null : OffsetDateTime.ofInstant(requestedAt, ZoneOffset.UTC), Types.TIMESTAMP_WITH_TIMEZONE);
             ps.setObject(6, deadlineAt == null ? null : OffsetDateTime.ofInstant(deadlineAt, ZoneOffset.UTC), Types.TIMESTAMP_WITH_TIMEZONE);
             ps.setLong(7, offset++);
+            if (outcome.equals("REUSED")) {
+                ps.setString(4, "REJECTED");
+            }
+            ps.setString(8, outcome.equals("REUSED") ? REUSED_REASON : null);
             ps.executeUpdate();
         }
     }

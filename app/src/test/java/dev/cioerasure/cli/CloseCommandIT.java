@@ -170,6 +170,47 @@ class CloseCommandIT {
         }
     }
 
+    /**
+     * Another identifier's record rejected under the id of a failed request (REQUEST_ID_REUSED) is
+     * not that request's outcome: closing the request writes the request's own subject hash and
+     * times, and a later reuse does not open the closed request again. Before V15 the close copied
+     * the other person's subject hash, and the reuse's REJECTED row stood as the request's status.
+     */
+    @Test
+    void aRequestWhoseIdWasReusedIsClosedAsItself() throws Exception {
+        Settings.Database owner = TestInfra.freshDatabase();
+        DataSource ds = TestInfra.dataSource(owner);
+        Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
+        String other = "ef".repeat(32);
+        try (Connection c = ds.getConnection()) {
+            append(c, "fail-r", "FAILED", now.minus(40, ChronoUnit.DAYS), now.minus(10, ChronoUnit.DAYS));
+            appendReuse(c, "fail-r", other, now.minus(1, ChronoUnit.DAYS));
+        }
+        Map<String, String> env = Map.of("DATABASE_URL", owner.url(), "DATABASE_USER", owner.user(), "DATABASE_PASSWORD",
+                owner.password().reveal());
+        Cli.Run closed = Cli.run(env, "close", "fail-r", "--by", "desk", "--why", "withdrawn");
+        assertThat(closed.exit()).as(closed.err()).isZero();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("SELECT subject_hash, deadline_at FROM audit_event WHERE request_id = 'fail-r'"
+                    + " AND outcome = 'CLOSED'")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).as("the failed request's person, not the reuse's").isEqualTo(HASH);
+                assertThat(rs.getObject(2, OffsetDateTime.class).toInstant()).isEqualTo(now.minus(10, ChronoUnit.DAYS));
+            }
+            appendReuse(c, "fail-r", other, now);
+            try (ResultSet rs = st.executeQuery("SELECT status, subject_hash FROM erasure_request_status WHERE request_id = 'fail-r'")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).as("a reuse after the close does not open it again").isEqualTo("CLOSED");
+                assertThat(rs.getString(2)).isEqualTo(HASH);
+            }
+            try (ResultSet rs = st.executeQuery("SELECT count(*) FROM erasure_open_requests")) {
+                rs.next();
+                assertThat(rs.getLong(1)).isZero();
+            }
+        }
+        assertThat(new OpenRequests(ds).refresh(now).open()).isZero();
+    }
+
     @Test
     void aDatabaseWithoutMigrationV14IsNamedAsSuch() throws Exception {
         String name = "close_v13_" + UUID.randomUUID().toString().substring(0, 8);
@@ -215,6 +256,22 @@ class CloseCommandIT {
             ps.setObject(4, OffsetDateTime.ofInstant(requestedAt, ZoneOffset.UTC));
             ps.setObject(5, OffsetDateTime.ofInstant(deadlineAt, ZoneOffset.UTC));
             ps.setLong(6, offset++);
+            ps.executeUpdate();
+        }
+    }
+
+    /** The row the worker writes for another identifier's record under a finished request's id. */
+    private void appendReuse(Connection c, String requestId, String subjectHash, Instant requestedAt) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome,"
+                + " reason, regulation, requested_at, deadline_at, requested_by, kafka_topic, kafka_partition, kafka_offset, worker_instance,"
+                + " occurred_at) VALUES (?, ?, 'email', 'OUTCOME', 'REJECTED', 'REQUEST_ID_REUSED: the request id already has outcome"
+                + " FAILED for another identifier; this one was not erased: submit it under a request id of its own', 'GDPR', ?, ?,"
+                + " 'desk/1', 'erasure.requests', 0, ?, 'w', now())")) {
+            ps.setString(1, requestId);
+            ps.setString(2, subjectHash);
+            ps.setObject(3, OffsetDateTime.ofInstant(requestedAt, ZoneOffset.UTC));
+            ps.setObject(4, OffsetDateTime.ofInstant(requestedAt.plus(30, ChronoUnit.DAYS), ZoneOffset.UTC));
+            ps.setLong(5, offset++);
             ps.executeUpdate();
         }
     }
