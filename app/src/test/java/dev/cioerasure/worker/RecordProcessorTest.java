@@ -402,6 +402,16 @@ class RecordProcessorTest {
         assertThat(sentTo(TOPIC + ".verify")).hasSize(3);
         assertThat(sentTo(TOPIC + ".outcomes")).hasSize(3);
         assertThat(new String(sentTo(TOPIC + ".outcomes").get(2).value(), StandardCharsets.UTF_8)).contains("announced again");
+
+        // Another identifier under the id (a ticket reused): announced REJECTED under the request id, its
+        // reason's code telling it from the request's own outcome (docs/outcome-events.md), no identifier.
+        verifying.process(new ConsumerRecord<>(TOPIC, 0, 9, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-6", "email", "seven@example.com"))).get(10, TimeUnit.SECONDS);
+        assertThat(sentTo(TOPIC + ".outcomes")).hasSize(4);
+        assertThat(new String(sentTo(TOPIC + ".outcomes").get(3).value(), StandardCharsets.UTF_8))
+                .contains("\"request_id\":\"r-6\"", "\"outcome\":\"REJECTED\"", "\"reason\":\"REQUEST_ID_REUSED: the request id already has"
+                        + " outcome COMPLETED for another identifier;").doesNotContain("seven", "on_time");
+        assertThat(sentTo(TOPIC + ".verify")).as("nobody erased: nothing to verify").hasSize(3);
     }
 
     // --- several workspaces ---
