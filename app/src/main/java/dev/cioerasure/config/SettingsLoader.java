@@ -400,22 +400,37 @@ public final class SettingsLoader {
      * Two entries that call the same site id at the same Track URL are one Customer.io workspace
      * under two names (a block copied for a staging workspace, its site_id left as it was): each
      * would take the whole rate limit there, and a request would be recorded erased in both while
-     * the workspace meant by one of them kept the person.
+     * the workspace meant by one of them kept the person. The same for one App API key given to
+     * two entries at one App URL.
      */
     private void oneCustomerIoWorkspaceEach(List<Settings.Workspace> workspaces) {
         for (int i = 0; i < workspaces.size(); i++) {
             for (int j = 0; j < i; j++) {
                 Settings.CustomerIo a = workspaces.get(j).customerIo();
                 Settings.CustomerIo b = workspaces.get(i).customerIo();
-                if (a.siteIdInUse().equals(b.siteIdInUse())
-                        && a.baseUrl().toString().replaceFirst("/+$", "").equals(b.baseUrl().toString().replaceFirst("/+$", ""))) {
+                if (a.siteIdInUse().equals(b.siteIdInUse()) && sameUrl(a.baseUrl(), b.baseUrl())) {
                     problems.add(WORKSPACES_FILE + ": workspaces '" + workspaces.get(j).name() + "' and '" + workspaces.get(i).name()
                             + "' both call site id " + a.siteIdInUse() + " at " + a.baseUrl() + ": they are one Customer.io workspace, so"
                             + " each would take the whole rate limit there, and a request would be recorded erased in both while the"
                             + " workspace one of them means kept the person (give each its own site_id and key)");
                 }
+                Secret appA = a.verification().appKey();
+                Secret appB = b.verification().appKey();
+                if (appA != null && appB != null && appA.reveal().strip().equals(appB.reveal().strip())
+                        && sameUrl(a.appBaseUrl(), b.appBaseUrl())) {
+                    // An App API key reads one workspace: the other's look-ups ask a workspace its
+                    // people were never in, and each 404 there reads VERIFIED (gone) for them.
+                    problems.add(WORKSPACES_FILE + ": workspaces '" + workspaces.get(j).name() + "' and '" + workspaces.get(i).name()
+                            + "' use the same App API key at " + a.appBaseUrl() + ": a key reads one Customer.io workspace, so the"
+                            + " other's checks would ask a workspace its people were never in, and record them VERIFIED (gone) whether"
+                            + " erased or not (give each its own app_api_key_file, holding an App API key of that workspace)");
+                }
             }
         }
+    }
+
+    private static boolean sameUrl(URI a, URI b) {
+        return a.toString().replaceFirst("/+$", "").equals(b.toString().replaceFirst("/+$", ""));
     }
 
     /** One workspace of the file, checked by the single workspace's rules; null (and problems) when invalid. */

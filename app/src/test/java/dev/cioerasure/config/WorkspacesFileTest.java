@@ -221,4 +221,39 @@ class WorkspacesFileTest {
                 """);
         assertThat(SettingsLoader.load(regions, CIO).workspaces()).hasSize(2);
     }
+
+    /**
+     * One App API key given to two workspaces (a block copied, its app_api_key_file left as it
+     * was, or two files holding one key): a key reads one workspace, so the other's checks asked a
+     * workspace its people were never in, and each 404 recorded VERIFIED, erased or not. The key
+     * files' contents are compared; one key at another App URL (another region) is allowed.
+     */
+    @Test
+    void oneAppApiKeyForTwoWorkspacesAtOneAppUrlIsRefused() throws Exception {
+        Files.writeString(dir.resolve("copy-of-eu-app.key"), "eu-app-key-value\n");
+        Map<String, String> copied = env("app-copied.yaml", """
+                workspaces:
+                  - {name: prod, site_id: site-1, track_api_key_file: DIR/us.key, app_api_key_file: DIR/eu-app.key}
+                  - {name: staging, site_id: site-2, track_api_key_file: DIR/eu.key, app_api_key_file: DIR/copy-of-eu-app.key}
+                """);
+        assertThatThrownBy(() -> SettingsLoader.load(copied, CIO)).hasMessageContaining("CUSTOMERIO_WORKSPACES_FILE: workspaces 'prod' and"
+                + " 'staging' use the same App API key at https://api.customer.io: a key reads one Customer.io workspace, so the other's"
+                + " checks would ask a workspace its people were never in, and record them VERIFIED (gone) whether erased or not")
+                .message().doesNotContain("eu-app-key-value");
+
+        Map<String, String> regions = env("app-regions.yaml", """
+                workspaces:
+                  - {name: us, site_id: site-1, track_api_key_file: DIR/us.key, app_api_key_file: DIR/eu-app.key}
+                  - {name: eu, site_id: site-2, track_api_key_file: DIR/eu.key, app_api_key_file: DIR/eu-app.key, region: eu}
+                """);
+        assertThat(SettingsLoader.load(regions, CIO).workspaces()).hasSize(2);
+        Files.writeString(dir.resolve("other-app.key"), "other-app-key-value");
+        Map<String, String> own = env("app-own.yaml", """
+                workspaces:
+                  - {name: prod, site_id: site-1, track_api_key_file: DIR/us.key, app_api_key_file: DIR/eu-app.key}
+                  - {name: staging, site_id: site-2, track_api_key_file: DIR/eu.key, app_api_key_file: DIR/other-app.key}
+                  - {name: plain, site_id: site-3, track_api_key_file: DIR/eu.key}
+                """);
+        assertThat(SettingsLoader.load(own, CIO).workspaces()).hasSize(3);
+    }
 }
