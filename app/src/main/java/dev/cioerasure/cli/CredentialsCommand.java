@@ -57,6 +57,29 @@ final class CredentialsCommand {
          * 404 whatever the key (a wrong CUSTOMERIO_APP_URL: a gateway's or another API's JSON 404)
          * is not the App API, and the worker would record each of its 404s as VERIFIED.
          */
+        /**
+         * The key must find the control person: a key of another workspace is accepted and
+         * answers 404 for everyone, each of which the worker would record VERIFIED.
+         */
+        private static int controlPerson(Settings.CustomerIo c) {
+            PresenceResult found = AppClient.http(new AppEndpoint(c.appBaseUrl(), c.verification().appKey(), c.connectTimeout(),
+                    c.requestTimeout()), Clock.systemUTC()).lookup(Identifier.id(c.verification().controlPersonId().reveal()));
+            if (found.kind() == PresenceResult.Kind.PRESENT) {
+                System.out.println("OK: the App API accepts CUSTOMERIO_APP_API_KEY, and it finds the control person"
+                        + " (CUSTOMERIO_APP_CONTROL_PERSON_ID): it reads the workspace that holds that person (verification can run)");
+                return 0;
+            }
+            System.out.println(switch (found.kind()) {
+                case GONE -> "WRONG WORKSPACE: CUSTOMERIO_APP_API_KEY does not find the control person (CUSTOMERIO_APP_CONTROL_PERSON_ID):"
+                        + " it is a key of another workspace, or that person was erased; each 404 would be recorded VERIFIED without the"
+                        + " person being looked for where they were.";
+                case RETRYABLE -> "UNREACHABLE: no usable answer to the look-up of the control person (" + found.detail() + "); try again.";
+                default -> "UNEXPECTED: the look-up of the control person (CUSTOMERIO_APP_CONTROL_PERSON_ID) was answered "
+                        + found.detail() + ".";
+            });
+            return 1;
+        }
+
         private static int app(Settings.CustomerIo c) {
             System.out.println("checking the App API key from " + c.verification().appKey().source() + " at " + c.appBaseUrl());
             Identifier nobody = Identifier.id("cio-erasure-credential-check-" + UUID.randomUUID());
@@ -72,7 +95,11 @@ final class CredentialsCommand {
                                 + " recorded VERIFIED without Customer.io being asked. Check CUSTOMERIO_REGION and CUSTOMERIO_APP_URL.");
                         return 1;
                     }
-                    System.out.println("OK: the App API accepts CUSTOMERIO_APP_API_KEY (verification can run)");
+                    if (c.verification().controlPersonId() != null) {
+                        return controlPerson(c);
+                    }
+                    System.out.println("OK: the App API accepts CUSTOMERIO_APP_API_KEY (verification can run; without"
+                            + " CUSTOMERIO_APP_CONTROL_PERSON_ID a key of another workspace is accepted too)");
                     return 0;
                 }
                 case UNAUTHORIZED -> {

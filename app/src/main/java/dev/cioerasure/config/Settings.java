@@ -170,8 +170,17 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
      *                        twice as long after the one before (at most {@link #MAX_INTERVAL})
      * @param deadline        how long after the erasure the person may still be present; then
      *                        STILL_PRESENT (or UNVERIFIABLE when no check got an answer)
+     * @param controlPersonId the customer id ({@code id}) of a person the workspace holds and nobody
+     *                        erases, or null: a 404 counts only while the App API key finds that person
+     *                        (a key of another workspace answers 404 for everyone). An identifier,
+     *                        so kept as a {@link Secret}: never printed
      */
-    public record Verification(Secret appKey, URI appUrl, int rateLimitPerSecond, Duration firstCheckAfter, Duration deadline) {
+    public record Verification(Secret appKey, URI appUrl, int rateLimitPerSecond, Duration firstCheckAfter, Duration deadline,
+                               Secret controlPersonId) {
+        public Verification(Secret appKey, URI appUrl, int rateLimitPerSecond, Duration firstCheckAfter, Duration deadline) {
+            this(appKey, appUrl, rateLimitPerSecond, firstCheckAfter, deadline, null);
+        }
+
         public static final Duration MAX_INTERVAL = Duration.ofHours(1);
         public static final Verification OFF = new Verification(null, null, 10, Duration.ofMinutes(1), Duration.ofHours(24));
 
@@ -360,7 +369,9 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
             }
             if (single && v.enabled()) {
                 b.append("\n  App API base URL=").append(customerIo.appBaseUrl())
-                 .append("\n  CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND=").append(v.rateLimitPerSecond());
+                 .append("\n  CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND=").append(v.rateLimitPerSecond())
+                 .append("\n  CUSTOMERIO_APP_CONTROL_PERSON_ID=").append(v.controlPersonId() != null ? "[hidden]"
+                         : "(not set: an App API key of another workspace would verify everyone)");
             }
             if (workspaces.stream().anyMatch(w -> w.customerIo().verification().enabled())) {
                 b.append("\n  ERASURE_VERIFY_FIRST_AFTER=").append(human(v.firstCheckAfter()))

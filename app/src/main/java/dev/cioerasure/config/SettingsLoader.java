@@ -323,6 +323,7 @@ public final class SettingsLoader {
         WORKSPACE_KEYS.put("app_api_key_file", "CUSTOMERIO_APP_API_KEY_FILE");
         WORKSPACE_KEYS.put("app_url", "CUSTOMERIO_APP_URL");
         WORKSPACE_KEYS.put("app_rate_limit_per_second", "CUSTOMERIO_APP_RATE_LIMIT_PER_SECOND");
+        WORKSPACE_KEYS.put("app_control_person_id", "CUSTOMERIO_APP_CONTROL_PERSON_ID");
     }
 
     /**
@@ -538,7 +539,35 @@ public final class SettingsLoader {
             problems.add("ERASURE_VERIFY_FIRST_AFTER: " + Settings.human(first) + " is after ERASURE_VERIFY_DEADLINE ("
                     + Settings.human(deadline) + ")");
         }
-        return new Settings.Verification(key, url, rate, first, deadline);
+        return new Settings.Verification(key, url, rate, first, deadline, controlPerson(key != null));
+    }
+
+    /**
+     * CUSTOMERIO_APP_CONTROL_PERSON_ID: the customer id of a person the workspace holds (a test
+     * profile nobody erases); never echoed.
+     */
+    private Secret controlPerson(boolean withAppKey) {
+        String name = "CUSTOMERIO_APP_CONTROL_PERSON_ID";
+        String v = env.get(name);
+        if (v == null || v.isEmpty()) {
+            return null;
+        }
+        if (!withAppKey) {
+            problems.add(name + ": is set without an App API key: it names the person the App API key must find");
+            return null;
+        }
+        // looked up as id_type=id, so Customer.io infers nothing from its shape; still, an email
+        // address or a cio_ id here is a mistake (and an email address a person's identifier)
+        String bad = v.getBytes(StandardCharsets.UTF_8).length > 150 ? "at most 150 bytes"
+                : !v.strip().equals(v) ? "no leading or trailing whitespace"
+                : v.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) ? "no control characters"
+                : v.indexOf('@') >= 0 ? "an email address is not a customer id"
+                : v.startsWith("cio_") ? "a cio_id is not a customer id" : null;
+        if (bad != null) {
+            problems.add(name + ": not a customer id: " + bad);
+            return null;
+        }
+        return Secret.of(name, v);
     }
 
     /** An optional absolute http(s) base URL, trailing slashes removed. */

@@ -74,6 +74,13 @@ public final class VerificationExecutor implements Paced {
     private final AppClient madeUpKey;
     /** Until when the last refusal of the made-up key vouches for the URL (now, or past: ask). */
     private volatile long keysCheckedUntilNanos = System.nanoTime();
+    /**
+     * A person the workspace holds (CUSTOMERIO_APP_CONTROL_PERSON_ID), or null. An App API key of
+     * another workspace is accepted, and answers 404 for everyone: each check was recorded
+     * VERIFIED. So, when set, a 404 counts only once the key has found this person, asked with
+     * the made-up key's control.
+     */
+    private final Identifier controlPerson;
 
     /**
      * @param madeUpKey       the same App API with a made-up key, which it must refuse before a 404 counts; null for none
@@ -84,8 +91,17 @@ public final class VerificationExecutor implements Paced {
      */
     public VerificationExecutor(AppClient client, AppClient madeUpKey, int callsPerSecond, int maxAttempts, Duration initialBackoff,
                                 Duration maxBackoff, Duration breakerOpenFor, Duration unansweredGrace, MeterRegistry meters, String workspace) {
+        this(client, madeUpKey, null, callsPerSecond, maxAttempts, initialBackoff, maxBackoff, breakerOpenFor, unansweredGrace, meters,
+                workspace);
+    }
+
+    /** @param controlPerson a person the key must find before a 404 counts (with {@code madeUpKey}); null for none */
+    public VerificationExecutor(AppClient client, AppClient madeUpKey, Identifier controlPerson, int callsPerSecond, int maxAttempts,
+                                Duration initialBackoff, Duration maxBackoff, Duration breakerOpenFor, Duration unansweredGrace,
+                                MeterRegistry meters, String workspace) {
         this.client = client;
         this.madeUpKey = madeUpKey;
+        this.controlPerson = controlPerson;
         this.meters = meters;
         this.workspaceLabel = ResilientTrack.label(workspace);
         Gauge.builder(MetricNames.APP_CREDENTIALS_REJECTED, keyRefused, k -> k.get() ? 1 : 0)
@@ -170,6 +186,10 @@ public final class VerificationExecutor implements Paced {
         pacing.acquire(); // a call like any other against the group's App API limit
         PresenceResult control = inSlot(madeUpKey, Identifier.id("cio-erasure-control-" + java.util.UUID.randomUUID()));
         if (control.kind() == PresenceResult.Kind.UNAUTHORIZED) {
+            PresenceResult wrongWorkspace = controlPersonMissing();
+            if (wrongWorkspace != null) {
+                return wrongWorkspace;
+            }
             keysCheckedUntilNanos = System.nanoTime() + KEYS_CHECK_VALID.toNanos();
             return null;
         }
@@ -183,6 +203,30 @@ public final class VerificationExecutor implements Paced {
         }
         return new PresenceResult(0, PresenceResult.Kind.RETRYABLE, Optional.empty(),
                 "404 not counted: could not ask whether the App API's URL refuses a made-up key (" + control.detail() + ")");
+    }
+
+    /**
+     * Null when no control person is set or the App API key finds that person; else why a 404
+     * proves nothing yet, as an error (asked again until the check's deadline).
+     */
+    private PresenceResult controlPersonMissing() {
+        if (controlPerson == null) {
+            return null;
+        }
+        pacing.acquire();
+        PresenceResult found = inSlot(client, controlPerson);
+        if (found.kind() == PresenceResult.Kind.PRESENT) {
+            return null;
+        }
+        if (found.kind() == PresenceResult.Kind.GONE) {
+            log.error("the App API key{} does not find the control person (CUSTOMERIO_APP_CONTROL_PERSON_ID): it reads another"
+                    + " workspace, or that person was erased; its 404s prove nothing, and no erasure is recorded VERIFIED until the key"
+                    + " finds that person", workspaceLabel);
+            return new PresenceResult(0, PresenceResult.Kind.RETRYABLE, Optional.empty(),
+                    "404 not counted: the App API key does not find the control person (a key of another workspace?)");
+        }
+        return new PresenceResult(0, PresenceResult.Kind.RETRYABLE, Optional.empty(),
+                "404 not counted: could not ask whether the App API key finds the control person (" + found.detail() + ")");
     }
 
     private PresenceResult attempt(Identifier identifier) {

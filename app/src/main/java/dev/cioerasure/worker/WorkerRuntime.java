@@ -192,6 +192,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 VerificationExecutor check = new VerificationExecutor(AppClient.http(new AppEndpoint(cio.appBaseUrl(),
                         v.appKey(), cio.connectTimeout(), cio.requestTimeout()), clock),
                         AppClient.http(AppEndpoint.madeUp(cio.appBaseUrl(), cio.connectTimeout(), cio.requestTimeout()), clock),
+                        v.controlPersonId() == null ? null : dev.cioerasure.request.Identifier.id(v.controlPersonId().reveal()),
                         v.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(500), Duration.ofSeconds(30),
                         cio.breakerOpenFor(), UNANSWERED_GRACE, tagged, workspaces.several() ? w.name() : null);
                 budgets.add(new GroupRateBudget(dataSource, GroupRateBudget.budgetName(GroupRateBudget.APP, w.name()), 1, instance,

@@ -224,6 +224,22 @@ class CredentialsCommandTest {
         assertThat(refused.exit()).as("the Track key works, the App API key does not").isEqualTo(1);
         assertThat(refused.out()).contains("OK: Customer.io accepts the credentials", "REJECTED: the App API refused CUSTOMERIO_APP_API_KEY")
                 .doesNotContain("wrong-app-key");
+
+        // With a control person: the key must find that person, or it reads another workspace.
+        Map<String, String> control = new java.util.HashMap<>(app);
+        control.put("CUSTOMERIO_APP_CONTROL_PERSON_ID", "qa-seed-7");
+        track.stubFor(get(urlPathEqualTo("/v1/customers/qa-seed-7/attributes")).withHeader("Authorization", equalTo("Bearer app-secret-value"))
+                .willReturn(aResponse().withStatus(404).withHeader("Content-Type", "application/json").withBody("{\"errors\":[]}")));
+        Run otherWorkspace = verify(null, control);
+        assertThat(otherWorkspace.exit()).as(otherWorkspace.out()).isEqualTo(1);
+        assertThat(otherWorkspace.out()).contains("WRONG WORKSPACE: CUSTOMERIO_APP_API_KEY does not find the control person"
+                + " (CUSTOMERIO_APP_CONTROL_PERSON_ID): it is a key of another workspace, or that person was erased")
+                .doesNotContain("qa-seed-7", "app-secret-value", "OK: the App API");
+        track.stubFor(get(urlPathEqualTo("/v1/customers/qa-seed-7/attributes")).withHeader("Authorization", equalTo("Bearer app-secret-value"))
+                .willReturn(okJson("{\"customer\":{\"id\":\"qa-seed-7\"}}")));
+        Run found = verify(null, control);
+        assertThat(found.exit()).as(found.out()).isZero();
+        assertThat(found.out()).contains("OK: the App API accepts CUSTOMERIO_APP_API_KEY, and it finds the control person").doesNotContain("qa-seed-7");
     }
 
     /**

@@ -217,6 +217,31 @@ class SettingsLoaderTest {
                 "CUSTOMERIO_APP_API_KEY: set either").hasMessageNotContaining("app-key-value");
     }
 
+    /** The person an App API key must find before its 404s count: a customer id, never shown. */
+    @Test
+    void theAppApiControlPersonIsACustomerIdThatIsNeverShown() throws Exception {
+        Map<String, String> env = valid();
+        assertThat(SettingsLoader.load(env, WORKER).customerIo().verification().controlPersonId()).isNull();
+        env.put("CUSTOMERIO_APP_CONTROL_PERSON_ID", "qa-seed-7");
+        assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContaining("CUSTOMERIO_APP_CONTROL_PERSON_ID: is set without"
+                + " an App API key").hasMessageNotContaining("qa-seed-7");
+        java.nio.file.Path key = java.nio.file.Files.createTempFile("app", ".key");
+        java.nio.file.Files.writeString(key, "app-key-value");
+        env.put("CUSTOMERIO_APP_API_KEY_FILE", key.toString());
+        Settings s = SettingsLoader.load(env, WORKER);
+        assertThat(s.customerIo().verification().controlPersonId().reveal()).isEqualTo("qa-seed-7");
+        assertThat(s.describe()).contains("CUSTOMERIO_APP_CONTROL_PERSON_ID=[hidden]").doesNotContain("qa-seed-7");
+        assertThat(s.toString()).doesNotContain("qa-seed-7");
+        for (String bad : new String[] {"jane@example.com", "cio_abc", " x", "a\u0000b"}) {
+            env.put("CUSTOMERIO_APP_CONTROL_PERSON_ID", bad);
+            assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContaining("CUSTOMERIO_APP_CONTROL_PERSON_ID: not a"
+                    + " customer id: ").hasMessageNotContaining(bad.strip());
+        }
+        env.remove("CUSTOMERIO_APP_CONTROL_PERSON_ID");
+        assertThat(SettingsLoader.load(env, WORKER).describe()).contains("CUSTOMERIO_APP_CONTROL_PERSON_ID=(not set: an App API key of"
+                + " another workspace would verify everyone)");
+    }
+
     @Test
     void euRegionAndUrlOverride() {
         Map<String, String> env = valid();

@@ -250,10 +250,12 @@ class WorkspacesFileTest {
         Files.writeString(dir.resolve("other-app.key"), "other-app-key-value");
         Map<String, String> own = env("app-own.yaml", """
                 workspaces:
-                  - {name: prod, site_id: site-1, track_api_key_file: DIR/us.key, app_api_key_file: DIR/eu-app.key}
+                  - {name: prod, site_id: site-1, track_api_key_file: DIR/us.key, app_api_key_file: DIR/eu-app.key,
+                     app_control_person_id: qa-seed-7}
                   - {name: staging, site_id: site-2, track_api_key_file: DIR/eu.key, app_api_key_file: DIR/other-app.key}
                   - {name: plain, site_id: site-3, track_api_key_file: DIR/eu.key}
                 """);
-        assertThat(SettingsLoader.load(own, CIO).workspaces()).hasSize(3);
+        assertThat(SettingsLoader.load(own, CIO).workspaces()).hasSize(3).first()
+                .satisfies(w -> assertThat(w.customerIo().verification().controlPersonId().reveal()).isEqualTo("qa-seed-7"));
     }
 }

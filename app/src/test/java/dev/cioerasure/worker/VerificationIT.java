@@ -178,6 +178,40 @@ class VerificationIT {
         }
     }
 
+    /**
+     * With CUSTOMERIO_APP_CONTROL_PERSON_ID a 404 counts only while the App API key finds that
+     * person (a key of another workspace answers 404 for everyone). Here the control person is
+     * erased first: no later 404 counts, each check ends UNVERIFIABLE and says why; the person
+     * present again, the next erasure is VERIFIED.
+     */
+    @Test
+    void a404CountsOnlyWhileTheKeyFindsTheControlPerson() throws Exception {
+        sandbox.enableAppApi(APP_KEY, Duration.ZERO);
+        Settings.Verification withControl = new Settings.Verification(Secret.of("CUSTOMERIO_APP_API_KEY", APP_KEY), sandbox.baseUrl(),
+                TrackSandbox.APP_LIMIT_PER_SECOND, Duration.ofMillis(200), Duration.ofSeconds(4),
+                Secret.of("CUSTOMERIO_APP_CONTROL_PERSON_ID", "qa-control"));
+        try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl()).verification(withControl);
+             dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            h.start();
+            h.send(Messages.request("c-0", "id", "qa-control"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> verifications(h).size() == 1);
+            h.send(Messages.request("c-1", "id", "user-1"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> verifications(h).size() == 2);
+            assertThat(verifications(h)).containsEntry("c-0", "UNVERIFIABLE").containsEntry("c-1", "UNVERIFIABLE");
+            assertThat(h.rows().stream().filter(r -> "VERIFY".equals(r.get("step"))).map(r -> String.valueOf(r.get("reason"))))
+                    .allSatisfy(reason -> assertThat(reason).contains("404 not counted: the App API key does not find the control person"));
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("does not find the control person"
+                    + " (CUSTOMERIO_APP_CONTROL_PERSON_ID)"));
+
+            sandbox.keepPresent("qa-control");
+            h.send(Messages.request("c-2", "id", "user-2"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> verifications(h).size() == 3);
+            assertThat(verifications(h)).containsEntry("c-2", "VERIFIED");
+            assertThat(logs.lines()).noneSatisfy(l -> assertThat(l).contains("qa-control"));
+            assertThat(h.rows().toString()).doesNotContain("qa-control");
+        }
+    }
+
     @Test
     void withoutAnAppApiKeyEachCompletedRequestIsUnverifiableAndSaysWhy() throws Exception {
         try (WorkerHarness h = WorkerHarness.forStub(sandbox.baseUrl())) {

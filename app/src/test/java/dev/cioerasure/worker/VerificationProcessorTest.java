@@ -306,6 +306,50 @@ class VerificationProcessorTest {
         assertThat(controls).as("asked once for each failed control, then at most once an hour").hasValue(2);
     }
 
+    /**
+     * An App API key of another workspace is accepted and answers 404 for everyone: every check
+     * was recorded VERIFIED. With a control person set (CUSTOMERIO_APP_CONTROL_PERSON_ID), a 404
+     * counts only once the key finds that person; the key put right, it does.
+     */
+    @Test
+    void a404FromAKeyThatDoesNotFindTheControlPersonIsNoProof() throws Exception {
+        java.util.Set<String> workspaceHolds = java.util.concurrent.ConcurrentHashMap.newKeySet(); // what the key's workspace holds
+        List<String> looked = new CopyOnWriteArrayList<>();
+        VerificationExecutor executor = new VerificationExecutor(id -> {
+            looked.add(id.type() + ":" + id.value());
+            int s = workspaceHolds.contains(id.value()) ? 200 : 404;
+            return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
+        }, id -> new PresenceResult(401, PresenceResult.Kind.UNAUTHORIZED, Optional.empty(), "http 401"),
+                dev.cioerasure.request.Identifier.id("qa-seed-7"), 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5),
+                Duration.ofSeconds(30), Duration.ofSeconds(2), meters, null);
+        VerificationProcessor withControl = new VerificationProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
+                java.util.Map.of(Settings.Workspace.DEFAULT_NAME, executor), Settings.Workspace.DEFAULT_NAME, sink, this::standing,
+                republisher, new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool, meters, clock);
+        now.set(T0.plus(Duration.ofMinutes(1)));
+        RecordHeaders h = new RecordHeaders();
+        h.add(TopicHeaders.REQUEST_ID, "r-ws".getBytes(StandardCharsets.UTF_8));
+        h.add(TopicHeaders.VERIFY_CHECKS, "0".getBytes(StandardCharsets.UTF_8));
+        h.add(TopicHeaders.VERIFY_LAST, "none".getBytes(StandardCharsets.UTF_8));
+        h.add(TopicHeaders.VERIFY_DEADLINE, Long.toString(T0.plus(Duration.ofHours(24)).toEpochMilli()).getBytes(StandardCharsets.UTF_8));
+        ConsumerRecord<byte[], byte[]> task = new ConsumerRecord<>(TOPIC, 0, 3, 0L, TimestampType.CREATE_TIME, 1, 1,
+                "k".getBytes(StandardCharsets.UTF_8), Messages.request("r-ws", "email", "jane@example.com"), h, Optional.empty());
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            withControl.process(task).get(10, TimeUnit.SECONDS);
+            assertThat(rows).as("no VERIFIED row from a key of another workspace").isEmpty();
+            assertThat(header(checks().get(0), TopicHeaders.VERIFY_LAST)).as("asked again later").isEqualTo("error");
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("the App API key does not find the control person"
+                    + " (CUSTOMERIO_APP_CONTROL_PERSON_ID): it reads another workspace, or that person was erased"));
+            assertThat(logs.lines()).noneSatisfy(l -> assertThat(l).contains("qa-seed-7"));
+        }
+        assertThat(looked).containsExactly("EMAIL:jane@example.com", "ID:qa-seed-7");
+        // the key of the right workspace: it finds the control person, and the 404 counts
+        workspaceHolds.add("qa-seed-7");
+        withControl.process(task).get(10, TimeUnit.SECONDS);
+        assertThat(rows).singleElement().extracting(AuditEvent::outcome).isEqualTo(Outcome.VERIFIED);
+        assertThat(rows.toString()).doesNotContain("qa-seed-7");
+    }
+
     @Test
     void anAlreadyVerifiedRequestIsNotCheckedAgain() throws Exception {
         verified.add("r-8");
