@@ -114,13 +114,16 @@ final class DemoCommand implements Callable<Integer> {
                     Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(evidence), "demo-cleanup")); // a private key, if a throwaway one
                     Settings.CustomerIo us = new Settings.CustomerIo(siteId, Secret.of("brand-us track key", apiKey), Settings.Region.US,
                             sandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10))
-                            // checks 1 s after the erasure, then 2 s, 4 s … later, until 60 s after it
+                            // checks 1 s after the erasure, then 2 s, 4 s … later, until 60 s after it; a 404
+                            // counts once the key finds the control person (a profile the sandbox holds, never erased)
                             .withVerification(new Settings.Verification(Secret.of("brand-us app key", appKey),
-                                    sandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60)));
+                                    sandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60),
+                                    Secret.of("CUSTOMERIO_APP_CONTROL_PERSON_ID", "demo-control-profile")));
                     Settings.CustomerIo eu = new Settings.CustomerIo(euSiteId, Secret.of("brand-eu track key", euApiKey), Settings.Region.EU,
                             euSandbox.baseUrl(), 100, 5, Duration.ofSeconds(5), Duration.ofSeconds(10))
                             .withVerification(new Settings.Verification(Secret.of("brand-eu app key", euAppKey),
-                                    euSandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60)));
+                                    euSandbox.baseUrl(), 10, Duration.ofSeconds(1), Duration.ofSeconds(60),
+                                    Secret.of("CUSTOMERIO_APP_CONTROL_PERSON_ID", "demo-control-profile")));
                     Settings settings = new Settings(
                             new Settings.Kafka(kafka.bootstrapServers(), TOPIC, "cio-erasure-demo"),
                             workerDb,
