@@ -81,6 +81,11 @@ public final class VerificationExecutor implements Paced {
      * the made-up key's control.
      */
     private final Identifier controlPerson;
+    /**
+     * While the key does not find the control person: logged when it starts and ends, and a gauge
+     * alerts. Meanwhile each 404 asks again (two more calls, paced like any: nothing verifies anyway).
+     */
+    private final AtomicBoolean controlMissing = new AtomicBoolean();
 
     /**
      * @param madeUpKey       the same App API with a made-up key, which it must refuse before a 404 counts; null for none
@@ -106,6 +111,10 @@ public final class VerificationExecutor implements Paced {
         this.workspaceLabel = ResilientTrack.label(workspace);
         Gauge.builder(MetricNames.APP_CREDENTIALS_REJECTED, keyRefused, k -> k.get() ? 1 : 0)
                 .description("1 while the App API refuses the App API key (401/403): no erasure can be verified until it is replaced")
+                .strongReference(true).register(meters);
+        Gauge.builder(MetricNames.APP_CONTROL_PERSON_MISSING, controlMissing, k -> k.get() ? 1 : 0)
+                .description("1 while the App API key does not find the control person (CUSTOMERIO_APP_CONTROL_PERSON_ID): a key of"
+                        + " another workspace, or that person was erased; no erasure is recorded VERIFIED meanwhile")
                 .strongReference(true).register(meters);
         this.pacing = new LeasedWindow(callsPerSecond, 0, unansweredGrace, "waiting for a share of the group's App API rate");
         IntervalBiFunction<PresenceResult> interval = Backoff.honouringRetryAfter(initialBackoff, maxBackoff, PresenceResult::retryAfter);
@@ -216,12 +225,17 @@ public final class VerificationExecutor implements Paced {
         pacing.acquire();
         PresenceResult found = inSlot(client, controlPerson);
         if (found.kind() == PresenceResult.Kind.PRESENT) {
+            if (controlMissing.compareAndSet(true, false)) {
+                log.info("the App API key{} finds the control person again: its 404s count", workspaceLabel);
+            }
             return null;
         }
         if (found.kind() == PresenceResult.Kind.GONE) {
-            log.error("the App API key{} does not find the control person (CUSTOMERIO_APP_CONTROL_PERSON_ID): it reads another"
-                    + " workspace, or that person was erased; its 404s prove nothing, and no erasure is recorded VERIFIED until the key"
-                    + " finds that person", workspaceLabel);
+            if (controlMissing.compareAndSet(false, true)) {
+                log.error("the App API key{} does not find the control person (CUSTOMERIO_APP_CONTROL_PERSON_ID): it reads another"
+                        + " workspace, or that person was erased; its 404s prove nothing, and no erasure is recorded VERIFIED until"
+                        + " the key finds that person", workspaceLabel);
+            }
             return new PresenceResult(0, PresenceResult.Kind.RETRYABLE, Optional.empty(),
                     "404 not counted: the App API key does not find the control person (a key of another workspace?)");
         }

@@ -76,6 +76,11 @@ public final class MetricNames {
     public static final String CREDENTIALS_REJECTED = "erasure.credentials.rejected";
     /** Gauge 0/1 per workspace: the App API refuses the App API key → {@code erasure_app_credentials_rejected}. */
     public static final String APP_CREDENTIALS_REJECTED = "erasure.app.credentials.rejected";
+    /**
+     * Gauge 0/1 per workspace: the App API key does not find the control person
+     * (CUSTOMERIO_APP_CONTROL_PERSON_ID) → {@code erasure_app_control_person_missing}.
+     */
+    public static final String APP_CONTROL_PERSON_MISSING = "erasure.app.control.person.missing";
 
     /** Timer, tag {@code status}: every App API look-up attempt → {@code erasure_app_call_seconds}. */
     public static final String APP_CALLS = "erasure.app.call";

@@ -74,7 +74,8 @@ public class MetricsContractIT {
             // The alerts and the dashboard's workspace variable group by it: every series about a workspace carries it.
             for (String name : List.of("erasure_track_call_seconds_count", "erasure_credentials_rejected", "erasure_ratelimit_calls_per_second",
                     "erasure_ratelimiter_wait_seconds_count", "resilience4j_circuitbreaker_state", "resilience4j_retry_calls_total",
-                    "erasure_verifications_total", "erasure_credentials_age_seconds", "erasure_app_credentials_rejected")) {
+                    "erasure_verifications_total", "erasure_credentials_age_seconds", "erasure_app_credentials_rejected",
+                    "erasure_app_control_person_missing")) {
                 assertThat(scrape).as("%s names its workspace", name).containsPattern("(?m)^" + name + "\\{[^}]*workspace=\"default\"")
                         .doesNotContainPattern("(?m)^" + name + "\\{(?![^}]*workspace=)[^}]*}");
             }

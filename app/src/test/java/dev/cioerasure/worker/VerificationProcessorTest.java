@@ -314,6 +314,7 @@ class VerificationProcessorTest {
     @Test
     void a404FromAKeyThatDoesNotFindTheControlPersonIsNoProof() throws Exception {
         java.util.Set<String> workspaceHolds = java.util.concurrent.ConcurrentHashMap.newKeySet(); // what the key's workspace holds
+        SimpleMeterRegistry ownMeters = new SimpleMeterRegistry(); // the shared one holds the other executor's gauges
         List<String> looked = new CopyOnWriteArrayList<>();
         VerificationExecutor executor = new VerificationExecutor(id -> {
             looked.add(id.type() + ":" + id.value());
@@ -321,7 +322,7 @@ class VerificationProcessorTest {
             return new PresenceResult(s, PresenceResult.classify(s), Optional.empty(), "http " + s);
         }, id -> new PresenceResult(401, PresenceResult.Kind.UNAUTHORIZED, Optional.empty(), "http 401"),
                 dev.cioerasure.request.Identifier.id("qa-seed-7"), 1000, 3, Duration.ofMillis(1), Duration.ofMillis(5),
-                Duration.ofSeconds(30), Duration.ofSeconds(2), meters, null);
+                Duration.ofSeconds(30), Duration.ofSeconds(2), ownMeters, null);
         VerificationProcessor withControl = new VerificationProcessor(new RequestParser(Clock.systemUTC()),
                 new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
                 java.util.Map.of(Settings.Workspace.DEFAULT_NAME, executor), Settings.Workspace.DEFAULT_NAME, sink, this::standing,
@@ -341,13 +342,22 @@ class VerificationProcessorTest {
             assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("the App API key does not find the control person"
                     + " (CUSTOMERIO_APP_CONTROL_PERSON_ID): it reads another workspace, or that person was erased"));
             assertThat(logs.lines()).noneSatisfy(l -> assertThat(l).contains("qa-seed-7"));
+            assertThat(ownMeters.get("erasure.app.control.person.missing").gauge().value()).as("the alert's gauge").isEqualTo(1);
+            withControl.process(task).get(10, TimeUnit.SECONDS);
+            assertThat(rows).isEmpty();
+            assertThat(logs.lines().stream().filter(l -> l.contains("does not find the control person"))).as("said once, not per check")
+                    .hasSize(1);
         }
-        assertThat(looked).containsExactly("EMAIL:jane@example.com", "ID:qa-seed-7");
+        assertThat(looked).containsExactly("EMAIL:jane@example.com", "ID:qa-seed-7", "EMAIL:jane@example.com", "ID:qa-seed-7");
         // the key of the right workspace: it finds the control person, and the 404 counts
         workspaceHolds.add("qa-seed-7");
-        withControl.process(task).get(10, TimeUnit.SECONDS);
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            withControl.process(task).get(10, TimeUnit.SECONDS);
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("the App API key finds the control person again"));
+        }
         assertThat(rows).singleElement().extracting(AuditEvent::outcome).isEqualTo(Outcome.VERIFIED);
         assertThat(rows.toString()).doesNotContain("qa-seed-7");
+        assertThat(ownMeters.get("erasure.app.control.person.missing").gauge().value()).isZero();
     }
 
     @Test
