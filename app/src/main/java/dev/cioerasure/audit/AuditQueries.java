@@ -115,6 +115,36 @@ public final class AuditQueries {
         return out;
     }
 
+    /**
+     * Of these Kafka records, those whose request id was completed for another identifier than
+     * theirs (the subject hash of their own OUTCOME row): two records of one id for two persons
+     * that ran at once in two instances, one erased, the other not. The request reads COMPLETED,
+     * yet this record's person was not erased by it.
+     */
+    public java.util.Set<AuditEvent.KafkaCoordinates> completedForAnother(java.util.Collection<AuditEvent.KafkaCoordinates> records)
+            throws SQLException {
+        java.util.Set<AuditEvent.KafkaCoordinates> out = new java.util.HashSet<>();
+        if (records.isEmpty()) {
+            return out;
+        }
+        try (java.sql.Connection c = dataSource.getConnection();
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset"
+                     + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS r(t, p, o)"
+                     + " JOIN audit_event o ON o.step = 'OUTCOME' AND o.kafka_topic = r.t AND o.kafka_partition = r.p AND o.kafka_offset = r.o"
+                     + " WHERE o.subject_hash IS NOT NULL AND EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = o.request_id"
+                     + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.subject_hash <> o.subject_hash)")) {
+            ps.setArray(1, c.createArrayOf("text", records.stream().map(AuditEvent.KafkaCoordinates::topic).toArray()));
+            ps.setArray(2, c.createArrayOf("integer", records.stream().map(AuditEvent.KafkaCoordinates::partition).toArray()));
+            ps.setArray(3, c.createArrayOf("bigint", records.stream().map(AuditEvent.KafkaCoordinates::offset).toArray()));
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new AuditEvent.KafkaCoordinates(rs.getString(1), rs.getInt(2), rs.getLong(3)));
+                }
+            }
+        }
+        return out;
+    }
+
     /** Every row of one request, in chain order. */
     public List<Row> history(String requestId) throws SQLException {
         return rows("SELECT " + ROW_COLUMNS + " FROM audit_event WHERE request_id = ? ORDER BY chain_seq", requestId);

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -54,16 +55,19 @@ final class DlqCommand {
      */
     static final class States {
         private final Map<String, String> status;
+        private final Set<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> completedForAnother;
         private final boolean known;
 
-        States(Map<String, String> status, boolean known) {
+        States(Map<String, String> status, Set<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> completedForAnother, boolean known) {
             this.status = status;
+            this.completedForAnother = completedForAnother;
             this.known = known;
         }
 
-        static States of(java.util.Collection<String> requestIds) throws java.sql.SQLException {
+        static States of(java.util.Collection<String> requestIds, java.util.Collection<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> records)
+                throws java.sql.SQLException {
             try (Lookup lookup = Lookup.open()) {
-                return lookup.states(requestIds);
+                return lookup.states(requestIds, records);
             }
         }
 
@@ -93,9 +97,14 @@ final class DlqCommand {
                 return dataSource != null;
             }
 
-            States states(java.util.Collection<String> requestIds) throws java.sql.SQLException {
-                return dataSource == null ? new States(Map.of(), false)
-                        : new States(new dev.cioerasure.audit.AuditQueries(dataSource).statusOf(requestIds), true);
+            /** @param records the original records behind the lines, whose own person is compared with the completion's */
+            States states(java.util.Collection<String> requestIds, java.util.Collection<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> records)
+                    throws java.sql.SQLException {
+                if (dataSource == null) {
+                    return new States(Map.of(), Set.of(), false);
+                }
+                dev.cioerasure.audit.AuditQueries q = new dev.cioerasure.audit.AuditQueries(dataSource);
+                return new States(q.statusOf(requestIds), q.completedForAnother(records), true);
             }
 
             @Override
@@ -122,6 +131,15 @@ final class DlqCommand {
         }
 
         /**
+         * The original record's request id was completed for another identifier than the record's:
+         * its person was not erased, whatever the request's status says (records of one id for two
+         * persons that ran at once in two instances).
+         */
+        boolean completedForAnother(Optional<TopicHeaders.Origin> record) {
+            return record.isPresent() && completedForAnother.contains(coordinates(record.get()));
+        }
+
+        /**
          * {@code resolved}, {@code closed without erasure}, {@code open (STATUS)}, {@code ?} without the
          * audit table, {@code -} without a request id.
          */
@@ -135,6 +153,10 @@ final class DlqCommand {
             String st = status.get(requestId);
             return st == null ? "open (no outcome)" : "CLOSED".equals(st) ? "closed without erasure" : resolved(requestId) ? "resolved"
                     : "open (" + st + ")";
+        }
+
+        static dev.cioerasure.audit.AuditEvent.KafkaCoordinates coordinates(TopicHeaders.Origin o) {
+            return new dev.cioerasure.audit.AuditEvent.KafkaCoordinates(o.topic(), o.partition(), o.offset());
         }
 
         static final String NOTE = "(state unknown: set DATABASE_URL, DATABASE_USER and DATABASE_PASSWORD to see whether each"
@@ -173,13 +195,14 @@ final class DlqCommand {
         public Integer call() throws Exception {
             requestIds.forEach(id -> Errors.requestIdArgument("--request-id", id));
             Settings.Kafka k = kafka();
-            record Line(String at, String when, String code, String requestId, String origin, String reason) { }
+            record Line(String at, String when, String code, String requestId, Optional<TopicHeaders.Origin> record, String origin,
+                        String reason) { }
             Map<String, Integer> codes = new java.util.TreeMap<>();
             String fmt = "%-14s %-20s %-18s %-24s %-22s %-28s %s%n";
             long[] resolved = {0};
-            try (StatePages<Line> pages = StatePages.open(Line::requestId, (l, states) -> {
+            try (StatePages<Line> pages = StatePages.open(Line::requestId, Line::record, (l, states) -> {
                 // the request id's state is another identifier's: this record's own was never erased
-                boolean another = REUSED.equals(l.code());
+                boolean another = REUSED.equals(l.code()) || states.completedForAnother(l.record());
                 System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), another ? "not erased (id reused)"
                         : states.describe(l.requestId()), l.origin(), l.reason());
                 resolved[0] += !another && states.resolved(l.requestId()) ? 1 : 0;
@@ -189,8 +212,8 @@ final class DlqCommand {
                     count(codes, r);
                     if (matches(r, requestIds, reason)) {
                         pages.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
-                                nz(shown(r.headers(), TopicHeaders.REASON_CODE)), shown(r.headers(), TopicHeaders.REQUEST_ID), origin(r),
-                                reasonOf(r)));
+                                nz(shown(r.headers(), TopicHeaders.REASON_CODE)), shown(r.headers(), TopicHeaders.REQUEST_ID),
+                                TopicHeaders.Origin.of(r.headers()), origin(r), reasonOf(r)));
                     }
                 });
                 pages.finish();
@@ -252,17 +275,26 @@ final class DlqCommand {
                         cut[0]++;
                     } else {
                         chosen.add(new Chosen(r.partition(), r.offset(), shown(r.headers(), TopicHeaders.REQUEST_ID),
-                                shown(r.headers(), TopicHeaders.REASON_CODE), origin(r)));
+                                shown(r.headers(), TopicHeaders.REASON_CODE), origin(r), TopicHeaders.Origin.of(r.headers())));
                     }
                 }
             });
             int matched = chosen.size();
-            States states = States.of(chosen.stream().map(Chosen::requestId).filter(id -> !id.isEmpty()).distinct().toList());
+            States states = States.of(chosen.stream().map(Chosen::requestId).filter(id -> !id.isEmpty()).distinct().toList(),
+                    chosen.stream().map(Chosen::record).flatMap(Optional::stream).map(States::coordinates).distinct().toList());
             if (!states.known() && !chosen.isEmpty()) {
                 System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
                         + "; every matching record is replayed, resolved or not");
             } else if (!force) {
                 int before = chosen.size();
+                // replayed, the worker would reject these REQUEST_ID_REUSED: the id is another person's now
+                chosen.removeIf(c -> states.completedForAnother(c.record()) && !REUSED.equals(c.reasonCode()));
+                if (chosen.size() < before) {
+                    System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request id was completed"
+                            + " for another identifier while they were processed: not erased; replayed they would be rejected"
+                            + " REQUEST_ID_REUSED, so submit each under a request id of its own");
+                }
+                before = chosen.size();
                 chosen.removeIf(c -> states.resolved(c.requestId()) && !REUSED.equals(c.reasonCode())); // those: below
                 if (chosen.size() < before) {
                     System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"
@@ -393,7 +425,8 @@ final class DlqCommand {
      *
      * @param origin the original record's coordinates ({@code topic-partition@offset}), {@code ?} when unknown
      */
-    record Chosen(int partition, long offset, String requestId, String reasonCode, String origin) {
+    /** @param record the original record, when its headers name it (compared by {@link States#completedForAnother}) */
+    record Chosen(int partition, long offset, String requestId, String reasonCode, String origin, Optional<TopicHeaders.Origin> record) {
         /** Partition and offset in one long (offsets stay far below 2^48). */
         static long key(int partition, long offset) {
             return ((long) partition << 48) | offset;

@@ -41,7 +41,7 @@ final class ParkedCommand implements Callable<Integer> {
         Instant now = Instant.now();
         String fmt = "%-14s %-6s %-20s %-24s %s%n";
         long[] shownLines = {0};
-        try (StatePages<Line> pages = StatePages.open(Line::requestId, (l, states) -> {
+        try (StatePages<Line> pages = StatePages.open(Line::requestId, l -> java.util.Optional.empty(), (l, states) -> {
             boolean finished = states.resolved(l.requestId());
             if (finished && !all) {
                 return; // the request is COMPLETED (or CLOSED without erasure): nothing waits any more

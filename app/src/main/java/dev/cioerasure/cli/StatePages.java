@@ -1,7 +1,9 @@
 package dev.cioerasure.cli;
 
+import dev.cioerasure.kafka.TopicHeaders;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 
@@ -17,27 +19,35 @@ final class StatePages<L> implements AutoCloseable {
 
     private final DlqCommand.States.Lookup lookup;
     private final Function<L, String> requestId;
+    private final Function<L, Optional<TopicHeaders.Origin>> record;
     private final BiConsumer<L, DlqCommand.States> print;
     private final java.util.function.BooleanSupplier readerGone;
     private final List<L> page = new ArrayList<>(PAGE);
     private long lines;
 
-    StatePages(DlqCommand.States.Lookup lookup, Function<L, String> requestId, BiConsumer<L, DlqCommand.States> print) {
-        this(lookup, requestId, print, System.out::checkError);
+    StatePages(DlqCommand.States.Lookup lookup, Function<L, String> requestId, Function<L, Optional<TopicHeaders.Origin>> record,
+               BiConsumer<L, DlqCommand.States> print) {
+        this(lookup, requestId, record, print, System.out::checkError);
     }
 
     /** @param readerGone whether the printed lines have nowhere to go any more (the listing then stops, {@link Errors.ReaderGone}) */
-    StatePages(DlqCommand.States.Lookup lookup, Function<L, String> requestId, BiConsumer<L, DlqCommand.States> print,
-               java.util.function.BooleanSupplier readerGone) {
+    StatePages(DlqCommand.States.Lookup lookup, Function<L, String> requestId, Function<L, Optional<TopicHeaders.Origin>> record,
+               BiConsumer<L, DlqCommand.States> print, java.util.function.BooleanSupplier readerGone) {
         this.lookup = lookup;
         this.requestId = requestId;
+        this.record = record;
         this.print = print;
         this.readerGone = readerGone;
     }
 
-    /** Opens the audit table when DATABASE_URL is set; {@code print} gets each line with the states of its page. */
-    static <L> StatePages<L> open(Function<L, String> requestId, BiConsumer<L, DlqCommand.States> print) {
-        return new StatePages<>(DlqCommand.States.Lookup.open(), requestId, print);
+    /**
+     * Opens the audit table when DATABASE_URL is set; {@code print} gets each line with the states of its page.
+     *
+     * @param record the original record behind a line, when known (its own person is compared with the request's completion)
+     */
+    static <L> StatePages<L> open(Function<L, String> requestId, Function<L, Optional<TopicHeaders.Origin>> record,
+                                  BiConsumer<L, DlqCommand.States> print) {
+        return new StatePages<>(DlqCommand.States.Lookup.open(), requestId, record, print);
     }
 
     void add(L line) {
@@ -59,7 +69,8 @@ final class StatePages<L> implements AutoCloseable {
         }
         DlqCommand.States states;
         try {
-            states = lookup.states(page.stream().map(requestId).filter(id -> id != null && !id.isEmpty()).distinct().toList());
+            states = lookup.states(page.stream().map(requestId).filter(id -> id != null && !id.isEmpty()).distinct().toList(),
+                    page.stream().map(record).flatMap(Optional::stream).map(DlqCommand.States::coordinates).distinct().toList());
         } catch (java.sql.SQLException e) {
             throw new LookupFailed(e);
         }

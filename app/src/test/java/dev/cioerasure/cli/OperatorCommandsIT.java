@@ -239,6 +239,37 @@ class OperatorCommandsIT {
         return Cli.run(env, args);
     }
 
+    /**
+     * Two records of one request id for two persons, run at once by two instances: one completed
+     * the request, the other failed. The request reads COMPLETED, and the failed record's dead
+     * letter read "resolved" and was skipped by dlq replay, though its person was never erased.
+     * Now each dead letter is compared with the completion by its own record's person.
+     */
+    @Test
+    void aDeadLetterWhoseRequestIdWasCompletedForAnotherPersonIsNotResolved() throws Exception {
+        track.stubFor(post(urlPathEqualTo("/api/v1/customers/p-race-b/suppress")).atPriority(1)
+                .willReturn(aResponse().withStatus(404).withBody("{}")));
+        h.send(Messages.request("r-race", "id", "p-race-b"));
+        h.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.outcomes() == 1);
+        assertThat(h.deadLetters(1, Duration.ofSeconds(30))).hasSize(1);
+        // the other instance's record of the same id, for another person, completes meanwhile
+        try (java.sql.Connection c = dev.cioerasure.testing.TestInfra.dataSource(h.ownerDatabase()).getConnection();
+             java.sql.Statement st = c.createStatement()) {
+            st.execute("INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome, regulation, kafka_topic,"
+                    + " kafka_partition, kafka_offset, worker_instance, occurred_at) VALUES ('r-race', '" + "ab".repeat(32) + "', 'id',"
+                    + " 'OUTCOME', 'COMPLETED', 'GDPR', '" + h.topic + "', 0, 9999, 'other-instance', now())");
+        }
+        Cli.Run list = runWithAudit("dlq", "list");
+        assertThat(list.out()).contains("not erased (id reused)", "1 record(s); 0 resolved since").doesNotContainPattern("r-race +resolved");
+
+        Cli.Run replay = runWithAudit("dlq", "replay", "--request-id", "r-race");
+        assertThat(replay.exit()).isEqualTo(1);
+        assertThat(replay.err()).contains("skipped 1 record(s) whose request id was completed for another identifier while they were"
+                + " processed: not erased; replayed they would be rejected REQUEST_ID_REUSED, so submit each under a request id of its own",
+                "nothing left to replay").doesNotContain("already resolved");
+    }
+
     @Test
     void deadLettersShowWhetherTheyWereResolvedAndResolvedOnesAreNotReplayedAgain() throws Exception {
         track.stubFor(post(urlPathEqualTo("/api/v1/customers/p-fix-later/suppress")).atPriority(1)

@@ -15,7 +15,7 @@ class StatePagesTest {
     void linesArePrintedAPageAtATimeAsTheyAreAddedNotHeldToTheEnd() {
         List<String> printed = new ArrayList<>();
         List<Integer> printedWhenAdding = new ArrayList<>();
-        try (StatePages<String> pages = new StatePages<>(DlqCommand.States.Lookup.none(), line -> "r-" + line,
+        try (StatePages<String> pages = new StatePages<>(DlqCommand.States.Lookup.none(), line -> "r-" + line, line -> java.util.Optional.empty(),
                 (line, states) -> printed.add(line + " " + states.describe("r-" + line)))) {
             for (int i = 0; i < 2_500; i++) {
                 printedWhenAdding.add(printed.size());
@@ -42,7 +42,7 @@ class StatePagesTest {
     void aListingStopsOnceItsReaderIsGone() {
         boolean[] gone = {false};
         List<String> printed = new ArrayList<>();
-        try (StatePages<String> pages = new StatePages<>(DlqCommand.States.Lookup.none(), line -> "r-" + line, (line, states) -> {
+        try (StatePages<String> pages = new StatePages<>(DlqCommand.States.Lookup.none(), line -> "r-" + line, line -> java.util.Optional.empty(), (line, states) -> {
             printed.add(line);
             gone[0] = true; // the reader closed its end after the first line
         }, () -> gone[0])) {
@@ -61,7 +61,8 @@ class StatePagesTest {
      */
     @Test
     void aRequestClosedWithoutErasureIsShownSoAndCountsAsResolved() {
-        DlqCommand.States states = new DlqCommand.States(java.util.Map.of("a", "CLOSED", "b", "COMPLETED", "c", "REJECTED"), true);
+        DlqCommand.States states = new DlqCommand.States(java.util.Map.of("a", "CLOSED", "b", "COMPLETED", "c", "REJECTED"),
+                java.util.Set.of(), true);
         assertThat(states.describe("a")).isEqualTo("closed without erasure");
         assertThat(states.describe("b")).isEqualTo("resolved");
         assertThat(states.describe("c")).isEqualTo("open (REJECTED)");
