@@ -52,12 +52,6 @@ final class CredentialsCommand {
         }
 
         /**
-         * The App API key: a look-up of a made-up person must answer 404 (key accepted, no such
-         * person), and the same look-up with a made-up key must be refused. A server that answers
-         * 404 whatever the key (a wrong CUSTOMERIO_APP_URL: a gateway's or another API's JSON 404)
-         * is not the App API, and the worker would record each of its 404s as VERIFIED.
-         */
-        /**
          * The key must find the control person: a key of another workspace is accepted and
          * answers 404 for everyone, each of which the worker would record VERIFIED.
          */
@@ -80,6 +74,12 @@ final class CredentialsCommand {
             return 1;
         }
 
+        /**
+         * The App API key: a look-up of a made-up person must answer 404 (key accepted, no such
+         * person), and the same look-up with a made-up key must be refused. A server that answers
+         * 404 whatever the key (a wrong CUSTOMERIO_APP_URL: a gateway's or another API's JSON 404)
+         * is not the App API, and the worker would record each of its 404s as VERIFIED.
+         */
         private static int app(Settings.CustomerIo c) {
             System.out.println("checking the App API key from " + c.verification().appKey().source() + " at " + c.appBaseUrl());
             Identifier nobody = Identifier.id("cio-erasure-credential-check-" + UUID.randomUUID());

@@ -424,8 +424,8 @@ final class DlqCommand {
      * A dead-lettered record chosen for replay, by its coordinates (its body is read again when it is sent).
      *
      * @param origin the original record's coordinates ({@code topic-partition@offset}), {@code ?} when unknown
+     * @param record the original record, when its headers name it (compared by {@link States#completedForAnother})
      */
-    /** @param record the original record, when its headers name it (compared by {@link States#completedForAnother}) */
     record Chosen(int partition, long offset, String requestId, String reasonCode, String origin, Optional<TopicHeaders.Origin> record) {
         /** Partition and offset in one long (offsets stay far below 2^48). */
         static long key(int partition, long offset) {
