@@ -86,4 +86,9 @@ public interface BatchClient {
     static BatchClient http(TrackEndpoint endpoint, Clock clock) {
         return new HttpBatchClient(endpoint, clock);
     }
+
+    /** The real client, whose batches are not sent while {@code guard} finds its workspace calling another one's site id. */
+    static BatchClient http(TrackEndpoint endpoint, Clock clock, SiteIdGuard guard, String workspace) {
+        return new HttpBatchClient(endpoint, clock, () -> guard.conflict(workspace));
+    }
 }

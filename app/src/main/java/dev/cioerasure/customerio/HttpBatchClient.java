@@ -37,9 +37,13 @@ final class HttpBatchClient implements BatchClient {
     private final HttpTrackClient v1;
 
     HttpBatchClient(TrackEndpoint endpoint, Clock clock) {
+        this(endpoint, clock, Optional::empty);
+    }
+
+    HttpBatchClient(TrackEndpoint endpoint, Clock clock, java.util.function.Supplier<Optional<String>> notToBeSent) {
         this.clock = clock;
         this.uri = URI.create(endpoint.baseUrl().toString().replaceAll("/+$", "") + "/api/v2/batch");
-        this.v1 = new HttpTrackClient(endpoint, clock);
+        this.v1 = new HttpTrackClient(endpoint, clock, notToBeSent);
     }
 
     /** The request body of these items: {@code {"batch":[item,item,…]}}, each item's JSON as it was encoded. */
@@ -68,6 +72,9 @@ final class HttpBatchClient implements BatchClient {
 
     @Override
     public Response send(List<Item> items) {
+        if (v1.notSent()) {
+            return new Response(0, TrackResult.Kind.UNAUTHORIZED, Optional.empty(), Map.of(), SiteIdGuard.NOT_SENT, Duration.ZERO);
+        }
         long start = System.nanoTime();
         HttpRequest request = v1.request(uri).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body(items))).build();

@@ -36,10 +36,17 @@ final class HttpTrackClient implements TrackClient {
     private final Clock clock;
     private final HttpClient http;
     private final String base;
+    /** Why a call must not be sent now ({@link SiteIdGuard}), or empty. */
+    private final java.util.function.Supplier<Optional<String>> notToBeSent;
 
     HttpTrackClient(TrackEndpoint endpoint, Clock clock) {
+        this(endpoint, clock, Optional::empty);
+    }
+
+    HttpTrackClient(TrackEndpoint endpoint, Clock clock, java.util.function.Supplier<Optional<String>> notToBeSent) {
         this.endpoint = endpoint;
         this.clock = clock;
+        this.notToBeSent = notToBeSent;
         this.base = endpoint.baseUrl().toString().replaceAll("/+$", "") + "/api/v1";
         this.http = HttpClient.newBuilder()
                 // Completions run on the client's selector thread instead of hopping to another pool:
@@ -81,6 +88,11 @@ final class HttpTrackClient implements TrackClient {
         }
     }
 
+    /** Whether the guard holds the call back: the key file names another workspace's site id. */
+    boolean notSent() {
+        return notToBeSent.get().isPresent();
+    }
+
     @Override
     public void reloadCredentials() {
         endpoint.apiKey().forceRefresh();
@@ -107,6 +119,10 @@ final class HttpTrackClient implements TrackClient {
     private record Sent(TrackResult result, byte[] body) { }
 
     private Sent send(TrackOperation op, HttpRequest.Builder builder) {
+        if (notSent()) {
+            return new Sent(new TrackResult(op, 0, TrackResult.Kind.UNAUTHORIZED, Optional.empty(), SiteIdGuard.NOT_SENT, Duration.ZERO),
+                    null);
+        }
         long start = System.nanoTime();
         try {
             HttpResponse<byte[]> resp = exchange(builder.build(), MAX_BODY_READ);

@@ -25,6 +25,11 @@ public interface TrackClient {
         return new HttpTrackClient(endpoint, clock);
     }
 
+    /** The real client, whose calls are not sent while {@code guard} finds its workspace calling another one's site id. */
+    static TrackClient http(TrackEndpoint endpoint, Clock clock, SiteIdGuard guard, String workspace) {
+        return new HttpTrackClient(endpoint, clock, () -> guard.conflict(workspace));
+    }
+
     /**
      * The credential check at this base URL with credentials of no workspace
      * ({@link TrackEndpoint#madeUp}): a success means that what answers there does not check

@@ -89,9 +89,14 @@ final class CredentialGate {
         }
         nextProbeNanos.set(System.nanoTime() + probeEvery.toNanos());
         if (closed.compareAndSet(false, true)) {
-            log.error("Customer.io rejects the Track credentials{} (HTTP {}): its erasures are paused until they work."
-                    + " Check the site id and Track API key (run `credentials verify`); probing every {} s",
-                    workspaceLabel, r.status(), probeEvery.toSeconds());
+            if (r.status() == 0) { // not sent: the reason was logged where it was decided (SiteIdGuard)
+                log.error("the Track credentials{} are not used ({}): its erasures are paused until they may be; looking again every {} s",
+                        workspaceLabel, r.detail(), probeEvery.toSeconds());
+            } else {
+                log.error("Customer.io rejects the Track credentials{} (HTTP {}): its erasures are paused until they work."
+                        + " Check the site id and Track API key (run `credentials verify`); probing every {} s",
+                        workspaceLabel, r.status(), probeEvery.toSeconds());
+            }
         }
         return true;
     }

@@ -110,6 +110,10 @@ public final class WorkerRuntime implements AutoCloseable {
     static Workspaces workspaces(Settings s, MeterRegistry meters, Clock clock) {
         boolean several = s.workspaces().size() > 1;
         List<Workspaces.Workspace> out = new java.util.ArrayList<>();
+        // a key file rewritten later to name another workspace's site id: that workspace's calls are held back
+        dev.cioerasure.customerio.SiteIdGuard guard = new dev.cioerasure.customerio.SiteIdGuard(s.workspaces().stream()
+                .map(w -> new dev.cioerasure.customerio.SiteIdGuard.Member(w.name(), w.customerIo().baseUrl(), w.customerIo().siteId(),
+                        w.customerIo().apiKey())).toList());
         for (Settings.Workspace w : s.workspaces()) {
             Settings.CustomerIo cio = w.customerIo();
             MeterRegistry tagged = Metrics.forWorkspace(meters, w.name());
@@ -118,10 +122,12 @@ public final class WorkerRuntime implements AutoCloseable {
             TrackPolicy policy = new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
                     cio.breakerOpenFor(), cio.breakerOpenFor(), cio.rateHeadroomPercent(), UNANSWERED_GRACE);
             ErasureExecutor executor = cio.batch().enabled()
-                    ? new ErasureExecutor(new BatchingTrack(BatchClient.http(endpoint, clock), cio.batch().maxItems(), cio.batch().maxWait(),
+                    ? new ErasureExecutor(new BatchingTrack(BatchClient.http(endpoint, clock, guard, w.name()), cio.batch().maxItems(),
+                            cio.batch().maxWait(),
                             cio.rateLimitPerSecond(), cio.rateHeadroomPercent(), UNANSWERED_GRACE, tagged), policy, tagged,
                             several ? w.name() : null, !several)
-                    : new ErasureExecutor(TrackClient.http(endpoint, clock), policy, tagged, several ? w.name() : null, !several);
+                    : new ErasureExecutor(TrackClient.http(endpoint, clock, guard, w.name()), policy, tagged, several ? w.name() : null,
+                            !several);
             Secret key = cio.apiKey();
             Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
                             : Duration.between(k.lastWritten(), clock.instant()).toSeconds())

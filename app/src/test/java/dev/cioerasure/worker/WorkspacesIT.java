@@ -133,4 +133,45 @@ class WorkspacesIT {
             assertThat(h.rows().toString()).doesNotContain("person-");
         }
     }
+
+    /**
+     * Workspace us-b's key file rewritten while the worker runs to name us-a's site id and key (a
+     * copy of the wrong secret): its erasures were made in us-a and recorded SUCCEEDED in us-b,
+     * which kept the person. Its calls are held back now: nothing is sent as us-b, us-b stays
+     * paused with its alert's gauge, and us-a goes on.
+     */
+    @Test
+    void aKeyFileRewrittenToAnotherWorkspacesSiteIdSendsNothing() throws Exception {
+        Path bKey = Files.writeString(dir.resolve("us-b.key"), "key-us-b-refused-here");
+        try (WorkerHarness h = WorkerHarness.forStub(usA.baseUrl()).worker(64, Duration.ofMinutes(10))
+                .retryDelays(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1))
+                .workspaces(List.of(
+                        workspace("us-a", usA, "site-us-a", Secret.of("k", "key-us-a"), Settings.Region.US),
+                        // at us-a's URL, which refuses us-b's own credentials: us-b is paused from the start
+                        workspace("us-b", usA, "site-us-b", Secret.fromFile("us-b key file", bKey), Settings.Region.US)));
+             dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            h.start();
+            h.send(Messages.request("k-1", "id", "person-k1"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE step = 'WORKSPACE'"
+                    + " AND outcome = 'SUCCEEDED' AND workspace = 'us-a'") == 1);
+            Files.writeString(bKey, "site-us-a:key-us-a"); // us-a's credentials, in us-b's file
+            Thread.sleep(8_000); // the credential gate's probes (every 2 s) find the file changed
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'WORKSPACE' AND workspace = 'us-b'"))
+                    .as("nothing recorded for us-b").isZero();
+            assertThat(usA.calls().stream().filter(c -> "person-k1".equals(c.identifier()) && c.status() == 200).count())
+                    .as("us-a's suppress and destroy only: nothing sent as us-b with us-a's credentials").isEqualTo(2);
+            String scrape = MetricsContractIT.scrape(h.runtime().metricsPort());
+            assertThat(scrape).containsPattern("erasure_credentials_rejected\\{[^}]*workspace=\"us-b\"[^}]*} 1\\.0")
+                    .containsPattern("erasure_credentials_rejected\\{[^}]*workspace=\"us-a\"[^}]*} 0\\.0")
+                    .containsPattern("erasure_track_call_seconds_count\\{[^}]*status=\"site_id_of_another_workspace\"[^}]*workspace=\"us-b\"");
+            assertThat(logs.lines().stream().filter(l -> l.contains("the Track key file of workspace us-b now names site id site-us-a, the"
+                    + " one workspace us-a calls at"))).as("said once").hasSize(1);
+            assertThat(logs.lines()).noneSatisfy(l -> assertThat(l).contains("key-us-a"));
+
+            h.send(Messages.request("k-2", "id", "person-k2"));
+            await().atMost(Duration.ofSeconds(60)).until(() -> h.count("SELECT count(*) FROM audit_event WHERE step = 'WORKSPACE'"
+                    + " AND outcome = 'SUCCEEDED' AND workspace = 'us-a'") == 2);
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE step = 'WORKSPACE' AND workspace = 'us-b'")).isZero();
+        }
+    }
 }
