@@ -57,4 +57,28 @@ class SiteIdGuardTest {
         Files.writeString(bKey, "site-z:whatever-value");
         assertThat(one.conflict("default")).as("one workspace: no other's site id").isEmpty();
     }
+
+    /** Both transports (v1 calls and v2 batches) send nothing while the guard holds a workspace back. */
+    @Test
+    void neitherTransportSendsWhileTheWorkspaceIsHeldBack() throws Exception {
+        URI nowhere = URI.create("http://127.0.0.1:9"); // a call that went out would come back io_error, not this
+        Path bKey = Files.writeString(dir.resolve("b.key"), "key-b");
+        SiteIdGuard guard = new SiteIdGuard(List.of(new SiteIdGuard.Member("brand-a", nowhere, "site-a", Secret.of("k", "key-a")),
+                new SiteIdGuard.Member("brand-b", nowhere, "site-b", Secret.fromFile("b", bKey))));
+        TrackEndpoint b = new TrackEndpoint(nowhere, "site-b", Secret.fromFile("b", bKey), java.time.Duration.ofSeconds(1),
+                java.time.Duration.ofSeconds(1));
+        Files.writeString(bKey, "site-a:key-a-copied");
+        TrackResult call = TrackClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b")
+                .suppress(dev.cioerasure.request.Identifier.id("person-1"));
+        assertThat(call.kind()).isEqualTo(TrackResult.Kind.UNAUTHORIZED);
+        assertThat(call.status()).isZero();
+        assertThat(call.metricTag()).isEqualTo(SiteIdGuard.NOT_SENT);
+        BatchClient.Response batch = BatchClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b")
+                .send(List.of(new BatchClient.Item(TrackOperation.SUPPRESS, dev.cioerasure.request.Identifier.id("person-1"))));
+        assertThat(batch.kind()).isEqualTo(TrackResult.Kind.UNAUTHORIZED);
+        assertThat(batch.detail()).isEqualTo(SiteIdGuard.NOT_SENT);
+        Files.writeString(bKey, "key-b-rotated");
+        assertThat(TrackClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b").suppress(dev.cioerasure.request.Identifier.id("p"))
+                .kind()).as("its own site id again: the call goes out (and finds nobody at port 9)").isEqualTo(TrackResult.Kind.RETRYABLE);
+    }
 }
