@@ -314,14 +314,26 @@ public final class WorkerRuntime implements AutoCloseable {
      */
     private static void trackUrlsCheckCredentials(Settings s) {
         boolean several = s.workspaces().size() > 1;
-        java.util.Set<java.net.URI> asked = new java.util.HashSet<>(); // workspaces of one region share its URL: asked once
+        // workspaces of one region share its URL: asked once; the URLs all at once (one blackholed
+        // URL takes its 3 s connect timeout, and they added up one after another)
+        java.util.Map<java.net.URI, java.util.concurrent.CompletableFuture<dev.cioerasure.customerio.TrackResult>> asked =
+                new java.util.LinkedHashMap<>();
+        java.util.concurrent.Executor ownThread = task -> {
+            Thread t = new Thread(task, "track-url-check");
+            t.setDaemon(true);
+            t.start();
+        };
+        for (Settings.Workspace w : s.workspaces()) {
+            asked.computeIfAbsent(w.customerIo().baseUrl(), url -> java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> TrackClient.checkWithMadeUpCredentials(url, Duration.ofSeconds(3), Duration.ofSeconds(5)), ownThread));
+        }
         for (Settings.Workspace w : s.workspaces()) {
             Settings.CustomerIo cio = w.customerIo();
-            if (!asked.add(cio.baseUrl())) {
+            java.util.concurrent.CompletableFuture<dev.cioerasure.customerio.TrackResult> check = asked.remove(cio.baseUrl());
+            if (check == null) {
                 continue;
             }
-            dev.cioerasure.customerio.TrackResult r = TrackClient.checkWithMadeUpCredentials(cio.baseUrl(), Duration.ofSeconds(3),
-                    Duration.ofSeconds(5));
+            dev.cioerasure.customerio.TrackResult r = check.join();
             if (r.isSuccess()) {
                 throw Preflight.config("CUSTOMERIO_TRACK_URL" + (several ? " of workspace " + w.name() : "") + ": " + cio.baseUrl()
                         + " answered HTTP " + r.status() + " to a credential check with a made-up key: it does not check Track"

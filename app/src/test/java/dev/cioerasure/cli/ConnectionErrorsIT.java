@@ -382,6 +382,68 @@ class ConnectionErrorsIT {
     }
 
     /**
+     * The start asks each distinct Track URL with a made-up key, and did so one after another: a
+     * URL that takes connections and never answers held the start for its 5 s before the next was
+     * asked. They are asked at once now: two such servers are each asked within a second of the
+     * other, and the catch-all behind them still stops the worker.
+     */
+    @Test
+    void aWorkerAsksItsTrackUrlsAtOnce() throws Exception {
+        java.util.List<Long> acceptedAt = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        java.util.List<java.net.ServerSocket> silent = new java.util.ArrayList<>();
+        java.util.List<java.net.Socket> held = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        com.github.tomakehurst.wiremock.WireMockServer catchAll = new com.github.tomakehurst.wiremock.WireMockServer(
+                com.github.tomakehurst.wiremock.core.WireMockConfiguration.options().dynamicPort());
+        catchAll.start();
+        try {
+            for (int i = 0; i < 2; i++) {
+                java.net.ServerSocket server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+                silent.add(server);
+                Thread t = new Thread(() -> {
+                    try {
+                        while (true) {
+                            java.net.Socket c = server.accept(); // taken, never answered
+                            acceptedAt.add(System.nanoTime());
+                            held.add(c);
+                        }
+                    } catch (java.io.IOException closed) {
+                        // the test is over
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+            }
+            catchAll.stubFor(com.github.tomakehurst.wiremock.client.WireMock.any(com.github.tomakehurst.wiremock.client.WireMock.anyUrl())
+                    .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson("{}")));
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("urls");
+            java.nio.file.Path key = java.nio.file.Files.writeString(dir.resolve("k"), "track-key-value");
+            java.nio.file.Path file = java.nio.file.Files.writeString(dir.resolve("workspaces.yaml"), "workspaces:\n"
+                    + "  - {name: one, site_id: s1, track_api_key_file: " + key + ", track_url: \"http://127.0.0.1:" + silent.get(0).getLocalPort() + "\"}\n"
+                    + "  - {name: two, site_id: s2, track_api_key_file: " + key + ", track_url: \"http://127.0.0.1:" + silent.get(1).getLocalPort() + "\"}\n"
+                    + "  - {name: three, site_id: s3, track_api_key_file: " + key + ", track_url: \"" + catchAll.baseUrl() + "\"}\n");
+            Map<String, String> env = env();
+            for (String k : java.util.List.of("CUSTOMERIO_SITE_ID", "CUSTOMERIO_TRACK_API_KEY", "CUSTOMERIO_TRACK_URL")) {
+                env.remove(k);
+            }
+            env.put("CUSTOMERIO_WORKSPACES_FILE", file.toString());
+            Cli.Run r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(90), () -> Cli.run(env, "worker"));
+            assertOneCleanLine(r, 78, "CUSTOMERIO_TRACK_URL of workspace three: " + catchAll.baseUrl() + " answered HTTP 200 to a"
+                    + " credential check with a made-up key");
+            assertThat(acceptedAt).as("each silent URL asked once").hasSize(2);
+            assertThat(Math.abs(acceptedAt.get(1) - acceptedAt.get(0))).as("asked together, not 5 s apart")
+                    .isLessThan(Duration.ofSeconds(2).toNanos());
+        } finally {
+            catchAll.stop();
+            for (java.net.ServerSocket server : silent) {
+                server.close();
+            }
+            for (java.net.Socket c : held) {
+                c.close();
+            }
+        }
+    }
+
+    /**
      * A retry record waits on its topic until its round (8 h for the last by default): a retention
      * shorter than that deleted it unprocessed at the next restart of the worker holding it.
      */
