@@ -22,7 +22,12 @@ public enum Outcome {
     /** Verification: the person was still present at the verification deadline. A compliance incident. */
     STILL_PRESENT,
     /** Verification could not be done: no App API key, or no check got an answer before the deadline. */
-    UNVERIFIABLE;
+    UNVERIFIABLE,
+    /**
+     * A person closed a REJECTED or FAILED request without erasure (the command {@code close},
+     * migration V14); written only by the database function close_request, never by the worker.
+     */
+    CLOSED;
 
     /** The final outcomes of a Kafka record (OUTCOME rows). */
     public static final java.util.Set<Outcome> RECORD_OUTCOMES = java.util.Collections.unmodifiableSet(

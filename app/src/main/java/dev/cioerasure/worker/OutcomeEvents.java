@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * A transient send failure is retried until it succeeds; a permanent one (not authorised,
  * invalid topic) is logged and counted in {@code erasure_republish_given_up_total{topic="outcomes"}}.
  */
-final class OutcomeEvents {
+public final class OutcomeEvents {
     private static final Logger log = LoggerFactory.getLogger(OutcomeEvents.class);
     static final String SCHEMA = "cio-erasure-outcome/1";
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -80,8 +80,8 @@ final class OutcomeEvents {
         return CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new));
     }
 
-    /** The event's JSON (docs/outcome-events.md). */
-    static byte[] event(AuditEvent row) {
+    /** The event's JSON (docs/outcome-events.md); also what {@code close} announces for a CLOSED row. */
+    public static byte[] event(AuditEvent row) {
         ObjectNode e = JSON.createObjectNode();
         e.put("schema", SCHEMA);
         e.put("request_id", row.requestId());

@@ -63,7 +63,8 @@ class CloseCommandIT {
         Cli.Run closed = Cli.run(env, "close", "rej-1", "--by", "privacy-desk/ticket-9", "--why", "a test message, no person behind it");
         assertThat(closed.exit()).as(closed.err()).isZero();
         assertThat(closed.out()).matches("closed request rej-1 without erasure: audit row \\d+ \\(OUTCOME CLOSED, by"
-                + " privacy-desk/ticket-9\\); it is no longer open or overdue\\R");
+                + " privacy-desk/ticket-9\\); it is no longer open or overdue\\R"
+                + "not announced on the outcome topic: KAFKA_BOOTSTRAP_SERVERS is not set\\R");
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             try (ResultSet rs = st.executeQuery("SELECT subject_hash, regulation, requested_at, deadline_at, worker_instance, reason,"
                     + " kafka_topic FROM audit_event WHERE request_id = 'rej-1' AND outcome = 'CLOSED'")) {
@@ -209,6 +210,79 @@ class CloseCommandIT {
             }
         }
         assertThat(new OpenRequests(ds).refresh(now).open()).isZero();
+    }
+
+    /**
+     * A ticketing platform follows the outcome topic: a closed request never reached it, and its
+     * ticket stayed at FAILED for good. With Kafka settings, close announces the CLOSED row there
+     * (no subject hash, nothing the closer role could not read: closed_request_event, V16); run
+     * again, it announces it again; a topic it cannot write to is said before anything is closed.
+     */
+    @Test
+    void withKafkaSettingsAClosedRequestIsAnnouncedOnTheOutcomeTopic() throws Exception {
+        Settings.Database owner = TestInfra.freshDatabase();
+        DataSource ds = TestInfra.dataSource(owner);
+        Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
+        try (Connection c = ds.getConnection()) {
+            append(c, "ann-1", "FAILED", now.minus(40, ChronoUnit.DAYS), now.minus(10, ChronoUnit.DAYS));
+            append(c, "ann-2", "FAILED", now.minus(40, ChronoUnit.DAYS), now.minus(10, ChronoUnit.DAYS));
+        }
+        String topic = "erasure.requests.close-" + UUID.randomUUID().toString().substring(0, 8);
+        TestInfra.kafka().createTopics(1, topic + ".outcomes");
+        String closer = "closer_" + UUID.randomUUID().toString().substring(0, 8);
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE ROLE " + closer + " LOGIN PASSWORD 'c' IN ROLE cio_erasure_closer");
+        }
+        // a login in cio_erasure_closer: the function of V16 is the only thing it reads
+        Map<String, String> env = new HashMap<>(Map.of("DATABASE_URL", owner.url(), "DATABASE_USER", closer, "DATABASE_PASSWORD", "c",
+                "KAFKA_BOOTSTRAP_SERVERS", TestInfra.kafka().bootstrapServers(), "ERASURE_TOPIC", topic,
+                "ERASURE_OUTCOMES_TOPIC", topic + ".outcomes"));
+
+        Cli.Run closed = Cli.run(env, "close", "ann-1", "--by", "desk/9", "--why", "withdrawn");
+        assertThat(closed.exit()).as(closed.err()).isZero();
+        assertThat(closed.out()).contains("closed request ann-1 without erasure", "announced on " + topic + ".outcomes (event outcome CLOSED)");
+        java.util.List<String> events = read(topic + ".outcomes", 1);
+        assertThat(events).singleElement().satisfies(e -> assertThat(e).startsWith("ann-1 {\"schema\":\"cio-erasure-outcome/1\","
+                + "\"request_id\":\"ann-1\",\"event\":\"outcome\",\"outcome\":\"CLOSED\",\"regulation\":\"GDPR\"")
+                .contains("\"reason\":\"closed without erasure by desk/9: withdrawn\"", "\"deadline_at\":\"" + now.minus(10, ChronoUnit.DAYS))
+                .doesNotContain(HASH, "on_time", "erasure.requests\""));
+
+        Cli.Run again = Cli.run(env, "close", "ann-1", "--by", "desk/9", "--why", "withdrawn");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(again.out().strip()).isEqualTo("request ann-1 was closed already; announced again on " + topic + ".outcomes (event"
+                + " outcome CLOSED)");
+        assertThat(read(topic + ".outcomes", 2)).hasSize(2);
+
+        Map<String, String> noBroker = new HashMap<>(env);
+        noBroker.put("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1");
+        Cli.Run unreachable = Cli.run(noBroker, "close", "ann-2", "--by", "desk/9", "--why", "withdrawn");
+        assertThat(unreachable.exit()).as(unreachable.err()).isEqualTo(69);
+        assertThat(unreachable.out()).isEmpty();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM audit_event WHERE request_id = 'ann-2' AND outcome = 'CLOSED'")) {
+            rs.next();
+            assertThat(rs.getLong(1)).as("nothing closed while the event could not be announced").isZero();
+        }
+    }
+
+    /** {@code key value} of the first {@code atLeast} records of a topic, read from its start. */
+    private static java.util.List<String> read(String topic, int atLeast) {
+        Map<String, Object> props = new HashMap<>(TestInfra.kafka().clientProperties());
+        props.put("bootstrap.servers", TestInfra.kafka().bootstrapServers());
+        props.put("group.id", "close-it-" + UUID.randomUUID());
+        props.put("auto.offset.reset", "earliest");
+        java.util.List<String> out = new java.util.ArrayList<>();
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<>(
+                props, new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+            consumer.subscribe(java.util.List.of(topic));
+            long until = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+            while (out.size() < atLeast && System.nanoTime() < until) {
+                consumer.poll(java.time.Duration.ofMillis(500)).forEach(r -> out.add(new String(r.key(), java.nio.charset.StandardCharsets.UTF_8)
+                        + " " + new String(r.value(), java.nio.charset.StandardCharsets.UTF_8)));
+            }
+        }
+        return out;
     }
 
     @Test

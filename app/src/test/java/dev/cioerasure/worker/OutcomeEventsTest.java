@@ -90,6 +90,12 @@ class OutcomeEventsTest {
         assertThat(JSON.readTree(OutcomeEvents.event(rows.get(6))).has("on_time")).as("a repeat").isFalse();
         assertThat(JSON.readTree(OutcomeEvents.event(rows.get(7))).get("workspace").asText()).isEqualTo("brand-eu");
         assertThat(JSON.readTree(OutcomeEvents.event(rows.get(0))).has("workspace")).as("an outcome covers all workspaces").isFalse();
+        // announced by the command close (not by the worker): as the command builds it, from closed_request_event's columns
+        JsonNode closed = JSON.readTree(OutcomeEvents.event(new AuditEvent("r-7", null, null, Step.OUTCOME, Outcome.CLOSED, null, null,
+                "closed without erasure by desk/9: withdrawn", "GDPR", T, T.plusSeconds(30L * 86400), null, null, T.plusSeconds(9))));
+        assertThat(violations(schema, closed)).as("%s", closed).isEmpty();
+        assertThat(closed.get("outcome").asText()).isEqualTo("CLOSED");
+        assertThat(closed.has("on_time")).isFalse();
         assertThat(violations(schema, JSON.readTree("{\"schema\":\"x\",\"extra\":1}")))
                 .as("the check itself finds what it looks for").contains("missing request_id", "unknown extra", "schema is not \"cio-erasure-outcome/1\"");
     }
