@@ -142,7 +142,9 @@ final class AuditCommand {
                 if (first.regulation() != null) {
                     System.out.println("regulation  " + first.regulation() + ", requested " + ts(first.requestedAt()) + " by "
                             + nz(first.requestedBy()) + ", deadline " + ts(first.deadlineAt()));
-                    System.out.println("subject     " + first.identifierType() + " (keyed hash " + first.subjectHash().substring(0, 16) + "…)");
+                    // the erased person's, when erased: a record of another person under the id may have come first
+                    AuditQueries.Row own = completed != null && completed.subjectHash() != null ? completed : first;
+                    System.out.println("subject     " + own.identifierType() + " (keyed hash " + own.subjectHash().substring(0, 16) + "…)");
                 }
                 if (completed != null) {
                     boolean onTime = completed.deadlineAt() == null || !completed.occurredAt().isAfter(completed.deadlineAt());
@@ -166,6 +168,16 @@ final class AuditCommand {
                     // the status above is the id's first person's: these were another's, under the same id, and never erased
                     System.out.println("reused      " + reused + " record(s) under this id for another identifier or workspace, rejected"
                             + " (REQUEST_ID_REUSED): not erased, see below");
+                }
+                if (completed != null && completed.subjectHash() != null) {
+                    // two records of the id for two persons run at once in two instances: the database kept
+                    // one COMPLETED and stored the other's outcome as a DUPLICATE, erased or not
+                    long beside = rows.stream().filter(r -> "OUTCOME".equals(r.step()) && !r.reusedId() && r.subjectHash() != null
+                            && !r.subjectHash().equals(completed.subjectHash())).map(AuditQueries.Row::subjectHash).distinct().count();
+                    if (beside > 0) {
+                        System.out.println("beside      " + beside + " other identifier(s) under this id, run beside the erasure: not"
+                                + " this person; their own rows below (audit find) say whether they were erased");
+                    }
                 }
                 java.util.Map<String, String> inWorkspace = new java.util.TreeMap<>();
                 rows.stream().filter(r -> "WORKSPACE".equals(r.step()) && !"DUPLICATE".equals(r.outcome()))

@@ -115,6 +115,35 @@ class AuditCommandsIT {
         assertThat(run(false, "audit", "status", "r-bob").out()).contains("NOT ERASED — latest outcome RETRY_SCHEDULED", "reused      1");
     }
 
+    /**
+     * Two records of one id for two persons run at once in two instances: the other person's
+     * suppress failed first, then the first person's erasure completed, and the database stored the
+     * other's FAILED as a DUPLICATE. The status named the other person as the request's subject and
+     * said nothing of them; it names the erased one now, and the other under "beside".
+     */
+    @Test
+    void statusSaysWhenAnotherIdentifiersRecordRanBesideTheErasure() throws Exception {
+        String ann = hasher.hash(Identifier.email("ann@example.com"));
+        String other = hasher.hash(Identifier.email("ann@work.example"));
+        Instant nov = Instant.parse("2026-11-03T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(row("r-beside", other, "id", Step.SUPPRESS, Outcome.FAILED, 400, "CCPA", nov, nov.plusSeconds(30), 20)))
+                    .get(10, TimeUnit.SECONDS);
+            w.append(List.of(
+                    row("r-beside", ann, "email", Step.SUPPRESS, Outcome.SUCCEEDED, 200, "GDPR", nov, nov.plusSeconds(60), 21),
+                    row("r-beside", ann, "email", Step.DESTROY, Outcome.SUCCEEDED, 200, "GDPR", nov, nov.plusSeconds(61), 21),
+                    row("r-beside", ann, "email", Step.OUTCOME, Outcome.COMPLETED, null, "GDPR", nov, nov.plusSeconds(61), 21),
+                    row("r-beside", other, "id", Step.OUTCOME, Outcome.FAILED, null, "CCPA", nov, nov.plusSeconds(62), 20)))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        Cli.Run r = run(false, "audit", "status", "r-beside");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("subject     email (keyed hash " + ann.substring(0, 16) + "…)", "ERASED at 2026-11-03 09:01:01",
+                "beside      1 other identifier(s) under this id, run beside the erasure: not this person; their own rows below (audit"
+                        + " find) say whether they were erased", "request was already completed; this outcome (FAILED) recorded as duplicate");
+        assertThat(run(false, "audit", "status", "r-jane").out()).doesNotContain("beside ");
+    }
+
     @Test
     void findLocatesEveryRequestOfAPersonThroughTheKeyedHash() {
         Cli.Run r = run(true, "audit", "find", "--email", "  JANE@example.com ");
