@@ -32,6 +32,13 @@ public final class Receipt {
                                Instant issuedAt) {
         // another identifier's record under this id (REQUEST_ID_REUSED) is not this person's request
         List<AuditQueries.Row> own = allRows.stream().filter(x -> !x.reusedId()).toList();
+        // nor, once the request is erased, another identifier's record that ran beside the erasure
+        // (two records of the id in two instances at once): the receipt is the erased person's
+        String erasedSubject = own.stream().filter(x -> "COMPLETED".equals(x.outcome()) && x.subjectHash() != null)
+                .map(AuditQueries.Row::subjectHash).findFirst().orElse(null);
+        if (erasedSubject != null) {
+            own = own.stream().filter(x -> x.subjectHash() == null || x.subjectHash().equals(erasedSubject)).toList();
+        }
         List<AuditQueries.Row> rows = own.isEmpty() ? allRows : own;
         ObjectNode r = JsonNodeFactory.instance.objectNode();
         r.put("format", FORMAT);

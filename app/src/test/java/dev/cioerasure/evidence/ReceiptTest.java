@@ -72,6 +72,26 @@ class ReceiptTest {
                 .doesNotContain("cd".repeat(32), "REQUEST_ID_REUSED", "\"chain_seq\":8");
     }
 
+    /**
+     * Two records of one id for two persons run at once: the other's suppress failed first, then
+     * this person's erasure completed. The receipt named the other person (the first row) as the
+     * subject of a request it said was erased, and listed that person's rows.
+     */
+    @Test
+    void anotherIdentifiersRecordThatRanBesideTheErasureIsNotInTheReceipt() throws Exception {
+        List<AuditQueries.Row> rows = new java.util.ArrayList<>();
+        rows.add(new AuditQueries.Row(6, T.plusSeconds(30), T.plusSeconds(30), "r-jane", "cd".repeat(32), "id", "SUPPRESS", "FAILED",
+                400, 1, null, "CCPA", T, T.plusSeconds(45 * 86400), "desk/1", "erasure.requests-1@9", "w-2", null));
+        rows.addAll(rows().subList(0, 3));
+        rows.add(new AuditQueries.Row(11, T.plusSeconds(62), T.plusSeconds(62), "r-jane", "cd".repeat(32), "id", "OUTCOME", "DUPLICATE",
+                null, null, "request was already completed; this outcome (FAILED) recorded as duplicate", "CCPA", T,
+                T.plusSeconds(45 * 86400), "desk/1", "erasure.requests-1@9", "w-2", null));
+        String text = new String(Receipt.issue("r-jane", rows, hashes(), SigningKey.generate(), T.plusSeconds(3600)),
+                StandardCharsets.UTF_8);
+        assertThat(text).contains("\"status\":\"COMPLETED\"", "\"subject_hash\":\"" + "ab".repeat(32), "\"identifier_type\":\"email\"",
+                "\"regulation\":\"GDPR\"").doesNotContain("cd".repeat(32), "\"chain_seq\":6", "\"chain_seq\":11", "CCPA");
+    }
+
     @Test
     void everyOneByteChangeFails() throws Exception {
         SigningKey key = SigningKey.generate();
