@@ -145,6 +145,7 @@ final class CloseCommand implements Callable<Integer> {
         return t == null ? null : t.toInstant();
     }
 
+    /** The database's message without PostgreSQL's {@code ERROR: } prefix and its detail lines: for class CE, the function's own. */
     private static String firstLine(SQLException e) {
         return e.getMessage() == null ? "" : e.getMessage().replaceFirst("(?s)^ERROR: ", "").lines().findFirst().orElse("");
     }
@@ -163,7 +164,7 @@ final class CloseCommand implements Callable<Integer> {
      */
     private RuntimeException refused(SQLException e, Settings.Database db) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
-        String message = e.getMessage() == null ? "" : e.getMessage().replaceFirst("(?s)^ERROR: ", "").lines().findFirst().orElse("");
+        String message = firstLine(e);
         return switch (state) {
             case "CE001" -> new Errors.UserError("no outcome recorded for request " + requestId + ": nothing to close", AuditCommand.NOT_FOUND);
             case "CE002" -> new Errors.UserError("request " + requestId + " was erased (COMPLETED): nothing to close", AuditCommand.NOT_FOUND);

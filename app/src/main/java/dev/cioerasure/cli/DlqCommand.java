@@ -33,9 +33,9 @@ final class DlqCommand {
         return SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.KAFKA)).kafka();
     }
 
-    /** The original coordinates, or {@code ?} when the headers are missing or malformed. */
-    static String origin(ConsumerRecord<byte[], byte[]> r) {
-        return TopicHeaders.Origin.of(r.headers()).map(TopicHeaders.Origin::toString).orElse("?");
+    /** The original coordinates ({@code topic-partition@offset}), or {@code ?} when the headers are missing or malformed. */
+    static String origin(Optional<TopicHeaders.Origin> record) {
+        return record.map(TopicHeaders.Origin::toString).orElse("?");
     }
 
     /** The reason, with a note when the record on the DLQ is a cut copy. */
@@ -195,8 +195,7 @@ final class DlqCommand {
         public Integer call() throws Exception {
             requestIds.forEach(id -> Errors.requestIdArgument("--request-id", id));
             Settings.Kafka k = kafka();
-            record Line(String at, String when, String code, String requestId, Optional<TopicHeaders.Origin> record, String origin,
-                        String reason) { }
+            record Line(String at, String when, String code, String requestId, Optional<TopicHeaders.Origin> record, String reason) { }
             Map<String, Integer> codes = new java.util.TreeMap<>();
             String fmt = "%-14s %-20s %-18s %-24s %-22s %-28s %s%n";
             long[] resolved = {0};
@@ -204,7 +203,7 @@ final class DlqCommand {
                 // the request id's state is another identifier's: this record's own was never erased
                 boolean another = REUSED.equals(l.code()) || states.completedForAnother(l.record());
                 System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), another ? "not erased (id reused)"
-                        : states.describe(l.requestId()), l.origin(), l.reason());
+                        : states.describe(l.requestId()), origin(l.record()), l.reason());
                 resolved[0] += !another && states.resolved(l.requestId()) ? 1 : 0;
             })) {
                 TopicReader.readAll(k, k.dlqTopic(), () -> System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code",
@@ -213,7 +212,7 @@ final class DlqCommand {
                     if (matches(r, requestIds, reason)) {
                         pages.add(new Line(r.partition() + "@" + r.offset(), Instant.ofEpochMilli(r.timestamp()).toString().substring(0, 19),
                                 nz(shown(r.headers(), TopicHeaders.REASON_CODE)), shown(r.headers(), TopicHeaders.REQUEST_ID),
-                                TopicHeaders.Origin.of(r.headers()), origin(r), reasonOf(r)));
+                                TopicHeaders.Origin.of(r.headers()), reasonOf(r)));
                     }
                 });
                 pages.finish();
@@ -275,7 +274,7 @@ final class DlqCommand {
                         cut[0]++;
                     } else {
                         chosen.add(new Chosen(r.partition(), r.offset(), shown(r.headers(), TopicHeaders.REQUEST_ID),
-                                shown(r.headers(), TopicHeaders.REASON_CODE), origin(r), TopicHeaders.Origin.of(r.headers())));
+                                shown(r.headers(), TopicHeaders.REASON_CODE), TopicHeaders.Origin.of(r.headers())));
                     }
                 }
             });
@@ -423,10 +422,14 @@ final class DlqCommand {
     /**
      * A dead-lettered record chosen for replay, by its coordinates (its body is read again when it is sent).
      *
-     * @param origin the original record's coordinates ({@code topic-partition@offset}), {@code ?} when unknown
      * @param record the original record, when its headers name it (compared by {@link States#completedForAnother})
      */
-    record Chosen(int partition, long offset, String requestId, String reasonCode, String origin, Optional<TopicHeaders.Origin> record) {
+    record Chosen(int partition, long offset, String requestId, String reasonCode, Optional<TopicHeaders.Origin> record) {
+        /** The original record's coordinates ({@code topic-partition@offset}), {@code ?} when unknown. */
+        String origin() {
+            return DlqCommand.origin(record);
+        }
+
         /** Partition and offset in one long (offsets stay far below 2^48). */
         static long key(int partition, long offset) {
             return ((long) partition << 48) | offset;

@@ -139,6 +139,11 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
             return siteIdInUse(siteId, apiKey);
         }
 
+        /** Whether two base URLs name one server and path, a trailing slash aside. */
+        public static boolean sameBaseUrl(URI a, URI b) {
+            return a.toString().replaceFirst("/+$", "").equals(b.toString().replaceFirst("/+$", ""));
+        }
+
         /** The site id calls with this configured site id and key are made as: the key's own when it has one. */
         public static String siteIdInUse(String siteId, Secret apiKey) {
             String key = apiKey.reveal().strip();

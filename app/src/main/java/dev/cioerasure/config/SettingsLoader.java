@@ -409,7 +409,7 @@ public final class SettingsLoader {
             for (int j = 0; j < i; j++) {
                 Settings.CustomerIo a = workspaces.get(j).customerIo();
                 Settings.CustomerIo b = workspaces.get(i).customerIo();
-                if (a.siteIdInUse().equals(b.siteIdInUse()) && sameUrl(a.baseUrl(), b.baseUrl())) {
+                if (a.siteIdInUse().equals(b.siteIdInUse()) && Settings.CustomerIo.sameBaseUrl(a.baseUrl(), b.baseUrl())) {
                     problems.add(WORKSPACES_FILE + ": workspaces '" + workspaces.get(j).name() + "' and '" + workspaces.get(i).name()
                             + "' both call site id " + a.siteIdInUse() + " at " + a.baseUrl() + ": they are one Customer.io workspace, so"
                             + " each would take the whole rate limit there, and a request would be recorded erased in both while the"
@@ -418,7 +418,7 @@ public final class SettingsLoader {
                 Secret appA = a.verification().appKey();
                 Secret appB = b.verification().appKey();
                 if (appA != null && appB != null && appA.reveal().strip().equals(appB.reveal().strip())
-                        && sameUrl(a.appBaseUrl(), b.appBaseUrl())) {
+                        && Settings.CustomerIo.sameBaseUrl(a.appBaseUrl(), b.appBaseUrl())) {
                     // An App API key reads one workspace: the other's look-ups ask a workspace its
                     // people were never in, and each 404 there reads VERIFIED (gone) for them.
                     problems.add(WORKSPACES_FILE + ": workspaces '" + workspaces.get(j).name() + "' and '" + workspaces.get(i).name()
@@ -428,10 +428,6 @@ public final class SettingsLoader {
                 }
             }
         }
-    }
-
-    private static boolean sameUrl(URI a, URI b) {
-        return a.toString().replaceFirst("/+$", "").equals(b.toString().replaceFirst("/+$", ""));
     }
 
     /** One workspace of the file, checked by the single workspace's rules; null (and problems) when invalid. */

@@ -36,21 +36,18 @@ public final class SiteIdGuard {
             return Settings.CustomerIo.siteIdInUse(siteId, apiKey);
         }
 
-        boolean sameUrl(Member other) {
-            return trackUrl.toString().replaceFirst("/+$", "").equals(other.trackUrl.toString().replaceFirst("/+$", ""));
-        }
     }
 
-    private final List<Member> members;
-    private final Map<String, Member> byName = new java.util.HashMap<>();
-    private final Map<String, String> atStart = new ConcurrentHashMap<>();
+    /** By workspace name, in the settings' order; read-only once built. */
+    private final Map<String, Member> members = new java.util.LinkedHashMap<>();
+    /** The site id each workspace called at the start (checked then: no two alike at one URL). */
+    private final Map<String, String> atStart = new java.util.HashMap<>();
     /** Per workspace, the site id last compared and what it gave (empty: none of the others'). */
     private final Map<String, Map.Entry<String, Optional<String>>> last = new ConcurrentHashMap<>();
 
     public SiteIdGuard(List<Member> members) {
-        this.members = List.copyOf(members);
         members.forEach(m -> {
-            byName.put(m.workspace(), m);
+            this.members.put(m.workspace(), m);
             atStart.put(m.workspace(), m.inUse());
         });
     }
@@ -61,7 +58,7 @@ public final class SiteIdGuard {
      * string comparison while the site id is the one it started with.
      */
     public Optional<String> conflict(String workspace) {
-        Member me = byName.get(workspace);
+        Member me = members.get(workspace);
         if (me == null || members.size() < 2) {
             return Optional.empty(); // one workspace: no other's site id to call
         }
@@ -74,8 +71,8 @@ public final class SiteIdGuard {
         if (seen != null && seen.getKey().equals(now)) {
             return seen.getValue();
         }
-        Optional<String> answer = members.stream()
-                .filter(o -> o != me && o.sameUrl(me) && o.inUse().equals(now))
+        Optional<String> answer = members.values().stream()
+                .filter(o -> o != me && Settings.CustomerIo.sameBaseUrl(o.trackUrl(), me.trackUrl()) && o.inUse().equals(now))
                 .findFirst()
                 .map(o -> "the Track key file of workspace " + workspace + " now names site id " + now + ", the one workspace "
                         + o.workspace() + " calls at " + me.trackUrl() + ": its erasures would be made in " + o.workspace()
