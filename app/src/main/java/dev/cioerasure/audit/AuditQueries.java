@@ -32,7 +32,21 @@ public final class AuditQueries {
             return "OUTCOME".equals(step) && "REJECTED".equals(outcome) && reason != null
                     && reason.startsWith(dev.cioerasure.request.Rejection.Code.REQUEST_ID_REUSED.name() + ":"); // Rejection.describe()
         }
+
+        /**
+         * This identifier's erasure completed, but the request id had completed for another
+         * identifier first (two persons' records of one id run at once), so the database stored it
+         * DUPLICATE with its outcome in the reason (migration V17's words; rows written before V17
+         * cannot be told apart from a copy and read as not erased).
+         */
+        public boolean completedBesideAnother() {
+            return "OUTCOME".equals(step) && "DUPLICATE".equals(outcome)
+                    && (BESIDE_ANOTHER + "COMPLETED) recorded as duplicate").equals(reason);
+        }
     }
+
+    /** How migration V17's trigger begins the reason of a DUPLICATE of another identifier's completion, up to its outcome. */
+    static final String BESIDE_ANOTHER = "request id was already completed for another identifier; this identifier's outcome (";
 
     /**
      * {@link Row#reusedId()} in SQL, over {@code audit_event} aliased {@code e}: the rule by which the

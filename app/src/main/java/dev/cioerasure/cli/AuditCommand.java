@@ -315,8 +315,11 @@ final class AuditCommand {
                 }
                 long requests = rows.stream().map(AuditQueries.Row::requestId).distinct().count();
                 boolean erased = rows.stream().anyMatch(r -> "COMPLETED".equals(r.outcome()));
+                boolean beside = !erased && rows.stream().anyMatch(AuditQueries.Row::completedBesideAnother);
                 System.out.println(requests + " request(s) for this " + who.type().wireName() + "; "
-                        + (erased ? "ERASED" : "NOT ERASED") + " (keyed hash " + hash.substring(0, 16) + "…)");
+                        + (erased || beside ? "ERASED" : "NOT ERASED") + " (keyed hash " + hash.substring(0, 16) + "…)"
+                        + (beside ? "; under a request id that completed for another identifier first, so its outcome COMPLETED"
+                                + " is recorded DUPLICATE (see the reason below): submit such a request under an id of its own" : ""));
                 System.out.println();
                 printHistory(rows, System.out);
                 return 0;

@@ -215,6 +215,57 @@ class ChainAppendMigrationIT {
         assertChainIntact(ds, 5);
     }
 
+    /**
+     * Migration V17: a DUPLICATE of another person's completion says so, with that person's own
+     * outcome, in either path of the trigger (a transaction's first row, and its rows after); a
+     * copy of the same person's request reads as before. Fails at V16: every one read "request was
+     * already completed; this outcome (…)".
+     */
+    @Test
+    void aDuplicateOfAnotherIdentifiersCompletionSaysSoAndKeepsItsOutcome() throws Exception {
+        DataSource ds = migratedTo("other", null);
+        String hashB = "'" + "cd".repeat(32) + "'";
+        String row = "('%s', %s, 'email', '%s', '%s', NULL, NULL, NULL, 'GDPR', now(), now(), NULL, 'erasure.requests', %d, %d,"
+                + " 'w-1', now(), %s)";
+        java.util.function.BiFunction<String, Integer, List<String>> request = (id, offset) -> List.of(
+                row.formatted(id, HASH, "WORKSPACE", "SUCCEEDED", 0, offset, "'brand-us'"),
+                row.formatted(id, HASH, "OUTCOME", "COMPLETED", 0, offset, "NULL"),
+                // another person's record of the id, erased (it ran beside the first)
+                row.formatted(id, hashB, "WORKSPACE", "SUCCEEDED", 1, offset, "'brand-us'"),
+                row.formatted(id, hashB, "OUTCOME", "COMPLETED", 1, offset, "NULL"),
+                // another one, failed
+                row.formatted(id, hashB, "WORKSPACE", "FAILED", 2, offset, "'brand-us'"),
+                row.formatted(id, hashB, "OUTCOME", "FAILED", 2, offset, "NULL"),
+                // a copy of the first person's request
+                row.formatted(id, HASH, "WORKSPACE", "SUCCEEDED", 1, offset + 1, "'brand-us'"),
+                row.formatted(id, HASH, "OUTCOME", "COMPLETED", 1, offset + 1, "NULL"));
+        List<String> rows = request.apply("r8", 10);
+        List<String> expected = List.of(
+                "WORKSPACE/brand-us/SUCCEEDED/null",
+                "OUTCOME/null/COMPLETED/null",
+                "WORKSPACE/brand-us/DUPLICATE/request id was already erased in this workspace for another identifier;"
+                        + " this identifier's outcome (SUCCEEDED) recorded as duplicate",
+                "OUTCOME/null/DUPLICATE/request id was already completed for another identifier; this identifier's outcome (COMPLETED)"
+                        + " recorded as duplicate",
+                "WORKSPACE/brand-us/DUPLICATE/request id was already erased in this workspace for another identifier;"
+                        + " this identifier's outcome (FAILED) recorded as duplicate",
+                "OUTCOME/null/DUPLICATE/request id was already completed for another identifier; this identifier's outcome (FAILED)"
+                        + " recorded as duplicate",
+                "WORKSPACE/brand-us/DUPLICATE/request was already erased in this workspace; this outcome (SUCCEEDED) recorded as duplicate",
+                "OUTCOME/null/DUPLICATE/request was already completed; this outcome (COMPLETED) recorded as duplicate");
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            for (String r : rows) { // one transaction each: every row takes the path of a transaction's first row
+                st.execute(COLUMNS + r);
+            }
+            assertThat(stored(st, 0)).isEqualTo(expected);
+            c.setAutoCommit(false); // all in one transaction: the rows after the first take the other path
+            st.execute(COLUMNS + String.join(", ", request.apply("r9", 20)));
+            c.commit();
+            assertThat(stored(st, rows.size())).isEqualTo(expected);
+        }
+        assertChainIntact(ds, 2 * rows.size());
+    }
+
     private static int pid(Connection c) throws Exception {
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
             rs.next();

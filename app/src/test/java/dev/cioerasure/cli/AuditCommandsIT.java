@@ -140,8 +140,27 @@ class AuditCommandsIT {
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("subject     email (keyed hash " + ann.substring(0, 16) + "…)", "ERASED at 2026-11-03 09:01:01",
                 "beside      1 other identifier(s) under this id, run beside the erasure: not this person; their own rows below (audit"
-                        + " find) say whether they were erased", "request was already completed; this outcome (FAILED) recorded as duplicate");
+                        + " find) say whether they were erased",
+                "request id was already completed for another identifier; this identifier's outcome (FAILED) recorded as duplicate");
         assertThat(run(false, "audit", "status", "r-jane").out()).doesNotContain("beside ");
+
+        // what each of them reads (V17): the failed one not erased; a third, whose erasure also ran
+        // beside and completed, erased (it read NOT ERASED: its row is a DUPLICATE)
+        Cli.Run failed = run(true, "audit", "find", "--email", "ann@work.example");
+        assertThat(failed.out()).startsWith("1 request(s) for this email; NOT ERASED").doesNotContain("under a request id that");
+        String cy = hasher.hash(Identifier.email("cy@example.com"));
+        try (AuditWriter w = new AuditWriter(ds, "worker-b", new SimpleMeterRegistry())) {
+            w.append(List.of(
+                    row("r-beside", cy, "email", Step.SUPPRESS, Outcome.SUCCEEDED, 200, "GDPR", nov, nov.plusSeconds(70), 22),
+                    row("r-beside", cy, "email", Step.DESTROY, Outcome.SUCCEEDED, 200, "GDPR", nov, nov.plusSeconds(71), 22),
+                    row("r-beside", cy, "email", Step.OUTCOME, Outcome.COMPLETED, null, "GDPR", nov, nov.plusSeconds(71), 22)))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        Cli.Run erased = run(true, "audit", "find", "--email", "cy@example.com");
+        assertThat(erased.out()).startsWith("1 request(s) for this email; ERASED").contains("under a request id that completed for"
+                + " another identifier first, so its outcome COMPLETED is recorded DUPLICATE",
+                "request id was already completed for another identifier; this identifier's outcome (COMPLETED) recorded as duplicate");
+        assertThat(run(false, "audit", "status", "r-beside").out()).contains("beside      2 other identifier(s)");
     }
 
     @Test
