@@ -159,6 +159,38 @@ public final class AuditQueries {
         return out;
     }
 
+    /**
+     * For each of these Kafka records, by the subject of its own OUTCOME row: the request id under
+     * which that person was erased after it (the first COMPLETED for the same subject hash written
+     * after the record's row, under another request id), when there is one. For a record rejected
+     * under the id of another person's request, or run beside it: submitted again under an id of its
+     * own and erased.
+     */
+    public java.util.Map<AuditEvent.KafkaCoordinates, String> erasedSinceUnderAnotherId(
+            java.util.Collection<AuditEvent.KafkaCoordinates> records) throws SQLException {
+        java.util.Map<AuditEvent.KafkaCoordinates, String> out = new java.util.HashMap<>();
+        if (records.isEmpty()) {
+            return out;
+        }
+        try (java.sql.Connection c = dataSource.getConnection();
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset, l.request_id"
+                     + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS r(t, p, o)"
+                     + " JOIN audit_event o ON o.step = 'OUTCOME' AND o.kafka_topic = r.t AND o.kafka_partition = r.p AND o.kafka_offset = r.o"
+                     + " CROSS JOIN LATERAL (SELECT e.request_id FROM audit_event e WHERE e.subject_hash = o.subject_hash"
+                     + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.chain_seq > o.chain_seq"
+                     + " AND e.request_id IS DISTINCT FROM o.request_id ORDER BY e.chain_seq LIMIT 1) l")) {
+            ps.setArray(1, c.createArrayOf("text", records.stream().map(AuditEvent.KafkaCoordinates::topic).toArray()));
+            ps.setArray(2, c.createArrayOf("integer", records.stream().map(AuditEvent.KafkaCoordinates::partition).toArray()));
+            ps.setArray(3, c.createArrayOf("bigint", records.stream().map(AuditEvent.KafkaCoordinates::offset).toArray()));
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(new AuditEvent.KafkaCoordinates(rs.getString(1), rs.getInt(2), rs.getLong(3)), rs.getString(4));
+                }
+            }
+        }
+        return out;
+    }
+
     /** Every row of one request, in chain order. */
     public List<Row> history(String requestId) throws SQLException {
         return rows("SELECT " + ROW_COLUMNS + " FROM audit_event WHERE request_id = ? ORDER BY chain_seq", requestId);

@@ -56,11 +56,14 @@ final class DlqCommand {
     static final class States {
         private final Map<String, String> status;
         private final Set<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> completedForAnother;
+        private final Map<dev.cioerasure.audit.AuditEvent.KafkaCoordinates, String> erasedSince;
         private final boolean known;
 
-        States(Map<String, String> status, Set<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> completedForAnother, boolean known) {
+        States(Map<String, String> status, Set<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> completedForAnother,
+               Map<dev.cioerasure.audit.AuditEvent.KafkaCoordinates, String> erasedSince, boolean known) {
             this.status = status;
             this.completedForAnother = completedForAnother;
+            this.erasedSince = erasedSince;
             this.known = known;
         }
 
@@ -101,10 +104,10 @@ final class DlqCommand {
             States states(java.util.Collection<String> requestIds, java.util.Collection<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> records)
                     throws java.sql.SQLException {
                 if (dataSource == null) {
-                    return new States(Map.of(), Set.of(), false);
+                    return new States(Map.of(), Set.of(), Map.of(), false);
                 }
                 dev.cioerasure.audit.AuditQueries q = new dev.cioerasure.audit.AuditQueries(dataSource);
-                return new States(q.statusOf(requestIds), q.completedForAnother(records), true);
+                return new States(q.statusOf(requestIds), q.completedForAnother(records), q.erasedSinceUnderAnotherId(records), true);
             }
 
             @Override
@@ -137,6 +140,24 @@ final class DlqCommand {
          */
         boolean completedForAnother(Optional<TopicHeaders.Origin> record) {
             return record.isPresent() && completedForAnother.contains(coordinates(record.get()));
+        }
+
+        /**
+         * The request id under which the original record's person was erased after it, under an id
+         * of their own (null when they were not): what resolves a record of another person's request
+         * id, which no status of that id can.
+         */
+        String erasedSince(Optional<TopicHeaders.Origin> record) {
+            return record.map(o -> erasedSince.get(coordinates(o))).orElse(null);
+        }
+
+        /**
+         * The state of a record whose request id is another person's ({@code REQUEST_ID_REUSED}, or
+         * completed for another identifier while it ran): erased since under an id of its own, or not.
+         */
+        String describeAnother(Optional<TopicHeaders.Origin> record) {
+            String since = erasedSince(record);
+            return since == null ? "not erased (id reused)" : "erased since as " + since;
         }
 
         /**
@@ -202,9 +223,9 @@ final class DlqCommand {
             try (StatePages<Line> pages = StatePages.open(Line::requestId, Line::record, (l, states) -> {
                 // the request id's state is another identifier's: this record's own was never erased
                 boolean another = REUSED.equals(l.code()) || states.completedForAnother(l.record());
-                System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), another ? "not erased (id reused)"
+                System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), another ? states.describeAnother(l.record())
                         : states.describe(l.requestId()), origin(l.record()), l.reason());
-                resolved[0] += !another && states.resolved(l.requestId()) ? 1 : 0;
+                resolved[0] += (another ? states.erasedSince(l.record()) != null : states.resolved(l.requestId())) ? 1 : 0;
             })) {
                 TopicReader.readAll(k, k.dlqTopic(), () -> System.out.printf(fmt, "dlq record", "dead-lettered at", "reason code",
                         "request id", "state now", "original record", "reason"), r -> {

@@ -295,6 +295,13 @@ class OperatorCommandsIT {
                 "SELECT count(*) FROM audit_event WHERE request_id = 'r-fix-later' AND outcome = 'REJECTED'") == 1);
         await().atMost(Duration.ofSeconds(30)).until(() -> runWithAudit("dlq", "list").out().contains("REQUEST_ID_REUSED"));
         assertThat(runWithAudit("dlq", "list").out()).contains("not erased (id reused)", "2 record(s); 1 resolved since");
+        // that person submitted again under an id of their own, and erased: their dead letter says so
+        // and counts as resolved (it read "not erased (id reused)" for good)
+        h.send(Messages.request("r-other-own", "id", "p-other"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-other-own' AND outcome = 'COMPLETED'") == 1);
+        assertThat(runWithAudit("dlq", "list").out()).contains("erased since as r-other-own", "2 record(s); 2 resolved since")
+                .doesNotContain("not erased (id reused)");
 
         Cli.Run again = runWithAudit("dlq", "replay", "--all");
         assertThat(again.exit()).isEqualTo(1);

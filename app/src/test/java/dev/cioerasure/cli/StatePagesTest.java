@@ -62,7 +62,7 @@ class StatePagesTest {
     @Test
     void aRequestClosedWithoutErasureIsShownSoAndCountsAsResolved() {
         DlqCommand.States states = new DlqCommand.States(java.util.Map.of("a", "CLOSED", "b", "COMPLETED", "c", "REJECTED"),
-                java.util.Set.of(), true);
+                java.util.Set.of(), java.util.Map.of(), true);
         assertThat(states.describe("a")).isEqualTo("closed without erasure");
         assertThat(states.describe("b")).isEqualTo("resolved");
         assertThat(states.describe("c")).isEqualTo("open (REJECTED)");
