@@ -87,8 +87,11 @@ public interface BatchClient {
         return new HttpBatchClient(endpoint, clock);
     }
 
-    /** The real client, whose batches are not sent while {@code guard} finds its workspace calling another one's site id. */
-    static BatchClient http(TrackEndpoint endpoint, Clock clock, SiteIdGuard guard, String workspace) {
-        return new HttpBatchClient(endpoint, clock, () -> guard.conflict(workspace));
+    /**
+     * The real client, whose batches are not sent while {@code guard} finds its workspace calling
+     * another one's site id, or while {@code watch} has not seen its Track URL refuse a made-up key.
+     */
+    static BatchClient http(TrackEndpoint endpoint, Clock clock, SiteIdGuard guard, String workspace, TrackUrlWatch watch) {
+        return new HttpBatchClient(endpoint, clock, CallHold.of(guard, workspace, watch));
     }
 }

@@ -37,13 +37,13 @@ final class HttpBatchClient implements BatchClient {
     private final HttpTrackClient v1;
 
     HttpBatchClient(TrackEndpoint endpoint, Clock clock) {
-        this(endpoint, clock, Optional::empty);
+        this(endpoint, clock, CallHold.NONE);
     }
 
-    HttpBatchClient(TrackEndpoint endpoint, Clock clock, java.util.function.Supplier<Optional<String>> notToBeSent) {
+    HttpBatchClient(TrackEndpoint endpoint, Clock clock, CallHold hold) {
         this.clock = clock;
         this.uri = URI.create(endpoint.baseUrl().toString().replaceAll("/+$", "") + "/api/v2/batch");
-        this.v1 = new HttpTrackClient(endpoint, clock, notToBeSent);
+        this.v1 = new HttpTrackClient(endpoint, clock, hold);
     }
 
     /** The request body of these items: {@code {"batch":[item,item,…]}}, each item's JSON as it was encoded. */
@@ -72,8 +72,9 @@ final class HttpBatchClient implements BatchClient {
 
     @Override
     public Response send(List<Item> items) {
-        if (v1.notSent()) {
-            return new Response(0, TrackResult.Kind.UNAUTHORIZED, Optional.empty(), Map.of(), SiteIdGuard.NOT_SENT, Duration.ZERO);
+        Optional<TrackResult> held = v1.heldBack(TrackOperation.SUPPRESS); // the operation is the batch's items', not asked
+        if (held.isPresent()) {
+            return new Response(0, held.get().kind(), Optional.empty(), Map.of(), held.get().detail(), Duration.ZERO);
         }
         long start = System.nanoTime();
         HttpRequest request = v1.request(uri).header("Content-Type", "application/json")

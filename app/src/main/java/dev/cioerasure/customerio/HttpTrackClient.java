@@ -36,17 +36,17 @@ final class HttpTrackClient implements TrackClient {
     private final Clock clock;
     private final HttpClient http;
     private final String base;
-    /** Why a call must not be sent now ({@link SiteIdGuard}), or empty. */
-    private final java.util.function.Supplier<Optional<String>> notToBeSent;
+    /** Why a call must not be sent now ({@link SiteIdGuard}, {@link TrackUrlWatch}). */
+    private final CallHold hold;
 
     HttpTrackClient(TrackEndpoint endpoint, Clock clock) {
-        this(endpoint, clock, Optional::empty);
+        this(endpoint, clock, CallHold.NONE);
     }
 
-    HttpTrackClient(TrackEndpoint endpoint, Clock clock, java.util.function.Supplier<Optional<String>> notToBeSent) {
+    HttpTrackClient(TrackEndpoint endpoint, Clock clock, CallHold hold) {
         this.endpoint = endpoint;
         this.clock = clock;
-        this.notToBeSent = notToBeSent;
+        this.hold = hold;
         this.base = endpoint.baseUrl().toString().replaceAll("/+$", "") + "/api/v1";
         this.http = HttpClient.newBuilder()
                 // Completions run on the client's selector thread instead of hopping to another pool:
@@ -88,9 +88,9 @@ final class HttpTrackClient implements TrackClient {
         }
     }
 
-    /** Whether the guard holds the call back: the key file names another workspace's site id. */
-    boolean notSent() {
-        return notToBeSent.get().isPresent();
+    /** The result of a call held back, not sent ({@link CallHold}), or empty to send it. */
+    Optional<TrackResult> heldBack(TrackOperation op) {
+        return hold.heldBack(op);
     }
 
     @Override
@@ -119,9 +119,9 @@ final class HttpTrackClient implements TrackClient {
     private record Sent(TrackResult result, byte[] body) { }
 
     private Sent send(TrackOperation op, HttpRequest.Builder builder) {
-        if (notSent()) {
-            return new Sent(new TrackResult(op, 0, TrackResult.Kind.UNAUTHORIZED, Optional.empty(), SiteIdGuard.NOT_SENT, Duration.ZERO),
-                    null);
+        Optional<TrackResult> held = heldBack(op);
+        if (held.isPresent()) {
+            return new Sent(held.get(), null);
         }
         long start = System.nanoTime();
         try {

@@ -25,9 +25,12 @@ public interface TrackClient {
         return new HttpTrackClient(endpoint, clock);
     }
 
-    /** The real client, whose calls are not sent while {@code guard} finds its workspace calling another one's site id. */
-    static TrackClient http(TrackEndpoint endpoint, Clock clock, SiteIdGuard guard, String workspace) {
-        return new HttpTrackClient(endpoint, clock, () -> guard.conflict(workspace));
+    /**
+     * The real client, whose calls are not sent while {@code guard} finds its workspace calling
+     * another one's site id, or while {@code watch} has not seen its Track URL refuse a made-up key.
+     */
+    static TrackClient http(TrackEndpoint endpoint, Clock clock, SiteIdGuard guard, String workspace, TrackUrlWatch watch) {
+        return new HttpTrackClient(endpoint, clock, CallHold.of(guard, workspace, watch));
     }
 
     /**

@@ -90,15 +90,16 @@ public final class WorkerRuntime implements AutoCloseable {
         }
         stage = "starting: checking the audit database";
         this.dataSource = Databases.pool(s.database(), "audit", meters, Databases.WORKER_SOCKET_TIMEOUT);
+        java.util.Map<java.net.URI, dev.cioerasure.customerio.TrackResult> trackUrlAnswers;
         try {
             checkSchema(); // before any client or thread: a refusal is then the one line the command prints
-            trackUrlsCheckCredentials(s);
+            trackUrlAnswers = trackUrlsCheckCredentials(s);
         } catch (RuntimeException e) {
             metricsServer.close();
             dataSource.close();
             throw e;
         }
-        this.worker = assemble(s, workspaces(s, meters, clock), dataSource, meters, clock);
+        this.worker = assemble(s, workspaces(s, meters, clock, trackUrlAnswers), dataSource, meters, clock);
         this.thread = new Thread(worker, "erasure-consumer");
     }
 
@@ -106,9 +107,15 @@ public final class WorkerRuntime implements AutoCloseable {
      * Each configured workspace's Track client and executor (its own limiter, breaker, credential
      * gate and key file), its meters tagged with the workspace's name. With several workspaces a
      * paused one does not hold threads: its steps return PAUSED and the request waits on the retry topic.
+     *
+     * @param trackUrlAnswers the start's credential check with a made-up key, by Track URL: the
+     *                        first answer of each URL's {@link dev.cioerasure.customerio.TrackUrlWatch}
      */
-    static Workspaces workspaces(Settings s, MeterRegistry meters, Clock clock) {
+    static Workspaces workspaces(Settings s, MeterRegistry meters, Clock clock,
+                                 java.util.Map<java.net.URI, dev.cioerasure.customerio.TrackResult> trackUrlAnswers) {
         boolean several = s.workspaces().size() > 1;
+        // no call to a Track URL that has not refused a made-up key within the hour: one watch per URL
+        java.util.Map<String, dev.cioerasure.customerio.TrackUrlWatch> watches = new java.util.HashMap<>();
         List<Workspaces.Workspace> out = new java.util.ArrayList<>();
         // a key file rewritten later to name another workspace's site id: that workspace's calls are held back
         dev.cioerasure.customerio.SiteIdGuard guard = new dev.cioerasure.customerio.SiteIdGuard(s.workspaces().stream()
@@ -119,14 +126,21 @@ public final class WorkerRuntime implements AutoCloseable {
             MeterRegistry tagged = Metrics.forWorkspace(meters, w.name());
             TrackEndpoint endpoint = new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(), cio.connectTimeout(),
                     cio.requestTimeout());
+            dev.cioerasure.customerio.TrackUrlWatch watch = watches.computeIfAbsent(
+                    cio.baseUrl().toString().replaceAll("/+$", ""), url -> {
+                        dev.cioerasure.customerio.TrackUrlWatch made = dev.cioerasure.customerio.TrackUrlWatch.of(cio.baseUrl(),
+                                cio.connectTimeout(), cio.requestTimeout(), clock);
+                        java.util.Optional.ofNullable(trackUrlAnswers.get(cio.baseUrl())).ifPresent(made::answered);
+                        return made;
+                    });
             TrackPolicy policy = new TrackPolicy(cio.rateLimitPerSecond(), cio.maxAttempts(), Duration.ofMillis(250), Duration.ofSeconds(30),
                     cio.breakerOpenFor(), cio.breakerOpenFor(), cio.rateHeadroomPercent(), UNANSWERED_GRACE);
             ErasureExecutor executor = cio.batch().enabled()
-                    ? new ErasureExecutor(new BatchingTrack(BatchClient.http(endpoint, clock, guard, w.name()), cio.batch().maxItems(),
+                    ? new ErasureExecutor(new BatchingTrack(BatchClient.http(endpoint, clock, guard, w.name(), watch), cio.batch().maxItems(),
                             cio.batch().maxWait(),
                             cio.rateLimitPerSecond(), cio.rateHeadroomPercent(), UNANSWERED_GRACE, tagged), policy, tagged,
                             several ? w.name() : null, !several)
-                    : new ErasureExecutor(TrackClient.http(endpoint, clock, guard, w.name()), policy, tagged, several ? w.name() : null,
+                    : new ErasureExecutor(TrackClient.http(endpoint, clock, guard, w.name(), watch), policy, tagged, several ? w.name() : null,
                             !several);
             Secret key = cio.apiKey();
             Gauge.builder(MetricNames.CREDENTIALS_AGE, key, k -> k.lastWritten() == null ? Double.NaN
@@ -310,9 +324,13 @@ public final class WorkerRuntime implements AutoCloseable {
      * catch-all mock, a sandbox left in the settings) is not Customer.io, and every suppress and
      * destroy sent there would be recorded SUCCEEDED, in a table nobody can correct, with nobody
      * erased: a setting (exit 78). No answer within a few seconds proves nothing either way, and
-     * the worker starts: Customer.io being down is an outage it waits out.
+     * the worker starts: Customer.io being down is an outage it waits out, and no call goes to that
+     * URL until it has refused the made-up key ({@link dev.cioerasure.customerio.TrackUrlWatch}).
+     *
+     * @return each URL's answer, for its watch
      */
-    private static void trackUrlsCheckCredentials(Settings s) {
+    private static java.util.Map<java.net.URI, dev.cioerasure.customerio.TrackResult> trackUrlsCheckCredentials(Settings s) {
+        java.util.Map<java.net.URI, dev.cioerasure.customerio.TrackResult> answers = new java.util.HashMap<>();
         boolean several = s.workspaces().size() > 1;
         // workspaces of one region share its URL: asked once; the URLs all at once (one blackholed
         // URL takes its 3 s connect timeout, and they added up one after another)
@@ -334,6 +352,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 continue;
             }
             dev.cioerasure.customerio.TrackResult r = check.join();
+            answers.put(cio.baseUrl(), r);
             if (r.isSuccess()) {
                 throw Preflight.config("CUSTOMERIO_TRACK_URL" + (several ? " of workspace " + w.name() : "") + ": " + cio.baseUrl()
                         + " answered HTTP " + r.status() + " to a credential check with a made-up key: it does not check Track"
@@ -341,6 +360,7 @@ public final class WorkerRuntime implements AutoCloseable {
                         + " recorded SUCCEEDED with nobody erased");
             }
         }
+        return answers;
     }
 
     /**

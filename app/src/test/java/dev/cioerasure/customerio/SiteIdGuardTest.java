@@ -68,17 +68,23 @@ class SiteIdGuardTest {
         TrackEndpoint b = new TrackEndpoint(nowhere, "site-b", Secret.fromFile("b", bKey), java.time.Duration.ofSeconds(1),
                 java.time.Duration.ofSeconds(1));
         Files.writeString(bKey, "site-a:key-a-copied");
-        TrackResult call = TrackClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b")
+        TrackResult call = TrackClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b", vouched(nowhere))
                 .suppress(dev.cioerasure.request.Identifier.id("person-1"));
         assertThat(call.kind()).isEqualTo(TrackResult.Kind.UNAUTHORIZED);
         assertThat(call.status()).isZero();
         assertThat(call.metricTag()).isEqualTo(SiteIdGuard.NOT_SENT);
-        BatchClient.Response batch = BatchClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b")
+        BatchClient.Response batch = BatchClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b", vouched(nowhere))
                 .send(List.of(new BatchClient.Item(TrackOperation.SUPPRESS, dev.cioerasure.request.Identifier.id("person-1"))));
         assertThat(batch.kind()).isEqualTo(TrackResult.Kind.UNAUTHORIZED);
         assertThat(batch.detail()).isEqualTo(SiteIdGuard.NOT_SENT);
         Files.writeString(bKey, "key-b-rotated");
-        assertThat(TrackClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b").suppress(dev.cioerasure.request.Identifier.id("p"))
+        assertThat(TrackClient.http(b, java.time.Clock.systemUTC(), guard, "brand-b", vouched(nowhere)).suppress(dev.cioerasure.request.Identifier.id("p"))
                 .kind()).as("its own site id again: the call goes out (and finds nobody at port 9)").isEqualTo(TrackResult.Kind.RETRYABLE);
+    }
+
+    /** A watch of the URL that has seen it refuse a made-up key: it holds nothing back. */
+    static TrackUrlWatch vouched(URI url) {
+        return new TrackUrlWatch(url, () -> new TrackResult(TrackOperation.REGION, 401, TrackResult.Kind.UNAUTHORIZED,
+                java.util.Optional.empty(), "http 401", java.time.Duration.ZERO), java.time.Clock.systemUTC());
     }
 }

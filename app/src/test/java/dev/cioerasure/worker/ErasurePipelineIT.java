@@ -202,6 +202,54 @@ class ErasurePipelineIT {
         assertThat(rejected.value()).isZero();
     }
 
+    /**
+     * Nothing listened at the Track URL when the worker started, so its check with a made-up key
+     * got no answer and proved nothing, and what came up there then takes any key (a catch-all mock
+     * started after the worker): before, every erasure went to it and was recorded COMPLETED with
+     * nobody erased. Now no call goes to a URL until it has refused a made-up key: the workspace
+     * pauses as for refused credentials, and its erasures go out once Customer.io answers there.
+     */
+    @Test
+    void noErasureGoesToATrackUrlUntilItHasRefusedAMadeUpKey() throws Exception {
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        h.close();
+        h = WorkerHarness.forStub(URI.create("http://localhost:" + port)).outagePause(Duration.ofSeconds(1))
+                .retryDelays(Duration.ofSeconds(1));
+        for (int i = 0; i < 3; i++) {
+            h.send(Messages.request("r-url-" + i, "email", "late" + i + "@example.com"));
+        }
+        WireMockServer late = new WireMockServer(options().port(port));
+        try (LogCapture logs = LogCapture.capture()) {
+            h.start(); // the start's check: connection refused, the worker starts
+            late.start();
+            late.stubFor(any(anyUrl()).willReturn(okJson("{\"region\":\"us\"}"))); // takes any key
+            var rejected = h.runtime().meters().get("erasure.credentials.rejected").gauge();
+            await().atMost(Duration.ofSeconds(30)).until(() -> rejected.value() == 1.0);
+            Thread.sleep(2000);
+            assertThat(late.findAll(postRequestedFor(urlPathMatching("/api/v1/customers/.*")))).as("no suppress sent").isEmpty();
+            assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome IN ('COMPLETED', 'SUCCEEDED')")).isZero();
+            assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("TrackUrlWatch", "answered HTTP 200 to a credential check"
+                    + " with a made-up key", "not Customer.io's Track API"));
+
+            // Customer.io there: a made-up key refused, the workspace's own taken
+            String auth = "Basic " + Base64.getEncoder().encodeToString(
+                    (WorkerHarness.SITE_ID + ":" + WorkerHarness.API_KEY).getBytes(StandardCharsets.UTF_8));
+            late.resetMappings();
+            late.stubFor(any(anyUrl()).atPriority(10).willReturn(aResponse().withStatus(401)));
+            late.stubFor(any(anyUrl()).atPriority(1).withHeader("Authorization", com.github.tomakehurst.wiremock.client.WireMock.equalTo(auth))
+                    .willReturn(okJson("{\"region\":\"us\"}")));
+            await().atMost(Duration.ofSeconds(60)).until(() -> h.count(
+                    "SELECT count(*) FROM audit_event WHERE step = 'OUTCOME' AND outcome = 'COMPLETED'") == 3);
+            assertThat(late.findAll(postRequestedFor(urlPathMatching("/api/v1/customers/.*/suppress")))).hasSize(3);
+            await().atMost(Duration.ofSeconds(10)).until(() -> rejected.value() == 0.0);
+        } finally {
+            late.stop();
+        }
+    }
+
     @Test
     void aTimeoutIsRetriedThenCompletes() throws Exception {
         h.close();
