@@ -63,9 +63,13 @@ public final class TrackUrlWatch {
         this.clock = clock;
     }
 
-    /** A watch of this URL that asks with the client's timeouts. */
+    /**
+     * A watch of this URL that asks with the client's timeouts, through one client of its own (one
+     * HTTP client and its thread, however often an outage makes it ask).
+     */
     public static TrackUrlWatch of(URI url, Duration connectTimeout, Duration requestTimeout, Clock clock) {
-        return new TrackUrlWatch(url, () -> TrackClient.checkWithMadeUpCredentials(url, connectTimeout, requestTimeout), clock);
+        TrackClient madeUp = TrackClient.http(TrackEndpoint.madeUp(url, connectTimeout, requestTimeout), clock);
+        return new TrackUrlWatch(url, () -> madeUp.region().result(), clock);
     }
 
     /** Takes the start's check at this URL as the first answer (no second request at the start). */
