@@ -221,7 +221,7 @@ final class DlqCommand {
             String fmt = "%-14s %-20s %-18s %-24s %-22s %-28s %s%n";
             long[] resolved = {0};
             try (StatePages<Line> pages = StatePages.open(Line::requestId, Line::record, (l, states) -> {
-                // the request id's state is another identifier's: this record's own was never erased
+                // the request id's state is another identifier's: this record's person is erased only if since, under an id of their own
                 boolean another = REUSED.equals(l.code()) || states.completedForAnother(l.record());
                 System.out.printf(fmt, l.at(), l.when(), l.code(), nz(l.requestId()), another ? states.describeAnother(l.record())
                         : states.describe(l.requestId()), origin(l.record()), l.reason());
