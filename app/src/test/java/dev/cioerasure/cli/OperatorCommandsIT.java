@@ -268,6 +268,14 @@ class OperatorCommandsIT {
         assertThat(replay.err()).contains("skipped 1 record(s) whose request id was completed for another identifier while they were"
                 + " processed: not erased; replayed they would be rejected REQUEST_ID_REUSED, so submit each under a request id of its own",
                 "nothing left to replay").doesNotContain("already resolved");
+
+        // submitted under an id of its own and erased: its dead letter reads so, and counts as resolved
+        track.resetMappings();
+        TrackStubs.healthy(track);
+        h.send(Messages.request("r-race-own", "id", "p-race-b"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
+                "SELECT count(*) FROM audit_event WHERE request_id = 'r-race-own' AND outcome = 'COMPLETED'") == 1);
+        assertThat(runWithAudit("dlq", "list").out()).contains("erased since as r-race-own", "1 record(s); 1 resolved since");
     }
 
     @Test
