@@ -176,15 +176,37 @@ public final class AuditQueries {
              java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset, l.request_id"
                      + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS r(t, p, o)"
                      + " JOIN audit_event o ON o.step = 'OUTCOME' AND o.kafka_topic = r.t AND o.kafka_partition = r.p AND o.kafka_offset = r.o"
-                     + " CROSS JOIN LATERAL (SELECT e.request_id FROM audit_event e WHERE e.subject_hash = o.subject_hash"
-                     + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.chain_seq > o.chain_seq"
-                     + " AND e.request_id IS DISTINCT FROM o.request_id ORDER BY e.chain_seq LIMIT 1) l")) {
+                     + ERASED_SINCE)) {
             ps.setArray(1, c.createArrayOf("text", records.stream().map(AuditEvent.KafkaCoordinates::topic).toArray()));
             ps.setArray(2, c.createArrayOf("integer", records.stream().map(AuditEvent.KafkaCoordinates::partition).toArray()));
             ps.setArray(3, c.createArrayOf("bigint", records.stream().map(AuditEvent.KafkaCoordinates::offset).toArray()));
             try (java.sql.ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.put(new AuditEvent.KafkaCoordinates(rs.getString(1), rs.getInt(2), rs.getLong(3)), rs.getString(4));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** {@link #erasedSinceUnderAnotherId} of rows {@code o}: the first later COMPLETED of their subject under another id, as {@code l}. */
+    private static final String ERASED_SINCE = " CROSS JOIN LATERAL (SELECT e.request_id FROM audit_event e WHERE e.subject_hash = o.subject_hash"
+            + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.chain_seq > o.chain_seq"
+            + " AND e.request_id IS DISTINCT FROM o.request_id ORDER BY e.chain_seq LIMIT 1) l";
+
+    /** {@link #erasedSinceUnderAnotherId}, of audit rows by their chain position. */
+    public java.util.Map<Long, String> erasedSinceUnderAnotherIdBySeq(java.util.Collection<Long> seqs) throws SQLException {
+        java.util.Map<Long, String> out = new java.util.HashMap<>();
+        if (seqs.isEmpty()) {
+            return out;
+        }
+        try (java.sql.Connection c = dataSource.getConnection();
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.chain_seq, l.request_id FROM audit_event o" + ERASED_SINCE
+                     + " WHERE o.chain_seq = ANY(?)")) {
+            ps.setArray(1, c.createArrayOf("bigint", seqs.toArray()));
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getLong(1), rs.getString(2));
                 }
             }
         }

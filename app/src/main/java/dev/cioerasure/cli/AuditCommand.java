@@ -163,11 +163,16 @@ final class AuditCommand {
                     System.out.println("status      NOT ERASED — latest outcome " + nz(last.outcome())
                             + (last.reason() == null ? "" : " (" + shown(last.reason()) + ")"));
                 }
-                long reused = rows.stream().filter(AuditQueries.Row::reusedId).count();
-                if (reused > 0) {
-                    // the status above is the id's first person's: these were another's, under the same id, and never erased
-                    System.out.println("reused      " + reused + " record(s) under this id for another identifier or workspace, rejected"
-                            + " (REQUEST_ID_REUSED): not erased, see below");
+                List<Long> reused = rows.stream().filter(AuditQueries.Row::reusedId).map(AuditQueries.Row::seq).toList();
+                if (!reused.isEmpty()) {
+                    // the status above is the id's first person's: these were another's, under the same id, and not
+                    // erased under it; some may have been since, submitted again under an id of their own
+                    java.util.Map<Long, String> since = new AuditQueries(ds).erasedSinceUnderAnotherIdBySeq(reused);
+                    long notErased = reused.size() - since.size();
+                    System.out.println("reused      " + reused.size() + " record(s) under this id for another identifier or workspace,"
+                            + " rejected (REQUEST_ID_REUSED): " + (since.isEmpty() ? "not erased, see below"
+                            : (notErased > 0 ? notErased + " not erased, see below; " + since.size() + " " : "")
+                            + "erased since under an id of their own (" + String.join(", ", new java.util.TreeSet<>(since.values())) + ")"));
                 }
                 if (completed != null && completed.subjectHash() != null) {
                     // two records of the id for two persons run at once in two instances: the database kept

@@ -113,6 +113,17 @@ class AuditCommandsIT {
                     new KafkaCoordinates("erasure.requests", 0, 91), nov.plusSeconds(7200)))).get(10, TimeUnit.SECONDS);
         }
         assertThat(run(false, "audit", "status", "r-bob").out()).contains("NOT ERASED — latest outcome RETRY_SCHEDULED", "reused      1");
+
+        // that person submitted again under an id of their own, and erased: the line says so (it said "not erased" for good)
+        Instant dec = Instant.parse("2026-12-20T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-jane-work", other, "email", Step.OUTCOME, Outcome.COMPLETED, null, null, null, "GDPR", dec,
+                    dec.plusSeconds(86400L * 30), "desk/2", new KafkaCoordinates("erasure.requests", 0, 92), dec.plusSeconds(60))))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        assertThat(run(false, "audit", "status", "r-jane").out()).contains("reused      1 record(s) under this id for another identifier"
+                + " or workspace, rejected (REQUEST_ID_REUSED): erased since under an id of their own (r-jane-work)")
+                .doesNotContain("not erased, see below");
     }
 
     /**
