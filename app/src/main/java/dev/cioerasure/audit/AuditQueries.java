@@ -112,17 +112,31 @@ public final class AuditQueries {
 
     /** Where each of these requests stands (view erasure_request_status): its status, e.g. COMPLETED; absent when unknown. */
     public java.util.Map<String, String> statusOf(java.util.Collection<String> requestIds) throws SQLException {
-        java.util.Map<String, String> out = new java.util.HashMap<>();
-        if (requestIds.isEmpty()) {
+        return byKeys("SELECT request_id, status FROM erasure_request_status WHERE request_id = ANY (?)", "text", requestIds,
+                rs -> rs.getString(1));
+    }
+
+    /** A column read from a result's current row. */
+    @FunctionalInterface
+    private interface Column<T> {
+        T read(ResultSet rs) throws SQLException;
+    }
+
+    /**
+     * The second column of {@code sql}'s rows, by the key each row's {@code key} reads; {@code sql}
+     * takes the keys as one array parameter of SQL type {@code type}.
+     */
+    private <K> java.util.Map<K, String> byKeys(String sql, String type, java.util.Collection<K> keys, Column<K> key)
+            throws SQLException {
+        java.util.Map<K, String> out = new java.util.HashMap<>();
+        if (keys.isEmpty()) {
             return out;
         }
-        try (java.sql.Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement ps = c.prepareStatement(
-                     "SELECT request_id, status FROM erasure_request_status WHERE request_id = ANY (?)")) {
-            ps.setArray(1, c.createArrayOf("text", requestIds.toArray()));
-            try (java.sql.ResultSet rs = ps.executeQuery()) {
+        try (java.sql.Connection c = dataSource.getConnection(); java.sql.PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setArray(1, c.createArrayOf(type, keys.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.put(rs.getString(1), rs.getString(2));
+                    out.put(key.read(rs), rs.getString(2));
                 }
             }
         }
@@ -196,21 +210,8 @@ public final class AuditQueries {
 
     /** {@link #erasedSinceUnderAnotherId}, of audit rows by their chain position. */
     public java.util.Map<Long, String> erasedSinceUnderAnotherIdBySeq(java.util.Collection<Long> seqs) throws SQLException {
-        java.util.Map<Long, String> out = new java.util.HashMap<>();
-        if (seqs.isEmpty()) {
-            return out;
-        }
-        try (java.sql.Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.chain_seq, l.request_id FROM audit_event o" + ERASED_SINCE
-                     + " WHERE o.chain_seq = ANY(?)")) {
-            ps.setArray(1, c.createArrayOf("bigint", seqs.toArray()));
-            try (java.sql.ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.put(rs.getLong(1), rs.getString(2));
-                }
-            }
-        }
-        return out;
+        return byKeys("SELECT o.chain_seq, l.request_id FROM audit_event o" + ERASED_SINCE + " WHERE o.chain_seq = ANY(?)", "bigint", seqs,
+                rs -> rs.getLong(1));
     }
 
     /** Every row of one request, in chain order. */

@@ -3,11 +3,10 @@ package dev.cioerasure.customerio;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cioerasure.testing.LogCapture;
+import dev.cioerasure.testing.SetClock;
 import java.net.URI;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Optional;
@@ -18,23 +17,7 @@ import org.junit.jupiter.api.Test;
 class TrackUrlWatchTest {
     private static final URI URL = URI.create("https://track.example.test");
 
-    private Instant now = Instant.parse("2026-12-07T10:00:00Z");
-    private final Clock clock = new Clock() {
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    };
+    private final SetClock clock = new SetClock(Instant.parse("2026-12-07T10:00:00Z"));
     private final Deque<TrackResult> answers = new ArrayDeque<>();
     private final AtomicInteger asked = new AtomicInteger();
     private final TrackUrlWatch watch = new TrackUrlWatch(URL, () -> {
@@ -55,11 +38,11 @@ class TrackUrlWatchTest {
     void aUrlThatRefusedTheMadeUpKeyAtTheStartIsAskedAgainOnlyAfterAnHour() {
         watch.answered(http(401));
         assertThat(watch.holdBack(TrackOperation.SUPPRESS)).isEmpty();
-        now = now.plus(Duration.ofMinutes(59));
+        clock.advance(Duration.ofMinutes(59));
         assertThat(watch.holdBack(TrackOperation.DESTROY)).isEmpty();
         assertThat(asked).as("vouched for by the start's answer").hasValue(0);
 
-        now = now.plus(Duration.ofMinutes(2));
+        clock.advance(Duration.ofMinutes(2));
         answers.add(http(404)); // a 4xx other than 401 also refuses: it did not take the key
         assertThat(watch.holdBack(TrackOperation.SUPPRESS)).isEmpty();
         assertThat(asked).hasValue(1);
@@ -79,7 +62,7 @@ class TrackUrlWatchTest {
         assertThat(watch.holdBack(TrackOperation.SUPPRESS)).isPresent();
         assertThat(asked).as("asked again at most every 2 s").hasValue(0);
 
-        now = now.plusSeconds(3);
+        clock.advance(Duration.ofSeconds(3));
         answers.add(http(200));
         try (LogCapture logs = LogCapture.capture()) {
             TrackResult accepted = watch.holdBack(TrackOperation.SUPPRESS).orElseThrow();
@@ -91,15 +74,15 @@ class TrackUrlWatchTest {
         }
         assertThat(asked).hasValue(1);
 
-        now = now.plusSeconds(9);
+        clock.advance(Duration.ofSeconds(9));
         assertThat(watch.holdBack(TrackOperation.SUPPRESS)).as("an accepting URL is asked again at most every 10 s").isPresent();
         assertThat(asked).hasValue(1);
-        now = now.plusSeconds(2);
+        clock.advance(Duration.ofSeconds(2));
         answers.add(noAnswer());
         assertThat(watch.holdBack(TrackOperation.SUPPRESS).orElseThrow().metricTag())
                 .as("no answer does not clear a URL that accepted the made-up key").isEqualTo(TrackUrlWatch.ACCEPTS_MADE_UP_KEY);
 
-        now = now.plusSeconds(3);
+        clock.advance(Duration.ofSeconds(3));
         answers.add(http(401));
         try (LogCapture logs = LogCapture.capture()) {
             assertThat(watch.holdBack(TrackOperation.SUPPRESS)).as("Customer.io behind the URL again").isEmpty();
@@ -111,11 +94,11 @@ class TrackUrlWatchTest {
     void anAnswerThatSaysNothingIsNoVouch() {
         for (int status : new int[] {429, 503, 301, 408}) {
             answers.add(http(status));
-            now = now.plusSeconds(3);
+            clock.advance(Duration.ofSeconds(3));
             assertThat(watch.holdBack(TrackOperation.SUPPRESS)).as("HTTP %d", status).isPresent();
         }
         answers.add(http(401));
-        now = now.plusSeconds(3);
+        clock.advance(Duration.ofSeconds(3));
         assertThat(watch.holdBack(TrackOperation.SUPPRESS)).isEmpty();
     }
 }

@@ -20,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
@@ -69,23 +68,7 @@ class VerificationProcessorTest {
         return subject.equals(completed.getOrDefault(requestId, subject)) ? AuditLog.VerificationStanding.DUE
                 : AuditLog.VerificationStanding.NOT_ERASED;
     }
-    private final AtomicReference<Instant> now = new AtomicReference<>(T0);
-    private final Clock clock = new Clock() {
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now.get();
-        }
-    };
+    private final dev.cioerasure.testing.SetClock clock = new dev.cioerasure.testing.SetClock(T0);
     /** What the App API answers, one status per attempt; 404 once they run out. */
     private final Deque<Integer> answers = new ArrayDeque<>();
     private final AtomicInteger lookups = new AtomicInteger();
@@ -150,7 +133,7 @@ class VerificationProcessorTest {
 
     @Test
     void aPersonTheAppApiNoLongerFindsIsVerified() throws Exception {
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         check("r-1", 0, "none");
         assertThat(rows).singleElement().satisfies(r -> {
             assertThat(r.step()).isEqualTo(Step.VERIFY);
@@ -172,7 +155,7 @@ class VerificationProcessorTest {
     @Test
     void aPersonStillPresentBeforeTheDeadlineIsCheckedAgainLater() throws Exception {
         answers.add(200);
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         check("r-2", 0, "none");
         assertThat(rows).isEmpty();
         assertThat(events()).as("nothing to announce before a result").isEmpty();
@@ -182,7 +165,7 @@ class VerificationProcessorTest {
         assertThat(header(next, TopicHeaders.VERIFY_LAST)).isEqualTo("present");
         assertThat(header(next, TopicHeaders.VERIFY_LAST_STATUS)).isEqualTo("200");
         assertThat(Instant.ofEpochMilli(Long.parseLong(header(next, TopicHeaders.NOT_BEFORE))))
-                .as("twice the first interval after the first check").isEqualTo(now.get().plus(Duration.ofMinutes(2)));
+                .as("twice the first interval after the first check").isEqualTo(clock.instant().plus(Duration.ofMinutes(2)));
         assertThat(header(next, TopicHeaders.VERIFY_DEADLINE)).isEqualTo(Long.toString(T0.plus(Duration.ofHours(24)).toEpochMilli()));
         assertThat(next.value()).isEqualTo(Messages.request("r-2", "email", "jane@example.com"));
     }
@@ -190,7 +173,7 @@ class VerificationProcessorTest {
     @Test
     void aPersonStillPresentAtTheDeadlineIsStillPresent() throws Exception {
         answers.add(200);
-        now.set(T0.plus(Duration.ofHours(24)));
+        clock.set(T0.plus(Duration.ofHours(24)));
         check("r-3", 9, "present");
         assertThat(rows).singleElement().satisfies(r -> {
             assertThat(r.outcome()).isEqualTo(Outcome.STILL_PRESENT);
@@ -204,7 +187,7 @@ class VerificationProcessorTest {
 
     @Test
     void errorsUntilTheDeadlineLeaveItUnverifiableUnlessThePersonWasSeenBefore() throws Exception {
-        now.set(T0.plus(Duration.ofHours(25)));
+        clock.set(T0.plus(Duration.ofHours(25)));
         answers.addAll(List.of(503, 503, 503));
         check("r-4", 5, "error");
         assertThat(lookups).as("in-line retries of a 5xx").hasValue(3);
@@ -224,18 +207,18 @@ class VerificationProcessorTest {
     void aRetryAfterLongerThanTheInLineBackoffSetsTheNextCheck() throws Exception {
         answers.add(429);
         retryAfter.set(Duration.ofMinutes(10));
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         check("r-ra", 0, "none");
         assertThat(lookups).as("not retried in line").hasValue(1);
         assertThat(rows).isEmpty();
         assertThat(Instant.ofEpochMilli(Long.parseLong(header(checks().get(0), TopicHeaders.NOT_BEFORE))))
-                .isEqualTo(now.get().plus(Duration.ofMinutes(10)));
+                .isEqualTo(clock.instant().plus(Duration.ofMinutes(10)));
     }
 
     @Test
     void a429OrA5xxIsRetriedInLineAndTheCheckStillAnswers() throws Exception {
         answers.addAll(List.of(429, 503));
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         check("r-6", 0, "none");
         assertThat(lookups).hasValue(3);
         assertThat(rows).singleElement().extracting(AuditEvent::outcome).isEqualTo(Outcome.VERIFIED);
@@ -244,7 +227,7 @@ class VerificationProcessorTest {
     @Test
     void aRefusedQuestionIsUnverifiableAtOnce() throws Exception {
         answers.add(400);
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         check("r-7", 0, "none");
         assertThat(rows).singleElement().satisfies(r -> {
             assertThat(r.outcome()).isEqualTo(Outcome.UNVERIFIABLE);
@@ -262,7 +245,7 @@ class VerificationProcessorTest {
     void aRefusedAppKeyIsSaidAtOnceAndGaugedUntilAnAnswerComesAgain() throws Exception {
         java.util.function.DoubleSupplier refused = () -> meters.get("erasure.app.credentials.rejected").gauge().value();
         assertThat(refused.getAsDouble()).isZero();
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
             answers.add(401);
             check("r-key", 0, "none");
@@ -289,7 +272,7 @@ class VerificationProcessorTest {
      */
     @Test
     void a404FromAServerThatTakesAMadeUpKeyIsNoProof() throws Exception {
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         controlAnswers.add(404);
         try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
             check("r-gw", 0, "none");
@@ -327,7 +310,7 @@ class VerificationProcessorTest {
                 new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
                 java.util.Map.of(Settings.Workspace.DEFAULT_NAME, executor), Settings.Workspace.DEFAULT_NAME, sink, this::standing,
                 republisher, new OutcomeEvents(republisher, "t.outcomes"), SETTINGS, pool, meters, clock);
-        now.set(T0.plus(Duration.ofMinutes(1)));
+        clock.set(T0.plus(Duration.ofMinutes(1)));
         RecordHeaders h = new RecordHeaders();
         h.add(TopicHeaders.REQUEST_ID, "r-ws".getBytes(StandardCharsets.UTF_8));
         h.add(TopicHeaders.VERIFY_CHECKS, "0".getBytes(StandardCharsets.UTF_8));
