@@ -151,26 +151,8 @@ public final class AuditQueries {
      */
     public java.util.Set<AuditEvent.KafkaCoordinates> completedForAnother(java.util.Collection<AuditEvent.KafkaCoordinates> records)
             throws SQLException {
-        java.util.Set<AuditEvent.KafkaCoordinates> out = new java.util.HashSet<>();
-        if (records.isEmpty()) {
-            return out;
-        }
-        try (java.sql.Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset"
-                     + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS r(t, p, o)"
-                     + " JOIN audit_event o ON o.step = 'OUTCOME' AND o.kafka_topic = r.t AND o.kafka_partition = r.p AND o.kafka_offset = r.o"
-                     + " WHERE o.subject_hash IS NOT NULL AND EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = o.request_id"
-                     + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.subject_hash <> o.subject_hash)")) {
-            ps.setArray(1, c.createArrayOf("text", records.stream().map(AuditEvent.KafkaCoordinates::topic).toArray()));
-            ps.setArray(2, c.createArrayOf("integer", records.stream().map(AuditEvent.KafkaCoordinates::partition).toArray()));
-            ps.setArray(3, c.createArrayOf("bigint", records.stream().map(AuditEvent.KafkaCoordinates::offset).toArray()));
-            try (java.sql.ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(new AuditEvent.KafkaCoordinates(rs.getString(1), rs.getInt(2), rs.getLong(3)));
-                }
-            }
-        }
-        return out;
+        return byRecords("NULL", " WHERE o.subject_hash IS NOT NULL AND EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = o.request_id"
+                + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.subject_hash <> o.subject_hash)", records).keySet();
     }
 
     /**
@@ -182,15 +164,24 @@ public final class AuditQueries {
      */
     public java.util.Map<AuditEvent.KafkaCoordinates, String> erasedSinceUnderAnotherId(
             java.util.Collection<AuditEvent.KafkaCoordinates> records) throws SQLException {
+        return byRecords("l.request_id", ERASED_SINCE, records);
+    }
+
+    /**
+     * {@code value} of each record's OUTCOME row {@code o} (by its Kafka coordinates) that {@code rest}
+     * (joins, a WHERE clause) keeps, by record.
+     */
+    private java.util.Map<AuditEvent.KafkaCoordinates, String> byRecords(String value, String rest,
+            java.util.Collection<AuditEvent.KafkaCoordinates> records) throws SQLException {
         java.util.Map<AuditEvent.KafkaCoordinates, String> out = new java.util.HashMap<>();
         if (records.isEmpty()) {
             return out;
         }
         try (java.sql.Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset, l.request_id"
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset, " + value
                      + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS r(t, p, o)"
                      + " JOIN audit_event o ON o.step = 'OUTCOME' AND o.kafka_topic = r.t AND o.kafka_partition = r.p AND o.kafka_offset = r.o"
-                     + ERASED_SINCE)) {
+                     + rest)) {
             ps.setArray(1, c.createArrayOf("text", records.stream().map(AuditEvent.KafkaCoordinates::topic).toArray()));
             ps.setArray(2, c.createArrayOf("integer", records.stream().map(AuditEvent.KafkaCoordinates::partition).toArray()));
             ps.setArray(3, c.createArrayOf("bigint", records.stream().map(AuditEvent.KafkaCoordinates::offset).toArray()));
