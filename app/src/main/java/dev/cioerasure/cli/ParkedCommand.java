@@ -37,18 +37,22 @@ final class ParkedCommand implements Callable<Integer> {
                 }
             });
         }
-        record Line(String at, String round, Instant due, String requestId, String reason) { }
+        record Line(String at, String round, Instant due, String requestId, java.util.Optional<TopicHeaders.Origin> record, String reason) { }
         Instant now = Instant.now();
         String fmt = "%-14s %-6s %-20s %-24s %s%n";
         long[] shownLines = {0};
-        try (StatePages<Line> pages = StatePages.open(Line::requestId, l -> java.util.Optional.empty(), (l, states) -> {
-            boolean finished = states.resolved(l.requestId());
+        try (StatePages<Line> pages = StatePages.open(Line::requestId, Line::record, (l, states) -> {
+            // the id completed for another identifier while this one waited: not this person's erasure;
+            // when due, the worker rejects it REQUEST_ID_REUSED (it was hidden as finished)
+            boolean another = states.completedForAnother(l.record());
+            boolean finished = states.resolved(l.requestId()) && !another;
             if (finished && !all) {
                 return; // the request is COMPLETED (or CLOSED without erasure): nothing waits any more
             }
             shownLines[0]++;
             String due = finished ? "done (" + states.status(l.requestId()) + ")" : l.due() == null || l.due().isBefore(now) ? "now" : l.due().toString().substring(0, 19);
-            System.out.printf(fmt, l.at(), l.round(), due, DlqCommand.nz(l.requestId()), l.reason());
+            System.out.printf(fmt, l.at(), l.round(), due, DlqCommand.nz(l.requestId()), (another ? "[request id completed for another"
+                    + " identifier meanwhile: will be rejected REQUEST_ID_REUSED, submit it under an id of its own] " : "") + l.reason());
         })) {
             System.out.printf(fmt, "retry record", "round", "due", "request id", "reason");
             TopicReader.readAll(k, k.retryTopic(), r -> {
@@ -59,7 +63,8 @@ final class ParkedCommand implements Callable<Integer> {
                     String round = shown(r.headers(), TopicHeaders.RETRY_ROUND);
                     boolean replay = TopicHeaders.valid(r.headers(), TopicHeaders.REPLAY).isPresent();
                     pages.add(new Line(r.partition() + "@" + r.offset(), replay && round.isEmpty() ? "replay" : DlqCommand.nz(round), at,
-                            shown(r.headers(), TopicHeaders.REQUEST_ID), shown(r.headers(), TopicHeaders.REASON)));
+                            shown(r.headers(), TopicHeaders.REQUEST_ID), TopicHeaders.Origin.of(r.headers()),
+                            shown(r.headers(), TopicHeaders.REASON)));
                 }
             });
             pages.finish();

@@ -220,6 +220,16 @@ class OperatorCommandsIT {
         Cli.Run parked = run("parked");
         assertThat(parked.exit()).isZero();
         assertThat(parked.out()).contains("r-later", "http 503", "retry round 1 of 1", "1 parked record(s)");
+        // another instance completes the id for another person meanwhile: this record still waits, and
+        // will be rejected when due (it was hidden as finished, "0 parked record(s)")
+        try (java.sql.Connection c = dev.cioerasure.testing.TestInfra.dataSource(h.ownerDatabase()).getConnection();
+             java.sql.Statement st = c.createStatement()) {
+            st.execute("INSERT INTO audit_event (request_id, subject_hash, identifier_type, step, outcome, regulation, kafka_topic,"
+                    + " kafka_partition, kafka_offset, worker_instance, occurred_at) VALUES ('r-later', '" + "cd".repeat(32) + "', 'id',"
+                    + " 'OUTCOME', 'COMPLETED', 'GDPR', '" + h.topic + "', 0, 9999, 'other-instance', now())");
+        }
+        assertThat(runWithAudit("parked").out()).contains("r-later", "[request id completed for another identifier meanwhile: will be"
+                + " rejected REQUEST_ID_REUSED, submit it under an id of its own] ", "1 parked record(s)");
 
         // A parked record is not in flight: stopping hands it back at once, without waiting out the drain timeout (30 s).
         long t0 = System.nanoTime();
