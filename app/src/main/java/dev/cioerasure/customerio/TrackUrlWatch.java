@@ -26,9 +26,10 @@ import org.slf4j.LoggerFactory;
  *   <li>the URL accepted the made-up key: {@link TrackResult.Kind#UNAUTHORIZED}, detail
  *       {@link #ACCEPTS_MADE_UP_KEY}, so the workspace's credential gate pauses it and
  *       {@code erasure_credentials_rejected} alerts; asked again at most every {@link #ASK_AGAIN_ACCEPTED};</li>
- *   <li>the check got no answer, or one that tells nothing (408, 429, 5xx, 3xx): retryable, detail
- *       {@link #UNCHECKED}, as the call itself would have failed; asked again at most every
- *       {@link #ASK_AGAIN_UNANSWERED}.</li>
+ *   <li>the check got no answer, or one that tells nothing (408, 429, 5xx, 3xx): retryable, with
+ *       the check's status or detail ({@code io_error}, {@code timeout}, {@code tls_error}, {@code 301}…)
+ *       and {@code Retry-After}, as the call itself would most likely have got, so the metrics and the
+ *       runbooks read the cause; asked again at most every {@link #ASK_AGAIN_UNANSWERED}.</li>
  * </ul>
  * One extra request per URL an hour while it vouches; the check is made by the caller's thread,
  * one at a time per URL (the others wait for its answer). Each change is said once in the log.
@@ -38,8 +39,6 @@ public final class TrackUrlWatch {
 
     /** The detail, and metric status tag, of a call held back because the URL accepted a made-up key. */
     public static final String ACCEPTS_MADE_UP_KEY = "track_url_accepts_made_up_key";
-    /** The detail, and metric status tag, of a call held back because the URL has not answered the check. */
-    public static final String UNCHECKED = "track_url_unchecked";
 
     static final Duration VOUCHED_FOR = Duration.ofHours(1);
     static final Duration ASK_AGAIN_UNANSWERED = Duration.ofSeconds(2);
@@ -53,8 +52,8 @@ public final class TrackUrlWatch {
     private State state = State.UNCHECKED;
     /** When to ask again: the end of a vouch, or the next try of an unanswered or accepting URL. */
     private Instant askAt = Instant.MIN;
-    /** The last check's answer, for the log when it changes. */
-    private String lastAnswer = "";
+    /** The last check's answer (none yet: null), for the calls held back while it tells nothing, and for the log. */
+    private TrackResult last;
 
     /** @param check the credential check at this URL with a made-up key ({@link TrackClient#checkWithMadeUpCredentials}) */
     public TrackUrlWatch(URI url, Supplier<TrackResult> check, Clock clock) {
@@ -90,7 +89,8 @@ public final class TrackUrlWatch {
             case VOUCHED -> Optional.empty();
             case ACCEPTS -> Optional.of(new TrackResult(op, 0, TrackResult.Kind.UNAUTHORIZED, Optional.empty(), ACCEPTS_MADE_UP_KEY,
                     Duration.ZERO));
-            case UNCHECKED -> Optional.of(new TrackResult(op, 0, TrackResult.Kind.RETRYABLE, Optional.empty(), UNCHECKED, Duration.ZERO));
+            case UNCHECKED -> Optional.of(new TrackResult(op, last.status(), TrackResult.Kind.RETRYABLE, last.retryAfter(), last.detail(),
+                    Duration.ZERO));
         };
     }
 
@@ -107,17 +107,18 @@ public final class TrackUrlWatch {
             askAt = now.plus(ASK_AGAIN_UNANSWERED);
         }
         String answer = r.statusTag();
+        String before = last == null ? "" : last.statusTag();
         if (state == State.ACCEPTS && was != State.ACCEPTS) {
             log.error("the Track URL {} answered HTTP {} to a credential check with a made-up key: it does not check Track"
                     + " credentials, so it is not Customer.io's Track API; no suppress or destroy is sent there (each would be"
                     + " recorded SUCCEEDED with nobody erased), its workspaces are paused until it refuses the made-up key", url,
                     r.status());
-        } else if (state == State.UNCHECKED && (was != State.UNCHECKED || !answer.equals(lastAnswer))) {
+        } else if (state == State.UNCHECKED && (was != State.UNCHECKED || !answer.equals(before))) {
             log.warn("the Track URL {} did not answer a credential check with a made-up key ({}): no suppress or destroy is sent"
                     + " there until it refuses one (asked again every {} s)", url, answer, ASK_AGAIN_UNANSWERED.toSeconds());
-        } else if (state == State.VOUCHED && was != State.VOUCHED && !lastAnswer.isEmpty()) { // not the first answer: a change
+        } else if (state == State.VOUCHED && was != State.VOUCHED && last != null) { // not the first answer: a change
             log.info("the Track URL {} refused a made-up key (HTTP {}): calls there go out", url, r.status());
         }
-        lastAnswer = answer;
+        last = r;
     }
 }

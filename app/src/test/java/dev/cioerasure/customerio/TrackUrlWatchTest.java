@@ -58,7 +58,8 @@ class TrackUrlWatchTest {
         watch.answered(noAnswer());
         TrackResult unanswered = watch.holdBack(TrackOperation.SUPPRESS).orElseThrow();
         assertThat(unanswered.kind()).as("as the call itself would have failed").isEqualTo(TrackResult.Kind.RETRYABLE);
-        assertThat(unanswered.metricTag()).isEqualTo(TrackUrlWatch.UNCHECKED);
+        assertThat(unanswered.metricTag()).as("the check's answer, for the metrics and the runbooks").isEqualTo("io_error");
+        assertThat(unanswered.operation()).isEqualTo(TrackOperation.SUPPRESS);
         assertThat(watch.holdBack(TrackOperation.SUPPRESS)).isPresent();
         assertThat(asked).as("asked again at most every 2 s").hasValue(0);
 
@@ -95,7 +96,9 @@ class TrackUrlWatchTest {
         for (int status : new int[] {429, 503, 301, 408}) {
             answers.add(http(status));
             clock.advance(Duration.ofSeconds(3));
-            assertThat(watch.holdBack(TrackOperation.SUPPRESS)).as("HTTP %d", status).isPresent();
+            TrackResult held = watch.holdBack(TrackOperation.SUPPRESS).orElseThrow();
+            assertThat(held.kind()).as("HTTP %d", status).isEqualTo(TrackResult.Kind.RETRYABLE);
+            assertThat(held.metricTag()).isEqualTo(status == 301 ? "3xx" : Integer.toString(status));
         }
         answers.add(http(401));
         clock.advance(Duration.ofSeconds(3));
