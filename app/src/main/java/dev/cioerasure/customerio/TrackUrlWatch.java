@@ -107,13 +107,12 @@ public final class TrackUrlWatch {
             askAt = now.plus(ASK_AGAIN_UNANSWERED);
         }
         String answer = r.statusTag();
-        String before = last == null ? "" : last.statusTag();
         if (state == State.ACCEPTS && was != State.ACCEPTS) {
             log.error("the Track URL {} answered HTTP {} to a credential check with a made-up key: it does not check Track"
                     + " credentials, so it is not Customer.io's Track API; no suppress or destroy is sent there (each would be"
                     + " recorded SUCCEEDED with nobody erased), its workspaces are paused until it refuses the made-up key", url,
                     r.status());
-        } else if (state == State.UNCHECKED && (was != State.UNCHECKED || !answer.equals(before))) {
+        } else if (state == State.UNCHECKED && (was != State.UNCHECKED || last == null)) { // once, not every 2 s of an outage
             log.warn("the Track URL {} did not answer a credential check with a made-up key ({}): no suppress or destroy is sent"
                     + " there until it refuses one (asked again every {} s)", url, answer, ASK_AGAIN_UNANSWERED.toSeconds());
         } else if (state == State.VOUCHED && was != State.VOUCHED && last != null) { // not the first answer: a change

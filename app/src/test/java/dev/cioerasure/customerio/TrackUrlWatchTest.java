@@ -93,12 +93,16 @@ class TrackUrlWatchTest {
 
     @Test
     void anAnswerThatSaysNothingIsNoVouch() {
-        for (int status : new int[] {429, 503, 301, 408}) {
-            answers.add(http(status));
-            clock.advance(Duration.ofSeconds(3));
-            TrackResult held = watch.holdBack(TrackOperation.SUPPRESS).orElseThrow();
-            assertThat(held.kind()).as("HTTP %d", status).isEqualTo(TrackResult.Kind.RETRYABLE);
-            assertThat(held.metricTag()).isEqualTo(status == 301 ? "3xx" : Integer.toString(status));
+        try (LogCapture logs = LogCapture.capture()) {
+            for (int status : new int[] {429, 503, 301, 408}) {
+                answers.add(http(status));
+                clock.advance(Duration.ofSeconds(3));
+                TrackResult held = watch.holdBack(TrackOperation.SUPPRESS).orElseThrow();
+                assertThat(held.kind()).as("HTTP %d", status).isEqualTo(TrackResult.Kind.RETRYABLE);
+                assertThat(held.metricTag()).isEqualTo(status == 301 ? "3xx" : Integer.toString(status));
+            }
+            assertThat(logs.lines()).as("said once, not at every answer of an outage")
+                    .filteredOn(l -> l.contains("did not answer a credential check")).hasSize(1);
         }
         answers.add(http(401));
         clock.advance(Duration.ofSeconds(3));
