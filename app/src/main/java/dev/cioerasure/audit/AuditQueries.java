@@ -34,19 +34,28 @@ public final class AuditQueries {
         }
 
         /**
-         * This identifier's erasure completed, but the request id had completed for another
-         * identifier first (two persons' records of one id run at once), so the database stored it
-         * DUPLICATE with its outcome in the reason (migration V17's words; rows written before V17
-         * cannot be told apart from a copy and read as not erased).
+         * A record's outcome COMPLETED that the database stored DUPLICATE because its request id had
+         * completed before: since migration V17 said so when that completion was another
+         * identifier's; before it, in the words of a copy of the same person's request, which only
+         * the completion's subject tells apart ({@link #completedSubjects}).
          */
-        public boolean completedBesideAnother() {
+        public boolean completedDuplicate() {
             return "OUTCOME".equals(step) && "DUPLICATE".equals(outcome)
-                    && (BESIDE_ANOTHER + "COMPLETED) recorded as duplicate").equals(reason);
+                    && (BESIDE_ANOTHER.equals(reason) || COPY_BEFORE_V17.equals(reason));
         }
     }
 
-    /** How migration V17's trigger begins the reason of a DUPLICATE of another identifier's completion, up to its outcome. */
-    static final String BESIDE_ANOTHER = "request id was already completed for another identifier; this identifier's outcome (";
+    /** Migration V17's reason of a DUPLICATE whose outcome was COMPLETED, the completion being another identifier's. */
+    static final String BESIDE_ANOTHER = "request id was already completed for another identifier; this identifier's outcome (COMPLETED)"
+            + " recorded as duplicate";
+    /** The reason the trigger gave it before V17, as it does for a copy of the same person's request (V9-V16). */
+    static final String COPY_BEFORE_V17 = "request was already completed; this outcome (COMPLETED) recorded as duplicate";
+
+    /** Of these request ids, the subject hash of each one's COMPLETED row (at most one each, by a unique index). */
+    public java.util.Map<String, String> completedSubjects(java.util.Collection<String> requestIds) throws SQLException {
+        return byKeys("SELECT request_id, subject_hash FROM audit_event WHERE request_id = ANY (?) AND step = 'OUTCOME'"
+                + " AND outcome = 'COMPLETED'", "text", requestIds, rs -> rs.getString(1));
+    }
 
     /**
      * {@link Row#reusedId()} in SQL, over {@code audit_event} aliased {@code e}: the rule by which the

@@ -320,7 +320,13 @@ final class AuditCommand {
                 }
                 long requests = rows.stream().map(AuditQueries.Row::requestId).distinct().count();
                 boolean erased = rows.stream().anyMatch(r -> "COMPLETED".equals(r.outcome()));
-                boolean beside = !erased && rows.stream().anyMatch(AuditQueries.Row::completedBesideAnother);
+                // completed under a request id another person's record had completed first (run at once):
+                // stored DUPLICATE by the database; the completion's subject says it was not this person's
+                java.util.Set<String> ours = rows.stream().map(AuditQueries.Row::subjectHash).collect(java.util.stream.Collectors.toSet());
+                List<String> duplicated = rows.stream().filter(AuditQueries.Row::completedDuplicate).map(AuditQueries.Row::requestId)
+                        .distinct().toList();
+                boolean beside = !erased && !duplicated.isEmpty()
+                        && queries.completedSubjects(duplicated).values().stream().anyMatch(subject -> !ours.contains(subject));
                 System.out.println(requests + " request(s) for this " + who.type().wireName() + "; "
                         + (erased || beside ? "ERASED" : "NOT ERASED") + " (keyed hash " + hash.substring(0, 16) + "…)"
                         + (beside ? "; under a request id that completed for another identifier first, so its outcome COMPLETED"

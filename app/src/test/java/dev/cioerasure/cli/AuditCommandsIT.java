@@ -172,6 +172,23 @@ class AuditCommandsIT {
                 + " another identifier first, so its outcome COMPLETED is recorded DUPLICATE",
                 "request id was already completed for another identifier; this identifier's outcome (COMPLETED) recorded as duplicate");
         assertThat(run(false, "audit", "status", "r-beside").out()).contains("beside      2 other identifier(s)");
+
+        // such a row from before V17 reads like a copy of the same person's request: the completion's
+        // subject, another one, tells it apart
+        String dee = hasher.hash(Identifier.email("dee@example.com"));
+        try (AuditWriter w = new AuditWriter(ds, "worker-b", new SimpleMeterRegistry())) {
+            w.append(List.of(
+                    row("r-beside", dee, "email", Step.SUPPRESS, Outcome.SUCCEEDED, 200, "GDPR", nov, nov.plusSeconds(80), 23),
+                    row("r-beside", dee, "email", Step.DESTROY, Outcome.SUCCEEDED, 200, "GDPR", nov, nov.plusSeconds(81), 23),
+                    new AuditEvent("r-beside", dee, "email", Step.OUTCOME, Outcome.DUPLICATE, null, null,
+                            "request was already completed; this outcome (COMPLETED) recorded as duplicate", "GDPR", nov,
+                            nov.plusSeconds(86400L * 30), "desk/1", new KafkaCoordinates("erasure.requests", 0, 23), nov.plusSeconds(81))))
+                    .get(10, TimeUnit.SECONDS);
+        }
+        assertThat(run(true, "audit", "find", "--email", "dee@example.com").out()).startsWith("1 request(s) for this email; ERASED");
+        // and a copy of the erased person's own request stays a copy: she reads erased by her own COMPLETED row
+        assertThat(run(true, "audit", "find", "--email", "ann@example.com").out()).startsWith("1 request(s) for this email; ERASED")
+                .doesNotContain("under a request id that");
     }
 
     @Test
