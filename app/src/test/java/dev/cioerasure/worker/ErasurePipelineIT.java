@@ -233,6 +233,8 @@ class ErasurePipelineIT {
             assertThat(h.count("SELECT count(*) FROM audit_event WHERE outcome IN ('COMPLETED', 'SUCCEEDED')")).isZero();
             assertThat(logs.lines()).anySatisfy(l -> assertThat(l).contains("TrackUrlWatch", "answered HTTP 200 to a credential check"
                     + " with a made-up key", "not Customer.io's Track API"));
+            assertThat(h.runtime().meters().find("erasure.track.call").tag("status", "track_url_accepts_made_up_key").timers())
+                    .as("the held-back calls, by their status").isNotEmpty().allSatisfy(t -> assertThat(t.count()).isPositive());
 
             // Customer.io there: a made-up key refused, the workspace's own taken
             String auth = "Basic " + Base64.getEncoder().encodeToString(
