@@ -104,6 +104,11 @@ class TrackUrlWatchTest {
             assertThat(logs.lines()).as("said once, not at every answer of an outage")
                     .filteredOn(l -> l.contains("did not answer a credential check")).hasSize(1);
         }
+        answers.add(new TrackResult(TrackOperation.REGION, 429, TrackResult.Kind.RETRYABLE, Optional.of(Duration.ofSeconds(7)),
+                "http 429", Duration.ZERO));
+        clock.advance(Duration.ofSeconds(3));
+        assertThat(watch.holdBack(TrackOperation.DESTROY).orElseThrow().retryAfter()).as("the check's Retry-After").contains(
+                Duration.ofSeconds(7));
         answers.add(http(401));
         clock.advance(Duration.ofSeconds(3));
         assertThat(watch.holdBack(TrackOperation.SUPPRESS)).isEmpty();
