@@ -172,7 +172,8 @@ final class AuditCommand {
                     System.out.println("reused      " + reused.size() + " record(s) under this id for another identifier or workspace,"
                             + " rejected (REQUEST_ID_REUSED): " + (since.isEmpty() ? "not erased, see below"
                             : (notErased > 0 ? notErased + " not erased, see below; " + since.size() + " " : "")
-                            + "erased since under an id of their own (" + String.join(", ", new java.util.TreeSet<>(since.values())) + ")"));
+                            + "erased since under an id of their own (" + new java.util.TreeSet<>(since.values()).stream().map(AuditCommand::nz)
+                            .collect(java.util.stream.Collectors.joining(", ")) + ")"));
                 }
                 if (completed != null && completed.subjectHash() != null) {
                     // two records of the id for two persons run at once in two instances: the database kept

@@ -413,6 +413,18 @@ class AuditCommandsIT {
                     Outcome.FAILED, 400, 1, hostile, "GDPR", nov, nov.plusSeconds(30L * 86400), hostile,
                     new KafkaCoordinates("erasure.requests", 0, 9), nov.plusSeconds(5)))).get(10, TimeUnit.SECONDS);
         }
+        // another person's record under r-esc, rejected as reused, then erased under a hostile id: the status names that id
+        String esc = hasher.hash(Identifier.email("esc-other@example.com"));
+        Instant later = Instant.parse("2027-01-05T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-esc", esc, "email", Step.OUTCOME, Outcome.REJECTED, null, null,
+                    "REQUEST_ID_REUSED: the request id already has outcome FAILED for another identifier; this one was not erased:"
+                            + " submit it under a request id of its own", "GDPR", later, later.plusSeconds(86400L * 30), "desk/1",
+                    new KafkaCoordinates("erasure.requests", 0, 93), later))).get(10, TimeUnit.SECONDS);
+            w.append(List.of(new AuditEvent("own" + hostile, esc, "email", Step.OUTCOME, Outcome.COMPLETED, null, null, null, "GDPR",
+                    later, later.plusSeconds(86400L * 30), "desk/1", new KafkaCoordinates("erasure.requests", 0, 94),
+                    later.plusSeconds(60)))).get(10, TimeUnit.SECONDS);
+        }
         List<Cli.Run> runs = List.of(run(false, "audit", "status", "r-esc"), run(true, "audit", "find", "--email", "jane@example.com"),
                 run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30"),
                 run(false, "audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv"),
@@ -423,7 +435,8 @@ class AuditCommandsIT {
                     .as(r.out()).isZero();
             assertThat(r.out()).doesNotContain("\nFORGED");
         }
-        assertThat(runs.get(0).out()).contains("ok\\u001b[1A\\u001b[2K\\u000d\\u000aFORGED COMPLETED\\u202e\\u0085\\u0007");
+        assertThat(runs.get(0).out()).contains("ok\\u001b[1A\\u001b[2K\\u000d\\u000aFORGED COMPLETED\\u202e\\u0085\\u0007",
+                "erased since under an id of their own (ownok\\u001b[1A");
     }
 
     @Test

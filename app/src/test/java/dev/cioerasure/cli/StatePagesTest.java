@@ -69,4 +69,19 @@ class StatePagesTest {
         assertThat(states.describe("d")).isEqualTo("open (no outcome)");
         assertThat(List.of("a", "b", "c", "d")).filteredOn(states::resolved).containsExactly("a", "b");
     }
+
+    /**
+     * The request id a reused person was erased under since comes from the audit table, where the
+     * writer role can put any text: an escape sequence in it is printed as text, not sent to the
+     * operator's terminal.
+     */
+    @Test
+    void theIdAReusedPersonWasErasedUnderIsPrintedAsText() {
+        var origin = new dev.cioerasure.kafka.TopicHeaders.Origin("erasure.requests", 0, 7, 0);
+        DlqCommand.States states = new DlqCommand.States(java.util.Map.of(), java.util.Set.of(), java.util.Map.of(
+                new dev.cioerasure.audit.AuditEvent.KafkaCoordinates("erasure.requests", 0, 7), "own\u001b[2J\r\nFORGED"), true);
+        assertThat(states.describeAnother(java.util.Optional.of(origin))).isEqualTo("erased since as own\\u001b[2J\\u000d\\u000aFORGED");
+        assertThat(states.describeAnother(java.util.Optional.of(new dev.cioerasure.kafka.TopicHeaders.Origin("erasure.requests", 0, 8, 0))))
+                .isEqualTo("not erased (id reused)");
+    }
 }
