@@ -141,7 +141,12 @@ public record Settings(Kafka kafka, Database database, CustomerIo customerIo, Au
 
         /** Whether two base URLs name one server and path, a trailing slash aside. */
         public static boolean sameBaseUrl(URI a, URI b) {
-            return a.toString().replaceFirst("/+$", "").equals(b.toString().replaceFirst("/+$", ""));
+            return baseUrlKey(a).equals(baseUrlKey(b));
+        }
+
+        /** A base URL without its trailing slashes: equal for the URLs {@link #sameBaseUrl} takes for one. */
+        public static String baseUrlKey(URI url) {
+            return url.toString().replaceFirst("/+$", "");
         }
 
         /** The site id calls with this configured site id and key are made as: the key's own when it has one. */

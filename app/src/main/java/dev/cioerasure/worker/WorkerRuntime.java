@@ -127,7 +127,7 @@ public final class WorkerRuntime implements AutoCloseable {
             TrackEndpoint endpoint = new TrackEndpoint(cio.baseUrl(), cio.siteId(), cio.apiKey(), cio.connectTimeout(),
                     cio.requestTimeout());
             dev.cioerasure.customerio.TrackUrlWatch watch = watches.computeIfAbsent(
-                    cio.baseUrl().toString().replaceAll("/+$", ""), url -> {
+                    Settings.CustomerIo.baseUrlKey(cio.baseUrl()), url -> {
                         dev.cioerasure.customerio.TrackUrlWatch made = dev.cioerasure.customerio.TrackUrlWatch.of(cio.baseUrl(),
                                 cio.connectTimeout(), cio.requestTimeout(), clock);
                         java.util.Optional.ofNullable(trackUrlAnswers.get(cio.baseUrl())).ifPresent(made::answered);
