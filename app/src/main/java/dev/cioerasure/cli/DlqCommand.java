@@ -307,15 +307,22 @@ final class DlqCommand {
                 System.err.println("cio-erasure: " + States.NOTE.substring(1, States.NOTE.length() - 1)
                         + "; every matching record is replayed, resolved or not");
             } else if (!force) {
-                int before = chosen.size();
-                // replayed, the worker would reject these REQUEST_ID_REUSED: the id is another person's now
-                chosen.removeIf(c -> states.completedForAnother(c.record()) && !REUSED.equals(c.reasonCode()));
-                if (chosen.size() < before) {
-                    System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request id was completed"
+                // replayed, the worker would reject these REQUEST_ID_REUSED: the id is another person's now;
+                // some may have been erased since, under an id of their own
+                java.util.List<Chosen> another = chosen.stream()
+                        .filter(c -> states.completedForAnother(c.record()) && !REUSED.equals(c.reasonCode())).toList();
+                chosen.removeAll(another);
+                long since = another.stream().filter(c -> states.erasedSince(c.record()) != null).count();
+                if (another.size() > since) {
+                    System.err.println("cio-erasure: skipped " + (another.size() - since) + " record(s) whose request id was completed"
                             + " for another identifier while they were processed: not erased; replayed they would be rejected"
                             + " REQUEST_ID_REUSED, so submit each under a request id of its own");
                 }
-                before = chosen.size();
+                if (since > 0) {
+                    System.err.println("cio-erasure: skipped " + since + " record(s) whose request id was completed for another"
+                            + " identifier while they were processed, and whose person was erased since under a request id of their own");
+                }
+                int before = chosen.size();
                 chosen.removeIf(c -> states.resolved(c.requestId()) && !REUSED.equals(c.reasonCode())); // those: below
                 if (chosen.size() < before) {
                     System.err.println("cio-erasure: skipped " + (before - chosen.size()) + " record(s) whose request is already"

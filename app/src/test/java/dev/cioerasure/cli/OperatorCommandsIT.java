@@ -286,6 +286,9 @@ class OperatorCommandsIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> h.count(
                 "SELECT count(*) FROM audit_event WHERE request_id = 'r-race-own' AND outcome = 'COMPLETED'") == 1);
         assertThat(runWithAudit("dlq", "list").out()).contains("erased since as r-race-own", "1 record(s); 1 resolved since");
+        Cli.Run skipped = runWithAudit("dlq", "replay", "--request-id", "r-race");
+        assertThat(skipped.err()).contains("skipped 1 record(s) whose request id was completed for another identifier while they were"
+                + " processed, and whose person was erased since under a request id of their own").doesNotContain("not erased");
     }
 
     @Test
