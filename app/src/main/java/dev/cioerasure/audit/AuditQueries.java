@@ -153,65 +153,61 @@ public final class AuditQueries {
     }
 
     /**
-     * Of these Kafka records, those whose request id was completed for another identifier than
-     * theirs (the subject hash of their own OUTCOME row): two records of one id for two persons
-     * that ran at once in two instances, one erased, the other not. The request reads COMPLETED,
-     * yet this record's person was not erased by it.
+     * What the audit table says of one Kafka record's own person, by the subject hash of its
+     * OUTCOME row.
+     *
+     * @param completedForAnother its request id was completed for another identifier than this
+     *                            record's: two records of one id for two persons that ran at once in
+     *                            two instances, one erased, the other not. The request reads
+     *                            COMPLETED, yet this record's person was not erased by it.
+     * @param erasedSince         the request id under which this person was erased after the record
+     *                            (the first COMPLETED for the same subject hash written after the
+     *                            record's row, under another request id), or null: for a record of
+     *                            another person's request id, submitted again under an id of its own
      */
-    public java.util.Set<AuditEvent.KafkaCoordinates> completedForAnother(java.util.Collection<AuditEvent.KafkaCoordinates> records)
+    public record RecordPerson(boolean completedForAnother, String erasedSince) { }
+
+    /**
+     * Of these Kafka records, those whose person the audit table says something of
+     * ({@link RecordPerson}), in one look-up: the others are left out.
+     */
+    public java.util.Map<AuditEvent.KafkaCoordinates, RecordPerson> personOfRecords(java.util.Collection<AuditEvent.KafkaCoordinates> records)
             throws SQLException {
-        return byRecords("NULL", " WHERE o.subject_hash IS NOT NULL AND EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = o.request_id"
-                + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.subject_hash <> o.subject_hash)", records).keySet();
-    }
-
-    /**
-     * For each of these Kafka records, by the subject of its own OUTCOME row: the request id under
-     * which that person was erased after it (the first COMPLETED for the same subject hash written
-     * after the record's row, under another request id), when there is one. For a record rejected
-     * under the id of another person's request, or run beside it: submitted again under an id of its
-     * own and erased.
-     */
-    public java.util.Map<AuditEvent.KafkaCoordinates, String> erasedSinceUnderAnotherId(
-            java.util.Collection<AuditEvent.KafkaCoordinates> records) throws SQLException {
-        return byRecords("l.request_id", ERASED_SINCE, records);
-    }
-
-    /**
-     * {@code value} of each record's OUTCOME row {@code o} (by its Kafka coordinates) that {@code rest}
-     * (joins, a WHERE clause) keeps, by record.
-     */
-    private java.util.Map<AuditEvent.KafkaCoordinates, String> byRecords(String value, String rest,
-            java.util.Collection<AuditEvent.KafkaCoordinates> records) throws SQLException {
-        java.util.Map<AuditEvent.KafkaCoordinates, String> out = new java.util.HashMap<>();
+        java.util.Map<AuditEvent.KafkaCoordinates, RecordPerson> out = new java.util.HashMap<>();
         if (records.isEmpty()) {
             return out;
         }
         try (java.sql.Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset, " + value
+             java.sql.PreparedStatement ps = c.prepareStatement("SELECT o.kafka_topic, o.kafka_partition, o.kafka_offset,"
+                     + " o.subject_hash IS NOT NULL AND EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = o.request_id"
+                     + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.subject_hash <> o.subject_hash), l.request_id"
                      + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS r(t, p, o)"
                      + " JOIN audit_event o ON o.step = 'OUTCOME' AND o.kafka_topic = r.t AND o.kafka_partition = r.p AND o.kafka_offset = r.o"
-                     + rest)) {
+                     + " LEFT JOIN" + ERASED_SINCE + " ON true")) {
             ps.setArray(1, c.createArrayOf("text", records.stream().map(AuditEvent.KafkaCoordinates::topic).toArray()));
             ps.setArray(2, c.createArrayOf("integer", records.stream().map(AuditEvent.KafkaCoordinates::partition).toArray()));
             ps.setArray(3, c.createArrayOf("bigint", records.stream().map(AuditEvent.KafkaCoordinates::offset).toArray()));
             try (java.sql.ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.put(new AuditEvent.KafkaCoordinates(rs.getString(1), rs.getInt(2), rs.getLong(3)), rs.getString(4));
+                    RecordPerson person = new RecordPerson(rs.getBoolean(4), rs.getString(5));
+                    if (person.completedForAnother() || person.erasedSince() != null) {
+                        out.put(new AuditEvent.KafkaCoordinates(rs.getString(1), rs.getInt(2), rs.getLong(3)), person);
+                    }
                 }
             }
         }
         return out;
     }
 
-    /** {@link #erasedSinceUnderAnotherId} of rows {@code o}: the first later COMPLETED of their subject under another id, as {@code l}. */
-    private static final String ERASED_SINCE = " CROSS JOIN LATERAL (SELECT e.request_id FROM audit_event e WHERE e.subject_hash = o.subject_hash"
+    /** {@link RecordPerson#erasedSince} of rows {@code o}, as {@code l}: joined LEFT (kept without one) or CROSS (left out). */
+    private static final String ERASED_SINCE = " LATERAL (SELECT e.request_id FROM audit_event e WHERE e.subject_hash = o.subject_hash"
             + " AND e.step = 'OUTCOME' AND e.outcome = 'COMPLETED' AND e.chain_seq > o.chain_seq"
             + " AND e.request_id IS DISTINCT FROM o.request_id ORDER BY e.chain_seq LIMIT 1) l";
 
-    /** {@link #erasedSinceUnderAnotherId}, of audit rows by their chain position. */
+    /** {@link RecordPerson#erasedSince} of audit rows by their chain position: those erased since, by position. */
     public java.util.Map<Long, String> erasedSinceUnderAnotherIdBySeq(java.util.Collection<Long> seqs) throws SQLException {
-        return byKeys("SELECT o.chain_seq, l.request_id FROM audit_event o" + ERASED_SINCE + " WHERE o.chain_seq = ANY(?)", "bigint", seqs,
-                rs -> rs.getLong(1));
+        return byKeys("SELECT o.chain_seq, l.request_id FROM audit_event o CROSS JOIN" + ERASED_SINCE + " WHERE o.chain_seq = ANY(?)",
+                "bigint", seqs, rs -> rs.getLong(1));
     }
 
     /** Every row of one request, in chain order. */

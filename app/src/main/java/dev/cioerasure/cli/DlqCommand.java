@@ -55,15 +55,14 @@ final class DlqCommand {
      */
     static final class States {
         private final Map<String, String> status;
-        private final Set<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> completedForAnother;
-        private final Map<dev.cioerasure.audit.AuditEvent.KafkaCoordinates, String> erasedSince;
+        /** What the table says of the original records' own persons, by record (only those it says something of). */
+        private final Map<dev.cioerasure.audit.AuditEvent.KafkaCoordinates, dev.cioerasure.audit.AuditQueries.RecordPerson> persons;
         private final boolean known;
 
-        States(Map<String, String> status, Set<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> completedForAnother,
-               Map<dev.cioerasure.audit.AuditEvent.KafkaCoordinates, String> erasedSince, boolean known) {
+        States(Map<String, String> status,
+               Map<dev.cioerasure.audit.AuditEvent.KafkaCoordinates, dev.cioerasure.audit.AuditQueries.RecordPerson> persons, boolean known) {
             this.status = status;
-            this.completedForAnother = completedForAnother;
-            this.erasedSince = erasedSince;
+            this.persons = persons;
             this.known = known;
         }
 
@@ -104,10 +103,10 @@ final class DlqCommand {
             States states(java.util.Collection<String> requestIds, java.util.Collection<dev.cioerasure.audit.AuditEvent.KafkaCoordinates> records)
                     throws java.sql.SQLException {
                 if (dataSource == null) {
-                    return new States(Map.of(), Set.of(), Map.of(), false);
+                    return new States(Map.of(), Map.of(), false);
                 }
                 dev.cioerasure.audit.AuditQueries q = new dev.cioerasure.audit.AuditQueries(dataSource);
-                return new States(q.statusOf(requestIds), q.completedForAnother(records), q.erasedSinceUnderAnotherId(records), true);
+                return new States(q.statusOf(requestIds), q.personOfRecords(records), true);
             }
 
             @Override
@@ -139,7 +138,7 @@ final class DlqCommand {
          * persons that ran at once in two instances).
          */
         boolean completedForAnother(Optional<TopicHeaders.Origin> record) {
-            return record.isPresent() && completedForAnother.contains(coordinates(record.get()));
+            return person(record).map(dev.cioerasure.audit.AuditQueries.RecordPerson::completedForAnother).orElse(false);
         }
 
         /**
@@ -148,7 +147,11 @@ final class DlqCommand {
          * id, which no status of that id can.
          */
         String erasedSince(Optional<TopicHeaders.Origin> record) {
-            return record.map(o -> erasedSince.get(coordinates(o))).orElse(null);
+            return person(record).map(dev.cioerasure.audit.AuditQueries.RecordPerson::erasedSince).orElse(null);
+        }
+
+        private Optional<dev.cioerasure.audit.AuditQueries.RecordPerson> person(Optional<TopicHeaders.Origin> record) {
+            return record.map(o -> persons.get(coordinates(o)));
         }
 
         /**

@@ -62,7 +62,7 @@ class StatePagesTest {
     @Test
     void aRequestClosedWithoutErasureIsShownSoAndCountsAsResolved() {
         DlqCommand.States states = new DlqCommand.States(java.util.Map.of("a", "CLOSED", "b", "COMPLETED", "c", "REJECTED"),
-                java.util.Set.of(), java.util.Map.of(), true);
+                java.util.Map.of(), true);
         assertThat(states.describe("a")).isEqualTo("closed without erasure");
         assertThat(states.describe("b")).isEqualTo("resolved");
         assertThat(states.describe("c")).isEqualTo("open (REJECTED)");
@@ -78,8 +78,9 @@ class StatePagesTest {
     @Test
     void theIdAReusedPersonWasErasedUnderIsPrintedAsText() {
         var origin = new dev.cioerasure.kafka.TopicHeaders.Origin("erasure.requests", 0, 7, 0);
-        DlqCommand.States states = new DlqCommand.States(java.util.Map.of(), java.util.Set.of(), java.util.Map.of(
-                new dev.cioerasure.audit.AuditEvent.KafkaCoordinates("erasure.requests", 0, 7), "own\u001b[2J\r\nFORGED"), true);
+        DlqCommand.States states = new DlqCommand.States(java.util.Map.of(), java.util.Map.of(
+                new dev.cioerasure.audit.AuditEvent.KafkaCoordinates("erasure.requests", 0, 7),
+                new dev.cioerasure.audit.AuditQueries.RecordPerson(true, "own\u001b[2J\r\nFORGED")), true);
         assertThat(states.describeAnother(java.util.Optional.of(origin))).isEqualTo("erased since as own\\u001b[2J\\u000d\\u000aFORGED");
         assertThat(states.describeAnother(java.util.Optional.of(new dev.cioerasure.kafka.TopicHeaders.Origin("erasure.requests", 0, 8, 0))))
                 .isEqualTo("not erased (id reused)");
