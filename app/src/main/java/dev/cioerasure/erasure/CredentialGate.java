@@ -89,7 +89,7 @@ final class CredentialGate {
         }
         nextProbeNanos.set(System.nanoTime() + probeEvery.toNanos());
         if (closed.compareAndSet(false, true)) {
-            if (r.status() == 0) { // not sent: the reason was logged where it was decided (SiteIdGuard)
+            if (r.status() == 0) { // not sent: the reason was logged where it was decided (SiteIdGuard, TrackUrlWatch)
                 log.error("the Track credentials{} are not used ({}): its erasures are paused until they may be; looking again every {} s",
                         workspaceLabel, r.detail(), probeEvery.toSeconds());
             } else {
