@@ -52,6 +52,11 @@ public final class OutcomeEvents {
         this.topic = topic;
     }
 
+    /** Whether events are announced at all (an outcomes topic is set). */
+    boolean enabled() {
+        return topic != null;
+    }
+
     /** Whether a row is one a platform is told about: a final outcome with a request id, or a verification result. */
     static boolean announced(AuditEvent row) {
         return row.requestId() != null

@@ -386,7 +386,7 @@ final class RecordProcessor {
         CompletableFuture<Void> durable = d.rows().isEmpty() ? CompletableFuture.completedFuture(null) : audit.append(d.rows());
         // Announced only once durable; the record is done only once announced. Sent from the pool:
         // never from the audit writer's thread (a send waiting for metadata would hold every append).
-        CompletableFuture<Void> written = durable.thenComposeAsync(v -> events.announce(d.announce()), pool);
+        CompletableFuture<Void> written = durable.thenCompose(v -> announceable(d)).thenComposeAsync(events::announce, pool);
         CompletableFuture<Void> moved;
         if (d.park() || d.dlqReasonCode() != null) {
             // Sent from the pool: this runs on the thread that answered the record's look-up or its
@@ -405,6 +405,29 @@ final class RecordProcessor {
             return written.thenApply(v -> d.outcome());
         }
         return CompletableFuture.allOf(written, moved).thenApply(v -> d.outcome());
+    }
+
+    /**
+     * The rows to announce once durable. A FAILED is left out when the request id is COMPLETED by
+     * then: another record of it (a copy, or another person's under a reused id, run at the same
+     * time in another instance) completed it first, and the table stored this FAILED as a
+     * DUPLICATE (migration V17), or completed it just after. Announced, the FAILED could reach a
+     * platform before that record's COMPLETED, and close the ticket as failed for a request the
+     * table holds COMPLETED. Asked only for a FAILED: the rare case, so no look-up per erasure.
+     */
+    private CompletableFuture<List<AuditEvent>> announceable(Decision d) {
+        if (!events.enabled() || d.requestId() == null
+                || d.announce().stream().noneMatch(r -> r.step() == Step.OUTCOME && r.outcome() == Outcome.FAILED)) {
+            return CompletableFuture.completedFuture(d.announce());
+        }
+        return outcomes.standingAsync(d.requestId()).thenApply(now -> {
+            if (now.outcome().orElse(null) != Outcome.COMPLETED) {
+                return d.announce();
+            }
+            log.info("request {} failed here but was completed by another record of its id meanwhile: its FAILED is not announced",
+                    d.requestId());
+            return d.announce().stream().filter(r -> !(r.step() == Step.OUTCOME && r.outcome() == Outcome.FAILED)).toList();
+        });
     }
 
     /** Parks the record on the retry topic, or dead-letters it, as decided. */

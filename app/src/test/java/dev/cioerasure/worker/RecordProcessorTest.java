@@ -414,6 +414,52 @@ class RecordProcessorTest {
         assertThat(sentTo(TOPIC + ".verify")).as("nobody erased: nothing to verify").hasSize(3);
     }
 
+    @Test
+    void aFailureOfARequestIdCompletedMeanwhileByAnotherRecordIsNotAnnounced() throws Exception {
+        // Another instance completes the request id (another person's record under it, or a copy)
+        // while this one fails it: the table holds that COMPLETED first and stores this FAILED as a
+        // DUPLICATE (migration V17). Announcing the FAILED could close the ticket as failed.
+        AuditSink besideAnother = batch -> {
+            if (batch.stream().anyMatch(r -> "r-beside".equals(r.requestId()) && r.step() == Step.OUTCOME && r.outcome() == Outcome.FAILED)) {
+                AuditEvent ours = batch.get(batch.size() - 1);
+                rows.add(new AuditEvent(ours.requestId(), "another-subject", "email", Step.OUTCOME, Outcome.COMPLETED, null, null,
+                        null, null, null, null, null, new AuditEvent.KafkaCoordinates(TOPIC, 1, 40), ours.occurredAt()));
+                rows.addAll(batch.stream().map(r -> r.step() == Step.OUTCOME && r.outcome() == Outcome.FAILED
+                        ? new AuditEvent(r.requestId(), r.subjectHash(), r.identifierType(), r.step(), Outcome.DUPLICATE, r.httpStatus(),
+                        r.attempts(), "request id was already completed for another identifier; this identifier's outcome (FAILED)"
+                        + " recorded as duplicate", r.regulation(), r.requestedAt(), r.deadlineAt(), r.requestedBy(), r.source(),
+                        r.occurredAt()) : r).toList());
+            } else {
+                rows.addAll(batch);
+            }
+            return CompletableFuture.completedFuture(null);
+        };
+        Republisher republisher = new Republisher(producer, TOPIC + ".dlq", TOPIC + ".retry", "unit", new SimpleMeterRegistry());
+        RecordProcessor announcing = new RecordProcessor(new RequestParser(Clock.systemUTC()),
+                new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123")),
+                new ErasureExecutor(track, new TrackPolicy(1000, 1, Duration.ofMillis(1), Duration.ofMillis(1), Duration.ofSeconds(30),
+                        Duration.ofSeconds(30), 0, Duration.ofSeconds(2)), new SimpleMeterRegistry()),
+                besideAnother, lookup, republisher, List.of(Duration.ofMinutes(1)), Settings.Verification.OFF,
+                new OutcomeEvents(republisher, TOPIC + ".outcomes"), pool, new SimpleMeterRegistry(), Clock.systemUTC());
+        track.status.set(400);
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            announcing.process(new ConsumerRecord<>(TOPIC, 0, 3, "k".getBytes(StandardCharsets.UTF_8),
+                    Messages.request("r-beside", "email", "failed.here@example.com"))).get(10, TimeUnit.SECONDS);
+            assertThat(logs.lines()).anyMatch(l -> l.contains("request r-beside failed here but was completed by another record"
+                    + " of its id meanwhile: its FAILED is not announced")).noneMatch(l -> l.contains("failed.here"));
+        }
+        assertThat(stepsOf("r-beside")).containsExactly("OUTCOME COMPLETED", "SUPPRESS FAILED", "WORKSPACE FAILED", "OUTCOME DUPLICATE");
+        assertThat(sentTo(TOPIC + ".outcomes")).as("the other record announces its COMPLETED; no FAILED beside it").isEmpty();
+        assertThat(sentTo(TOPIC + ".dlq")).as("this person was not erased: dead-lettered as before").hasSize(1);
+
+        // Without a completion meanwhile, the FAILED is announced as always.
+        announcing.process(new ConsumerRecord<>(TOPIC, 0, 4, "k".getBytes(StandardCharsets.UTF_8),
+                Messages.request("r-alone", "email", "failed.alone@example.com"))).get(10, TimeUnit.SECONDS);
+        assertThat(sentTo(TOPIC + ".outcomes")).hasSize(1);
+        assertThat(new String(sentTo(TOPIC + ".outcomes").get(0).value(), StandardCharsets.UTF_8))
+                .contains("\"request_id\":\"r-alone\"", "\"outcome\":\"FAILED\"");
+    }
+
     // --- several workspaces ---
 
     private final StatusTrack us = new StatusTrack();
