@@ -270,12 +270,32 @@ public final class SettingsLoader {
             // not shadow the audit table), so the tables went to public while the operator meant another
             problems.add("DATABASE_URL: names a schema (currentSchema, or search_path in options); cio-erasure's tables live in"
                     + " schema public of the database the URL names: give it a database of its own instead");
+        } else if (url != null && loginInUrl(url) != null) {
+            // The driver lets the URL's parameter override DATABASE_USER/DATABASE_PASSWORD: a worker
+            // logged in as another role than the one its messages named (and a rotated password
+            // file was never read). user:password@ it does not read at all: it took them for part of
+            // the host name, and the error named the host without them ("unknown host in db:5432").
+            problems.add("DATABASE_URL: " + loginInUrl(url) + ": leave the login out of the URL and set DATABASE_USER and"
+                    + " DATABASE_PASSWORD (or DATABASE_PASSWORD_FILE)");
         }
         String user = required("DATABASE_USER", "the database role to log in as: a member of cio_erasure_writer for the worker, of"
                 + " cio_erasure_auditor for audit, one that may create tables for migrate");
         Secret password = secret("DATABASE_PASSWORD", true);
         int pool = intInRange("DATABASE_POOL_SIZE", 8, 1, 100);
         return new Settings.Database(url, user, password, pool);
+    }
+
+    /** How the URL carries a login (never its value), as the driver reads it; null when it carries none. */
+    static String loginInUrl(String url) {
+        if (hostList(url).contains("@")) {
+            return "holds a user name or password before the host (user:password@host), which the PostgreSQL driver does not read";
+        }
+        java.util.Properties p = org.postgresql.Driver.parseURL(url, new java.util.Properties());
+        if (p == null) {
+            return null; // the driver's own error, at the first connection, names it
+        }
+        String parameter = p.getProperty("user") != null ? "user" : p.getProperty("password") != null ? "password" : null;
+        return parameter == null ? null : "sets the parameter " + parameter + ", which would override DATABASE_USER and DATABASE_PASSWORD";
     }
 
     /** Whether the URL asks for a schema search path, as the driver reads its parameters. */
@@ -290,6 +310,16 @@ public final class SettingsLoader {
 
     /** Whether a jdbc:postgresql:// URL's host list is empty, or one of its hosts is (":5432", "a,"). */
     static boolean namesNoHost(String url) {
+        for (String host : hostList(url).split(",", -1)) {
+            if (host.isBlank() || host.startsWith(":")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** What a jdbc:postgresql:// URL names before its database, parameters or properties: {@code host[:port][,host[:port]]…}. */
+    private static String hostList(String url) {
         String rest = url.substring("jdbc:postgresql://".length());
         int end = rest.length();
         for (char c : new char[] {'/', '?', ';'}) {
@@ -298,12 +328,7 @@ public final class SettingsLoader {
                 end = Math.min(end, i);
             }
         }
-        for (String host : rest.substring(0, end).split(",", -1)) {
-            if (host.isBlank() || host.startsWith(":")) {
-                return true;
-            }
-        }
-        return false;
+        return rest.substring(0, end);
     }
 
     static final String WORKSPACES_FILE = "CUSTOMERIO_WORKSPACES_FILE";

@@ -67,6 +67,37 @@ class SettingsLoaderTest {
         }
     }
 
+    /**
+     * The driver lets a {@code user} or {@code password} parameter of the URL override
+     * DATABASE_USER and DATABASE_PASSWORD: a worker logged in as a role its messages did not name
+     * ("PostgreSQL does not let user 'erasure_worker' log in" while it had tried another).
+     */
+    @Test
+    void aDatabaseUrlThatSetsTheLoginIsRefusedWithoutShowingIt() {
+        Map<String, String> env = valid();
+        for (String url : List.of("jdbc:postgresql://db/erasure?user=other", "jdbc:postgresql://db/erasure?ssl=true&password=s3cret-pw",
+                "jdbc:postgresql://db/erasure?sslmode=require&user=other&password=s3cret-pw")) {
+            env.put("DATABASE_URL", url);
+            assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).as(url)
+                    .hasMessageContaining("DATABASE_URL: sets the parameter " + (url.contains("user=") ? "user" : "password")
+                            + ", which would override DATABASE_USER and DATABASE_PASSWORD: leave the login out of the URL")
+                    .message().doesNotContain("s3cret-pw");
+        }
+        // user:password@host the driver does not read: it tried a host named "other:s3cret-pw@db"
+        for (String url : List.of("jdbc:postgresql://other:s3cret-pw@db:5432/erasure", "jdbc:postgresql://other@db/erasure?ssl=true")) {
+            env.put("DATABASE_URL", url);
+            assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).as(url)
+                    .hasMessageContaining("DATABASE_URL: holds a user name or password before the host (user:password@host), which the"
+                            + " PostgreSQL driver does not read: leave the login out of the URL and set DATABASE_USER")
+                    .message().doesNotContain("s3cret-pw");
+        }
+        for (String url : List.of("jdbc:postgresql://db/erasure?ApplicationName=user", "jdbc:postgresql://db/erasure?sslpassword=x",
+                "jdbc:postgresql://db/user?sslmode=require", "jdbc:postgresql://db/erasure?options=-c%20application_name%3Da@b")) {
+            env.put("DATABASE_URL", url);
+            assertThat(SettingsLoader.load(env, WORKER).database().url()).as(url).isEqualTo(url);
+        }
+    }
+
     /** A trailing comma passed the check, and the start-up check then said "no resolvable broker address" of the whole list. */
     @Test
     void aBootstrapListWithAnEmptyEntryIsRefusedSaySo() {
@@ -389,11 +420,10 @@ class SettingsLoaderTest {
     @Test
     void passwordsInsideDatabaseUrlNeverReachTheStartUpLine() {
         Map<String, String> env = valid();
-        env.put("DATABASE_URL", "jdbc:postgresql://erasure:pw-in-userinfo@db:5432/erasure?ssl=true&password=pw-in-query&sslpassword=pw-ssl");
+        env.put("DATABASE_URL", "jdbc:postgresql://db:5432/erasure?ssl=true&sslpassword=pw-ssl");
         String described = SettingsLoader.load(env, WORKER).describe();
-        assertThat(described).doesNotContain("pw-in-userinfo", "pw-in-query", "pw-ssl", "db-password-value", "track-key-value",
-                "audit-key-value");
-        assertThat(described).contains("jdbc:postgresql://erasure:***@db:5432/erasure?ssl=true&password=***&sslpassword=***");
+        assertThat(described).doesNotContain("pw-ssl", "db-password-value", "track-key-value", "audit-key-value");
+        assertThat(described).contains("jdbc:postgresql://db:5432/erasure?ssl=true&sslpassword=***");
     }
 
     @Test
