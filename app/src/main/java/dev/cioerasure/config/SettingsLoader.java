@@ -581,7 +581,7 @@ public final class SettingsLoader {
         // address or a cio_ id here is a mistake (and an email address a person's identifier)
         String bad = v.getBytes(StandardCharsets.UTF_8).length > 150 ? "at most 150 bytes"
                 : !v.strip().equals(v) ? "no leading or trailing whitespace"
-                : v.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) ? "no control characters"
+                : dev.cioerasure.text.VisibleText.hasControlOrInvisible(v) ? "no control or invisible characters"
                 : v.indexOf('@') >= 0 ? "an email address is not a customer id"
                 : v.startsWith("cio_") ? "a cio_id is not a customer id" : null;
         if (bad != null) {

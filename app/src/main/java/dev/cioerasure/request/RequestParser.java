@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.cioerasure.text.VisibleText;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -427,26 +428,8 @@ public final class RequestParser {
         return s.codePoints().anyMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c));
     }
 
-    /** Control (Cc), format (Cf: zero-width, bidi overrides), line/paragraph separators, lone surrogates. */
+    /** {@link VisibleText#hasControlOrInvisible}: the rule every identifier and {@code requested_by} is held to. */
     static boolean hasControlOrInvisible(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (Character.isHighSurrogate(c)) {
-                if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) {
-                    return true;
-                }
-                i++;
-                continue;
-            }
-            if (Character.isLowSurrogate(c)) {
-                return true;
-            }
-            int t = Character.getType(c);
-            if (t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR
-                    || t == Character.PARAGRAPH_SEPARATOR || t == Character.UNASSIGNED && c >= 0xfff0) {
-                return true;
-            }
-        }
-        return false;
+        return VisibleText.hasControlOrInvisible(s);
     }
 }

@@ -263,7 +263,8 @@ class SettingsLoaderTest {
         assertThat(s.customerIo().verification().controlPersonId().reveal()).isEqualTo("qa-seed-7");
         assertThat(s.describe()).contains("CUSTOMERIO_APP_CONTROL_PERSON_ID=[hidden]").doesNotContain("qa-seed-7");
         assertThat(s.toString()).doesNotContain("qa-seed-7");
-        for (String bad : new String[] {"jane@example.com", "cio_abc", " x", "a\u0000b"}) {
+        // invisible characters as an identifier of type id may not have them (a line separator, a noncharacter passed)
+        for (String bad : new String[] {"jane@example.com", "cio_abc", " x", "a\u0000b", "a\u200bb", "a\u2028b", "a\uffffb"}) {
             env.put("CUSTOMERIO_APP_CONTROL_PERSON_ID", bad);
             assertThatThrownBy(() -> SettingsLoader.load(env, WORKER)).hasMessageContaining("CUSTOMERIO_APP_CONTROL_PERSON_ID: not a"
                     + " customer id: ").hasMessageNotContaining(bad.strip());

@@ -137,6 +137,9 @@ class RequestParserTest {
             "id with NUL           | {\"type\":\"id\",\"value\":\"a\\u0000b\"}       | INVALID_VALUE",
             "id with bidi override | {\"type\":\"id\",\"value\":\"a\\u202eb\"}       | INVALID_VALUE",
             "id lone surrogate     | {\"type\":\"id\",\"value\":\"a\\ud800b\"}       | INVALID_VALUE",
+            "email with tag char   | {\"type\":\"email\",\"value\":\"jane@b.co\\udb40\\udc20\"} | INVALID_VALUE",
+            "id with tag char      | {\"type\":\"id\",\"value\":\"a\\udb40\\udc01b\"} | INVALID_VALUE",
+            "id with music format  | {\"type\":\"id\",\"value\":\"a\\ud834\\udd73b\"} | INVALID_VALUE",
             "cio_id with prefix    | {\"type\":\"cio_id\",\"value\":\"cio_abc\"}     | INVALID_VALUE",
             "cio_id with slash     | {\"type\":\"cio_id\",\"value\":\"a/b\"}         | INVALID_VALUE",
             "identifier string     | \"jane@b.co\"                                   | WRONG_TYPE"
@@ -145,6 +148,15 @@ class RequestParserTest {
         Rejection r = rejection(parse(msg(identifier, "")));
         assertThat(r.code()).isEqualTo(code);
         assertThat(r.detail()).doesNotContain("jane");
+    }
+
+    /** Beyond the first plane, only what is invisible is refused: tag characters were let through, an emoji still is. */
+    @Test
+    void charactersBeyondTheFirstPlaneAreCheckedLikeTheOthers() {
+        assertThat(parse(msg("{\"type\":\"id\",\"value\":\"fan-\ud83d\ude00-7\"}", ""))).isInstanceOf(ParseResult.Valid.class);
+        assertThat(parse(msg("{\"type\":\"id\",\"value\":\"\ud840\udc0b\"}", ""))).as("a CJK ideograph").isInstanceOf(ParseResult.Valid.class);
+        assertThat(rejection(parse(msg("{\"type\":\"id\",\"value\":\"fan-7\udb40\udc7f\"}", ""))).detail())
+                .isEqualTo("identifier.value contains control, invisible or unpaired surrogate characters");
     }
 
     @Test

@@ -1,0 +1,33 @@
+package dev.cioerasure.text;
+
+/**
+ * What text from outside (an identifier, {@code requested_by}, a configured customer id) must not
+ * hold: characters a person cannot see or that change how text around them reads. One rule for
+ * every place that refuses them, so none lets through what another refuses.
+ */
+public final class VisibleText {
+    private VisibleText() { }
+
+    /**
+     * Control (Cc), format (Cf: zero-width characters, bidirectional overrides, and beyond the
+     * first plane the invisible tag characters U+E0000–U+E007F), line and paragraph separators,
+     * the noncharacters U+FFF0–U+FFFF that are unassigned, and a lone surrogate.
+     */
+    public static boolean hasControlOrInvisible(String s) {
+        for (int i = 0; i < s.length(); ) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1)))
+                    || Character.isLowSurrogate(c)) {
+                return true;
+            }
+            int cp = s.codePointAt(i);
+            int t = Character.getType(cp);
+            if (t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR
+                    || t == Character.PARAGRAPH_SEPARATOR || t == Character.UNASSIGNED && cp >= 0xfff0 && cp <= 0xffff) {
+                return true;
+            }
+            i += Character.charCount(cp);
+        }
+        return false;
+    }
+}
