@@ -1,5 +1,6 @@
 package dev.cioerasure.kafka;
 
+import dev.cioerasure.text.VisibleText;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -77,9 +78,8 @@ public final class TopicHeaders {
     private static final Predicate<String> OFFSET = v -> NON_NEGATIVE.matcher(v).matches() && parses(v);
     private static final Predicate<String> PARTITION = v -> OFFSET.test(v) && Long.parseLong(v) <= Integer.MAX_VALUE;
     private static final Predicate<String> SHA256 = v -> Pattern.matches("[0-9a-f]{64}", v);
-    /** Printable text without control or format characters (no terminal escapes, no invisible text). */
-    private static final Predicate<String> TEXT = v -> v.length() <= MAX_TEXT
-            && v.codePoints().noneMatch(c -> Character.isISOControl(c) || Character.getType(c) == Character.FORMAT);
+    /** Printable text without control or invisible characters (no terminal escapes, no invisible text): {@link VisibleText}. */
+    private static final Predicate<String> TEXT = v -> v.length() <= MAX_TEXT && !VisibleText.hasControlOrInvisible(v);
 
     private static final Map<String, Predicate<String>> FORMATS = Map.ofEntries(
             Map.entry(REASON_CODE, v -> Pattern.matches("[A-Z][A-Z0-9_]{0,63}", v)),

@@ -310,13 +310,18 @@ final class Republisher {
                 .tag("topic", kind).register(meters);
     }
 
-    /** Kafka's messages name sizes and limits, never record contents; cut to one line anyway. */
+    /**
+     * Kafka's messages name sizes and limits, never record contents; cut to one line anyway, and
+     * without what a terminal would act on or hide: every control character (C1 too, such as the
+     * one-byte CSI U+009B, which {@code \p{Cntrl}}, ASCII only, let through), format character and
+     * line or paragraph separator becomes a space.
+     */
     static String safeMessage(Throwable e) {
         String m = e.getMessage();
         if (m == null) {
             return "";
         }
-        m = m.replaceAll("\\p{Cntrl}", " ");
+        m = m.replaceAll("[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]", " ");
         return m.length() > 200 ? m.substring(0, 200) + "…" : m;
     }
 

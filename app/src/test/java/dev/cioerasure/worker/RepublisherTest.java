@@ -84,4 +84,11 @@ class RepublisherTest {
         onRetry.headers().add(new RecordHeader(TopicHeaders.RETRY_ROUND, "-1; DROP".getBytes(StandardCharsets.UTF_8)));
         assertThat(republisher.round(onRetry)).as("malformed: not trusted").isZero();
     }
+
+    @Test
+    void aKafkaMessageIsLoggedOnOneLineWithoutWhatATerminalActsOnOrHides() {
+        String m = Republisher.safeMessage(new org.apache.kafka.common.errors.RecordTooLargeException(
+                "topic\u009b2J x\u001b[31m y\u202ez\u2028w\nv\udb40\udc41u"));
+        assertThat(m).isEqualTo("topic 2J x [31m y z w v u");
+    }
 }
