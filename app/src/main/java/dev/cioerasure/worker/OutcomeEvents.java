@@ -7,7 +7,6 @@ import dev.cioerasure.audit.Outcome;
 import dev.cioerasure.audit.Step;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -63,26 +62,66 @@ public final class OutcomeEvents {
                 && (row.step() == Step.OUTCOME && FINAL.contains(row.outcome()) || row.step() == Step.VERIFY);
     }
 
-    /** Announces the rows among these that platforms are told about; completes once Kafka has them all. */
+    /**
+     * Announces the rows among these that platforms are told about; completes once Kafka has them
+     * all. Several (an outcome and the UNVERIFIABLE verifications written with it) go out at once:
+     * on their one partition (one key) the producer keeps their order while Kafka takes them. When
+     * one fails (the topic gone, the broker away), it is sent again, and so is every event after it,
+     * each once the one before is acknowledged: retried each on its own, they reached the topic in
+     * any order, a verification before its outcome (docs/outcome-events.md, "Order"). An event after
+     * it that Kafka had taken is then announced twice (at least once, as after a crash).
+     */
     CompletableFuture<Void> announce(List<AuditEvent> rows) {
         if (topic == null) {
             return CompletableFuture.completedFuture(null);
         }
-        List<CompletableFuture<Void>> sent = new ArrayList<>();
-        for (AuditEvent row : rows) {
-            if (announced(row)) {
-                CompletableFuture<Void> done = new CompletableFuture<>();
-                republisher.sendUntilAcked(new ProducerRecord<>(topic, row.requestId().getBytes(StandardCharsets.UTF_8), event(row)),
-                        "the outcome event of request " + row.requestId(), done, error -> {
-                            log.error("{} refuses outcome events ({}: {}); giving up on this one: the audit row stands", topic,
-                                    error.getClass().getSimpleName(), Republisher.safeMessage(error));
-                            republisher.givenUpCounter("outcomes").increment();
-                            done.complete(null);
-                        });
-                sent.add(done);
-            }
+        List<ProducerRecord<byte[], byte[]>> events = rows.stream().filter(OutcomeEvents::announced)
+                .map(row -> new ProducerRecord<>(topic, row.requestId().getBytes(StandardCharsets.UTF_8), event(row))).toList();
+        if (events.size() <= 1) {
+            return events.isEmpty() ? CompletableFuture.completedFuture(null) : untilAcked(events.get(0));
         }
-        return CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new));
+        List<CompletableFuture<Throwable>> first = events.stream().map(republisher::sendOnce).toList();
+        // on a pool thread: a callback runs on the producer's I/O thread, which must never send itself
+        return CompletableFuture.allOf(first.toArray(CompletableFuture[]::new)).thenComposeAsync(v -> {
+            int from = 0;
+            while (from < events.size() && first.get(from).join() == null) {
+                from++;
+            }
+            CompletableFuture<Void> inOrder = CompletableFuture.completedFuture(null);
+            for (int i = from; i < events.size(); i++) {
+                ProducerRecord<byte[], byte[]> e = events.get(i);
+                Throwable error = first.get(i).join();
+                if (error != null && Republisher.isPermanent(error)) {
+                    givenUp(e, error);
+                } else {
+                    if (i == from) {
+                        log.warn("publish to {} for {} failed ({}: {}); sending it and the events of the request after it again, in"
+                                + " order", topic, what(e), error.getClass().getSimpleName(), Republisher.safeMessage(error));
+                    }
+                    inOrder = inOrder.thenComposeAsync(x -> untilAcked(e));
+                }
+            }
+            return inOrder;
+        });
+    }
+
+    private CompletableFuture<Void> untilAcked(ProducerRecord<byte[], byte[]> e) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        republisher.sendUntilAcked(e, what(e), done, error -> {
+            givenUp(e, error);
+            done.complete(null);
+        });
+        return done;
+    }
+
+    private static String what(ProducerRecord<byte[], byte[]> e) {
+        return "the outcome event of request " + new String(e.key(), StandardCharsets.UTF_8);
+    }
+
+    private void givenUp(ProducerRecord<byte[], byte[]> e, Throwable error) {
+        log.error("{} refuses outcome events ({}: {}); giving up on this one: the audit row stands", topic,
+                error.getClass().getSimpleName(), Republisher.safeMessage(error));
+        republisher.givenUpCounter("outcomes").increment();
     }
 
     /** The event's JSON (docs/outcome-events.md); also what {@code close} announces for a CLOSED row. */

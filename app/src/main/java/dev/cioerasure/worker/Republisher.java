@@ -218,6 +218,20 @@ final class Republisher {
     }
 
     /**
+     * Sends a record once: the answer is null once Kafka acknowledged it, else Kafka's error. Fails
+     * when the producer is closed (shutdown).
+     */
+    CompletableFuture<Throwable> sendOnce(ProducerRecord<byte[], byte[]> rec) {
+        CompletableFuture<Throwable> answer = new CompletableFuture<>();
+        try {
+            producer.send(rec, (meta, error) -> answer.complete(error));
+        } catch (RuntimeException e) {
+            answer.completeExceptionally(e);
+        }
+        return answer;
+    }
+
+    /**
      * Sends a record until Kafka acknowledges it: a transient error (broker down, leader moving,
      * timeout) is retried with backoff, a permanent one ({@link #isPermanent}) is handed to
      * {@code onPermanent}, which must complete {@code done}. On shutdown (producer closed)

@@ -107,4 +107,61 @@ class OutcomeEventsTest {
         assertThat(OutcomeEvents.announced(row("r-1", Step.OUTCOME, Outcome.DUPLICATE, "GDPR", null))).isFalse();
         assertThat(OutcomeEvents.announced(row(null, Step.OUTCOME, Outcome.REJECTED, null, "bad json"))).isFalse();
     }
+
+    /**
+     * An outcome and the verification written with it, both refused (the topic gone): retried each
+     * on its own, they reached the topic in either order, the verification first in one run of
+     * {@code OutcomeEventsIT}. Sent again in order, each once the one before is acknowledged.
+     */
+    @Test
+    void eventsOfARequestRefusedForNowAreSentAgainInTheirOrder() throws Exception {
+        org.apache.kafka.clients.producer.MockProducer<byte[], byte[]> producer = new org.apache.kafka.clients.producer.MockProducer<>(
+                false, null, new org.apache.kafka.common.serialization.ByteArraySerializer(),
+                new org.apache.kafka.common.serialization.ByteArraySerializer());
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        OutcomeEvents events = new OutcomeEvents(new Republisher(producer, "t.dlq", "t.retry", "w1", meters), "t.outcomes");
+        java.util.function.IntFunction<String> kind = i -> {
+            try {
+                JsonNode e = JSON.readTree(producer.history().get(i).value());
+                return e.get("event").asText() + " " + e.get("outcome").asText();
+            } catch (java.io.IOException ex) {
+                throw new AssertionError(ex);
+            }
+        };
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            java.util.concurrent.CompletableFuture<Void> done = events.announce(List.of(
+                    row("r-1", Step.OUTCOME, Outcome.COMPLETED, "GDPR", null),
+                    row("r-1", Step.VERIFY, Outcome.UNVERIFIABLE, "GDPR", "no App API key configured")));
+            assertThat(producer.history()).hasSize(2);
+            org.apache.kafka.common.errors.TimeoutException gone =
+                    new org.apache.kafka.common.errors.TimeoutException("Topic t.outcomes not present in metadata after 10000 ms.");
+            assertThat(producer.errorNext(gone)).isTrue();
+            assertThat(producer.errorNext(gone)).isTrue();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> producer.history().size() == 3);
+            assertThat(kind.apply(2)).isEqualTo("outcome COMPLETED");
+            Thread.sleep(300);
+            assertThat(producer.history()).as("the verification waits for its outcome").hasSize(3);
+            assertThat(producer.completeNext()).isTrue();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> producer.history().size() == 4);
+            assertThat(kind.apply(3)).isEqualTo("verification UNVERIFIABLE");
+            assertThat(done).isNotDone();
+            assertThat(producer.completeNext()).isTrue();
+            done.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(logs.lines()).filteredOn(l -> l.contains("sending it and the events of the request after it again, in order"))
+                    .hasSize(1).allMatch(l -> l.contains("for the outcome event of request r-1 failed (TimeoutException: Topic t.outcomes"));
+        }
+        assertThat(meters.get("erasure.republish.given.up").tag("topic", "outcomes").counter().count()).isZero();
+
+        // While Kafka takes them, both go out at once, in order, and nothing is sent twice.
+        producer.clear();
+        java.util.concurrent.CompletableFuture<Void> done = events.announce(List.of(
+                row("r-2", Step.OUTCOME, Outcome.COMPLETED, "GDPR", null),
+                row("r-2", Step.VERIFY, Outcome.UNVERIFIABLE, "GDPR", "no App API key configured")));
+        assertThat(producer.history()).hasSize(2);
+        assertThat(kind.apply(0)).isEqualTo("outcome COMPLETED");
+        assertThat(producer.completeNext()).isTrue();
+        assertThat(producer.completeNext()).isTrue();
+        done.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(producer.history()).hasSize(2);
+    }
 }
