@@ -81,28 +81,35 @@ public final class OutcomeEvents {
             return events.isEmpty() ? CompletableFuture.completedFuture(null) : untilAcked(events.get(0));
         }
         List<CompletableFuture<Throwable>> first = events.stream().map(republisher::sendOnce).toList();
-        // on a pool thread: a callback runs on the producer's I/O thread, which must never send itself
-        return CompletableFuture.allOf(first.toArray(CompletableFuture[]::new)).thenComposeAsync(v -> {
+        return CompletableFuture.allOf(first.toArray(CompletableFuture[]::new)).thenCompose(v -> {
             int from = 0;
             while (from < events.size() && first.get(from).join() == null) {
                 from++;
             }
-            CompletableFuture<Void> inOrder = CompletableFuture.completedFuture(null);
-            for (int i = from; i < events.size(); i++) {
-                ProducerRecord<byte[], byte[]> e = events.get(i);
-                Throwable error = first.get(i).join();
-                if (error != null && Republisher.isPermanent(error)) {
-                    givenUp(e, error);
-                } else {
-                    if (i == from) {
-                        log.warn("publish to {} for {} failed ({}: {}); sending it and the events of the request after it again, in"
-                                + " order", topic, what(e), error.getClass().getSimpleName(), Republisher.safeMessage(error));
-                    }
-                    inOrder = inOrder.thenComposeAsync(x -> untilAcked(e));
-                }
-            }
-            return inOrder;
+            int failed = from;
+            // on a pool thread: this runs on the producer's I/O thread, which must never send itself
+            return failed == events.size() ? CompletableFuture.completedFuture(null)
+                    : CompletableFuture.supplyAsync(() -> inOrder(events, first, failed)).thenCompose(f -> f);
         });
+    }
+
+    /** Sends the events from the first that failed on, each once Kafka has the one before; those refused for good are given up. */
+    private CompletableFuture<Void> inOrder(List<ProducerRecord<byte[], byte[]>> events, List<CompletableFuture<Throwable>> first,
+                                            int failed) {
+        Throwable cause = first.get(failed).join();
+        log.atLevel(Republisher.isPermanent(cause) ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.WARN).log("publish to {} for {} failed ({}: {}); sending it and the events of the request after it again, in order", topic,
+                what(events.get(failed)), cause.getClass().getSimpleName(), Republisher.safeMessage(cause));
+        CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
+        for (int i = failed; i < events.size(); i++) {
+            ProducerRecord<byte[], byte[]> e = events.get(i);
+            Throwable error = first.get(i).join();
+            if (error != null && Republisher.isPermanent(error)) {
+                givenUp(e, error);
+            } else {
+                chain = chain.thenComposeAsync(x -> untilAcked(e));
+            }
+        }
+        return chain;
     }
 
     private CompletableFuture<Void> untilAcked(ProducerRecord<byte[], byte[]> e) {
