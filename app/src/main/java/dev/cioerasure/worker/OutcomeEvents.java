@@ -97,14 +97,16 @@ public final class OutcomeEvents {
     private CompletableFuture<Void> inOrder(List<ProducerRecord<byte[], byte[]>> events, List<CompletableFuture<Throwable>> first,
                                             int failed) {
         Throwable cause = first.get(failed).join();
-        log.atLevel(Republisher.isPermanent(cause) ? org.slf4j.event.Level.DEBUG : org.slf4j.event.Level.WARN).log("publish to {} for {} failed ({}: {}); sending it and the events of the request after it again, in order", topic,
-                what(events.get(failed)), cause.getClass().getSimpleName(), Republisher.safeMessage(cause));
+        if (!Republisher.isPermanent(cause)) { // one refused for good is said by its own line
+            log.warn("publish to {} for {} failed ({}: {}); sending it and the events of the request after it again, in order",
+                    topic, what(events.get(failed)), cause.getClass().getSimpleName(), Republisher.safeMessage(cause));
+        }
         CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
         for (int i = failed; i < events.size(); i++) {
             ProducerRecord<byte[], byte[]> e = events.get(i);
             Throwable error = first.get(i).join();
             if (error != null && Republisher.isPermanent(error)) {
-                givenUp(e, error);
+                givenUp(error);
             } else {
                 chain = chain.thenComposeAsync(x -> untilAcked(e));
             }
@@ -115,7 +117,7 @@ public final class OutcomeEvents {
     private CompletableFuture<Void> untilAcked(ProducerRecord<byte[], byte[]> e) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         republisher.sendUntilAcked(e, what(e), done, error -> {
-            givenUp(e, error);
+            givenUp(error);
             done.complete(null);
         });
         return done;
@@ -125,7 +127,7 @@ public final class OutcomeEvents {
         return "the outcome event of request " + new String(e.key(), StandardCharsets.UTF_8);
     }
 
-    private void givenUp(ProducerRecord<byte[], byte[]> e, Throwable error) {
+    private void givenUp(Throwable error) {
         log.error("{} refuses outcome events ({}: {}); giving up on this one: the audit row stands", topic,
                 error.getClass().getSimpleName(), Republisher.safeMessage(error));
         republisher.givenUpCounter("outcomes").increment();
