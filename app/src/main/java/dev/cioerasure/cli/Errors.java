@@ -14,6 +14,8 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
     public static final int UNAVAILABLE = 69;
     /** sysexits.h EX_SOFTWARE. */
     public static final int SOFTWARE = 70;
+    /** sysexits.h EX_IOERR: standard output could not be written (a full disk, not a reader gone): what was printed is incomplete. */
+    public static final int OUTPUT_LOST = 74;
 
     @Override
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parsed) {
@@ -152,10 +154,24 @@ public final class Errors implements CommandLine.IExecutionExceptionHandler {
         }
     }
 
-    /** Throws {@link ReaderGone} once standard output can take nothing more (it flushes what it holds). */
+    /**
+     * Stops a listing once standard output can take nothing more (it flushes what it holds):
+     * {@link ReaderGone} when its reader went away, else the output is lost ({@link #OUTPUT_LOST}).
+     */
     static void stopIfReaderGone() {
         if (System.out.checkError()) {
-            throw new ReaderGone();
+            throw stopped();
         }
+    }
+
+    /** Why a listing stops when standard output takes nothing more: its reader went away, or the output was lost. */
+    static RuntimeException stopped() {
+        java.io.IOException lost = StandardOutput.lost();
+        return lost == null ? new ReaderGone() : new UserError(outputLost(lost), OUTPUT_LOST);
+    }
+
+    /** The line that says standard output was lost. */
+    static String outputLost(java.io.IOException e) {
+        return "standard output could not be written (" + e.getMessage() + "): what was printed is incomplete";
     }
 }

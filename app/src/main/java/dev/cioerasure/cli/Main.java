@@ -28,8 +28,8 @@ public final class Main {
      * as the JVM's own otherwise (a 128-byte buffer, flushed at each line).
      */
     private static void utf8Console() {
-        System.setOut(new java.io.PrintStream(new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.out),
-                128), true, java.nio.charset.StandardCharsets.UTF_8));
+        System.setOut(new java.io.PrintStream(new java.io.BufferedOutputStream(new StandardOutput(
+                new java.io.FileOutputStream(java.io.FileDescriptor.out)), 128), true, java.nio.charset.StandardCharsets.UTF_8));
         System.setErr(new java.io.PrintStream(new java.io.BufferedOutputStream(new java.io.FileOutputStream(java.io.FileDescriptor.err),
                 128), true, java.nio.charset.StandardCharsets.UTF_8));
     }
@@ -96,7 +96,15 @@ public final class Main {
             return 2;
         }
         try {
-            return cli.setExecutionExceptionHandler(new Errors()).execute(args);
+            int exit = cli.setExecutionExceptionHandler(new Errors()).execute(args);
+            System.out.flush();
+            java.io.IOException lost = StandardOutput.lost();
+            if (lost != null && exit != Errors.OUTPUT_LOST) {
+                // a command that printed its answer to a full disk has not given it
+                System.err.println("cio-erasure: " + Errors.outputLost(lost));
+                return exit == 0 ? Errors.OUTPUT_LOST : exit;
+            }
+            return exit;
         } catch (OutOfMemoryError e) {
             // one line, as for every other failure; what was being read is named by the command, never quoted
             System.err.println(Errors.outOfMemory());

@@ -77,7 +77,7 @@ final class StatePages<L> implements AutoCloseable {
         page.forEach(l -> print.accept(l, states));
         page.clear();
         if (readerGone.getAsBoolean()) {
-            throw new Errors.ReaderGone();
+            throw Errors.stopped();
         }
     }
 

@@ -399,6 +399,43 @@ class AuditCommandsIT {
     }
 
     /**
+     * A report printed to a full disk left a cut proof behind exit 0: the commands took every
+     * failed write for a reader gone ({@code | head}). Now a reader gone is still exit 0 and
+     * silent; a lost output is exit 74, said on standard error (the production jar, run as a process).
+     */
+    @Test
+    void anOutputThatCannotBeWrittenIsAnErrorAndAReaderGoneIsNot() throws Exception {
+        Instant nov = Instant.parse("2026-11-07T09:00:00Z");
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent("r-full", hasher.hash(Identifier.id("p-full")), "id", Step.OUTCOME, Outcome.COMPLETED, null,
+                    null, null, "GDPR", nov, nov.plusSeconds(30L * 86400), "desk/7",
+                    new KafkaCoordinates("erasure.requests", 0, 11), nov.plusSeconds(5)))).get(10, TimeUnit.SECONDS);
+        }
+        java.util.function.Function<String[], ProcessBuilder> command = args -> {
+            List<String> c = new java.util.ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
+                    .toString(), "-jar", ProductionJarIT.JAR.toString()));
+            c.addAll(List.of(args));
+            ProcessBuilder pb = new ProcessBuilder(c);
+            pb.environment().putAll(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal()));
+            return pb;
+        };
+        for (String[] args : List.of(new String[] {"audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv"},
+                new String[] {"audit", "status", "r-full"}, new String[] {"--help"})) {
+            Process full = command.apply(args).redirectOutput(new java.io.File("/dev/full")).start();
+            String err = new String(full.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(full.waitFor()).as(String.join(" ", args) + ": " + err).isEqualTo(74);
+            assertThat(err).as(String.join(" ", args)).startsWith("cio-erasure: standard output could not be written (")
+                    .endsWith("): what was printed is incomplete\n").hasLineCount(1);
+        }
+        // the reader gone before anything was written (| head -0): nothing to say, exit 0 as before
+        Process gone = command.apply(new String[] {"audit", "report", "--from", "2026-11-01", "--to", "2026-11-30"}).start();
+        gone.getInputStream().close();
+        String err = new String(gone.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(gone.waitFor()).as(err).isZero();
+        assertThat(err).isEmpty();
+    }
+
+    /**
      * The writer role may insert any text. An escape sequence in a reason or a requested_by
      * reached the auditor's terminal as written, so a row could erase the line above it, or a line
      * break print a row that is not there. Every output of the audit commands now shows such
