@@ -159,6 +159,21 @@ class RequestParserTest {
                 .isEqualTo("identifier.value contains control, invisible or unpaired surrogate characters");
     }
 
+    /**
+     * As far as README's "The request message" says and no further: Customer.io may hold an
+     * address no mail server would take, and it must still be erasable by it.
+     */
+    @Test
+    void anEmailAddressIsCheckedForItsShapeOnly() {
+        for (String kept : new String[] {"jane@localhost", "jané@exämple.com", "a+tag@b.co", "a@@b.co", "a@b..co", "A@B.CO"}) {
+            assertThat(parse(msg("{\"type\":\"email\",\"value\":\"" + kept + "\"}", ""))).as(kept).isInstanceOf(ParseResult.Valid.class);
+        }
+        for (String refused : new String[] {"@b.co", "jane@", "jane@b", "ja ne@b.co", "jane@b.co\\u00a0", "a".repeat(250) + "@b.co"}) {
+            assertThat(rejection(parse(msg("{\"type\":\"email\",\"value\":\"" + refused + "\"}", ""))).code()).as(refused)
+                    .isEqualTo(Code.INVALID_VALUE);
+        }
+    }
+
     @Test
     void anIdLongerThan150BytesIsRejected() {
         assertThat(rejection(parse(msg("{\"type\":\"id\",\"value\":\"" + "é".repeat(76) + "\"}", ""))).code()).isEqualTo(Code.INVALID_VALUE);
