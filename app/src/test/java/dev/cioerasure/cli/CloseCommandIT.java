@@ -125,7 +125,11 @@ class CloseCommandIT {
         Map<String, String> asOwner = new HashMap<>(env);
         asOwner.put("DATABASE_USER", owner.user());
         asOwner.put("DATABASE_PASSWORD", owner.password().reveal());
-        assertThat(Cli.run(asOwner, "close", "fail-1", "--by", "desk", "--why", "refused").exit()).as("the database's owner may too").isZero();
+        assertRefused(Cli.run(asOwner, "close", "fail-1", "--by", "\ud83d\udd12".repeat(201), "--why", "refused"), 2,
+                "--by: must be 1-200 characters");
+        // counted in characters, as the function's length() counts them: 155, though 305 UTF-16 units (refused before)
+        assertThat(Cli.run(asOwner, "close", "fail-1", "--by", "desk-" + "\ud83d\udd12".repeat(150), "--why", "refused").exit())
+                .as("the database's owner may too").isZero();
         assertThat(gauges.refresh(now)).isEqualTo(new OpenRequests.Summary(1, 0, java.util.Optional.of(now.minus(1, ChronoUnit.DAYS))));
 
         // submitted again and erased, the request's erasure stands over the decision

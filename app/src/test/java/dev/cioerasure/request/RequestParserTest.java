@@ -174,6 +174,23 @@ class RequestParserTest {
         }
     }
 
+    /** The schema's maxLength counts characters (code points), and so does the worker: not UTF-16 units. */
+    @Test
+    void lengthsAreCountedInCharactersAsTheSchemaCountsThem() {
+        String emoji = "\ud83d\udd12";
+        String json = msg("{\"type\":\"email\",\"value\":\"jane@example.com\"}", "");
+        String desk = "\"requested_by\":\"privacy-desk/ticket-4711\"";
+        assertThat(json).contains(desk);
+        assertThat(parse(json.replace(desk, "\"requested_by\":\"" + emoji.repeat(200) + "\"")))
+                .isInstanceOf(ParseResult.Valid.class);
+        assertThat(rejection(parse(json.replace(desk, "\"requested_by\":\"" + emoji.repeat(201) + "\"")))
+                .detail()).isEqualTo("requested_by must be 1-200 visible characters");
+        String address = emoji.repeat(247) + "@b.co"; // 252 characters, 499 UTF-16 units; 255 with three more
+        assertThat(parse(msg("{\"type\":\"email\",\"value\":\"" + address + "\"}", ""))).isInstanceOf(ParseResult.Valid.class);
+        assertThat(rejection(parse(msg("{\"type\":\"email\",\"value\":\"" + emoji + "xy" + address + "\"}", ""))).code())
+                .isEqualTo(Code.INVALID_VALUE);
+    }
+
     @Test
     void anIdLongerThan150BytesIsRejected() {
         assertThat(rejection(parse(msg("{\"type\":\"id\",\"value\":\"" + "é".repeat(76) + "\"}", ""))).code()).isEqualTo(Code.INVALID_VALUE);
