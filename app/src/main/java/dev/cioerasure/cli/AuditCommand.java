@@ -287,6 +287,13 @@ final class AuditCommand {
         @Override
         public Integer call() throws Exception {
             Identifier who = subject.identifier(); // once: "-" reads standard input; a bad one is exit 2 before the settings
+            String hidden = dev.cioerasure.text.VisibleText.describeFirstHidden(who.value());
+            if (hidden != null) {
+                // searched all the same: a release before the rule took some (tag characters); but a
+                // copy and paste that brought one in read as "no requests" for someone erased
+                System.err.println("cio-erasure: note: the " + who.type().wireName() + " given holds an invisible or control character ("
+                        + hidden + "), which requests are refused for: if a copy and paste brought it in, search again without it");
+            }
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
             SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
             String hash = hasher.hash(who);

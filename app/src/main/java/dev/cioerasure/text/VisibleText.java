@@ -14,20 +14,35 @@ public final class VisibleText {
      * the noncharacters U+FFF0–U+FFFF that are unassigned, and a lone surrogate.
      */
     public static boolean hasControlOrInvisible(String s) {
+        return firstHidden(s) >= 0;
+    }
+
+    /** The index (UTF-16) of the first such character in {@code s}, or -1 when it has none. */
+    public static int firstHidden(String s) {
         for (int i = 0; i < s.length(); ) {
             char c = s.charAt(i);
             if (Character.isHighSurrogate(c) && (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1)))
                     || Character.isLowSurrogate(c)) {
-                return true;
+                return i;
             }
             int cp = s.codePointAt(i);
             int t = Character.getType(cp);
             if (t == Character.CONTROL || t == Character.FORMAT || t == Character.LINE_SEPARATOR
                     || t == Character.PARAGRAPH_SEPARATOR || t == Character.UNASSIGNED && cp >= 0xfff0 && cp <= 0xffff) {
-                return true;
+                return i;
             }
             i += Character.charCount(cp);
         }
-        return false;
+        return -1;
+    }
+
+    /**
+     * The first such character, named without showing it ({@code U+200B, character 5}), or null
+     * when {@code s} has none: for a person who cannot see it in what they pasted.
+     */
+    public static String describeFirstHidden(String s) {
+        int i = firstHidden(s);
+        return i < 0 ? null : String.format(java.util.Locale.ROOT, "U+%04X, character %d", s.codePointAt(i),
+                s.codePointCount(0, i) + 1);
     }
 }

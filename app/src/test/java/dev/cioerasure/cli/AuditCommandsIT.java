@@ -196,6 +196,12 @@ class AuditCommandsIT {
         Cli.Run r = run(true, "audit", "find", "--email", "  JANE@example.com ");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("2 request(s)", "ERASED", "r-jane").doesNotContain("jane@example.com");
+        assertThat(r.err()).doesNotContain("invisible");
+        // pasted with a zero-width space, which no request could hold: "no requests", and why
+        Cli.Run pasted = run(true, "audit", "find", "--email", "jane@exam\u200bple.com");
+        assertThat(pasted.exit()).isEqualTo(1);
+        assertThat(pasted.err()).contains("cio-erasure: note: the email given holds an invisible or control character (U+200B, character"
+                + " 10), which requests are refused for: if a copy and paste brought it in, search again without it");
         assertThat(run(true, "audit", "find", "--id", "bob-42").out()).contains("r-bob", "r-late");
         assertThat(run(true, "audit", "find", "--email", "nobody@example.com").exit()).isEqualTo(1);
         assertThat(run(true, "audit", "find", "--email", "nobody@example.com").err())
