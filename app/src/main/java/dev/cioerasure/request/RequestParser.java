@@ -238,8 +238,10 @@ public final class RequestParser {
         }
         String requestedBy = (String) by;
         if (requestedBy.isBlank() || characters(requestedBy) > MAX_REQUESTED_BY || hasControlOrInvisible(requestedBy)) {
+            String hidden = VisibleText.describeFirstHidden(requestedBy);
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
-                    "requested_by must be 1-" + MAX_REQUESTED_BY + " visible characters"), rid);
+                    "requested_by must be 1-" + MAX_REQUESTED_BY + " visible characters" + (hidden == null ? "" : " (the first that is not: "
+                            + hidden + ")")), rid);
         }
         if (requestedBy.indexOf('@') >= 0) {
             // It is stored in the audit table: a team or ticket reference, never someone's address.
@@ -306,8 +308,10 @@ public final class RequestParser {
             return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value must not be empty");
         }
         if (hasControlOrInvisible(v)) {
+            // which and where, never the value: the one to remove from a file of thousands of rows
             return new Rejection(Rejection.Code.INVALID_VALUE,
-                    "identifier.value contains control, invisible or unpaired surrogate characters");
+                    "identifier.value contains control, invisible or unpaired surrogate characters (the first: "
+                            + VisibleText.describeFirstHidden(v) + ")");
         }
         switch (type) {
             case EMAIL -> {

@@ -156,7 +156,10 @@ class RequestParserTest {
         assertThat(parse(msg("{\"type\":\"id\",\"value\":\"fan-\ud83d\ude00-7\"}", ""))).isInstanceOf(ParseResult.Valid.class);
         assertThat(parse(msg("{\"type\":\"id\",\"value\":\"\ud840\udc0b\"}", ""))).as("a CJK ideograph").isInstanceOf(ParseResult.Valid.class);
         assertThat(rejection(parse(msg("{\"type\":\"id\",\"value\":\"fan-7\udb40\udc7f\"}", ""))).detail())
-                .isEqualTo("identifier.value contains control, invisible or unpaired surrogate characters");
+                .isEqualTo("identifier.value contains control, invisible or unpaired surrogate characters (the first: U+E007F, character 6)");
+        assertThat(rejection(parse(msg("{\"type\":\"id\",\"value\":\"fan-7\"}", "").replace("privacy-desk/ticket-4711",
+                "desk\\u202e/4711"))).detail()).isEqualTo("requested_by must be 1-200 visible characters (the first that is not: U+202E,"
+                + " character 5)");
     }
 
     /**
