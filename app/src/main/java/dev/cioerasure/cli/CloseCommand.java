@@ -150,9 +150,13 @@ final class CloseCommand implements Callable<Integer> {
         return e.getMessage() == null ? "" : e.getMessage().replaceFirst("(?s)^ERROR: ", "").lines().findFirst().orElse("");
     }
 
-    /** A value for a text option: the rule the database function applies too (its length() counts characters), checked before anything is asked. */
+    /**
+     * A value for a text option: the rule the database function applies too (its length() counts
+     * characters), checked before anything is asked.
+     */
     private static void text(String option, String value, int max, String why) {
-        if (value.isEmpty() || value.codePointCount(0, value.length()) > max || value.indexOf('@') >= 0 || value.codePoints().anyMatch(AuditCommand::hidden)) {
+        if (value.isEmpty() || value.codePointCount(0, value.length()) > max || value.indexOf('@') >= 0
+                || value.codePoints().anyMatch(AuditCommand::hidden)) {
             throw new Errors.UserError(option + ": must be 1-" + max + " characters, without control or invisible characters or @ ("
                     + why + ")", 2);
         }

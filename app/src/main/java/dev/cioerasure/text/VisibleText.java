@@ -18,7 +18,7 @@ public final class VisibleText {
     }
 
     /** The index (UTF-16) of the first such character in {@code s}, or -1 when it has none. */
-    public static int firstHidden(String s) {
+    private static int firstHidden(String s) {
         for (int i = 0; i < s.length(); ) {
             char c = s.charAt(i);
             if (Character.isHighSurrogate(c) && (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1)))
