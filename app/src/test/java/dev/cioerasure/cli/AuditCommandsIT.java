@@ -387,21 +387,33 @@ class AuditCommandsIT {
      */
     @Test
     void outputIsUtf8EvenWithoutALocale() throws Exception {
-        Instant nov = Instant.parse("2026-11-06T09:00:00Z");
-        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
-            w.append(List.of(new AuditEvent("r-utf", hasher.hash(Identifier.id("p-utf")), "id", Step.OUTCOME, Outcome.COMPLETED, null,
-                    null, null, "GDPR", nov, nov.plusSeconds(30L * 86400), "équipe-vie-privée/42",
-                    new KafkaCoordinates("erasure.requests", 0, 10), nov.plusSeconds(5)))).get(10, TimeUnit.SECONDS);
-        }
-        ProcessBuilder pb = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-                ProductionJarIT.JAR.toString(), "audit", "status", "r-utf");
+        completed("r-utf", "p-utf", Instant.parse("2026-11-06T09:00:00Z"), "équipe-vie-privée/42", 10);
+        ProcessBuilder pb = productionJar("audit", "status", "r-utf");
         pb.environment().keySet().removeIf(k -> k.equals("LANG") || k.startsWith("LC_") || k.equals("JAVA_TOOL_OPTIONS"));
-        pb.environment().putAll(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal()));
         Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as(err).isZero();
         assertThat(new String(out, StandardCharsets.UTF_8)).contains(" by équipe-vie-privée/42, deadline ", "ERASED at 2026-11-06 09:00:05");
+    }
+
+    /** One COMPLETED row of request {@code requestId} for the id {@code person}, requested at {@code at}. */
+    private void completed(String requestId, String person, Instant at, String requestedBy, long offset) throws Exception {
+        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
+            w.append(List.of(new AuditEvent(requestId, hasher.hash(Identifier.id(person)), "id", Step.OUTCOME, Outcome.COMPLETED, null,
+                    null, null, "GDPR", at, at.plusSeconds(30L * 86400), requestedBy,
+                    new KafkaCoordinates("erasure.requests", 0, offset), at.plusSeconds(5)))).get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The production jar as a process, with this test's database. */
+    private ProcessBuilder productionJar(String... args) {
+        List<String> command = new java.util.ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
+                .toString(), "-jar", ProductionJarIT.JAR.toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().putAll(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal()));
+        return pb;
     }
 
     /**
@@ -411,30 +423,17 @@ class AuditCommandsIT {
      */
     @Test
     void anOutputThatCannotBeWrittenIsAnErrorAndAReaderGoneIsNot() throws Exception {
-        Instant nov = Instant.parse("2026-11-07T09:00:00Z");
-        try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
-            w.append(List.of(new AuditEvent("r-full", hasher.hash(Identifier.id("p-full")), "id", Step.OUTCOME, Outcome.COMPLETED, null,
-                    null, null, "GDPR", nov, nov.plusSeconds(30L * 86400), "desk/7",
-                    new KafkaCoordinates("erasure.requests", 0, 11), nov.plusSeconds(5)))).get(10, TimeUnit.SECONDS);
-        }
-        java.util.function.Function<String[], ProcessBuilder> command = args -> {
-            List<String> c = new java.util.ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java")
-                    .toString(), "-jar", ProductionJarIT.JAR.toString()));
-            c.addAll(List.of(args));
-            ProcessBuilder pb = new ProcessBuilder(c);
-            pb.environment().putAll(Map.of("DATABASE_URL", db.url(), "DATABASE_USER", db.user(), "DATABASE_PASSWORD", db.password().reveal()));
-            return pb;
-        };
+        completed("r-full", "p-full", Instant.parse("2026-11-07T09:00:00Z"), "desk/7", 11);
         for (String[] args : List.of(new String[] {"audit", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv"},
                 new String[] {"audit", "status", "r-full"}, new String[] {"--help"})) {
-            Process full = command.apply(args).redirectOutput(new java.io.File("/dev/full")).start();
+            Process full = productionJar(args).redirectOutput(new java.io.File("/dev/full")).start();
             String err = new String(full.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(full.waitFor()).as(String.join(" ", args) + ": " + err).isEqualTo(74);
             assertThat(err).as(String.join(" ", args)).startsWith("cio-erasure: standard output could not be written (")
                     .endsWith("): what was printed is incomplete\n").hasLineCount(1);
         }
         // the reader gone before anything was written (| head -0): nothing to say, exit 0 as before
-        Process gone = command.apply(new String[] {"audit", "report", "--from", "2026-11-01", "--to", "2026-11-30"}).start();
+        Process gone = productionJar("audit", "report", "--from", "2026-11-01", "--to", "2026-11-30").start();
         gone.getInputStream().close();
         String err = new String(gone.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(gone.waitFor()).as(err).isZero();
