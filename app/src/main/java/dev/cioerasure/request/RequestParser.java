@@ -237,8 +237,8 @@ public final class RequestParser {
             return new ParseResult.Invalid(r, rid);
         }
         String requestedBy = (String) by;
-        if (requestedBy.isBlank() || characters(requestedBy) > MAX_REQUESTED_BY || hasControlOrInvisible(requestedBy)) {
-            String hidden = VisibleText.describeFirstHidden(requestedBy);
+        String hidden = VisibleText.describeFirstHidden(requestedBy);
+        if (requestedBy.isBlank() || characters(requestedBy) > MAX_REQUESTED_BY || hidden != null) {
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
                     "requested_by must be 1-" + MAX_REQUESTED_BY + " visible characters" + (hidden == null ? "" : " (the first that is not: "
                             + hidden + ")")), rid);
@@ -307,11 +307,11 @@ public final class RequestParser {
         if (v.isEmpty() || v.isBlank()) {
             return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value must not be empty");
         }
-        if (hasControlOrInvisible(v)) {
+        String hidden = VisibleText.describeFirstHidden(v);
+        if (hidden != null) {
             // which and where, never the value: the one to remove from a file of thousands of rows
             return new Rejection(Rejection.Code.INVALID_VALUE,
-                    "identifier.value contains control, invisible or unpaired surrogate characters (the first: "
-                            + VisibleText.describeFirstHidden(v) + ")");
+                    "identifier.value contains control, invisible or unpaired surrogate characters (the first: " + hidden + ")");
         }
         switch (type) {
             case EMAIL -> {
@@ -438,10 +438,5 @@ public final class RequestParser {
 
     private static boolean hasWhitespace(String s) {
         return s.codePoints().anyMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c));
-    }
-
-    /** {@link VisibleText#hasControlOrInvisible}: the rule every identifier and {@code requested_by} is held to. */
-    static boolean hasControlOrInvisible(String s) {
-        return VisibleText.hasControlOrInvisible(s);
     }
 }
