@@ -91,26 +91,32 @@ class AuditCommandsIT {
         }
     }
 
+    /**
+     * A record of {@code requestId} for another person ({@code subject}), rejected as the worker
+     * rejects it: the id already had its final outcome {@code first}.
+     */
+    private static AuditEvent reused(String requestId, String subject, String first, String regulation, Instant requested,
+                                     Instant deadline, long offset, Instant at) {
+        return new AuditEvent(requestId, subject, "email", Step.OUTCOME, Outcome.REJECTED, null, null,
+                "REQUEST_ID_REUSED: the request id already has outcome " + first + " for another identifier; this one was not erased:"
+                        + " submit it under a request id of its own", regulation, requested, deadline, "desk/1",
+                new KafkaCoordinates("erasure.requests", 0, offset), at);
+    }
+
     /** A record of a finished request's id for another identifier: the id's status is the first person's, so it says so. */
     @Test
     void statusNamesTheRecordsOfItsIdRejectedForAnotherIdentifier() throws Exception {
         String other = hasher.hash(Identifier.email("jane@work.example"));
         Instant nov = Instant.parse("2026-11-02T09:00:00Z");
         try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
-            w.append(List.of(new AuditEvent("r-jane", other, "email", Step.OUTCOME, Outcome.REJECTED, null, null,
-                    "REQUEST_ID_REUSED: the request id already has outcome COMPLETED for another identifier; this one was not erased:"
-                            + " submit it under a request id of its own", "GDPR", nov, nov.plusSeconds(86400L * 30), "desk/1",
-                    new KafkaCoordinates("erasure.requests", 0, 90), nov.plusSeconds(600)))).get(10, TimeUnit.SECONDS);
+            w.append(List.of(reused("r-jane", other, "COMPLETED", "GDPR", nov, nov.plusSeconds(86400L * 30), 90, nov.plusSeconds(600)))).get(10, TimeUnit.SECONDS);
         }
         Cli.Run r = run(false, "audit", "status", "r-jane");
         assertThat(r.out()).contains("ERASED at 2026-11-02 09:01:01", "reused      1 record(s) under this id for another identifier or"
                 + " workspace, rejected (REQUEST_ID_REUSED): not erased, see below", "REQUEST_ID_REUSED: the request id already has");
         // a request not erased: its own latest outcome, not the reuse's rejection
         try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
-            w.append(List.of(new AuditEvent("r-bob", other, "email", Step.OUTCOME, Outcome.REJECTED, null, null,
-                    "REQUEST_ID_REUSED: the request id already has outcome FAILED for another identifier; this one was not erased:"
-                            + " submit it under a request id of its own", "CCPA", nov, nov.plusSeconds(86400L * 45), "desk/1",
-                    new KafkaCoordinates("erasure.requests", 0, 91), nov.plusSeconds(7200)))).get(10, TimeUnit.SECONDS);
+            w.append(List.of(reused("r-bob", other, "FAILED", "CCPA", nov, nov.plusSeconds(86400L * 45), 91, nov.plusSeconds(7200)))).get(10, TimeUnit.SECONDS);
         }
         assertThat(run(false, "audit", "status", "r-bob").out()).contains("NOT ERASED — latest outcome RETRY_SCHEDULED", "reused      1");
 
@@ -459,10 +465,7 @@ class AuditCommandsIT {
         String esc = hasher.hash(Identifier.email("esc-other@example.com"));
         Instant later = Instant.parse("2027-01-05T09:00:00Z");
         try (AuditWriter w = new AuditWriter(ds, "worker-a", new SimpleMeterRegistry())) {
-            w.append(List.of(new AuditEvent("r-esc", esc, "email", Step.OUTCOME, Outcome.REJECTED, null, null,
-                    "REQUEST_ID_REUSED: the request id already has outcome FAILED for another identifier; this one was not erased:"
-                            + " submit it under a request id of its own", "GDPR", later, later.plusSeconds(86400L * 30), "desk/1",
-                    new KafkaCoordinates("erasure.requests", 0, 93), later))).get(10, TimeUnit.SECONDS);
+            w.append(List.of(reused("r-esc", esc, "FAILED", "GDPR", later, later.plusSeconds(86400L * 30), 93, later))).get(10, TimeUnit.SECONDS);
             w.append(List.of(new AuditEvent("own" + hostile, esc, "email", Step.OUTCOME, Outcome.COMPLETED, null, null, null, "GDPR",
                     later, later.plusSeconds(86400L * 30), "desk/1", new KafkaCoordinates("erasure.requests", 0, 94),
                     later.plusSeconds(60)))).get(10, TimeUnit.SECONDS);
