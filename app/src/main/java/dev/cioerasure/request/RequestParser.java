@@ -16,10 +16,10 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
@@ -220,10 +220,10 @@ public final class RequestParser {
         Instant requestedAt;
         java.time.ZoneOffset writtenWith;
         try {
-            OffsetDateTime written = OffsetDateTime.parse((String) at);
+            OffsetDateTime written = RequestedAt.parse((String) at);
             requestedAt = written.toInstant();
             writtenWith = written.getOffset();
-        } catch (DateTimeParseException e) {
+        } catch (DateTimeException e) {
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
                     "requested_at must be an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z"), rid);
         }

@@ -88,6 +88,33 @@ class RequestParserTest {
         assertThat(((ParseResult.Valid) r).request().requestedAt()).isEqualTo(Instant.parse("2026-11-28T10:00:00Z"));
     }
 
+    /** RFC 3339 section 5.6 and the forms Java's OffsetDateTime.toString() writes; the instant each is read as. */
+    @ParameterizedTest
+    @CsvSource({
+            "2026-11-28T10:00:00Z,                 2026-11-28T10:00:00Z",
+            "2026-11-28t10:00:00z,                 2026-11-28T10:00:00Z",
+            "2026-11-28T10:00:00.5-08:00,          2026-11-28T18:00:00.500Z",
+            "2026-11-28T10:00:00.1234567891Z,      2026-11-28T10:00:00.123456789Z",
+            "2016-12-31T23:59:60Z,                 2016-12-31T23:59:59Z",
+            "2016-12-31T15:59:60.25-08:00,         2016-12-31T23:59:59.250Z",
+            "2026-11-28T10:00Z,                    2026-11-28T10:00:00Z",
+            "2026-11-28T10:00:00+02,               2026-11-28T08:00:00Z"})
+    void requestedAtTakesEveryRfc3339FormAndJavasOwn(String written, String instant) {
+        ParseResult r = parser.parse(Messages.request("r", "id", "42", "GDPR", written));
+        assertThat(r).as(written).isInstanceOf(ParseResult.Valid.class);
+        assertThat(((ParseResult.Valid) r).request().requestedAt()).isEqualTo(Instant.parse(instant));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "2016-12-31T23:58:60Z", "2016-12-31T23:59:60+01:00", "2026-11-28T10:00:61Z", "2026-11-28 10:00:00Z",
+            "2026-11-28T10:00:00.Z", "2026-11-28T10:00:00+0200", "2026-11-28T10:00:00+19:00", "2026-02-29T10:00:00Z",
+            "2026-11-28T24:00:00Z", "2026-11-28T10:00:00", "2026-11-28T10:00:00,5Z", "2026-11-28T\u0661\u0660:00:00Z"})
+    void requestedAtRefusesWhatIsNoTimestamp(String written) {
+        assertThat(rejection(parser.parse(Messages.request("r", "id", "42", "GDPR", written))).describe()).as(written)
+                .isEqualTo("INVALID_VALUE: requested_at must be an RFC 3339 timestamp with offset, e.g. 2026-11-28T10:00:00Z");
+    }
+
     @Test
     void unknownFieldsAreRejectedWithoutNamingThem() {
         Rejection top = rejection(parse(msg("{\"type\":\"email\",\"value\":\"a@b.co\"}", ",\"jane@example.com\":1")));
