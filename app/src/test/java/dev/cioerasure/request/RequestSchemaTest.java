@@ -12,6 +12,8 @@ import java.time.ZoneOffset;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The published schema (schema/erasure-request.schema.json, README "The request message") says
@@ -63,6 +65,20 @@ class RequestSchemaTest {
         assertThat(FIELDS.get("identifier").get("properties").get("type").get("enum")).extracting(JsonNode::asText)
                 .containsExactlyInAnyOrder("id", "email", "cio_id");
         assertThat(SCHEMA.get("description").asText()).contains("at most " + RequestParser.MAX_MESSAGE_BYTES / 1024 + " KiB");
+    }
+
+    /** The email pattern says what the parser takes: a platform that checks with the schema refuses no request the worker takes. */
+    @ParameterizedTest
+    @ValueSource(strings = {"jane@example.com", "x@localhost", "x@a.", "x@.a", "x@.", "a@b@c.de", "@b.co", "x@", "x@localhost2",
+            "x@localhost.", "x@ex ample.com", "x y@b.co", "x@b\u00a0.co", "x@b\u2028.co", "x@b.co\n"})
+    void theEmailPatternTakesWhatTheParserTakes(String address) {
+        java.util.regex.Pattern pattern = java.util.regex.Pattern.compile(when("email").get("pattern").asText(),
+                java.util.regex.Pattern.UNICODE_CHARACTER_CLASS); // ECMA 262's \s is Unicode's white space
+        RequestParser parser = new RequestParser(Clock.fixed(Instant.parse("2026-11-28T10:30:00Z"), ZoneOffset.UTC));
+        boolean taken = parser.parse(dev.cioerasure.testing.Messages.request("r-1", "email", address)) instanceof ParseResult.Valid;
+        java.util.regex.Matcher m = pattern.matcher(address);
+        // Java's $ also matches before a final line break, ECMA 262's does not
+        assertThat(m.find() && m.end() == address.length()).as(address).isEqualTo(taken);
     }
 
     @Test
