@@ -339,7 +339,8 @@ public final class RequestParser {
                 if (v.chars().allMatch(c -> c == '.')) {
                     return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value: an id cannot consist of dots only");
                 }
-                if (!v.strip().equals(v)) {
+                // any Unicode space, as the schema's \s: strip() kept a no-break space (U+00A0)
+                if (isSpace(v.codePointAt(0)) || isSpace(v.codePointBefore(v.length()))) {
                     return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value: an id cannot start or end with whitespace");
                 }
             }
@@ -437,6 +438,10 @@ public final class RequestParser {
     }
 
     private static boolean hasWhitespace(String s) {
-        return s.codePoints().anyMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c));
+        return s.codePoints().anyMatch(RequestParser::isSpace);
+    }
+
+    private static boolean isSpace(int c) {
+        return Character.isWhitespace(c) || Character.isSpaceChar(c);
     }
 }
