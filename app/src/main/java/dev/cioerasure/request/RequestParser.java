@@ -238,7 +238,7 @@ public final class RequestParser {
         }
         String requestedBy = (String) by;
         String hidden = VisibleText.describeFirstHidden(requestedBy);
-        if (requestedBy.isBlank() || characters(requestedBy) > MAX_REQUESTED_BY || hidden != null) {
+        if (requestedBy.codePoints().allMatch(RequestParser::isSpace) || characters(requestedBy) > MAX_REQUESTED_BY || hidden != null) {
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
                     "requested_by must be 1-" + MAX_REQUESTED_BY + " visible characters" + (hidden == null ? "" : " (the first that is not: "
                             + hidden + ")")), rid);

@@ -91,6 +91,19 @@ class RequestSchemaTest {
         assertThat(refused).as(id).isEqualTo(!taken);
     }
 
+    /** requested_by's pattern and its "not only spaces" rule say what the parser refuses (invisible characters aside, which the description names). */
+    @ParameterizedTest
+    @ValueSource(strings = {"privacy-desk/ticket-4711", " desk ", " ", "\u00a0", "\u3000 ", "desk@b.co", "@"})
+    void theRequestedByRuleRefusesWhatTheParserRefuses(String requestedBy) {
+        JsonNode rule = FIELDS.get("requested_by");
+        boolean refused = !ecma262(rule.get("pattern").asText()).matcher(requestedBy).find()
+                || ecma262(rule.get("not").get("pattern").asText()).matcher(requestedBy).find();
+        byte[] message = new String(dev.cioerasure.testing.Messages.request("r-1", "id", "p-1"), StandardCharsets.UTF_8)
+                .replace("privacy-desk/ticket-4711", requestedBy).getBytes(StandardCharsets.UTF_8);
+        RequestParser parser = new RequestParser(Clock.fixed(Instant.parse("2026-11-28T10:30:00Z"), ZoneOffset.UTC));
+        assertThat(refused).as(requestedBy).isEqualTo(!(parser.parse(message) instanceof ParseResult.Valid));
+    }
+
     /**
      * A schema pattern (ECMA 262) as Java reads it the same way, for the patterns this schema uses:
      * ECMA's {@code \s} is Unicode's white space, and its {@code $} matches at the very end only
