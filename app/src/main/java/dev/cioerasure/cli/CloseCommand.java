@@ -39,11 +39,11 @@ final class CloseCommand implements Callable<Integer> {
     String requestId;
 
     @Option(names = "--by", required = true, paramLabel = "WHO",
-            description = "Who decided: a team or ticket reference, 1-200 characters, no @ (not an email address).")
+            description = "Who decided: a team or ticket reference, 1-200 characters, not only spaces, no @ (not an email address).")
     String by;
 
     @Option(names = "--why", required = true, paramLabel = "REASON",
-            description = "Why nobody is erased, 1-500 characters, no @: it is stored in the audit table, which holds no identifier.")
+            description = "Why nobody is erased, 1-500 characters, not only spaces, no @: it is stored in the audit table, which holds no identifier.")
     String why;
 
     @Override
@@ -155,9 +155,11 @@ final class CloseCommand implements Callable<Integer> {
      * characters), checked before anything is asked.
      */
     private static void text(String option, String value, int max, String why) {
-        if (value.isEmpty() || value.codePointCount(0, value.length()) > max || value.indexOf('@') >= 0
+        // spaces only (of any kind) name nobody and give no reason; close_request refuses them too (V18)
+        if (value.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c))
+                || value.codePointCount(0, value.length()) > max || value.indexOf('@') >= 0
                 || value.codePoints().anyMatch(AuditCommand::hidden)) {
-            throw new Errors.UserError(option + ": must be 1-" + max + " characters, without control or invisible characters or @ ("
+            throw new Errors.UserError(option + ": must be 1-" + max + " characters, not only spaces, without control or invisible characters or @ ("
                     + why + ")", 2);
         }
     }

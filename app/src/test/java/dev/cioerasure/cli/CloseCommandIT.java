@@ -106,7 +106,7 @@ class CloseCommandIT {
         assertRefused(Cli.run(env, "close", "rej-1", "--by", "desk", "--why", "x"), 1, "request rej-1 is CLOSED already;");
         assertRefused(Cli.run(env, "close", "nobody-1", "--by", "desk", "--why", "x"), 1, "no outcome recorded for request nobody-1");
         assertRefused(Cli.run(env, "close", "fail-1", "--by", "jane@example.com", "--why", "x"), 2, "--by: must be 1-200 characters,"
-                + " without control or invisible characters or @");
+                + " not only spaces, without control or invisible characters or @");
         assertRefused(Cli.run(env, "close", "fail-1", "--by", "desk", "--why", "line\nbreak"), 2, "--why: must be 1-500 characters");
         assertRefused(Cli.run(asAuditor, "close", "fail-1", "--by", "desk", "--why", "x"), 78, "DATABASE_USER: PostgreSQL does not let user '"
                 + auditor + "' use the audit tables (SQLState 42501: permission denied for function close_request): close needs a login in"
@@ -120,7 +120,17 @@ class CloseCommandIT {
             assertThatThrownBy(() -> st.execute("SELECT close_request('fail-1', 'jane@example.com', 'x')"))
                     .as("the function applies the rules itself, for a caller other than the command").isInstanceOf(SQLException.class)
                     .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("CE004"));
+            for (String blank : new String[] {" ", "\t ", "\u00a0", "\u3000\u2003"}) {
+                // nobody named, no reason given (V18): V14's function took them
+                String shown = blank.codePoints().boxed().toList().toString();
+                assertThatThrownBy(() -> st.execute("SELECT close_request('fail-1', '" + blank + "', 'x')")).as("by %s", shown)
+                        .isInstanceOf(SQLException.class).satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("CE004"));
+                assertThatThrownBy(() -> st.execute("SELECT close_request('fail-1', 'desk', '" + blank + "')")).as("why %s", shown)
+                        .isInstanceOf(SQLException.class).satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("CE004"));
+            }
         }
+        assertRefused(Cli.run(env, "close", "fail-1", "--by", "\u00a0 ", "--why", "x"), 2, "--by: must be 1-200 characters, not only spaces");
+        assertRefused(Cli.run(env, "close", "fail-1", "--by", "desk", "--why", "   "), 2, "--why: must be 1-500 characters, not only spaces");
 
         Map<String, String> asOwner = new HashMap<>(env);
         asOwner.put("DATABASE_USER", owner.user());
