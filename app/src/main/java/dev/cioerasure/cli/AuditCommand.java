@@ -385,7 +385,8 @@ final class AuditCommand {
                 try {
                     return LocalDate.parse(value);
                 } catch (DateTimeParseException e) {
-                    // not a day of the calendar, e.g. 2026-02-30: said below
+                    // written so, but not a day of the calendar: "must be written YYYY-MM-DD" misled
+                    throw new Errors.UserError(option + " " + value + " is not a day of the calendar", 2);
                 }
             }
             throw new Errors.UserError(option + " must be a day written YYYY-MM-DD, like 2026-11-01", 2);

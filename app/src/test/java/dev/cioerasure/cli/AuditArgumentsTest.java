@@ -26,12 +26,15 @@ class AuditArgumentsTest {
         Path receipts = dir.resolve("receipts");
         for (String[] days : new String[][] {
                 {"2026-01-01", "+300000-12-31"}, {"-999999999-01-01", "2026-01-01"}, {"2026-01-01", "+1000000000-01-01"},
-                {"2026-02-30", "2026-03-01"}, {"2026-1-01", "2026-03-01"}, {"yesterday", "2026-03-01"}, {"２０２６-01-01", "2026-03-01"}}) {
+                {"2026-02-30", "2026-03-01"}, {"2026-1-01", "2026-03-01"}, {"yesterday", "2026-03-01"}, {"２０２６-01-01", "2026-03-01"},
+                {"2026-01-01", "2026-13-01"}}) {
             Cli.Run run = Cli.run(Map.of(), "audit", "report", "--from", days[0], "--to", days[1], "--receipts", receipts.toString());
             String option = days[0].equals("2026-01-01") ? "--to" : "--from";
+            String day = option.equals("--to") ? days[1] : days[0];
             assertThat(run.exit()).as(String.join(" ", days)).isEqualTo(2);
-            assertThat(run.err()).as(String.join(" ", days))
-                    .isEqualTo("cio-erasure: " + option + " must be a day written YYYY-MM-DD, like 2026-11-01" + System.lineSeparator());
+            assertThat(run.err()).as(String.join(" ", days)).isEqualTo("cio-erasure: " + option
+                    + (day.matches("[0-9]{4}-[0-9]{2}-[0-9]{2}") ? " " + day + " is not a day of the calendar"
+                            : " must be a day written YYYY-MM-DD, like 2026-11-01") + System.lineSeparator());
         }
         assertThat(Files.exists(receipts)).isFalse();
     }
