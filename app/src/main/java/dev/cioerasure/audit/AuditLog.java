@@ -29,7 +29,14 @@ public final class AuditLog {
          * No COMPLETED outcome for this request and person (or, for a workspace, no SUCCEEDED row
          * there): nothing was erased that a VERIFY row could be about.
          */
-        NOT_ERASED
+        NOT_ERASED,
+        /**
+         * This person's record ran beside the request's completion for another identifier (two
+         * records of one id in two instances at once): its COMPLETED was stored as a DUPLICATE
+         * (V17's reason, or the one before it). The request's one VERIFY row per workspace is that
+         * other person's: this one is not checked, and its record is no forgery.
+         */
+        ERASED_BESIDE
     }
 
     /**
@@ -47,7 +54,9 @@ public final class AuditLog {
                      + " EXISTS (SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'OUTCOME' AND outcome = 'COMPLETED'"
                      + "         AND subject_hash = ?),"
                      + " CAST(? AS text) IS NULL OR EXISTS (SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'WORKSPACE'"
-                     + "         AND outcome = 'SUCCEEDED' AND workspace = ? AND subject_hash = ?)")) {
+                     + "         AND outcome = 'SUCCEEDED' AND workspace = ? AND subject_hash = ?),"
+                     + " EXISTS (SELECT 1 FROM audit_event WHERE request_id = ? AND step = 'OUTCOME' AND outcome = 'DUPLICATE'"
+                     + "         AND subject_hash = ? AND reason IN (?, ?))")) {
             ps.setString(1, requestId);
             ps.setString(2, workspace);
             ps.setString(3, requestId);
@@ -56,12 +65,20 @@ public final class AuditLog {
             ps.setString(6, requestId);
             ps.setString(7, workspace);
             ps.setString(8, subjectHash);
+            ps.setString(9, requestId);
+            ps.setString(10, subjectHash);
+            ps.setString(11, AuditQueries.BESIDE_ANOTHER);
+            ps.setString(12, AuditQueries.COPY_BEFORE_V17);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 if (rs.getBoolean(1)) {
                     return VerificationStanding.DONE;
                 }
-                return rs.getBoolean(2) && rs.getBoolean(3) ? VerificationStanding.DUE : VerificationStanding.NOT_ERASED;
+                if (rs.getBoolean(2) && rs.getBoolean(3)) {
+                    return VerificationStanding.DUE;
+                }
+                // before V17 a copy of this person's own request read the same: then the COMPLETED is theirs (DUE above)
+                return rs.getBoolean(4) ? VerificationStanding.ERASED_BESIDE : VerificationStanding.NOT_ERASED;
             }
         }
     }

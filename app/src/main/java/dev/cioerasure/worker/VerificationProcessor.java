@@ -191,6 +191,13 @@ final class VerificationProcessor {
                 log.debug("request {} already verified; check at {} skipped", request.requestId(), where);
                 return CompletableFuture.completedFuture(null);
             }
+            if (standing == VerificationStanding.ERASED_BESIDE) {
+                // the worker's own record, not a forgery: said as such, and not counted as ignored
+                log.info("verification record {} (request {}): this person's record ran beside the request's completion for another"
+                        + " identifier (stored as a duplicate); the request's verification is that person's, this one is not checked",
+                        where, request.requestId());
+                return CompletableFuture.completedFuture(null);
+            }
             if (standing == VerificationStanding.NOT_ERASED) {
                 // Only the worker writes this topic, after the COMPLETED rows; a record they do not
                 // back would otherwise write a VERIFIED row for someone never erased, in place of

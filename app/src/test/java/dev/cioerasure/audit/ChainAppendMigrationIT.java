@@ -264,6 +264,12 @@ class ChainAppendMigrationIT {
             assertThat(stored(st, rows.size())).isEqualTo(expected);
         }
         assertChainIntact(ds, 2 * rows.size());
+
+        // the verification of the person erased beside is no forgery, but it is not theirs to write either
+        AuditLog log = new AuditLog(ds);
+        assertThat(log.verificationStanding("r8", "ab".repeat(32), "brand-us")).isEqualTo(AuditLog.VerificationStanding.DUE);
+        assertThat(log.verificationStanding("r8", "cd".repeat(32), "brand-us")).isEqualTo(AuditLog.VerificationStanding.ERASED_BESIDE);
+        assertThat(log.verificationStanding("r8", "ef".repeat(32), "brand-us")).isEqualTo(AuditLog.VerificationStanding.NOT_ERASED);
     }
 
     private static int pid(Connection c) throws Exception {

@@ -60,10 +60,16 @@ class VerificationProcessorTest {
     private final Map<String, String> completed = new ConcurrentHashMap<>();
     private final List<String> asked = new CopyOnWriteArrayList<>();
 
+    /** Requests whose person was erased beside another's completion of the id (stored as a duplicate), and who. */
+    private final Map<String, String> erasedBeside = new ConcurrentHashMap<>();
+
     private AuditLog.VerificationStanding standing(String requestId, String subject, String workspace) {
         asked.add(requestId + " " + workspace);
         if (verified.contains(requestId)) {
             return AuditLog.VerificationStanding.DONE;
+        }
+        if (subject.equals(erasedBeside.get(requestId))) {
+            return AuditLog.VerificationStanding.ERASED_BESIDE;
         }
         return subject.equals(completed.getOrDefault(requestId, subject)) ? AuditLog.VerificationStanding.DUE
                 : AuditLog.VerificationStanding.NOT_ERASED;
@@ -378,6 +384,28 @@ class VerificationProcessorTest {
         check("r-9", 0, "none");
         assertThat(lookups).hasValue(1);
         assertThat(rows).singleElement().extracting(AuditEvent::outcome).isEqualTo(Outcome.VERIFIED);
+    }
+
+    /**
+     * Two records of one id for two persons ran at once; the one completed second was stored as a
+     * duplicate. Its verification record is the worker's own: it was logged as "not backed by the
+     * audit table" and counted with forged ones.
+     */
+    @Test
+    void theRecordOfAPersonErasedBesideTheRequestsCompletionIsNotCheckedNorTakenForAForgery() throws Exception {
+        SubjectHasher hasher = new SubjectHasher(Secret.of("AUDIT_SUBJECT_KEY", "unit-test-subject-key-0123"));
+        completed.put("r-10", hasher.hash(new dev.cioerasure.request.Identifier(dev.cioerasure.request.IdentifierType.EMAIL,
+                "someone-else@example.com")));
+        erasedBeside.put("r-10", hasher.hash(new dev.cioerasure.request.Identifier(dev.cioerasure.request.IdentifierType.EMAIL,
+                "jane@example.com")));
+        try (dev.cioerasure.testing.LogCapture logs = dev.cioerasure.testing.LogCapture.capture()) {
+            check("r-10", 0, "none");
+            assertThat(lookups).hasValue(0);
+            assertThat(rows).isEmpty();
+            assertThat(counted("erasure.verification.checks", "result", "ignored")).isZero();
+            assertThat(logs.lines()).anyMatch(l -> l.contains("request r-10): this person's record ran beside the request's completion"
+                    + " for another identifier")).noneMatch(l -> l.contains("not backed"));
+        }
     }
 
     @Test
