@@ -37,6 +37,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The whole pipeline against a real broker, a real PostgreSQL and WireMock standing in for
@@ -352,12 +354,21 @@ class ErasurePipelineIT {
         assertThat(suppressCalls).hasSize(total);
     }
 
-    @Test
-    void instancesJoiningAndLeavingTheGroupMidStreamLoseNothingAndRecordNoSecondOutcome() throws Exception {
+    /**
+     * Kafka's default group protocol, and the consumer protocol of KIP-848 (Kafka 4's, which an
+     * operator may set with KAFKA_CLIENT_GROUP_PROTOCOL): its rebalances are incremental and run
+     * by the broker, and the worker's commits and hand-over must hold under either.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"classic", "consumer"})
+    void instancesJoiningAndLeavingTheGroupMidStreamLoseNothingAndRecordNoSecondOutcome(String groupProtocol) throws Exception {
         int total = 600;
         h.close();
         // slow enough (60 erasures/s) that the rebalance and the leave both happen mid-stream
-        h = new WorkerHarness(URI.create(track.baseUrl()), 120, 5, Duration.ofSeconds(5), 6);
+        h = new WorkerHarness(dev.cioerasure.testing.TestInfra.kafka(), groupProtocol.equals("classic")
+                ? dev.cioerasure.config.KafkaClientConfig.NONE
+                : new dev.cioerasure.config.KafkaClientConfig(Map.of("group.protocol", groupProtocol), Map.of()),
+                URI.create(track.baseUrl()), 120, 5, Duration.ofSeconds(5), 6);
         for (int i = 0; i < total; i++) {
             h.send(("k" + i).getBytes(StandardCharsets.UTF_8), Messages.request("r-rebalance-" + i, "id", "p-rebalance-" + i));
         }
@@ -369,6 +380,12 @@ class ErasurePipelineIT {
                     && h.runtime().worker().assignedPartitions() == 6);
             int atRebalance = h.outcomes();
             assertThat(atRebalance).as("the rebalance happened mid-stream").isLessThan(total);
+            try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(Map.of(
+                    org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, h.settings.kafka().bootstrapServers()))) {
+                String group = h.settings.kafka().groupId();
+                assertThat(admin.describeConsumerGroups(List.of(group)).all().get().get(group).type().toString())
+                        .as("the group runs the protocol asked for").isEqualToIgnoringCase(groupProtocol);
+            }
             await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() >= atRebalance + 60);
             assertThat(h.outcomes()).as("the first instance leaves mid-stream").isLessThan(total - 100);
             h.stop(); // the first instance leaves: its partitions move to the second
