@@ -95,6 +95,14 @@ final class WorkerCommand implements Callable<Integer> {
                     + s.worker().instanceId() + "' and took this one's place: give every instance its own WORKER_INSTANCE_ID"
                     + " (unset, it is hostname-pid)", Errors.CONFIG);
         }
+        if (cause instanceof dev.cioerasure.worker.InstanceIdRelease.Held) {
+            return new Errors.UserError(cause.getMessage(), Errors.CONFIG);
+        }
+        if (cause instanceof org.apache.kafka.common.errors.UnreleasedInstanceIdException) {
+            // taken between the wait and the join (the consumer protocol refuses the newcomer, where the classic one fences the other)
+            return new Errors.UserError(dev.cioerasure.worker.InstanceIdRelease.heldMessage(s.kafka().groupId(), s.worker().instanceId())
+                    + ": give every instance its own WORKER_INSTANCE_ID, or start this one again after that time", Errors.CONFIG);
+        }
         if (cause instanceof org.apache.kafka.common.errors.AuthorizationException) {
             // an ACL withdrawn while the worker ran: restarting does not mend it (it was 70, "unexpectedly")
             return new Errors.UserError("the cluster at " + s.kafka().bootstrapServers() + " refuses this worker what it needs ("

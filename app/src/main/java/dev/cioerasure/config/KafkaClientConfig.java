@@ -28,6 +28,11 @@ public record KafkaClientConfig(Map<String, String> properties, Map<String, Secr
         return all;
     }
 
+    /** Whether the clients join groups by Kafka's consumer group protocol (KIP-848), {@code group.protocol=consumer}. */
+    public boolean consumerGroupProtocol() {
+        return "consumer".equalsIgnoreCase(String.valueOf(revealed().get("group.protocol")).trim());
+    }
+
     /** For the start-up line: the protocol and mechanism, then the other property names (never values). */
     public String describe() {
         StringBuilder b = new StringBuilder(properties.getOrDefault("security.protocol", "PLAINTEXT"));

@@ -71,6 +71,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
     private final int maxInFlight;
     private final Duration drainTimeout;
     private final Consumer<byte[], byte[]> consumer;
+    /** Null unless it joins by the consumer group protocol as a static member (InstanceIdRelease says why). */
+    private final InstanceIdRelease release;
+    /** Why it has not joined yet while it waits for its instance id, or null. */
+    private volatile String joinWait;
     private final ExpiredRecords expired;
     private final Producer<byte[], byte[]> producer;
     private final AuditWriter auditWriter;
@@ -142,18 +146,21 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
      * @param backlogRecords  where the loop publishes its backlog (for the rate budget); -1 until known
      * @param verifier        checks of the verification topic, or null when verification is off
      * @param budgets         the group's rate budgets (Track API and, when verifying, App API, per workspace)
+     * @param release         waits for the group to release this instance's id before it joins (consumer group
+     *                        protocol with static membership), or null
      */
     record Parts(Settings.Kafka kafka, Settings.Worker worker, Consumer<byte[], byte[]> consumer,
                  Producer<byte[], byte[]> producer, AuditWriter auditWriter, AuditLog auditLog,
                  OutcomeLookup outcomeLookup, Republisher republisher, RecordProcessor processor, ExecutorService pool,
                  List<GroupRateBudget> budgets, BacklogMonitor backlogMonitor, ChainCheckpoints checkpoints, AtomicLong backlogRecords,
-                 VerificationProcessor verifier, MeterRegistry meters, Clock clock) { }
+                 VerificationProcessor verifier, MeterRegistry meters, Clock clock, InstanceIdRelease release) { }
 
     ErasureWorker(Parts d) {
         this.kafka = d.kafka();
         this.maxInFlight = d.worker().maxInFlight();
         this.drainTimeout = Duration.ofSeconds(30);
         this.consumer = d.consumer();
+        this.release = d.release();
         this.producer = d.producer();
         this.backlogMonitor = d.backlogMonitor();
         KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(consumer);
@@ -347,6 +354,9 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         long lastFinished = 0;
         try {
             List<String> topics = consumedTopics();
+            if (release != null && !release.await(() -> running, reason -> joinWait = reason)) {
+                return; // stopped while it waited: nothing taken
+            }
             consumer.subscribe(topics, new Rebalance());
             log.info("worker consuming {} as group {} (max {} in flight)", topics, kafka.groupId(), maxInFlight);
             while (running) {
@@ -391,6 +401,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
                 }
             }
             shutdownGracefully();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // asked to stop while waiting to join
+        } catch (InstanceIdRelease.Held e) {
+            failure = e; // said by the command, in one line
         } catch (RuntimeException e) {
             // kept for the command to explain and exit with, not thrown: a thread that dies of it
             // prints a stack trace of its own
@@ -779,6 +793,10 @@ public final class ErasureWorker implements Runnable, AutoCloseable {
         }
         if (!backlogMonitor.kafkaReachable()) {
             return java.util.Optional.of("Kafka unreachable: " + backlogMonitor.problem());
+        }
+        String waiting = joinWait;
+        if (waiting != null) {
+            return java.util.Optional.of(waiting);
         }
         if (!assigned) {
             return java.util.Optional.of("not yet a member of consumer group " + kafka.groupId());

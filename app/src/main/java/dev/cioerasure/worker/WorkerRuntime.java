@@ -231,7 +231,27 @@ public final class WorkerRuntime implements AutoCloseable {
         return new ErasureWorker(new ErasureWorker.Parts(s.kafka(), s.worker(), consumer, producer,
                 auditWriter, auditLog, outcomeLookup, republisher, processor, pool, budgets,
                 new BacklogMonitor(s.kafka(), instance, meters, clock), checkpoints(s, dataSource, producer, meters, clock), backlog,
-                verifier, meters, clock));
+                verifier, meters, clock, instanceIdRelease(s, clock)));
+    }
+
+    /** For a static member of a group run by the consumer protocol: waits for its id before joining (InstanceIdRelease). */
+    private static InstanceIdRelease instanceIdRelease(Settings s, Clock clock) {
+        if (!s.worker().staticMembership() || !s.kafka().client().consumerGroupProtocol()) {
+            return null;
+        }
+        KafkaClients kafka = new KafkaClients(s.kafka());
+        String groupId = s.kafka().groupId();
+        return new InstanceIdRelease(instanceId -> {
+            try (org.apache.kafka.clients.admin.Admin admin = kafka.admin("cio-erasure-" + instanceId + "-join", Duration.ofSeconds(5))) {
+                return admin.describeConsumerGroups(List.of(groupId)).all().get(10, java.util.concurrent.TimeUnit.SECONDS).get(groupId)
+                        .members().stream().anyMatch(m -> m.groupInstanceId().filter(instanceId::equals).isPresent());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            } catch (Exception e) {
+                return false; // not known: the join tries, and says what it meets
+            }
+        }, groupId, s.worker().instanceId(), clock);
     }
 
     /** Signed checkpoints of the audit chain when AUDIT_SIGNING_KEY_FILE is set; null otherwise. */

@@ -27,6 +27,25 @@ class WorkerCommandTest {
                 + " this one's place: give every instance its own WORKER_INSTANCE_ID (unset, it is hostname-pid)");
     }
 
+    /**
+     * The consumer group protocol refuses the newcomer where the classic one fences the other: it
+     * ended as "unexpectedly" (exit 70), "exiting so that the supervisor restarts the worker".
+     */
+    @Test
+    void anInstanceIdTheConsumerProtocolHoldsForAnotherMemberIsAConfigurationErrorSayingWhy() {
+        Errors.UserError e = WorkerCommand.whyTheLoopEnded(new org.apache.kafka.common.errors.UnreleasedInstanceIdException("held"),
+                settings());
+        assertThat(e.exitCode()).isEqualTo(Errors.CONFIG);
+        assertThat(e.getMessage()).isEqualTo("consumer group erasers holds WORKER_INSTANCE_ID 'worker-a' for another member"
+                + " (group.protocol=consumer): another worker runs with this id, or this instance's last run ended without leaving the"
+                + " group (killed), and the group keeps its id until that session times out (group.consumer.session.timeout.ms, 45 s by"
+                + " default): give every instance its own WORKER_INSTANCE_ID, or start this one again after that time");
+        Errors.UserError gaveUp = WorkerCommand.whyTheLoopEnded(new dev.cioerasure.worker.InstanceIdRelease.Held("held for 90 s"),
+                settings());
+        assertThat(gaveUp.exitCode()).isEqualTo(Errors.CONFIG);
+        assertThat(gaveUp.getMessage()).isEqualTo("held for 90 s");
+    }
+
     /** A withdrawn ACL ended the loop as "unexpectedly" (exit 70); a restart does not mend it. */
     @Test
     void aRefusalByTheAuthorizerIsAConfigurationErrorNamingTheAcls() {

@@ -40,7 +40,13 @@ class WorkerExitIT {
     }
 
     private Process worker(Path log) throws Exception {
-        Process p = WorkerProcess.start(h.settings, track.baseUrl(), 100, Map.of("WORKER_INSTANCE_ID", "same-name"), log);
+        return worker(log, Map.of());
+    }
+
+    private Process worker(Path log, Map<String, String> env) throws Exception {
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.put("WORKER_INSTANCE_ID", "same-name");
+        Process p = WorkerProcess.start(h.settings, track.baseUrl(), 100, all, log);
         processes.add(p);
         return p;
     }
@@ -69,6 +75,36 @@ class WorkerExitIT {
         assertThat(out).doesNotContain("DATABASE_USER: ");
         // the newcomer carries on with the group's partitions
         await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(logB).contains("assigned ["));
+        assertThat(b.isAlive()).isTrue();
+    }
+
+    /**
+     * Under Kafka's consumer group protocol (KIP-848) the group refuses the newcomer instead, while
+     * it holds the id for the member that has it: the second worker ended "unexpectedly" (exit 70)
+     * at once, and so did a worker restarted after a kill, at every restart until the killed
+     * member's session timed out (45 s, by hand). Now it waits for the id, not ready meanwhile, and
+     * joins once it is released; the first one goes on.
+     */
+    @Test
+    void underTheConsumerProtocolAWorkerWaitsForItsInstanceIdAndJoinsOnceItIsReleased() throws Exception {
+        Map<String, String> consumerProtocol = Map.of("KAFKA_CLIENT_GROUP_PROTOCOL", "consumer");
+        Path logA = Files.createTempFile("held-a", ".log");
+        Path logB = Files.createTempFile("held-b", ".log");
+        Process a = worker(logA, consumerProtocol);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(logA).contains("assigned ["));
+        Process b = worker(logB, consumerProtocol);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(logB).contains("holds WORKER_INSTANCE_ID 'same-name' for"
+                + " another member (group.protocol=consumer)"));
+        assertThat(Files.readString(logB)).contains("waiting up to 90 s for it to be released before joining").doesNotContain("assigned [");
+        assertThat(a.isAlive()).as("the member that holds the id goes on").isTrue();
+        assertThat(b.isAlive()).as("the newcomer waits").isTrue();
+
+        a.destroy(); // SIGTERM: it leaves the group, which releases the id
+        assertThat(a.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(a.exitValue()).as(Files.readString(logA)).isZero();
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.readString(logB).contains("assigned ["));
+        assertThat(Files.readString(logB)).contains("consumer group " + h.settings.kafka().groupId()
+                + " released WORKER_INSTANCE_ID 'same-name' after").doesNotContain("Exception in thread", "\tat ", "unexpectedly");
         assertThat(b.isAlive()).isTrue();
     }
 }
