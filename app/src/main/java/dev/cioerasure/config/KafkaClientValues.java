@@ -42,4 +42,42 @@ final class KafkaClientValues {
         }
         return Optional.empty();
     }
+
+    /**
+     * Why Kafka would refuse the properties together, as a client of each kind is made with them
+     * and with what the program sets itself (an idempotent producer; a consumer in a group):
+     * {@code session.timeout.ms} with {@code group.protocol=consumer}, or
+     * {@code max.in.flight.requests.per.connection} above 5 with idempotence, passed one by one and
+     * ended the worker with exit 70 ({@code failed: ConfigException}) once it made its consumer.
+     * Kafka's message names properties; a value in it that is one of {@code secretValues} is hidden.
+     */
+    static Optional<String> together(java.util.Map<String, Object> properties, java.util.Collection<String> secretValues) {
+        java.util.Map<String, Object> common = new java.util.HashMap<>(properties);
+        common.put("bootstrap.servers", "localhost:9092");
+        String bytes = "org.apache.kafka.common.serialization.ByteArray";
+        try {
+            java.util.Map<String, Object> consumer = new java.util.HashMap<>(common);
+            consumer.put(ConsumerConfig.GROUP_ID_CONFIG, "cio-erasure");
+            consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+            consumer.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, bytes + "Deserializer");
+            consumer.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, bytes + "Deserializer");
+            new ConsumerConfig(consumer);
+            java.util.Map<String, Object> producer = new java.util.HashMap<>(common);
+            producer.put(ProducerConfig.ACKS_CONFIG, "all");
+            producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+            producer.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, bytes + "Serializer");
+            producer.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, bytes + "Serializer");
+            new ProducerConfig(producer);
+            new AdminClientConfig(common);
+            return Optional.empty();
+        } catch (ConfigException | IllegalArgumentException e) {
+            String why = String.valueOf(e.getMessage());
+            for (String secret : secretValues) {
+                if (secret != null && !secret.isBlank()) {
+                    why = why.replace(secret, "[hidden]");
+                }
+            }
+            return Optional.of(why);
+        }
+    }
 }

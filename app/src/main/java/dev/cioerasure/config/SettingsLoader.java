@@ -245,11 +245,26 @@ public final class SettingsLoader {
                 }
             }
         }
+        int beforeValues = problems.size();
         plain.forEach((name, value) -> KafkaClientValues.problem(name, value)
                 .ifPresent(why -> problems.add(setBy.get(name) + ": " + why)));
         secret.forEach((name, value) -> KafkaClientValues.problem(name, value.reveal())
                 .ifPresent(why -> problems.add(setBy.get(name) + ": " + why)));
-        return new KafkaClientConfig(plain, secret);
+        KafkaClientConfig config = new KafkaClientConfig(plain, secret);
+        if (problems.size() == beforeValues && !setBy.isEmpty()) {
+            KafkaClientValues.together(config.revealed(), secret.values().stream().map(Secret::reveal).toList()).ifPresent(why -> {
+                // the variables whose properties Kafka's message names; all of them if it names none
+                Set<String> named = new TreeSet<>();
+                setBy.forEach((property, variable) -> {
+                    if (why.contains(property)) {
+                        named.add(variable);
+                    }
+                });
+                problems.add(String.join(", ", named.isEmpty() ? new TreeSet<>(setBy.values()) : named)
+                        + ": Kafka refuses these client properties together (" + why + ")");
+            });
+        }
+        return config;
     }
 
     /** A JAAS option value: double-quoted, with backslashes and quotes escaped. */

@@ -74,6 +74,30 @@ class KafkaClientSettingsTest {
         assertThat(new KafkaClients(k).common("x")).containsEntry("request.timeout.ms", "30000").containsEntry("some.plugin.option", "x");
     }
 
+    /**
+     * Properties each valid alone that Kafka refuses together: the worker ended with exit 70
+     * ("failed: ConfigException: session.timeout.ms cannot be set when group.protocol=CONSUMER")
+     * once it made its consumer, after waiting for Kafka.
+     */
+    @Test
+    void clientPropertiesKafkaRefusesTogetherAreAWrongSettingNamingTheirVariables() throws Exception {
+        assertThatThrownBy(() -> load(env("KAFKA_CLIENT_GROUP_PROTOCOL", "consumer", "KAFKA_CLIENT_SESSION_TIMEOUT_MS", "10000",
+                "KAFKA_CLIENT_REQUEST_TIMEOUT_MS", "30000")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("KAFKA_CLIENT_GROUP_PROTOCOL, KAFKA_CLIENT_SESSION_TIMEOUT_MS: Kafka refuses these client properties"
+                        + " together (session.timeout.ms cannot be set when group.protocol=CONSUMER)")
+                .hasMessageNotContaining("REQUEST_TIMEOUT");
+        // the producer is idempotent (set by cio-erasure): more than 5 requests in flight break its ordering
+        Path file = Files.writeString(dir.resolve("client.properties"), "max.in.flight.requests.per.connection=6\n");
+        assertThatThrownBy(() -> load(env("KAFKA_CLIENT_CONFIG_FILE", file.toString())))
+                .hasMessageContaining("KAFKA_CLIENT_CONFIG_FILE (max.in.flight.requests.per.connection): Kafka refuses these client"
+                        + " properties together (");
+        // each alone, and the consumer protocol with what it allows, pass
+        assertThat(load(env("KAFKA_CLIENT_GROUP_PROTOCOL", "consumer", "KAFKA_CLIENT_GROUP_REMOTE_ASSIGNOR", "uniform")).client()
+                .consumerGroupProtocol()).isTrue();
+        assertThat(load(env("KAFKA_CLIENT_SESSION_TIMEOUT_MS", "10000")).client().consumerGroupProtocol()).isFalse();
+    }
+
     @Test
     void anyOtherClientPropertyComesFromAFileOrAPrefixedVariableAndIsShownHidden() throws Exception {
         Path file = Files.writeString(dir.resolve("client.properties"), "ssl.cipher.suites=TLS_AES_256_GCM_SHA384\n");
