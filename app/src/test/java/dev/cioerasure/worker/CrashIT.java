@@ -28,7 +28,8 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * kill -9 of a real worker process at random points of a few-thousand-request run, several
@@ -57,29 +58,32 @@ class CrashIT {
     }
 
     /** The worker as a separate JVM, from the packaged jar when there is one. */
-    private Process startWorkerProcess(int run, Path log) throws Exception {
-        // the same explicit id each time, as a restarted pod would have: it reclaims its partitions at once
+    private Process startWorkerProcess(int run, Path log, String groupProtocol) throws Exception {
+        // the same explicit id each time, as a restarted pod would have: under the classic protocol it
+        // reclaims its partitions at once; under the consumer protocol it waits for the killed member's
+        // session to end (10 s on the test broker) and says so
         Process p = dev.cioerasure.testing.WorkerProcess.start(h.settings, track.baseUrl(), 600,
-                Map.of("WORKER_INSTANCE_ID", "crash-worker", "ERASURE_MAX_IN_FLIGHT", "64"), log);
+                Map.of("WORKER_INSTANCE_ID", "crash-worker", "ERASURE_MAX_IN_FLIGHT", "64", "KAFKA_CLIENT_GROUP_PROTOCOL", groupProtocol), log);
         processes.add(p);
         return p;
     }
 
-    @Test
-    void killingTheWorkerRepeatedlyLosesNothingAndNeverCompletesARequestTwice() throws Exception {
+    /** Under Kafka's classic group protocol, and under the consumer protocol (KIP-848), fewer kills: each restart waits for the id. */
+    @ParameterizedTest
+    @CsvSource({"classic, 4", "consumer, 2"})
+    void killingTheWorkerRepeatedlyLosesNothingAndNeverCompletesARequestTwice(String groupProtocol, int kills) throws Exception {
         int n = 3000;
         for (int i = 0; i < n; i++) {
             h.send(("key-" + i).getBytes(), Messages.request("r-crash-" + i, "id", "p-crash-" + i));
         }
         Random random = new Random(42);
-        Path logDir = Files.createDirectories(Path.of("app", "target", "crash-it"));
-        int kills = 4;
+        Path logDir = Files.createDirectories(Path.of("app", "target", "crash-it", groupProtocol));
         List<Integer> progress = new ArrayList<>();
         for (int run = 0; run < kills; run++) {
             int before = h.outcomes();
-            Process p = startWorkerProcess(run, logDir.resolve("worker-" + run + ".log"));
+            Process p = startWorkerProcess(run, logDir.resolve("worker-" + run + ".log"), groupProtocol);
             // let it get going, then kill it at a random moment
-            await().atMost(Duration.ofSeconds(60)).until(() -> h.outcomes() > before);
+            await().atMost(Duration.ofSeconds(90)).until(() -> h.outcomes() > before);
             Thread.sleep(200 + random.nextInt(1500));
             p.destroyForcibly(); // SIGKILL: no shutdown hook, no commit, no flush
             assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
@@ -87,7 +91,7 @@ class CrashIT {
         }
         assertThat(progress.get(kills - 1)).as("the kills happened mid-run").isLessThan(n);
 
-        Process last = startWorkerProcess(kills, logDir.resolve("worker-final.log"));
+        Process last = startWorkerProcess(kills, logDir.resolve("worker-final.log"), groupProtocol);
         await().atMost(Duration.ofSeconds(120)).until(() -> h.count(
                 "SELECT count(DISTINCT request_id) FROM audit_event WHERE outcome = 'COMPLETED'") == n);
         last.destroy(); // SIGTERM: graceful stop, exit 0
@@ -129,9 +133,14 @@ class CrashIT {
         assertThat(announced).as("requests whose COMPLETED event reached erasure.outcomes").hasSize(n);
         ChainVerifier.Result chain = new ChainVerifier(h.db).verify();
         assertThat(chain.firstBreak()).isEmpty();
-        Cli.report("[crash] %d requests, %d kill -9 (outcomes after each: %s), %d COMPLETED, %d DUPLICATE rows,"
+        if (groupProtocol.equals("consumer")) {
+            // each restart after a kill found the id held for the killed member, waited, and joined
+            assertThat(Files.readString(logDir.resolve("worker-1.log"))).contains("holds WORKER_INSTANCE_ID 'crash-worker' for another"
+                    + " member (group.protocol=consumer)").contains("released WORKER_INSTANCE_ID 'crash-worker' after");
+        }
+        Cli.report("[crash] %s protocol: %d requests, %d kill -9 (outcomes after each: %s), %d COMPLETED, %d DUPLICATE rows,"
                 + " %d suppress calls (%d repeated after a crash), chain of %d rows intact%n",
-                n, kills, progress, n, duplicates, suppressCalls, suppressCalls - n, chain.rowsChecked());
+                groupProtocol, n, kills, progress, n, duplicates, suppressCalls, suppressCalls - n, chain.rowsChecked());
         assertThat(new File("app/target/crash-it").exists()).isTrue();
     }
 }

@@ -42,6 +42,12 @@ public final class BrokerMain {
                     .setConfigProp("transaction.state.log.replication.factor", "1")
                     .setConfigProp("transaction.state.log.min.isr", "1")
                     .setConfigProp("group.initial.rebalance.delay.ms", "0")
+                    // Groups on the consumer protocol (KIP-848): a session of 10 s rather than 45 s, so
+                    // that a test killing a static member waits that long for its id (InstanceIdRelease)
+                    .setConfigProp("group.consumer.min.session.timeout.ms", "6000")
+                    .setConfigProp("group.consumer.session.timeout.ms", "10000")
+                    .setConfigProp("group.consumer.min.heartbeat.interval.ms", "1000")
+                    .setConfigProp("group.consumer.heartbeat.interval.ms", "2000")
                     .setConfigProp("auto.create.topics.enable", "false")
                     .build();
             // The kit narrates formatting on standard output; the protocol line must stand alone.
