@@ -294,6 +294,13 @@ final class AuditCommand {
                 System.err.println("cio-erasure: note: the " + who.type().wireName() + " given holds an invisible or control character ("
                         + hidden + "), which requests are refused for: if a copy and paste brought it in, search again without it");
             }
+            Identifier unspaced = withoutEndSpaces(who);
+            if (unspaced != null) {
+                // a no-break space pasted from a web page or a ticket: String.trim() of an email keeps it,
+                // and "no requests" was the answer for someone erased
+                System.err.println("cio-erasure: note: the " + who.type().wireName() + " given starts or ends with a space ("
+                        + spacesAtTheEnds(who.value()) + "), which requests are refused for: searched with and without it");
+            }
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
             SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
             String hash = hasher.hash(who);
@@ -308,8 +315,15 @@ final class AuditCommand {
                 }
                 AuditQueries queries = new AuditQueries(ds);
                 List<AuditQueries.Row> rows = new java.util.ArrayList<>(queries.bySubject(hash));
+                if (unspaced != null) {
+                    rows.addAll(queries.bySubject(hasher.hash(unspaced)));
+                }
                 boolean underOtherForm = false;
-                for (Identifier form : otherUnicodeForms(who)) {
+                List<Identifier> otherForms = new java.util.ArrayList<>(otherUnicodeForms(who));
+                if (unspaced != null) {
+                    otherForms.addAll(otherUnicodeForms(unspaced));
+                }
+                for (Identifier form : otherForms) {
                     // "zoë" is two different strings in NFC (ë) and NFD (e + ¨), hashed apart: a request
                     // written in the other form (an export from macOS, say) was "no requests for this email"
                     List<AuditQueries.Row> more = queries.bySubject(hasher.hash(form));
@@ -347,6 +361,49 @@ final class AuditCommand {
     }
 
     /** The identifier in the Unicode normal forms (NFC, NFD) that differ from the form given. */
+    /**
+     * The identifier without the spaces (of any kind: a no-break space too) at its start and end,
+     * which no request may hold; null when it has none. An email's own normal form trims only
+     * ASCII ones.
+     */
+    static Identifier withoutEndSpaces(Identifier given) {
+        String v = given.value();
+        int start = 0;
+        int end = v.length();
+        while (start < end && isSpace(v.codePointAt(start))) {
+            start += Character.charCount(v.codePointAt(start));
+        }
+        while (end > start && isSpace(v.codePointBefore(end))) {
+            end -= Character.charCount(v.codePointBefore(end));
+        }
+        if (start == 0 && end == v.length() || start == end) {
+            return null;
+        }
+        Identifier unspaced = new Identifier(given.type(), v.substring(start, end));
+        // an email's normal form already trims what String.trim() does: no other search then
+        return unspaced.type().normalise(unspaced.value()).equals(given.type().normalise(v)) ? null : unspaced;
+    }
+
+    private static boolean isSpace(int c) {
+        return Character.isWhitespace(c) || Character.isSpaceChar(c);
+    }
+
+    /** The code points of the spaces at its start and end, e.g. "U+00A0". */
+    private static String spacesAtTheEnds(String v) {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        int start = 0;
+        while (start < v.length() && isSpace(v.codePointAt(start))) {
+            names.add(String.format(java.util.Locale.ROOT, "U+%04X", v.codePointAt(start)));
+            start += Character.charCount(v.codePointAt(start));
+        }
+        int end = v.length();
+        while (end > start && isSpace(v.codePointBefore(end))) {
+            names.add(String.format(java.util.Locale.ROOT, "U+%04X", v.codePointBefore(end)));
+            end -= Character.charCount(v.codePointBefore(end));
+        }
+        return String.join(", ", names);
+    }
+
     static List<Identifier> otherUnicodeForms(Identifier given) {
         java.util.Set<String> forms = new java.util.LinkedHashSet<>();
         for (java.text.Normalizer.Form f : new java.text.Normalizer.Form[] {java.text.Normalizer.Form.NFC, java.text.Normalizer.Form.NFD}) {

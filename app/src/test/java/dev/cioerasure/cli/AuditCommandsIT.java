@@ -208,6 +208,15 @@ class AuditCommandsIT {
         assertThat(pasted.exit()).isEqualTo(1);
         assertThat(pasted.err()).contains("cio-erasure: note: the email given holds an invisible or control character (U+200B, character"
                 + " 10), which requests are refused for: if a copy and paste brought it in, search again without it");
+        // pasted with a no-break space at the end (from a web page): String.trim() kept it, "no requests" for someone erased
+        Cli.Run nbsp = run(true, "audit", "find", "--email", "\u00a0JANE@example.com\u00a0");
+        assertThat(nbsp.exit()).isZero();
+        assertThat(nbsp.out()).contains("2 request(s)", "ERASED", "r-jane");
+        assertThat(nbsp.err()).contains("cio-erasure: note: the email given starts or ends with a space (U+00A0), which requests are"
+                + " refused for: searched with and without it");
+        assertThat(run(true, "audit", "find", "--id", "bob-42\u3000").out()).contains("r-bob", "r-late");
+        assertThat(run(true, "audit", "find", "--email", "  JANE@example.com ").err()).as("ASCII spaces an email's form trims anyway")
+                .doesNotContain("starts or ends");
         assertThat(run(true, "audit", "find", "--id", "bob-42").out()).contains("r-bob", "r-late");
         assertThat(run(true, "audit", "find", "--email", "nobody@example.com").exit()).isEqualTo(1);
         assertThat(run(true, "audit", "find", "--email", "nobody@example.com").err())
