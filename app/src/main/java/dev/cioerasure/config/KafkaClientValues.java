@@ -56,18 +56,12 @@ final class KafkaClientValues {
         common.put("bootstrap.servers", "localhost:9092");
         String bytes = "org.apache.kafka.common.serialization.ByteArray";
         try {
-            java.util.Map<String, Object> consumer = new java.util.HashMap<>(common);
-            consumer.put(ConsumerConfig.GROUP_ID_CONFIG, "cio-erasure");
-            consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-            consumer.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, bytes + "Deserializer");
-            consumer.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, bytes + "Deserializer");
-            new ConsumerConfig(consumer);
-            java.util.Map<String, Object> producer = new java.util.HashMap<>(common);
-            producer.put(ProducerConfig.ACKS_CONFIG, "all");
-            producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-            producer.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, bytes + "Serializer");
-            producer.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, bytes + "Serializer");
-            new ProducerConfig(producer);
+            new ConsumerConfig(with(common, ConsumerConfig.GROUP_ID_CONFIG, "cio-erasure", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                    ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, bytes + "Deserializer",
+                    ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, bytes + "Deserializer"));
+            new ProducerConfig(with(common, ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                    ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, bytes + "Serializer",
+                    ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, bytes + "Serializer"));
             new AdminClientConfig(common);
             return Optional.empty();
         } catch (ConfigException | IllegalArgumentException e) {
@@ -79,5 +73,14 @@ final class KafkaClientValues {
             }
             return Optional.of(why);
         }
+    }
+
+    /** The properties, and what cio-erasure sets for a client of one kind (name, value, ...). */
+    private static java.util.Map<String, Object> with(java.util.Map<String, Object> properties, Object... ownSettings) {
+        java.util.Map<String, Object> all = new java.util.HashMap<>(properties);
+        for (int i = 0; i < ownSettings.length; i += 2) {
+            all.put((String) ownSettings[i], ownSettings[i + 1]);
+        }
+        return all;
     }
 }
