@@ -21,6 +21,7 @@ import dev.cioerasure.evidence.Receipt;
 import dev.cioerasure.evidence.SigningKey;
 import dev.cioerasure.request.Identifier;
 import dev.cioerasure.request.IdentifierType;
+import dev.cioerasure.text.VisibleText;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -287,7 +288,7 @@ final class AuditCommand {
         @Override
         public Integer call() throws Exception {
             Identifier who = subject.identifier(); // once: "-" reads standard input; a bad one is exit 2 before the settings
-            String hidden = dev.cioerasure.text.VisibleText.describeFirstHidden(who.value());
+            String hidden = VisibleText.describeFirstHidden(who.value());
             if (hidden != null) {
                 // searched all the same: a release before the rule took some (tag characters); but a
                 // copy and paste that brought one in read as "no requests" for someone erased
@@ -299,7 +300,7 @@ final class AuditCommand {
                 // a no-break space pasted from a web page or a ticket: String.trim() of an email keeps it,
                 // and "no requests" was the answer for someone erased
                 System.err.println("cio-erasure: note: the " + who.type().wireName() + " given starts or ends with a space ("
-                        + spacesAtTheEnds(who.value()) + "), which requests are refused for: searched with and without it");
+                        + spacesAround(who.value(), unspaced.value()) + "), which requests are refused for: searched with and without it");
             }
             Settings s = SettingsLoader.load(Main.environment(), EnumSet.of(SettingsLoader.Part.DATABASE, SettingsLoader.Part.AUDIT));
             SubjectHasher hasher = new SubjectHasher(s.audit().subjectKey());
@@ -360,7 +361,6 @@ final class AuditCommand {
         }
     }
 
-    /** The identifier in the Unicode normal forms (NFC, NFD) that differ from the form given. */
     /**
      * The identifier without the spaces (of any kind: a no-break space too) at its start and end,
      * which no request may hold; null when it has none. An email's own normal form trims only
@@ -370,10 +370,10 @@ final class AuditCommand {
         String v = given.value();
         int start = 0;
         int end = v.length();
-        while (start < end && isSpace(v.codePointAt(start))) {
+        while (start < end && VisibleText.isSpace(v.codePointAt(start))) {
             start += Character.charCount(v.codePointAt(start));
         }
-        while (end > start && isSpace(v.codePointBefore(end))) {
+        while (end > start && VisibleText.isSpace(v.codePointBefore(end))) {
             end -= Character.charCount(v.codePointBefore(end));
         }
         if (start == 0 && end == v.length() || start == end) {
@@ -384,26 +384,15 @@ final class AuditCommand {
         return unspaced.type().normalise(unspaced.value()).equals(given.type().normalise(v)) ? null : unspaced;
     }
 
-    private static boolean isSpace(int c) {
-        return Character.isWhitespace(c) || Character.isSpaceChar(c);
+    /** The code points of the spaces around {@code unspaced} in {@code given} (withoutEndSpaces), e.g. "U+00A0". */
+    private static String spacesAround(String given, String unspaced) {
+        int start = given.indexOf(unspaced); // the spaces before it cannot hold it
+        return (given.substring(0, start) + given.substring(start + unspaced.length())).codePoints()
+                .mapToObj(c -> String.format(java.util.Locale.ROOT, "U+%04X", c)).distinct().sorted()
+                .collect(java.util.stream.Collectors.joining(", "));
     }
 
-    /** The code points of the spaces at its start and end, e.g. "U+00A0". */
-    private static String spacesAtTheEnds(String v) {
-        java.util.Set<String> names = new java.util.TreeSet<>();
-        int start = 0;
-        while (start < v.length() && isSpace(v.codePointAt(start))) {
-            names.add(String.format(java.util.Locale.ROOT, "U+%04X", v.codePointAt(start)));
-            start += Character.charCount(v.codePointAt(start));
-        }
-        int end = v.length();
-        while (end > start && isSpace(v.codePointBefore(end))) {
-            names.add(String.format(java.util.Locale.ROOT, "U+%04X", v.codePointBefore(end)));
-            end -= Character.charCount(v.codePointBefore(end));
-        }
-        return String.join(", ", names);
-    }
-
+    /** The identifier in the Unicode normal forms (NFC, NFD) that differ from the form given. */
     static List<Identifier> otherUnicodeForms(Identifier given) {
         java.util.Set<String> forms = new java.util.LinkedHashSet<>();
         for (java.text.Normalizer.Form f : new java.text.Normalizer.Form[] {java.text.Normalizer.Form.NFC, java.text.Normalizer.Form.NFD}) {

@@ -156,7 +156,7 @@ final class CloseCommand implements Callable<Integer> {
      */
     private static void text(String option, String value, int max, String why) {
         // spaces only (of any kind) name nobody and give no reason; close_request refuses them too (V18)
-        if (value.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c))
+        if (value.codePoints().allMatch(dev.cioerasure.text.VisibleText::isSpace)
                 || value.codePointCount(0, value.length()) > max || value.indexOf('@') >= 0
                 || value.codePoints().anyMatch(AuditCommand::hidden)) {
             throw new Errors.UserError(option + ": must be 1-" + max + " characters, not only spaces, without control or invisible characters or @ ("

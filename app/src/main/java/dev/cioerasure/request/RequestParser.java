@@ -238,7 +238,7 @@ public final class RequestParser {
         }
         String requestedBy = (String) by;
         String hidden = VisibleText.describeFirstHidden(requestedBy);
-        if (requestedBy.codePoints().allMatch(RequestParser::isSpace) || characters(requestedBy) > MAX_REQUESTED_BY || hidden != null) {
+        if (requestedBy.codePoints().allMatch(VisibleText::isSpace) || characters(requestedBy) > MAX_REQUESTED_BY || hidden != null) {
             return new ParseResult.Invalid(new Rejection(Rejection.Code.INVALID_VALUE,
                     "requested_by must be 1-" + MAX_REQUESTED_BY + " visible characters" + (hidden == null ? "" : " (the first that is not: "
                             + hidden + ")")), rid);
@@ -340,7 +340,7 @@ public final class RequestParser {
                     return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value: an id cannot consist of dots only");
                 }
                 // any Unicode space, as the schema's \s: strip() kept a no-break space (U+00A0)
-                if (isSpace(v.codePointAt(0)) || isSpace(v.codePointBefore(v.length()))) {
+                if (VisibleText.isSpace(v.codePointAt(0)) || VisibleText.isSpace(v.codePointBefore(v.length()))) {
                     return new Rejection(Rejection.Code.INVALID_VALUE, "identifier.value: an id cannot start or end with whitespace");
                 }
             }
@@ -438,10 +438,6 @@ public final class RequestParser {
     }
 
     private static boolean hasWhitespace(String s) {
-        return s.codePoints().anyMatch(RequestParser::isSpace);
-    }
-
-    private static boolean isSpace(int c) {
-        return Character.isWhitespace(c) || Character.isSpaceChar(c);
+        return s.codePoints().anyMatch(VisibleText::isSpace);
     }
 }

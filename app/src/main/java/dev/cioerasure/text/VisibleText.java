@@ -9,6 +9,15 @@ public final class VisibleText {
     private VisibleText() { }
 
     /**
+     * A space of any kind: ASCII's and the other white space Java knows, and the Unicode space
+     * separators it does not count as white space (a no-break space, U+00A0). What an id may not
+     * start or end with, and what {@code requested_by} or a closing may not be made of only.
+     */
+    public static boolean isSpace(int codePoint) {
+        return Character.isWhitespace(codePoint) || Character.isSpaceChar(codePoint);
+    }
+
+    /**
      * Control (Cc), format (Cf: zero-width characters, bidirectional overrides, and beyond the
      * first plane the invisible tag characters U+E0000–U+E007F), line and paragraph separators,
      * the noncharacters U+FFF0–U+FFFF that are unassigned, and a lone surrogate.
